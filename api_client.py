@@ -1,0 +1,334 @@
+"""Aster futures REST client: signing, clock sync, errors, rate limits, retries, symbol rules.
+
+No strategy knowledge lives here. Prices and quantities go out as exact decimal strings.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import time
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from typing import Any, Callable
+from urllib.parse import urlencode
+
+import aiohttp
+
+log = logging.getLogger("api")
+
+DEFAULT_REST_URL = "https://fapi.asterdex.com"
+DEFAULT_WS_URL = "wss://fstream.asterdex.com"
+
+GONE_CODES = (-2011, -2013)           # cancel of an order that is not open / no such order
+UNKNOWN_CODES = (-1006, -1007)        # the exchange does not know whether it executed the request
+TIMESTAMP_CODE = -1021
+
+
+def sign(secret: str, total_params: str) -> str:
+    """Hex HMAC-SHA256 of the query string (+ body) with the API secret, as the docs define it."""
+    return hmac.new(secret.encode(), total_params.encode(), hashlib.sha256).hexdigest()
+
+
+def mask_key(api_key: str) -> str:
+    """Enough of a key to tell two apart in a log, never enough to use it."""
+    return f"{api_key[:4]}…{api_key[-2:]}" if len(api_key) > 8 else "…"
+
+
+def decimal_str(value: Decimal) -> str:
+    """A plain decimal string without exponent or trailing zeros: Decimal('1E+1') -> '10'."""
+    return format(value.normalize(), "f")
+
+
+class ExchangeError(Exception):
+    """An answer from the exchange (or the lack of one). Never carries credentials."""
+
+    def __init__(self, status: int, code: int | None, msg: str, path: str = ""):
+        self.status, self.code, self.msg, self.path = status, code, msg, path
+        super().__init__(f"{path} HTTP {status} code={code} {msg}".strip())
+
+
+class UnknownOutcomeError(ExchangeError):
+    """The request may or may not have executed (503, -1006/-1007, timeout, dropped connection)."""
+
+
+class RateLimitError(ExchangeError):
+    """HTTP 429, or a request refused locally while a back-off is in force."""
+
+    def __init__(self, status: int, code: int | None, msg: str, path: str = "", retry_after: float = 0.0):
+        super().__init__(status, code, msg, path)
+        self.retry_after = retry_after
+
+
+class BannedError(RateLimitError):
+    """HTTP 418: the IP is banned until `retry_after` seconds from now. Nothing may be sent."""
+
+
+@dataclass(frozen=True)
+class SymbolRules:
+    symbol: str
+    status: str
+    tick: Decimal
+    step: Decimal
+    min_qty: Decimal
+    min_notional: Decimal
+
+    def price_down(self, price: Decimal) -> Decimal:
+        return (price / self.tick).to_integral_value(ROUND_FLOOR) * self.tick
+
+    def price_up(self, price: Decimal) -> Decimal:
+        return (price / self.tick).to_integral_value(ROUND_CEILING) * self.tick
+
+    def qty_down(self, qty: Decimal) -> Decimal:
+        return (qty / self.step).to_integral_value(ROUND_FLOOR) * self.step
+
+
+def parse_symbol_rules(exchange_info: dict, symbol: str) -> SymbolRules:
+    """Rules for `symbol` from an exchangeInfo answer; ValueError for an unknown or non-trading symbol."""
+    entry = next((s for s in exchange_info.get("symbols", []) if s.get("symbol") == symbol), None)
+    if entry is None:
+        raise ValueError(f"unknown symbol {symbol!r}: the exchange does not list it")
+    if entry.get("status") != "TRADING":
+        raise ValueError(f"symbol {symbol} is not trading (status {entry.get('status')})")
+    filters = {f["filterType"]: f for f in entry.get("filters", [])}
+    try:
+        return SymbolRules(
+            symbol=symbol,
+            status=entry["status"],
+            tick=Decimal(filters["PRICE_FILTER"]["tickSize"]).normalize(),
+            step=Decimal(filters["LOT_SIZE"]["stepSize"]).normalize(),
+            min_qty=Decimal(filters["LOT_SIZE"]["minQty"]),
+            min_notional=Decimal(filters.get("MIN_NOTIONAL", {}).get("notional", "0")),
+        )
+    except KeyError as missing:
+        raise ValueError(f"symbol {symbol}: exchangeInfo lacks filter field {missing}") from None
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 3            # total tries for requests that are safe to repeat
+    base_delay: float = 0.2      # doubled after each failure ...
+    max_delay: float = 2.0       # ... up to this
+
+
+class AsterClient:
+    """One aiohttp session to the Aster futures REST API (V1 HMAC signing)."""
+
+    def __init__(
+        self,
+        api_key: str,
+        api_secret: str,
+        rest_url: str = DEFAULT_REST_URL,
+        *,
+        recv_window: int = 5000,
+        timeout: float = 10.0,
+        retry: RetryPolicy = RetryPolicy(),
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+    ):
+        self._key, self._secret = api_key, api_secret
+        self.rest_url = rest_url.rstrip("/")
+        self.recv_window = recv_window
+        self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self.retry = retry
+        self._clock, self._sleep = clock, sleep
+        self._session: aiohttp.ClientSession | None = None
+        self.time_offset_ms = 0
+        self.used_weight_1m: int | None = None
+        self._blocked_until = 0.0    # 429 back-off or 418 ban, in clock() seconds
+        self._banned = False
+
+    def __repr__(self) -> str:  # never show the secret, even in a debugger or traceback locals
+        return f"AsterClient({self.rest_url}, key={self.key_hint})"
+
+    @property
+    def key_hint(self) -> str:
+        return mask_key(self._key)
+
+    async def __aenter__(self) -> "AsterClient":
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=self.timeout)
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    # ----- plumbing -------------------------------------------------------------------------
+    def blocked_for(self) -> float:
+        """Seconds left in a 429 back-off or 418 ban (0 when free to send)."""
+        return max(0.0, self._blocked_until - self._clock())
+
+    def _timestamp_ms(self) -> int:
+        return int(self._clock() * 1000) + self.time_offset_ms
+
+    def _query(self, params: dict[str, Any], signed: bool) -> str:
+        clean = {k: (decimal_str(v) if isinstance(v, Decimal) else v) for k, v in params.items() if v is not None}
+        if signed:
+            clean["recvWindow"] = self.recv_window
+            clean["timestamp"] = self._timestamp_ms()
+            query = urlencode(clean)
+            return f"{query}&signature={sign(self._secret, query)}"
+        return urlencode(clean)
+
+    async def sync_time(self) -> int:
+        """Measure the offset between the exchange clock and ours (half the round trip assumed)."""
+        before = self._clock()
+        data = await self._request("GET", "/fapi/v1/time", auth=False)
+        after = self._clock()
+        self.time_offset_ms = int(data["serverTime"] - (before + after) / 2 * 1000)
+        log.debug("clock offset %d ms", self.time_offset_ms)
+        return self.time_offset_ms
+
+    async def _send_once(self, method: str, path: str, params: dict, signed: bool, auth: bool) -> Any:
+        if self.blocked_for() > 0:
+            cls = BannedError if self._banned else RateLimitError
+            raise cls(429 if not self._banned else 418, None, "back-off in force, not sent", path, self.blocked_for())
+        query = self._query(params, signed)
+        url = f"{self.rest_url}{path}" + (f"?{query}" if query else "")
+        headers = {"X-MBX-APIKEY": self._key} if auth else {}
+        async with self.session.request(method, url, headers=headers) as resp:
+            weight = resp.headers.get("X-MBX-USED-WEIGHT-1M")
+            if weight and weight.isdigit():
+                self.used_weight_1m = int(weight)
+            try:
+                data = await resp.json(content_type=None)
+            except ValueError:
+                data = None
+            if resp.status < 400:
+                return data
+            return self._raise_for(resp.status, resp.headers.get("Retry-After"), data, path)
+
+    def _raise_for(self, status: int, retry_after: str | None, data: Any, path: str):
+        code = data.get("code") if isinstance(data, dict) else None
+        msg = str(data.get("msg", "")) if isinstance(data, dict) else f"non-JSON answer (HTTP {status})"
+        if status in (418, 429):
+            wait = float(retry_after) if retry_after and retry_after.replace(".", "", 1).isdigit() else (
+                120.0 if status == 418 else 1.0)
+            self._blocked_until = max(self._blocked_until, self._clock() + wait)
+            self._banned = status == 418
+            if status == 418:
+                log.critical("IP BANNED by the exchange for %.0f s (HTTP 418): sending nothing until then", wait)
+                raise BannedError(status, code, msg, path, wait)
+            log.warning("rate limited (HTTP 429) on %s: backing off %.1f s", path, wait)
+            raise RateLimitError(status, code, msg, path, wait)
+        if status >= 500 or code in UNKNOWN_CODES:
+            raise UnknownOutcomeError(status, code, msg, path)
+        raise ExchangeError(status, code, msg, path)
+
+    async def _request(self, method: str, path: str, params: dict | None = None, *,
+                       signed: bool = False, auth: bool = True, idempotent: bool = True) -> Any:
+        """Send a request. Reads and cancels (idempotent) are retried on network errors and 5xx;
+        a placement is never repeated: any doubt about its fate becomes UnknownOutcomeError."""
+        params = params or {}
+        resynced = False
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await self._send_once(method, path, params, signed, auth)
+            except ExchangeError as err:
+                if err.code == TIMESTAMP_CODE and signed and not resynced:
+                    log.warning("timestamp outside recvWindow (-1021): resyncing clock and retrying")
+                    resynced = True
+                    await self.sync_time()
+                    attempt -= 1
+                    continue
+                retryable = idempotent and err.status >= 500 and not isinstance(err, RateLimitError)
+                if not retryable or attempt >= self.retry.attempts:
+                    raise
+                log.warning("%s %s failed (%s), retry %d", method, path, err, attempt)
+            except aiohttp.ClientConnectorError as err:
+                # Never reached the exchange: safe to treat as "not executed", even for a placement.
+                if attempt >= self.retry.attempts or not idempotent:
+                    raise ExchangeError(0, None, f"cannot connect: {type(err).__name__}", path) from None
+                log.warning("%s %s: cannot connect, retry %d", method, path, attempt)
+            except (aiohttp.ClientError, asyncio.TimeoutError) as err:
+                reason = f"network error: {type(err).__name__}"
+                if not idempotent:
+                    raise UnknownOutcomeError(0, None, reason, path) from None
+                if attempt >= self.retry.attempts:
+                    raise ExchangeError(0, None, reason, path) from None
+                log.warning("%s %s: %s, retry %d", method, path, reason, attempt)
+            await self._sleep(min(self.retry.max_delay, self.retry.base_delay * 2 ** (attempt - 1)))
+
+    # ----- market data and rules ------------------------------------------------------------
+    async def symbol_rules(self, symbol: str) -> SymbolRules:
+        info = await self._request("GET", "/fapi/v1/exchangeInfo", auth=False)
+        return parse_symbol_rules(info, symbol)
+
+    # ----- orders ---------------------------------------------------------------------------
+    async def place_limit(self, symbol: str, side: str, quantity: Decimal, price: Decimal,
+                          client_order_id: str, *, reduce_only: bool = False, time_in_force: str = "GTX") -> dict:
+        params = {
+            "symbol": symbol, "side": side, "type": "LIMIT", "timeInForce": time_in_force,
+            "quantity": quantity, "price": price, "newClientOrderId": client_order_id,
+            "reduceOnly": "true" if reduce_only else None, "newOrderRespType": "ACK",
+        }
+        return await self._request("POST", "/fapi/v1/order", params, signed=True, idempotent=False)
+
+    async def cancel_order(self, symbol: str, *, order_id: int | None = None,
+                           client_order_id: str | None = None) -> dict | None:
+        """The cancelled order, or None when it is no longer open (-2011/-2013): already filled,
+        cancelled or expired. The caller queries it to learn which."""
+        params = {"symbol": symbol, "orderId": order_id, "origClientOrderId": client_order_id}
+        try:
+            return await self._request("DELETE", "/fapi/v1/order", params, signed=True)
+        except ExchangeError as err:
+            if err.code in GONE_CODES:
+                return None
+            raise
+
+    async def cancel_all(self, symbol: str) -> None:
+        await self._request("DELETE", "/fapi/v1/allOpenOrders", {"symbol": symbol}, signed=True)
+
+    async def query_order(self, symbol: str, *, order_id: int | None = None,
+                          client_order_id: str | None = None) -> dict | None:
+        """The order, or None when the exchange does not know it (-2013)."""
+        params = {"symbol": symbol, "orderId": order_id, "origClientOrderId": client_order_id}
+        try:
+            return await self._request("GET", "/fapi/v1/order", params, signed=True)
+        except ExchangeError as err:
+            if err.code == -2013:
+                return None
+            raise
+
+    async def open_orders(self, symbol: str) -> list[dict]:
+        return await self._request("GET", "/fapi/v1/openOrders", {"symbol": symbol}, signed=True)
+
+    async def countdown_cancel_all(self, symbol: str, countdown_ms: int) -> dict:
+        params = {"symbol": symbol, "countdownTime": countdown_ms}
+        return await self._request("POST", "/fapi/v1/countdownCancelAll", params, signed=True)
+
+    # ----- account ----------------------------------------------------------------------------
+    async def position(self, symbol: str) -> dict:
+        """The one-way position entry of `symbol` ({} fields default to zero when absent)."""
+        rows = await self._request("GET", "/fapi/v2/positionRisk", {"symbol": symbol}, signed=True)
+        row = next((r for r in rows if r.get("symbol") == symbol and r.get("positionSide", "BOTH") == "BOTH"), None)
+        return row or {"symbol": symbol, "positionAmt": "0", "entryPrice": "0", "updateTime": 0}
+
+    async def wallet_balances(self) -> dict[str, Decimal]:
+        rows = await self._request("GET", "/fapi/v2/balance", signed=True)
+        return {r["asset"]: Decimal(r["balance"]) for r in rows}
+
+    async def set_leverage(self, symbol: str, leverage: int) -> dict:
+        return await self._request("POST", "/fapi/v1/leverage", {"symbol": symbol, "leverage": leverage},
+                                   signed=True)
+
+    # ----- user data stream -------------------------------------------------------------------
+    async def new_listen_key(self) -> str:
+        return (await self._request("POST", "/fapi/v1/listenKey"))["listenKey"]
+
+    async def keepalive_listen_key(self) -> None:
+        await self._request("PUT", "/fapi/v1/listenKey")
+
+    async def close_listen_key(self) -> None:
+        await self._request("DELETE", "/fapi/v1/listenKey")
