@@ -78,7 +78,7 @@ def _decimal_in_unit_interval(name: str) -> Callable[[str], Decimal]:
             value = Decimal(text)
         except InvalidOperation:
             raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
-        if not (0 < value < 1):
+        if not value.is_finite() or not (0 < value < 1):
             raise argparse.ArgumentTypeError(f"{name} must be between 0 and 1 (exclusive), got {text}")
         return value
     return parse
@@ -107,8 +107,8 @@ def _countdown(text: str) -> float:
         value = float(text)
     except ValueError:
         value = -1.0
-    if value != 0 and not 10 <= value <= 3600:
-        raise argparse.ArgumentTypeError(f"cancel-countdown must be 0 (off) or 10..3600 seconds, got {text!r}")
+    if value != 0 and not 5 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"cancel-countdown must be 0 (off) or 5..3600 seconds, got {text!r}")
     return value
 
 
@@ -135,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
                    default=Decimal("0.001"), help="replace the order when its target price moves more than this")
     p.add_argument("--cancel-countdown", type=_countdown, default=60.0,
                    help="dead-man switch: the exchange cancels our orders if not renewed for this many seconds "
-                        "(renewed every 15 s); 0 turns it off")
+                        "(renewed every quarter of it, at most every 15 s); 0 turns it off")
     p.add_argument("--log-file", default="market_maker.log", help="log file, rotated by size")
     p.add_argument("--log-level", default="INFO", type=str.upper,
                    choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log verbosity")
@@ -237,6 +237,7 @@ class Order:
     state: OrderState = OrderState.PENDING_NEW
     order_id: int | None = None
     filled: Decimal = Decimal(0)       # cumulative filled quantity, the largest seen from any source
+    traded: Decimal = Decimal(0)       # how much of it the position tracker already reflects
     since: float = 0.0                 # when it entered its current doubtful state (UNKNOWN)
 
     @property
@@ -261,14 +262,12 @@ def next_state(current: OrderState, exchange_status: str) -> OrderState:
     return reported if _RANK[reported] >= _RANK[current] else current
 
 
-def apply_report(order: Order, status: str, cum_filled: Decimal, order_id: int | None) -> bool:
-    """Apply an exchange report to an order; True when it reveals fills we had not seen."""
+def apply_report(order: Order, status: str, cum_filled: Decimal, order_id: int | None) -> None:
+    """Apply an exchange status report (stream or REST) to an order."""
     order.state = next_state(order.state, status)
     if order_id is not None:
         order.order_id = order_id
-    new_fills = cum_filled > order.filled
     order.filled = max(order.filled, cum_filled)
-    return new_fills
 
 
 class PositionTracker:
@@ -295,16 +294,16 @@ class PositionTracker:
         return True
 
     def apply_fill(self, trade_id: int, at_ms: int, signed_qty: Decimal) -> bool:
+        """Count a fill once; False for a trade id already seen."""
         if trade_id in self._seen:
             return False
         self._seen.add(trade_id)
         self._seen_order.append(trade_id)
         if len(self._seen_order) > 10_000:
             self._seen.discard(self._seen_order.popleft())
-        if at_ms <= self._stamp[0]:
-            return False               # already inside the snapshot
-        self._fills.append((at_ms, signed_qty))
-        self.amount += signed_qty
+        if at_ms > self._stamp[0]:     # otherwise the snapshot already includes it
+            self._fills.append((at_ms, signed_qty))
+            self.amount += signed_qty
         return True
 
 
@@ -425,10 +424,14 @@ class MarketMaker:
                  self.state.position.amount, self.state.wallet, self.client.key_hint)
 
     async def _refresh_position(self) -> None:
+        """Read the position from REST; it includes every fill reported to us before the read."""
+        seen = [(order, order.filled) for order in self.state.orders.values()]
         sent_ms = int(time.time() * 1000) + self.client.time_offset_ms
         row = await self.client.position(self.symbol)
         stamp = int(row.get("updateTime") or 0) or sent_ms
         self.state.position.apply_snapshot(Decimal(row["positionAmt"]), stamp, sent_ms)
+        for order, filled in seen:
+            order.traded = max(order.traded, filled)
         self.state.position_dirty = False
 
     # ----- the market stream -----
@@ -469,33 +472,39 @@ class MarketMaker:
         o = msg["o"]
         if o["s"] != self.symbol:
             return
-        if o["x"] == "TRADE":
-            qty = Decimal(o["l"])
-            if self.state.position.apply_fill(int(o["t"]), int(o["T"]), qty if o["S"] == BUY else -qty):
-                log.info("fill %s %s@%s of %s: position now %s", o["S"], o["l"], o["L"], o["c"],
+        # Read every field before changing anything: a message missing one is skipped whole.
+        client_id, side, status, order_id = o["c"], o["S"], o["X"], int(o["i"])
+        cum_filled = Decimal(o["z"])
+        trade = (int(o["t"]), int(o["T"]), Decimal(o["l"]), o["L"]) if o["x"] == "TRADE" else None
+        if status not in _EXCHANGE_STATUS or side not in (BUY, SELL):
+            raise ValueError(f"unexpected status {status!r} or side {side!r}")
+        order = self.state.orders.get(client_id)
+        if trade is not None:
+            trade_id, at_ms, qty, price = trade
+            if self.state.position.apply_fill(trade_id, at_ms, qty if side == BUY else -qty):
+                if order is not None:
+                    order.traded += qty
+                log.info("fill %s %s@%s of %s: position now %s", side, qty, price, client_id,
                          self.state.position.amount)
-        order = self.state.orders.get(o["c"])
+        still_open = status in ("NEW", "PARTIALLY_FILLED")
         if order is None:
-            if o["c"].startswith(CLIENT_ID_PREFIX + "-") and o["X"] in ("NEW", "PARTIALLY_FILLED"):
-                log.warning("order %s of ours is open but not tracked: cancelling it", o["c"])
-                self.state.strays.add(o["c"])
+            if client_id.startswith(CLIENT_ID_PREFIX + "-") and still_open:
+                log.warning("order %s of ours is open but not tracked: cancelling it", client_id)
+                self.state.strays.add(client_id)
             return
-        if order is not self.state.live and not order.live and o["X"] in ("NEW", "PARTIALLY_FILLED"):
-            self.state.strays.add(order.client_id)   # we thought it gone; make sure it is
-        was = order.state
-        apply_report(order, o["X"], Decimal(o["z"]), int(o["i"]))
-        if order.state != was:
-            log.debug("order %s: %s -> %s", order.client_id, was.value, order.state.value)
-        self._settle(order)
+        if order is not self.state.live and not order.live and still_open:
+            self.state.strays.add(client_id)     # we thought it gone; make sure it is
+        self._apply(order, status, cum_filled, order_id)
 
     def _on_account_update(self, msg: dict) -> None:
-        update = msg["a"]
-        for bal in update.get("B", []):
-            if bal["a"] in ("USDT", "USDF"):
-                self.state.balances[bal["a"]] = Decimal(bal["wb"])
-        for pos in update.get("P", []):
-            if pos["s"] == self.symbol and pos.get("ps", "BOTH") == "BOTH":
-                self.state.position.apply_snapshot(Decimal(pos["pa"]), int(msg.get("T", msg["E"])), int(msg["E"]))
+        update, event_ms = msg["a"], int(msg["E"])
+        at_ms = int(msg.get("T", event_ms))
+        balances = {b["a"]: Decimal(b["wb"]) for b in update.get("B", []) if b["a"] in ("USDT", "USDF")}
+        positions = [Decimal(p["pa"]) for p in update.get("P", [])
+                     if p["s"] == self.symbol and p.get("ps", "BOTH") == "BOTH"]
+        self.state.balances.update(balances)
+        for amount in positions:
+            self.state.position.apply_snapshot(amount, at_ms, event_ms)
 
     def _on_listen_key_expired(self, msg: dict) -> None:
         stream_log.warning("user: listenKey expired; reconnecting with a new key")
@@ -511,6 +520,22 @@ class MarketMaker:
         "ACCOUNT_CONFIG_UPDATE": _on_info,
         "MARGIN_CALL": _on_info,
     }
+
+    def _apply_rest(self, order: Order, answer: dict) -> None:
+        """Apply a REST order answer (place, cancel, query)."""
+        order_id = answer.get("orderId")
+        self._apply(order, answer.get("status", "NEW"), Decimal(answer.get("executedQty", "0")),
+                    None if order_id is None else int(order_id))
+
+    def _apply(self, order: Order, status: str, cum_filled: Decimal, order_id: int | None) -> None:
+        """Apply a status report to an order, note fills the position lacks, settle the order."""
+        was = order.state
+        apply_report(order, status, cum_filled, order_id)
+        if order.state != was:
+            log.debug("order %s: %s -> %s", order.client_id, was.value, order.state.value)
+        if order.filled > order.traded:
+            self.state.position_dirty = True   # fills the position does not show yet: re-read it
+        self._settle(order)
 
     def _settle(self, order: Order) -> None:
         """Forget the live order once it is finished; note an order that never traded."""
@@ -686,13 +711,9 @@ class MarketMaker:
             self._settle(order)
             self._on_rejected(err)
             return
-        if apply_report(order, resp.get("status", "NEW"), Decimal(resp.get("executedQty", "0")),
-                        resp.get("orderId")):
-            st = self.state
-            st.position_dirty = True                  # the reply knows of fills the stream has not shown
+        self._apply_rest(order, resp)
         if order.state in (OrderState.NEW, OrderState.PARTIALLY_FILLED):
             self._failures = 0
-        self._settle(order)
 
     def _on_rejected(self, err: ExchangeError) -> None:
         self._failures += 1
@@ -722,12 +743,8 @@ class MarketMaker:
             resp = {"status": "CANCELED", "executedQty": str(order.filled)}
         if order.state == OrderState.PENDING_CANCEL:
             order.state = previous
-        if apply_report(order, resp["status"], Decimal(resp.get("executedQty", "0")), resp.get("orderId")):
-            self.state.position_dirty = True
-        if order.live:                                # the exchange still calls it open: try again
-            return False
-        self._settle(order)
-        return True
+        self._apply_rest(order, resp)
+        return not order.live                         # still open at the exchange: try again later
 
     async def _resolve_unknown(self, order: Order) -> bool:
         resp = await self.client.query_order(self.symbol, client_order_id=order.client_id)
@@ -736,12 +753,11 @@ class MarketMaker:
                 return False                          # the matching engine may not know it yet
             log.warning("order %s was never placed", order.client_id)
             order.state = OrderState.REJECTED
+            self._settle(order)
         else:
             order.state = OrderState.PENDING_NEW      # let the report move it forward from here
-            if apply_report(order, resp["status"], Decimal(resp.get("executedQty", "0")), resp.get("orderId")):
-                self.state.position_dirty = True
+            self._apply_rest(order, resp)
             log.info("order %s resolved: %s", order.client_id, order.state.value)
-        self._settle(order)
         return True
 
     async def _cancel_strays(self) -> None:
@@ -759,10 +775,8 @@ class MarketMaker:
         live = st.live
         if live is not None and live.state != OrderState.UNKNOWN:
             resp = await self.client.query_order(self.symbol, client_order_id=live.client_id)
-            if resp is not None and apply_report(live, resp["status"], Decimal(resp.get("executedQty", "0")),
-                                                 resp.get("orderId")):
-                await self._refresh_position()
-            self._settle(live)
+            if resp is not None:
+                self._apply_rest(live, resp)
         await self._find_strays()
         st.need_reconcile = False
         log.info("reconciled: %s", self.describe())
@@ -812,7 +826,7 @@ class MarketMaker:
                     self._countdown_ok = False
                     return
                 log.warning("dead-man switch renewal failed: %s", err)
-            await asyncio.sleep(self.t.heartbeat_every)
+            await asyncio.sleep(min(self.t.heartbeat_every, self.cfg.cancel_countdown / 4))
 
     # ----- life cycle -----
     async def run(self) -> None:

@@ -1,0 +1,91 @@
+"""Shared fixtures: a simulator on 127.0.0.1 and the real bot running against it."""
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from api_client import AsterClient  # noqa: E402
+from market_maker import Config, MarketMaker, Timings  # noqa: E402
+from sim_exchange import SimExchange  # noqa: E402
+
+SYMBOL = "ETHUSDT"
+DATA_DIR = ROOT.parent / "shared" / "data" / "aster-2025-09-29"
+
+# Every wait short, so faults play out in milliseconds rather than the production seconds.
+FAST = Timings(stale_after=1.5, status_every=60, keepalive_every=600, sweep_every=600, heartbeat_every=600,
+               reconnect_first=0.05, reconnect_max=0.3, stable_after=0.5, unknown_grace=0.5,
+               requery_every=0.05, shutdown_timeout=3.0, idle_wake=0.1)
+
+
+def levels(mid: Decimal, half_spread: Decimal = Decimal("0.01"), tick: Decimal = Decimal("0.01"), n: int = 5):
+    """A book `n` levels deep around `mid`."""
+    bids = [(mid - half_spread - i * tick, Decimal("5")) for i in range(n)]
+    asks = [(mid + half_spread + i * tick, Decimal("5")) for i in range(n)]
+    return bids, asks
+
+
+async def set_mid(sim: SimExchange, mid: str | Decimal, symbol: str = SYMBOL) -> None:
+    bids, asks = levels(Decimal(mid))
+    await sim.set_book(symbol, bids=bids, asks=asks)
+
+
+def order_posts(sim: SimExchange) -> list[dict]:
+    """The parameters of every placement the exchange received."""
+    return [r["params"] for r in sim.requests("POST", "/fapi/v1/order")]
+
+
+@pytest.fixture
+async def sim():
+    async with SimExchange() as exchange:
+        await set_mid(exchange, "2500")
+        yield exchange
+
+
+class BotRun:
+    """The real MarketMaker, in this process, against the simulator over real sockets."""
+
+    def __init__(self, sim: SimExchange, timings: Timings = FAST, **config):
+        self.sim = sim
+        self.client = AsterClient(sim.api_key, sim.api_secret, sim.rest_url, timeout=2.0)
+        self.bot = MarketMaker(Config(symbol=config.pop("symbol", SYMBOL), **config), self.client, sim.ws_url,
+                               timings=timings)
+        self.task: asyncio.Task | None = None
+
+    async def __aenter__(self) -> MarketMaker:
+        self.task = asyncio.create_task(self.bot.run())
+        return self.bot
+
+    async def stop(self) -> None:
+        """Stop the bot the way a signal does; a crash of the bot fails the test here."""
+        try:
+            if self.task is not None:
+                self.bot.stop.set()
+                await asyncio.wait_for(self.task, 10)
+        finally:
+            await self.client.close()
+
+    async def __aexit__(self, *exc) -> None:
+        await self.stop()
+
+
+@pytest.fixture
+def bot_env(sim, tmp_path):
+    """Environment for the bot as a subprocess: the simulator's URLs and keys, no inherited secrets."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASTER_")}
+    env.update(ASTER_API_KEY=sim.api_key, ASTER_API_SECRET=sim.api_secret,
+               ASTER_REST_URL=sim.rest_url, ASTER_WS_URL=sim.ws_url, PYTHONUNBUFFERED="1")
+    return env
+
+
+async def run_cli(*args: str, env: dict, cwd: Path) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, str(ROOT / "market_maker.py"), *args, env=env, cwd=cwd,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)

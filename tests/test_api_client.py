@@ -1,0 +1,455 @@
+"""AsterClient against aioresponses-mocked endpoints: signing, parameters as sent, errors, retries, limits."""
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+
+import aiohttp
+import pytest
+from aioresponses import aioresponses
+from aiohttp.client_reqrep import ConnectionKey
+from yarl import URL
+
+from api_client import (AsterClient, BannedError, ExchangeError, RateLimitError, RetryPolicy, SymbolRules,
+                        UnknownOutcomeError, decimal_str, parse_symbol_rules, sign)
+
+BASE = "https://fapi.test"
+KEY = "ak-0123456789abcdefFULLKEY"
+SECRET = "sk-TOPSECRET-9f8e7d6c5b4a"
+NOW = 1_700_000_000.0             # seconds; the injected clock starts here
+
+
+class Clock:
+    def __init__(self, t: float = NOW):
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class Sleeps(list):
+    """An instant asyncio.sleep that records the delays it was asked for."""
+
+    async def __call__(self, delay: float) -> None:
+        self.append(delay)
+
+
+@dataclass
+class Sent:
+    method: str
+    url: URL
+    headers: dict
+
+    @property
+    def path(self) -> str:
+        return self.url.path
+
+    @property
+    def params(self) -> list[tuple[str, str]]:
+        return list(self.url.query.items())       # in the order they were sent
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    return Sleeps()
+
+
+@pytest.fixture
+def sent(monkeypatch) -> list[Sent]:
+    """Every request that left the client, with its URL exactly as sent (aioresponses sorts queries)."""
+    calls: list[Sent] = []
+    original = aiohttp.ClientSession.request
+
+    def spy(self, method, url, **kwargs):
+        calls.append(Sent(method, URL(url), dict(kwargs.get("headers") or {})))
+        return original(self, method, url, **kwargs)
+    monkeypatch.setattr(aiohttp.ClientSession, "request", spy)
+    return calls
+
+
+@pytest.fixture
+def mock():
+    with aioresponses() as m:
+        yield m
+
+
+@pytest.fixture
+async def client(clock, sleeps):
+    c = AsterClient(KEY, SECRET, BASE, clock=clock, sleep=sleeps)
+    yield c
+    await c.close()
+
+
+def at(path: str) -> re.Pattern:
+    """Match `path` with any query string."""
+    return re.compile(re.escape(BASE + path) + r"(\?.*)?$")
+
+
+ORDER = at("/fapi/v1/order")
+
+
+def refused() -> aiohttp.ClientConnectorError:
+    key = ConnectionKey("fapi.test", 443, True, True, None, None, None)
+    return aiohttp.ClientConnectorError(key, ConnectionRefusedError(111, "Connection refused"))
+
+
+async def place(client: AsterClient, **kw) -> dict:
+    args = dict(symbol="ETHUSDT", side="BUY", quantity=Decimal("0.010"), price=Decimal("2500.10"),
+                client_order_id="amm-abc123-1")
+    args.update(kw)
+    return await client.place_limit(args.pop("symbol"), args.pop("side"), args.pop("quantity"),
+                                    args.pop("price"), args.pop("client_order_id"), **args)
+
+
+# ============================================================================ signing and parameters
+def test_signature_matches_the_docs_test_vector():
+    secret = "2b5eb11e18796d12d88f13dc27dbbd02c2cc51ff7059765ed9821957d82bb4d9"
+    total = ("symbol=BTCUSDT&side=BUY&type=LIMIT&quantity=1&price=9000&timeInForce=GTC"
+             "&recvWindow=5000&timestamp=1591702613943")
+    assert sign(secret, total) == "3c661234138461fcc7a7d8746c6558c9842d4e10870d2ecbedf7777cad694af9"
+
+
+async def test_signed_request_orders_params_and_signs_them(client, mock, sent):
+    mock.get(ORDER, payload={"orderId": 1, "status": "NEW"})
+    await client.query_order("ETHUSDT", client_order_id="amm-x-1")
+    (req,) = sent
+    assert req.method == "GET" and req.path == "/fapi/v1/order"
+    assert [k for k, _ in req.params] == ["symbol", "origClientOrderId", "recvWindow", "timestamp", "signature"]
+    assert dict(req.params)["recvWindow"] == "5000"
+    assert dict(req.params)["timestamp"] == str(int(NOW * 1000))
+    unsigned, signature = req.url.raw_query_string.rsplit("&signature=", 1)
+    assert signature == sign(SECRET, unsigned)
+    assert req.headers == {"X-MBX-APIKEY": KEY}
+
+
+async def test_public_endpoint_is_not_signed(client, mock, sent):
+    mock.get(at("/fapi/v1/exchangeInfo"), payload=exchange_info())
+    await client.symbol_rules("ETHUSDT")
+    assert sent[0].params == [] and "X-MBX-APIKEY" not in sent[0].headers
+
+
+async def test_listen_key_calls_send_the_key_header_unsigned(client, mock, sent):
+    mock.post(at("/fapi/v1/listenKey"), payload={"listenKey": "lk-123"})
+    mock.put(at("/fapi/v1/listenKey"), payload={})
+    assert await client.new_listen_key() == "lk-123"
+    await client.keepalive_listen_key()
+    assert [(r.method, r.params, r.headers) for r in sent] == [
+        ("POST", [], {"X-MBX-APIKEY": KEY}), ("PUT", [], {"X-MBX-APIKEY": KEY})]
+
+
+@pytest.mark.parametrize("value, text", [
+    (Decimal("0.10"), "0.1"), (Decimal("1E+1"), "10"), (Decimal("2500.10"), "2500.1"),
+    (Decimal("0.00000100"), "0.000001"), (Decimal("1.0E+5"), "100000"), (Decimal("3"), "3"),
+])
+def test_decimal_str_is_plain(value, text):
+    assert decimal_str(value) == text
+
+
+@pytest.mark.parametrize("qty, price, qty_text, price_text", [
+    (Decimal("0.10"), Decimal("2500.10"), "0.1", "2500.1"),
+    (Decimal("1E+1"), Decimal("1E+3"), "10", "1000"),
+    (Decimal("0.001"), Decimal("0.00012340"), "0.001", "0.0001234"),
+])
+async def test_place_limit_sends_exact_decimal_strings(client, mock, sent, qty, price, qty_text, price_text):
+    mock.post(ORDER, payload={"orderId": 7, "status": "NEW"})
+    await place(client, side="SELL", quantity=qty, price=price)
+    (req,) = sent
+    assert req.method == "POST" and req.path == "/fapi/v1/order"
+    params = dict(req.params)
+    assert {k: params[k] for k in ("symbol", "side", "type", "timeInForce", "quantity", "price",
+                                    "newClientOrderId")} == {
+        "symbol": "ETHUSDT", "side": "SELL", "type": "LIMIT", "timeInForce": "GTX",
+        "quantity": qty_text, "price": price_text, "newClientOrderId": "amm-abc123-1"}
+    assert "reduceOnly" not in params
+    assert req.params[-1][0] == "signature"
+
+
+async def test_place_limit_reduce_only(client, mock, sent):
+    mock.post(ORDER, payload={"orderId": 7, "status": "NEW"})
+    await place(client, side="SELL", reduce_only=True)
+    assert dict(sent[0].params)["reduceOnly"] == "true"
+
+
+# ============================================================================ error mapping
+async def test_exchange_error_carries_status_code_msg_and_no_secret(client, mock):
+    mock.post(ORDER, status=400, payload={"code": -2019, "msg": "Margin is insufficient."})
+    with pytest.raises(ExchangeError) as info:
+        await place(client)
+    err = info.value
+    assert type(err) is ExchangeError
+    assert (err.status, err.code, err.msg) == (400, -2019, "Margin is insufficient.")
+    for text in (str(err), repr(err), repr(client), str(client)):
+        assert SECRET not in text and KEY not in text
+
+
+@pytest.mark.parametrize("status, payload", [
+    (503, {"code": -1099, "msg": "Service Unavailable"}),
+    (503, None),                                           # a gateway page, not JSON
+    (500, {"code": -1000, "msg": "Internal error"}),
+    (400, {"code": -1006, "msg": "Unexpected response"}),
+    (400, {"code": -1007, "msg": "Timeout waiting for response from backend server"}),
+])
+async def test_doubtful_placement_is_unknown_and_not_repeated(client, mock, sent, sleeps, status, payload):
+    kw = {"payload": payload} if payload else {"body": "<html>503</html>", "content_type": "text/html"}
+    mock.post(ORDER, status=status, repeat=True, **kw)
+    with pytest.raises(UnknownOutcomeError) as info:
+        await place(client)
+    assert info.value.status == status
+    assert len(sent) == 1 and sleeps == []
+
+
+@pytest.mark.parametrize("exc", [asyncio.TimeoutError(), aiohttp.ServerDisconnectedError()])
+async def test_network_failure_on_placement_is_unknown_and_not_repeated(client, mock, sent, sleeps, exc):
+    mock.post(ORDER, exception=exc, repeat=True)
+    with pytest.raises(UnknownOutcomeError):
+        await place(client)
+    assert len(sent) == 1 and sleeps == []
+
+
+async def test_connection_refused_on_placement_is_a_plain_failure(client, mock, sent):
+    mock.post(ORDER, exception=refused(), repeat=True)
+    with pytest.raises(ExchangeError) as info:
+        await place(client)
+    assert not isinstance(info.value, UnknownOutcomeError)
+    assert len(sent) == 1
+
+
+# ============================================================================ retries
+async def test_reads_are_retried_on_5xx_and_network_errors_with_capped_backoff(clock, sleeps, mock, sent):
+    async with AsterClient(KEY, SECRET, BASE, clock=clock, sleep=sleeps,
+                           retry=RetryPolicy(attempts=6, base_delay=0.5, max_delay=1.5)) as client:
+        url = at("/fapi/v1/openOrders")
+        mock.get(url, status=502, body="bad gateway", content_type="text/plain")
+        mock.get(url, exception=aiohttp.ServerDisconnectedError())
+        mock.get(url, exception=asyncio.TimeoutError())
+        mock.get(url, exception=refused())
+        mock.get(url, status=503, payload={"code": -1099, "msg": "busy"})
+        mock.get(url, payload=[{"clientOrderId": "amm-x-1"}])
+        assert await client.open_orders("ETHUSDT") == [{"clientOrderId": "amm-x-1"}]
+    assert len(sent) == 6
+    assert sleeps == [0.5, 1.0, 1.5, 1.5, 1.5]
+    for req in sent:                                       # every attempt is signed afresh
+        unsigned, signature = req.url.raw_query_string.rsplit("&signature=", 1)
+        assert signature == sign(SECRET, unsigned)
+
+
+async def test_cancel_is_retried_on_5xx(client, mock, sent, sleeps):
+    mock.delete(ORDER, status=503, payload={"code": -1099, "msg": "busy"})
+    mock.delete(ORDER, payload={"orderId": 5, "status": "CANCELED"})
+    assert (await client.cancel_order("ETHUSDT", client_order_id="amm-x-1"))["status"] == "CANCELED"
+    assert [r.method for r in sent] == ["DELETE", "DELETE"] and sleeps == [0.2]
+
+
+@pytest.mark.parametrize("failure", [
+    {"status": 500, "payload": {"code": -1000, "msg": "Internal error"}},
+    {"exception": aiohttp.ServerDisconnectedError()},
+    {"exception": refused()},
+])
+async def test_reads_give_up_after_the_policy_attempts(client, mock, sent, sleeps, failure):
+    mock.get(ORDER, repeat=True, **failure)
+    with pytest.raises(ExchangeError):
+        await client.query_order("ETHUSDT", client_order_id="amm-x-1")
+    assert len(sent) == RetryPolicy().attempts == 3
+    assert sleeps == [0.2, 0.4]
+
+
+async def test_client_errors_are_not_retried(client, mock, sent):
+    mock.get(ORDER, status=400, payload={"code": -1102, "msg": "Mandatory parameter"}, repeat=True)
+    with pytest.raises(ExchangeError):
+        await client.query_order("ETHUSDT", client_order_id="amm-x-1")
+    assert len(sent) == 1
+
+
+# ============================================================================ rate limits and bans
+async def test_429_sets_retry_after_and_blocks_locally_until_it_passes(client, clock, mock, sent):
+    mock.get(ORDER, status=429, headers={"Retry-After": "7"}, payload={"code": -1003, "msg": "Too many"})
+    with pytest.raises(RateLimitError) as info:
+        await client.query_order("ETHUSDT", client_order_id="amm-x-1")
+    assert info.value.retry_after == 7.0 and info.value.status == 429
+    assert client.blocked_for() == pytest.approx(7.0)
+    assert len(sent) == 1                                  # a 429 is not retried
+
+    clock.t += 6.9
+    with pytest.raises(RateLimitError):
+        await place(client)
+    assert len(sent) == 1                                  # refused locally, nothing sent
+
+    clock.t += 0.2
+    assert client.blocked_for() == 0
+    mock.post(ORDER, payload={"orderId": 1, "status": "NEW"})
+    await place(client)
+    assert [r.method for r in sent] == ["GET", "POST"]
+
+
+@pytest.mark.parametrize("status, exc, wait", [(429, RateLimitError, 1.0), (418, BannedError, 120.0)])
+async def test_back_off_without_retry_after_uses_a_default(client, mock, sent, status, exc, wait):
+    mock.get(ORDER, status=status, payload={"code": -1003, "msg": "slow down"})
+    with pytest.raises(exc) as info:
+        await client.query_order("ETHUSDT", client_order_id="amm-x-1")
+    assert info.value.retry_after == wait and client.blocked_for() == pytest.approx(wait)
+
+
+async def test_418_ban_sends_nothing_until_it_ends(client, clock, mock, sent):
+    mock.post(ORDER, status=418, headers={"Retry-After": "120"}, payload={"code": -1003, "msg": "banned"})
+    with pytest.raises(BannedError) as info:
+        await place(client)
+    assert info.value.retry_after == 120.0
+    for _ in range(2):
+        clock.t += 59
+        with pytest.raises(BannedError):
+            await client.open_orders("ETHUSDT")
+        with pytest.raises(BannedError):
+            await place(client)
+    assert len(sent) == 1
+    clock.t += 2.1
+    mock.get(at("/fapi/v1/openOrders"), payload=[])
+    assert await client.open_orders("ETHUSDT") == []
+    assert len(sent) == 2
+
+
+# ============================================================================ clock
+async def test_sync_time_sets_the_offset_used_by_signed_requests(client, mock, sent):
+    mock.get(at("/fapi/v1/time"), payload={"serverTime": int(NOW * 1000) + 1234})
+    assert await client.sync_time() == 1234 and client.time_offset_ms == 1234
+    mock.post(ORDER, payload={"orderId": 1, "status": "NEW"})
+    await place(client)
+    assert dict(sent[-1].params)["timestamp"] == str(int(NOW * 1000) + 1234)
+
+
+async def test_minus_1021_resyncs_once_and_retries(client, mock, sent):
+    mock.post(ORDER, status=400, payload={"code": -1021, "msg": "Timestamp outside recvWindow"})
+    mock.get(at("/fapi/v1/time"), payload={"serverTime": int(NOW * 1000) - 3000})
+    mock.post(ORDER, payload={"orderId": 9, "status": "NEW"})
+    assert (await place(client))["orderId"] == 9
+    assert [(r.method, r.path) for r in sent] == [
+        ("POST", "/fapi/v1/order"), ("GET", "/fapi/v1/time"), ("POST", "/fapi/v1/order")]
+    assert client.time_offset_ms == -3000
+    assert dict(sent[-1].params)["timestamp"] == str(int(NOW * 1000) - 3000)
+
+
+async def test_second_minus_1021_raises(client, mock, sent):
+    mock.post(ORDER, status=400, payload={"code": -1021, "msg": "Timestamp outside recvWindow"}, repeat=True)
+    mock.get(at("/fapi/v1/time"), payload={"serverTime": int(NOW * 1000) + 500}, repeat=True)
+    with pytest.raises(ExchangeError) as info:
+        await place(client)
+    assert info.value.code == -1021
+    assert [r.path for r in sent].count("/fapi/v1/order") == 2
+    assert [r.path for r in sent].count("/fapi/v1/time") == 1
+
+
+# ============================================================================ gone orders
+@pytest.mark.parametrize("code", [-2011, -2013])
+async def test_cancel_of_a_gone_order_is_none(client, mock, code):
+    mock.delete(ORDER, status=400, payload={"code": code, "msg": "Unknown order sent."})
+    assert await client.cancel_order("ETHUSDT", client_order_id="amm-x-1") is None
+
+
+async def test_cancel_other_errors_raise(client, mock):
+    mock.delete(ORDER, status=400, payload={"code": -1121, "msg": "Invalid symbol."})
+    with pytest.raises(ExchangeError):
+        await client.cancel_order("ETHUSDT", client_order_id="amm-x-1")
+
+
+async def test_query_of_an_unknown_order_is_none(client, mock):
+    mock.get(ORDER, status=400, payload={"code": -2013, "msg": "Order does not exist."})
+    assert await client.query_order("ETHUSDT", client_order_id="amm-x-1") is None
+
+
+# ============================================================================ symbol rules
+def exchange_info(symbol="ETHUSDT", status="TRADING", tick="0.01000000", step="0.00100000",
+                  min_qty="0.001", notional="5") -> dict:
+    return {"symbols": [
+        {"symbol": "BTCUSDT", "status": "TRADING", "filters": []},
+        {"symbol": symbol, "status": status, "filters": [
+            {"filterType": "PRICE_FILTER", "tickSize": tick, "minPrice": "0.01", "maxPrice": "1000000"},
+            {"filterType": "LOT_SIZE", "stepSize": step, "minQty": min_qty, "maxQty": "10000"},
+            {"filterType": "MARKET_LOT_SIZE", "stepSize": "0.001", "minQty": "0.001", "maxQty": "1000"},
+            {"filterType": "MIN_NOTIONAL", "notional": notional},
+        ]},
+    ]}
+
+
+async def test_symbol_rules_are_parsed_as_decimals(client, mock):
+    mock.get(at("/fapi/v1/exchangeInfo"), payload=exchange_info())
+    rules = await client.symbol_rules("ETHUSDT")
+    assert rules == SymbolRules("ETHUSDT", "TRADING", Decimal("0.01"), Decimal("0.001"), Decimal("0.001"),
+                                Decimal("5"))
+    assert all(isinstance(v, Decimal) for v in (rules.tick, rules.step, rules.min_qty, rules.min_notional))
+
+
+@pytest.mark.parametrize("symbol, info", [
+    ("DOGEUSDT", exchange_info()),
+    ("ETHUSDT", exchange_info(status="SETTLING")),
+    ("ETHUSDT", exchange_info(status="PENDING_TRADING")),
+])
+def test_unknown_or_non_trading_symbol_raises_naming_it(symbol, info):
+    with pytest.raises(ValueError, match=symbol):
+        parse_symbol_rules(info, symbol)
+
+
+def rules(tick="0.01", step="0.001") -> SymbolRules:
+    return SymbolRules("ETHUSDT", "TRADING", Decimal(tick), Decimal(step), Decimal(step), Decimal("5"))
+
+
+@pytest.mark.parametrize("tick, price, down, up", [
+    ("0.01", "2500.10", "2500.10", "2500.10"),             # exact multiples are unchanged
+    ("0.01", "2500.123", "2500.12", "2500.13"),
+    ("0.01", "2500.1299999", "2500.12", "2500.13"),
+    ("0.0001", "0.12345", "0.1234", "0.1235"),
+    ("0.0001", "0.1234", "0.1234", "0.1234"),
+    ("0.1", "99999999.95", "99999999.9", "100000000.0"),
+    ("0.01", "123456789012.345", "123456789012.34", "123456789012.35"),
+    ("10", "2509", "2500", "2510"),
+])
+def test_price_rounding(tick, price, down, up):
+    r = rules(tick=tick)
+    assert r.price_down(Decimal(price)) == Decimal(down)
+    assert r.price_up(Decimal(price)) == Decimal(up)
+    assert r.price_down(Decimal(price)) <= Decimal(price) <= r.price_up(Decimal(price))
+
+
+@pytest.mark.parametrize("step, qty, down", [
+    ("0.001", "1.000", "1.000"), ("0.001", "1.9999", "1.999"), ("0.001", "0.0009", "0"),
+    ("0.001", "123456789.1234", "123456789.123"), ("1", "12.7", "12"), ("0.1", "0.3", "0.3"),
+])
+def test_qty_rounding(step, qty, down):
+    assert rules(step=step).qty_down(Decimal(qty)) == Decimal(down)
+
+
+# ============================================================================ account
+async def test_wallet_balances(client, mock):
+    mock.get(at("/fapi/v2/balance"), payload=[
+        {"accountAlias": "x", "asset": "USDT", "balance": "100.50", "availableBalance": "90"},
+        {"accountAlias": "x", "asset": "USDF", "balance": "20.25", "availableBalance": "20"},
+        {"accountAlias": "x", "asset": "BNB", "balance": "0", "availableBalance": "0"},
+    ])
+    balances = await client.wallet_balances()
+    assert balances["USDT"] == Decimal("100.50") and balances["USDF"] == Decimal("20.25")
+
+
+async def test_position_row(client, mock):
+    row = {"symbol": "ETHUSDT", "positionAmt": "0.030", "entryPrice": "2500", "positionSide": "BOTH",
+           "updateTime": 1700000000000}
+    mock.get(at("/fapi/v2/positionRisk"), payload=[row])
+    assert await client.position("ETHUSDT") == row
+
+
+@pytest.mark.parametrize("rows", [[], [{"symbol": "BTCUSDT", "positionAmt": "1", "positionSide": "BOTH"}]])
+async def test_position_defaults_to_flat_when_absent(client, mock, rows):
+    mock.get(at("/fapi/v2/positionRisk"), payload=rows)
+    pos = await client.position("ETHUSDT")
+    assert pos["symbol"] == "ETHUSDT" and Decimal(pos["positionAmt"]) == 0
+
+
+async def test_used_weight_is_read_from_the_header(client, mock):
+    mock.get(at("/fapi/v1/openOrders"), payload=[], headers={"X-MBX-USED-WEIGHT-1M": "37"})
+    assert client.used_weight_1m is None
+    await client.open_orders("ETHUSDT")
+    assert client.used_weight_1m == 37
