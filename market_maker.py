@@ -779,6 +779,7 @@ class MarketMaker:
                 self._apply_rest(live, resp)
         await self._find_strays()
         st.need_reconcile = False
+        self._next_sweep = self.now() + self.t.sweep_every   # this was a sweep
         log.info("reconciled: %s", self.describe())
 
     async def _find_strays(self) -> None:
@@ -925,11 +926,20 @@ async def run_bot(config: Config, key: str, secret: str, rest_url: str, ws_url: 
         await bot.run()
 
 
+SIM_START_PRICES = {"ETHUSDT": "2500", "BNBUSDT": "1020", "ASTERUSDT": "1.85"}
+
+
 async def run_sim(config: Config) -> None:
+    """The bot, unchanged, against the simulator in this process with a synthetic market."""
     from sim_exchange import SimExchange, SyntheticMarket
+    if config.symbol not in SIM_START_PRICES:
+        raise FatalError(f"the simulator trades {', '.join(SIM_START_PRICES)}, not {config.symbol}")
     async with SimExchange() as sim:
-        market = SyntheticMarket(symbol=config.symbol, seed=int(time.time()))
-        feeder = asyncio.create_task(market.run(sim))
+        market = SyntheticMarket(symbol=config.symbol, start_price=Decimal(SIM_START_PRICES[config.symbol]),
+                                 seed=int(time.time()))
+        feeder = asyncio.create_task(market.run(sim), name="synthetic market")
+        feeder.add_done_callback(lambda t: t.cancelled() or t.exception() is None or
+                                 log.error("synthetic market stopped: %r", t.exception()))
         try:
             await run_bot(config, sim.api_key, sim.api_secret, sim.rest_url, sim.ws_url)
         finally:
