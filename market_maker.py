@@ -72,28 +72,23 @@ class Timings:
     idle_wake: float = 1.0             # the loop re-checks staleness and sweeps at least this often
 
 
-def _decimal_in_unit_interval(name: str) -> Callable[[str], Decimal]:
+def _decimal_arg(name: str, upper: Decimal | None) -> Callable[[str], Decimal]:
+    """An argparse type: a finite Decimal above 0 and, with `upper`, below it."""
+    bounds = f"between 0 and {upper} (exclusive)" if upper is not None else "greater than 0"
+
     def parse(text: str) -> Decimal:
         try:
             value = Decimal(text)
         except InvalidOperation:
             raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
-        if not value.is_finite() or not (0 < value < 1):
-            raise argparse.ArgumentTypeError(f"{name} must be between 0 and 1 (exclusive), got {text}")
+        if not value.is_finite() or value <= 0 or (upper is not None and value >= upper):
+            raise argparse.ArgumentTypeError(f"{name} must be {bounds}, got {text}")
         return value
     return parse
 
 
-def _positive_decimal(name: str) -> Callable[[str], Decimal]:
-    def parse(text: str) -> Decimal:
-        try:
-            value = Decimal(text)
-        except InvalidOperation:
-            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
-        if not value.is_finite() or value <= 0:
-            raise argparse.ArgumentTypeError(f"{name} must be greater than 0, got {text}")
-        return value
-    return parse
+def _fraction(name: str) -> Callable[[str], Decimal]:
+    return _decimal_arg(name, Decimal(1))
 
 
 def _leverage(text: str) -> int:
@@ -122,16 +117,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="market_maker.py", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--symbol", type=_symbol, required=True, help="perpetual symbol, e.g. ETHUSDT")
-    p.add_argument("--buy-spread", type=_decimal_in_unit_interval("buy-spread"), default=Decimal("0.006"),
+    p.add_argument("--buy-spread", type=_fraction("buy-spread"), default=Decimal("0.006"),
                    help="BUY price = mid * (1 - buy_spread)")
-    p.add_argument("--sell-spread", type=_decimal_in_unit_interval("sell-spread"), default=Decimal("0.006"),
+    p.add_argument("--sell-spread", type=_fraction("sell-spread"), default=Decimal("0.006"),
                    help="SELL price = mid * (1 + sell_spread)")
-    p.add_argument("--balance-fraction", type=_decimal_in_unit_interval("balance-fraction"),
+    p.add_argument("--balance-fraction", type=_fraction("balance-fraction"),
                    default=Decimal("0.2"), help="BUY size = wallet (USDT+USDF) * fraction / mid")
     p.add_argument("--leverage", type=_leverage, default=1, help="leverage set on the symbol when flat (1-125)")
-    p.add_argument("--position-threshold-usd", type=_positive_decimal("position-threshold-usd"),
+    p.add_argument("--position-threshold-usd", type=_decimal_arg("position-threshold-usd", None),
                    default=Decimal("15"), help="a position worth more than this (USD) switches to SELL mode")
-    p.add_argument("--reprice-threshold", type=_decimal_in_unit_interval("reprice-threshold"),
+    p.add_argument("--reprice-threshold", type=_fraction("reprice-threshold"),
                    default=Decimal("0.001"), help="replace the order when its target price moves more than this")
     p.add_argument("--cancel-countdown", type=_countdown, default=60.0,
                    help="dead-man switch: the exchange cancels our orders if not renewed for this many seconds "

@@ -37,6 +37,22 @@ async def set_mid(sim: SimExchange, mid: str | Decimal, symbol: str = SYMBOL) ->
     await sim.set_book(symbol, bids=bids, asks=asks)
 
 
+def open_orders(sim: SimExchange) -> list[dict]:
+    return sim.open_orders(SYMBOL)
+
+
+async def wait_open(sim: SimExchange, side: str, timeout: float = 5.0) -> dict:
+    """Wait until our one open order is on `side`, and return it."""
+    await sim.wait_for(lambda: any(o["side"] == side for o in open_orders(sim)), timeout)
+    [order] = open_orders(sim)
+    return order
+
+
+def assert_invariants(sim: SimExchange, bot) -> None:
+    assert sim.peak_open_orders.get(SYMBOL, 0) <= 1, "two orders were open at once"
+    assert bot.state.position.amount == sim.position(SYMBOL), "position drift"
+
+
 def order_posts(sim: SimExchange) -> list[dict]:
     """The parameters of every placement the exchange received."""
     return [r["params"] for r in sim.requests("POST", "/fapi/v1/order")]

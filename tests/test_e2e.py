@@ -7,29 +7,15 @@ import time
 from decimal import Decimal
 
 import pytest
-from conftest import DATA_DIR, SYMBOL, BotRun, order_posts, run_cli, set_mid
+from conftest import (DATA_DIR, SYMBOL, BotRun, assert_invariants, open_orders, order_posts, run_cli, set_mid,
+                      wait_open)
 
-from sim_exchange import ReplayMarket, SimExchange
-
-
-def open_orders(sim: SimExchange) -> list[dict]:
-    return sim.open_orders(SYMBOL)
-
-
-async def wait_open_order(sim: SimExchange, side: str, timeout: float = 5.0) -> dict:
-    await sim.wait_for(lambda: any(o["side"] == side for o in open_orders(sim)), timeout)
-    [order] = open_orders(sim)
-    return order
-
-
-def assert_invariants(sim: SimExchange, bot) -> None:
-    assert sim.peak_open_orders.get(SYMBOL, 0) <= 1
-    assert bot.state.position.amount == sim.position(SYMBOL)
+from sim_exchange import ReplayMarket
 
 
 async def test_full_cycle_buy_sell_buy(sim):
     async with BotRun(sim) as bot:
-        buy = await wait_open_order(sim, "BUY")
+        buy = await wait_open(sim, "BUY")
         # mid 2500: BUY at 2500 * 0.994 = 2485, size 10000 USDT * 0.2 / 2500 = 0.8
         assert (Decimal(buy["price"]), Decimal(buy["origQty"])) == (Decimal("2485"), Decimal("0.8"))
         [sent] = order_posts(sim)
@@ -37,13 +23,13 @@ async def test_full_cycle_buy_sell_buy(sim):
         assert sent["price"] == "2485" and sent["quantity"] == "0.8"
 
         await sim.fill_order(SYMBOL)
-        sell = await wait_open_order(sim, "SELL")
+        sell = await wait_open(sim, "SELL")
         assert (Decimal(sell["price"]), Decimal(sell["origQty"])) == (Decimal("2515"), Decimal("0.8"))
         assert order_posts(sim)[-1]["reduceOnly"] == "true"
         assert bot.state.position.amount == Decimal("0.8")
 
         await sim.fill_order(SYMBOL)
-        await wait_open_order(sim, "BUY")
+        await wait_open(sim, "BUY")
         assert sim.position(SYMBOL) == 0
         assert_invariants(sim, bot)
     assert open_orders(sim) == []
@@ -51,7 +37,7 @@ async def test_full_cycle_buy_sell_buy(sim):
 
 async def test_no_request_below_reprice_threshold_and_one_replace_above(sim):
     async with BotRun(sim) as bot:
-        first = await wait_open_order(sim, "BUY")
+        first = await wait_open(sim, "BUY")
         before = len(sim.order_requests())
         for mid in ("2500.5", "2499.5", "2501", "2499", "2500.2", "2498.8"):   # target moves < 0.1 %
             await set_mid(sim, mid)
@@ -59,7 +45,7 @@ async def test_no_request_below_reprice_threshold_and_one_replace_above(sim):
         await sim.wait_for(lambda: len(order_posts(sim)) == 2, 5)
         replace = [(r["method"], r["path"]) for r in sim.order_requests()[before:]]
         assert replace == [("DELETE", "/fapi/v1/order"), ("POST", "/fapi/v1/order")]
-        second = await wait_open_order(sim, "BUY")
+        second = await wait_open(sim, "BUY")
         assert Decimal(second["price"]) == Decimal("2494.94")                # 2510 * 0.994 rounded down
         assert second["clientOrderId"] != first["clientOrderId"]
         assert_invariants(sim, bot)
@@ -67,15 +53,15 @@ async def test_no_request_below_reprice_threshold_and_one_replace_above(sim):
 
 async def test_partial_fill_below_threshold_then_replace_then_full_fill(sim):
     async with BotRun(sim) as bot:
-        await wait_open_order(sim, "BUY")
+        await wait_open(sim, "BUY")
         await sim.fill_order(SYMBOL, qty=Decimal("0.004"))          # 0.004 * 2485 = 9.94 USD < 15: still BUY mode
         await sim.wait_for(lambda: bot.state.position.amount == Decimal("0.004"), 5)
         await set_mid(sim, "2520")                                 # moves the target 0.8 %: replace the BUY
         await sim.wait_for(lambda: len(order_posts(sim)) == 2, 5)
-        buy = await wait_open_order(sim, "BUY")
+        buy = await wait_open(sim, "BUY")
         assert Decimal(buy["origQty"]) == Decimal("0.793")            # 2000 USDT / 2520, step 0.001
         await sim.fill_order(SYMBOL)
-        sell = await wait_open_order(sim, "SELL")
+        sell = await wait_open(sim, "SELL")
         assert Decimal(sell["origQty"]) == sim.position(SYMBOL) == Decimal("0.797")
         assert sell["reduceOnly"] is True
         assert_invariants(sim, bot)
@@ -85,7 +71,7 @@ async def test_restart_adopts_position_and_cancels_stale_order(sim):
     sim.set_position(SYMBOL, Decimal("0.5"), Decimal("2450"))
     await sim.place_order_direct(SYMBOL, "BUY", Decimal("2400"), Decimal("0.1"), client_order_id="amm-old-1")
     async with BotRun(sim) as bot:
-        sell = await wait_open_order(sim, "SELL")
+        sell = await wait_open(sim, "SELL")
         assert Decimal(sell["origQty"]) == Decimal("0.5") and sell["reduceOnly"] is True
         assert [o["clientOrderId"] for o in open_orders(sim)] == [sell["clientOrderId"]]
         assert bot.state.position.amount == Decimal("0.5")
@@ -95,7 +81,7 @@ async def test_restart_adopts_position_and_cancels_stale_order(sim):
 async def test_signal_cancels_everything_and_exits_zero(sim, bot_env, tmp_path, sig):
     proc = await run_cli("--symbol", SYMBOL, "--log-file", str(tmp_path / "mm.log"), env=bot_env, cwd=tmp_path)
     try:
-        await wait_open_order(sim, "BUY", timeout=15)
+        await wait_open(sim, "BUY", timeout=15)
         started = time.monotonic()
         proc.send_signal(sig)
         out, err = await asyncio.wait_for(proc.communicate(), 10)

@@ -10,35 +10,15 @@ import signal
 from dataclasses import replace
 from decimal import Decimal
 
-from conftest import FAST, SYMBOL, BotRun, order_posts, run_cli, set_mid
+from conftest import FAST, SYMBOL, BotRun, assert_invariants, open_orders, order_posts, run_cli, set_mid, wait_open
 
 from sim_exchange import SimExchange
 
 ORDER = "/fapi/v1/order"
 
 
-def open_orders(sim: SimExchange) -> list[dict]:
-    return sim.open_orders(SYMBOL)
-
-
-async def wait_open(sim: SimExchange, side: str, timeout: float = 5.0) -> dict:
-    await sim.wait_for(lambda: any(o["side"] == side for o in open_orders(sim)), timeout)
-    [order] = open_orders(sim)
-    return order
-
-
 async def wait_none_open(sim: SimExchange, timeout: float = 5.0) -> None:
     await sim.wait_for(lambda: not open_orders(sim), timeout)
-
-
-def assert_invariants(sim: SimExchange, bot) -> None:
-    assert sim.peak_open_orders.get(SYMBOL, 0) <= 1, "two orders were open at once"
-    assert bot.state.position.amount == sim.position(SYMBOL), "position drift"
-
-
-async def stop_and_check(run: BotRun, sim: SimExchange) -> None:
-    await run.stop()
-    assert open_orders(sim) == [], "an order was left open after shutdown"
 
 
 # ---- 1. market stream dropped / frozen -----------------------------------------------------------
