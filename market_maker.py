@@ -443,7 +443,10 @@ class MarketMaker:
             if book is not None and book.raw == raw_top:
                 book.seen_at, book.event_ms = now, data.get("E", book.event_ms)
                 return
-            self.state.book = Book(Decimal(raw_top[0]), Decimal(raw_top[1]), data.get("E", 0), now, raw_top)
+            bid, ask = Decimal(raw_top[0]), Decimal(raw_top[1])
+            if not (bid > 0 and ask > 0):
+                raise ValueError(f"non-positive price in {raw_top}")
+            self.state.book = Book(bid, ask, data.get("E", 0), now, raw_top)
         except (ValueError, KeyError, IndexError, TypeError, AttributeError, InvalidOperation) as err:
             stream_log.warning("market: skipped a malformed message (%s): %.200r", type(err).__name__, raw)
             return
@@ -505,15 +508,18 @@ class MarketMaker:
         stream_log.warning("user: listenKey expired; reconnecting with a new key")
         self._reconnect_user = True
 
-    def _on_info(self, msg: dict) -> None:
+    def _on_config(self, msg: dict) -> None:
         stream_log.info("user: %s %.300s", msg.get("e"), json.dumps(msg))
+
+    def _on_margin_call(self, msg: dict) -> None:
+        stream_log.warning("user: MARGIN CALL %.300s", json.dumps(msg))
 
     _user_handlers = {
         "ORDER_TRADE_UPDATE": _on_order_update,
         "ACCOUNT_UPDATE": _on_account_update,
         "listenKeyExpired": _on_listen_key_expired,
-        "ACCOUNT_CONFIG_UPDATE": _on_info,
-        "MARGIN_CALL": _on_info,
+        "ACCOUNT_CONFIG_UPDATE": _on_config,
+        "MARGIN_CALL": _on_margin_call,
     }
 
     def _apply_rest(self, order: Order, answer: dict) -> None:

@@ -140,6 +140,9 @@ def test_changed_top_replaces_the_book(bot, clock):
     json.dumps({"e": "depthUpdate", "b": [], "a": [["2500.3", "1"]]}),
     json.dumps({"e": "depthUpdate", "b": [["abc", "1"]], "a": [["2500.3", "1"]]}),
     json.dumps({"stream": "x", "data": None}),
+    json.dumps({"e": "depthUpdate", "b": [["0", "1"]], "a": [["2500.3", "1"]]}),
+    json.dumps({"e": "depthUpdate", "b": [["2500.1", "1"]], "a": [["-1", "1"]]}),
+    json.dumps({"e": "depthUpdate", "b": [["NaN", "1"]], "a": [["2500.3", "1"]]}),
 ])
 def test_malformed_market_frames_are_ignored(bot, clock, raw):
     bot.on_market_message(depth())
