@@ -864,7 +864,10 @@ class MarketMaker:
             async with asyncio.timeout(self.t.shutdown_timeout):
                 await self._cancel_everything()
         except (TimeoutError, ExchangeError, OSError) as err:
-            log.error("shutdown could not confirm that all orders are cancelled: %s", err)
+            backstop = (f"; the exchange's dead-man switch cancels them within {self.cfg.cancel_countdown:.0f} s"
+                        if self._countdown_ok else "")
+            log.error("shutdown could not confirm that all orders are cancelled (%s)%s",
+                      err or type(err).__name__, backstop)
         try:
             async with asyncio.timeout(1.0):
                 if self._listen_key is not None:
@@ -876,6 +879,7 @@ class MarketMaker:
     async def _cancel_everything(self) -> None:
         # An in-flight placement may land after a cancel-all, so check and repeat.
         for _ in range(3):
+            await asyncio.sleep(self.client.blocked_for())    # a 429 back-off ends within the budget
             await self.client.cancel_all(self.symbol)
             if not await self.client.open_orders(self.symbol):
                 break

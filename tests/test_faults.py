@@ -223,6 +223,19 @@ async def test_418_ban_stops_all_sending_and_dead_man_switch_pulls_quote(sim):
         assert_invariants(sim, bot)
 
 
+async def test_stop_during_429_backoff_still_cancels_everything(sim):
+    run = BotRun(sim)
+    async with run:
+        await wait_open(sim, "BUY")
+        sim.fail_next("DELETE", ORDER, status=429, retry_after=1)
+        await set_mid(sim, "2520")                          # the replace's cancel is rate limited
+        await sim.wait_for(lambda: any(r["status"] == 429 for r in sim.requests()), 5)
+    limited_at = [r for r in sim.requests() if r["status"] == 429][0]["t"]
+    cancel_all = sim.requests("DELETE", "/fapi/v1/allOpenOrders")[-1]
+    assert cancel_all["t"] - limited_at >= 0.9              # waited out the back-off, then cancelled
+    assert open_orders(sim) == []
+
+
 # ---- 8. clock drift ------------------------------------------------------------------------------
 async def test_clock_drift_resyncs_and_continues(sim):
     async with BotRun(sim) as bot:
