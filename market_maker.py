@@ -386,8 +386,9 @@ class MarketMaker:
         book = self.state.book
         market = f"mid={book.mid} spread={book.ask - book.bid}" if book else "mid=? (no market data yet)"
         mode = "SELL" if self._in_position() else "BUY"
+        weight = self.client.used_weight_1m
         return (f"mode={mode} position={self.state.position.amount} order={resting} {market} "
-                f"wallet={self.state.wallet}")
+                f"wallet={self.state.wallet}" + (f" weight_1m={weight}" if weight is not None else ""))
 
     def _in_position(self) -> bool:
         book = self.state.book
