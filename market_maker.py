@@ -234,6 +234,7 @@ class Order:
     filled: Decimal = Decimal(0)       # cumulative filled quantity, the largest seen from any source
     traded: Decimal = Decimal(0)       # how much of it the position tracker already reflects
     since: float = 0.0                 # when it entered its current doubtful state (UNKNOWN)
+    assumed_gone: bool = False         # finished by our inference (the exchange said -2013), not its word
 
     @property
     def live(self) -> bool:
@@ -491,8 +492,8 @@ class MarketMaker:
                 log.warning("order %s of ours is open but not tracked: cancelling it", client_id)
                 self.state.strays.add(client_id)
             return
-        if order is not self.state.live and not order.live and still_open:
-            self.state.strays.add(client_id)     # we thought it gone; make sure it is
+        if order.assumed_gone and still_open:
+            self.state.strays.add(client_id)     # we thought it never placed or gone: make sure it is
         self._apply(order, status, cum_filled, order_id)
 
     def _on_account_update(self, msg: dict) -> None:
@@ -741,7 +742,8 @@ class MarketMaker:
             if order.state == OrderState.PENDING_CANCEL:
                 order.state = previous                # still open as far as we know
             raise
-        if resp is None:
+        if resp is None:                              # unknown to the exchange: treat as cancelled
+            order.assumed_gone = True
             resp = {"status": "CANCELED", "executedQty": str(order.filled)}
         if order.state == OrderState.PENDING_CANCEL:
             order.state = previous
@@ -754,7 +756,7 @@ class MarketMaker:
             if self.now() - order.since < self.t.unknown_grace:
                 return False                          # the matching engine may not know it yet
             log.warning("order %s was never placed", order.client_id)
-            order.state = OrderState.REJECTED
+            order.state, order.assumed_gone = OrderState.REJECTED, True
             self._settle(order)
         else:
             order.state = OrderState.PENDING_NEW      # let the report move it forward from here

@@ -6,6 +6,7 @@ position drift, nothing left open after shutdown, no fill forgotten.
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 from dataclasses import replace
 from decimal import Decimal
@@ -200,6 +201,30 @@ async def test_partial_fill_then_cancel_counts_the_partial(sim):
         assert_invariants(sim, bot)
 
 
+async def test_late_duplicate_and_reordered_fill_events_are_applied_once(sim):
+    """The fill's stream events arrive only after the cancel answer and a REST re-read already
+    counted it, then again, and in reverse order: the position must not move."""
+    async with BotRun(sim) as bot:
+        await wait_open(sim, "BUY")
+        sim.freeze_streams("user")
+        mark = len(sim.journal)
+        await sim.fill_order(SYMBOL, qty=Decimal("0.3"))
+        lost = [e["payload"] for e in sim.journal[mark:] if e["kind"] == "event" and e["stream"] == "user"]
+        assert [p["e"] for p in lost] == ["ORDER_TRADE_UPDATE", "ACCOUNT_UPDATE"]
+        await set_mid(sim, "2520")                         # replace: the cancel answer shows the partial
+        sell = await wait_open(sim, "SELL")
+        sim.freeze_streams("user", False)
+        requests = len(sim.order_requests())
+        for payload in [*lost, *reversed(lost), *lost]:    # late, reordered, duplicated
+            await sim.send_raw("user", json.dumps(payload))
+        await set_mid(sim, "2520.5")                       # a market event to be processed after them
+        await sim.wait_for(lambda: bot.state.book.mid == Decimal("2520.5"), 5)
+        assert bot.state.position.amount == Decimal("0.3") == sim.position(SYMBOL)
+        assert len(sim.order_requests()) == requests        # the SELL for 0.3 was right all along
+        assert open_orders(sim)[0]["clientOrderId"] == sell["clientOrderId"]
+        assert_invariants(sim, bot)
+
+
 # ---- 7. rate limits ------------------------------------------------------------------------------
 async def test_429_retry_after_is_honoured(sim):
     sim.fail_next("POST", ORDER, status=429, retry_after=1)
@@ -319,6 +344,16 @@ async def test_margin_insufficient_rereads_account_without_storm(sim):
         assert len(posts) == 4
         gaps = [b["t"] - a["t"] for a, b in zip(posts, posts[1:])]
         assert gaps[1] > gaps[0] * 1.5                  # backing off, not hammering
+        assert_invariants(sim, bot)
+
+
+async def test_min_notional_rejection_backs_off_without_storm(sim):
+    sim.fail_next("POST", ORDER, count=2, status=400,
+                  body={"code": -4164, "msg": "Order's notional must be no smaller than 5 (unless you choose reduce only)."})
+    async with BotRun(sim) as bot:
+        await wait_open(sim, "BUY", timeout=8)
+        first, second, third = sim.requests("POST", ORDER)
+        assert second["t"] - first["t"] >= 0.45 and third["t"] - second["t"] >= 0.9   # 0.5 s, then 1 s
         assert_invariants(sim, bot)
 
 

@@ -262,6 +262,22 @@ def test_untracked_finished_order_is_not_a_stray(bot):
     assert bot.state.strays == set()
 
 
+def test_order_assumed_gone_but_reported_open_is_a_stray(bot):
+    order = track(bot, state=OrderState.REJECTED)
+    order.assumed_gone = True                 # e.g. UNKNOWN placement that answered -2013 past the grace
+    bot.state.live = None
+    feed(bot, order_update("NEW", "NEW"))
+    assert bot.state.strays == {CID}
+
+
+def test_late_open_report_of_a_confirmed_finished_order_is_not_a_stray(bot):
+    order = track(bot, state=OrderState.CANCELED)
+    bot.state.live = None
+    feed(bot, order_update("TRADE", "PARTIALLY_FILLED", l="0.004", z="0.004", L="2490", t=9))
+    assert bot.state.strays == set() and order.state == OrderState.CANCELED
+    assert order.filled == D("0.004")
+
+
 # ============================================================================ account updates
 def test_account_update_sets_wallet_and_position(bot):
     feed(bot, account_update(balances=(("USDT", "100.5"), ("USDF", "20"), ("BNB", "3")),
