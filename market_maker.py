@@ -222,7 +222,8 @@ _RANK = {OrderState.PENDING_NEW: 0, OrderState.UNKNOWN: 0, OrderState.NEW: 1, Or
          OrderState.PARTIALLY_FILLED: 2}
 _EXCHANGE_STATUS = {"NEW": OrderState.NEW, "PARTIALLY_FILLED": OrderState.PARTIALLY_FILLED,
                     "FILLED": OrderState.FILLED, "CANCELED": OrderState.CANCELED,
-                    "EXPIRED": OrderState.EXPIRED, "REJECTED": OrderState.REJECTED}
+                    "EXPIRED": OrderState.EXPIRED, "EXPIRED_IN_MATCH": OrderState.EXPIRED,
+                    "REJECTED": OrderState.REJECTED}
 
 
 @dataclass
@@ -482,8 +483,9 @@ class MarketMaker:
         if trade is not None:
             trade_id, at_ms, qty, price = trade
             if self.state.position.apply_fill(trade_id, at_ms, qty if side == BUY else -qty):
-                if order is not None:
-                    order.traded += qty
+                if order is not None and cum_filled > order.traded:
+                    # a late event for a fill a REST re-read already counted must not count twice
+                    order.traded = min(cum_filled, order.traded + qty)
                 log.info("fill %s %s@%s of %s: position now %s", side, qty, price, client_id,
                          self.state.position.amount)
         still_open = status in ("NEW", "PARTIALLY_FILLED")
@@ -673,6 +675,7 @@ class MarketMaker:
             return await self._resolve_unknown(live)
         if self.now() >= self._next_sweep and st.user_up:
             await self.sweep()
+            return True                                    # cancel what it found before placing anything
         reason = self.not_ready()
         if reason:
             if live is not None:
@@ -738,6 +741,10 @@ class MarketMaker:
             resp = await self.client.cancel_order(self.symbol, client_order_id=order.client_id)
             if resp is None:                          # already gone: filled, cancelled or expired?
                 resp = await self.client.query_order(self.symbol, client_order_id=order.client_id)
+                if resp is not None and resp.get("status") not in _EXCHANGE_STATUS:
+                    log.warning("order %s is not open, status %r: taken as cancelled", order.client_id,
+                                resp.get("status"))
+                    resp = {**resp, "status": "CANCELED"}
         except ExchangeError:
             if order.state == OrderState.PENDING_CANCEL:
                 order.state = previous                # still open as far as we know
@@ -769,11 +776,13 @@ class MarketMaker:
             live = self.state.live
             if live is None or live.client_id != cid:
                 await self.client.cancel_order(self.symbol, client_order_id=cid)
+                self.state.position_dirty = True       # it may have traded: re-read the position
             self.state.strays.discard(cid)
 
     async def reconcile(self) -> None:
         """Adopt the exchange's truth: position, wallet, the state of our order, strays."""
         st = self.state
+        st.need_reconcile = False          # now: a reconnect while we read asks for another round
         await self._refresh_position()
         st.balances = await self.client.wallet_balances()
         live = st.live
@@ -782,7 +791,6 @@ class MarketMaker:
             if resp is not None:
                 self._apply_rest(live, resp)
         await self._find_strays()
-        st.need_reconcile = False
         self._next_sweep = self.now() + self.t.sweep_every   # this was a sweep
         log.info("reconciled: %s", self.describe())
 
@@ -880,12 +888,26 @@ class MarketMaker:
         log.info("stopped: %s", self.describe())
 
     async def _cancel_everything(self) -> None:
-        # An in-flight placement may land after a cancel-all, so check and repeat.
-        for _ in range(3):
+        """Cancel-all until the exchange shows nothing open (the caller bounds the time). A placement
+        whose fate is unknown (or was in flight) may still land: until it is found or its grace has
+        passed, an empty book proves nothing. Only then is the dead-man switch disarmed."""
+        live = self.state.live
+        doubtful = live if live is not None and live.state in (OrderState.PENDING_NEW, OrderState.UNKNOWN) else None
+        settle_by = self.now() + self.t.unknown_grace
+        while True:
             await asyncio.sleep(self.client.blocked_for())    # a 429 back-off ends within the budget
-            await self.client.cancel_all(self.symbol)
-            if not await self.client.open_orders(self.symbol):
-                break
+            try:
+                await self.client.cancel_all(self.symbol)
+                if await self.client.open_orders(self.symbol):
+                    continue
+                if doubtful is None or self.now() >= settle_by:
+                    break
+                if await self.client.query_order(self.symbol, client_order_id=doubtful.client_id) is not None:
+                    doubtful = None                       # it exists: one more cancel-all round covers it
+                else:
+                    await asyncio.sleep(self.t.requery_every)
+            except RateLimitError:
+                continue
         if self._countdown_ok:
             await self.client.countdown_cancel_all(self.symbol, 0)
 
