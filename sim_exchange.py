@@ -283,7 +283,8 @@ class SimExchange:
                  balances: dict[str, Decimal] | None = None,
                  symbols: dict[str, SymbolSpec] | None = None,
                  maker_fee: Decimal = D("0.0001"), taker_fee: Decimal = D("0.00035"),
-                 gtx_reject: bool = False, clock: Callable[[], float] = time.time):
+                 gtx_reject: bool = False, clock: Callable[[], float] = time.time,
+                 journal_limit: int | None = None):
         self.api_key, self.api_secret = api_key, api_secret
         self.symbols = symbols if symbols is not None else default_symbols()
         start = balances if balances is not None else {"USDT": D("10000"), "USDF": ZERO}
@@ -293,6 +294,7 @@ class SimExchange:
         self._clock = clock
         self._offset = 0.0
         self.journal: list[dict] = []
+        self._journal_limit = journal_limit  # keep about this many newest entries (None: all, for tests)
         self.peak_open_orders: dict[str, int] = {}
         self._orders: dict[int, Order] = {}  # every order ever accepted (finished ones stay queryable)
         self._live: dict[int, Order] = {}  # open orders only, in placement order
@@ -368,6 +370,8 @@ class SimExchange:
 
     def _log(self, entry: dict) -> None:
         self.journal.append(entry if "t" in entry else {"t": self._clock(), **entry})
+        if self._journal_limit and len(self.journal) > 2 * self._journal_limit:
+            del self.journal[:-self._journal_limit]
         self._notify()
 
     async def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
@@ -1251,7 +1255,8 @@ class ReplayMarket:
 
 # ------------------------------------------------------------------------------------- CLI
 async def _serve(args: argparse.Namespace) -> None:
-    sim = SimExchange(api_key=args.api_key, api_secret=args.api_secret, gtx_reject=args.gtx_reject)
+    sim = SimExchange(api_key=args.api_key, api_secret=args.api_secret, gtx_reject=args.gtx_reject,
+                      journal_limit=10_000)
     await sim.start(port=args.port)
     print(f"sim exchange: ASTER_REST_URL={sim.rest_url} ASTER_WS_URL={sim.ws_url}", flush=True)
     if args.replay:

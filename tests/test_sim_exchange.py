@@ -554,3 +554,11 @@ async def test_replay_market():
         assert D("1000") < bids[0][0] < D("1050")
         trades = [e for e in sim.journal if e["payload"].get("e") == "aggTrade"]
         assert len(trades) == 747
+
+
+async def test_journal_limit_keeps_the_newest_entries():
+    async with SimExchange(journal_limit=10) as sim:
+        for i in range(50):
+            await sim.set_book("ETHUSDT", bids=[(D(2500 - i), D(1))], asks=[(D(2501), D(1))])
+        assert 10 <= len(sim.journal) <= 20
+        assert sim.journal[-1]["payload"]["b"][0][0] == "2451.00"
