@@ -1,15 +1,30 @@
 """The pure decision functions of market_maker.py, the position tracker and the CLI."""
 from __future__ import annotations
 
+import os
 from decimal import Decimal as D
 
 import pytest
 
 import market_maker as mm
 from api_client import SymbolRules
-from market_maker import (BUY, SELL, Order, OrderState, PositionTracker, Quote, QuoteParams, apply_report,
-                          build_parser, desired_quote, in_position, needs_replace, next_state, parse_config,
-                          quote_price)
+from market_maker import (
+    BUY,
+    SELL,
+    Order,
+    OrderState,
+    PositionTracker,
+    Quote,
+    QuoteParams,
+    apply_report,
+    build_parser,
+    desired_quote,
+    in_position,
+    needs_replace,
+    next_state,
+    parse_config,
+    quote_price,
+)
 
 RULES = SymbolRules("ETHUSDT", "TRADING", tick=D("0.01"), step=D("0.001"), min_qty=D("0.001"),
                     min_notional=D("5"))
@@ -300,3 +315,19 @@ def test_main_with_a_bad_rest_url_exits_2(monkeypatch, tmp_path, capsys):
     assert info.value.code == 2
     out, err = capsys.readouterr()
     assert "ASTER_REST_URL" in err and "ftp://nowhere" in err and "s" * 20 not in out + err
+
+
+def test_dotenv_fills_in_what_the_environment_lacks_and_the_environment_wins(monkeypatch, tmp_path):
+    for name in ("ASTER_API_KEY", "ASTER_API_SECRET", "ASTER_REST_URL", "ASTER_WS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("ASTER_API_KEY=from-dotenv-key\nASTER_API_SECRET=from-dotenv-secret\n"
+                                   "ASTER_WS_URL=ws://127.0.0.1:9\n")
+    monkeypatch.setenv("ASTER_API_KEY", "from-environment-key")
+    try:
+        key, secret, rest, ws = mm.read_credentials()
+    finally:                                    # load_dotenv wrote into os.environ: undo it
+        for name in ("ASTER_API_SECRET", "ASTER_WS_URL"):
+            os.environ.pop(name, None)
+    assert (key, secret) == ("from-environment-key", "from-dotenv-secret")
+    assert (rest, ws) == ("https://fapi.asterdex.com", "ws://127.0.0.1:9")
