@@ -114,8 +114,13 @@ def _symbol(text: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="market_maker.py", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="market_maker.py", description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        epilog="environment (also read from .env in the working directory; the environment wins): "
+               f"ASTER_API_KEY, ASTER_API_SECRET (required unless --sim), ASTER_REST_URL (default {DEFAULT_REST_URL}), "
+               f"ASTER_WS_URL (default {DEFAULT_WS_URL}). Exit status: 0 clean stop, 2 bad option or "
+               "configuration, 1 fatal runtime error.")
     p.add_argument("--symbol", type=_symbol, required=True, help="perpetual symbol, e.g. ETHUSDT")
     p.add_argument("--buy-spread", type=_fraction("buy-spread"), default=Decimal("0.006"),
                    help="BUY price = mid * (1 - buy_spread)")
