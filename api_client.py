@@ -204,6 +204,8 @@ class AsterClient:
             except ValueError:
                 data = None
             if resp.status < 400:
+                if not isinstance(data, (dict, list)):   # e.g. a proxy's HTML page: what happened?
+                    raise UnknownOutcomeError(resp.status, None, "answer is not JSON", path)
                 return data
             return self._raise_for(resp.status, resp.headers.get("Retry-After"), data, path)
 

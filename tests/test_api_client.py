@@ -192,6 +192,7 @@ async def test_exchange_error_carries_status_code_msg_and_no_secret(client, mock
 @pytest.mark.parametrize("status, payload", [
     (503, {"code": -1099, "msg": "Service Unavailable"}),
     (503, None),                                           # a gateway page, not JSON
+    (200, None),                                           # a proxy's page with a success status
     (500, {"code": -1000, "msg": "Internal error"}),
     (400, {"code": -1006, "msg": "Unexpected response"}),
     (400, {"code": -1007, "msg": "Timeout waiting for response from backend server"}),
