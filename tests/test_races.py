@@ -82,7 +82,7 @@ def make_bot(client, clock) -> MarketMaker:
     st.user_up = st.market_up = True
     st.need_reconcile = False
     st.balances = {"USDT": D(10000), "USDF": D(0)}
-    st.book = Book(D("2499.99"), D("2500.01"), T0, clock(), ("2499.99", "2500.01"))
+    st.book = Book(D("2499.99"), D("2500.01"), clock(), ("2499.99", "2500.01"))
     return bot
 
 

@@ -110,7 +110,7 @@ def test_depth_update_sets_the_book(bot, clock, wrap):
     bot.on_market_message(depth(E=T0 + 5, wrap=wrap))
     book = bot.state.book
     assert (book.bid, book.ask, book.mid) == (D("2500.10"), D("2500.30"), D("2500.20"))
-    assert isinstance(book.bid, D) and book.seen_at == clock.t and book.event_ms == T0 + 5
+    assert isinstance(book.bid, D) and book.seen_at == clock.t
 
 
 def test_bytes_frames_are_accepted(bot):
@@ -190,6 +190,14 @@ def test_sell_fill_reduces_the_position(bot):
     feed(bot, order_update("TRADE", "FILLED", S=SELL, p="2515.00", l="0.010", z="0.010", L="2515.00", t=9,
                            R=True))
     assert bot.state.position.amount == 0 and bot.state.live is None and order.state == OrderState.FILLED
+
+
+def test_trade_with_an_unfamiliar_status_still_moves_the_position(bot):
+    """E.g. an auto-deleverage trade: the fill counts; the status leaves our order as it was."""
+    bot.state.position.apply_snapshot(D("0.010"), T0 - 1000)
+    order = track(bot, state=OrderState.NEW)
+    feed(bot, order_update("TRADE", "NEW_ADL", c="adl_autoclose", S=SELL, l="0.004", z="0.004", L="2400", t=11))
+    assert bot.state.position.amount == D("0.006") and order.state == OrderState.NEW
 
 
 @pytest.mark.parametrize("x, X", [("CANCELED", "CANCELED"), ("EXPIRED", "EXPIRED")])
