@@ -749,15 +749,12 @@ class MarketMaker:
                     log.warning("order %s is not open, status %r: taken as cancelled", order.client_id,
                                 resp.get("status"))
                     resp = {**resp, "status": "CANCELED"}
-        except ExchangeError:
+        finally:                                      # unless a stream event moved it on, it is as before
             if order.state == OrderState.PENDING_CANCEL:
-                order.state = previous                # still open as far as we know
-            raise
+                order.state = previous
         if resp is None:                              # unknown to the exchange: treat as cancelled
             order.assumed_gone = True
             resp = {"status": "CANCELED", "executedQty": str(order.filled)}
-        if order.state == OrderState.PENDING_CANCEL:
-            order.state = previous
         self._apply_rest(order, resp)
         return not order.live                         # still open at the exchange: try again later
 
