@@ -13,10 +13,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from api_client import AsterClient  # noqa: E402
-from market_maker import Config, MarketMaker, Timings  # noqa: E402
+from market_maker import BUY, Config, MarketMaker, Timings  # noqa: E402
 from sim_exchange import SimExchange  # noqa: E402
 
 SYMBOL = "ETHUSDT"
+T0 = 1_700_000_000_000            # exchange milliseconds
+CID = "amm-run1-1"
 DATA_DIR = ROOT.parent / "shared" / "data" / "aster-2025-09-29"
 
 # Every wait short, so faults play out in milliseconds rather than the production seconds.
@@ -105,3 +107,42 @@ async def run_cli(*args: str, env: dict, cwd: Path) -> asyncio.subprocess.Proces
     return await asyncio.create_subprocess_exec(
         sys.executable, str(ROOT / "market_maker.py"), *args, env=env, cwd=cwd,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+
+
+class FakeClock:
+    """A monotonic clock that moves only when a test moves it."""
+
+    def __init__(self):
+        self.t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def order_update(x, X, *, c=CID, S=BUY, q="0.010", p="2490.00", l="0", z="0", L="0", t=0, i=8886774,
+                 E=T0, T=None, s=SYMBOL, R=False) -> dict:
+    T = E - 1 if T is None else T
+    return {"e": "ORDER_TRADE_UPDATE", "E": E, "T": T, "o": {
+        "s": s,                         # symbol
+        "c": c,                         # client order id
+        "S": S,                         # side
+        "o": "LIMIT",                   # order type
+        "f": "GTX",                     # time in force
+        "q": q,                         # original quantity
+        "p": p,                         # price
+        "ap": L if z != "0" else "0",   # average price
+        "x": x,                         # execution type of this event
+        "X": X,                         # order status
+        "i": i,                         # order id
+        "l": l,                         # last filled quantity
+        "z": z,                         # cumulative filled quantity
+        "L": L,                         # last fill price
+        "n": "0.00049800" if x == "TRADE" else "0",   # commission
+        "N": "USDT",                    # commission asset
+        "T": T,                         # trade time
+        "t": t,                         # trade id
+        "m": True,                      # maker
+        "R": R,                         # reduce only
+        "ps": "BOTH",                   # position side
+        "rp": "0",                      # realized profit
+    }}

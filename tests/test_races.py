@@ -8,24 +8,16 @@ from dataclasses import replace
 from decimal import Decimal as D
 
 import pytest
-from conftest import FAST, SYMBOL, BotRun, open_orders, order_posts, wait_open
+from conftest import (FAST, SYMBOL, T0, BotRun, FakeClock, open_orders, order_posts, order_update,
+                      wait_open)
 
 from api_client import SymbolRules
 from market_maker import SELL, Book, Config, MarketMaker, Order, OrderState, Quote
 
 ORDER = "/fapi/v1/order"
-T0 = 1_700_000_000_000
 
 
 # ============================================================================ unit-level helpers
-class FakeClock:
-    def __init__(self):
-        self.t = 100.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
 class FakeClient:
     """A scripted exchange: records every call, keeps a list of open orders, counts the peak."""
 
@@ -86,14 +78,6 @@ def make_bot(client, clock) -> MarketMaker:
     return bot
 
 
-def order_update(x, X, *, c, S, q, p, l="0", z="0", L="0", t=0, i=1, E=T0, T=None) -> str:
-    T = E - 1 if T is None else T
-    return json.dumps({"e": "ORDER_TRADE_UPDATE", "E": E, "T": T, "o": {
-        "s": SYMBOL, "c": c, "S": S, "o": "LIMIT", "f": "GTX", "q": q, "p": p, "ap": L, "x": x, "X": X,
-        "i": i, "l": l, "z": z, "L": L, "n": "0", "N": "USDT", "T": T, "t": t, "m": True, "R": S == SELL,
-        "ps": "BOTH", "rp": "0"}})
-
-
 # ============================================================================ 1. sweep, then place
 async def test_sweep_finding_a_stray_cancels_it_before_placing_a_new_order():
     """step() runs the periodic sweep, which only *records* strays, then carries on in the same step and
@@ -129,8 +113,8 @@ async def test_late_stream_fill_after_a_rest_reread_does_not_hide_the_next_rest_
     await bot._refresh_position()                          # exchange: 0.8 - 0.3 = 0.5
     assert bot.state.position.amount == D("0.5")
     # The late stream event of that same fill: must change nothing.
-    bot.on_user_message(order_update("TRADE", "PARTIALLY_FILLED", c=cid, S=SELL, q="0.8", p="2515", l="0.3",
-                                     z="0.3", L="2515", t=1, E=T0 + 11, T=T0 + 10))
+    bot.on_user_message(json.dumps(order_update("TRADE", "PARTIALLY_FILLED", c=cid, S=SELL, q="0.8", p="2515",
+                                                l="0.3", z="0.3", L="2515", t=1, E=T0 + 11, T=T0 + 10, R=True)))
     assert bot.state.position.amount == D("0.5")
     # Another 0.2 fills; REST (a cancel answer or query) reports cum 0.5 before the stream does.
     bot._apply_rest(order, {"status": "PARTIALLY_FILLED", "executedQty": "0.5", "orderId": 1})

@@ -6,20 +6,10 @@ import json
 from decimal import Decimal as D
 
 import pytest
+from conftest import CID, T0, FakeClock, order_update
 
 from api_client import AsterClient, SymbolRules
 from market_maker import BUY, SELL, Config, MarketMaker, Order, OrderState, Quote
-
-T0 = 1_700_000_000_000            # exchange milliseconds
-CID = "amm-run1-1"
-
-
-class FakeClock:
-    def __init__(self):
-        self.t = 100.0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 @pytest.fixture
@@ -51,33 +41,6 @@ def depth(bid="2500.10", ask="2500.30", E=T0, wrap=False, symbol="ETHUSDT") -> s
     return json.dumps({"stream": "ethusdt@depth5@100ms", "data": data} if wrap else data)
 
 
-def order_update(x, X, *, c=CID, S=BUY, q="0.010", p="2490.00", l="0", z="0", L="0", t=0, i=8886774,
-                 E=T0, T=None, s="ETHUSDT", R=False) -> dict:
-    T = E - 1 if T is None else T
-    return {"e": "ORDER_TRADE_UPDATE", "E": E, "T": T, "o": {
-        "s": s,                         # symbol
-        "c": c,                         # client order id
-        "S": S,                         # side
-        "o": "LIMIT",                   # order type
-        "f": "GTX",                     # time in force
-        "q": q,                         # original quantity
-        "p": p,                         # price
-        "ap": L if z != "0" else "0",   # average price
-        "x": x,                         # execution type of this event
-        "X": X,                         # order status
-        "i": i,                         # order id
-        "l": l,                         # last filled quantity
-        "z": z,                         # cumulative filled quantity
-        "L": L,                         # last fill price
-        "n": "0.00049800" if x == "TRADE" else "0",   # commission
-        "N": "USDT",                    # commission asset
-        "T": T,                         # trade time
-        "t": t,                         # trade id
-        "m": True,                      # maker
-        "R": R,                         # reduce only
-        "ps": "BOTH",                   # position side
-        "rp": "0",                      # realized profit
-    }}
 
 
 def account_update(balances=(("USDT", "100.5"), ("USDF", "20")), positions=(("ETHUSDT", "0.010"),),
