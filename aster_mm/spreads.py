@@ -117,7 +117,7 @@ def fit_intensity(distances: np.ndarray, duration: float, buckets: int = 20,
     slope, intercept = np.polyfit(grid[usable], np.log(beyond[usable] / (2.0 * duration)), 1)
     if slope >= 0:
         return None
-    return math.exp(intercept), -slope
+    return math.exp(intercept), -float(slope)
 
 
 class IntensityEstimator:
