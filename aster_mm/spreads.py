@@ -292,5 +292,5 @@ def describe(estimates: dict) -> str:
     """The estimates as a compact status-line fragment."""
     if not estimates.get("warm"):
         return "spreads=fixed (warming up)"
-    return ("spreads=adaptive sigma={sigma_bp}bp/√s A={A}/s k={k_bp}/bp trades={trades} "
+    return ("spreads=adaptive sigma={sigma_bp}bp/sqrt(s) A={A}/s k={k_bp}/bp trades={trades} "
             "half={half_spread_bp}bp skew={skew_bp}bp").format(**estimates)
