@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 LEVELS = 10
 KINDS = ("orderbook", "trades", "prices")
@@ -102,7 +102,7 @@ class DayFiles:
         self.day: str | None = None
         self.rows = dict.fromkeys(KINDS, 0)   # rows written this run, all days
         self._files: dict[str, TextIO] = {}
-        self._writers: dict[str, csv.writer] = {}
+        self._writers: dict[str, Any] = {}   # csv writers
         self._gap_pending: set[str] = set()
 
     def path(self, kind: str, day: str | None = None) -> Path:

@@ -149,7 +149,7 @@ class Recorder:
                     self._on_connected()
                     async for message in ws:
                         self._on_message(message)
-                reason = f"closed by the exchange ({ws.close_code} {ws.close_reason or ''})".strip()
+                reason = f"closed by the exchange (code {ws.close_code}{': ' + ws.close_reason if ws.close_reason else ''})"
             except websockets.InvalidStatus as err:
                 status = err.response.status_code
                 if status in (400, 404) and self.connections == 0:
