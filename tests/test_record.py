@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import DATA_DIR, ROOT
-from market_csv import HEADERS, DayFiles, utc_day
+from aster_mm.market_csv import HEADERS, DayFiles, utc_day
 from record import Recorder, parse_frame
 from sim_exchange import ReplayMarket, SimExchange, SyntheticMarket
 
