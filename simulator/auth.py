@@ -2,8 +2,8 @@
 
 Each route has a security level: "none", "key" (the X-MBX-APIKEY header) or "signed" (key, plus an
 HMAC-SHA256 signature of query + body and a timestamp inside recvWindow). `HmacAuth` is the V1 scheme
-("SIGNED (TRADE and USER_DATA) Endpoint Security" in the futures API docs); another scheme (V3, EIP-712)
-is one more object with the same `check(security, request)`.
+("SIGNED (TRADE and USER_DATA) Endpoint security" in asterdex/api-docs aster-finance-futures-api.md);
+another scheme (V3, EIP-712) is one more object with the same `check(security, request)`.
 """
 from __future__ import annotations
 

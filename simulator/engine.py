@@ -130,38 +130,36 @@ class Engine:
         self.peak_open_orders[order.symbol] = max(self.peak_open_orders.get(order.symbol, 0), count)
         self.journal.notify()
 
-    def _validate(self, params: dict):
-        req = parse_order(params, self.spec(mandatory(params, "symbol")))
-        symbol = req.spec.symbol
-        existing = self._by_client_id.get((symbol, req.client_id)) if req.client_id else None
+    def _validate(self, params: dict) -> tuple:
+        spec = self.spec(mandatory(params, "symbol"))
+        side, price, qty, tif, reduce_only, client_id = parse_order(params, spec)
+        existing = self._by_client_id.get((spec.symbol, client_id)) if client_id else None
         if existing is not None and existing.is_open:
             raise ApiError(-4116, "ClientOrderId is duplicated.")
-        pos = self.accounts.positions[symbol]
-        buy = req.side == "BUY"
-        if req.reduce_only and (pos.amt == 0 or (pos.amt > 0) == buy):
+        pos = self.accounts.positions[spec.symbol]
+        if reduce_only and (pos.amt == 0 or (pos.amt > 0) == (side == "BUY")):
             raise ApiError(-2022, "ReduceOnly Order is rejected.")
-        if not req.reduce_only:
-            reducing = abs(pos.amt) if pos.amt and (pos.amt > 0) != buy else ZERO
-            opening = max(ZERO, req.qty - reducing)
-            if opening * req.price / pos.leverage > self.accounts.available(self.open()):
+        if not reduce_only:
+            reducing = abs(pos.amt) if pos.amt and (pos.amt > 0) != (side == "BUY") else ZERO
+            opening = max(ZERO, qty - reducing)
+            if opening * price / pos.leverage > self.accounts.available(self.open()):
                 raise ApiError(-2019, "Margin is insufficient.")
-        return req
+        return spec, side, price, qty, tif, reduce_only, client_id
 
     async def place(self, params: dict) -> Order:
         try:
-            req = self._validate(params)
+            spec, side, price, qty, tif, reduce_only, client_id = self._validate(params)
         except ApiError:
             if params.get("symbol") in self.accounts.stats:
                 self.accounts.stats[params["symbol"]].rejected += 1
             raise
-        spec, side, price, tif = req.spec, req.side, req.price, req.tif
         bid, ask = self.books[spec.symbol].best()
         crosses = (ask is not None and price >= ask) if side == "BUY" else (bid is not None and price <= bid)
         if tif == "GTX" and crosses and self.gtx_reject:
             self.accounts.stats[spec.symbol].rejected += 1
             raise ApiError(-5022, "Due to the order could not be executed as maker, the Post Only order "
                                   "will be rejected. The order will not be recorded in the order history")
-        order = await self.create(spec, side, price, req.qty, tif, req.reduce_only, req.client_id)
+        order = await self.create(spec, side, price, qty, tif, reduce_only, client_id)
         if crosses and tif != "GTX":
             book = self.books[spec.symbol]
             best_price, best_qty = (book.asks if side == "BUY" else book.bids)[0]

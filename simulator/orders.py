@@ -114,19 +114,9 @@ class Book:
                 "u": self.update_id, "pu": self.update_id - 1, "b": side(self.bids), "a": side(self.asks)}
 
 
-@dataclass(frozen=True)
-class OrderRequest:
-    spec: SymbolSpec
-    side: str
-    price: Decimal
-    qty: Decimal
-    tif: str
-    reduce_only: bool
-    client_id: str | None
-
-
-def parse_order(params: dict, spec: SymbolSpec) -> OrderRequest:
-    """Check a new LIMIT order against the symbol's filters, in the exchange's order of checks."""
+def parse_order(params: dict, spec: SymbolSpec) -> tuple[str, Decimal, Decimal, str, bool, str | None]:
+    """Check a new LIMIT order against the symbol's filters, in the exchange's order of checks;
+    returns (side, price, qty, timeInForce, reduce_only, client order id or None)."""
     if spec.status != "TRADING":
         raise ApiError(-4140, "Invalid symbol status for opening position.")
     side = mandatory(params, "side")
@@ -156,4 +146,4 @@ def parse_order(params: dict, spec: SymbolSpec) -> OrderRequest:
     if price * qty < spec.min_notional and not reduce_only:
         raise ApiError(-4164, f"Order's notional must be no smaller than {fmt(spec.min_notional)} "
                               "(unless you choose reduce only).")
-    return OrderRequest(spec, side, price, qty, tif, reduce_only, client_id)
+    return side, price, qty, tif, reduce_only, client_id
