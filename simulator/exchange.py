@@ -42,6 +42,7 @@ class SimExchange:
         self._engine = Engine(self.symbols, books, self._accounts, self._clock, self._journal, gtx_reject)
         self._faults = Faults()
         self._streams = Streams(self._engine, self._faults, self._journal)
+        self._engine.on_user, self._engine.on_market = self._streams.send_user, self._streams.send_market
         self._auth = HmacAuth(api_key, api_secret, self._clock.now_ms)
         self._server = Server(self._engine, RestApi(self._engine, self._accounts, self._streams), self._streams,
                               self._auth, self._faults, self._journal, self._clock)

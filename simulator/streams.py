@@ -49,7 +49,6 @@ class Streams:
         self.listen_key: str | None = None
         self.accepting = False  # False once the server stops
         self.on_market_frame: list[Callable[[], None]] = []  # called after each market frame is written
-        engine.on_user, engine.on_market = self.send_user, self.send_market
 
     def count(self, kind: str) -> int:
         return sum(1 for c in self.conns if c.kind == kind)
