@@ -26,6 +26,7 @@ DEFAULT_WS_URL = "wss://fstream.asterdex.com"
 GONE_CODES = (-2011, -2013)           # cancel of an order that is not open / no such order
 UNKNOWN_CODES = (-1006, -1007)        # the exchange does not know whether it executed the request
 TIMESTAMP_CODE = -1021
+NO_CHANGE_CODE = -4046                # "No need to change margin type."
 
 
 def sign(secret: str, total_params: str) -> str:
@@ -61,6 +62,10 @@ class RateLimitError(ExchangeError):
     def __init__(self, status: int, code: int | None, msg: str, path: str = "", retry_after: float = 0.0):
         super().__init__(status, code, msg, path)
         self.retry_after = retry_after
+
+
+class WafLimitError(RateLimitError):
+    """HTTP 403: the exchange's web application firewall is limiting us; not a credential problem."""
 
 
 class BannedError(RateLimitError):
@@ -174,9 +179,13 @@ class AsterClient:
     def _raise_for(self, status: int, retry_after: str | None, data: Any, path: str):
         code = data.get("code") if isinstance(data, dict) else None
         msg = str(data.get("msg", "")) if isinstance(data, dict) else f"non-JSON answer (HTTP {status})"
+        if status == 403:
+            wait = self._retry_after(retry_after, 5.0)
+            self._blocked_until = max(self._blocked_until, self._clock() + wait)
+            log.warning("HTTP 403 on %s (the exchange's firewall limit): backing off %.1f s", path, wait)
+            raise WafLimitError(status, code, msg, path, wait)
         if status in (418, 429):
-            wait = float(retry_after) if retry_after and retry_after.replace(".", "", 1).isdigit() else (
-                120.0 if status == 418 else 1.0)
+            wait = self._retry_after(retry_after, 120.0 if status == 418 else 1.0)
             self._blocked_until = max(self._blocked_until, self._clock() + wait)
             self._banned = status == 418
             if status == 418:
@@ -187,6 +196,10 @@ class AsterClient:
         if status >= 500 or code in UNKNOWN_CODES:
             raise UnknownOutcomeError(status, code, msg, path)
         raise ExchangeError(status, code, msg, path)
+
+    @staticmethod
+    def _retry_after(header: str | None, default: float) -> float:
+        return float(header) if header and header.replace(".", "", 1).isdigit() else default
 
     async def _request(self, method: str, path: str, params: dict | None = None, *,
                        signed: bool = False, auth: bool = True, idempotent: bool = True) -> Any:
@@ -213,8 +226,9 @@ class AsterClient:
             except aiohttp.ClientConnectorError as err:
                 # Never reached the exchange: safe to treat as "not executed", even for a placement.
                 if attempt >= self.retry.attempts or not idempotent:
-                    raise ExchangeError(0, None, f"cannot connect: {type(err).__name__}", path) from None
-                log.warning("%s %s: cannot connect, retry %d", method, path, attempt)
+                    raise ExchangeError(0, None, f"cannot connect to {err.host}:{err.port}: {type(err).__name__}",
+                                        path) from None
+                log.warning("%s %s: cannot connect to %s:%s, retry %d", method, path, err.host, err.port, attempt)
             except (aiohttp.ClientError, asyncio.TimeoutError) as err:
                 reason = f"network error: {type(err).__name__}"
                 if not idempotent:
@@ -273,15 +287,40 @@ class AsterClient:
         return await self._request("POST", "/fapi/v1/countdownCancelAll", params, signed=True)
 
     # ----- account ----------------------------------------------------------------------------
-    async def position(self, symbol: str) -> dict:
-        """The one-way position entry of `symbol` ({} fields default to zero when absent)."""
-        rows = await self._request("GET", "/fapi/v2/positionRisk", {"symbol": symbol}, signed=True)
-        row = next((r for r in rows if r.get("symbol") == symbol and r.get("positionSide", "BOTH") == "BOTH"), None)
-        return row or {"symbol": symbol, "positionAmt": "0", "entryPrice": "0", "updateTime": 0}
+    async def position_rows(self, symbol: str) -> list[dict]:
+        """Every positionRisk row of `symbol`: one BOTH row in one-way mode, LONG and SHORT in hedge mode."""
+        return [r for r in await self._request("GET", "/fapi/v2/positionRisk", {"symbol": symbol}, signed=True)
+                if r.get("symbol") == symbol]
 
     async def wallet_balances(self) -> dict[str, Decimal]:
         rows = await self._request("GET", "/fapi/v2/balance", signed=True)
         return {r["asset"]: Decimal(r["balance"]) for r in rows}
+
+    async def available_balance(self, multi_assets: bool) -> Decimal:
+        """What the exchange says is usable for new margin: the account's availableBalance in multi-assets
+        mode (other collateral counted with haircuts), USDT's availableBalance in single-asset mode."""
+        if multi_assets:
+            return Decimal((await self._request("GET", "/fapi/v4/account", signed=True))["availableBalance"])
+        rows = await self._request("GET", "/fapi/v2/balance", signed=True)
+        return next((Decimal(r["availableBalance"]) for r in rows if r["asset"] == "USDT"), Decimal(0))
+
+    async def hedge_mode(self) -> bool:
+        """True when the account holds dual-side (LONG/SHORT) positions instead of one-way."""
+        answer = await self._request("GET", "/fapi/v1/positionSide/dual", signed=True)
+        return str(answer.get("dualSidePosition")).lower() == "true"
+
+    async def multi_assets_mode(self) -> bool:
+        answer = await self._request("GET", "/fapi/v1/multiAssetsMargin", signed=True)
+        return str(answer.get("multiAssetsMargin")).lower() == "true"
+
+    async def set_margin_type(self, symbol: str, margin_type: str) -> None:
+        """ISOLATED or CROSSED; already so (-4046) is success."""
+        try:
+            await self._request("POST", "/fapi/v1/marginType", {"symbol": symbol, "marginType": margin_type},
+                                signed=True)
+        except ExchangeError as err:
+            if err.code != NO_CHANGE_CODE:
+                raise
 
     async def set_leverage(self, symbol: str, leverage: int) -> dict:
         return await self._request("POST", "/fapi/v1/leverage", {"symbol": symbol, "leverage": leverage},

@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Callable
 
 from api_client import AsterClient, ExchangeError, SymbolRules
+from aster_mm.account import HEDGE_MODE_HELP, AccountGuard
 from aster_mm.chores import DeadManSwitch, keep_listen_key_alive, report_status
 from aster_mm.config import Config, Timings, build_parser, parse_config, read_credentials
 from aster_mm.decisions import QuoteParams, desired_quote, needs_replace
@@ -27,16 +28,14 @@ from aster_mm.events import MALFORMED, parse_account_update, parse_order_update,
 from aster_mm.execution import OrderDesk
 from aster_mm.orders import OrderState
 from aster_mm.reconcile import Reconciler
+from aster_mm.startup import FatalError, retry_until
 from aster_mm.state import Book, StrategyState
 from aster_mm.status import status_line
 from aster_mm.streams import run_stream
 
 log = logging.getLogger("mm")
 stream_log = logging.getLogger("stream")
-
-
-class FatalError(Exception):
-    """A condition the bot cannot trade through (unknown symbol, rejected credentials)."""
+LIQUIDATION = "liquidation"
 
 
 class ShutdownRequested(Exception):
@@ -52,8 +51,9 @@ class MarketMaker:
         self.params = QuoteParams(config.buy_spread, config.sell_spread, config.balance_fraction,
                                   config.position_threshold_usd)
         self.state = StrategyState()
-        self.rules: SymbolRules | None = None
+        self.guard = AccountGuard(client, config, self.state, timings, now)
         self.desk = OrderDesk(client, self.symbol, self.state, timings, now)
+        self.desk.on_rejected = self.guard.on_rejection
         self.sync = Reconciler(client, self.symbol, self.state, self.desk, timings, now)
         self.dead_man = DeadManSwitch(client, self.symbol, config.cancel_countdown, timings)
         self._wake = asyncio.Event()
@@ -69,29 +69,42 @@ class MarketMaker:
     def describe(self) -> str:
         return status_line(self.state, self.params.position_threshold_usd, self.client.used_weight_1m)
 
+    @property
+    def rules(self) -> SymbolRules | None:
+        return self.guard.rules
+
+    @rules.setter
+    def rules(self, rules: SymbolRules) -> None:
+        """Rules as just read (tests set them without a start)."""
+        self.guard.rules = rules
+        self.guard.next_rules = self.now() + self.t.rules_every
+
     # ----- start-up -----
     async def start(self) -> None:
-        """Clock, rules, then the bot owns the symbol: cancel everything, adopt the position."""
-        try:
-            await self.client.sync_time()
-            self.rules = await self.client.symbol_rules(self.symbol)
-            await self.client.cancel_all(self.symbol)
-            await self.sync.refresh_position()
-            self.state.balances = await self.client.wallet_balances()
-        except ValueError as err:
-            raise FatalError(str(err)) from None
-        except ExchangeError as err:
-            if err.code in (-2014, -2015, -1022) or err.status in (401, 403):
-                raise FatalError(f"credentials rejected by the exchange: {err.msg} (code {err.code})") from None
-            raise FatalError(f"cannot start: {err}") from None
-        if self.state.position.amount == 0:
-            try:
-                await self.client.set_leverage(self.symbol, self.cfg.leverage)
-            except ExchangeError as err:
-                log.warning("could not set leverage %d: %s", self.cfg.leverage, err)
-        log.info("started %s run %s: tick=%s step=%s min_notional=%s position=%s wallet=%s key=%s",
-                 self.symbol, self.desk.run_id, self.rules.tick, self.rules.step, self.rules.min_notional,
-                 self.state.position.amount, self.state.wallet, self.client.key_hint)
+        """Clock, rules, then the bot owns the symbol: cancel everything, adopt the position; then decide
+        whether it can trade at all. An unreachable exchange is retried for --start-timeout."""
+        await retry_until(self._take_over, self.cfg.start_timeout, self.t.start_retry_max)
+        st = self.state
+        if st.hedge_mode:
+            raise FatalError(HEDGE_MODE_HELP)
+        if not self.rules.trading and st.position.amount == 0:
+            raise FatalError(f"symbol {self.symbol} is not trading (status {self.rules.status}) "
+                             "and holds no position to close")
+        if st.position.amount == 0:
+            await self.guard.apply_settings()
+        log.info("started %s run %s: tick=%s step=%s min_notional=%s max_qty=%s position=%s available=%s "
+                 "leverage=%s margin=%s %s", self.symbol, self.desk.run_id, self.rules.tick, self.rules.step,
+                 self.rules.min_notional, self.rules.max_qty, st.position.amount, st.available, st.leverage,
+                 st.margin_type, self.client.key_hint)
+
+    async def _take_over(self) -> None:
+        await self.client.sync_time()
+        await self.guard.refresh_rules()
+        await self.client.cancel_all(self.symbol)
+        await self.guard.read_modes()
+        await self.sync.refresh_position()
+        self.state.balances = await self.client.wallet_balances()
+        await self.guard.refresh_available()
 
     # ----- streams in -----
     def on_market_message(self, raw: str | bytes) -> None:
@@ -128,8 +141,13 @@ class MarketMaker:
 
     def _on_order_update(self, msg: dict) -> None:
         report = parse_order_update(msg, self.symbol)
-        if report is not None:
-            self.desk.on_report(report)
+        if report is None:
+            return
+        self.desk.on_report(report)
+        if report.forced and report.trade is not None:
+            self.state.go_close_only(LIQUIDATION, f"liquidation/ADL fill {report.side} {report.trade.qty}@"
+                                     f"{report.trade.price} ({report.client_id}), position now "
+                                     f"{self.state.position.amount}")
 
     def _on_account_update(self, msg: dict) -> None:
         self.state.apply_account_update(parse_account_update(msg, self.symbol))
@@ -140,9 +158,13 @@ class MarketMaker:
 
     def _on_config(self, msg: dict) -> None:
         stream_log.info("user: %s %.300s", msg.get("e"), json.dumps(msg))
+        if "ac" in msg:
+            self.guard.on_leverage_event(msg["ac"]["s"], int(msg["ac"]["l"]))
+        if "ai" in msg:                        # the account's configuration changed: read its modes again
+            self.state.modes_stale = True
 
     def _on_margin_call(self, msg: dict) -> None:
-        stream_log.warning("user: MARGIN CALL %.300s", json.dumps(msg))
+        self.state.go_close_only(LIQUIDATION, f"margin call: {json.dumps(msg)[:300]}")
 
     _user_handlers = {
         "ORDER_TRADE_UPDATE": _on_order_update,
@@ -231,6 +253,9 @@ class MarketMaker:
     async def step(self) -> bool:
         """One decision. True when it did something and should be run again at once."""
         st, desk = self.state, self.desk
+        if st.hedge_mode:
+            log.critical("%s", HEDGE_MODE_HELP)
+            raise FatalError(HEDGE_MODE_HELP)          # the shutdown path cancels everything
         if self.client.blocked_for() > 0:
             desk.hold_off(self.client.blocked_for())
             return False
@@ -250,17 +275,38 @@ class MarketMaker:
         if self.sync.sweep_due() and st.user_up:
             await self.sync.sweep()
             return True                                    # cancel what it found before placing anything
+        if st.modes_stale:
+            st.modes_stale = False
+            await self.guard.read_modes()
+            st.wallet_dirty = True
+            return True
+        if self.guard.rules_due():
+            await self.guard.refresh_rules()
+            return True
         reason = self.not_ready()
         if reason:
             if live is not None:
                 log.warning("%s: pulling the quote", reason)
                 return await desk.cancel(live)
             return False
-        want, why = desired_quote(st.position.amount, st.book.mid, st.wallet, self.params, self.rules)
+        if LIQUIDATION in st.close_only and self.cfg.resume_after_liquidation and st.position.amount == 0:
+            log.warning("flat after the liquidation: resuming (--resume-after-liquidation)")
+            del st.close_only[LIQUIDATION]
+        want, why = desired_quote(st.position.amount, st.book.mid, st.available * st.size_scale, self.params,
+                                  self.rules, st.close_only_reason)
         if live is not None:
             if want is None or needs_replace(live.quote, live.remaining, want, self.cfg.reprice_threshold):
                 return await desk.cancel(live)
             return False                                   # reuse: nothing to send
+        if want is not None and not want.reduce_only:
+            if st.wallet_dirty:                            # size from what the exchange says is usable now
+                await self.guard.refresh_available()
+                return True
+            if self.guard.settings_wrong() and st.position.amount == 0 and self.now() >= self.guard.next_settings_try:
+                await self.guard.apply_settings()
+                return True
+            why = self.guard.settings_wrong() or why
+            want = None if self.guard.settings_wrong() else want
         if want is None:
             if why != self._skip_reason:
                 log.info("not quoting: %s", why)
@@ -280,14 +326,19 @@ class MarketMaker:
                 "keepalive": lambda: keep_listen_key_alive(self.client, self.t.keepalive_every,
                                                            self._renew_user_stream),
                 "status": lambda: report_status(self.t.status_every, self.describe)}
+        fatal: FatalError | None = None
         try:
             async with asyncio.TaskGroup() as tg:
                 for name, job in jobs.items():
                     tg.create_task(self._guard(name, job), name=name)
         except* ShutdownRequested:
             pass
+        except* FatalError as group:
+            fatal = group.exceptions[0]
         finally:
             await self.shutdown()
+        if fatal is not None:
+            raise fatal
 
     async def _wait_for_stop(self) -> None:
         await self.stop.wait()
@@ -297,14 +348,15 @@ class MarketMaker:
         """No task dies silently: a crash is logged, then brings the whole bot down cleanly."""
         try:
             await job()
-        except (asyncio.CancelledError, ShutdownRequested):
+        except (asyncio.CancelledError, ShutdownRequested, FatalError):
             raise
         except Exception:
             log.exception("task %s crashed", name)
             raise
 
     async def shutdown(self) -> None:
-        """Cancel every open order of the symbol; only then stop the dead-man switch; close the listenKey."""
+        """Cancel every open order of the symbol; only then stop the dead-man switch. The listenKey is
+        the account's, shared by every client of it: it is left to expire, never deleted."""
         log.info("shutting down: cancelling all open orders of %s", self.symbol)
         try:
             async with asyncio.timeout(self.t.shutdown_timeout):
@@ -315,12 +367,6 @@ class MarketMaker:
                         if self.dead_man.available else "")
             log.error("shutdown could not confirm that all orders are cancelled (%s)%s",
                       err or type(err).__name__, backstop)
-        try:
-            async with asyncio.timeout(1.0):
-                if self._listen_key is not None:
-                    await self.client.close_listen_key()
-        except (TimeoutError, ExchangeError, OSError) as err:
-            log.warning("could not close the listenKey: %s", err)
         log.info("stopped: %s", self.describe())
 
 

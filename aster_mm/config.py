@@ -33,6 +33,9 @@ class Config:
     log_file: str = "market_maker.log"
     log_level: str = "INFO"
     sim: bool = False
+    margin_type: str | None = None     # "CROSSED" or "ISOLATED"; None leaves the account's as it is
+    start_timeout: float = 120.0       # keep retrying an unreachable exchange at start this long
+    resume_after_liquidation: bool = False
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,8 @@ class Timings:
     requery_every: float = 0.25        # how often an UNKNOWN order is queried again
     shutdown_timeout: float = 5.0
     idle_wake: float = 1.0             # the loop re-checks staleness and sweeps at least this often
+    rules_every: float = 15 * 60.0     # re-read the symbol's rules and status
+    start_retry_max: float = 10.0      # longest pause between start-up attempts
 
 
 def _decimal_arg(name: str, upper: Decimal | None) -> Callable[[str], Decimal]:
@@ -87,6 +92,23 @@ def _countdown(text: str) -> float:
     return value
 
 
+def _margin_type(text: str) -> str:
+    names = {"cross": "CROSSED", "crossed": "CROSSED", "isolated": "ISOLATED"}
+    if text.lower() not in names:
+        raise argparse.ArgumentTypeError(f"margin-type must be cross or isolated, got {text!r}")
+    return names[text.lower()]
+
+
+def _start_timeout(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 86400:
+        raise argparse.ArgumentTypeError(f"start-timeout must be 0..86400 seconds, got {text!r}")
+    return value
+
+
 def _symbol(text: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9]{2,20}", text):
         raise argparse.ArgumentTypeError(f"symbol must be letters and digits like ETHUSDT, got {text!r}")
@@ -107,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sell-spread", type=_fraction("sell-spread"), default=Decimal("0.006"),
                    help="SELL price = mid * (1 + sell_spread)")
     p.add_argument("--balance-fraction", type=_fraction("balance-fraction"),
-                   default=Decimal("0.2"), help="BUY size = wallet (USDT+USDF) * fraction / mid")
+                   default=Decimal("0.2"), help="BUY size = available balance * fraction / mid")
     p.add_argument("--leverage", type=_leverage, default=1, help="leverage set on the symbol when flat (1-125)")
     p.add_argument("--position-threshold-usd", type=_decimal_arg("position-threshold-usd", None),
                    default=Decimal("15"), help="a position worth more than this (USD) switches to SELL mode")
@@ -116,6 +138,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cancel-countdown", type=_countdown, default=60.0,
                    help="dead-man switch: the exchange cancels our orders if not renewed for this many seconds "
                         "(renewed every quarter of it, at most every 15 s); 0 turns it off")
+    p.add_argument("--margin-type", type=_margin_type, default=None,
+                   help="cross or isolated: set on the symbol when flat and confirmed before every opening order "
+                        "(default: leave the account's setting)")
+    p.add_argument("--start-timeout", type=_start_timeout, default=120.0,
+                   help="at start, keep retrying an unreachable or overloaded exchange for this many seconds "
+                        "before exiting 1")
+    p.add_argument("--resume-after-liquidation", action="store_true",
+                   help="after a liquidation or ADL, resume opening positions instead of staying close-only "
+                        "until restarted")
     p.add_argument("--log-file", default="market_maker.log", help="log file, rotated by size")
     p.add_argument("--log-level", default="INFO", type=str.upper,
                    choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log verbosity")

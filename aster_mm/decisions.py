@@ -42,19 +42,27 @@ def quote_price(side: str, mid: Decimal, params: QuoteParams, rules: SymbolRules
     return rules.price_up(mid * (1 + params.sell_spread))
 
 
+def capped(qty: Decimal, rules: SymbolRules) -> Decimal:
+    """No larger than the symbol's LOT_SIZE.maxQty: a bigger close is done in successive orders."""
+    return qty if rules.max_qty is None else min(qty, rules.max_qty)
+
+
 def desired_quote(position: Decimal, mid: Decimal, wallet: Decimal, params: QuoteParams,
-                  rules: SymbolRules) -> tuple[Quote | None, str]:
-    """The one order we want resting now, or None with the reason why we want none."""
+                  rules: SymbolRules, close_only: str = "") -> tuple[Quote | None, str]:
+    """The one order we want resting now, or None with the reason why we want none. `wallet` is the
+    balance usable for margin; `close_only`, when set, is why no opening order may be sent."""
     if in_position(position, mid, params.position_threshold_usd):
         side = SELL if position > 0 else BUY
         price = quote_price(side, mid, params, rules)
-        qty = abs(position)
+        qty = capped(abs(position), rules)
         if qty < rules.min_qty:
             return None, f"position {position} is below the minimum quantity {rules.min_qty}"
         return Quote(side, price, qty, reduce_only=True), "close"
+    if close_only:
+        return None, f"close-only ({close_only}): no opening orders"
     side = params.open_side
     price = quote_price(side, mid, params, rules)
-    qty = rules.qty_down(wallet * params.balance_fraction / mid)
+    qty = capped(rules.qty_down(wallet * params.balance_fraction / mid), rules)
     if qty <= 0 or qty < rules.min_qty:
         return None, f"order size {qty} is below the minimum quantity {rules.min_qty} (wallet {wallet})"
     if qty * price < rules.min_notional:

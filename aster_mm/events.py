@@ -10,6 +10,9 @@ from decimal import Decimal
 
 from aster_mm.decisions import BUY, SELL
 
+# TRADE is an ordinary fill; CALCULATED a liquidation's (the exchange's own order, with a trade id).
+FILL_EXECUTIONS = ("TRADE", "CALCULATED")
+FORCED_CLIENT_IDS = ("autoclose-", "adl_autoclose")    # liquidation and auto-deleverage orders
 MALFORMED = (ValueError, KeyError, IndexError, TypeError, AttributeError, ArithmeticError)
 
 
@@ -39,7 +42,8 @@ class OrderReport:
     status: str                # X: the order's status after this event
     order_id: int
     cum_filled: Decimal        # z: cumulative filled quantity
-    trade: Trade | None        # set when the execution type x is TRADE
+    trade: Trade | None        # set when the execution type x is TRADE or CALCULATED
+    forced: bool = False       # a liquidation or auto-deleverage, not an order of ours
 
     @property
     def signed_qty(self) -> Decimal:
@@ -51,8 +55,9 @@ def parse_order_update(msg: dict, symbol: str) -> OrderReport | None:
     o = msg["o"]
     if o["s"] != symbol:
         return None
-    trade = Trade(int(o["t"]), int(o["T"]), Decimal(o["l"]), o["L"]) if o["x"] == "TRADE" else None
-    report = OrderReport(o["c"], o["S"], o["X"], int(o["i"]), Decimal(o["z"]), trade)
+    trade = Trade(int(o["t"]), int(o["T"]), Decimal(o["l"]), o["L"]) if o["x"] in FILL_EXECUTIONS else None
+    forced = o["x"] == "CALCULATED" or str(o["c"]).startswith(FORCED_CLIENT_IDS)
+    report = OrderReport(o["c"], o["S"], o["X"], int(o["i"]), Decimal(o["z"]), trade, forced)
     if report.side not in (BUY, SELL):
         raise ValueError(f"unexpected side {report.side!r}")   # an unknown status only leaves the order as is
     return report
@@ -65,11 +70,14 @@ class AccountUpdate:
     at_ms: int                 # transaction time
     balances: dict[str, Decimal]
     positions: list[Decimal]
+    hedge: bool = False        # the symbol's position came as LONG/SHORT rows: hedge mode
+    reason: str = ""           # m: ORDER, FUNDING_FEE, DEPOSIT, ...
 
 
 def parse_account_update(msg: dict, symbol: str) -> AccountUpdate:
     update, event_ms = msg["a"], int(msg["E"])
     balances = {b["a"]: Decimal(b["wb"]) for b in update.get("B", []) if b["a"] in ("USDT", "USDF")}
-    positions = [Decimal(p["pa"]) for p in update.get("P", [])
-                 if p["s"] == symbol and p.get("ps", "BOTH") == "BOTH"]
-    return AccountUpdate(event_ms, int(msg.get("T", event_ms)), balances, positions)
+    rows = [p for p in update.get("P", []) if p["s"] == symbol]
+    positions = [Decimal(p["pa"]) for p in rows if p.get("ps", "BOTH") == "BOTH"]
+    hedge = any(p.get("ps", "BOTH") != "BOTH" for p in rows)
+    return AccountUpdate(event_ms, int(msg.get("T", event_ms)), balances, positions, hedge, str(update.get("m", "")))

@@ -37,7 +37,8 @@ class OrderDesk:
         self.run_id = "".join(random.choices(string.ascii_lowercase + string.digits, k=6))
         self._seq = itertools.count(1)
         self.retry_at = 0.0                # no placement before this (after rejections)
-        self.failures = 0
+        self.failures = 0                  # consecutive rejections and post-only expiries
+        self.on_rejected: Callable[[ExchangeError], None] = lambda err: None
 
     def new_client_id(self) -> str:
         return f"{CLIENT_ID_PREFIX}-{self.run_id}-{next(self._seq)}"
@@ -67,10 +68,14 @@ class OrderDesk:
         self.settle(order)
 
     def settle(self, order: Order) -> None:
-        """Forget the live order once it is finished; note an order that never traded."""
+        """Forget the live order once it is finished. Consecutive post-only expiries back off; only a
+        fill or an order that rested until we cancelled it ends the streak (an ACK's NEW proves nothing)."""
         if order is self.state.live and not order.live:
             self.state.live = None
-            if order.filled == 0 and order.state == OrderState.EXPIRED:
+            if order.filled > 0 or order.state == OrderState.CANCELED:
+                self.failures = 0
+                self.state.size_scale = Decimal(1)
+            elif order.state == OrderState.EXPIRED:
                 self.failures += 1             # a post-only order that would have crossed
                 if self.failures > 1:
                     self.retry_at = self.now() + self.backoff()
@@ -118,8 +123,6 @@ class OrderDesk:
             self._on_rejected(err)
             return
         self.apply_rest(order, resp)
-        if order.state in (OrderState.NEW, OrderState.PARTIALLY_FILLED):
-            self.failures = 0
 
     def _on_rejected(self, err: ExchangeError) -> None:
         self.failures += 1
@@ -127,11 +130,13 @@ class OrderDesk:
         if isinstance(err, RateLimitError):
             self.hold_off(err.retry_after)
         elif err.code == -2019:
-            log.warning("margin insufficient (-2019): re-reading the wallet")
+            self.state.size_scale = max(self.state.size_scale / 2, Decimal(1) / 16)
+            log.warning("margin insufficient (-2019): re-reading the balance; next size x%s", self.state.size_scale)
             self.state.need_reconcile = True
         elif err.code == -2022:
             log.warning("reduce-only order rejected (-2022): re-reading the position")
             self.state.position_dirty = True
+        self.on_rejected(err)
         log.warning("order rejected: %s; next attempt in %.1f s", err, self.retry_at - self.now())
 
     async def cancel(self, order: Order) -> bool:

@@ -28,6 +28,20 @@ class PositionTracker:
         self.amount = amount + sum((q for _, q in self._fills), Decimal(0))
         return True
 
+    def apply_unstamped(self, amount: Decimal, read_ms: int, lag_ms: int = 10_000) -> bool:
+        """A REST snapshot the exchange did not stamp (positionRisk `updateTime` 0), read at `read_ms`.
+
+        It cannot say which of the stream's recent fills it includes, so it never erases one: while a
+        fill younger than `lag_ms` is pending it is adopted only if it agrees. It stays weaker than any
+        stamped snapshot (its time is not taken as the stamp). False when not adopted."""
+        if amount == self.amount:
+            return True
+        if any(t > read_ms - lag_ms for t, _ in self._fills):
+            return False
+        self._fills = []               # all older than the lag: the read includes them
+        self.amount = amount
+        return True
+
     def apply_fill(self, trade_id: int, at_ms: int, signed_qty: Decimal) -> bool:
         """Count a fill once; False for a trade id already seen."""
         if trade_id in self._seen:

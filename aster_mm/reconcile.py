@@ -19,6 +19,14 @@ from aster_mm.state import StrategyState
 log = logging.getLogger("mm")
 
 
+def margin_type_of(row: dict) -> str | None:
+    """CROSSED or ISOLATED from a positionRisk row ("cross"/"isolated", or the `isolated` flag)."""
+    kind = str(row.get("marginType", "")).lower()
+    if kind in ("cross", "crossed", "isolated"):
+        return "ISOLATED" if kind == "isolated" else "CROSSED"
+    return None
+
+
 class Reconciler:
     def __init__(self, client: AsterClient, symbol: str, state: StrategyState, desk: OrderDesk,
                  timings: Timings, now: Callable[[], float]):
@@ -26,15 +34,27 @@ class Reconciler:
         self.next_sweep = 0.0
 
     async def refresh_position(self) -> None:
-        """Read the position from REST; it includes every fill reported to us before the read."""
+        """Read the position rows from REST: the amount, and the leverage and margin type in force."""
         seen = [(order, order.filled) for order in self.state.orders.values()]
         sent_ms = int(time.time() * 1000) + self.client.time_offset_ms
-        row = await self.client.position(self.symbol)
-        stamp = int(row.get("updateTime") or 0) or sent_ms
-        self.state.position.apply_snapshot(Decimal(row["positionAmt"]), stamp, sent_ms)
-        for order, filled in seen:
-            order.traded = max(order.traded, filled)
+        rows = await self.client.position_rows(self.symbol)
         self.state.position_dirty = False
+        if any(r.get("positionSide", "BOTH") != "BOTH" for r in rows):
+            self.state.hedge_mode = True
+            return
+        row = next(iter(rows), {"positionAmt": "0", "updateTime": 0})
+        self.state.leverage = int(row["leverage"]) if row.get("leverage") else self.state.leverage
+        self.state.margin_type = margin_type_of(row) or self.state.margin_type
+        amount, stamp = Decimal(row["positionAmt"]), int(row.get("updateTime") or 0)
+        if stamp:
+            self.state.position.apply_snapshot(amount, stamp, sent_ms)
+        elif not self.state.position.apply_unstamped(amount, sent_ms):
+            log.info("position read %s lacks the exchange's time and disagrees with recent stream fills "
+                     "(%s): reading again shortly", amount, self.state.position.amount)
+            self.next_sweep = min(self.next_sweep, self.now() + 1.0)
+            return
+        for order, filled in seen:        # the snapshot includes every fill reported before the read
+            order.traded = max(order.traded, filled)
 
     async def reconcile(self) -> None:
         """Adopt the exchange's truth: position, wallet, the state of our order, strays."""
@@ -42,6 +62,7 @@ class Reconciler:
         st.need_reconcile = False          # now: a reconnect while we read asks for another round
         await self.refresh_position()
         st.balances = await self.client.wallet_balances()
+        st.wallet_dirty = True             # `available` is re-read before the next opening order
         live = st.live
         if live is not None and live.state != OrderState.UNKNOWN:
             resp = await self.client.query_order(self.symbol, client_order_id=live.client_id)

@@ -13,6 +13,12 @@ class SymbolRules:
     step: Decimal
     min_qty: Decimal
     min_notional: Decimal
+    max_qty: Decimal | None = None          # LOT_SIZE.maxQty: the largest limit order
+    market_max_qty: Decimal | None = None   # MARKET_LOT_SIZE.maxQty: the largest market order
+
+    @property
+    def trading(self) -> bool:
+        return self.status == "TRADING"
 
     def price_down(self, price: Decimal) -> Decimal:
         return (price / self.tick).to_integral_value(ROUND_FLOOR) * self.tick
@@ -24,13 +30,15 @@ class SymbolRules:
         return (qty / self.step).to_integral_value(ROUND_FLOOR) * self.step
 
 
+def _positive(value: str | None) -> Decimal | None:
+    return Decimal(value) if value is not None and Decimal(value) > 0 else None
+
+
 def parse_symbol_rules(exchange_info: dict, symbol: str) -> SymbolRules:
-    """Rules for `symbol` from an exchangeInfo answer; ValueError for an unknown or non-trading symbol."""
+    """Rules for `symbol` from an exchangeInfo answer (any status); ValueError for an unknown symbol."""
     entry = next((s for s in exchange_info.get("symbols", []) if s.get("symbol") == symbol), None)
     if entry is None:
         raise ValueError(f"unknown symbol {symbol!r}: the exchange does not list it")
-    if entry.get("status") != "TRADING":
-        raise ValueError(f"symbol {symbol} is not trading (status {entry.get('status')})")
     filters = {f["filterType"]: f for f in entry.get("filters", [])}
     try:
         return SymbolRules(
@@ -40,6 +48,8 @@ def parse_symbol_rules(exchange_info: dict, symbol: str) -> SymbolRules:
             step=Decimal(filters["LOT_SIZE"]["stepSize"]).normalize(),
             min_qty=Decimal(filters["LOT_SIZE"]["minQty"]),
             min_notional=Decimal(filters.get("MIN_NOTIONAL", {}).get("notional", "0")),
+            max_qty=_positive(filters["LOT_SIZE"].get("maxQty")),
+            market_max_qty=_positive(filters.get("MARKET_LOT_SIZE", {}).get("maxQty")),
         )
     except KeyError as missing:
         raise ValueError(f"symbol {symbol}: exchangeInfo lacks filter field {missing}") from None

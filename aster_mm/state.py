@@ -2,12 +2,15 @@
 streams and REST reconciliation."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from aster_mm.events import AccountUpdate
 from aster_mm.orders import Order
 from aster_mm.position import PositionTracker
+
+log = logging.getLogger("mm")
 
 
 @dataclass
@@ -35,13 +38,35 @@ class StrategyState:
     user_up: bool = False
     need_reconcile: bool = True
     position_dirty: bool = False                   # REST showed fills the stream has not: re-read
+    available: Decimal = Decimal(0)                # balance usable for new margin, as the exchange says
+    wallet_dirty: bool = False                     # the wallet changed: re-read `available` before opening
+    multi_assets: bool = False                     # multi-assets margin mode (else single-asset USDT)
+    leverage: int | None = None                    # the symbol's leverage and margin type in force
+    margin_type: str | None = None
+    hedge_mode: bool = False                       # dual-side positions: this bot cannot trade them
+    modes_stale: bool = False                      # the account's configuration changed: re-read its modes
+    rules_stale: bool = False                      # a filter rejection: re-read the symbol's rules
+    close_only: dict[str, str] = field(default_factory=dict)   # why no opening order may be sent, by cause
+    size_scale: Decimal = Decimal(1)               # halved after each -2019 until an order rests or fills
 
     @property
     def wallet(self) -> Decimal:
         return self.balances.get("USDT", Decimal(0)) + self.balances.get("USDF", Decimal(0))
 
+    @property
+    def close_only_reason(self) -> str:
+        return "; ".join(self.close_only.values())
+
+    def go_close_only(self, cause: str, why: str) -> None:
+        if self.close_only.get(cause) != why:
+            self.close_only[cause] = why
+            log.critical("CLOSE-ONLY: %s; no opening orders, closing continues", why)
+
     def apply_account_update(self, update: AccountUpdate) -> None:
+        if update.balances:
+            self.wallet_dirty = True
         self.balances.update(update.balances)
+        self.hedge_mode = self.hedge_mode or update.hedge
         for amount in update.positions:
             self.position.apply_snapshot(amount, update.at_ms, update.event_ms)
 

@@ -59,10 +59,12 @@ async def test_partial_fill_below_threshold_then_replace_then_full_fill(sim):
         await set_mid(sim, "2520")                                 # moves the target 0.8 %: replace the BUY
         await sim.wait_for(lambda: len(order_posts(sim)) == 2, 5)
         buy = await wait_open(sim, "BUY")
-        assert Decimal(buy["origQty"]) == Decimal("0.793")            # 2000 USDT / 2520, step 0.001
+        # Sized from the available balance, which the 9.94 USD position's margin (leverage 1) and its
+        # fee have reduced: (10000 - 9.94 - 0.000994) * 0.2 / 2520 = 0.79286, step 0.001.
+        assert Decimal(buy["origQty"]) == Decimal("0.792")
         await sim.fill_order(SYMBOL)
         sell = await wait_open(sim, "SELL")
-        assert Decimal(sell["origQty"]) == sim.position(SYMBOL) == Decimal("0.797")
+        assert Decimal(sell["origQty"]) == sim.position(SYMBOL) == Decimal("0.796")
         assert sell["reduceOnly"] is True
         assert_invariants(sim, bot)
 
@@ -91,7 +93,7 @@ async def test_signal_cancels_everything_and_exits_zero(sim, bot_env, tmp_path, 
             proc.kill()
     assert proc.returncode == 0, err.decode()
     assert open_orders(sim) == []
-    assert sim.requests("DELETE", "/fapi/v1/listenKey")
+    assert not sim.requests("DELETE", "/fapi/v1/listenKey")   # the account's key, shared: left to expire
     assert elapsed < 2.0
     secret_free = out + err + (tmp_path / "mm.log").read_bytes()
     assert sim.api_secret.encode() not in secret_free
@@ -100,7 +102,6 @@ async def test_signal_cancels_everything_and_exits_zero(sim, bot_env, tmp_path, 
 
 @pytest.mark.parametrize("args, env_drop, status, needle", [
     (["--symbol", "FOOUSDT"], None, 1, "FOOUSDT"),
-    (["--symbol", "OLDUSDT"], None, 1, "OLDUSDT"),
     (["--symbol", SYMBOL], "ASTER_API_SECRET", 2, "ASTER_API_SECRET"),
     (["--symbol", SYMBOL, "--buy-spread=-0.01"], None, 2, "buy-spread"),
     (["--symbol", SYMBOL, "--leverage", "200"], None, 2, "leverage"),
@@ -115,6 +116,16 @@ async def test_bad_input_exits_with_clear_message(sim, bot_env, tmp_path, args, 
     assert b"Traceback" not in err + out
     assert sim.api_secret.encode() not in err + out
     assert sim.order_requests() == []
+
+
+async def test_non_trading_symbol_without_position_is_cancelled_then_exits_1(sim, bot_env, tmp_path):
+    await sim.place_order_direct("OLDUSDT", "BUY", Decimal("90"), Decimal("1"), client_order_id="amm-old-1")
+    proc = await run_cli("--symbol", "OLDUSDT", "--log-file", str(tmp_path / "mm.log"), env=bot_env, cwd=tmp_path)
+    out, err = await asyncio.wait_for(proc.communicate(), 15)
+    assert proc.returncode == 1 and "OLDUSDT" in err.decode() and "SETTLING" in err.decode()
+    assert b"Traceback" not in err + out
+    assert sim.open_orders("OLDUSDT") == []                     # cancelled before the bot decided
+    assert not sim.requests("POST", "/fapi/v1/order")
 
 
 async def test_rejected_credentials_are_fatal(sim, bot_env, tmp_path):

@@ -38,9 +38,10 @@ class FakeClient:
     def blocked_for(self) -> float:
         return 0.0
 
-    async def position(self, symbol):
+    async def position_rows(self, symbol):
         self.calls.append(("position",))
-        return {"symbol": symbol, "positionAmt": self.position_amt, "updateTime": self.update_time}
+        return [{"symbol": symbol, "positionAmt": self.position_amt, "updateTime": self.update_time,
+                 "positionSide": "BOTH"}]
 
     async def wallet_balances(self):
         self.calls.append(("balance",))
@@ -78,6 +79,7 @@ def make_bot(client, clock) -> MarketMaker:
     st.user_up = st.market_up = True
     st.need_reconcile = False
     st.balances = {"USDT": D(10000), "USDF": D(0)}
+    st.available = D(10000)
     st.book = Book(D("2499.99"), D("2500.01"), clock(), ("2499.99", "2500.01"))
     return bot
 
