@@ -26,7 +26,7 @@ class DeadManSwitch:
             try:
                 await self.client.countdown_cancel_all(self.symbol, int(self.countdown_s * 1000))
             except ExchangeError as err:
-                if err.status and 400 <= err.status < 500 and err.status not in (418, 429):
+                if err.status == 404:          # the endpoint is really missing; a 403/429/418 is a limit
                     log.warning("dead-man switch unavailable (%s): continuing without it", err)
                     self.available = False
                     return
