@@ -48,6 +48,8 @@ class MarketData:
     n_snapshots: int
     n_trades: int
     feed_latency_ns: int
+    start_ns: int               # first and last recorded row of either file
+    end_ns: int
 
 
 def data_files(data_dir: Path, symbol: str) -> tuple[Path, Path]:
@@ -153,4 +155,7 @@ def load(book_csv: Path, trades_csv: Path, feed_latency_ns: int) -> MarketData:
         events["qty"] = [r[4] for r in rows]
     mid_ts = np.array([m[0] for m in mids], dtype=np.int64)
     mid = np.array([m[1] for m in mids], dtype=np.float64)
-    return MarketData(events, mid_ts, mid, len(b_rows), len(t_rows), feed_latency_ns)
+    ts_col = b_header.index("unix_timestamp")
+    stamps = [ts for ts, *_ in trades] + [int(round(float(r[ts_col]) * 1e9)) for r in b_rows]
+    return MarketData(events, mid_ts, mid, len(b_rows), len(t_rows), feed_latency_ns,
+                      min(stamps, default=0), max(stamps, default=0))

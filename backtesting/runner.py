@@ -14,7 +14,7 @@ from decimal import Decimal
 import numpy as np
 
 from backtesting import engine
-from backtesting.bot import BUY, Quote, QuoteParams, SymbolRules, desired_quote, needs_replace
+from backtesting.bot import BUY, Quote, QuoteParams, SymbolRules, desired_quote, in_position, needs_replace
 from backtesting.convert import MarketData
 
 IDLE_WAKE_NS = 1_000_000_000
@@ -41,6 +41,7 @@ class RunResult:
     mid: np.ndarray = None
     position: np.ndarray = None
     equity: np.ndarray = None    # USD relative to the start: balance + position * mid - fees
+    held: np.ndarray = None      # the bot's own in_position() at each step
     fees: float = 0.0
     volume: float = 0.0          # base
     value: float = 0.0           # USD
@@ -62,7 +63,7 @@ class Runner:
         self.live: _Live | None = None
         self.next_id = 1
         self.result = RunResult()
-        self._trace: list[tuple[int, float, float, float]] = []
+        self._trace: list[tuple] = []
 
     def _decimal_qty(self, qty: float) -> Decimal:
         return Decimal(round(qty / float(self.rules.step))) * self.rules.step
@@ -115,10 +116,12 @@ class Runner:
         state = bt.state()
         mid_f, pos_f = float(mid), float(state["position"])
         equity = float(state["balance"]) + pos_f * mid_f - float(state["fee"])
-        self._trace.append((bt.timestamp, mid_f, pos_f, equity))
+        position = self._decimal_qty(pos_f)
+        self._trace.append((bt.timestamp, mid_f, pos_f, equity,
+                            in_position(position, mid, self.params.position_threshold_usd)))
         if order is not None and order["req"] != engine.NONE:
             return                                      # its placement or cancel is still in flight
-        self._decide(bt, mid, self._decimal_qty(pos_f), equity)
+        self._decide(bt, mid, position, equity)
 
     def run(self) -> RunResult:
         bt = engine.Backtest(self.market.events, self.cfg)
@@ -132,6 +135,6 @@ class Runner:
         r = self.result
         r.fees, r.volume, r.value = float(state["fee"]), float(state["trading_volume"]), float(state["trading_value"])
         r.ts = np.array([t[0] for t in self._trace], dtype=np.int64)
-        trace = np.array([t[1:] for t in self._trace], dtype=np.float64).reshape(-1, 3)
-        r.mid, r.position, r.equity = trace[:, 0], trace[:, 1], trace[:, 2]
+        trace = np.array([t[1:] for t in self._trace], dtype=np.float64).reshape(-1, 4)
+        r.mid, r.position, r.equity, r.held = trace[:, 0], trace[:, 1], trace[:, 2], trace[:, 3] > 0
         return r
