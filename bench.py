@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
 from api_client import AsterClient, SymbolRules  # noqa: E402
-from market_maker import Config, MarketMaker  # noqa: E402
+from aster_mm.config import Config  # noqa: E402
+from market_maker import MarketMaker  # noqa: E402
 from sim_exchange import SimExchange, SyntheticMarket  # noqa: E402
 
 SYMBOL = "ETHUSDT"

@@ -13,7 +13,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from api_client import AsterClient  # noqa: E402
-from market_maker import BUY, Config, MarketMaker, Timings  # noqa: E402
+from aster_mm.config import Config, Timings  # noqa: E402
+from aster_mm.decisions import BUY  # noqa: E402
+from market_maker import MarketMaker  # noqa: E402
 from sim_exchange import SimExchange  # noqa: E402
 
 SYMBOL = "ETHUSDT"

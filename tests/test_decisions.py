@@ -1,4 +1,4 @@
-"""The pure decision functions of market_maker.py, the position tracker and the CLI."""
+"""The pure decision functions (aster_mm.decisions), the position tracker and the CLI."""
 from __future__ import annotations
 
 import os
@@ -8,23 +8,10 @@ import pytest
 
 import market_maker as mm
 from api_client import SymbolRules
-from market_maker import (
-    BUY,
-    SELL,
-    Order,
-    OrderState,
-    PositionTracker,
-    Quote,
-    QuoteParams,
-    apply_report,
-    build_parser,
-    desired_quote,
-    in_position,
-    needs_replace,
-    next_state,
-    parse_config,
-    quote_price,
-)
+from aster_mm.config import Config, build_parser, parse_config, read_credentials
+from aster_mm.decisions import BUY, SELL, Quote, QuoteParams, desired_quote, in_position, needs_replace, quote_price
+from aster_mm.orders import Order, OrderState, apply_report, next_state
+from aster_mm.position import PositionTracker
 
 RULES = SymbolRules("ETHUSDT", "TRADING", tick=D("0.01"), step=D("0.001"), min_qty=D("0.001"),
                     min_notional=D("5"))
@@ -247,7 +234,7 @@ def test_reordered_events_give_the_exchange_position(order_):
 # ============================================================================ CLI
 def test_defaults_match_the_original_script():
     cfg = parse_config(["--symbol", "ethusdt"])
-    assert cfg == mm.Config(symbol="ETHUSDT")
+    assert cfg == Config(symbol="ETHUSDT")
     assert (cfg.buy_spread, cfg.sell_spread, cfg.balance_fraction, cfg.leverage, cfg.position_threshold_usd,
             cfg.reprice_threshold, cfg.log_file) == (D("0.006"), D("0.006"), D("0.2"), 1, D("15"), D("0.001"),
                                                      "market_maker.log")
@@ -259,7 +246,7 @@ def test_flags_are_parsed():
     cfg = parse_config(["--symbol", "BTCUSDT", "--buy-spread", "0.01", "--sell-spread", "0.02",
                         "--balance-fraction", "0.5", "--leverage", "125", "--position-threshold-usd", "7.5",
                         "--reprice-threshold", "0.002", "--log-file", "x.log", "--log-level", "debug"])
-    assert cfg == mm.Config("BTCUSDT", D("0.01"), D("0.02"), D("0.5"), 125, D("7.5"), D("0.002"),
+    assert cfg == Config("BTCUSDT", D("0.01"), D("0.02"), D("0.5"), 125, D("7.5"), D("0.002"),
                             log_file="x.log", log_level="DEBUG")
 
 
@@ -325,7 +312,7 @@ def test_dotenv_fills_in_what_the_environment_lacks_and_the_environment_wins(mon
                                    "ASTER_WS_URL=ws://127.0.0.1:9\n")
     monkeypatch.setenv("ASTER_API_KEY", "from-environment-key")
     try:
-        key, secret, rest, ws = mm.read_credentials()
+        key, secret, rest, ws = read_credentials()
     finally:                                    # load_dotenv wrote into os.environ: undo it
         for name in ("ASTER_API_SECRET", "ASTER_WS_URL"):
             os.environ.pop(name, None)

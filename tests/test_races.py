@@ -12,7 +12,11 @@ from conftest import (FAST, SYMBOL, T0, BotRun, FakeClock, open_orders, order_po
                       wait_open)
 
 from api_client import SymbolRules
-from market_maker import SELL, Book, Config, MarketMaker, Order, OrderState, Quote
+from aster_mm.config import Config
+from aster_mm.decisions import SELL, Quote
+from aster_mm.orders import Order, OrderState
+from aster_mm.state import Book
+from market_maker import MarketMaker
 
 ORDER = "/fapi/v1/order"
 
@@ -86,7 +90,7 @@ async def test_sweep_finding_a_stray_cancels_it_before_placing_a_new_order():
              "side": "BUY", "origQty": "0.01", "price": "2000"}
     client, clock = FakeClient(open_orders=[stray]), FakeClock()
     bot = make_bot(client, clock)
-    bot._next_sweep = 0.0                                   # a sweep is due
+    bot.sync.next_sweep = 0.0                                   # a sweep is due
     for _ in range(5):
         if not await bot.step():
             break
@@ -108,16 +112,16 @@ async def test_late_stream_fill_after_a_rest_reread_does_not_hide_the_next_rest_
     bot.state.live = order
     bot.state.remember(order)
     # A REST report (e.g. the reconcile query) shows a partial fill of 0.3 the stream has not delivered yet.
-    bot._apply_rest(order, {"status": "PARTIALLY_FILLED", "executedQty": "0.3", "orderId": 1})
+    bot.desk.apply_rest(order, {"status": "PARTIALLY_FILLED", "executedQty": "0.3", "orderId": 1})
     assert bot.state.position_dirty
-    await bot._refresh_position()                          # exchange: 0.8 - 0.3 = 0.5
+    await bot.sync.refresh_position()                          # exchange: 0.8 - 0.3 = 0.5
     assert bot.state.position.amount == D("0.5")
     # The late stream event of that same fill: must change nothing.
     bot.on_user_message(json.dumps(order_update("TRADE", "PARTIALLY_FILLED", c=cid, S=SELL, q="0.8", p="2515",
                                                 l="0.3", z="0.3", L="2515", t=1, E=T0 + 11, T=T0 + 10, R=True)))
     assert bot.state.position.amount == D("0.5")
     # Another 0.2 fills; REST (a cancel answer or query) reports cum 0.5 before the stream does.
-    bot._apply_rest(order, {"status": "PARTIALLY_FILLED", "executedQty": "0.5", "orderId": 1})
+    bot.desk.apply_rest(order, {"status": "PARTIALLY_FILLED", "executedQty": "0.5", "orderId": 1})
     assert bot.state.position_dirty, "a REST-only fill did not trigger a position re-read"
 
 
@@ -211,5 +215,5 @@ async def test_order_gone_with_an_unfamiliar_status_does_not_stay_live(status, f
     order = Order("amm-x-1", Quote("BUY", D("2485"), D("0.8"), False), state=OrderState.NEW)
     bot.state.live = order
     bot.state.remember(order)
-    assert await bot._cancel(order) is True
+    assert await bot.desk.cancel(order) is True
     assert order.state == final and bot.state.live is None

@@ -9,7 +9,10 @@ import pytest
 from conftest import CID, T0, FakeClock, order_update
 
 from api_client import AsterClient, SymbolRules
-from market_maker import BUY, SELL, Config, MarketMaker, Order, OrderState, Quote
+from aster_mm.config import Config
+from aster_mm.decisions import BUY, SELL, Quote
+from aster_mm.orders import Order, OrderState
+from market_maker import MarketMaker
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""aster-mm: the market maker's parts (decisions, orders, streams, signing, configuration)."""

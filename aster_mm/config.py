@@ -1,0 +1,146 @@
+"""Configuration: the command line, the delays the bot waits on, and credentials from the environment.
+
+Every user mistake becomes a ValueError or an argparse error with a message naming the bad value,
+never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Callable
+
+from dotenv import load_dotenv
+
+from api_client import DEFAULT_REST_URL, DEFAULT_WS_URL
+
+DESCRIPTION = "aster-mm: a one-symbol market maker for Aster perpetual futures."
+
+
+@dataclass(frozen=True)
+class Config:
+    symbol: str
+    buy_spread: Decimal = Decimal("0.006")
+    sell_spread: Decimal = Decimal("0.006")
+    balance_fraction: Decimal = Decimal("0.2")
+    leverage: int = 1
+    position_threshold_usd: Decimal = Decimal("15")
+    reprice_threshold: Decimal = Decimal("0.001")
+    cancel_countdown: float = 60.0     # dead-man switch in seconds; 0 disables it
+    log_file: str = "market_maker.log"
+    log_level: str = "INFO"
+    sim: bool = False
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Every delay the bot waits on, injectable so tests run fast."""
+    stale_after: float = 30.0          # no market frame for this long: data is stale
+    status_every: float = 30.0
+    keepalive_every: float = 30 * 60.0
+    sweep_every: float = 30.0          # compare exchange orders/position with ours
+    heartbeat_every: float = 15.0      # dead-man switch renewal
+    reconnect_first: float = 0.5
+    reconnect_max: float = 30.0
+    stable_after: float = 10.0         # a connection up this long resets the reconnect back-off
+    unknown_grace: float = 3.0         # a brand-new order may answer -2013 for this long
+    requery_every: float = 0.25        # how often an UNKNOWN order is queried again
+    shutdown_timeout: float = 5.0
+    idle_wake: float = 1.0             # the loop re-checks staleness and sweeps at least this often
+
+
+def _decimal_arg(name: str, upper: Decimal | None) -> Callable[[str], Decimal]:
+    """An argparse type: a finite Decimal above 0 and, with `upper`, below it."""
+    bounds = f"between 0 and {upper} (exclusive)" if upper is not None else "greater than 0"
+
+    def parse(text: str) -> Decimal:
+        try:
+            value = Decimal(text)
+        except InvalidOperation:
+            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
+        if not value.is_finite() or value <= 0 or (upper is not None and value >= upper):
+            raise argparse.ArgumentTypeError(f"{name} must be {bounds}, got {text}")
+        return value
+    return parse
+
+
+def _fraction(name: str) -> Callable[[str], Decimal]:
+    return _decimal_arg(name, Decimal(1))
+
+
+def _leverage(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 125:
+        raise argparse.ArgumentTypeError(f"leverage must be an integer from 1 to 125, got {text!r}")
+    return int(text)
+
+
+def _countdown(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if value != 0 and not 5 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"cancel-countdown must be 0 (off) or 5..3600 seconds, got {text!r}")
+    return value
+
+
+def _symbol(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9]{2,20}", text):
+        raise argparse.ArgumentTypeError(f"symbol must be letters and digits like ETHUSDT, got {text!r}")
+    return text.upper()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="market_maker.py", description=DESCRIPTION,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        epilog="environment (also read from .env in the working directory; the environment wins): "
+               f"ASTER_API_KEY, ASTER_API_SECRET (required unless --sim), ASTER_REST_URL (default {DEFAULT_REST_URL}), "
+               f"ASTER_WS_URL (default {DEFAULT_WS_URL}). Exit status: 0 clean stop, 2 bad option or "
+               "configuration, 1 fatal runtime error.")
+    p.add_argument("--symbol", type=_symbol, required=True, help="perpetual symbol, e.g. ETHUSDT")
+    p.add_argument("--buy-spread", type=_fraction("buy-spread"), default=Decimal("0.006"),
+                   help="BUY price = mid * (1 - buy_spread)")
+    p.add_argument("--sell-spread", type=_fraction("sell-spread"), default=Decimal("0.006"),
+                   help="SELL price = mid * (1 + sell_spread)")
+    p.add_argument("--balance-fraction", type=_fraction("balance-fraction"),
+                   default=Decimal("0.2"), help="BUY size = wallet (USDT+USDF) * fraction / mid")
+    p.add_argument("--leverage", type=_leverage, default=1, help="leverage set on the symbol when flat (1-125)")
+    p.add_argument("--position-threshold-usd", type=_decimal_arg("position-threshold-usd", None),
+                   default=Decimal("15"), help="a position worth more than this (USD) switches to SELL mode")
+    p.add_argument("--reprice-threshold", type=_fraction("reprice-threshold"),
+                   default=Decimal("0.001"), help="replace the order when its target price moves more than this")
+    p.add_argument("--cancel-countdown", type=_countdown, default=60.0,
+                   help="dead-man switch: the exchange cancels our orders if not renewed for this many seconds "
+                        "(renewed every quarter of it, at most every 15 s); 0 turns it off")
+    p.add_argument("--log-file", default="market_maker.log", help="log file, rotated by size")
+    p.add_argument("--log-level", default="INFO", type=str.upper,
+                   choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log verbosity")
+    p.add_argument("--sim", action="store_true",
+                   help="trade against the built-in exchange simulator: no keys, no network")
+    return p
+
+
+def parse_config(argv: list[str] | None, parser: argparse.ArgumentParser | None = None) -> Config:
+    return Config(**vars((parser or build_parser()).parse_args(argv)))
+
+
+
+def read_credentials() -> tuple[str, str, str, str]:
+    """Key, secret, REST and WS URLs from the environment, then .env (the environment wins)."""
+    load_dotenv(Path.cwd() / ".env", override=False)
+    key, secret = os.environ.get("ASTER_API_KEY", "").strip(), os.environ.get("ASTER_API_SECRET", "").strip()
+    for name, value in (("ASTER_API_KEY", key), ("ASTER_API_SECRET", secret)):
+        if not value:
+            raise ValueError(f"{name} is not set: put it in the environment or in .env (see .env.example)")
+    rest = os.environ.get("ASTER_REST_URL", "").strip() or DEFAULT_REST_URL
+    ws = os.environ.get("ASTER_WS_URL", "").strip() or DEFAULT_WS_URL
+    for name, value, schemes in (("ASTER_REST_URL", rest, ("http://", "https://")),
+                                 ("ASTER_WS_URL", ws, ("ws://", "wss://"))):
+        if not value.startswith(schemes):
+            raise ValueError(f"{name} must start with {' or '.join(schemes)}, got {value!r}")
+    return key, secret, rest, ws
+

@@ -1,0 +1,75 @@
+"""Exchange stream payloads parsed once, at the edge, into typed records.
+
+A malformed payload raises (ValueError, KeyError, TypeError, ...) before anything is changed, so
+the caller skips it whole. Numbers stay strings until they become exact decimals here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from aster_mm.decisions import BUY, SELL
+
+MALFORMED = (ValueError, KeyError, IndexError, TypeError, AttributeError, ArithmeticError)
+
+
+def top_of_book(msg: dict) -> tuple[str, str] | None:
+    """Best bid and ask prices as received from a depth frame (plain or combined), None if a side is empty."""
+    data = msg.get("data", msg)
+    bids, asks = data["b"], data["a"]
+    if not bids or not asks:
+        return None
+    return bids[0][0], asks[0][0]
+
+
+@dataclass(frozen=True)
+class Trade:
+    """One fill of one of our orders."""
+    trade_id: int
+    at_ms: int                 # trade time
+    qty: Decimal               # last filled quantity, unsigned
+    price: str                 # last fill price, as received
+
+
+@dataclass(frozen=True)
+class OrderReport:
+    """An ORDER_TRADE_UPDATE for our symbol."""
+    client_id: str
+    side: str
+    status: str                # X: the order's status after this event
+    order_id: int
+    cum_filled: Decimal        # z: cumulative filled quantity
+    trade: Trade | None        # set when the execution type x is TRADE
+
+    @property
+    def signed_qty(self) -> Decimal:
+        return self.trade.qty if self.side == BUY else -self.trade.qty
+
+
+def parse_order_update(msg: dict, symbol: str) -> OrderReport | None:
+    """The report, or None when it is about another symbol."""
+    o = msg["o"]
+    if o["s"] != symbol:
+        return None
+    trade = Trade(int(o["t"]), int(o["T"]), Decimal(o["l"]), o["L"]) if o["x"] == "TRADE" else None
+    report = OrderReport(o["c"], o["S"], o["X"], int(o["i"]), Decimal(o["z"]), trade)
+    if report.side not in (BUY, SELL):
+        raise ValueError(f"unexpected side {report.side!r}")   # an unknown status only leaves the order as is
+    return report
+
+
+@dataclass(frozen=True)
+class AccountUpdate:
+    """An ACCOUNT_UPDATE: wallet balances and our symbol's one-way position amounts."""
+    event_ms: int
+    at_ms: int                 # transaction time
+    balances: dict[str, Decimal]
+    positions: list[Decimal]
+
+
+def parse_account_update(msg: dict, symbol: str) -> AccountUpdate:
+    update, event_ms = msg["a"], int(msg["E"])
+    balances = {b["a"]: Decimal(b["wb"]) for b in update.get("B", []) if b["a"] in ("USDT", "USDF")}
+    positions = [Decimal(p["pa"]) for p in update.get("P", [])
+                 if p["s"] == symbol and p.get("ps", "BOTH") == "BOTH"]
+    return AccountUpdate(event_ms, int(msg.get("T", event_ms)), balances, positions)

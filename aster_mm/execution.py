@@ -1,0 +1,201 @@
+"""The order desk: every order request the bot sends, and what each answer means for its order.
+
+Placing, cancelling, resolving a placement of unknown outcome, cancelling strays and the final
+cancel-everything live here, with the back-off after rejections. Only the quoting loop calls these,
+so there is one sender of order requests and never two orders open.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import random
+import string
+from decimal import Decimal
+from typing import Callable
+
+from api_client import AsterClient, ExchangeError, RateLimitError, UnknownOutcomeError
+from aster_mm.config import Timings
+from aster_mm.decisions import Quote
+from aster_mm.events import OrderReport
+from aster_mm.orders import EXCHANGE_STATUS, Order, OrderState, apply_report
+from aster_mm.state import StrategyState
+
+log = logging.getLogger("mm")
+
+CLIENT_ID_PREFIX = "amm"          # every order this program places starts with it
+
+
+def is_ours(client_id: str) -> bool:
+    return str(client_id).startswith(CLIENT_ID_PREFIX + "-")
+
+
+class OrderDesk:
+    def __init__(self, client: AsterClient, symbol: str, state: StrategyState, timings: Timings,
+                 now: Callable[[], float]):
+        self.client, self.symbol, self.state, self.t, self.now = client, symbol, state, timings, now
+        self.run_id = "".join(random.choices(string.ascii_lowercase + string.digits, k=6))
+        self._seq = itertools.count(1)
+        self.retry_at = 0.0                # no placement before this (after rejections)
+        self.failures = 0
+
+    def new_client_id(self) -> str:
+        return f"{CLIENT_ID_PREFIX}-{self.run_id}-{next(self._seq)}"
+
+    def backoff(self) -> float:
+        return min(30.0, 0.25 * 2 ** min(self.failures, 8))
+
+    def hold_off(self, seconds: float) -> None:
+        """Send no placement for at least `seconds` from now."""
+        self.retry_at = max(self.retry_at, self.now() + seconds)
+
+    # ----- applying what the exchange says -----
+    def apply_rest(self, order: Order, answer: dict) -> None:
+        """Apply a REST order answer (place, cancel, query)."""
+        order_id = answer.get("orderId")
+        self.apply(order, answer.get("status", "NEW"), Decimal(answer.get("executedQty", "0")),
+                   None if order_id is None else int(order_id))
+
+    def apply(self, order: Order, status: str, cum_filled: Decimal, order_id: int | None) -> None:
+        """Apply a status report to an order, note fills the position lacks, settle the order."""
+        was = order.state
+        apply_report(order, status, cum_filled, order_id)
+        if order.state != was:
+            log.debug("order %s: %s -> %s", order.client_id, was.value, order.state.value)
+        if order.filled > order.traded:
+            self.state.position_dirty = True   # fills the position does not show yet: re-read it
+        self.settle(order)
+
+    def settle(self, order: Order) -> None:
+        """Forget the live order once it is finished; note an order that never traded."""
+        if order is self.state.live and not order.live:
+            self.state.live = None
+            if order.filled == 0 and order.state == OrderState.EXPIRED:
+                self.failures += 1             # a post-only order that would have crossed
+                if self.failures > 1:
+                    self.retry_at = self.now() + self.backoff()
+            log.info("order %s %s (filled %s of %s)", order.client_id, order.state.value,
+                     order.filled, order.quote.qty)
+
+    def on_report(self, report: OrderReport) -> None:
+        """An ORDER_TRADE_UPDATE from the user stream: count its fill once, then move the order on."""
+        order = self.state.orders.get(report.client_id)
+        trade = report.trade
+        if trade is not None and self.state.position.apply_fill(trade.trade_id, trade.at_ms, report.signed_qty):
+            if order is not None and report.cum_filled > order.traded:
+                # a late event for a fill a REST re-read already counted must not count twice
+                order.traded = min(report.cum_filled, order.traded + trade.qty)
+            log.info("fill %s %s@%s of %s: position now %s", report.side, trade.qty, trade.price,
+                     report.client_id, self.state.position.amount)
+        still_open = report.status in ("NEW", "PARTIALLY_FILLED")
+        if order is None:
+            if is_ours(report.client_id) and still_open:
+                log.warning("order %s of ours is open but not tracked: cancelling it", report.client_id)
+                self.state.strays.add(report.client_id)
+            return
+        if order.assumed_gone and still_open:
+            self.state.strays.add(report.client_id)   # we thought it never placed or gone: make sure it is
+        self.apply(order, report.status, report.cum_filled, report.order_id)
+
+    # ----- requests -----
+    async def place(self, want: Quote) -> None:
+        order = Order(self.new_client_id(), want)
+        self.state.live = order                       # registered before sending: a stream event may beat the reply
+        self.state.remember(order)
+        log.info("place %s %s@%s%s as %s", want.side, want.qty, want.price,
+                 " reduceOnly" if want.reduce_only else "", order.client_id)
+        try:
+            resp = await self.client.place_limit(self.symbol, want.side, want.qty, want.price, order.client_id,
+                                                 reduce_only=want.reduce_only)
+        except UnknownOutcomeError as err:
+            order.state, order.since = OrderState.UNKNOWN, self.now()
+            log.warning("placement of %s has an unknown outcome (%s): querying before anything else",
+                        order.client_id, err)
+            return
+        except ExchangeError as err:
+            order.state = OrderState.REJECTED
+            self.settle(order)
+            self._on_rejected(err)
+            return
+        self.apply_rest(order, resp)
+        if order.state in (OrderState.NEW, OrderState.PARTIALLY_FILLED):
+            self.failures = 0
+
+    def _on_rejected(self, err: ExchangeError) -> None:
+        self.failures += 1
+        self.retry_at = self.now() + self.backoff()
+        if isinstance(err, RateLimitError):
+            self.hold_off(err.retry_after)
+        elif err.code == -2019:
+            log.warning("margin insufficient (-2019): re-reading the wallet")
+            self.state.need_reconcile = True
+        elif err.code == -2022:
+            log.warning("reduce-only order rejected (-2022): re-reading the position")
+            self.state.position_dirty = True
+        log.warning("order rejected: %s; next attempt in %.1f s", err, self.retry_at - self.now())
+
+    async def cancel(self, order: Order) -> bool:
+        """Cancel `order`; True once it is finished (cancelled, or found filled or gone)."""
+        previous = order.state
+        order.state = OrderState.PENDING_CANCEL
+        try:
+            resp = await self.client.cancel_order(self.symbol, client_order_id=order.client_id)
+            if resp is None:                          # already gone: filled, cancelled or expired?
+                resp = await self.client.query_order(self.symbol, client_order_id=order.client_id)
+                if resp is not None and resp.get("status") not in EXCHANGE_STATUS:
+                    log.warning("order %s is not open, status %r: taken as cancelled", order.client_id,
+                                resp.get("status"))
+                    resp = {**resp, "status": "CANCELED"}
+        finally:                                      # unless a stream event moved it on, it is as before
+            if order.state == OrderState.PENDING_CANCEL:
+                order.state = previous
+        if resp is None:                              # unknown to the exchange: treat as cancelled
+            order.assumed_gone = True
+            resp = {"status": "CANCELED", "executedQty": str(order.filled)}
+        self.apply_rest(order, resp)
+        return not order.live                         # still open at the exchange: try again later
+
+    async def resolve_unknown(self, order: Order) -> bool:
+        """Query a placement of unknown outcome; True once its fate is known."""
+        resp = await self.client.query_order(self.symbol, client_order_id=order.client_id)
+        if resp is None:
+            if self.now() - order.since < self.t.unknown_grace:
+                return False                          # the matching engine may not know it yet
+            log.warning("order %s was never placed", order.client_id)
+            order.state, order.assumed_gone = OrderState.REJECTED, True
+            self.settle(order)
+        else:
+            order.state = OrderState.PENDING_NEW      # let the report move it forward from here
+            self.apply_rest(order, resp)
+            log.info("order %s resolved: %s", order.client_id, order.state.value)
+        return True
+
+    async def cancel_strays(self) -> None:
+        for cid in list(self.state.strays):
+            live = self.state.live
+            if live is None or live.client_id != cid:
+                await self.client.cancel_order(self.symbol, client_order_id=cid)
+                self.state.position_dirty = True       # it may have traded: re-read the position
+            self.state.strays.discard(cid)
+
+    async def cancel_everything(self) -> None:
+        """Cancel-all until the exchange shows nothing open (the caller bounds the time). A placement
+        whose fate is unknown (or was in flight) may still land: until it is found or its grace has
+        passed, an empty book proves nothing."""
+        live = self.state.live
+        doubtful = live if live is not None and live.state in (OrderState.PENDING_NEW, OrderState.UNKNOWN) else None
+        settle_by = self.now() + self.t.unknown_grace
+        while True:
+            await asyncio.sleep(self.client.blocked_for())    # a 429 back-off ends within the budget
+            try:
+                await self.client.cancel_all(self.symbol)
+                if await self.client.open_orders(self.symbol):
+                    continue
+                if doubtful is None or self.now() >= settle_by:
+                    return
+                if await self.client.query_order(self.symbol, client_order_id=doubtful.client_id) is not None:
+                    doubtful = None                       # it exists: one more cancel-all round covers it
+                else:
+                    await asyncio.sleep(self.t.requery_every)
+            except RateLimitError:
+                continue

@@ -1,0 +1,70 @@
+"""Reconciliation: adopt the exchange's truth (position, wallet, our order, strays) from REST.
+
+Run after every user-stream reconnect and as a periodic sweep, so nothing that happened while a
+stream was down is forgotten.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from decimal import Decimal
+from typing import Callable
+
+from api_client import AsterClient
+from aster_mm.config import Timings
+from aster_mm.execution import OrderDesk, is_ours
+from aster_mm.orders import OrderState
+from aster_mm.state import StrategyState
+
+log = logging.getLogger("mm")
+
+
+class Reconciler:
+    def __init__(self, client: AsterClient, symbol: str, state: StrategyState, desk: OrderDesk,
+                 timings: Timings, now: Callable[[], float]):
+        self.client, self.symbol, self.state, self.desk, self.t, self.now = client, symbol, state, desk, timings, now
+        self.next_sweep = 0.0
+
+    async def refresh_position(self) -> None:
+        """Read the position from REST; it includes every fill reported to us before the read."""
+        seen = [(order, order.filled) for order in self.state.orders.values()]
+        sent_ms = int(time.time() * 1000) + self.client.time_offset_ms
+        row = await self.client.position(self.symbol)
+        stamp = int(row.get("updateTime") or 0) or sent_ms
+        self.state.position.apply_snapshot(Decimal(row["positionAmt"]), stamp, sent_ms)
+        for order, filled in seen:
+            order.traded = max(order.traded, filled)
+        self.state.position_dirty = False
+
+    async def reconcile(self) -> None:
+        """Adopt the exchange's truth: position, wallet, the state of our order, strays."""
+        st = self.state
+        st.need_reconcile = False          # now: a reconnect while we read asks for another round
+        await self.refresh_position()
+        st.balances = await self.client.wallet_balances()
+        live = st.live
+        if live is not None and live.state != OrderState.UNKNOWN:
+            resp = await self.client.query_order(self.symbol, client_order_id=live.client_id)
+            if resp is not None:
+                self.desk.apply_rest(live, resp)
+        await self._find_strays()
+        self.next_sweep = self.now() + self.t.sweep_every   # this was a sweep
+
+    async def _find_strays(self) -> None:
+        live = self.state.live
+        for o in await self.client.open_orders(self.symbol):
+            if (live is None or o.get("clientOrderId") != live.client_id) and is_ours(o.get("clientOrderId", "")):
+                log.warning("sweep: order %s is open but not intended: cancelling", o.get("clientOrderId"))
+                self.state.strays.add(o["clientOrderId"])
+
+    def sweep_due(self) -> bool:
+        return self.now() >= self.next_sweep
+
+    async def sweep(self) -> None:
+        """Every sweep_every: compare the exchange's orders and position with ours."""
+        self.next_sweep = self.now() + self.t.sweep_every
+        before = self.state.position.amount
+        await self.refresh_position()
+        if self.state.position.amount != before:
+            log.warning("sweep: position was %s, exchange says %s: adopted", before, self.state.position.amount)
+        await self._find_strays()

@@ -1,0 +1,240 @@
+"""record.py against the simulator's public streams over real sockets: CSV content, gaps, rotation,
+replay of a recording, and the CLI."""
+from __future__ import annotations
+
+import asyncio
+import csv
+import math
+import os
+import signal
+import sys
+from datetime import datetime, timezone
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+
+from conftest import DATA_DIR, ROOT
+from aster_mm.market_csv import HEADERS, DayFiles, utc_day
+from record import Recorder, parse_frame
+from sim_exchange import ReplayMarket, SimExchange, SyntheticMarket
+
+SYMBOL = "ETHUSDT"
+BIDS = [(D("2500.00") - i * D("0.01"), D("1.5") + i) for i in range(10)]
+ASKS = [(D("2500.01") + i * D("0.01"), D("2.25") + i) for i in range(10)]
+
+
+@pytest.fixture
+async def exchange():
+    async with SimExchange() as sim:   # an empty book: no snapshot on connect unless a test sets one
+        yield sim
+
+
+class Recording:
+    """A Recorder running in this process against the simulator, stopped (and checked) on exit."""
+
+    def __init__(self, sim: SimExchange, out: Path, **kwargs):
+        self.sim = sim
+        self.recorder = Recorder(SYMBOL, out, sim.ws_url, reconnect_first=0.05, reconnect_max=0.2, **kwargs)
+        self.task: asyncio.Task | None = None
+
+    async def __aenter__(self) -> Recorder:
+        self.task = asyncio.create_task(self.recorder.run())
+        await self.recorder.wait_for(lambda: self.recorder.connections >= 1)
+        return self.recorder
+
+    async def __aexit__(self, *exc) -> None:
+        self.recorder.stop()
+        await asyncio.wait_for(self.task, 5)   # a crash of the recorder fails the test here
+
+
+def rows(path: Path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def header(path: Path) -> list[str]:
+    with open(path, newline="") as f:
+        return next(csv.reader(f))
+
+
+async def eventually(predicate, timeout: float = 5.0):
+    """Poll a condition on the file system (which has no event to wait on) until it holds."""
+    async with asyncio.timeout(timeout):
+        while not (result := predicate()):
+            await asyncio.sleep(0.01)
+    return result
+
+
+def day_dir(out: Path) -> Path:
+    [day] = [p for p in out.iterdir() if p.is_dir()]
+    return day
+
+
+# ------------------------------------------------------------------------------ content
+async def test_book_frames_and_trades_land_in_csvs_with_reference_columns(exchange, tmp_path):
+    async with Recording(exchange, tmp_path, flush_every=0.02) as rec:
+        await exchange.set_book(SYMBOL, BIDS, ASKS)
+        await exchange.trade(SYMBOL, "BUY", "2500.01", "0.5")
+        await exchange.trade(SYMBOL, "SELL", "2500.00", "0.25")
+        await rec.wait_for(lambda: rec.books == 1 and rec.trades == 2)
+        day = day_dir(tmp_path)
+        # flushed while still running: a kill now would lose nothing of this
+        await eventually(lambda: len(rows(day / f"trades_{SYMBOL}.csv")) == 2)
+
+    for kind in ("orderbook", "trades", "prices"):
+        reference = header(DATA_DIR / f"{kind}_BNBUSDT.csv")
+        assert header(day / f"{kind}_{SYMBOL}.csv")[:len(reference)] == reference
+    [book] = rows(day / f"orderbook_{SYMBOL}.csv")
+    assert [(D(book[f"bid_price_{i}"]), D(book[f"bid_qty_{i}"])) for i in range(10)] == BIDS
+    assert [(D(book[f"ask_price_{i}"]), D(book[f"ask_qty_{i}"])) for i in range(10)] == ASKS
+    assert book["gap"] == "0" and int(book["lastUpdateId"]) > 0 and int(book["event_time_ms"]) > 0
+    assert day.name == utc_day(float(book["unix_timestamp"]))
+    trades = rows(day / f"trades_{SYMBOL}.csv")
+    assert [(t["side"], D(t["price"]), D(t["quantity"]), t["gap"]) for t in trades] == [
+        ("buy", D("2500.01"), D("0.5"), "0"), ("sell", D("2500.00"), D("0.25"), "0")]
+    assert int(trades[1]["id"]) == int(trades[0]["id"]) + 1
+    [price] = rows(day / f"prices_{SYMBOL}.csv")
+    assert (D(price["bid"]), D(price["ask"]), D(price["mid"])) == (D("2500.00"), D("2500.01"), D("2500.005"))
+
+
+def test_malformed_and_foreign_frames():
+    assert parse_frame('{"result": null, "id": 1}', 1.0) is None
+    for bad in ("not json", '{"e": "aggTrade", "a": 1}', '{"data": {"e": "depthUpdate", "u": "x"}}',
+                '{"e": "aggTrade", "a": 1, "T": 2, "E": 2, "p": "1", "q": "1", "m": "false"}'):
+        with pytest.raises(ValueError):
+            parse_frame(bad, 1.0)
+
+
+# ------------------------------------------------------------------------------ faults
+async def test_dropped_stream_reconnects_marks_the_gap_and_resumes(exchange, tmp_path):
+    async with Recording(exchange, tmp_path) as rec:
+        await exchange.set_book(SYMBOL, BIDS, ASKS)
+        await exchange.trade(SYMBOL, "BUY", "2500.01", "1")
+        await rec.wait_for(lambda: rec.books == 1 and rec.trades == 1)
+
+        exchange.refuse_streams("market")          # the first reconnection attempts fail too
+        await exchange.drop_streams("market")
+        await exchange.trade(SYMBOL, "SELL", "2500.00", "2")   # missed: nobody is connected
+        exchange.refuse_streams("market", False)
+        await rec.wait_for(lambda: rec.connections == 2)       # the snapshot of the book comes with it
+        await exchange.trade(SYMBOL, "SELL", "2499.99", "3")
+        await exchange.trade(SYMBOL, "BUY", "2500.01", "4")
+        await rec.wait_for(lambda: rec.books == 2 and rec.trades == 3)
+        assert rec.gaps == 1
+
+    day = day_dir(tmp_path)
+    assert [r["gap"] for r in rows(day / f"orderbook_{SYMBOL}.csv")] == ["0", "1"]
+    assert [r["gap"] for r in rows(day / f"prices_{SYMBOL}.csv")] == ["0", "1"]
+    trades = rows(day / f"trades_{SYMBOL}.csv")
+    assert [(D(t["quantity"]), t["gap"]) for t in trades] == [(1, "0"), (3, "1"), (4, "0")]
+    assert int(trades[1]["id"]) == int(trades[0]["id"]) + 2   # the id jump shows the missed trade
+    assert len(ReplayMarket(day, SYMBOL, levels=10).events()) == 5   # the gap column does not disturb replay
+
+
+async def test_rotation_at_a_utc_day_boundary_and_appending_after_a_restart(exchange, tmp_path):
+    midnight = datetime(2026, 11, 23, tzinfo=timezone.utc).timestamp()
+    now = [midnight - 0.25]
+    async with Recording(exchange, tmp_path, clock=lambda: now[0]) as rec:
+        await exchange.set_book(SYMBOL, BIDS, ASKS)
+        await rec.wait_for(lambda: rec.books == 1)
+        now[0] = midnight + 0.1
+        await exchange.trade(SYMBOL, "BUY", "2500.01", "1")
+        await exchange.set_book(SYMBOL, BIDS[1:], ASKS)
+        await rec.wait_for(lambda: rec.books == 2 and rec.trades == 1)
+    day1, day2 = tmp_path / "2026-11-22", tmp_path / "2026-11-23"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [day1.name, day2.name]
+    assert len(rows(day1 / f"orderbook_{SYMBOL}.csv")) == 1 and rows(day1 / f"trades_{SYMBOL}.csv") == []
+    assert [r["gap"] for r in rows(day2 / f"orderbook_{SYMBOL}.csv")] == ["0"]   # continuous across days
+    assert [r["gap"] for r in rows(day2 / f"trades_{SYMBOL}.csv")] == ["0"]
+    assert len(ReplayMarket(day2, SYMBOL, levels=10).events()) == 2   # each day replays on its own
+
+    async with Recording(exchange, tmp_path, clock=lambda: now[0]) as rec:   # a second run, same day
+        await rec.wait_for(lambda: rec.books == 1)   # the snapshot on connect
+    assert [r["gap"] for r in rows(day2 / f"orderbook_{SYMBOL}.csv")] == ["0", "1"]
+    assert header(day2 / f"orderbook_{SYMBOL}.csv") == HEADERS["orderbook"]   # no second header
+
+
+def test_refuses_to_append_to_a_file_with_other_columns(tmp_path):
+    day = tmp_path / "2026-11-23"
+    day.mkdir()
+    (day / f"trades_{SYMBOL}.csv").write_text("id,unix_timestamp_ms,side,price,quantity\n1,2,buy,3,4\n")
+    files = DayFiles(tmp_path, SYMBOL)
+    with pytest.raises(Exception, match="other columns"):
+        files.write("trades", ["5", "6", "buy", "7", "8", "9", "10.0"], datetime(2026, 11, 23, 1,
+                                                                                  tzinfo=timezone.utc).timestamp())
+    files.close()
+
+
+# ------------------------------------------------------------------------------ record, then replay
+async def test_a_recorded_session_replays_into_a_fresh_simulator(exchange, tmp_path):
+    market = SyntheticMarket(symbol=SYMBOL, seed=7, speed=math.inf)
+    async with Recording(exchange, tmp_path) as rec:
+        await market.run(exchange, duration=4.0)   # 40 steps, each a book and some trades
+        sent = [e["payload"] for e in exchange.journal if e["kind"] == "event"]
+        books = [p for p in sent if p.get("e") == "depthUpdate"]
+        trades = [p for p in sent if p.get("e") == "aggTrade"]
+        await rec.wait_for(lambda: rec.books == len(books) and rec.trades == len(trades))
+
+    async with SimExchange() as replayed:
+        applied = await ReplayMarket(day_dir(tmp_path), SYMBOL, speed=math.inf, levels=10).run(replayed)
+        again = [e["payload"] for e in replayed.journal if e["kind"] == "event"]
+        assert applied == len(books) + len(trades) == len(again)
+        assert [(p["b"], p["a"]) for p in again if p["e"] == "depthUpdate"] == [(p["b"], p["a"]) for p in books]
+        assert [(p["p"], p["q"], p["m"]) for p in again if p["e"] == "aggTrade"] == [
+            (p["p"], p["q"], p["m"]) for p in trades]
+        assert replayed.book(SYMBOL) == exchange.book(SYMBOL)
+
+
+# ------------------------------------------------------------------------------ CLI
+def cli_env(**extra: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASTER_")}
+    return env | {"PYTHONUNBUFFERED": "1"} | extra
+
+
+async def run_record(*args: str, env: dict | None = None) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, str(ROOT / "record.py"), *args, env=env or cli_env(),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+
+
+async def test_cli_records_for_minutes_then_exits_0(exchange, tmp_path):
+    await exchange.set_book(SYMBOL, BIDS, ASKS)   # sent as a snapshot when the recorder connects
+    proc = await run_record("--symbol", "ethusdt", "--out", str(tmp_path), "--minutes", "0.01",
+                            env=cli_env(ASTER_WS_URL=exchange.ws_url))
+    out, err = await asyncio.wait_for(proc.communicate(), 10)
+    assert proc.returncode == 0, err.decode()
+    assert len(rows(day_dir(tmp_path) / f"orderbook_{SYMBOL}.csv")) == 1
+
+
+async def test_cli_sigterm_flushes_and_exits_0(exchange, tmp_path):
+    proc = await run_record("--symbol", SYMBOL, "--out", str(tmp_path), "--ws-url", exchange.ws_url)
+    await exchange.wait_for(lambda: exchange.market_stream_connections == 1, timeout=10)
+    await exchange.trade(SYMBOL, "SELL", "2500.00", "0.75")
+    await exchange.set_book(SYMBOL, BIDS, ASKS)
+    path = tmp_path / utc_day(datetime.now(timezone.utc).timestamp()) / f"orderbook_{SYMBOL}.csv"
+    await eventually(lambda: path.exists() and path.stat().st_size > 0)   # the files are open
+    proc.send_signal(signal.SIGTERM)
+    out, err = await asyncio.wait_for(proc.communicate(), 10)
+    assert proc.returncode == 0, err.decode()
+    [trade] = rows(path.parent / f"trades_{SYMBOL}.csv")
+    assert (trade["side"], D(trade["quantity"])) == ("sell", D("0.75"))
+    assert len(rows(path)) == 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--symbol", "ETH/USDT"], "--symbol must be"),
+    (["--symbol", SYMBOL, "--minutes", "0"], "--minutes must be"),
+    (["--symbol", SYMBOL, "--ws-url", "http://127.0.0.1:1"], "must start with ws://"),
+])
+async def test_cli_bad_input_exits_2_without_traceback(tmp_path, args, message):
+    proc = await run_record(*args, "--out", str(tmp_path))
+    out, err = await asyncio.wait_for(proc.communicate(), 10)
+    assert proc.returncode == 2 and message in err.decode() and "Traceback" not in err.decode()
+    assert list(tmp_path.iterdir()) == []
+
+
+async def test_cli_symbol_the_exchange_does_not_list_exits_2(exchange, tmp_path):
+    proc = await run_record("--symbol", "NOPEUSDT", "--out", str(tmp_path), "--ws-url", exchange.ws_url)
+    out, err = await asyncio.wait_for(proc.communicate(), 10)
+    assert proc.returncode == 2 and "HTTP 400" in err.decode() and "Traceback" not in err.decode()
