@@ -18,11 +18,10 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
-from backtesting import convert
 from backtesting.bot import QuoteParams, build_parser as bot_parser, parse_config
 
 try:
-    from backtesting import engine, report
+    from backtesting import convert, engine, report
     from backtesting.runner import Runner
 except ImportError as err:                      # the extra is not installed
     engine = None
@@ -45,8 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--order-latency-file", type=Path,
                    help="measured order latencies instead: hftbacktest .npz, or CSV req_ts,exch_ts,resp_ts in ns")
     p.add_argument("--feed-latency-ms", type=float, default=50.0,
-                   help="assumed market-data latency: recorded times are taken as the exchange's, the bot sees "
-                        "each event this much later")
+                   help="assumed market-data latency, for rows with one timestamp: a book row's is its receipt "
+                        "(the exchange sent it this much earlier), a trade's is the exchange's (the bot sees it this "
+                        "much later)")
     p.add_argument("--maker-fee", type=float, default=0.0001, help="maker fee rate (Aster base tier)")
     p.add_argument("--taker-fee", type=float, default=0.00035, help="taker fee rate (Aster base tier)")
     p.add_argument("--wallet", type=Decimal, default=Decimal(10000), help="opening wallet in USD")
@@ -117,8 +117,7 @@ def run_once(args: argparse.Namespace, cfg, cache: dict) -> tuple[dict, object]:
             "min_notional": str(rules.min_notional),
         },
         "assumptions": [
-            f"feed latency {args.feed_latency_ms:g} ms (assumed: the data has one timestamp per row, taken as "
-            "the exchange's)",
+            market.feed_note,
             latency,
             f"hftbacktest NoPartialFillExchange, {args.queue_model} queue model, fees maker {args.maker_fee:g} / "
             f"taker {args.taker_fee:g}",
@@ -173,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.sweep:
             out, result = run_once(args, cfg, cache)
             print(report.table(out["metrics"]))
-            print("assumptions: " + "; ".join(out["assumptions"]))
+            print("assumptions:\n" + "\n".join(f"  - {a}" for a in out["assumptions"]))
             if args.plot:
                 report.plot(result, args.plot, f"{args.symbol} buy {cfg.buy_spread} / sell {cfg.sell_spread}, "
                                                 f"{args.queue_model}")
@@ -190,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
             runs.append((setting, run_once(v_args, v_cfg, cache)[0]))
         runs.sort(key=_rank)
         print(_sweep_table(runs))
-        print("assumptions: " + "; ".join(runs[0][1]["assumptions"][:1] + runs[0][1]["assumptions"][3:]))
+        shared = runs[0][1]["assumptions"][:1] + runs[0][1]["assumptions"][3:]
+        print("assumptions (every row):\n" + "\n".join(f"  - {a}" for a in shared))
         if args.json:
             _write_json(args.json, {"runs": [dict(out, sweep=setting) for setting, out in runs]})
         return 0

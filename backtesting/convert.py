@@ -6,8 +6,10 @@ market-by-price updates, so consecutive snapshots are diffed: a level whose quan
 event with the new quantity, a level that left the 10 recorded levels is a depth event with quantity 0.
 Depth beyond the recorded levels is therefore unknown and treated as empty.
 
-Each row carries one timestamp, taken as the exchange's; the local (receive) timestamp is that plus an
-assumed constant feed latency, stated in the report.
+Times: a book row's `unix_timestamp` is its local receipt and a trade's `unix_timestamp_ms` the
+exchange's trade time (aster_mm/market_csv.py). Newer recordings also carry the other stamp (a book's
+transaction/event time, a trade's receipt); where a row has only one, the other is derived with an
+assumed constant feed latency, and the report says which.
 """
 from __future__ import annotations
 
@@ -20,17 +22,8 @@ import numpy as np
 
 from backtesting.bot import SymbolRules
 
-# hftbacktest's event flags (hftbacktest/types.py); copied as plain ints so this module and its tests
-# do not need hftbacktest itself.
-DEPTH_EVENT = 1
-TRADE_EVENT = 2
-EXCH_EVENT = 1 << 31
-LOCAL_EVENT = 1 << 30
-BUY_EVENT = 1 << 29
-SELL_EVENT = 1 << 28
-
-EVENT_DTYPE = np.dtype([("ev", "u8"), ("exch_ts", "i8"), ("local_ts", "i8"), ("px", "f8"), ("qty", "f8"),
-                        ("order_id", "u8"), ("ival", "i8"), ("fval", "f8")], align=True)
+from hftbacktest.data.validation import correct_event_order, validate_event_order
+from hftbacktest.types import BUY_EVENT, DEPTH_EVENT, SELL_EVENT, TRADE_EVENT, event_dtype as EVENT_DTYPE
 
 # Rules of the symbols in the shared recordings, as the exchange's exchangeInfo listed them.
 KNOWN_RULES = {
@@ -48,8 +41,9 @@ class MarketData:
     n_snapshots: int
     n_trades: int
     feed_latency_ns: int
-    start_ns: int               # first and last recorded row of either file
+    start_ns: int               # exchange time of the first and last event
     end_ns: int
+    feed_note: str              # how the feed latency was found, for the report
 
 
 def data_files(data_dir: Path, symbol: str) -> tuple[Path, Path]:
@@ -99,8 +93,14 @@ def _levels(row: list[str], cols: list[tuple[int, int]]) -> dict[float, float]:
     return out
 
 
-def book_events(header: list[str], rows: list[list[str]]) -> tuple[list[tuple], list[tuple[int, float]]]:
-    """Depth events (ns, side flag, price, qty) diffed between snapshots, and each snapshot's mid."""
+def _cell(row: list[str], col: dict[str, int], name: str) -> str:
+    i = col.get(name)
+    return row[i].strip() if i is not None and i < len(row) else ""
+
+
+def book_events(header: list[str], rows: list[list[str]], feed_latency_ns: int):
+    """Depth events (exch ns, local ns, side flag, price, qty) diffed between snapshots, each snapshot's
+    (exch ns, mid), and how many rows carried the exchange's own time."""
     col = {name: i for i, name in enumerate(header)}
     n_levels = sum(1 for name in header if name.startswith("bid_price_"))
     sides = {
@@ -108,54 +108,72 @@ def book_events(header: list[str], rows: list[list[str]]) -> tuple[list[tuple], 
         SELL_EVENT: [(col[f"ask_price_{i}"], col[f"ask_qty_{i}"]) for i in range(n_levels)],
     }
     prev: dict[int, dict[float, float]] = {BUY_EVENT: {}, SELL_EVENT: {}}
-    events, mids = [], []
+    events, mids, measured = [], [], 0
     for row in rows:
-        ts = int(round(float(row[col["unix_timestamp"]]) * 1e9))
+        local = int(round(float(row[col["unix_timestamp"]]) * 1e9))
+        exch_ms = _cell(row, col, "transaction_time_ms") or _cell(row, col, "event_time_ms")
+        exch = int(exch_ms) * 1_000_000 if exch_ms else local - feed_latency_ns
+        measured += bool(exch_ms)
         for side, cols in sides.items():
             now = _levels(row, cols)
             for px, qty in now.items():
                 if prev[side].get(px) != qty:
-                    events.append((ts, side, px, qty))
-            events.extend((ts, side, px, 0.0) for px in prev[side] if px not in now)
+                    events.append((exch, local, DEPTH_EVENT | side, px, qty))
+            events.extend((exch, local, DEPTH_EVENT | side, px, 0.0) for px in prev[side] if px not in now)
             prev[side] = now
         if prev[BUY_EVENT] and prev[SELL_EVENT]:
-            mids.append((ts, (max(prev[BUY_EVENT]) + min(prev[SELL_EVENT])) / 2))
-    return events, mids
+            mids.append((exch, (max(prev[BUY_EVENT]) + min(prev[SELL_EVENT])) / 2))
+    return events, mids, measured
 
 
-def trade_events(header: list[str], rows: list[list[str]]) -> list[tuple]:
-    """Trade events (ns, aggressor side flag, price, qty); `side` is the aggressor's."""
+def trade_events(header: list[str], rows: list[list[str]], feed_latency_ns: int):
+    """Trade events (exch ns, local ns, aggressor side flag, price, qty), and how many rows carried
+    their local receipt time."""
     col = {name: i for i, name in enumerate(header)}
-    out = []
+    out, measured = [], 0
     for row in rows:
         side = row[col["side"]].strip().lower()
         if side not in ("buy", "sell"):
             raise ValueError(f"trade {row[col['id']]}: side must be buy or sell, got {side!r}")
-        out.append((int(row[col["unix_timestamp_ms"]]) * 1_000_000, BUY_EVENT if side == "buy" else SELL_EVENT,
+        exch = int(row[col["unix_timestamp_ms"]]) * 1_000_000
+        received = _cell(row, col, "local_timestamp")
+        local = int(round(float(received) * 1e9)) if received else exch + feed_latency_ns
+        measured += bool(received)
+        out.append((exch, local, TRADE_EVENT | (BUY_EVENT if side == "buy" else SELL_EVENT),
                     float(row[col["price"]]), float(row[col["quantity"]])))
-    return out
+    return out, measured
 
 
 def load(book_csv: Path, trades_csv: Path, feed_latency_ns: int) -> MarketData:
-    """Both files as one time-ordered event array (a book update before a trade at the same ns)."""
+    """Both files as one event array in hftbacktest's order: exchange-side events sorted by exchange
+    time, local-side events by local time (a book update before a trade at the same time)."""
     b_header, b_rows = _read_rows(book_csv)
     t_header, t_rows = _read_rows(trades_csv)
-    depth, mids = book_events(b_header, b_rows)
-    trades = trade_events(t_header, t_rows)
-    rows = [(ts, 0, DEPTH_EVENT | side, px, qty) for ts, side, px, qty in depth]
-    rows += [(ts, 1, TRADE_EVENT | side, px, qty) for ts, side, px, qty in trades]
-    rows.sort(key=lambda r: (r[0], r[1]))
-    events = np.zeros(len(rows), EVENT_DTYPE)
+    depth, mids, book_measured = book_events(b_header, b_rows, feed_latency_ns)
+    trades, trades_measured = trade_events(t_header, t_rows, feed_latency_ns)
+    rows = sorted(depth + trades, key=lambda r: (r[0], r[2] & TRADE_EVENT))
+    raw = np.zeros(len(rows), EVENT_DTYPE)
     if rows:
-        ts = np.array([r[0] for r in rows], dtype=np.int64)
-        events["ev"] = np.array([r[2] for r in rows], dtype=np.uint64) | EXCH_EVENT | LOCAL_EVENT
-        events["exch_ts"] = ts
-        events["local_ts"] = ts + feed_latency_ns
-        events["px"] = [r[3] for r in rows]
-        events["qty"] = [r[4] for r in rows]
-    mid_ts = np.array([m[0] for m in mids], dtype=np.int64)
-    mid = np.array([m[1] for m in mids], dtype=np.float64)
-    ts_col = b_header.index("unix_timestamp")
-    stamps = [ts for ts, *_ in trades] + [int(round(float(r[ts_col]) * 1e9)) for r in b_rows]
-    return MarketData(events, mid_ts, mid, len(b_rows), len(t_rows), feed_latency_ns,
-                      min(stamps, default=0), max(stamps, default=0))
+        raw["exch_ts"] = [r[0] for r in rows]
+        # a receipt stamped before the exchange's time is clock skew: the bot cannot see it earlier
+        raw["local_ts"] = np.maximum([r[1] for r in rows], raw["exch_ts"])
+        raw["ev"] = [r[2] for r in rows]
+        raw["px"] = [r[3] for r in rows]
+        raw["qty"] = [r[4] for r in rows]
+    events = correct_event_order(raw, np.argsort(raw["exch_ts"], kind="stable"),
+                                 np.argsort(raw["local_ts"], kind="stable"))
+    validate_event_order(events)
+    stamps = raw["exch_ts"]
+    return MarketData(events, np.array([m[0] for m in mids], dtype=np.int64),
+                      np.array([m[1] for m in mids], dtype=np.float64), len(b_rows), len(t_rows),
+                      feed_latency_ns, int(stamps.min()) if len(stamps) else 0, int(stamps.max()) if len(stamps) else 0,
+                      _feed_note(raw, feed_latency_ns, book_measured + trades_measured, len(b_rows) + len(t_rows)))
+
+
+def _feed_note(raw: np.ndarray, feed_latency_ns: int, measured: int, total: int) -> str:
+    if measured == 0:
+        return (f"feed latency {feed_latency_ns / 1e6:g} ms assumed (one timestamp per row: a book row's is "
+                "its receipt, a trade's is the exchange's)")
+    median = float(np.median(raw["local_ts"] - raw["exch_ts"])) / 1e6
+    return (f"feed latency from the data's two timestamps on {measured} of {total} rows (median {median:.1f} ms), "
+            f"{feed_latency_ns / 1e6:g} ms assumed on the rest")

@@ -12,6 +12,9 @@ import pytest
 
 pytest.importorskip("hftbacktest", reason="pip install -r requirements-backtest.txt")
 
+from hftbacktest.types import (BUY_EVENT, DEPTH_EVENT, EXCH_EVENT, LOCAL_EVENT, SELL_EVENT,  # noqa: E402
+                               TRADE_EVENT)
+
 from backtesting import convert, engine, report  # noqa: E402
 from backtesting.bot import SymbolRules, QuoteParams  # noqa: E402
 from backtesting.runner import Fill, Runner  # noqa: E402
@@ -49,25 +52,47 @@ BOOK = ("100.0", "5", "99.9", "5", "100.2", "5", "100.3", "5")
 
 
 # ---------------------------------------------------------------------------------------- conversion
+def side_events(events: np.ndarray, flag: int, ts: str) -> list[tuple]:
+    """The events one side of hftbacktest reads (exchange or local): (ms after T0, kind, price, qty)."""
+    rows = events[(events["ev"] & flag) != 0]
+    assert np.all(np.diff(rows[ts]) >= 0), f"{ts} out of order"
+    return [(round((int(r[ts]) - T0 * NS) / 1e6), int(r["ev"]) & ~(EXCH_EVENT | LOCAL_EVENT), float(r["px"]),
+             float(r["qty"])) for r in rows]
+
+
+BID, ASK = DEPTH_EVENT | BUY_EVENT, DEPTH_EVENT | SELL_EVENT
+
+
 def test_snapshots_become_depth_updates_and_trades_keep_the_aggressor(tmp_path):
     write_market(tmp_path, [
         (0.0, BOOK),
         (1.0, ("100.0", "7", "99.8", "2", "100.2", "5", "100.3", "5")),    # 100.0 changed, 99.9 gone, 99.8 new
     ], [(0.5, "buy", "100.2", "1.5"), (0.5, "sell", "100.0", "0.25")])
     m = load(tmp_path, feed_ms=50)
-    ev = m.events
-    assert np.all(np.diff(ev["exch_ts"]) >= 0)
-    assert np.all(ev["local_ts"] - ev["exch_ts"] == 50_000_000)
-    assert np.all(ev["ev"] & convert.EXCH_EVENT) and np.all(ev["ev"] & convert.LOCAL_EVENT)
-    kinds = [(int(e["exch_ts"] - T0 * NS), int(e["ev"]) & ~(convert.EXCH_EVENT | convert.LOCAL_EVENT),
-              float(e["px"]), float(e["qty"])) for e in ev]
-    bid, ask = convert.DEPTH_EVENT | convert.BUY_EVENT, convert.DEPTH_EVENT | convert.SELL_EVENT
-    assert sorted(kinds[:4]) == sorted([(0, bid, 100.0, 5), (0, bid, 99.9, 5), (0, ask, 100.2, 5), (0, ask, 100.3, 5)])
-    assert kinds[4:6] == [(NS // 2, convert.TRADE_EVENT | convert.BUY_EVENT, 100.2, 1.5),
-                          (NS // 2, convert.TRADE_EVENT | convert.SELL_EVENT, 100.0, 0.25)]
+    # a book row's stamp is its receipt: the exchange sent it 50 ms before; a trade's is the exchange's
+    exch = side_events(m.events, EXCH_EVENT, "exch_ts")
+    assert sorted(exch[:4]) == sorted([(-50, BID, 100.0, 5), (-50, BID, 99.9, 5), (-50, ASK, 100.2, 5),
+                                       (-50, ASK, 100.3, 5)])
     # the second snapshot only sends what changed: 100.0 -> 7, 99.8 new, 99.9 removed (qty 0)
-    assert sorted(kinds[6:]) == sorted([(NS, bid, 100.0, 7), (NS, bid, 99.8, 2), (NS, bid, 99.9, 0)])
+    assert sorted(exch[6:]) == sorted([(950, BID, 100.0, 7), (950, BID, 99.8, 2), (950, BID, 99.9, 0)])
+    assert exch[4:6] == [(500, TRADE_EVENT | BUY_EVENT, 100.2, 1.5), (500, TRADE_EVENT | SELL_EVENT, 100.0, 0.25)]
+    local = side_events(m.events, LOCAL_EVENT, "local_ts")
+    assert [e[0] for e in local] == [0] * 4 + [550] * 2 + [1000] * 3
     assert list(m.mid) == [100.1, 100.1] and m.n_snapshots == 2 and m.n_trades == 2
+    assert "50 ms assumed" in m.feed_note
+
+
+def test_rows_with_both_timestamps_use_them(tmp_path):
+    header = BOOK_HEADER + ",event_time_ms,transaction_time_ms,gap"
+    book = [f"{T0 + 1.030},1,{','.join(BOOK)},{(T0 + 1) * 1000 + 5},{(T0 + 1) * 1000},0"]
+    (tmp_path / "orderbook_TESTUSDT.csv").write_text("\n".join([header, *book]) + "\n")
+    (tmp_path / "trades_TESTUSDT.csv").write_text(
+        "id,unix_timestamp_ms,side,price,quantity,event_time_ms,local_timestamp,gap\n"
+        f"7,{(T0 + 2) * 1000},sell,100.0,1.0,{(T0 + 2) * 1000 + 3},{T0 + 2.020},0\n")
+    m = load(tmp_path, feed_ms=50)
+    assert [e[0] for e in side_events(m.events, EXCH_EVENT, "exch_ts")] == [1000] * 4 + [2000]
+    assert [e[0] for e in side_events(m.events, LOCAL_EVENT, "local_ts")] == [1030] * 4 + [2020]
+    assert "on 2 of 2 rows (median 30.0 ms)" in m.feed_note
 
 
 def test_rules_are_known_for_recorded_symbols_and_inferred_otherwise(tmp_path):
@@ -138,6 +163,17 @@ def test_risk_averse_queue_fills_once_the_trades_eat_the_queue_ahead(tmp_path):
     fills = run(queue_market(tmp_path, "1.2"), tick="0.1", spread="0.0005").fills
     # 1.2 ahead: the third 0.5 sell (at +3 s) reaches the bot's order
     assert [(f.side, f.price, f.ts_ns) for f in fills] == [("BUY", 100.0, (T0 + 3) * NS)]
+
+
+def test_power2_queue_advances_on_cancellations_where_risk_averse_does_not(tmp_path):
+    """The bot joins 100.0 behind 10; 10 more join behind it, then 10 cancel; a 6 sell prints at 100.0.
+    Risk-averse puts every cancel behind the bot (10 still ahead); power2 splits them (5 ahead)."""
+    def book(qty):
+        return ("100.0", qty, "99.9", "5", "100.2", "5", "100.3", "5")
+    market = load(write_market(tmp_path, [(0.0, book("10")), (0.5, book("20")), (1.0, book("10")), (5.0, book("9"))],
+                               [(2.0, "sell", "100.0", "6")]))
+    assert run(market, tick="0.1", spread="0.0005", queue_model="risk-averse").fills == []
+    assert [f.price for f in run(market, tick="0.1", spread="0.0005", queue_model="power2").fills] == [100.0]
 
 
 # ---------------------------------------------------------------------------------------- report
