@@ -1,4 +1,4 @@
-"""The hftbacktest side of the backtest: build the simulated asset, and a few compiled calls into it.
+"""The hftbacktest side of the backtest: the simulated asset and the calls the loop makes into it.
 
 hftbacktest owns matching, queue position, latency and fees. The bot's decisions are plain Python
 over Decimal, so the loop stays in Python and reaches the backtester through `Backtest` below.
@@ -25,7 +25,7 @@ from hftbacktest.types import state_values_dtype
 QUEUE_MODELS = ("risk-averse", "power2", "power3")
 
 # hftbacktest order status / request codes (hftbacktest/order.py)
-NONE, NEW, EXPIRED, FILLED, CANCELED, PARTIALLY_FILLED, REJECTED = 0, 1, 2, 3, 4, 5, 6
+NONE, EXPIRED, FILLED, CANCELED, REJECTED = 0, 2, 3, 4, 6
 # wait_next_feed's answers
 END_OF_DATA = 1
 
@@ -53,7 +53,7 @@ def _order_latency_array(path: Path) -> np.ndarray:
     return out
 
 
-def _asset(events: np.ndarray, cfg: EngineConfig) -> BacktestAsset:
+def _asset(events: np.ndarray, latencies: np.ndarray | None, cfg: EngineConfig) -> BacktestAsset:
     asset = (BacktestAsset()
              .data(events)
              .linear_asset(1.0)
@@ -67,8 +67,8 @@ def _asset(events: np.ndarray, cfg: EngineConfig) -> BacktestAsset:
         asset.power_prob_queue_model(float(cfg.queue_model[-1]))     # f(x) = x ** n
     else:
         raise ValueError(f"queue model must be one of {', '.join(QUEUE_MODELS)}, got {cfg.queue_model!r}")
-    if cfg.latency_file is not None:
-        asset.intp_order_latency(_order_latency_array(cfg.latency_file))
+    if latencies is not None:
+        asset.intp_order_latency(latencies)
     else:
         asset.constant_order_latency(cfg.order_latency_ns, cfg.order_latency_ns)
     return asset
@@ -80,8 +80,10 @@ class Backtest:
     the jitclass wrapper cannot be cached on disk."""
 
     def __init__(self, events: np.ndarray, cfg: EngineConfig):
-        self._events = events                       # hftbacktest reads it in place: keep it alive
-        self.ptr = build_hashmap_backtest([_asset(events, cfg)])
+        # hftbacktest is handed these arrays by address: keep them alive as long as it runs
+        self._events = events
+        self._latencies = _order_latency_array(cfg.latency_file) if cfg.latency_file else None
+        self.ptr = build_hashmap_backtest([_asset(events, self._latencies, cfg)])
         self._depth = b.hashmapbt_depth(self.ptr, 0)
 
     def advance(self, timeout_ns: int) -> int:

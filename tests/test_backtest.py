@@ -41,10 +41,11 @@ def load(data_dir: Path, feed_ms: int = 50, symbol: str = "TESTUSDT") -> convert
     return convert.load(*convert.data_files(data_dir, symbol), feed_ms * 1_000_000)
 
 
-def run(market, tick: str, spread: str, queue_model: str = "risk-averse"):
+def run(market, tick: str, spread: str, queue_model: str = "risk-averse", latency_file: Path | None = None):
     rules = SymbolRules("TESTUSDT", "TRADING", Decimal(tick), Decimal("0.01"), Decimal("0.01"), Decimal("5"))
     params = QuoteParams(Decimal(spread), Decimal(spread), Decimal("0.2"), Decimal("15"))
-    cfg = engine.EngineConfig(tick=float(tick), lot=0.01, queue_model=queue_model, order_latency_ns=30_000_000)
+    cfg = engine.EngineConfig(tick=float(tick), lot=0.01, queue_model=queue_model, order_latency_ns=30_000_000,
+                              latency_file=latency_file)
     return Runner(market, rules, params, Decimal("0.001"), Decimal(10000), cfg).run()
 
 
@@ -124,6 +125,16 @@ def test_a_quote_that_trades_print_through_fills_and_the_bot_turns_to_sell(tmp_p
     assert [f.ts_ns for f in r.fills] == [(T0 + 1) * NS, (T0 + 2) * NS]
     assert r.position[-1] == 0
     assert r.orders_sent == 4 and r.cancels_sent == 1          # flat again: BUY at 99.99, requoted when mid moved
+
+
+def test_measured_order_latencies_from_a_file_delay_the_quote(tmp_path):
+    """With 1.5 s to reach the exchange, the BUY arrives after the sell that would have filled it."""
+    market = round_trip_market(tmp_path)
+    latency = tmp_path / "latency.csv"
+    rows = [((T0 - 10 + i) * NS, (T0 - 10 + i) * NS + 1_500_000_000, (T0 - 10 + i) * NS + 1_600_000_000)
+            for i in range(100)]
+    latency.write_text("req_ts,exch_ts,resp_ts\n" + "".join(f"{a},{b},{c}\n" for a, b, c in rows))
+    assert run(market, tick="0.01", spread="0.001", latency_file=latency).fills == []
 
 
 def test_report_arithmetic_on_the_round_trip(tmp_path):
