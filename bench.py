@@ -5,7 +5,8 @@ The bot runs as a subprocess (`market_maker.py --symbol ETHUSDT`, cwd a temp dir
 against a SimExchange served from this process's event loop. Latencies are measured entirely in this
 process with time.perf_counter(): the send time is taken just before the simulator emits the event
 (`sim.set_book`, `sim.fill_order`), the arrival time when the simulator's aiohttp handler for the bot's
-REST request is entered (TimedSim._rest: after aiohttp parsed the request head, before the body is read).
+REST request is entered (the simulator's `on_request` observers: after aiohttp parsed the request head,
+before the body is read).
 
     python bench.py                # everything, default sizes (~2.5 minutes)
     python bench.py --quick        # tiny sizes, a smoke run
@@ -27,6 +28,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -60,19 +62,19 @@ class TimedSim(SimExchange):
         super().__init__(**kwargs)
         self.arrivals: list[list] = []   # [perf_counter at arrival, method, path, perf_counter when answered]
         self.market_sent = 0.0           # perf_counter when the last market frame was handed to the socket
+        self.on_request.append(self._arrived)
+        self.on_market_frame.append(self._frame_sent)
 
-    async def _send(self, conn, payload) -> None:
-        await super()._send(conn, payload)
-        if conn.kind == "market":
-            self.market_sent = time.perf_counter()
-
-    async def _rest(self, request):
-        entry = [time.perf_counter(), request.method, request.path, None]
+    def _arrived(self, method: str, path: str) -> Callable[[], None]:
+        entry = [time.perf_counter(), method, path, None]
         self.arrivals.append(entry)
-        try:
-            return await super()._rest(request)
-        finally:
+
+        def answered() -> None:
             entry[3] = time.perf_counter()
+        return answered
+
+    def _frame_sent(self) -> None:
+        self.market_sent = time.perf_counter()
 
     def arrival_after(self, t0: float, method: str = "POST", path: str = ORDER) -> list | None:
         """The first `method path` request that arrived at or after t0 (see `arrivals`)."""

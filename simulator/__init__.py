@@ -1,0 +1,13 @@
+"""A local simulator of the Aster perpetual futures exchange (Binance USD-M shaped), one idea per file.
+
+It serves the REST API and the WebSocket streams on one aiohttp port on 127.0.0.1, so the real bot can
+trade against it unchanged. Layers, each importing only those below it:
+  exchange (SimExchange, the facade tests use) -> server -> rest, streams -> engine -> accounts -> orders
+  -> wire; beside them auth, faults, journal (clock and record) and markets (synthetic, replay).
+It shares no code with the bot.
+"""
+from .exchange import SimExchange
+from .markets import ReplayMarket, SyntheticMarket
+from .orders import SymbolSpec
+
+__all__ = ["ReplayMarket", "SimExchange", "SymbolSpec", "SyntheticMarket"]

@@ -1,0 +1,244 @@
+"""The matching engine: order book per symbol, placing and validating orders, crossing, fills, cancels
+and countdownCancelAll. It knows nothing of HTTP or sockets: it journals its events and hands them to
+`on_user` / `on_market`, which the stream layer sets.
+
+Fill rule (queue position is unknown, so the simulator is optimistic about it):
+  * a resting order is filled as maker, at its own price, when a market trade prints at or through its
+    price (a SELL aggressor at or below a resting BUY, a BUY aggressor at or above a resting SELL), for
+    min(remaining, trade qty); one print's qty is shared among our orders, best price first;
+  * a resting order is filled fully, as maker at its own price, when the displayed book moves through
+    it (best ask <= BUY price, best bid >= SELL price);
+  * an incoming order that crosses the book: GTX expires (or is refused with -5022 if gtx_reject),
+    GTC fills fully as taker at the best opposite price, IOC/FOK fill against the best level only;
+  * a reduce-only order is capped to the position at fill time and expires once the position is flat.
+"""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any
+
+from .accounts import Accounts
+from .journal import Clock, Journal
+from .orders import Book, Order, SymbolSpec, parse_order
+from .wire import ZERO, ApiError, fmt_unit, mandatory, to_dec
+
+
+async def _discard(*_: Any) -> None:
+    pass
+
+
+class Engine:
+    def __init__(self, symbols: dict[str, SymbolSpec], books: dict[str, Book], accounts: Accounts,
+                 clock: Clock, journal: Journal, gtx_reject: bool = False):
+        self.symbols, self.books, self.accounts = symbols, books, accounts
+        self.clock, self.journal, self.gtx_reject = clock, journal, gtx_reject
+        self.on_user: Callable[[dict], Awaitable[None]] = _discard
+        self.on_market: Callable[[str, str, dict | None], Awaitable[None]] = _discard  # (symbol, type, frame)
+        self.peak_open_orders: dict[str, int] = {}
+        self.orders: dict[int, Order] = {}  # every order ever accepted (finished ones stay queryable)
+        self._live: dict[int, Order] = {}  # open orders only, in placement order
+        self._by_client_id: dict[tuple[str, str], Order] = {}
+        self._next_order_id = 100000001
+        self._trade_ids = {s: 0 for s in symbols}
+        self._countdowns: dict[str, asyncio.TimerHandle] = {}
+        self._tasks: set[asyncio.Task] = set()
+
+    def stop(self) -> None:
+        for handle in self._countdowns.values():
+            handle.cancel()
+        self._countdowns.clear()
+        for task in list(self._tasks):
+            task.cancel()
+
+    def spec(self, symbol: str) -> SymbolSpec:
+        spec = self.symbols.get(symbol)
+        if spec is None:
+            raise ApiError(-1121, "Invalid symbol.")
+        return spec
+
+    def open(self, symbol: str | None = None) -> list[Order]:
+        return [o for o in self._live.values() if symbol is None or o.symbol == symbol]
+
+    def depth_frame(self, symbol: str, levels: int) -> dict:
+        return self.books[symbol].frame(self.symbols[symbol], levels, self.clock.now_ms())
+
+    async def push_user(self, payload: dict) -> None:
+        self.journal.log({"kind": "event", "stream": "user", "payload": payload})
+        await self.on_user(payload)
+
+    # ---------------------------------------------------------------- market events
+    async def set_book(self, symbol: str, bids: list, asks: list) -> None:
+        self.spec(symbol)
+        book = self.books[symbol]
+        book.bids = [(to_dec(p), to_dec(q)) for p, q in bids]
+        book.asks = [(to_dec(p), to_dec(q)) for p, q in asks]
+        book.update_id += 1
+        self.journal.log({"kind": "event", "stream": "market", "payload": self.depth_frame(symbol, 20)})
+        await self.on_market(symbol, "depth", None)
+        bid, ask = book.best()
+        for order in self.open(symbol):
+            if order.is_open and ((order.side == "BUY" and ask is not None and ask <= order.price)
+                                  or (order.side == "SELL" and bid is not None and bid >= order.price)):
+                await self.fill(order, order.remaining, order.price, maker=True)
+
+    async def trade(self, symbol: str, aggressor_side: str, price: Any, qty: Any) -> None:
+        spec = self.spec(symbol)
+        side, price, left = aggressor_side.upper(), to_dec(price), to_dec(qty)
+        tid = self._next_trade_id(symbol)
+        self.books[symbol].last_price = price
+        now = self.clock.now_ms()
+        payload = {"e": "aggTrade", "E": now, "s": symbol, "a": tid, "p": fmt_unit(price, spec.tick),
+                   "q": fmt_unit(left, spec.step), "f": tid, "l": tid, "T": now, "m": side == "SELL"}
+        self.journal.log({"kind": "event", "stream": "market", "payload": payload})
+        await self.on_market(symbol, "aggTrade", payload)
+        hit = "BUY" if side == "SELL" else "SELL"
+        through = [o for o in self.open(symbol) if o.side == hit
+                   and (o.price >= price if hit == "BUY" else o.price <= price)]
+        through.sort(key=lambda o: (-o.price if hit == "BUY" else o.price, o.order_id))
+        for order in through:
+            if left <= 0:
+                break
+            if order.is_open:
+                left -= await self.fill(order, min(order.remaining, left), order.price, maker=True)
+
+    def _next_trade_id(self, symbol: str) -> int:
+        self._trade_ids[symbol] += 1
+        return self._trade_ids[symbol]
+
+    # ---------------------------------------------------------------- orders
+    async def create(self, spec: SymbolSpec, side: str, price: Decimal, qty: Decimal, tif: str,
+                     reduce_only: bool, client_id: str | None) -> Order:
+        now = self.clock.now_ms()
+        order = Order(self._next_order_id, spec, side, price, qty, tif, reduce_only,
+                      client_id or f"sim_{self._next_order_id}", now, update_time=now)
+        self._next_order_id += 1
+        self.orders[order.order_id] = order
+        self._by_client_id[(spec.symbol, order.client_id)] = order
+        self.accounts.stats[spec.symbol].orders_sent += 1
+        self._track_open(order)
+        await self._push_order_update(order, "NEW")
+        return order
+
+    def _track_open(self, order: Order) -> None:
+        if order.is_open:
+            self._live[order.order_id] = order
+        else:
+            self._live.pop(order.order_id, None)
+        count = len(self.open(order.symbol))
+        self.peak_open_orders[order.symbol] = max(self.peak_open_orders.get(order.symbol, 0), count)
+        self.journal.notify()
+
+    def _validate(self, params: dict) -> tuple:
+        spec = self.spec(mandatory(params, "symbol"))
+        side, price, qty, tif, reduce_only, client_id = parse_order(params, spec)
+        existing = self._by_client_id.get((spec.symbol, client_id)) if client_id else None
+        if existing is not None and existing.is_open:
+            raise ApiError(-4116, "ClientOrderId is duplicated.")
+        pos = self.accounts.positions[spec.symbol]
+        if reduce_only and (pos.amt == 0 or (pos.amt > 0) == (side == "BUY")):
+            raise ApiError(-2022, "ReduceOnly Order is rejected.")
+        if not reduce_only:
+            reducing = abs(pos.amt) if pos.amt and (pos.amt > 0) != (side == "BUY") else ZERO
+            opening = max(ZERO, qty - reducing)
+            if opening * price / pos.leverage > self.accounts.available(self.open()):
+                raise ApiError(-2019, "Margin is insufficient.")
+        return spec, side, price, qty, tif, reduce_only, client_id
+
+    async def place(self, params: dict) -> Order:
+        try:
+            spec, side, price, qty, tif, reduce_only, client_id = self._validate(params)
+        except ApiError:
+            if params.get("symbol") in self.accounts.stats:
+                self.accounts.stats[params["symbol"]].rejected += 1
+            raise
+        bid, ask = self.books[spec.symbol].best()
+        crosses = (ask is not None and price >= ask) if side == "BUY" else (bid is not None and price <= bid)
+        if tif == "GTX" and crosses and self.gtx_reject:
+            self.accounts.stats[spec.symbol].rejected += 1
+            raise ApiError(-5022, "Due to the order could not be executed as maker, the Post Only order "
+                                  "will be rejected. The order will not be recorded in the order history")
+        order = await self.create(spec, side, price, qty, tif, reduce_only, client_id)
+        if crosses and tif != "GTX":
+            book = self.books[spec.symbol]
+            best_price, best_qty = (book.asks if side == "BUY" else book.bids)[0]
+            fill = order.remaining if tif == "GTC" else min(order.remaining, best_qty)
+            if tif != "FOK" or fill == order.remaining:
+                await self.fill(order, fill, best_price, maker=False)
+        if order.is_open and (tif in ("IOC", "FOK") or (tif == "GTX" and crosses)):
+            await self.finish(order, "EXPIRED")
+        return order
+
+    async def fill(self, order: Order, qty: Decimal, price: Decimal, maker: bool) -> Decimal:
+        """Fill up to qty of order at price; returns the quantity actually filled."""
+        if not order.is_open:  # e.g. cancelled while an earlier event was being pushed
+            return ZERO
+        qty = min(qty, order.remaining)
+        pos = self.accounts.positions[order.symbol]
+        if order.reduce_only:
+            qty = min(qty, max(ZERO, -pos.amt if order.side == "BUY" else pos.amt))
+            if qty <= 0:
+                await self.finish(order, "EXPIRED")
+                return ZERO
+        now = self.clock.now_ms()
+        realized, fee = self.accounts.settle_fill(order.symbol, order.side, qty, price, maker, now)
+        order.executed += qty
+        order.cum_quote += price * qty
+        order.status = "FILLED" if order.remaining <= 0 else "PARTIALLY_FILLED"
+        order.update_time = now
+        self.books[order.symbol].last_price = price
+        self._track_open(order)
+        await self._push_order_update(order, "TRADE", last_qty=qty, last_price=price, fee=fee,
+                                      trade_id=self._next_trade_id(order.symbol), maker=maker,
+                                      realized=realized, t=now)
+        await self.push_user(self.accounts.account_update(order.symbol, self.clock.now_ms(), now))
+        if order.reduce_only and order.is_open and pos.amt == 0:
+            await self.finish(order, "EXPIRED")
+        return qty
+
+    async def finish(self, order: Order, status: str) -> None:
+        order.status, order.update_time = status, self.clock.now_ms()
+        stats = self.accounts.stats[order.symbol]
+        if status == "CANCELED":
+            stats.cancelled += 1
+        else:
+            stats.expired += 1
+        self._track_open(order)
+        await self._push_order_update(order, status)
+
+    async def cancel_all(self, symbol: str) -> None:
+        for order in self.open(symbol):
+            await self.finish(order, "CANCELED")
+
+    def find_order(self, params: dict, missing: ApiError) -> Order:
+        spec = self.spec(mandatory(params, "symbol"))
+        if params.get("orderId"):
+            order = self.orders.get(int(params["orderId"])) if params["orderId"].isdigit() else None
+        elif params.get("origClientOrderId"):
+            order = self._by_client_id.get((spec.symbol, params["origClientOrderId"]))
+        else:
+            raise ApiError(-1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!")
+        if order is None or order.symbol != spec.symbol:
+            raise missing
+        return order
+
+    async def _push_order_update(self, order: Order, exec_type: str, t: int | None = None, **fill) -> None:
+        now = self.clock.now_ms()
+        t = now if t is None else t
+        await self.push_user({"e": "ORDER_TRADE_UPDATE", "E": now, "T": t, "o": order.to_event(exec_type, t, **fill)})
+
+    # ---------------------------------------------------------------- countdownCancelAll
+    def countdown(self, symbol: str, millis: int) -> None:
+        """Cancel all of symbol's open orders in `millis` ms (event-loop time) unless called again; 0 stops."""
+        if (old := self._countdowns.pop(symbol, None)) is not None:
+            old.cancel()
+        if millis > 0:
+            self._countdowns[symbol] = asyncio.get_running_loop().call_later(
+                millis / 1000, self._countdown_fired, symbol)
+
+    def _countdown_fired(self, symbol: str) -> None:
+        self._countdowns.pop(symbol, None)
+        task = asyncio.get_running_loop().create_task(self.cancel_all(symbol))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

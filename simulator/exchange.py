@@ -1,0 +1,189 @@
+"""`SimExchange`: the simulator as tests, the benchmark and `--sim` use it. It wires the parts together
+(engine, accounts, authentication, faults, streams, server) and adds the controls a test drives it
+with: market events, inspection, setup, and fault injection.
+
+Time: `clock` (plus the clock offset) drives timestamps and recvWindow checks; real-time durations
+(countdownCancelAll, restart downtime, fault delays) use the event loop's clock.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from decimal import Decimal
+from typing import Any
+
+from .accounts import Accounts
+from .auth import HmacAuth
+from .engine import Engine
+from .faults import Faults
+from .journal import Clock, Journal
+from .orders import Book, SymbolSpec, default_symbols
+from .rest import RestApi
+from .server import Server
+from .streams import Streams
+from .wire import D, to_dec
+
+
+class SimExchange:
+    def __init__(self, api_key: str = "simkey", api_secret: str = "simsecret",
+                 balances: dict[str, Decimal] | None = None,
+                 symbols: dict[str, SymbolSpec] | None = None,
+                 maker_fee: Decimal = D("0.0001"), taker_fee: Decimal = D("0.00035"),
+                 gtx_reject: bool = False, clock: Callable[[], float] = time.time,
+                 journal_limit: int | None = None):
+        self.api_key, self.api_secret = api_key, api_secret
+        self.symbols = symbols if symbols is not None else default_symbols()
+        self._clock = Clock(clock)
+        self._journal = Journal(self._clock, journal_limit)
+        self.journal = self._journal.entries
+        books = {s: Book() for s in self.symbols}
+        self._accounts = Accounts(self.symbols, books, balances, maker_fee, taker_fee)
+        self._engine = Engine(self.symbols, books, self._accounts, self._clock, self._journal, gtx_reject)
+        self._faults = Faults()
+        self._streams = Streams(self._engine, self._faults, self._journal)
+        self._engine.on_user, self._engine.on_market = self._streams.send_user, self._streams.send_market
+        self._auth = HmacAuth(api_key, api_secret, self._clock.now_ms)
+        self._server = Server(self._engine, RestApi(self._engine, self._accounts, self._streams), self._streams,
+                              self._auth, self._faults, self._journal, self._clock)
+        self.peak_open_orders = self._engine.peak_open_orders
+        # Observers, e.g. for latency measurements: see server.RequestObserver; market-frame observers
+        # are called with no argument after each frame is written to a market stream.
+        self.on_request = self._server.on_request
+        self.on_market_frame = self._streams.on_market_frame
+
+    # ---------------------------------------------------------------- lifecycle
+    async def start(self, port: int = 0) -> SimExchange:
+        await self._server.start(port)
+        return self
+
+    async def stop(self) -> None:
+        await self._server.stop()
+
+    async def __aenter__(self) -> SimExchange:
+        return await self.start()
+
+    async def __aexit__(self, *exc) -> None:
+        await self.stop()
+
+    @property
+    def port(self) -> int:
+        return self._server.port
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    # ---------------------------------------------------------------- time and waiting
+    def now_ms(self) -> int:
+        return self._clock.now_ms()
+
+    def set_clock_offset(self, seconds: float) -> None:
+        self._clock.offset = seconds
+
+    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
+        return await self._journal.wait_for(predicate, timeout)
+
+    # ---------------------------------------------------------------- inspection
+    def requests(self, method: str | None = None, path: str | None = None) -> list[dict]:
+        return self._journal.requests(method, path)
+
+    def order_requests(self) -> list[dict]:
+        return self._journal.order_requests()
+
+    def open_orders(self, symbol: str | None = None) -> list[dict]:
+        return [o.to_dict() for o in self._engine.open(symbol)]
+
+    def position(self, symbol: str) -> Decimal:
+        return self._accounts.positions[symbol].amt
+
+    def balances(self) -> dict[str, Decimal]:
+        return dict(self._accounts.wallet)
+
+    def summary(self, symbol: str) -> dict:
+        return asdict(self._accounts.stats[symbol])
+
+    @property
+    def user_stream_connections(self) -> int:
+        return self._streams.count("user")
+
+    @property
+    def market_stream_connections(self) -> int:
+        return self._streams.count("market")
+
+    def book(self, symbol: str) -> tuple[list, list]:
+        b = self._engine.books[symbol]
+        return list(b.bids), list(b.asks)
+
+    # ---------------------------------------------------------------- market events
+    async def set_book(self, symbol: str, bids: list, asks: list) -> None:
+        await self._engine.set_book(symbol, bids, asks)
+
+    async def trade(self, symbol: str, aggressor_side: str, price: Any, qty: Any) -> None:
+        await self._engine.trade(symbol, aggressor_side, price, qty)
+
+    async def fill_order(self, symbol: str, client_order_id: str | None = None, qty: Any = None) -> dict:
+        candidates = [o for o in self._engine.open(symbol) if client_order_id in (None, o.client_id)]
+        if len(candidates) != 1:
+            raise ValueError(f"fill_order: {len(candidates)} matching open orders on {symbol}")
+        order = candidates[0]
+        await self._engine.fill(order, order.remaining if qty is None else to_dec(qty), order.price, maker=True)
+        return order.to_dict()
+
+    # ---------------------------------------------------------------- test setup
+    def set_position(self, symbol: str, amount: Any, entry_price: Any) -> None:
+        pos = self._accounts.positions[symbol]
+        pos.amt, pos.entry, pos.update_time = to_dec(amount), to_dec(entry_price), self.now_ms()
+        self._journal.notify()
+
+    async def place_order_direct(self, symbol: str, side: str, price: Any, qty: Any,
+                                 client_order_id: str | None = None, reduce_only: bool = False) -> dict:
+        order = await self._engine.create(self._engine.spec(symbol), side, to_dec(price), to_dec(qty), "GTC",
+                                          reduce_only, client_order_id)
+        return order.to_dict()
+
+    async def _cancel_all(self, symbol: str) -> None:
+        await self._engine.cancel_all(symbol)
+
+    def _check_signature(self, query: str, body: str) -> None:
+        self._auth.check_signature(query, body)
+
+    # ---------------------------------------------------------------- fault injection
+    def fail_next(self, method: str, path: str, count: int = 1, status: int = 503,
+                  body: dict | None = None, retry_after: float | None = None,
+                  execute: bool = False, delay: float = 0.0) -> None:
+        """Answer the next `count` (method, path) requests with `status`; see faults.Fault."""
+        self._faults.fail_next(method, path, count, status, body, retry_after, execute, delay)
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
+    async def drop_streams(self, kind: str = "all") -> None:
+        await self._streams.drop(kind)
+
+    def refuse_streams(self, kind: str = "all", refuse: bool = True) -> None:
+        self._faults.refuse(kind, refuse)
+
+    def freeze_streams(self, kind: str = "all", frozen: bool = True) -> None:
+        self._faults.freeze(kind, frozen)
+
+    async def expire_listen_key(self) -> None:
+        if (key := self._streams.listen_key) is None:
+            return
+        await self._engine.push_user({"e": "listenKeyExpired", "E": self.now_ms(), "listenKey": key})
+        self._streams.listen_key = None
+        await self._streams.drop("user")
+
+    async def restart(self, down_seconds: float = 2.0) -> None:
+        """Exchange restart: returns at once; REST answers 503 and websockets are refused meanwhile."""
+        self._faults.go_down(down_seconds)
+        await self._streams.drop("all")
+        self._journal.notify()
+
+    async def send_raw(self, kind: str, text: str) -> None:
+        """Send a raw text frame (e.g. malformed JSON) on every stream of that kind."""
+        await self._streams.send_raw(kind, text)

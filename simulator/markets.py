@@ -1,0 +1,140 @@
+"""Market sources that drive the simulator through `set_book` and `trade`: a seeded synthetic random
+walk (`SyntheticMarket`) and a replay of recorded CSV data (`ReplayMarket`, the format of
+shared/data/aster-2025-09-29/).
+"""
+from __future__ import annotations
+
+import asyncio
+import csv
+import math
+from collections.abc import Iterator
+from decimal import ROUND_FLOOR, Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .orders import SymbolSpec, default_symbols
+from .wire import D, to_dec
+
+if TYPE_CHECKING:
+    from .exchange import SimExchange
+
+def _spec_for(symbol: str) -> SymbolSpec:
+    return default_symbols().get(symbol) or SymbolSpec(symbol)
+
+
+class SyntheticMarket:
+    """Deterministic random-walk market with a 5-level book and trade flow.
+
+    Each step the mid moves by a normal relative return of std `volatility` (0.0004 per 0.1 s step is
+    about 0.5 % over 15 s: much livelier than a real market, so a test run sees fills within seconds of
+    simulated time). Each step prints `trades_per_step` (Poisson mean) small trades at the touch and, with
+    probability `sweep_prob`, one large sweep (a wick) printing `sweep_min`..`sweep_max` away from mid.
+    A bot re-centring its quotes follows the random walk, so the sweeps are what reach quotes placed
+    0.6 % from mid: with the defaults (a sweep every ~3.3 s, 0.2 %..1.2 % deep, uniformly) such quotes
+    are hit on both sides after a median of ~15 s of simulated time, within ~33 s for 90 % of seeds.
+    """
+
+    def __init__(self, symbol: str = "ETHUSDT", start_price: Any = D("2500"), seed: int = 1,
+                 volatility: float = 0.0004, tick: Any = None, spread_ticks: int = 1, levels: int = 5,
+                 interval: float = 0.1, trades_per_step: float = 1.0, speed: float = 1.0,
+                 sweep_prob: float = 0.03, sweep_min: float = 0.002, sweep_max: float = 0.012,
+                 level_notional: float = 20000.0, step: Any = None):
+        spec = _spec_for(symbol)
+        self.symbol, self.seed, self.volatility = symbol, seed, volatility
+        self.tick = to_dec(tick) if tick is not None else spec.tick
+        self.step = to_dec(step) if step is not None else spec.step
+        self.spread_ticks, self.levels, self.interval = spread_ticks, levels, interval
+        self.trades_per_step, self.speed = trades_per_step, speed
+        self.sweep_prob, self.sweep_min, self.sweep_max = sweep_prob, sweep_min, sweep_max
+        self.level_notional = level_notional
+        self.mid = float(start_price)
+        self._rng = np.random.default_rng(seed)
+
+    def _price(self, x: float) -> Decimal:
+        return (D(repr(float(x))) / self.tick).to_integral_value(ROUND_FLOOR) * self.tick
+
+    def _qty(self, notional: float) -> Decimal:
+        qty = (D(repr(float(notional) / self.mid)) / self.step).to_integral_value(ROUND_FLOOR) * self.step
+        return max(qty, self.step)
+
+    def step_once(self) -> tuple[list, list, list]:
+        rng = self._rng
+        self.mid *= math.exp(rng.normal(0.0, self.volatility))
+        best_bid = self._price(self.mid - float(self.tick) * self.spread_ticks / 2)
+        best_ask = best_bid + self.tick * self.spread_ticks
+        sizes = rng.uniform(0.3, 1.7, size=2 * self.levels) * self.level_notional
+        bids = [(best_bid - i * self.tick, self._qty(sizes[i])) for i in range(self.levels)]
+        asks = [(best_ask + i * self.tick, self._qty(sizes[self.levels + i])) for i in range(self.levels)]
+        trades = []
+        for _ in range(rng.poisson(self.trades_per_step)):
+            buy = rng.random() < 0.5
+            trades.append(("BUY" if buy else "SELL", best_ask if buy else best_bid,
+                           self._qty(rng.exponential(0.1) * self.level_notional)))
+        if rng.random() < self.sweep_prob:
+            buy = rng.random() < 0.5
+            depth = rng.uniform(self.sweep_min, self.sweep_max)
+            price = self._price(self.mid * (1 + depth if buy else 1 - depth))
+            trades.append(("BUY" if buy else "SELL", price, self._qty(rng.uniform(1, 5) * self.level_notional)))
+        return bids, asks, trades
+
+    def steps(self, n: int) -> Iterator[tuple[list, list, list]]:
+        for _ in range(n):
+            yield self.step_once()
+
+    async def run(self, sim: SimExchange, duration: float | None = None) -> None:
+        """Drive sim at interval/speed real seconds per step; duration is in simulated seconds."""
+        loop = asyncio.get_running_loop()
+        n, start = 0, loop.time()
+        while duration is None or n * self.interval < duration:
+            bids, asks, trades = self.step_once()
+            await sim.set_book(self.symbol, bids, asks)
+            for side, price, qty in trades:
+                await sim.trade(self.symbol, side, price, qty)
+            n += 1
+            if self.speed and math.isfinite(self.speed):
+                await asyncio.sleep(max(0.0, start + n * self.interval / self.speed - loop.time()))
+            else:
+                await asyncio.sleep(0)
+
+
+class ReplayMarket:
+    """Replays recorded orderbook_<SYM>.csv (top 5 of 10 levels) and trades_<SYM>.csv, merged by time."""
+
+    def __init__(self, data_dir: Any, symbol: str = "BNBUSDT", speed: float = 1.0, levels: int = 5):
+        self.data_dir, self.symbol, self.speed, self.levels = Path(data_dir), symbol, speed, levels
+
+    def events(self) -> list[tuple]:
+        """[(t seconds, "book", bids, asks) | (t, "trade", side, price, qty)] sorted by time."""
+        out = []
+        with open(self.data_dir / f"orderbook_{self.symbol}.csv", newline="") as f:
+            for row in csv.DictReader(f):
+                out.append((float(row["unix_timestamp"]), "book", self._side(row, "bid"), self._side(row, "ask")))
+        with open(self.data_dir / f"trades_{self.symbol}.csv", newline="") as f:
+            for row in csv.DictReader(f):
+                out.append((int(row["unix_timestamp_ms"]) / 1000, "trade", row["side"].upper(),
+                            D(row["price"]), D(row["quantity"])))
+        out.sort(key=lambda e: e[0])  # stable: a book and a trade at the same instant keep file order
+        return out
+
+    def _side(self, row: dict, side: str) -> list:
+        return [(D(row[f"{side}_price_{i}"]), D(row[f"{side}_qty_{i}"]))
+                for i in range(self.levels) if row.get(f"{side}_price_{i}")]
+
+    async def run(self, sim: SimExchange) -> int:
+        """Replay all events into sim; returns the number of events applied."""
+        events = self.events()
+        loop = asyncio.get_running_loop()
+        start, t0 = loop.time(), events[0][0] if events else 0.0
+        realtime = bool(self.speed) and math.isfinite(self.speed)
+        for n, event in enumerate(events):
+            if realtime:
+                await asyncio.sleep(max(0.0, start + (event[0] - t0) / self.speed - loop.time()))
+            elif n % 50 == 0:
+                await asyncio.sleep(0)
+            if event[1] == "book":
+                await sim.set_book(self.symbol, event[2], event[3])
+            else:
+                await sim.trade(self.symbol, *event[2:])
+        return len(events)

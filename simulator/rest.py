@@ -1,0 +1,187 @@
+"""The REST endpoints: the route table (method, path -> handler, weight, security) and the handlers,
+each turning request parameters into engine and account calls and the answer into the exchange's JSON.
+
+Endpoint shapes follow the Aster futures API docs (`asterdex/api-docs`, aster-finance-futures-api.md).
+"""
+from __future__ import annotations
+
+import json
+
+from .accounts import MAX_NOTIONAL, Accounts
+from .engine import Engine
+from .orders import SymbolSpec
+from .streams import Streams
+from .wire import ApiError, decimals, fmt, mandatory
+
+# (method, path) -> (handler name, weight, security: "none" | "key" | "signed")
+ROUTES = {
+    ("GET", "/fapi/v1/ping"): ("h_ping", 1, "none"),
+    ("GET", "/fapi/v1/time"): ("h_time", 1, "none"),
+    ("GET", "/fapi/v1/exchangeInfo"): ("h_exchange_info", 1, "none"),
+    ("GET", "/fapi/v1/depth"): ("h_depth", 2, "none"),
+    ("POST", "/fapi/v1/order"): ("h_new_order", 1, "signed"),
+    ("DELETE", "/fapi/v1/order"): ("h_cancel_order", 1, "signed"),
+    ("GET", "/fapi/v1/order"): ("h_query_order", 1, "signed"),
+    ("POST", "/fapi/v1/batchOrders"): ("h_batch_orders", 5, "signed"),
+    ("DELETE", "/fapi/v1/batchOrders"): ("h_batch_cancel", 1, "signed"),
+    ("DELETE", "/fapi/v1/allOpenOrders"): ("h_cancel_all", 1, "signed"),
+    ("GET", "/fapi/v1/openOrders"): ("h_open_orders", 1, "signed"),
+    ("POST", "/fapi/v1/countdownCancelAll"): ("h_countdown", 10, "signed"),
+    ("GET", "/fapi/v2/positionRisk"): ("h_position_risk", 5, "signed"),
+    ("GET", "/fapi/v2/balance"): ("h_balance", 5, "signed"),
+    ("GET", "/fapi/v4/account"): ("h_account", 5, "signed"),
+    ("POST", "/fapi/v1/leverage"): ("h_leverage", 1, "signed"),
+    ("POST", "/fapi/v1/listenKey"): ("h_listen_key_new", 1, "key"),
+    ("PUT", "/fapi/v1/listenKey"): ("h_listen_key_keepalive", 1, "key"),
+    ("DELETE", "/fapi/v1/listenKey"): ("h_listen_key_close", 1, "key"),
+}
+
+
+def symbol_info(s: SymbolSpec) -> dict:
+    """One symbol of GET /fapi/v1/exchangeInfo."""
+    lot = {"minQty": fmt(s.min_qty), "maxQty": "1000000", "stepSize": fmt(s.step)}
+    return {"symbol": s.symbol, "pair": s.symbol, "contractType": "PERPETUAL", "status": s.status,
+            "baseAsset": s.base_asset, "quoteAsset": "USDT", "marginAsset": "USDT",
+            "pricePrecision": decimals(s.tick), "quantityPrecision": decimals(s.step),
+            "baseAssetPrecision": 8, "quotePrecision": 8, "underlyingType": "COIN",
+            "filters": [{"filterType": "PRICE_FILTER", "minPrice": fmt(s.tick), "maxPrice": "1000000",
+                         "tickSize": fmt(s.tick)},
+                        {"filterType": "LOT_SIZE", **lot},
+                        {"filterType": "MARKET_LOT_SIZE", **lot},
+                        {"filterType": "MAX_NUM_ORDERS", "limit": 200},
+                        {"filterType": "MIN_NOTIONAL", "notional": fmt(s.min_notional)},
+                        {"filterType": "PERCENT_PRICE", "multiplierUp": "1.0500",
+                         "multiplierDown": "0.9500", "multiplierDecimal": "4"}],
+            "orderTypes": ["LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT",
+                           "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET"],
+            "timeInForce": ["GTC", "IOC", "FOK", "GTX"]}
+
+
+class RestApi:
+    def __init__(self, engine: Engine, accounts: Accounts, streams: Streams):
+        self._engine, self._accounts, self._streams = engine, accounts, streams
+
+    def _now(self) -> int:
+        return self._engine.clock.now_ms()
+
+    def _symbol(self, params: dict) -> str:
+        return self._engine.spec(mandatory(params, "symbol")).symbol
+
+    async def h_ping(self, params: dict) -> dict:
+        return {}
+
+    async def h_time(self, params: dict) -> dict:
+        return {"serverTime": self._now()}
+
+    async def h_exchange_info(self, params: dict) -> dict:
+        return {"timezone": "UTC", "serverTime": self._now(),
+                "rateLimits": [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
+                                "limit": 2400},
+                               {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1,
+                                "limit": 1200}],
+                "exchangeFilters": [],
+                "assets": [{"asset": a, "marginAvailable": True, "autoAssetExchange": "0"}
+                           for a in self._accounts.wallet],
+                "symbols": [symbol_info(s) for s in self._engine.symbols.values()]}
+
+    async def h_depth(self, params: dict) -> dict:
+        frame = self._engine.depth_frame(self._symbol(params), int(params.get("limit") or 20))
+        return {"lastUpdateId": frame["u"], "E": frame["E"], "T": frame["T"],
+                "bids": frame["b"], "asks": frame["a"]}
+
+    # ---------------------------------------------------------------- orders
+    async def h_new_order(self, params: dict) -> dict:
+        # The response always shows the state after matching, whatever newOrderRespType says.
+        return (await self._engine.place(params)).to_dict()
+
+    async def h_batch_orders(self, params: dict) -> list:
+        try:
+            batch = json.loads(mandatory(params, "batchOrders"))
+        except ValueError:
+            raise ApiError(-1130, "Data sent for parameter 'batchOrders' is not valid.") from None
+        if not isinstance(batch, list) or not 1 <= len(batch) <= 5:
+            raise ApiError(-1130, "Data sent for parameter 'batchOrders' is not valid.")
+        results = []
+        for item in batch:
+            try:
+                results.append((await self._engine.place({k: str(v) for k, v in item.items()})).to_dict())
+            except ApiError as err:
+                results.append(err.body())
+        return results
+
+    async def h_cancel_order(self, params: dict) -> dict:
+        order = self._engine.find_order(params, ApiError(-2011, "Unknown order sent."))
+        if not order.is_open:
+            raise ApiError(-2011, "Unknown order sent.")
+        await self._engine.finish(order, "CANCELED")
+        return order.to_dict()
+
+    async def h_batch_cancel(self, params: dict) -> list:
+        symbol = mandatory(params, "symbol")
+        ids = json.loads(params.get("orderIdList") or "[]")
+        cids = json.loads(params.get("origClientOrderIdList") or "[]")
+        results = []
+        for key, value in [("orderId", str(i)) for i in ids] + [("origClientOrderId", c) for c in cids]:
+            try:
+                results.append(await self.h_cancel_order({"symbol": symbol, key: value}))
+            except ApiError as err:
+                results.append(err.body())
+        return results
+
+    async def h_query_order(self, params: dict) -> dict:
+        return self._engine.find_order(params, ApiError(-2013, "Order does not exist.")).to_dict()
+
+    async def h_cancel_all(self, params: dict) -> dict:
+        await self._engine.cancel_all(self._symbol(params))
+        return {"code": 200, "msg": "The operation of cancel all open order is done."}
+
+    async def h_open_orders(self, params: dict) -> list:
+        symbol = self._engine.spec(params["symbol"]).symbol if params.get("symbol") else None
+        return [o.to_dict() for o in self._engine.open(symbol)]
+
+    async def h_countdown(self, params: dict) -> dict:
+        symbol = self._symbol(params)
+        countdown = int(mandatory(params, "countdownTime"))
+        self._engine.countdown(symbol, countdown)
+        return {"symbol": symbol, "countdownTime": str(countdown)}
+
+    # ---------------------------------------------------------------- account
+    async def h_position_risk(self, params: dict) -> list:
+        if params.get("symbol"):
+            return [self._accounts.position_dict(self._engine.spec(params["symbol"]).symbol)]
+        return [self._accounts.position_dict(s) for s in self._engine.symbols]
+
+    async def h_balance(self, params: dict) -> list:
+        return self._accounts.balance_rows(self._engine.open(), self._now())
+
+    async def h_account(self, params: dict) -> dict:
+        return self._accounts.account_body(self._engine.open(), self._now())
+
+    async def h_leverage(self, params: dict) -> dict:
+        symbol = self._symbol(params)
+        try:
+            leverage = int(mandatory(params, "leverage"))
+        except ValueError:
+            leverage = 0
+        if not 1 <= leverage <= 125:
+            raise ApiError(-4028, "Leverage is not valid")
+        self._accounts.positions[symbol].leverage = leverage
+        now = self._now()
+        await self._engine.push_user({"e": "ACCOUNT_CONFIG_UPDATE", "E": now, "T": now,
+                                      "ac": {"s": symbol, "l": leverage}})
+        return {"leverage": leverage, "maxNotionalValue": fmt(MAX_NOTIONAL), "symbol": symbol}
+
+    # ---------------------------------------------------------------- user stream
+    async def h_listen_key_new(self, params: dict) -> dict:
+        return {"listenKey": self._streams.new_listen_key()}
+
+    async def h_listen_key_keepalive(self, params: dict) -> dict:
+        key = params.get("listenKey")
+        if self._streams.listen_key is None or key not in (None, "", self._streams.listen_key):
+            raise ApiError(-1125, "This listenKey does not exist.")
+        return {}
+
+    async def h_listen_key_close(self, params: dict) -> dict:
+        self._streams.listen_key = None
+        await self._streams.drop("user")
+        return {}

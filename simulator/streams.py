@@ -1,0 +1,146 @@
+"""The WebSocket side of the server: market streams (`/ws/<stream>`, `/stream?streams=a/b`), the
+listenKey user stream, the open connections, and writing frames to them.
+
+Market streams are `<symbol>@depth5|10|20[@100ms|@500ms]` and `<symbol>@aggTrade`; each book change is
+one frame (the @100ms / @500ms suffixes do not throttle here). A combined stream wraps each frame as
+{"stream": name, "data": frame}. Frozen stream kinds drop frames silently; refused ones answer 503.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from aiohttp import WSCloseCode, web
+
+from .engine import Engine
+from .faults import Faults, stream_kinds
+from .journal import Journal
+
+STREAM_RE = re.compile(r"^([a-z0-9]+)@(depth(5|10|20)|aggTrade)(@\d+ms)?$")
+
+
+@dataclass(eq=False)
+class Conn:
+    ws: web.WebSocketResponse
+    kind: str  # "market" | "user"
+    streams: list = field(default_factory=list)  # market: (name, symbol, type, levels)
+    combined: bool = False
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+def parse_stream(name: str) -> tuple | None:
+    m = STREAM_RE.match(name)
+    if not m:
+        return None
+    symbol, typ = m.group(1).upper(), m.group(2)
+    if typ.startswith("depth"):
+        return (name, symbol, "depth", int(m.group(3)))
+    return (name, symbol, typ, 0)
+
+
+class Streams:
+    def __init__(self, engine: Engine, faults: Faults, journal: Journal):
+        self._engine, self._faults, self._journal = engine, faults, journal
+        self.conns: list[Conn] = []
+        self.listen_key: str | None = None
+        self.accepting = False  # False once the server stops
+        self.on_market_frame: list[Callable[[], None]] = []  # called after each market frame is written
+
+    def count(self, kind: str) -> int:
+        return sum(1 for c in self.conns if c.kind == kind)
+
+    def new_listen_key(self) -> str:
+        if self.listen_key is None:
+            self.listen_key = secrets.token_hex(32)
+        return self.listen_key
+
+    # ---------------------------------------------------------------- writing frames
+    async def send(self, conn: Conn, payload: dict | str) -> None:
+        await self._write(conn, payload)
+        if conn.kind == "market":
+            for observer in self.on_market_frame:
+                observer()
+
+    async def _write(self, conn: Conn, payload: dict | str) -> None:
+        if conn.kind in self._faults.frozen or conn.ws.closed:
+            return  # frozen feeds drop frames silently, nothing is buffered
+        try:
+            async with conn.lock:
+                await conn.ws.send_str(payload if isinstance(payload, str) else json.dumps(payload))
+        except (ConnectionError, RuntimeError):
+            pass
+
+    async def send_user(self, payload: dict) -> None:
+        for conn in [c for c in self.conns if c.kind == "user"]:
+            await self.send(conn, payload)
+
+    async def send_market(self, symbol: str, typ: str, payload: dict | None = None) -> None:
+        for conn in [c for c in self.conns if c.kind == "market"]:
+            for stream in conn.streams:
+                if stream[1] == symbol and stream[2] == typ:
+                    await self._send_frame(conn, stream, payload if payload is not None else self._snapshot(stream))
+
+    async def _send_frame(self, conn: Conn, stream: tuple, frame: dict | None) -> None:
+        if frame is not None:
+            await self.send(conn, {"stream": stream[0], "data": frame} if conn.combined else frame)
+
+    def _snapshot(self, stream: tuple) -> dict | None:
+        _, symbol, typ, levels = stream
+        book = self._engine.books[symbol]
+        return self._engine.depth_frame(symbol, levels) if typ == "depth" and (book.bids or book.asks) else None
+
+    async def send_raw(self, kind: str, text: str) -> None:
+        kinds = stream_kinds(kind)
+        self._journal.log({"kind": "event", "stream": kind, "payload": {"raw": text}})
+        for conn in [c for c in self.conns if c.kind in kinds]:
+            await self.send(conn, text)
+
+    async def drop(self, kind: str = "all") -> None:
+        kinds = stream_kinds(kind)
+        await asyncio.gather(*(self._close(c) for c in list(self.conns) if c.kind in kinds))
+
+    @staticmethod
+    async def _close(conn: Conn) -> None:
+        try:
+            await conn.ws.close(code=WSCloseCode.GOING_AWAY, message=b"sim: stream dropped")
+        except Exception:  # noqa: BLE001 - a dying connection may fail in many ways; it is gone anyway
+            pass
+
+    # ---------------------------------------------------------------- endpoints
+    async def ws_single(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        if name == self.listen_key and name is not None:
+            return await self._serve(request, "user", [], combined=False)
+        stream = parse_stream(name)
+        if stream is None or stream[1] not in self._engine.symbols:
+            return web.json_response({"code": -1125, "msg": "Invalid stream or listenKey."}, status=400)
+        return await self._serve(request, "market", [stream], combined=False)
+
+    async def ws_combined(self, request: web.Request) -> web.StreamResponse:
+        names = [n for n in request.query.get("streams", "").split("/") if n]
+        streams = [parse_stream(n) for n in names]
+        if not streams or any(s is None or s[1] not in self._engine.symbols for s in streams):
+            return web.json_response({"code": -1121, "msg": "Invalid stream."}, status=400)
+        return await self._serve(request, "market", streams, combined=True)
+
+    async def _serve(self, request: web.Request, kind: str, streams: list, combined: bool):
+        if kind in self._faults.refused or self._faults.is_down() or not self.accepting:
+            return web.Response(status=503, text="Service Unavailable")
+        ws = web.WebSocketResponse(timeout=1.0)  # bounds how long a drop waits for the peer's close
+        await ws.prepare(request)
+        conn = Conn(ws, kind, list(streams), combined)
+        self.conns.append(conn)
+        self._journal.notify()
+        try:
+            for stream in conn.streams:
+                await self._send_frame(conn, stream, self._snapshot(stream))
+            async for _ in ws:  # incoming frames (e.g. SUBSCRIBE) are ignored; pings are answered by aiohttp
+                pass
+        finally:
+            self.conns.remove(conn)
+            self._journal.notify()
+        return ws
