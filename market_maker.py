@@ -61,6 +61,7 @@ class MarketMaker:
         self._listen_key: str | None = None
         self._user_ws = None
         self._reconnect_user = False       # set by a handler: leave the user stream and reconnect
+        self._streams_seen = {"market": asyncio.Event(), "user": asyncio.Event()}   # connected at least once
         self._skip_reason = ""
 
     def wake(self) -> None:
@@ -192,6 +193,7 @@ class MarketMaker:
 
         def up(ws) -> None:
             self.state.market_up = True
+            self._streams_seen["market"].set()
 
         def down() -> None:
             self.state.market_up = False
@@ -207,6 +209,7 @@ class MarketMaker:
 
         def up(ws) -> None:
             self._user_ws = ws
+            self._streams_seen["user"].set()
             self.state.user_up = True
             self.state.need_reconcile = True   # whatever happened while we were away
             self.wake()
@@ -217,6 +220,17 @@ class MarketMaker:
             self.wake()
         await run_stream("user", url, self.on_user_message, up, down, None, self.t, self.now,
                          lambda: self._reconnect_user)
+
+    async def _first_contact(self) -> None:
+        """An unreachable WebSocket host at start is as fatal as an unreachable REST host."""
+        try:
+            async with asyncio.timeout(self.cfg.start_timeout):
+                for seen in self._streams_seen.values():
+                    await seen.wait()
+        except TimeoutError:
+            down = [name for name, seen in self._streams_seen.items() if not seen.is_set()]
+            raise FatalError(f"no {' and '.join(down)} stream from the WebSocket host {self.ws_url} within "
+                             f"{self.cfg.start_timeout:.0f} s of start") from None
 
     async def _renew_user_stream(self) -> None:
         self._reconnect_user = True
@@ -335,6 +349,7 @@ class MarketMaker:
         await self.start()
         jobs = {"market_stream": self.market_stream, "user_stream": self.user_stream,
                 "quote_loop": self.quote_loop, "heartbeat": self.dead_man.run, "wait_for_stop": self._wait_for_stop,
+                "first_contact": self._first_contact,
                 "keepalive": lambda: keep_listen_key_alive(self.client, self.t.keepalive_every,
                                                            self._renew_user_stream),
                 "status": lambda: report_status(self.t.status_every, self.describe)}

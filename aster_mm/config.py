@@ -55,6 +55,7 @@ class Timings:
     idle_wake: float = 1.0             # the loop re-checks staleness and sweeps at least this often
     rules_every: float = 15 * 60.0     # re-read the symbol's rules and status
     start_retry_max: float = 10.0      # longest pause between start-up attempts
+    settings_retry: float = 60.0       # after leverage or margin type could not be set, try again this late
 
 
 def _decimal_arg(name: str, upper: Decimal | None) -> Callable[[str], Decimal]:
