@@ -15,7 +15,8 @@ import yarl
 from sim_exchange import ReplayMarket, SimExchange, SymbolSpec, SyntheticMarket
 
 KEY, SECRET = "simkey", "simsecret"
-DATA_DIR = Path("/work/shared/data/aster-2025-09-29")
+ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = ROOT.parent / "shared" / "data" / "aster-2025-09-29"   # beside the repository, as in conftest
 
 
 def signed_query(params: dict, secret: str = SECRET) -> str:
