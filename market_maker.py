@@ -9,6 +9,7 @@ cycle. The parts live in the `aster_mm` package.
 """
 from __future__ import annotations
 
+import aster_mm.python_version  # noqa: F401  (first: on Python < 3.11 it exits 2 with a clear message)
 import asyncio
 import json
 import logging
@@ -331,10 +332,12 @@ class MarketMaker:
             async with asyncio.TaskGroup() as tg:
                 for name, job in jobs.items():
                     tg.create_task(self._guard(name, job), name=name)
-        except* ShutdownRequested:
-            pass
-        except* FatalError as group:
-            fatal = group.exceptions[0]
+        except BaseExceptionGroup as group:    # not except*: this file must parse on 3.10 to say it is too old
+            fatals, rest = group.split(FatalError)
+            rest = rest.split(ShutdownRequested)[1] if rest is not None else None
+            if rest is not None:
+                raise rest
+            fatal = fatals.exceptions[0] if fatals is not None else None
         finally:
             await self.shutdown()
         if fatal is not None:
