@@ -41,3 +41,17 @@ def test_bot_on_python_3_10_exits_2_with_the_message_and_no_traceback(tmp_path):
     assert done.returncode == 2
     assert "Python 3.11 or newer is needed, this is Python 3.10" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout and "usage" not in done.stdout
+
+
+def readme_section(title: str) -> str:
+    text = (ROOT / "README.md").read_text()
+    return text.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_readme_says_which_python_and_installs_into_a_virtual_environment():
+    quick = readme_section("Quick start")
+    assert "Python 3.11 or newer" in quick
+    assert "python3 -m venv .venv && .venv/bin/pip install -r requirements.txt" in quick
+    service = readme_section("Running as a service")
+    assert "system Python" in service and "python3-venv" in service
+    assert "sudo /usr/bin/python3 -m venv .venv" in service
