@@ -55,3 +55,12 @@ def test_readme_says_which_python_and_installs_into_a_virtual_environment():
     service = readme_section("Running as a service")
     assert "system Python" in service and "python3-venv" in service
     assert "sudo /usr/bin/python3 -m venv .venv" in service
+
+
+def test_readme_says_where_the_replay_data_comes_from_and_documents_the_sim_options():
+    simulator = readme_section("The simulator")
+    assert "not in this repository" in simulator and "record.py" in simulator
+    assert "first order-book row" in simulator
+    options = readme_section("Options")
+    for flag in ("--start-price", "--tick", "--step"):
+        assert f"| `{flag}` |" in options
