@@ -8,6 +8,7 @@ import asyncio
 import csv
 import math
 from collections.abc import Iterator
+from dataclasses import replace
 from decimal import ROUND_FLOOR, Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,7 +43,7 @@ def symbol_table(spec: SymbolSpec) -> dict[str, SymbolSpec]:
 def _with_units(spec: SymbolSpec, tick: Any, step: Any) -> SymbolSpec:
     tick = to_dec(tick) if tick is not None else spec.tick
     step = to_dec(step) if step is not None else spec.step
-    return SymbolSpec(spec.symbol, tick, step, max(spec.min_qty, step), spec.min_notional, spec.status)
+    return replace(spec, tick=tick, step=step, min_qty=max(spec.min_qty, step))
 
 
 def synthetic_spec(symbol: str, start_price: Any = None, tick: Any = None,

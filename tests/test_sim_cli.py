@@ -137,3 +137,8 @@ def test_bot_sim_option_errors_exit_2(tmp_path, args, needle):
     done = run_cli("market_maker.py", *args, "--log-file", str(tmp_path / "mm.log"), cwd=tmp_path)
     assert done.returncode == 2 and needle in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_tick_and_step_overrides_keep_the_symbols_other_rules():
+    spec, _ = synthetic_spec("OLDUSDT", "100", tick="0.1", step="1")
+    assert (spec.tick, spec.step, spec.min_qty, spec.status) == (D("0.1"), D("1"), D("1"), "SETTLING")
