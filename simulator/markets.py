@@ -183,8 +183,11 @@ class ReplayMarket:
             raise MarketSetupError(f"{self.book_csv} has no order-book rows")
         with open(self.trades_csv, newline="") as f:
             for row in csv.DictReader(f):
-                out.append((int(row["unix_timestamp_ms"]) / 1000, "trade", row["side"].upper(),
-                            D(row["price"]), D(row["quantity"])))
+                # A book row is stamped with its local receipt; record.py's trades carry theirs too, on the
+                # same clock (older recordings have only the exchange's trade time).
+                local = row.get("local_timestamp")
+                t = float(local) if local else int(row["unix_timestamp_ms"]) / 1000
+                out.append((t, "trade", row["side"].upper(), D(row["price"]), D(row["quantity"])))
         out.sort(key=lambda e: e[0])  # stable: a book and a trade at the same instant keep file order
         first_book = next(n for n, e in enumerate(out) if e[1] == "book")
         return out[first_book:]
