@@ -9,6 +9,7 @@ cycle. The parts live in the `aster_mm` package.
 """
 from __future__ import annotations
 
+import aster_mm.python_version  # noqa: F401  (first: on Python < 3.11 it exits 2 with a clear message)
 import asyncio
 import json
 import logging
@@ -358,10 +359,12 @@ class MarketMaker:
             async with asyncio.TaskGroup() as tg:
                 for name, job in jobs.items():
                     tg.create_task(self._guard(name, job), name=name)
-        except* ShutdownRequested:
-            pass
-        except* FatalError as group:
-            fatal = group.exceptions[0]
+        except BaseExceptionGroup as group:    # not except*: this file must parse on 3.10 to say it is too old
+            fatals, rest = group.split(FatalError)
+            rest = rest.split(ShutdownRequested)[1] if rest is not None else None
+            if rest is not None:
+                raise rest
+            fatal = fatals.exceptions[0] if fatals is not None else None
         finally:
             await self.shutdown()
         if fatal is not None:
@@ -425,16 +428,11 @@ async def run_bot(config: Config, key: str, secret: str, rest_url: str, ws_url: 
         await bot.run()
 
 
-SIM_START_PRICES = {"ETHUSDT": "2500", "BNBUSDT": "1020", "ASTERUSDT": "1.85"}
-
-
-async def run_sim(config: Config) -> None:
+async def run_sim(config: Config, spec, start_price: Decimal) -> None:
     """The bot, unchanged, against the simulator in this process with a synthetic market."""
-    from sim_exchange import SimExchange, SyntheticMarket
-    if config.symbol not in SIM_START_PRICES:
-        raise FatalError(f"the simulator trades {', '.join(SIM_START_PRICES)}, not {config.symbol}")
-    async with SimExchange(journal_limit=10_000) as sim:    # a demo may run for days
-        market = SyntheticMarket(symbol=config.symbol, start_price=Decimal(SIM_START_PRICES[config.symbol]),
+    from sim_exchange import SimExchange, SyntheticMarket, symbol_table
+    async with SimExchange(journal_limit=10_000, symbols=symbol_table(spec)) as sim:    # a demo may run for days
+        market = SyntheticMarket(symbol=config.symbol, start_price=start_price, tick=spec.tick, step=spec.step,
                                  seed=int(time.time()))
         feeder = asyncio.create_task(market.run(sim), name="synthetic market")
         feeder.add_done_callback(lambda t: t.cancelled() or t.exception() is None or
@@ -455,13 +453,19 @@ def main(argv: list[str] | None = None) -> int:
             key, secret, rest, ws = read_credentials()
         except ValueError as err:
             parser.error(str(err))                   # exit status 2, argparse style
+    if config.sim:
+        from simulator import MarketSetupError, synthetic_spec
+        try:
+            spec, start_price = synthetic_spec(config.symbol, config.start_price, config.tick, config.step)
+        except MarketSetupError as err:
+            parser.error(str(err))
     try:
         setup_logging(config.log_file, config.log_level)
     except OSError as err:
         parser.error(f"cannot open log file {config.log_file!r}: {err.strerror}")
     try:
         if config.sim:
-            asyncio.run(run_sim(config))
+            asyncio.run(run_sim(config, spec, start_price))
         else:
             asyncio.run(run_bot(config, key, secret, rest, ws))
     except FatalError as err:
