@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import aster_mm.python_version  # noqa: F401  (first: on Python < 3.11 it exits 2 with a clear message)
 import asyncio
-import json
 import logging
 import logging.handlers
 import signal
@@ -25,18 +24,16 @@ from aster_mm.account import HEDGE_MODE_HELP, AccountGuard
 from aster_mm.chores import DeadManSwitch, keep_listen_key_alive, report_status
 from aster_mm.config import Config, Timings, build_parser, parse_config, read_credentials
 from aster_mm.decisions import QuoteParams, desired_quote, needs_replace
-from aster_mm.events import MALFORMED, mark_price, parse_account_update, parse_order_update, top_of_book
 from aster_mm.execution import OrderDesk
+from aster_mm.feeds import LIQUIDATION, Feeds
 from aster_mm.orders import OrderState
 from aster_mm.reconcile import Reconciler
 from aster_mm.startup import FatalError, retry_until
-from aster_mm.state import Book, StrategyState
+from aster_mm.state import StrategyState
 from aster_mm.status import status_line
-from aster_mm.streams import run_stream
 
 log = logging.getLogger("mm")
 stream_log = logging.getLogger("stream")
-LIQUIDATION = "liquidation"
 
 
 class ShutdownRequested(Exception):
@@ -59,10 +56,9 @@ class MarketMaker:
         self.dead_man = DeadManSwitch(client, self.symbol, config.cancel_countdown, timings)
         self._wake = asyncio.Event()
         self.stop = asyncio.Event()
-        self._listen_key: str | None = None
-        self._user_ws = None
-        self._reconnect_user = False       # set by a handler: leave the user stream and reconnect
-        self._streams_seen = {"market": asyncio.Event(), "user": asyncio.Event()}   # connected at least once
+        self.feeds = Feeds(client, ws_url, self.symbol, self.state, self.desk, self.guard, timings, now, self.wake,
+                           config.start_timeout)
+        self.on_market_message, self.on_user_message = self.feeds.on_market_message, self.feeds.on_user_message
         self._skip_reason = ""
 
     def wake(self) -> None:
@@ -109,136 +105,6 @@ class MarketMaker:
         await self.guard.refresh_available()
 
     # ----- streams in -----
-    def on_market_message(self, raw: str | bytes) -> None:
-        """A depth or mark-price frame. Any frame proves the connection alive; only a changed top of the
-        book wakes the quoting loop."""
-        try:
-            msg = json.loads(raw)
-            now = self.now()
-            mark = mark_price(msg)
-            if mark is not None:
-                self.state.mark_price, self.state.market_seen_at = mark, now
-                return
-            raw_top = top_of_book(msg)
-            if raw_top is None:
-                return
-            self.state.market_seen_at = now
-            book = self.state.book
-            if book is not None and book.raw == raw_top:
-                book.seen_at = now
-                return
-            bid, ask = Decimal(raw_top[0]), Decimal(raw_top[1])
-            if not (bid > 0 and ask > 0):
-                raise ValueError(f"non-positive price in {raw_top}")
-            self.state.book = Book(bid, ask, now, raw_top)
-        except MALFORMED as err:
-            stream_log.warning("market: skipped a malformed message (%s): %.200r", type(err).__name__, raw)
-            return
-        self.wake()
-
-    def on_user_message(self, raw: str | bytes) -> None:
-        try:
-            msg = json.loads(raw)
-            handler = self._user_handlers.get(msg.get("e"))
-            if handler is None:
-                stream_log.warning("user: ignored unknown event %.200r", raw)
-                return
-            handler(self, msg)
-        except MALFORMED as err:
-            stream_log.warning("user: skipped a malformed message (%s): %.300r", type(err).__name__, raw)
-            return
-        self.wake()
-
-    def _on_order_update(self, msg: dict) -> None:
-        report = parse_order_update(msg, self.symbol)
-        if report is None:
-            return
-        self.desk.on_report(report)
-        if report.forced and report.trade is not None:
-            self.state.go_close_only(LIQUIDATION, f"liquidation/ADL fill {report.side} {report.trade.qty}@"
-                                     f"{report.trade.price} ({report.client_id}), position now "
-                                     f"{self.state.position.amount}")
-
-    def _on_account_update(self, msg: dict) -> None:
-        self.state.apply_account_update(parse_account_update(msg, self.symbol))
-
-    def _on_listen_key_expired(self, msg: dict) -> None:
-        stream_log.warning("user: listenKey expired; reconnecting with a new key")
-        self._reconnect_user = True
-
-    def _on_config(self, msg: dict) -> None:
-        stream_log.info("user: %s %.300s", msg.get("e"), json.dumps(msg))
-        if "ac" in msg:
-            self.guard.on_leverage_event(msg["ac"]["s"], int(msg["ac"]["l"]))
-        if "ai" in msg:                        # V1 doc: `j` multi-assets mode, `d` dual-side position mode
-            self.state.hedge_mode = self.state.hedge_mode or bool(msg["ai"].get("d"))
-            self.state.modes_stale = True
-
-    def _on_margin_call(self, msg: dict) -> None:
-        self.state.go_close_only(LIQUIDATION, f"margin call: {json.dumps(msg)[:300]}")
-
-    _user_handlers = {
-        "ORDER_TRADE_UPDATE": _on_order_update,
-        "ACCOUNT_UPDATE": _on_account_update,
-        "listenKeyExpired": _on_listen_key_expired,
-        "ACCOUNT_CONFIG_UPDATE": _on_config,
-        "MARGIN_CALL": _on_margin_call,
-    }
-
-    async def market_stream(self) -> None:
-        async def url() -> str:
-            # The book pushes only when it changes (a quiet symbol may be silent for minutes); the mark
-            # price ticks every second, so silence on this connection really means it is dead.
-            name = self.symbol.lower()
-            return f"{self.ws_url}/stream?streams={name}@depth5@100ms/{name}@markPrice@1s"
-
-        def up(ws) -> None:
-            self.state.market_up = True
-            self._streams_seen["market"].set()
-
-        def down() -> None:
-            self.state.market_up = False
-            self.wake()
-        await run_stream("market", url, self.on_market_message, up, down, self.t.stale_after, self.t, self.now)
-
-    async def user_stream(self) -> None:
-        async def url() -> str:
-            # POST answers the live key, or a new one if it expired: ask on every (re)connect.
-            self._listen_key = await self.client.new_listen_key()
-            self._reconnect_user = False
-            return f"{self.ws_url}/ws/{self._listen_key}"
-
-        def up(ws) -> None:
-            self._user_ws = ws
-            self._streams_seen["user"].set()
-            self.state.user_up = True
-            self.state.need_reconcile = True   # whatever happened while we were away
-            self.wake()
-
-        def down() -> None:
-            self._user_ws = None
-            self.state.user_up = False
-            self.wake()
-        await run_stream("user", url, self.on_user_message, up, down, None, self.t, self.now,
-                         lambda: self._reconnect_user)
-
-    async def _first_contact(self) -> None:
-        """An unreachable WebSocket host at start is as fatal as an unreachable REST host."""
-        try:
-            async with asyncio.timeout(self.cfg.start_timeout):
-                for seen in self._streams_seen.values():
-                    await seen.wait()
-        except TimeoutError:
-            down = [name for name, seen in self._streams_seen.items() if not seen.is_set()]
-            raise FatalError(f"no {' and '.join(down)} stream from the WebSocket host {self.ws_url} within "
-                             f"{self.cfg.start_timeout:.0f} s of start") from None
-
-    async def _renew_user_stream(self) -> None:
-        self._reconnect_user = True
-        if self._user_ws is not None:
-            await self._user_ws.close()
-
-    # ----- the quoting loop: the only place that sends order requests -----
     async def quote_loop(self) -> None:
         while True:
             try:
@@ -348,11 +214,12 @@ class MarketMaker:
     # ----- life cycle -----
     async def run(self) -> None:
         await self.start()
-        jobs = {"market_stream": self.market_stream, "user_stream": self.user_stream,
+        feeds = self.feeds
+        jobs = {"market_stream": feeds.market_stream, "user_stream": feeds.user_stream,
                 "quote_loop": self.quote_loop, "heartbeat": self.dead_man.run, "wait_for_stop": self._wait_for_stop,
-                "first_contact": self._first_contact,
+                "first_contact": feeds.first_contact,
                 "keepalive": lambda: keep_listen_key_alive(self.client, self.t.keepalive_every,
-                                                           self._renew_user_stream),
+                                                           feeds.renew_user_stream),
                 "status": lambda: report_status(self.t.status_every, self.describe)}
         fatal: FatalError | None = None
         try:

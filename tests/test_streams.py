@@ -64,7 +64,7 @@ def feed(bot: MarketMaker, *msgs: dict | str) -> None:
 def snapshot(bot: MarketMaker):
     st = bot.state
     live = st.live
-    return (st.position.amount, dict(st.balances), set(st.strays), bot._reconnect_user,
+    return (st.position.amount, dict(st.balances), set(st.strays), bot.feeds.reconnect_user,
             live and (live.client_id, live.state, live.filled, live.order_id),
             {cid: (o.state, o.filled) for cid, o in st.orders.items()},
             st.book and (st.book.bid, st.book.ask, st.book.seen_at))
@@ -275,9 +275,9 @@ def test_older_account_update_is_ignored(bot):
 
 
 def test_listen_key_expired_asks_for_a_reconnect(bot):
-    assert bot._reconnect_user is False
+    assert bot.feeds.reconnect_user is False
     feed(bot, {"e": "listenKeyExpired", "E": T0, "listenKey": "abc"})
-    assert bot._reconnect_user is True
+    assert bot.feeds.reconnect_user is True
 
 
 # ============================================================================ malformed user frames
