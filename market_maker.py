@@ -406,7 +406,8 @@ async def run_sim(config: Config) -> None:
     from sim_exchange import SimExchange, SyntheticMarket
     if config.symbol not in SIM_START_PRICES:
         raise FatalError(f"the simulator trades {', '.join(SIM_START_PRICES)}, not {config.symbol}")
-    async with SimExchange(journal_limit=10_000) as sim:    # a demo may run for days
+    async with SimExchange(journal_limit=10_000, fill_model=config.fill_model,   # a demo may run for days
+                           feed_latency_ms=config.feed_latency_ms, order_latency_ms=config.order_latency_ms) as sim:
         market = SyntheticMarket(symbol=config.symbol, start_price=Decimal(SIM_START_PRICES[config.symbol]),
                                  seed=int(time.time()))
         feeder = asyncio.create_task(market.run(sim), name="synthetic market")

@@ -36,6 +36,9 @@ class Config:
     margin_type: str | None = None     # "CROSSED" or "ISOLATED"; None leaves the account's as it is
     start_timeout: float = 120.0       # keep retrying an unreachable exchange at start this long
     resume_after_liquidation: bool = False
+    fill_model: str = "queue"          # --sim only: the simulator's fill rule
+    feed_latency_ms: float = 0.0       # --sim only: market data delay
+    order_latency_ms: float = 0.0      # --sim only: order request delay
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,16 @@ def _start_timeout(text: str) -> float:
     return value
 
 
+def _latency_ms(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 60_000:
+        raise argparse.ArgumentTypeError(f"a latency must be 0..60000 ms, got {text!r}")
+    return value
+
+
 def _symbol(text: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9]{2,20}", text):
         raise argparse.ArgumentTypeError(f"symbol must be letters and digits like ETHUSDT, got {text!r}")
@@ -152,6 +165,14 @@ def build_parser() -> argparse.ArgumentParser:
                    choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log verbosity")
     p.add_argument("--sim", action="store_true",
                    help="trade against the built-in exchange simulator: no keys, no network")
+    p.add_argument("--fill-model", choices=["queue", "optimistic"], default="queue",
+                   help="with --sim: queue (wait behind the size displayed at the price when the order joined) "
+                        "or optimistic (first in the queue)")
+    p.add_argument("--feed-latency-ms", type=_latency_ms, default=0.0,
+                   help="with --sim: market data reaches the bot this long after the event")
+    p.add_argument("--order-latency-ms", type=_latency_ms, default=0.0,
+                   help="with --sim: an order request reaches the simulator's matching engine this long after "
+                        "it is received")
     return p
 
 

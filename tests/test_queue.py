@@ -3,13 +3,17 @@ market controls, the latency over real sockets, and the real bot joining a thick
 from __future__ import annotations
 
 import asyncio
+import re
+import sys
 from decimal import Decimal as D
+from types import SimpleNamespace
 
 import aiohttp
 import pytest
-from conftest import BotRun
+from conftest import ROOT, BotRun
 from test_sim_exchange import Client, is_otu, recv
 
+from aster_mm.config import parse_config
 from sim_exchange import SimExchange, SymbolSpec
 
 SYM = "USD1USDT"
@@ -185,3 +189,33 @@ async def test_real_bot_joining_a_thick_best_bid(model):
                 await sim.wait_for(lambda: bot.state.position.amount == D("500"))
             assert sim.peak_open_orders[SYM] <= 1
             assert bot.state.position.amount == sim.position(SYM)
+
+
+# ------------------------------------------------------------------ command lines
+async def test_sim_exchange_cli_applies_order_latency():
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(ROOT / "sim_exchange.py"), "--port", "0", "--order-latency-ms", "300",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        line = (await asyncio.wait_for(proc.stdout.readline(), 15)).decode()
+        rest_url = re.search(r"ASTER_REST_URL=(\S+)", line).group(1)
+        async with aiohttp.ClientSession() as session:
+            client = Client(SimpleNamespace(rest_url=rest_url), session)
+            loop = asyncio.get_running_loop()
+            sent = loop.time()
+            status, order, _ = await client.order(price="1000.00", qty="0.010", tif="GTC")
+            assert status == 200 and order["status"] == "NEW"
+            assert loop.time() - sent >= 0.3
+    finally:
+        proc.terminate()
+        await proc.wait()
+
+
+def test_bot_sim_flags_parse_and_reject_negative_latency():
+    config = parse_config(["--symbol", "ETHUSDT", "--sim", "--fill-model", "optimistic",
+                           "--feed-latency-ms", "50", "--order-latency-ms", "20"])
+    assert (config.fill_model, config.feed_latency_ms, config.order_latency_ms) == ("optimistic", 50.0, 20.0)
+    assert parse_config(["--symbol", "ETHUSDT", "--sim"]).fill_model == "queue"
+    with pytest.raises(SystemExit) as exit_:
+        parse_config(["--symbol", "ETHUSDT", "--sim", "--order-latency-ms", "-5"])
+    assert exit_.value.code == 2
