@@ -20,7 +20,8 @@ price (simulator/queue.py holds the rules):
     (cancellations are assumed to come from behind us first: the cautious assumption);
   * a trade printing through its price (a SELL aggressor below a BUY, a BUY aggressor above a SELL),
     or a displayed book that moved through it (best ask <= BUY price, best bid >= SELL price), fills it
-    fully at its own price: the market traded past the whole level.
+    fully at its own price: the market traded past the whole level (as hftbacktest's exchange models
+    do; generous for a small print through a price where we alone were quoting).
   What it cannot know: hidden liquidity, the queue beyond the visible levels, orders that join and
   cancel between two snapshots, and other participants' latency.
 
