@@ -24,7 +24,7 @@ from aster_mm.account import HEDGE_MODE_HELP, AccountGuard
 from aster_mm.chores import DeadManSwitch, keep_listen_key_alive, report_status
 from aster_mm.config import Config, Timings, build_parser, parse_config, read_credentials
 from aster_mm.decisions import QuoteParams, desired_quote, needs_replace
-from aster_mm.events import MALFORMED, parse_account_update, parse_order_update, top_of_book
+from aster_mm.events import MALFORMED, mark_price, parse_account_update, parse_order_update, top_of_book
 from aster_mm.execution import OrderDesk
 from aster_mm.orders import OrderState
 from aster_mm.reconcile import Reconciler
@@ -108,12 +108,20 @@ class MarketMaker:
 
     # ----- streams in -----
     def on_market_message(self, raw: str | bytes) -> None:
+        """A depth or mark-price frame. Any frame proves the connection alive; only a changed top of the
+        book wakes the quoting loop."""
         try:
-            raw_top = top_of_book(json.loads(raw))
+            msg = json.loads(raw)
+            now = self.now()
+            mark = mark_price(msg)
+            if mark is not None:
+                self.state.mark_price, self.state.market_seen_at = mark, now
+                return
+            raw_top = top_of_book(msg)
             if raw_top is None:
                 return
+            self.state.market_seen_at = now
             book = self.state.book
-            now = self.now()
             if book is not None and book.raw == raw_top:
                 book.seen_at = now
                 return
@@ -160,7 +168,8 @@ class MarketMaker:
         stream_log.info("user: %s %.300s", msg.get("e"), json.dumps(msg))
         if "ac" in msg:
             self.guard.on_leverage_event(msg["ac"]["s"], int(msg["ac"]["l"]))
-        if "ai" in msg:                        # the account's configuration changed: read its modes again
+        if "ai" in msg:                        # V1 doc: `j` multi-assets mode, `d` dual-side position mode
+            self.state.hedge_mode = self.state.hedge_mode or bool(msg["ai"].get("d"))
             self.state.modes_stale = True
 
     def _on_margin_call(self, msg: dict) -> None:
@@ -176,7 +185,10 @@ class MarketMaker:
 
     async def market_stream(self) -> None:
         async def url() -> str:
-            return f"{self.ws_url}/ws/{self.symbol.lower()}@depth5@100ms"
+            # The book pushes only when it changes (a quiet symbol may be silent for minutes); the mark
+            # price ticks every second, so silence on this connection really means it is dead.
+            name = self.symbol.lower()
+            return f"{self.ws_url}/stream?streams={name}@depth5@100ms/{name}@markPrice@1s"
 
         def up(ws) -> None:
             self.state.market_up = True
@@ -246,7 +258,7 @@ class MarketMaker:
             return "user stream down"
         if not st.market_up or st.book is None:
             return "no market data"
-        if self.now() - st.book.seen_at > self.t.stale_after:
+        if self.now() - st.market_seen_at > self.t.stale_after:
             return "market data stale"
         return ""
 

@@ -94,6 +94,13 @@ class Engine:
     def depth_frame(self, symbol: str, levels: int) -> dict:
         return self.books[symbol].frame(self.symbols[symbol], levels, self.clock.now_ms())
 
+    def mark_price_frame(self, symbol: str) -> dict:
+        """A markPriceUpdate frame (funding is not modelled: rate 0)."""
+        now, spec = self.clock.now_ms(), self.spec(symbol)
+        mark = fmt_unit(self.accounts.mark(symbol), spec.tick)
+        return {"e": "markPriceUpdate", "E": now, "s": symbol, "p": mark, "i": mark, "P": mark, "r": "0",
+                "T": now - now % 28_800_000 + 28_800_000}
+
     async def push_user(self, payload: dict) -> None:
         self.journal.log({"kind": "event", "stream": "user", "payload": payload})
         await self.on_user(payload)
@@ -197,6 +204,13 @@ class Engine:
         existing = self._by_client_id.get((spec.symbol, client_id)) if client_id else None
         if existing is not None and existing.is_open:
             raise ApiError(-4116, "ClientOrderId is duplicated.")
+        if self.accounts.dual_side:
+            if "reduceOnly" in params:
+                raise ApiError(-1106, "Parameter 'reduceOnly' sent when not required.")
+            if params.get("positionSide", "BOTH") == "BOTH":
+                raise ApiError(-4061, "Order's position side does not match user's setting.")
+        if self.accounts.reduce_only_only and not reduce_only:
+            raise ApiError(-4087, "User can only place reduce only order")
         pos = self.accounts.positions[spec.symbol]
         if reduce_only and (pos.amt == 0 or (pos.amt > 0) == (side == "BUY")):
             raise ApiError(-2022, "ReduceOnly Order is rejected.")
@@ -231,8 +245,10 @@ class Engine:
             await self.finish(order, "EXPIRED")
         return order
 
-    async def fill(self, order: Order, qty: Decimal, price: Decimal, maker: bool) -> Decimal:
-        """Fill up to qty of order at price; returns the quantity actually filled."""
+    async def fill(self, order: Order, qty: Decimal, price: Decimal, maker: bool,
+                   exec_type: str = "TRADE") -> Decimal:
+        """Fill up to qty of order at price; returns the quantity actually filled. `exec_type` is
+        CALCULATED for a liquidation's fill."""
         if not order.is_open:  # e.g. cancelled while an earlier event was being pushed
             return ZERO
         qty = min(qty, order.remaining)
@@ -250,7 +266,7 @@ class Engine:
         order.update_time = now
         self.books[order.symbol].last_price = price
         self._track_open(order)
-        await self._push_order_update(order, "TRADE", last_qty=qty, last_price=price, fee=fee,
+        await self._push_order_update(order, exec_type, last_qty=qty, last_price=price, fee=fee,
                                       trade_id=self._next_trade_id(order.symbol), maker=maker,
                                       realized=realized, t=now)
         await self.push_user(self.accounts.account_update(order.symbol, self.clock.now_ms(), now))
