@@ -9,6 +9,7 @@ cycle. The parts live in the `aster_mm` package.
 """
 from __future__ import annotations
 
+import aster_mm.python_version  # noqa: F401  (first: on Python < 3.11 it exits 2 with a clear message)
 import asyncio
 import json
 import logging
@@ -61,6 +62,7 @@ class MarketMaker:
         self._listen_key: str | None = None
         self._user_ws = None
         self._reconnect_user = False       # set by a handler: leave the user stream and reconnect
+        self._streams_seen = {"market": asyncio.Event(), "user": asyncio.Event()}   # connected at least once
         self._skip_reason = ""
 
     def wake(self) -> None:
@@ -192,6 +194,7 @@ class MarketMaker:
 
         def up(ws) -> None:
             self.state.market_up = True
+            self._streams_seen["market"].set()
 
         def down() -> None:
             self.state.market_up = False
@@ -207,6 +210,7 @@ class MarketMaker:
 
         def up(ws) -> None:
             self._user_ws = ws
+            self._streams_seen["user"].set()
             self.state.user_up = True
             self.state.need_reconcile = True   # whatever happened while we were away
             self.wake()
@@ -217,6 +221,17 @@ class MarketMaker:
             self.wake()
         await run_stream("user", url, self.on_user_message, up, down, None, self.t, self.now,
                          lambda: self._reconnect_user)
+
+    async def _first_contact(self) -> None:
+        """An unreachable WebSocket host at start is as fatal as an unreachable REST host."""
+        try:
+            async with asyncio.timeout(self.cfg.start_timeout):
+                for seen in self._streams_seen.values():
+                    await seen.wait()
+        except TimeoutError:
+            down = [name for name, seen in self._streams_seen.items() if not seen.is_set()]
+            raise FatalError(f"no {' and '.join(down)} stream from the WebSocket host {self.ws_url} within "
+                             f"{self.cfg.start_timeout:.0f} s of start") from None
 
     async def _renew_user_stream(self) -> None:
         self._reconnect_user = True
@@ -335,6 +350,7 @@ class MarketMaker:
         await self.start()
         jobs = {"market_stream": self.market_stream, "user_stream": self.user_stream,
                 "quote_loop": self.quote_loop, "heartbeat": self.dead_man.run, "wait_for_stop": self._wait_for_stop,
+                "first_contact": self._first_contact,
                 "keepalive": lambda: keep_listen_key_alive(self.client, self.t.keepalive_every,
                                                            self._renew_user_stream),
                 "status": lambda: report_status(self.t.status_every, self.describe)}
@@ -343,10 +359,12 @@ class MarketMaker:
             async with asyncio.TaskGroup() as tg:
                 for name, job in jobs.items():
                     tg.create_task(self._guard(name, job), name=name)
-        except* ShutdownRequested:
-            pass
-        except* FatalError as group:
-            fatal = group.exceptions[0]
+        except BaseExceptionGroup as group:    # not except*: this file must parse on 3.10 to say it is too old
+            fatals, rest = group.split(FatalError)
+            rest = rest.split(ShutdownRequested)[1] if rest is not None else None
+            if rest is not None:
+                raise rest
+            fatal = fatals.exceptions[0] if fatals is not None else None
         finally:
             await self.shutdown()
         if fatal is not None:
@@ -410,17 +428,13 @@ async def run_bot(config: Config, key: str, secret: str, rest_url: str, ws_url: 
         await bot.run()
 
 
-SIM_START_PRICES = {"ETHUSDT": "2500", "BNBUSDT": "1020", "ASTERUSDT": "1.85"}
-
-
-async def run_sim(config: Config) -> None:
+async def run_sim(config: Config, spec, start_price: Decimal) -> None:
     """The bot, unchanged, against the simulator in this process with a synthetic market."""
-    from sim_exchange import SimExchange, SyntheticMarket
-    if config.symbol not in SIM_START_PRICES:
-        raise FatalError(f"the simulator trades {', '.join(SIM_START_PRICES)}, not {config.symbol}")
-    async with SimExchange(journal_limit=10_000, fill_model=config.fill_model,   # a demo may run for days
-                           feed_latency_ms=config.feed_latency_ms, order_latency_ms=config.order_latency_ms) as sim:
-        market = SyntheticMarket(symbol=config.symbol, start_price=Decimal(SIM_START_PRICES[config.symbol]),
+    from sim_exchange import SimExchange, SyntheticMarket, symbol_table
+    async with SimExchange(journal_limit=10_000, symbols=symbol_table(spec),   # a demo may run for days
+                           fill_model=config.fill_model, feed_latency_ms=config.feed_latency_ms,
+                           order_latency_ms=config.order_latency_ms) as sim:
+        market = SyntheticMarket(symbol=config.symbol, start_price=start_price, tick=spec.tick, step=spec.step,
                                  seed=int(time.time()))
         feeder = asyncio.create_task(market.run(sim), name="synthetic market")
         feeder.add_done_callback(lambda t: t.cancelled() or t.exception() is None or
@@ -441,13 +455,19 @@ def main(argv: list[str] | None = None) -> int:
             key, secret, rest, ws = read_credentials()
         except ValueError as err:
             parser.error(str(err))                   # exit status 2, argparse style
+    if config.sim:
+        from simulator import MarketSetupError, synthetic_spec
+        try:
+            spec, start_price = synthetic_spec(config.symbol, config.start_price, config.tick, config.step)
+        except MarketSetupError as err:
+            parser.error(str(err))
     try:
         setup_logging(config.log_file, config.log_level)
     except OSError as err:
         parser.error(f"cannot open log file {config.log_file!r}: {err.strerror}")
     try:
         if config.sim:
-            asyncio.run(run_sim(config))
+            asyncio.run(run_sim(config, spec, start_price))
         else:
             asyncio.run(run_bot(config, key, secret, rest, ws))
     except FatalError as err:

@@ -71,7 +71,7 @@ class AccountGuard:
                 await self.client.set_leverage(self.symbol, self.cfg.leverage)
                 self.state.leverage = self.cfg.leverage
         except ExchangeError as err:
-            self.next_settings_try = self.now() + 60.0
+            self.next_settings_try = self.now() + self.t.settings_retry
             self._settings_failed = f"cannot set leverage {self.cfg.leverage}" + (
                 f" / margin type {self.cfg.margin_type}" if self.cfg.margin_type else "") + f": {err}"
             log.warning("%s", self._settings_failed)

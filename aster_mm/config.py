@@ -36,6 +36,9 @@ class Config:
     margin_type: str | None = None     # "CROSSED" or "ISOLATED"; None leaves the account's as it is
     start_timeout: float = 120.0       # keep retrying an unreachable exchange at start this long
     resume_after_liquidation: bool = False
+    start_price: Decimal | None = None   # --sim only: the synthetic market's first mid and the symbol's units
+    tick: Decimal | None = None
+    step: Decimal | None = None
     fill_model: str = "queue"          # --sim only: the simulator's fill rule
     feed_latency_ms: float = 0.0       # --sim only: market data delay
     order_latency_ms: float = 0.0      # --sim only: order request delay
@@ -58,6 +61,7 @@ class Timings:
     idle_wake: float = 1.0             # the loop re-checks staleness and sweeps at least this often
     rules_every: float = 15 * 60.0     # re-read the symbol's rules and status
     start_retry_max: float = 10.0      # longest pause between start-up attempts
+    settings_retry: float = 60.0       # after leverage or margin type could not be set, try again this late
 
 
 def _decimal_arg(name: str, upper: Decimal | None) -> Callable[[str], Decimal]:
@@ -165,19 +169,33 @@ def build_parser() -> argparse.ArgumentParser:
                    choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log verbosity")
     p.add_argument("--sim", action="store_true",
                    help="trade against the built-in exchange simulator: no keys, no network")
-    p.add_argument("--fill-model", choices=["queue", "optimistic"], default="queue",
-                   help="with --sim: queue (wait behind the size displayed at the price when the order joined) "
-                        "or optimistic (first in the queue)")
-    p.add_argument("--feed-latency-ms", type=_latency_ms, default=0.0,
-                   help="with --sim: market data reaches the bot this long after the event")
-    p.add_argument("--order-latency-ms", type=_latency_ms, default=0.0,
-                   help="with --sim: an order request reaches the simulator's matching engine this long after "
-                        "it is received")
+    sim = p.add_argument_group("with --sim", "The simulator knows ETHUSDT, BNBUSDT and ASTERUSDT; any other "
+                               "symbol needs --start-price.")
+    sim.add_argument("--start-price", type=_decimal_arg("start-price", None), default=argparse.SUPPRESS,
+                     help="the synthetic market's first mid (default: 2500, 1020, 1.85 for the known symbols)")
+    sim.add_argument("--tick", type=_decimal_arg("tick", None), default=argparse.SUPPRESS,
+                     help="the symbol's price tick (default: the simulator's rules for a known symbol, "
+                          "else a power of ten about 1/10,000 of --start-price)")
+    sim.add_argument("--step", type=_decimal_arg("step", None), default=argparse.SUPPRESS,
+                     help="the symbol's quantity step (default: known rules, else a power of ten worth 1-10 USD)")
+    sim.add_argument("--fill-model", choices=["queue", "optimistic"], default=argparse.SUPPRESS,
+                     help="queue (the default: wait behind the size displayed at the price when the order "
+                          "joined) or optimistic (first in the queue)")
+    sim.add_argument("--feed-latency-ms", type=_latency_ms, default=argparse.SUPPRESS,
+                     help="market data reaches the bot this long after the event (default: 0)")
+    sim.add_argument("--order-latency-ms", type=_latency_ms, default=argparse.SUPPRESS,
+                     help="an order request reaches the simulator's matching engine this long after "
+                          "it is received (default: 0)")
     return p
 
 
 def parse_config(argv: list[str] | None, parser: argparse.ArgumentParser | None = None) -> Config:
-    return Config(**vars((parser or build_parser()).parse_args(argv)))
+    parser = parser or build_parser()
+    args = vars(parser.parse_args(argv))
+    sim_only = {"start_price", "tick", "step", "fill_model", "feed_latency_ms", "order_latency_ms"}
+    if not args["sim"] and sim_only & args.keys():
+        parser.error("--start-price, --tick, --step, --fill-model and the latencies apply only with --sim")
+    return Config(**args)
 
 
 

@@ -221,29 +221,49 @@ class Engine:
                 raise ApiError(-2019, "Margin is insufficient.")
         return spec, side, price, qty, tif, reduce_only, client_id
 
-    async def place(self, params: dict) -> Order:
+    async def place(self, params: dict, ack: bool = False) -> Order:
+        """Accept a new order and match it. With `ack` (newOrderRespType=ACK) the answer goes out
+        first: matching happens a moment later, so the final state (an expired post-only order, a
+        fill) reaches the client only on the user stream, as on the exchange."""
         try:
             spec, side, price, qty, tif, reduce_only, client_id = self._validate(params)
         except ApiError:
             if params.get("symbol") in self.accounts.stats:
                 self.accounts.stats[params["symbol"]].rejected += 1
             raise
-        bid, ask = self.books[spec.symbol].best()
-        crosses = (ask is not None and price >= ask) if side == "BUY" else (bid is not None and price <= bid)
-        if tif == "GTX" and crosses and self.gtx_reject:
+        if tif == "GTX" and self.gtx_reject and self._crosses(spec.symbol, side, price):
             self.accounts.stats[spec.symbol].rejected += 1
             raise ApiError(-5022, "Due to the order could not be executed as maker, the Post Only order "
                                   "will be rejected. The order will not be recorded in the order history")
         order = await self.create(spec, side, price, qty, tif, reduce_only, client_id)
+        if ack:
+            self._spawn(self._match_soon(order))
+        else:
+            await self._match(order)
+        return order
+
+    def _crosses(self, symbol: str, side: str, price: Decimal) -> bool:
+        bid, ask = self.books[symbol].best()
+        return (ask is not None and price >= ask) if side == "BUY" else (bid is not None and price <= bid)
+
+    async def _match_soon(self, order: Order) -> None:
+        await asyncio.sleep(0.001)
+        await self._match(order)
+
+    async def _match(self, order: Order) -> None:
+        """A new order against the book: GTC takes, IOC/FOK take the best level, GTX expires if it would take."""
+        if not order.is_open:
+            return
+        tif, side = order.tif, order.side
+        crosses = self._crosses(order.symbol, side, order.price)
         if crosses and tif != "GTX":
-            book = self.books[spec.symbol]
+            book = self.books[order.symbol]
             best_price, best_qty = (book.asks if side == "BUY" else book.bids)[0]
             fill = order.remaining if tif == "GTC" else min(order.remaining, best_qty)
             if tif != "FOK" or fill == order.remaining:
                 await self.fill(order, fill, best_price, maker=False)
         if order.is_open and (tif in ("IOC", "FOK") or (tif == "GTX" and crosses)):
             await self.finish(order, "EXPIRED")
-        return order
 
     async def fill(self, order: Order, qty: Decimal, price: Decimal, maker: bool,
                    exec_type: str = "TRADE") -> Decimal:
@@ -316,6 +336,9 @@ class Engine:
 
     def _countdown_fired(self, symbol: str) -> None:
         self._countdowns.pop(symbol, None)
-        task = asyncio.get_running_loop().create_task(self.cancel_all(symbol))
+        self._spawn(self.cancel_all(symbol))
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -99,10 +99,9 @@ class RestApi:
         # newOrderRespType ACK answers at once, before matching: the order as accepted, status NEW. The
         # final state (an expired post-only order, a fill) is only on the user stream. RESULT (the
         # default here) answers the state after matching.
-        order = await self._engine.place(params)
         if params.get("newOrderRespType") == "ACK":
-            return order.accepted_dict()
-        return order.to_dict()
+            return (await self._engine.place(params, ack=True)).accepted_dict()
+        return (await self._engine.place(params)).to_dict()
 
     async def h_batch_orders(self, params: dict) -> list:
         try:

@@ -216,6 +216,7 @@ def test_bot_sim_flags_parse_and_reject_negative_latency():
                            "--feed-latency-ms", "50", "--order-latency-ms", "20"])
     assert (config.fill_model, config.feed_latency_ms, config.order_latency_ms) == ("optimistic", 50.0, 20.0)
     assert parse_config(["--symbol", "ETHUSDT", "--sim"]).fill_model == "queue"
-    with pytest.raises(SystemExit) as exit_:
-        parse_config(["--symbol", "ETHUSDT", "--sim", "--order-latency-ms", "-5"])
-    assert exit_.value.code == 2
+    for bad in (["--sim", "--order-latency-ms", "-5"], ["--fill-model", "optimistic"]):   # the latter without --sim
+        with pytest.raises(SystemExit) as exit_:
+            parse_config(["--symbol", "ETHUSDT", *bad])
+        assert exit_.value.code == 2
