@@ -298,7 +298,9 @@ async def run_bot(config: Config, key: str, secret: str, rest_url: str, ws_url: 
 async def run_sim(config: Config, spec, start_price: Decimal) -> None:
     """The bot, unchanged, against the simulator in this process with a synthetic market."""
     from sim_exchange import SimExchange, SyntheticMarket, symbol_table
-    async with SimExchange(journal_limit=10_000, symbols=symbol_table(spec)) as sim:    # a demo may run for days
+    async with SimExchange(journal_limit=10_000, symbols=symbol_table(spec),   # a demo may run for days
+                           fill_model=config.fill_model, feed_latency_ms=config.feed_latency_ms,
+                           order_latency_ms=config.order_latency_ms) as sim:
         market = SyntheticMarket(symbol=config.symbol, start_price=start_price, tick=spec.tick, step=spec.step,
                                  seed=int(time.time()))
         feeder = asyncio.create_task(market.run(sim), name="synthetic market")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import re
 from decimal import Decimal, InvalidOperation
 
@@ -20,6 +21,21 @@ __all__ = ["ReplayMarket", "SimExchange", "SymbolSpec", "SyntheticMarket", "main
 
 
 # ------------------------------------------------------------------------------------- CLI
+def market_ms(ms: float, speed: float) -> float:
+    """A delay in the market's time as event-loop milliseconds, when the market plays `speed` times faster."""
+    return ms / speed if speed > 0 and math.isfinite(speed) else ms
+
+
+def non_negative_ms(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 60_000:
+        raise argparse.ArgumentTypeError(f"a latency must be 0..60000 ms, got {text!r}")
+    return value
+
+
 def _positive(text: str) -> Decimal:
     try:
         value = Decimal(text)
@@ -62,6 +78,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the API secret it checks signatures with (default: %(default)s)")
     p.add_argument("--gtx-reject", action="store_true",
                    help="refuse a crossing post-only order with -5022 instead of accepting it and expiring it")
+    p.add_argument("--fill-model", choices=["queue", "optimistic"], default="queue",
+                   help="queue: a resting order waits behind the size displayed at its price when it joined; "
+                        "optimistic: first in the queue, filled by any print at its price (default: %(default)s)")
+    p.add_argument("--feed-latency-ms", type=non_negative_ms, default=0.0,
+                   help="market frames reach the bot this long after their event, in market time (divided by "
+                        "--speed; default: %(default)s)")
+    p.add_argument("--order-latency-ms", type=non_negative_ms, default=0.0,
+                   help="an order request reaches the matching engine this long after it arrives, in market time "
+                        "(divided by --speed; default: %(default)s)")
     return p
 
 
@@ -79,7 +104,9 @@ def build_market(args: argparse.Namespace) -> tuple[SymbolSpec, ReplayMarket | S
 
 async def _serve(args: argparse.Namespace, spec: SymbolSpec, market: ReplayMarket | SyntheticMarket) -> None:
     sim = SimExchange(api_key=args.api_key, api_secret=args.api_secret, gtx_reject=args.gtx_reject,
-                      symbols=symbol_table(spec), journal_limit=10_000)
+                      symbols=symbol_table(spec), journal_limit=10_000, fill_model=args.fill_model,
+                      feed_latency_ms=market_ms(args.feed_latency_ms, args.speed),
+                      order_latency_ms=market_ms(args.order_latency_ms, args.speed))
     await sim.start(port=args.port)
     print(f"sim exchange: {spec.symbol} tick={spec.tick} step={spec.step} "
           f"ASTER_REST_URL={sim.rest_url} ASTER_WS_URL={sim.ws_url}", flush=True)

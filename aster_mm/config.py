@@ -39,6 +39,9 @@ class Config:
     start_price: Decimal | None = None   # --sim only: the synthetic market's first mid and the symbol's units
     tick: Decimal | None = None
     step: Decimal | None = None
+    fill_model: str = "queue"          # --sim only: the simulator's fill rule
+    feed_latency_ms: float = 0.0       # --sim only: market data delay
+    order_latency_ms: float = 0.0      # --sim only: order request delay
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,16 @@ def _start_timeout(text: str) -> float:
     return value
 
 
+def _latency_ms(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 60_000:
+        raise argparse.ArgumentTypeError(f"a latency must be 0..60000 ms, got {text!r}")
+    return value
+
+
 def _symbol(text: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9]{2,20}", text):
         raise argparse.ArgumentTypeError(f"symbol must be letters and digits like ETHUSDT, got {text!r}")
@@ -165,14 +178,23 @@ def build_parser() -> argparse.ArgumentParser:
                           "else a power of ten about 1/10,000 of --start-price)")
     sim.add_argument("--step", type=_decimal_arg("step", None), default=argparse.SUPPRESS,
                      help="the symbol's quantity step (default: known rules, else a power of ten worth 1-10 USD)")
+    sim.add_argument("--fill-model", choices=["queue", "optimistic"], default=argparse.SUPPRESS,
+                     help="queue (the default: wait behind the size displayed at the price when the order "
+                          "joined) or optimistic (first in the queue)")
+    sim.add_argument("--feed-latency-ms", type=_latency_ms, default=argparse.SUPPRESS,
+                     help="market data reaches the bot this long after the event (default: 0)")
+    sim.add_argument("--order-latency-ms", type=_latency_ms, default=argparse.SUPPRESS,
+                     help="an order request reaches the simulator's matching engine this long after "
+                          "it is received (default: 0)")
     return p
 
 
 def parse_config(argv: list[str] | None, parser: argparse.ArgumentParser | None = None) -> Config:
     parser = parser or build_parser()
     args = vars(parser.parse_args(argv))
-    if not args["sim"] and {"start_price", "tick", "step"} & args.keys():
-        parser.error("--start-price, --tick and --step apply only with --sim")
+    sim_only = {"start_price", "tick", "step", "fill_model", "feed_latency_ms", "order_latency_ms"}
+    if not args["sim"] and sim_only & args.keys():
+        parser.error("--start-price, --tick, --step, --fill-model and the latencies apply only with --sim")
     return Config(**args)
 
 

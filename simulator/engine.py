@@ -2,15 +2,37 @@
 and countdownCancelAll. It knows nothing of HTTP or sockets: it journals its events and hands them to
 `on_user` / `on_market`, which the stream layer sets.
 
-Fill rule (queue position is unknown, so the simulator is optimistic about it):
-  * a resting order is filled as maker, at its own price, when a market trade prints at or through its
-    price (a SELL aggressor at or below a resting BUY, a BUY aggressor at or above a resting SELL), for
-    min(remaining, trade qty); one print's qty is shared among our orders, best price first;
-  * a resting order is filled fully, as maker at its own price, when the displayed book moves through
-    it (best ask <= BUY price, best bid >= SELL price);
-  * an incoming order that crosses the book: GTX expires (or is refused with -5022 if gtx_reject),
-    GTC fills fully as taker at the best opposite price, IOC/FOK fill against the best level only;
-  * a reduce-only order is capped to the position at fill time and expires once the position is flat.
+The displayed book (set by a test, the synthetic market or a replay of recorded data) is the market
+*without us*: our orders are not in it, and other participants' prints are not changed by our presence.
+So a print that fills us leaves the recorded market as it was (our impact on the queue and on other
+participants is not modelled), and the size displayed at our price is always other people's orders.
+
+Fill rule, `fill_model="queue"` (the default): each resting order knows the size ahead of it at its
+price (simulator/queue.py holds the rules):
+  * joining a level (placing, or `requeue` after a price change) puts it behind everything displayed at
+    that price when it arrives, plus our own earlier orders there; nothing ahead if it improves the
+    best price or the level is empty; unknown if the price is beyond the visible levels, until the
+    level first shows (then all of its displayed size counts as ahead: the cautious assumption);
+  * a trade printing at its price (a SELL aggressor for a BUY, a BUY aggressor for a SELL) consumes the
+    size ahead first; what is left of the print fills it, as maker at its own price (partially:
+    PARTIALLY_FILLED with `l`/`z`, as the exchange reports it); an unknown queue is never reached;
+  * a book update showing less at its price than the size ahead shrinks the size ahead to it
+    (cancellations are assumed to come from behind us first: the cautious assumption);
+  * a trade printing through its price (a SELL aggressor below a BUY, a BUY aggressor above a SELL),
+    or a displayed book that moved through it (best ask <= BUY price, best bid >= SELL price), fills it
+    fully at its own price: the market traded past the whole level (as hftbacktest's exchange models
+    do; generous for a small print through a price where we alone were quoting).
+  What it cannot know: hidden liquidity, the queue beyond the visible levels, orders that join and
+  cancel between two snapshots, and other participants' latency.
+
+`fill_model="optimistic"` (the old rule, as if always first in the queue): a resting order is filled as
+maker, at its own price, when a market trade prints at or through its price, for min(remaining, trade
+qty); one print's qty is shared among our orders, best price first; the book moving through it fills it
+fully.
+
+Both models: an incoming order that crosses the book: GTX expires (or is refused with -5022 if
+gtx_reject), GTC fills fully as taker at the best opposite price, IOC/FOK fill against the best level
+only; a reduce-only order is capped to the position at fill time and expires once the position is flat.
 """
 from __future__ import annotations
 
@@ -21,8 +43,12 @@ from typing import Any
 
 from .accounts import Accounts
 from .journal import Clock, Journal
+from . import queue
 from .orders import Book, Order, SymbolSpec, parse_order
 from .wire import ZERO, ApiError, fmt_unit, mandatory, to_dec
+
+
+FILL_MODELS = ("queue", "optimistic")
 
 
 async def _discard(*_: Any) -> None:
@@ -31,9 +57,12 @@ async def _discard(*_: Any) -> None:
 
 class Engine:
     def __init__(self, symbols: dict[str, SymbolSpec], books: dict[str, Book], accounts: Accounts,
-                 clock: Clock, journal: Journal, gtx_reject: bool = False):
+                 clock: Clock, journal: Journal, gtx_reject: bool = False, fill_model: str = "queue"):
+        if fill_model not in FILL_MODELS:
+            raise ValueError(f"fill_model must be one of {', '.join(FILL_MODELS)}, not {fill_model!r}")
         self.symbols, self.books, self.accounts = symbols, books, accounts
         self.clock, self.journal, self.gtx_reject = clock, journal, gtx_reject
+        self.fill_model = fill_model
         self.on_user: Callable[[dict], Awaitable[None]] = _discard
         self.on_market: Callable[[str, str, dict | None], Awaitable[None]] = _discard  # (symbol, type, frame)
         self.peak_open_orders: dict[str, int] = {}
@@ -41,6 +70,7 @@ class Engine:
         self._live: dict[int, Order] = {}  # open orders only, in placement order
         self._by_client_id: dict[tuple[str, str], Order] = {}
         self._next_order_id = 100000001
+        self._next_priority = 0
         self._trade_ids = {s: 0 for s in symbols}
         self._countdowns: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task] = set()
@@ -89,6 +119,8 @@ class Engine:
             if order.is_open and ((order.side == "BUY" and ask is not None and ask <= order.price)
                                   or (order.side == "SELL" and bid is not None and bid >= order.price)):
                 await self.fill(order, order.remaining, order.price, maker=True)
+        for order in self.open(symbol):
+            order.ahead = queue.on_book(order.ahead, self._shown(order), self._ours_ahead(order))
 
     async def trade(self, symbol: str, aggressor_side: str, price: Any, qty: Any) -> None:
         spec = self.spec(symbol)
@@ -101,14 +133,42 @@ class Engine:
         self.journal.log({"kind": "event", "stream": "market", "payload": payload})
         await self.on_market(symbol, "aggTrade", payload)
         hit = "BUY" if side == "SELL" else "SELL"
-        through = [o for o in self.open(symbol) if o.side == hit
+        reached = [o for o in self.open(symbol) if o.side == hit
                    and (o.price >= price if hit == "BUY" else o.price <= price)]
-        through.sort(key=lambda o: (-o.price if hit == "BUY" else o.price, o.order_id))
-        for order in through:
-            if left <= 0:
-                break
-            if order.is_open:
+        reached.sort(key=lambda o: (-o.price if hit == "BUY" else o.price, o.priority))
+        if self.fill_model == "optimistic":
+            for order in reached:
+                if left <= 0:
+                    break
                 left -= await self.fill(order, min(order.remaining, left), order.price, maker=True)
+            return
+        fills = []
+        for order in reached:  # decide every order's share of this print before any fill is pushed
+            if order.price != price:
+                fills.append((order, order.remaining))
+            else:
+                reach, order.ahead = queue.on_trade(order.ahead, left)
+                fills.append((order, min(order.remaining, reach)))
+        for order, qty in fills:
+            if qty > 0:
+                await self.fill(order, qty, order.price, maker=True)
+
+    # ---------------------------------------------------------------- queue position
+    def requeue(self, order: Order) -> None:
+        """Put order at the back of the queue at its (current) price, as an order arriving now: on
+        placement, and after a modify that changes the price."""
+        self._next_priority += 1
+        order.priority = self._next_priority
+        order.ahead = queue.on_join(self._shown(order), self._ours_ahead(order))
+
+    def _shown(self, order: Order) -> Decimal | None:
+        book = self.books[order.symbol]
+        return queue.displayed(book.bids if order.side == "BUY" else book.asks, order.side, order.price)
+
+    def _ours_ahead(self, order: Order) -> Decimal:
+        """Our own open orders queued before this one at its price (the displayed book lacks them)."""
+        return sum((o.remaining for o in self.open(order.symbol) if o is not order and o.side == order.side
+                    and o.price == order.price and o.priority < order.priority), ZERO)
 
     def _next_trade_id(self, symbol: str) -> int:
         self._trade_ids[symbol] += 1
@@ -121,6 +181,7 @@ class Engine:
         order = Order(self._next_order_id, spec, side, price, qty, tif, reduce_only,
                       client_id or f"sim_{self._next_order_id}", now, update_time=now)
         self._next_order_id += 1
+        self.requeue(order)
         self.orders[order.order_id] = order
         self._by_client_id[(spec.symbol, order.client_id)] = order
         self.accounts.stats[spec.symbol].orders_sent += 1

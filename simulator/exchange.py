@@ -3,7 +3,12 @@
 with: market events, inspection, setup, and fault injection.
 
 Time: `clock` (plus the clock offset) drives timestamps and recvWindow checks; real-time durations
-(countdownCancelAll, restart downtime, fault delays) use the event loop's clock.
+(countdownCancelAll, restart downtime, fault delays, feed and order latency) use the event loop's clock.
+
+Fill model and latency (see engine.py and server.py/streams.py): `fill_model` "queue" (default: queue
+position behind the displayed size) or "optimistic" (first in the queue); `feed_latency_ms` delays market
+frames after their event, `order_latency_ms` delays order requests before the engine acts on them. Both
+are fixed, so a run is deterministic; 0 (the default) leaves everything immediate.
 """
 from __future__ import annotations
 
@@ -31,7 +36,8 @@ class SimExchange:
                  symbols: dict[str, SymbolSpec] | None = None,
                  maker_fee: Decimal = D("0.0001"), taker_fee: Decimal = D("0.00035"),
                  gtx_reject: bool = False, clock: Callable[[], float] = time.time,
-                 journal_limit: int | None = None, mark_price_every: float = 1.0):
+                 journal_limit: int | None = None, mark_price_every: float = 1.0, fill_model: str = "queue",
+                 feed_latency_ms: float = 0, order_latency_ms: float = 0):
         self.api_key, self.api_secret = api_key, api_secret
         self.symbols = symbols if symbols is not None else default_symbols()
         self._clock = Clock(clock)
@@ -39,14 +45,17 @@ class SimExchange:
         self.journal = self._journal.entries
         books = {s: Book() for s in self.symbols}
         self._accounts = Accounts(self.symbols, books, balances, maker_fee, taker_fee)
-        self._engine = Engine(self.symbols, books, self._accounts, self._clock, self._journal, gtx_reject)
+        self._engine = Engine(self.symbols, books, self._accounts, self._clock, self._journal, gtx_reject,
+                              fill_model)
         self._faults = Faults()
         self._streams = Streams(self._engine, self._faults, self._journal, mark_price_every)
+        self._streams.feed_latency = feed_latency_ms / 1000
         self._engine.on_user, self._engine.on_market = self._streams.send_user, self._streams.send_market
         self._auth = HmacAuth(api_key, api_secret, self._clock.now_ms)
         self._rest = RestApi(self._engine, self._accounts, self._streams)
         self._server = Server(self._engine, self._rest, self._streams, self._auth, self._faults, self._journal,
                               self._clock)
+        self._server.order_latency = order_latency_ms / 1000
         self.peak_open_orders = self._engine.peak_open_orders
         # Observers, e.g. for latency measurements: see server.RequestObserver; market-frame observers
         # are called with no argument after each frame is written to a market stream.

@@ -57,6 +57,10 @@ class Order:
     executed: Decimal = ZERO
     cum_quote: Decimal = ZERO
     update_time: int = 0
+    # Queue model (see engine): displayed size ahead of us at our price (None: the level was never
+    # visible since we joined), and our place in line among our own orders (lower is earlier).
+    ahead: Decimal | None = None
+    priority: int = 0
 
     @property
     def symbol(self) -> str:

@@ -3,7 +3,9 @@ streams (`/ws/<name>`, `/stream`), a thin layer over the engine.
 
 A REST request is journaled on arrival (status None until answered), counted against the used weight
 (X-MBX-USED-WEIGHT-1M), answered 503 while the exchange is down, passed through any injected fault,
-authenticated for its route's security level, and handed to its `RestApi` handler.
+authenticated for its route's security level, and handed to its `RestApi` handler. An order request
+(placing, modifying or cancelling orders) reaches the engine `order_latency` seconds (event-loop time)
+after it arrived; its answer is sent as soon as the engine has acted on it.
 """
 from __future__ import annotations
 
@@ -27,12 +29,21 @@ from .wire import DOWN_BODY, ApiError
 RequestObserver = Callable[[str, str], Callable[[], None] | None]
 
 
+ORDER_ENDPOINTS = ("order", "batchOrders", "allOpenOrders")
+
+
+def is_order_request(method: str, path: str) -> bool:
+    """Placing, modifying or cancelling orders, in any API version."""
+    return method in ("POST", "PUT", "DELETE") and path.rsplit("/", 1)[-1] in ORDER_ENDPOINTS
+
+
 class Server:
     def __init__(self, engine: Engine, api: RestApi, streams: Streams, auth: Authenticator,
                  faults: Faults, journal: Journal, clock: Clock):
         self._engine, self._api, self._streams, self.auth = engine, api, streams, auth
         self._faults, self._journal, self._clock = faults, journal, clock
         self.on_request: list[RequestObserver] = []
+        self.order_latency = 0.0
         self._weight = (0, 0)  # (minute, used weight)
         self._stopping = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -56,6 +67,7 @@ class Server:
         self._streams.accepting = False
         self._stopping.set()  # releases requests sleeping on a fault delay
         self._engine.stop()
+        self._streams.cancel_delayed()
         await self._streams.drop("all")
         await runner.cleanup()
 
@@ -95,6 +107,8 @@ class Server:
         name, _, security = route
         try:
             self.auth.check(security, request)
+            if self.order_latency > 0 and is_order_request(method, path):
+                await asyncio.sleep(self.order_latency)
             status, payload = 200, await getattr(self._api, name)(request.params)
         except ApiError as err:
             status, payload = err.status, err.body()

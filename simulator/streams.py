@@ -8,6 +8,10 @@ symbol silent for 7 minutes. The mark price stream ticks at a fixed period (`mar
 without the @1s suffix, as the docs' "Mark Price Stream" says; tests may shorten it), whatever the
 book does. A combined stream wraps each frame as {"stream": name, "data": frame}. Frozen stream kinds
 drop frames silently; refused ones answer 503.
+
+`feed_latency` (seconds of event-loop time) delays every depth and trade frame after its event: the frame
+is made at the event (the book as it was then) and written that much later, in order. The first
+snapshot on connecting and the user stream are not delayed.
 """
 from __future__ import annotations
 
@@ -54,6 +58,8 @@ class Streams:
         self.listen_key: str | None = None
         self.accepting = False  # False once the server stops
         self.on_market_frame: list[Callable[[], None]] = []  # called after each market frame is written
+        self.feed_latency = 0.0
+        self._delayed: set[asyncio.TimerHandle | asyncio.Task] = set()
 
     def count(self, kind: str) -> int:
         return sum(1 for c in self.conns if c.kind == kind)
@@ -87,7 +93,26 @@ class Streams:
         for conn in [c for c in self.conns if c.kind == "market"]:
             for stream in conn.streams:
                 if stream[1] == symbol and stream[2] == typ:
-                    await self._send_frame(conn, stream, payload if payload is not None else self._snapshot(stream))
+                    frame = payload if payload is not None else self._snapshot(stream)
+                    if self.feed_latency > 0:
+                        self._send_later(conn, stream, frame)
+                    else:
+                        await self._send_frame(conn, stream, frame)
+
+    def _send_later(self, conn: Conn, stream: tuple, frame: dict | None) -> None:
+        # A fixed delay keeps the frames in order: timers fire, and the tasks queue on conn.lock, in order.
+        def start() -> None:
+            self._delayed.discard(handle)
+            task = asyncio.get_running_loop().create_task(self._send_frame(conn, stream, frame))
+            self._delayed.add(task)
+            task.add_done_callback(self._delayed.discard)
+        handle = asyncio.get_running_loop().call_later(self.feed_latency, start)
+        self._delayed.add(handle)
+
+    def cancel_delayed(self) -> None:
+        for pending in list(self._delayed):
+            pending.cancel()
+        self._delayed.clear()
 
     async def _send_frame(self, conn: Conn, stream: tuple, frame: dict | None) -> None:
         if frame is not None:

@@ -80,8 +80,9 @@ ETH_BOOK = ([("2499.99", "5"), ("2499.98", "3")], [("2500.01", "4"), ("2500.02",
 
 
 @pytest.fixture
-async def sim():
-    async with SimExchange() as s:
+async def sim(request):
+    """The simulator with ETH_BOOK; parametrize it indirectly with a fill model to change that."""
+    async with SimExchange(fill_model=getattr(request, "param", "queue")) as s:
         await s.set_book("ETHUSDT", *ETH_BOOK)
         yield s
 
@@ -179,6 +180,7 @@ async def test_crossing_gtx_rejected_variant():
         assert sim.summary("ETHUSDT")["orders_sent"] == 0
 
 
+@pytest.mark.parametrize("sim", ["optimistic"], indirect=True)   # first in the queue: tests/test_queue.py
 async def test_trade_through_partial_then_full_fill(client, sim):
     ws = await client.user_ws()
     await client.order(price="2490.00", qty="1.000", newClientOrderId="bid1")
