@@ -125,6 +125,10 @@ class SimExchange:
     def market_stream_connections(self) -> int:
         return self._streams.count("market")
 
+    def stream_connects(self, kind: str) -> int:
+        """How many `kind` ("market" or "user") connections were accepted so far, reconnects included."""
+        return self._streams.opened[kind]
+
     def book(self, symbol: str) -> tuple[list, list]:
         b = self._engine.books[symbol]
         return list(b.bids), list(b.asks)

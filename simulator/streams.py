@@ -55,6 +55,7 @@ class Streams:
         self._engine, self._faults, self._journal = engine, faults, journal
         self.mark_every = mark_every
         self.conns: list[Conn] = []
+        self.opened = {"market": 0, "user": 0}   # connections accepted so far: reconnects show here
         self.listen_key: str | None = None
         self.accepting = False  # False once the server stops
         self.on_market_frame: list[Callable[[], None]] = []  # called after each market frame is written
@@ -164,6 +165,7 @@ class Streams:
         await ws.prepare(request)
         conn = Conn(ws, kind, list(streams), combined)
         self.conns.append(conn)
+        self.opened[kind] += 1
         self._journal.notify()
         tickers = [asyncio.create_task(self._tick_mark_price(conn, s)) for s in conn.streams if s[2] == "markPrice"]
         try:

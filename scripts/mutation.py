@@ -1,0 +1,120 @@
+"""Mutation testing of the code that decides and moves money (issue 14), on demand, not in CI.
+
+    python scripts/mutation.py                 # mutate the whole scope, run its tests, print the score
+    python scripts/mutation.py --report        # print the score and survivors of the last run again
+    python scripts/mutation.py 'aster_mm.execution.*'   # only these mutants (mutmut name globs)
+
+mutmut 3 (configured in pyproject.toml, [tool.mutmut]) copies the sources into mutants/, makes every
+function switchable to each of its mutants, records which tests reach which function, and runs only
+those tests against each mutant (stopping at the first failure). SCOPE below names the functions that
+count; a whole module is "module.*". A full run takes about half an hour on 2 cores.
+
+Exit status: 0 when the score is at least TARGET, 1 otherwise.
+"""
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import os
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET = 0.90
+
+# mutmut names a mutant module.x_function__mutmut_N or module.xǁClassǁmethod__mutmut_N.
+SCOPE = [
+    "aster_mm.decisions.*",                       # what to quote
+    "aster_mm.orders.*",                          # the order state machine
+    "aster_mm.position.*",                        # the position tracker
+    "aster_mm.execution.*",                       # every order request and what its answer means
+    "aster_mm.account.*",                         # account states: modes, balance, leverage, rules
+    "aster_mm.signing.*",                         # V1 and V3 request signing
+    "aster_mm.chores.xǁDeadManSwitchǁ*",          # the dead-man switch: renewal and disarm
+    "market_maker.xǁMarketMakerǁshutdown*",       # cancel everything, then disarm
+    "market_maker.xǁMarketMakerǁstep*",           # the one decision per wake-up
+    "market_maker.xǁMarketMakerǁnot_ready*",      # no quoting blind
+    "market_maker.xǁMarketMakerǁquote_loop*",     # a failed step forces a reconciliation
+    # the client: V1 signing, clock, error mapping, retries, the order endpoints' answers
+    *(f"api_client.{name}*" for name in (
+        "x_sign", "xǁAsterClientǁ_query", "xǁAsterClientǁ_timestamp_ms", "xǁAsterClientǁsync_time",
+        "xǁAsterClientǁblocked_for", "xǁAsterClientǁ_send_once", "xǁAsterClientǁ_raise_for",
+        "xǁAsterClientǁ_retry_after", "xǁAsterClientǁ_request", "xǁAsterClientǁplace_limit",
+        "xǁAsterClientǁcancel_order", "xǁAsterClientǁcancel_all", "xǁAsterClientǁquery_order",
+        "xǁAsterClientǁset_margin_type", "xǁExchangeErrorǁ__init__", "xǁRateLimitErrorǁ__init__")),
+    # when they exist (add their files to only_mutate in pyproject.toml too):
+    # "aster_mm.limits.*", "aster_mm.ledger.*",
+]
+
+DETECTED = {"killed", "timeout", "caught by type check"}   # a hang is detection: the test run failed
+
+
+def mutmut_status():
+    from mutmut.stats import status_by_exit_code
+    return status_by_exit_code
+
+
+def in_scope(name: str, patterns: list[str]) -> bool:
+    return any(fnmatch.fnmatchcase(name, p if p.endswith("*") else p + "__mutmut_*") for p in patterns)
+
+
+def results(patterns: list[str]) -> dict[str, str]:
+    """Mutant name -> status, from mutmut's result files."""
+    status_by_code = mutmut_status()
+    found = {}
+    for meta in (ROOT / "mutants").rglob("*.meta"):
+        codes = json.loads(meta.read_text())["exit_code_by_key"]
+        found.update({name: status_by_code[code] for name, code in codes.items() if in_scope(name, patterns)})
+    return found
+
+
+def module_of(name: str) -> str:
+    module, _, function = name.partition(".x")
+    return module if function else name.rsplit(".", 1)[0]
+
+
+def report(patterns: list[str]) -> float:
+    found = results(patterns)
+    if not found:
+        print("no results: run without --report first")
+        return 0.0
+    by_module: dict[str, list[str]] = defaultdict(list)
+    for name, status in found.items():
+        by_module[module_of(name)].append(status)
+    print(f"{'module':<24} {'killed':>7} {'total':>6} {'score':>7}")
+    for module, statuses in sorted(by_module.items()):
+        killed = sum(s in DETECTED for s in statuses)
+        print(f"{module:<24} {killed:>7} {len(statuses):>6} {killed / len(statuses):>7.1%}")
+    killed = sum(s in DETECTED for s in found.values())
+    score = killed / len(found)
+    print(f"{'all':<24} {killed:>7} {len(found):>6} {score:>7.1%}   (target {TARGET:.0%})")
+    left = sorted((name, status) for name, status in found.items() if status not in DETECTED)
+    if left:
+        print("\nnot killed (see them with: mutmut show NAME):")
+        for name, status in left:
+            print(f"  {status:<12} {name}")
+    return score
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("patterns", nargs="*", help="mutant name globs (default: the whole SCOPE)")
+    parser.add_argument("--report", action="store_true", help="only print the last run's results")
+    parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
+    args = parser.parse_args()
+    patterns = args.patterns or SCOPE
+    if not args.report:
+        globs = [p if p.endswith("*") else p + "__mutmut_*" for p in patterns]
+        run = subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(args.max_children),
+                              *globs], cwd=ROOT)
+        if run.returncode != 0:
+            print(f"mutmut failed (exit status {run.returncode})", file=sys.stderr)
+            return run.returncode
+    return 0 if report(patterns) >= TARGET else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
