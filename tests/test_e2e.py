@@ -41,6 +41,11 @@ async def test_no_request_below_reprice_threshold_and_one_replace_above(sim):
         before = len(sim.order_requests())
         for mid in ("2500.5", "2499.5", "2501", "2499", "2500.2", "2498.8"):   # target moves < 0.1 %
             await set_mid(sim, mid)
+            # one at a time: the bot has seen this mid and its loop has run on it (a cancel would show
+            # in the live order at once: PENDING_CANCEL before the request is even sent)
+            await sim.wait_for(lambda: bot.state.book.mid == Decimal(mid) and not bot._wake.is_set(), 5)
+            assert bot.state.live.client_id == first["clientOrderId"] and bot.state.live.state.value == "NEW"
+            assert len(sim.order_requests()) == before
         await set_mid(sim, "2510")                                           # +0.4 %: replace
         await sim.wait_for(lambda: len(order_posts(sim)) == 2, 5)
         replace = [(r["method"], r["path"]) for r in sim.order_requests()[before:]]

@@ -49,13 +49,17 @@ async def test_market_stream_frozen_pulls_quote_until_fresh(sim):
 
 # ---- 2. user stream down, fill during the outage ------------------------------------------------
 async def test_fill_while_user_stream_is_down_is_noticed(sim):
+    """Only the reconciliation on reconnect can find this fill: its events are lost, and the cancel that
+    pulls the quote learns nothing (-2011, then a query the lagging engine answers -2013: taken as gone)."""
     async with BotRun(sim) as bot:
         await wait_open(sim, "BUY")
         sim.freeze_streams("user")                      # the fill's events are lost on the wire
         await sim.fill_order(SYMBOL)
+        sim.fail_next("GET", ORDER, status=400, body={"code": -2013, "msg": "Order does not exist."})
         sim.refuse_streams("user")
         await sim.drop_streams("user")
-        await asyncio.sleep(0)                          # let the bot see the drop
+        await sim.wait_for(lambda: not bot.state.user_up and bot.state.live is None, 5)   # quote pulled
+        assert bot.state.position.amount == 0           # nothing but a reconciliation can tell it now
         sim.freeze_streams("user", False)
         sim.refuse_streams("user", False)
         sell = await wait_open(sim, "SELL")
@@ -368,13 +372,19 @@ async def test_reduce_only_rejected_rereads_position(sim):
 
 
 async def test_min_notional_wallet_too_small_sends_nothing():
-    async with SimExchange(balances={"USDT": Decimal("10"), "USDF": Decimal("0")}) as sim:
+    # 20 USDT * 0.2 / 2500 = 0.0016 -> 0.001 ETH, at least the minimum quantity; but 0.001 * 2485 = 2.49 USD
+    # is below the 5 USD minimum notional: no order may go out, whatever the price.
+    async with SimExchange(balances={"USDT": Decimal("20"), "USDF": Decimal("0")}) as sim:
         await set_mid(sim, "2500")
         async with BotRun(sim) as bot:
-            await sim.wait_for(lambda: bot.state.book is not None and not bot.state.need_reconcile, 5)
-            await set_mid(sim, "2520")
-            await set_mid(sim, "2480")
-            assert order_posts(sim) == []                 # 10 * 0.2 = 2 USD: below min notional, skipped
+            # the bot's own account of its last decision (the exchange sees nothing): it has decided
+            await sim.wait_for(lambda: "notional" in bot._skip_reason or order_posts(sim), 5)
+            for mid in ("2520", "2480"):
+                decided = bot._skip_reason
+                await set_mid(sim, mid)
+                await sim.wait_for(lambda: bot._skip_reason != decided or order_posts(sim), 5)
+            assert order_posts(sim) == []
+            assert "notional 2.4" in bot._skip_reason          # 0.001 * 2465.12, at mid 2480
 
 
 # ---- the sweep: strays cancelled, drift adopted --------------------------------------------------

@@ -103,10 +103,12 @@ async def test_sweep_finding_a_stray_cancels_it_before_placing_a_new_order():
 
 # ============================================================================ 2. traded double count
 async def test_late_stream_fill_after_a_rest_reread_does_not_hide_the_next_rest_only_fill():
-    """_refresh_position() credits order.traded with the REST-known fills; when that fill's stream event then
-    arrives, _on_order_update adds it to order.traded again (`order.traded += qty`), so a later REST report of a
-    fill the stream has not shown (filled > traded) no longer marks the position dirty: the bot keeps a stale
-    position and a SELL that no longer equals the exchange position."""
+    """Reconciler.refresh_position() credits order.traded with the REST-known fills; when that fill's stream
+    event then arrives, OrderDesk.on_report must not add it to order.traded again. The bug: crediting every
+    new trade id (`order.traded += trade.qty` without the `report.cum_filled > order.traded` guard): a later
+    REST report of a fill the stream has not shown (filled > traded) then no longer marks the position dirty,
+    and the bot keeps a stale position and a SELL that no longer equals the exchange position. (With the
+    guard, `+=` and the `min(...)` in the code agree: a trade the REST read included has cum <= traded.)"""
     client, clock = FakeClient(position="0.5", update_time=T0 + 10), FakeClock()
     bot = make_bot(client, clock)
     bot.state.position.apply_snapshot(D("0.8"), T0)
