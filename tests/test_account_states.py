@@ -248,6 +248,7 @@ async def test_a_quiet_healthy_book_keeps_its_quote_and_its_connection(sim):
         # Three stale timeouts without a single book change: only the mark price ticks.
         await asyncio.sleep(3 * FAST.stale_after)  # the quiet period itself is what is tested
         assert len(sim.order_requests()) == requests
+        assert sim.stream_connects("market") == 1, "the market connection was dropped and made again"
         assert sim.market_stream_connections == 1 and bot.state.market_up
         assert len(open_orders(sim)) == 1
 
