@@ -2,6 +2,7 @@
 
     python scripts/mutation.py                 # mutate the whole scope, run its tests, print the score
     python scripts/mutation.py --report        # print the score and survivors of the last run again
+    python scripts/mutation.py --resume        # only the mutants of the scope not yet decided
     python scripts/mutation.py 'aster_mm.execution.*'   # only these mutants (mutmut name globs)
 
 mutmut 3 (configured in pyproject.toml, [tool.mutmut]) copies the sources into mutants/, makes every
@@ -103,11 +104,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("patterns", nargs="*", help="mutant name globs (default: the whole SCOPE)")
     parser.add_argument("--report", action="store_true", help="only print the last run's results")
+    parser.add_argument("--resume", action="store_true", help="run only the mutants without a result yet")
     parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
     args = parser.parse_args()
     patterns = args.patterns or SCOPE
     if not args.report:
         globs = [p if p.endswith("*") else p + "__mutmut_*" for p in patterns]
+        if args.resume:
+            globs = sorted(name for name, status in results(patterns).items() if status == "not checked")
+            if not globs:
+                return 0 if report(patterns) >= TARGET else 1
         run = subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(args.max_children),
                               *globs], cwd=ROOT)
         if run.returncode != 0:
