@@ -13,12 +13,14 @@ import pytest
 from aioresponses import aioresponses
 from conftest import CID, FAST, SYMBOL, BotRun, FakeClock, open_orders, order_posts, order_update, set_mid, wait_open
 from test_races import FakeClient, make_bot
+from test_signing import DEMO_KEY, DEMO_SIGNER, DEMO_USER
 
 from api_client import AsterClient, ExchangeError
 from aster_mm.config import Timings
 from aster_mm.decisions import BUY, Quote
 from aster_mm.orders import Order, OrderState
 from aster_mm.position import PositionTracker
+from aster_mm.signing import TESTNET_CHAIN_ID, Eip712Signer, HmacSigner
 
 COUNTDOWN = "/fapi/v1/countdownCancelAll"
 NOW = 1_700_000_000.0
@@ -278,3 +280,24 @@ def test_a_leverage_change_of_another_symbol_is_not_ours():
     assert bot.state.leverage == 1
     bot.guard.on_leverage_event(SYMBOL, 3)
     assert bot.state.leverage == 3
+
+
+# ============================================================================ signing
+@pytest.mark.parametrize("recv_window, ok", [(0, False), (1, True), (60_000, True), (60_001, False)])
+def test_recv_window_bounds_are_the_exchanges_1_to_60000_ms(recv_window, ok):
+    if ok:
+        assert HmacSigner("key-0123456789", "secret", recv_window).recv_window == recv_window
+    else:
+        with pytest.raises(ValueError):
+            HmacSigner("key-0123456789", "secret", recv_window)
+
+
+def test_a_v1_call_without_parameters_starts_with_recv_window():
+    """Bug: a leading '&' (an empty first parameter) when there are no business parameters."""
+    signed = HmacSigner("key-0123456789", "secret", 5000).sign({}, 1_700_000_000_000)
+    assert signed.params.startswith("recvWindow=5000&timestamp=1700000000000&signature=")
+
+
+def test_a_v3_signer_knows_its_chain():
+    signer = Eip712Signer(DEMO_USER, DEMO_SIGNER, DEMO_KEY, TESTNET_CHAIN_ID)
+    assert signer.chain_id == TESTNET_CHAIN_ID and "714" in repr(signer)
