@@ -23,7 +23,7 @@ from api_client import AsterClient, ExchangeError, SymbolRules
 from aster_mm.account import HEDGE_MODE_HELP, AccountGuard
 from aster_mm.chores import DeadManSwitch, keep_listen_key_alive, report_status
 from aster_mm.config import Config, Timings, build_parser, parse_config, read_credentials
-from aster_mm.decisions import QuoteParams, desired_quote, needs_replace
+from aster_mm.decisions import BUY, SELL, QuoteParams, desired_quote, needs_replace
 from aster_mm.execution import OrderDesk
 from aster_mm.feeds import LIQUIDATION, Feeds
 from aster_mm.orders import OrderState
@@ -47,7 +47,7 @@ class MarketMaker:
         self.t, self.now = timings, now
         self.symbol = config.symbol
         self.params = QuoteParams(config.buy_spread, config.sell_spread, config.balance_fraction,
-                                  config.position_threshold_usd)
+                                  config.position_threshold_usd, open_side=BUY if config.side == "long" else SELL)
         self.state = StrategyState()
         self.guard = AccountGuard(client, config, self.state, timings, now)
         self.desk = OrderDesk(client, self.symbol, self.state, timings, now)
@@ -65,7 +65,7 @@ class MarketMaker:
         self._wake.set()
 
     def describe(self) -> str:
-        return status_line(self.state, self.params.position_threshold_usd, self.client.used_weight_1m)
+        return status_line(self.state, self.params, self.client.used_weight_1m)
 
     @property
     def rules(self) -> SymbolRules | None:

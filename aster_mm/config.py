@@ -36,6 +36,7 @@ class Config:
     margin_type: str | None = None     # "CROSSED" or "ISOLATED"; None leaves the account's as it is
     start_timeout: float = 120.0       # keep retrying an unreachable exchange at start this long
     resume_after_liquidation: bool = False
+    side: str = "long"                 # long: BUY to open, SELL to close (the original); short: mirrored
     start_price: Decimal | None = None   # --sim only: the synthetic market's first mid and the symbol's units
     tick: Decimal | None = None
     step: Decimal | None = None
@@ -155,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cancel-countdown", type=_countdown, default=60.0,
                    help="dead-man switch: the exchange cancels our orders if not renewed for this many seconds "
                         "(renewed every quarter of it, at most every 15 s); 0 turns it off")
+    p.add_argument("--side", choices=["long", "short"], default="long",
+                   help="long: open with a post-only BUY below mid, close with a reduce-only SELL above it "
+                        "(the original script); short: open with a SELL above mid, close with a BUY below it")
     p.add_argument("--margin-type", type=_margin_type, default=None,
                    help="cross or isolated: set on the symbol when flat and confirmed before every opening order "
                         "(default: leave the account's setting)")
