@@ -16,6 +16,7 @@ import logging.handlers
 import signal
 import sys
 import time
+from dataclasses import replace
 from decimal import Decimal
 from typing import Callable
 
@@ -28,6 +29,8 @@ from aster_mm.execution import OrderDesk
 from aster_mm.feeds import LIQUIDATION, Feeds
 from aster_mm.orders import OrderState
 from aster_mm.reconcile import Reconciler
+from aster_mm.spreads import AdaptiveConfig, AdaptiveSpreads
+from aster_mm.spreads import describe as describe_spreads
 from aster_mm.startup import FatalError, retry_until
 from aster_mm.state import StrategyState
 from aster_mm.status import status_line
@@ -38,6 +41,13 @@ stream_log = logging.getLogger("stream")
 
 class ShutdownRequested(Exception):
     pass
+
+
+def adaptive_spreads(config: Config) -> AdaptiveSpreads | None:
+    if config.spread_model != "adaptive":
+        return None
+    return AdaptiveSpreads(AdaptiveConfig(config.risk_aversion, config.min_spread, config.buy_spread,
+                                          config.sell_spread))
 
 
 class MarketMaker:
@@ -59,13 +69,27 @@ class MarketMaker:
         self.feeds = Feeds(client, ws_url, self.symbol, self.state, self.desk, self.guard, timings, now, self.wake,
                            config.start_timeout)
         self.on_market_message, self.on_user_message = self.feeds.on_market_message, self.feeds.on_user_message
+        self.spreads = self.feeds.spreads = adaptive_spreads(config)
+        self._estimates: dict = {}
         self._skip_reason = ""
 
     def wake(self) -> None:
         self._wake.set()
 
     def describe(self) -> str:
-        return status_line(self.state, self.params, self.client.used_weight_1m)
+        line = status_line(self.state, self.params, self.client.used_weight_1m)
+        return line if self.spreads is None else f"{line} {describe_spreads(self._estimates)}"
+
+    def quote_params(self, wallet: Decimal) -> QuoteParams:
+        """The configured parameters, with the adaptive model's spreads for the position held (in lots
+        of one opening order) when it is on."""
+        if self.spreads is None:
+            return self.params
+        book, position = self.state.book, self.state.position.amount
+        lot = float(wallet * self.params.balance_fraction / book.mid) if wallet > 0 else 0.0
+        spreads = self.spreads.spreads(self.now(), float(position) / lot if lot else 0.0)
+        self._estimates = spreads.estimates
+        return replace(self.params, buy_spread=spreads.buy_spread, sell_spread=spreads.sell_spread)
 
     @property
     def rules(self) -> SymbolRules | None:
@@ -185,7 +209,8 @@ class MarketMaker:
         if LIQUIDATION in st.close_only and self.cfg.resume_after_liquidation and st.position.amount == 0:
             log.warning("flat after the liquidation: resuming (--resume-after-liquidation)")
             del st.close_only[LIQUIDATION]
-        want, why = desired_quote(st.position.amount, st.book.mid, st.available * st.size_scale, self.params,
+        wallet = st.available * st.size_scale
+        want, why = desired_quote(st.position.amount, st.book.mid, wallet, self.quote_params(wallet),
                                   self.rules, st.close_only_reason)
         if live is not None:
             if want is None or needs_replace(live.quote, live.remaining, want, self.cfg.reprice_threshold):

@@ -37,6 +37,9 @@ class Config:
     start_timeout: float = 120.0       # keep retrying an unreachable exchange at start this long
     resume_after_liquidation: bool = False
     side: str = "long"                 # long: BUY to open, SELL to close (the original); short: mirrored
+    spread_model: str = "fixed"        # fixed: --buy-spread/--sell-spread; adaptive: GLFT on live estimates
+    risk_aversion: float = 0.1         # GLFT gamma, per basis point per lot
+    min_spread: Decimal = Decimal("0.00045")   # adaptive floor: a maker and a taker fee at Aster's base tier
     start_price: Decimal | None = None   # --sim only: the synthetic market's first mid and the symbol's units
     tick: Decimal | None = None
     step: Decimal | None = None
@@ -127,6 +130,18 @@ def _latency_ms(text: str) -> float:
     return value
 
 
+def _positive_float(name: str) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = -1.0
+        if not 0 < value < float("inf"):
+            raise argparse.ArgumentTypeError(f"{name} must be a number greater than 0, got {text!r}")
+        return value
+    return parse
+
+
 def _symbol(text: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9]{2,20}", text):
         raise argparse.ArgumentTypeError(f"symbol must be letters and digits like ETHUSDT, got {text!r}")
@@ -159,6 +174,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--side", choices=["long", "short"], default="long",
                    help="long: open with a post-only BUY below mid, close with a reduce-only SELL above it "
                         "(the original script); short: open with a SELL above mid, close with a BUY below it")
+    p.add_argument("--spread-model", choices=["fixed", "adaptive"], default="fixed",
+                   help="fixed: quote at --buy-spread/--sell-spread; adaptive: Gueant-Lehalle-Fernandez-Tapia "
+                        "distances from live volatility and trade intensity (fixed spreads until warm)")
+    p.add_argument("--risk-aversion", type=_positive_float("risk-aversion"), default=0.1,
+                   help="adaptive: GLFT risk aversion per basis point per lot (typically 0.01-1): how hard a "
+                        "position pulls the closing price towards mid")
+    p.add_argument("--min-spread", type=_fraction("min-spread"), default=Decimal("0.00045"),
+                   help="adaptive: no quote closer to mid than this (default: a maker plus a taker fee)")
     p.add_argument("--margin-type", type=_margin_type, default=None,
                    help="cross or isolated: set on the symbol when flat and confirmed before every opening order "
                         "(default: leave the account's setting)")

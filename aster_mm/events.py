@@ -22,6 +22,12 @@ def mark_price(msg: dict) -> Decimal | None:
     return Decimal(data["p"]) if data.get("e") == "markPriceUpdate" else None
 
 
+def trade_price(msg: dict) -> str | None:
+    """The price of an aggTrade frame (plain or combined), None for any other frame."""
+    data = msg.get("data", msg)
+    return data["p"] if data.get("e") == "aggTrade" else None
+
+
 def top_of_book(msg: dict) -> tuple[str, str] | None:
     """Best bid and ask prices as received from a depth frame (plain or combined), None if a side is empty."""
     data = msg.get("data", msg)
