@@ -24,9 +24,10 @@ from api_client import AsterClient, ExchangeError, SymbolRules
 from aster_mm.account import HEDGE_MODE_HELP, AccountGuard
 from aster_mm.chores import DeadManSwitch, keep_listen_key_alive, report_status
 from aster_mm.config import Config, Timings, build_parser, parse_config, read_credentials
-from aster_mm.decisions import BUY, SELL, QuoteParams, desired_quote, needs_replace
+from aster_mm.decisions import BUY, SELL, Quote, QuoteParams, desired_quote, needs_replace
 from aster_mm.execution import OrderDesk
 from aster_mm.feeds import LIQUIDATION, Feeds
+from aster_mm.limits import position_room, stop_quote, stop_triggered, unrealized_loss
 from aster_mm.orders import OrderState
 from aster_mm.reconcile import Reconciler
 from aster_mm.spreads import AdaptiveConfig, AdaptiveSpreads
@@ -72,6 +73,7 @@ class MarketMaker:
         self.spreads = self.feeds.spreads = adaptive_spreads(config)
         self._estimates: dict = {}
         self._skip_reason = ""
+        self._stopping = False             # a stop-loss is closing the position: until flat
 
     def wake(self) -> None:
         self._wake.set()
@@ -206,12 +208,7 @@ class MarketMaker:
                 log.warning("%s: pulling the quote", reason)
                 return await desk.cancel(live)
             return False
-        if LIQUIDATION in st.close_only and self.cfg.resume_after_liquidation and st.position.amount == 0:
-            log.warning("flat after the liquidation: resuming (--resume-after-liquidation)")
-            del st.close_only[LIQUIDATION]
-        wallet = st.available * st.size_scale
-        want, why = desired_quote(st.position.amount, st.book.mid, wallet, self.quote_params(wallet),
-                                  self.rules, st.close_only_reason)
+        want, why = self.wanted()
         if live is not None:
             if want is None or needs_replace(live.quote, live.remaining, want, self.cfg.reprice_threshold):
                 return await desk.cancel(live)
@@ -235,6 +232,26 @@ class MarketMaker:
             return False
         await desk.place(want)
         return False
+
+    def wanted(self) -> tuple[Quote | None, str]:
+        """The one order the bot wants now: while a stop-loss runs, the stop; otherwise the quote."""
+        st, cfg = self.state, self.cfg
+        position, book = st.position.amount, st.book
+        if LIQUIDATION in st.close_only and cfg.resume_after_liquidation and position == 0:
+            log.warning("flat after the liquidation: resuming (--resume-after-liquidation)")
+            del st.close_only[LIQUIDATION]
+        mark = st.mark_price or book.mid
+        if abs(position) >= self.rules.min_qty and (
+                self._stopping or stop_triggered(position, st.entry_price, mark, cfg.stop_loss)):
+            if not self._stopping:
+                log.warning("STOP LOSS: mark %s against entry %s: closing %s, loss %.2f USD", mark,
+                            st.entry_price, position, -unrealized_loss(position, st.entry_price, mark))
+                self._stopping = True
+            return stop_quote(position, book.bid, book.ask, cfg.stop_slippage, self.rules), "stop"
+        self._stopping = False
+        wallet = st.available * st.size_scale
+        return desired_quote(position, book.mid, wallet, self.quote_params(wallet), self.rules,
+                             st.close_only_reason, position_room(position, book.mid, cfg.max_position_usd))
 
     # ----- life cycle -----
     async def run(self) -> None:

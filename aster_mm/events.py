@@ -84,6 +84,7 @@ class AccountUpdate:
     positions: list[Decimal]
     hedge: bool = False        # the symbol's position came as LONG/SHORT rows: hedge mode
     reason: str = ""           # m: ORDER, FUNDING_FEE, DEPOSIT, ...
+    entry: Decimal | None = None   # ep: the position's entry price
 
 
 def parse_account_update(msg: dict, symbol: str) -> AccountUpdate:
@@ -92,4 +93,6 @@ def parse_account_update(msg: dict, symbol: str) -> AccountUpdate:
     rows = [p for p in update.get("P", []) if p["s"] == symbol]
     positions = [Decimal(p["pa"]) for p in rows if p.get("ps", "BOTH") == "BOTH"]
     hedge = any(p.get("ps", "BOTH") != "BOTH" for p in rows)
-    return AccountUpdate(event_ms, int(msg.get("T", event_ms)), balances, positions, hedge, str(update.get("m", "")))
+    entry = next((Decimal(p["ep"]) for p in rows if p.get("ps", "BOTH") == "BOTH" and "ep" in p), None)
+    return AccountUpdate(event_ms, int(msg.get("T", event_ms)), balances, positions, hedge,
+                         str(update.get("m", "")), entry)
