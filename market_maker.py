@@ -23,11 +23,12 @@ from api_client import AsterClient, ExchangeError, SymbolRules
 from aster_mm.account import HEDGE_MODE_HELP, AccountGuard
 from aster_mm.chores import DeadManSwitch, keep_listen_key_alive, report_status
 from aster_mm.config import Config, Timings, build_parser, parse_config, read_credentials
-from aster_mm.decisions import QuoteParams, desired_quote, needs_replace
+from aster_mm.decisions import MODIFY, REUSE, QuoteParams, crosses_book, desired_quote, requote_action
 from aster_mm.events import MALFORMED, parse_account_update, parse_order_update, top_of_book
 from aster_mm.execution import OrderDesk
 from aster_mm.orders import OrderState
 from aster_mm.reconcile import Reconciler
+from aster_mm.signing import Eip712Signer, Signer
 from aster_mm.startup import FatalError, retry_until
 from aster_mm.state import Book, StrategyState
 from aster_mm.status import status_line
@@ -272,6 +273,8 @@ class MarketMaker:
         live = st.live
         if live is not None and live.state == OrderState.UNKNOWN:
             return await desk.resolve_unknown(live)
+        if live is not None and live.amend_unknown:
+            return await desk.resolve_amend(live)
         if self.sync.sweep_due() and st.user_up:
             await self.sync.sweep()
             return True                                    # cancel what it found before placing anything
@@ -295,9 +298,15 @@ class MarketMaker:
         want, why = desired_quote(st.position.amount, st.book.mid, st.available * st.size_scale, self.params,
                                   self.rules, st.close_only_reason)
         if live is not None:
-            if want is None or needs_replace(live.quote, live.remaining, want, self.cfg.reprice_threshold):
-                return await desk.cancel(live)
-            return False                                   # reuse: nothing to send
+            action = want and requote_action(
+                live.quote, live.remaining, want, self.cfg.reprice_threshold,
+                can_modify=self.client.can_modify and live.state == OrderState.NEW and not live.no_modify,
+                modifications=live.modifications, crosses=crosses_book(want, st.book.bid, st.book.ask))
+            if action == REUSE:
+                return False                               # nothing to send
+            if action == MODIFY:
+                return await desk.modify(live, want)
+            return await desk.cancel(live)
         if want is not None and not want.reduce_only:
             if st.wallet_dirty:                            # size from what the exchange says is usable now
                 await self.guard.refresh_available()
@@ -390,9 +399,9 @@ def install_signal_handlers(bot: MarketMaker) -> None:
         loop.add_signal_handler(sig, bot.stop.set)
 
 
-async def run_bot(config: Config, key: str, secret: str, rest_url: str, ws_url: str,
+async def run_bot(config: Config, signer: Signer, rest_url: str, ws_url: str,
                   timings: Timings = Timings()) -> None:
-    async with AsterClient(key, secret, rest_url) as client:
+    async with AsterClient(signer=signer, rest_url=rest_url) as client:
         bot = MarketMaker(config, client, ws_url, timings=timings)
         install_signal_handlers(bot)
         await bot.run()
@@ -402,7 +411,8 @@ SIM_START_PRICES = {"ETHUSDT": "2500", "BNBUSDT": "1020", "ASTERUSDT": "1.85"}
 
 
 async def run_sim(config: Config) -> None:
-    """The bot, unchanged, against the simulator in this process with a synthetic market."""
+    """The bot, unchanged, against the simulator in this process with a synthetic market, signing with V3
+    (throwaway wallets the simulator generated)."""
     from sim_exchange import SimExchange, SyntheticMarket
     if config.symbol not in SIM_START_PRICES:
         raise FatalError(f"the simulator trades {', '.join(SIM_START_PRICES)}, not {config.symbol}")
@@ -413,7 +423,8 @@ async def run_sim(config: Config) -> None:
         feeder.add_done_callback(lambda t: t.cancelled() or t.exception() is None or
                                  log.error("synthetic market stopped: %r", t.exception()))
         try:
-            await run_bot(config, sim.api_key, sim.api_secret, sim.rest_url, sim.ws_url)
+            signer = Eip712Signer(sim.v3_user, sim.v3_signer, sim.v3_signer_key)
+            await run_bot(config, signer, sim.rest_url, sim.ws_url)
         finally:
             feeder.cancel()
         s = sim.summary(config.symbol)
@@ -425,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
     config = parse_config(argv, parser)
     if not config.sim:
         try:
-            key, secret, rest, ws = read_credentials()
+            creds = read_credentials(config.network)
         except ValueError as err:
             parser.error(str(err))                   # exit status 2, argparse style
     try:
@@ -436,7 +447,7 @@ def main(argv: list[str] | None = None) -> int:
         if config.sim:
             asyncio.run(run_sim(config))
         else:
-            asyncio.run(run_bot(config, key, secret, rest, ws))
+            asyncio.run(run_bot(config, *creds))
     except FatalError as err:
         log.error("fatal: %s", err)
         print(f"market_maker.py: error: {err}", file=sys.stderr)

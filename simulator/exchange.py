@@ -2,7 +2,11 @@
 (engine, accounts, authentication, faults, streams, server) and adds the controls a test drives it
 with: market events, inspection, setup, and fault injection.
 
-Time: `clock` (plus the clock offset) drives timestamps and recvWindow checks; real-time durations
+Credentials: the exchange accepts V1 (`api_key`/`api_secret`) on /fapi/v1 paths and V3 on /fapi/v3 paths,
+where `v3_user` has one registered agent wallet (`v3_signer`, whose key is `v3_signer_key`), generated
+afresh for each simulator; `add_agent` registers more.
+
+Time: `clock` (plus the clock offset) drives timestamps, recvWindow and nonce checks; real-time durations
 (countdownCancelAll, restart downtime, fault delays) use the event loop's clock.
 """
 from __future__ import annotations
@@ -14,8 +18,10 @@ from decimal import Decimal
 from typing import Any
 
 from .accounts import Accounts
-from .auth import HmacAuth
-from .engine import Engine
+from eth_account import Account
+
+from .auth import Eip712Auth, HmacAuth, Schemes
+from .engine import MAX_MODIFICATIONS, Engine
 from .faults import Faults
 from .journal import Clock, Journal
 from .orders import Book, SymbolSpec, default_symbols
@@ -31,21 +37,27 @@ class SimExchange:
                  symbols: dict[str, SymbolSpec] | None = None,
                  maker_fee: Decimal = D("0.0001"), taker_fee: Decimal = D("0.00035"),
                  gtx_reject: bool = False, clock: Callable[[], float] = time.time,
-                 journal_limit: int | None = None):
+                 journal_limit: int | None = None, chain_id: int = 1666,
+                 max_modifications: int = MAX_MODIFICATIONS):
         self.api_key, self.api_secret = api_key, api_secret
+        agent = Account.create()
+        self.v3_user, self.v3_signer, self.v3_signer_key = Account.create().address, agent.address, agent.key.hex()
         self.symbols = symbols if symbols is not None else default_symbols()
         self._clock = Clock(clock)
         self._journal = Journal(self._clock, journal_limit)
         self.journal = self._journal.entries
         books = {s: Book() for s in self.symbols}
         self._accounts = Accounts(self.symbols, books, balances, maker_fee, taker_fee)
-        self._engine = Engine(self.symbols, books, self._accounts, self._clock, self._journal, gtx_reject)
+        self._engine = Engine(self.symbols, books, self._accounts, self._clock, self._journal, gtx_reject,
+                              max_modifications)
         self._faults = Faults()
         self._streams = Streams(self._engine, self._faults, self._journal)
         self._engine.on_user, self._engine.on_market = self._streams.send_user, self._streams.send_market
         self._auth = HmacAuth(api_key, api_secret, self._clock.now_ms)
+        self._v3 = Eip712Auth(chain_id, self._clock.now_ms)
+        self._v3.register(self.v3_user, self.v3_signer)
         self._server = Server(self._engine, RestApi(self._engine, self._accounts, self._streams), self._streams,
-                              self._auth, self._faults, self._journal, self._clock)
+                              Schemes(self._auth, self._v3), self._faults, self._journal, self._clock)
         self.peak_open_orders = self._engine.peak_open_orders
         # Observers, e.g. for latency measurements: see server.RequestObserver; market-frame observers
         # are called with no argument after each frame is written to a market stream.
@@ -148,6 +160,10 @@ class SimExchange:
 
     async def _cancel_all(self, symbol: str) -> None:
         await self._engine.cancel_all(symbol)
+
+    def add_agent(self, user: str, agent: str) -> None:
+        """Approve another agent wallet for `user` (what the Pro API page does)."""
+        self._v3.register(user, agent)
 
     def _check_signature(self, query: str, body: str) -> None:
         self._auth.check_signature(query, body)

@@ -312,9 +312,10 @@ def test_dotenv_fills_in_what_the_environment_lacks_and_the_environment_wins(mon
                                    "ASTER_WS_URL=ws://127.0.0.1:9\n")
     monkeypatch.setenv("ASTER_API_KEY", "from-environment-key")
     try:
-        key, secret, rest, ws = read_credentials()
+        signer, rest, ws = read_credentials()
     finally:                                    # load_dotenv wrote into os.environ: undo it
         for name in ("ASTER_API_SECRET", "ASTER_WS_URL"):
             os.environ.pop(name, None)
-    assert (key, secret) == ("from-environment-key", "from-dotenv-secret")
+    assert signer.hint == "V1 key from…-key"
+    assert signer.sign_stream({}, 0).headers == {"X-MBX-APIKEY": "from-environment-key"}
     assert (rest, ws) == ("https://fapi.asterdex.com", "ws://127.0.0.1:9")
