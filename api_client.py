@@ -17,6 +17,7 @@ from typing import Any, Callable
 from urllib.parse import urlencode
 
 import aiohttp
+from yarl import URL
 
 from aster_mm.rules import SymbolRules, parse_symbol_rules  # noqa: F401 (SymbolRules is part of this API)
 from aster_mm.signing import HmacSigner, Signer
@@ -197,6 +198,8 @@ class AsterClient:
             body, headers = query.encode(), {**headers, **FORM}
         elif query:                                        # V1 sends everything in the query string
             url = f"{url}?{query}"
+            if self.signer.version == 3:                   # exactly as signed: yarl must not re-quote it
+                url = URL(url, encoded=True)
         async with self.session.request(method, url, headers=headers, data=body) as resp:
             weight = resp.headers.get("X-MBX-USED-WEIGHT-1M")
             if weight and weight.isdigit():
