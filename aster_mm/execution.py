@@ -143,8 +143,7 @@ class OrderDesk:
     async def modify(self, order: Order, want: Quote) -> bool:
         """Amend the resting order to `want`'s price and quantity in one request; True when it was refused
         (the order stays as it was, and is replaced instead)."""
-        log.info("modify %s %s@%s -> %s@%s", order.client_id, order.quote.qty, order.quote.price, want.qty,
-                 want.price)
+        was = order.quote
         order.modifications += 1                      # counted when sent: an unknown outcome may have counted
         try:
             resp = await self.client.modify_order(self.symbol, order.client_id, want.qty, want.price)
@@ -160,6 +159,8 @@ class OrderDesk:
             log.warning("modification of %s refused (%s): replacing it instead", order.client_id, err)
             return True
         self._amended(order, resp)
+        log.info("modified %s %s@%s -> %s@%s", order.client_id, was.qty, was.price, order.quote.qty,
+                 order.quote.price)                   # logged after sending: the log is slower than the wire
         return False
 
     def _amended(self, order: Order, answer: dict) -> None:
