@@ -397,3 +397,10 @@ def test_bad_credentials_exit_2_naming_the_variable_and_never_the_key(env, capsy
     for secret in (DEMO_KEY[2:], DEMO_KEY[2:].upper(), V1_ENV["ASTER_API_SECRET"]):
         assert secret not in out + err
     assert not (tmp_path / "market_maker.log").exists()
+
+
+def test_every_variable_is_documented_in_env_example_and_readme():
+    from aster_mm.config import V1_VARS, V3_VARS
+    example, readme = (ROOT / ".env.example").read_text(), (ROOT / "README.md").read_text()
+    for name in (*V3_VARS, *V1_VARS, "ASTER_REST_URL", "ASTER_WS_URL"):
+        assert f"\n{name}=\n" in example and f"`{name}`" in readme
