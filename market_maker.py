@@ -9,6 +9,7 @@ cycle. The parts live in the `aster_mm` package.
 """
 from __future__ import annotations
 
+import aster_mm.python_version  # noqa: F401  (first: on Python < 3.11 it exits 2 with a clear message)
 import asyncio
 import json
 import logging
@@ -24,7 +25,7 @@ from aster_mm.account import HEDGE_MODE_HELP, AccountGuard
 from aster_mm.chores import DeadManSwitch, keep_listen_key_alive, report_status
 from aster_mm.config import Config, Timings, build_parser, parse_config, read_credentials
 from aster_mm.decisions import MODIFY, REUSE, QuoteParams, crosses_book, desired_quote, requote_action
-from aster_mm.events import MALFORMED, parse_account_update, parse_order_update, top_of_book
+from aster_mm.events import MALFORMED, mark_price, parse_account_update, parse_order_update, top_of_book
 from aster_mm.execution import OrderDesk
 from aster_mm.orders import OrderState
 from aster_mm.reconcile import Reconciler
@@ -62,6 +63,7 @@ class MarketMaker:
         self._listen_key: str | None = None
         self._user_ws = None
         self._reconnect_user = False       # set by a handler: leave the user stream and reconnect
+        self._streams_seen = {"market": asyncio.Event(), "user": asyncio.Event()}   # connected at least once
         self._skip_reason = ""
 
     def wake(self) -> None:
@@ -109,12 +111,20 @@ class MarketMaker:
 
     # ----- streams in -----
     def on_market_message(self, raw: str | bytes) -> None:
+        """A depth or mark-price frame. Any frame proves the connection alive; only a changed top of the
+        book wakes the quoting loop."""
         try:
-            raw_top = top_of_book(json.loads(raw))
+            msg = json.loads(raw)
+            now = self.now()
+            mark = mark_price(msg)
+            if mark is not None:
+                self.state.mark_price, self.state.market_seen_at = mark, now
+                return
+            raw_top = top_of_book(msg)
             if raw_top is None:
                 return
+            self.state.market_seen_at = now
             book = self.state.book
-            now = self.now()
             if book is not None and book.raw == raw_top:
                 book.seen_at = now
                 return
@@ -161,7 +171,8 @@ class MarketMaker:
         stream_log.info("user: %s %.300s", msg.get("e"), json.dumps(msg))
         if "ac" in msg:
             self.guard.on_leverage_event(msg["ac"]["s"], int(msg["ac"]["l"]))
-        if "ai" in msg:                        # the account's configuration changed: read its modes again
+        if "ai" in msg:                        # V1 doc: `j` multi-assets mode, `d` dual-side position mode
+            self.state.hedge_mode = self.state.hedge_mode or bool(msg["ai"].get("d"))
             self.state.modes_stale = True
 
     def _on_margin_call(self, msg: dict) -> None:
@@ -177,10 +188,14 @@ class MarketMaker:
 
     async def market_stream(self) -> None:
         async def url() -> str:
-            return f"{self.ws_url}/ws/{self.symbol.lower()}@depth5@100ms"
+            # The book pushes only when it changes (a quiet symbol may be silent for minutes); the mark
+            # price ticks every second, so silence on this connection really means it is dead.
+            name = self.symbol.lower()
+            return f"{self.ws_url}/stream?streams={name}@depth5@100ms/{name}@markPrice@1s"
 
         def up(ws) -> None:
             self.state.market_up = True
+            self._streams_seen["market"].set()
 
         def down() -> None:
             self.state.market_up = False
@@ -196,6 +211,7 @@ class MarketMaker:
 
         def up(ws) -> None:
             self._user_ws = ws
+            self._streams_seen["user"].set()
             self.state.user_up = True
             self.state.need_reconcile = True   # whatever happened while we were away
             self.wake()
@@ -206,6 +222,17 @@ class MarketMaker:
             self.wake()
         await run_stream("user", url, self.on_user_message, up, down, None, self.t, self.now,
                          lambda: self._reconnect_user)
+
+    async def _first_contact(self) -> None:
+        """An unreachable WebSocket host at start is as fatal as an unreachable REST host."""
+        try:
+            async with asyncio.timeout(self.cfg.start_timeout):
+                for seen in self._streams_seen.values():
+                    await seen.wait()
+        except TimeoutError:
+            down = [name for name, seen in self._streams_seen.items() if not seen.is_set()]
+            raise FatalError(f"no {' and '.join(down)} stream from the WebSocket host {self.ws_url} within "
+                             f"{self.cfg.start_timeout:.0f} s of start") from None
 
     async def _renew_user_stream(self) -> None:
         self._reconnect_user = True
@@ -247,7 +274,7 @@ class MarketMaker:
             return "user stream down"
         if not st.market_up or st.book is None:
             return "no market data"
-        if self.now() - st.book.seen_at > self.t.stale_after:
+        if self.now() - st.market_seen_at > self.t.stale_after:
             return "market data stale"
         return ""
 
@@ -304,8 +331,8 @@ class MarketMaker:
                 modifications=live.modifications, crosses=crosses_book(want, st.book.bid, st.book.ask))
             if action == REUSE:
                 return False                               # nothing to send
-            if action == MODIFY:
-                return await desk.modify(live, want)
+            if action == MODIFY and (want.reduce_only or not self.guard.settings_wrong()):
+                return await desk.modify(live, want.price)  # a new opening price waits for the settings
             return await desk.cancel(live)
         if want is not None and not want.reduce_only:
             if st.wallet_dirty:                            # size from what the exchange says is usable now
@@ -332,6 +359,7 @@ class MarketMaker:
         await self.start()
         jobs = {"market_stream": self.market_stream, "user_stream": self.user_stream,
                 "quote_loop": self.quote_loop, "heartbeat": self.dead_man.run, "wait_for_stop": self._wait_for_stop,
+                "first_contact": self._first_contact,
                 "keepalive": lambda: keep_listen_key_alive(self.client, self.t.keepalive_every,
                                                            self._renew_user_stream),
                 "status": lambda: report_status(self.t.status_every, self.describe)}
@@ -340,10 +368,12 @@ class MarketMaker:
             async with asyncio.TaskGroup() as tg:
                 for name, job in jobs.items():
                     tg.create_task(self._guard(name, job), name=name)
-        except* ShutdownRequested:
-            pass
-        except* FatalError as group:
-            fatal = group.exceptions[0]
+        except BaseExceptionGroup as group:    # not except*: this file must parse on 3.10 to say it is too old
+            fatals, rest = group.split(FatalError)
+            rest = rest.split(ShutdownRequested)[1] if rest is not None else None
+            if rest is not None:
+                raise rest
+            fatal = fatals.exceptions[0] if fatals is not None else None
         finally:
             await self.shutdown()
         if fatal is not None:
@@ -407,17 +437,12 @@ async def run_bot(config: Config, signer: Signer, rest_url: str, ws_url: str,
         await bot.run()
 
 
-SIM_START_PRICES = {"ETHUSDT": "2500", "BNBUSDT": "1020", "ASTERUSDT": "1.85"}
-
-
-async def run_sim(config: Config) -> None:
+async def run_sim(config: Config, spec, start_price: Decimal) -> None:
     """The bot, unchanged, against the simulator in this process with a synthetic market, signing with V3
     (throwaway wallets the simulator generated)."""
-    from sim_exchange import SimExchange, SyntheticMarket
-    if config.symbol not in SIM_START_PRICES:
-        raise FatalError(f"the simulator trades {', '.join(SIM_START_PRICES)}, not {config.symbol}")
-    async with SimExchange(journal_limit=10_000) as sim:    # a demo may run for days
-        market = SyntheticMarket(symbol=config.symbol, start_price=Decimal(SIM_START_PRICES[config.symbol]),
+    from sim_exchange import SimExchange, SyntheticMarket, symbol_table
+    async with SimExchange(journal_limit=10_000, symbols=symbol_table(spec)) as sim:    # a demo may run for days
+        market = SyntheticMarket(symbol=config.symbol, start_price=start_price, tick=spec.tick, step=spec.step,
                                  seed=int(time.time()))
         feeder = asyncio.create_task(market.run(sim), name="synthetic market")
         feeder.add_done_callback(lambda t: t.cancelled() or t.exception() is None or
@@ -439,13 +464,19 @@ def main(argv: list[str] | None = None) -> int:
             creds = read_credentials(config.network)
         except ValueError as err:
             parser.error(str(err))                   # exit status 2, argparse style
+    if config.sim:
+        from simulator import MarketSetupError, synthetic_spec
+        try:
+            spec, start_price = synthetic_spec(config.symbol, config.start_price, config.tick, config.step)
+        except MarketSetupError as err:
+            parser.error(str(err))
     try:
         setup_logging(config.log_file, config.log_level)
     except OSError as err:
         parser.error(f"cannot open log file {config.log_file!r}: {err.strerror}")
     try:
         if config.sim:
-            asyncio.run(run_sim(config))
+            asyncio.run(run_sim(config, spec, start_price))
         else:
             asyncio.run(run_bot(config, *creds))
     except FatalError as err:

@@ -9,24 +9,80 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from decimal import Decimal
+import re
+from decimal import Decimal, InvalidOperation
 
-from simulator import ReplayMarket, SimExchange, SymbolSpec, SyntheticMarket
+from simulator import (MarketSetupError, ReplayMarket, SimExchange, SymbolSpec, SyntheticMarket, symbol_table,
+                       synthetic_spec)
+from simulator.markets import START_PRICES
 
 __all__ = ["ReplayMarket", "SimExchange", "SymbolSpec", "SyntheticMarket", "main"]
 
 
 # ------------------------------------------------------------------------------------- CLI
-async def _serve(args: argparse.Namespace) -> None:
-    sim = SimExchange(api_key=args.api_key, api_secret=args.api_secret, gtx_reject=args.gtx_reject,
-                      journal_limit=10_000)
-    await sim.start(port=args.port)
-    print(f"sim exchange: ASTER_REST_URL={sim.rest_url} ASTER_WS_URL={sim.ws_url}", flush=True)
+def _positive(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value.is_finite() or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+    return value
+
+
+def _symbol(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9]{2,20}", text):
+        raise argparse.ArgumentTypeError(f"symbol must be letters and digits like ETHUSDT, got {text!r}")
+    return text.upper()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="sim_exchange.py", description="Local Aster futures exchange simulator on 127.0.0.1, driven by a "
+        "synthetic market or a replay of recorded data.")
+    p.add_argument("--port", type=int, default=8088,
+                   help="port for both REST and WebSocket, 0 for any free one (default: %(default)s)")
+    p.add_argument("--symbol", type=_symbol, default="ETHUSDT",
+                   help=f"the symbol the market drives (default: %(default)s); the simulator knows "
+                        f"{', '.join(START_PRICES)}, any other needs --start-price or recorded data (--replay)")
+    p.add_argument("--start-price", type=_positive,
+                   help="the synthetic market's first mid (default: "
+                        f"{', '.join(f'{k} {v}' for k, v in START_PRICES.items())})")
+    p.add_argument("--tick", type=_positive, help="price tick of --symbol (default: the simulator's rules for a "
+                   "known symbol; else from the recorded prices' decimals, or about 1/10,000 of --start-price)")
+    p.add_argument("--step", type=_positive, help="quantity step of --symbol (default: known rules; else from "
+                   "the recorded quantities' decimals, or a power of ten worth 1-10 USD)")
+    p.add_argument("--seed", type=int, default=1, help="random seed of the synthetic market (default: %(default)s)")
+    p.add_argument("--speed", type=float, default=1.0,
+                   help="market time per real second, 0 for as fast as possible (default: %(default)s)")
+    p.add_argument("--replay", metavar="DIR", help="replay orderbook_<SYMBOL>.csv and trades_<SYMBOL>.csv from "
+                   "this directory (as record.py writes them) instead of the synthetic market")
+    p.add_argument("--api-key", default="simkey", help="the API key the simulator accepts (default: %(default)s)")
+    p.add_argument("--api-secret", default="simsecret",
+                   help="the API secret it checks signatures with (default: %(default)s)")
+    p.add_argument("--gtx-reject", action="store_true",
+                   help="refuse a crossing post-only order with -5022 instead of accepting it and expiring it")
+    return p
+
+
+def build_market(args: argparse.Namespace) -> tuple[SymbolSpec, ReplayMarket | SyntheticMarket]:
+    """The symbol's rules and the market source; MarketSetupError says what is missing."""
     if args.replay:
+        if args.start_price is not None:
+            raise MarketSetupError("--start-price is for the synthetic market, not with --replay")
         market = ReplayMarket(args.replay, symbol=args.symbol, speed=args.speed)
-    else:
-        market = SyntheticMarket(symbol=args.symbol, seed=args.seed, speed=args.speed,
-                                 start_price=Decimal(args.start_price))
+        return market.spec(args.tick, args.step), market
+    spec, start = synthetic_spec(args.symbol, args.start_price, args.tick, args.step)
+    return spec, SyntheticMarket(symbol=args.symbol, seed=args.seed, speed=args.speed, start_price=start,
+                                 tick=spec.tick, step=spec.step)
+
+
+async def _serve(args: argparse.Namespace, spec: SymbolSpec, market: ReplayMarket | SyntheticMarket) -> None:
+    sim = SimExchange(api_key=args.api_key, api_secret=args.api_secret, gtx_reject=args.gtx_reject,
+                      symbols=symbol_table(spec), journal_limit=10_000)
+    await sim.start(port=args.port)
+    print(f"sim exchange: {spec.symbol} tick={spec.tick} step={spec.step} "
+          f"ASTER_REST_URL={sim.rest_url} ASTER_WS_URL={sim.ws_url}", flush=True)
     try:
         await market.run(sim)
         await asyncio.Event().wait()
@@ -34,19 +90,15 @@ async def _serve(args: argparse.Namespace) -> None:
         await sim.stop()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description="Local Aster futures exchange simulator")
-    parser.add_argument("--port", type=int, default=8088)
-    parser.add_argument("--symbol", default="ETHUSDT")
-    parser.add_argument("--start-price", default="2500")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--speed", type=float, default=1.0)
-    parser.add_argument("--replay", help="recorded data directory (replaces the synthetic market)")
-    parser.add_argument("--api-key", default="simkey")
-    parser.add_argument("--api-secret", default="simsecret")
-    parser.add_argument("--gtx-reject", action="store_true")
+def main(argv: list[str] | None = None) -> None:
+    parser = build_parser()
+    args = parser.parse_args(argv)
     try:
-        asyncio.run(_serve(parser.parse_args()))
+        spec, market = build_market(args)
+    except MarketSetupError as err:
+        parser.error(str(err))                          # exit status 2
+    try:
+        asyncio.run(_serve(args, spec, market))
     except KeyboardInterrupt:
         pass
 

@@ -21,7 +21,9 @@ HEDGE_MODE_HELP = ("the account is in hedge mode (dual-side LONG/SHORT positions
                    "POST /fapi/v1/positionSide/dual with dualSidePosition=false) while flat, then restart")
 SYMBOL_CAUSE = "symbol"
 FILTER_CODES = (-1111, -1013, -4014, -4003, -4005, -4164)   # a symbol rule we broke: the rules may have changed
-REDUCE_ONLY_CODE = -4087                                    # "only reduce-only orders are allowed"
+REDUCE_ONLY_CODE = -4087                                    # "User can only place reduce only order"
+NOT_TRADING_CODE = -4140                                    # "Invalid symbol status for opening position"
+POSITION_MODE_CODES = (-4061, -1106)                        # positionSide required / reduceOnly refused: hedge mode
 
 
 class AccountGuard:
@@ -69,7 +71,7 @@ class AccountGuard:
                 await self.client.set_leverage(self.symbol, self.cfg.leverage)
                 self.state.leverage = self.cfg.leverage
         except ExchangeError as err:
-            self.next_settings_try = self.now() + 60.0
+            self.next_settings_try = self.now() + self.t.settings_retry
             self._settings_failed = f"cannot set leverage {self.cfg.leverage}" + (
                 f" / margin type {self.cfg.margin_type}" if self.cfg.margin_type else "") + f": {err}"
             log.warning("%s", self._settings_failed)
@@ -105,7 +107,9 @@ class AccountGuard:
         return self.state.rules_stale or self.now() >= self.next_rules
 
     def on_rejection(self, err: ExchangeError) -> None:
-        if err.code in FILTER_CODES:
+        if err.code in FILTER_CODES or err.code == NOT_TRADING_CODE:
             self.state.rules_stale = True
+        elif err.code in POSITION_MODE_CODES:
+            self.state.modes_stale = True
         elif err.code == REDUCE_ONLY_CODE:
             self.state.go_close_only(SYMBOL_CAUSE, "the exchange accepts only reduce-only orders (-4087)")

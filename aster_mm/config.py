@@ -47,6 +47,9 @@ class Config:
     start_timeout: float = 120.0       # keep retrying an unreachable exchange at start this long
     resume_after_liquidation: bool = False
     network: str = "mainnet"
+    start_price: Decimal | None = None   # --sim only: the synthetic market's first mid and the symbol's units
+    tick: Decimal | None = None
+    step: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ class Timings:
     idle_wake: float = 1.0             # the loop re-checks staleness and sweeps at least this often
     rules_every: float = 15 * 60.0     # re-read the symbol's rules and status
     start_retry_max: float = 10.0      # longest pause between start-up attempts
+    settings_retry: float = 60.0       # after leverage or margin type could not be set, try again this late
 
 
 def _decimal_arg(name: str, upper: Decimal | None) -> Callable[[str], Decimal]:
@@ -166,11 +170,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="default REST/WS hosts and V3 signing chain id (testnet accepts V3 credentials only)")
     p.add_argument("--sim", action="store_true",
                    help="trade against the built-in exchange simulator: no keys, no network")
+    sim = p.add_argument_group("with --sim", "The simulator knows ETHUSDT, BNBUSDT and ASTERUSDT; any other "
+                               "symbol needs --start-price.")
+    sim.add_argument("--start-price", type=_decimal_arg("start-price", None), default=argparse.SUPPRESS,
+                     help="the synthetic market's first mid (default: 2500, 1020, 1.85 for the known symbols)")
+    sim.add_argument("--tick", type=_decimal_arg("tick", None), default=argparse.SUPPRESS,
+                     help="the symbol's price tick (default: the simulator's rules for a known symbol, "
+                          "else a power of ten about 1/10,000 of --start-price)")
+    sim.add_argument("--step", type=_decimal_arg("step", None), default=argparse.SUPPRESS,
+                     help="the symbol's quantity step (default: known rules, else a power of ten worth 1-10 USD)")
     return p
 
 
 def parse_config(argv: list[str] | None, parser: argparse.ArgumentParser | None = None) -> Config:
-    return Config(**vars((parser or build_parser()).parse_args(argv)))
+    parser = parser or build_parser()
+    args = vars(parser.parse_args(argv))
+    if not args["sim"] and {"start_price", "tick", "step"} & args.keys():
+        parser.error("--start-price, --tick and --step apply only with --sim")
+    return Config(**args)
 
 
 class Credentials(NamedTuple):

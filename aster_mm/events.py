@@ -16,6 +16,12 @@ FORCED_CLIENT_IDS = ("autoclose-", "adl_autoclose")    # liquidation and auto-de
 MALFORMED = (ValueError, KeyError, IndexError, TypeError, AttributeError, ArithmeticError)
 
 
+def mark_price(msg: dict) -> Decimal | None:
+    """The mark price of a markPriceUpdate frame (plain or combined), None for any other frame."""
+    data = msg.get("data", msg)
+    return Decimal(data["p"]) if data.get("e") == "markPriceUpdate" else None
+
+
 def top_of_book(msg: dict) -> tuple[str, str] | None:
     """Best bid and ask prices as received from a depth frame (plain or combined), None if a side is empty."""
     data = msg.get("data", msg)

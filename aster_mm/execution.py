@@ -140,13 +140,14 @@ class OrderDesk:
         self.on_rejected(err)
         log.warning("order rejected: %s; next attempt in %.1f s", err, self.retry_at - self.now())
 
-    async def modify(self, order: Order, want: Quote) -> bool:
-        """Amend the resting order to `want`'s price and quantity in one request; True when it was refused
-        (the order stays as it was, and is replaced instead)."""
+    async def modify(self, order: Order, price: Decimal) -> bool:
+        """Move the resting order to `price` in one request, its quantity unchanged (sized from the balance
+        before it rested: re-reading it now would count the order's own margin); True when refused (the
+        order stays as it was, and is replaced instead)."""
         was = order.quote
         order.modifications += 1                      # counted when sent: an unknown outcome may have counted
         try:
-            resp = await self.client.modify_order(self.symbol, order.client_id, want.qty, want.price)
+            resp = await self.client.modify_order(self.symbol, order.client_id, was.qty, price)
         except UnknownOutcomeError as err:
             order.amend_unknown, order.since = True, self.now()
             log.warning("modification of %s has an unknown outcome (%s): querying it", order.client_id, err)

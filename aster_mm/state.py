@@ -35,6 +35,8 @@ class StrategyState:
     orders: dict[str, Order] = field(default_factory=dict)   # this run's recent orders by client id
     strays: set[str] = field(default_factory=set)  # open orders of ours that are not `live`
     market_up: bool = False
+    market_seen_at: float = 0.0                    # the last frame of any kind on the market connection
+    mark_price: Decimal | None = None
     user_up: bool = False
     need_reconcile: bool = True
     position_dirty: bool = False                   # REST showed fills the stream has not: re-read

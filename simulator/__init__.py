@@ -7,7 +7,8 @@ trade against it unchanged. Layers, each importing only those below it:
 It shares no code with the bot.
 """
 from .exchange import SimExchange
-from .markets import ReplayMarket, SyntheticMarket
+from .markets import MarketSetupError, ReplayMarket, SyntheticMarket, symbol_table, synthetic_spec
 from .orders import SymbolSpec
 
-__all__ = ["ReplayMarket", "SimExchange", "SymbolSpec", "SyntheticMarket"]
+__all__ = ["MarketSetupError", "ReplayMarket", "SimExchange", "SymbolSpec", "SyntheticMarket", "symbol_table",
+           "synthetic_spec"]

@@ -1,7 +1,15 @@
 """The simulated account: wallets (USDT, USDF), one-way positions, margin, realized PnL, fees, statistics.
 
 Collateral is pooled in cross margin. The mark price is the book's mid (else the last trade, else the
-entry price). What is "available" is wallet + unrealized PnL - position margin - open-order margin.
+entry price). What is "available" is collateral + unrealized PnL - position margin - open-order margin,
+where collateral is the USDT wallet in single-asset mode and, in multi-assets mode, also USDF at a
+haircut ("Multi-Assets Mode ... on Every symbol", GET/POST /fapi/v1/multiAssetsMargin; the real
+haircut is the exchange's per asset, USDF_HAIRCUT is this simulator's own choice).
+
+Position mode: one-way by default. In hedge mode (GET/POST /fapi/v1/positionSide/dual) positionRisk
+shows LONG and SHORT rows, and orders must name a positionSide and may not send reduceOnly (-4061,
+-1106). The simulator keeps one net position underneath; it only needs to refuse what hedge mode
+refuses.
 """
 from __future__ import annotations
 
@@ -15,6 +23,7 @@ from .wire import ZERO, fmt, to_dec
 
 DEFAULT_LEVERAGE = 20
 MAX_NOTIONAL = Decimal("1000000")
+USDF_HAIRCUT = Decimal("0.9")
 
 
 @dataclass
@@ -24,6 +33,7 @@ class Position:
     leverage: int = DEFAULT_LEVERAGE
     realized: Decimal = ZERO  # cumulative, before fees ("cr" in ACCOUNT_UPDATE)
     update_time: int = 0
+    margin_type: str = "cross"  # "cross" | "isolated", as positionRisk shows it
 
     def apply_fill(self, side: str, qty: Decimal, price: Decimal, now: int) -> Decimal:
         """Move the position by a fill; returns the PnL it realized (before fees)."""
@@ -81,6 +91,11 @@ class Accounts:
         self.symbols, self._books = symbols, books
         self.positions = {s: Position() for s in symbols}
         self.stats = {s: Stats() for s in symbols}
+        self.multi_assets = False
+        self.dual_side = False             # hedge mode
+        self.stamp_positions = True        # False: positionRisk updateTime is 0, as in the docs' example
+        self.reduce_only_only = False      # the account may place reduce-only orders only (-4087)
+        self.leverage_locked = False       # leverage changes refused (-4161), as with an isolated position
 
     def settle_fill(self, symbol: str, side: str, qty: Decimal, price: Decimal, maker: bool,
                     now: int) -> tuple[Decimal, Decimal]:
@@ -114,31 +129,45 @@ class Accounts:
         return sum((o.price * o.remaining / self.positions[o.symbol].leverage
                     for o in open_orders if not o.reduce_only), ZERO)
 
+    def collateral(self) -> Decimal:
+        usdf = self.wallet["USDF"] * USDF_HAIRCUT if self.multi_assets else ZERO
+        return self.wallet["USDT"] + usdf
+
     def available(self, open_orders: Iterable[Order]) -> Decimal:
-        return (sum(self.wallet.values(), ZERO) + self.total_unrealized() - self.position_margin()
-                - self.order_margin(open_orders))
+        return self.collateral() + self.total_unrealized() - self.position_margin() - self.order_margin(open_orders)
 
     def asset_available(self, asset: str, open_orders: Iterable[Order]) -> Decimal:
-        # Collateral is pooled; USDF is counted first, the rest of what is available is shown as USDT.
+        """USDT shows what is available for margin; USDF, what of it is free (usable as margin only in
+        multi-assets mode)."""
         avail = max(ZERO, self.available(open_orders))
-        usdf = min(self.wallet["USDF"], avail)
-        return usdf if asset == "USDF" else avail - usdf
+        if asset != "USDF":
+            return avail
+        return min(self.wallet["USDF"], avail) if self.multi_assets else self.wallet["USDF"]
 
     # ---------------------------------------------------------------- wire views
+    def position_rows(self, symbol: str) -> list[dict]:
+        """positionRisk rows of a symbol: BOTH in one-way mode, LONG and SHORT in hedge mode."""
+        row = self.position_dict(symbol)
+        if not self.dual_side:
+            return [row]
+        amt = self.positions[symbol].amt
+        return [{**row, "positionSide": "LONG", "positionAmt": fmt(max(amt, ZERO))},
+                {**row, "positionSide": "SHORT", "positionAmt": fmt(min(amt, ZERO))}]
+
     def position_dict(self, symbol: str) -> dict:
         pos, mark = self.positions[symbol], self.mark(symbol)
         return {"symbol": symbol, "positionAmt": fmt(pos.amt), "entryPrice": fmt(round(pos.entry, 8)),
                 "markPrice": fmt(round(mark, 8)), "unRealizedProfit": fmt(round(self.unrealized(symbol), 8)),
                 "liquidationPrice": "0", "leverage": str(pos.leverage),
-                "maxNotionalValue": fmt(MAX_NOTIONAL), "marginType": "cross", "isolatedMargin": "0",
+                "maxNotionalValue": fmt(MAX_NOTIONAL), "marginType": pos.margin_type, "isolatedMargin": "0",
                 "isAutoAddMargin": "false", "positionSide": "BOTH", "notional": fmt(round(pos.amt * mark, 8)),
-                "isolatedWallet": "0", "updateTime": pos.update_time}
+                "isolatedWallet": "0", "updateTime": pos.update_time if self.stamp_positions else 0}
 
     def account_update(self, symbol: str, now: int, t: int) -> dict:
         pos = self.positions[symbol]
         balances = [{"a": a, "wb": fmt(w), "cw": fmt(w), "bc": "0"} for a, w in self.wallet.items()]
         position = {"s": symbol, "pa": fmt(pos.amt), "ep": fmt(round(pos.entry, 8)), "cr": fmt(pos.realized),
-                    "up": fmt(round(self.unrealized(symbol), 8)), "mt": "cross", "iw": "0", "ps": "BOTH"}
+                    "up": fmt(round(self.unrealized(symbol), 8)), "mt": pos.margin_type, "iw": "0", "ps": "BOTH"}
         return {"e": "ACCOUNT_UPDATE", "E": now, "T": t, "a": {"m": "ORDER", "B": balances, "P": [position]}}
 
     def balance_rows(self, open_orders: list[Order], now: int) -> list:

@@ -68,6 +68,13 @@ class Engine:
     def depth_frame(self, symbol: str, levels: int) -> dict:
         return self.books[symbol].frame(self.symbols[symbol], levels, self.clock.now_ms())
 
+    def mark_price_frame(self, symbol: str) -> dict:
+        """A markPriceUpdate frame (funding is not modelled: rate 0)."""
+        now, spec = self.clock.now_ms(), self.spec(symbol)
+        mark = fmt_unit(self.accounts.mark(symbol), spec.tick)
+        return {"e": "markPriceUpdate", "E": now, "s": symbol, "p": mark, "i": mark, "P": mark, "r": "0",
+                "T": now - now % 28_800_000 + 28_800_000}
+
     async def push_user(self, payload: dict) -> None:
         self.journal.log({"kind": "event", "stream": "user", "payload": payload})
         await self.on_user(payload)
@@ -141,6 +148,13 @@ class Engine:
         existing = self._by_client_id.get((spec.symbol, client_id)) if client_id else None
         if existing is not None and existing.is_open:
             raise ApiError(-4116, "ClientOrderId is duplicated.")
+        if self.accounts.dual_side:
+            if "reduceOnly" in params:
+                raise ApiError(-1106, "Parameter 'reduceOnly' sent when not required.")
+            if params.get("positionSide", "BOTH") == "BOTH":
+                raise ApiError(-4061, "Order's position side does not match user's setting.")
+        if self.accounts.reduce_only_only and not reduce_only:
+            raise ApiError(-4087, "User can only place reduce only order")
         pos = self.accounts.positions[spec.symbol]
         if reduce_only and (pos.amt == 0 or (pos.amt > 0) == (side == "BUY")):
             raise ApiError(-2022, "ReduceOnly Order is rejected.")
@@ -151,29 +165,49 @@ class Engine:
                 raise ApiError(-2019, "Margin is insufficient.")
         return spec, side, price, qty, tif, reduce_only, client_id
 
-    async def place(self, params: dict) -> Order:
+    async def place(self, params: dict, ack: bool = False) -> Order:
+        """Accept a new order and match it. With `ack` (newOrderRespType=ACK) the answer goes out
+        first: matching happens a moment later, so the final state (an expired post-only order, a
+        fill) reaches the client only on the user stream, as on the exchange."""
         try:
             spec, side, price, qty, tif, reduce_only, client_id = self._validate(params)
         except ApiError:
             if params.get("symbol") in self.accounts.stats:
                 self.accounts.stats[params["symbol"]].rejected += 1
             raise
-        bid, ask = self.books[spec.symbol].best()
-        crosses = (ask is not None and price >= ask) if side == "BUY" else (bid is not None and price <= bid)
-        if tif == "GTX" and crosses and self.gtx_reject:
+        if tif == "GTX" and self.gtx_reject and self._crosses(spec.symbol, side, price):
             self.accounts.stats[spec.symbol].rejected += 1
             raise ApiError(-5022, "Due to the order could not be executed as maker, the Post Only order "
                                   "will be rejected. The order will not be recorded in the order history")
         order = await self.create(spec, side, price, qty, tif, reduce_only, client_id)
+        if ack:
+            self._spawn(self._match_soon(order))
+        else:
+            await self._match(order)
+        return order
+
+    def _crosses(self, symbol: str, side: str, price: Decimal) -> bool:
+        bid, ask = self.books[symbol].best()
+        return (ask is not None and price >= ask) if side == "BUY" else (bid is not None and price <= bid)
+
+    async def _match_soon(self, order: Order) -> None:
+        await asyncio.sleep(0.001)
+        await self._match(order)
+
+    async def _match(self, order: Order) -> None:
+        """A new order against the book: GTC takes, IOC/FOK take the best level, GTX expires if it would take."""
+        if not order.is_open:
+            return
+        tif, side = order.tif, order.side
+        crosses = self._crosses(order.symbol, side, order.price)
         if crosses and tif != "GTX":
-            book = self.books[spec.symbol]
+            book = self.books[order.symbol]
             best_price, best_qty = (book.asks if side == "BUY" else book.bids)[0]
             fill = order.remaining if tif == "GTC" else min(order.remaining, best_qty)
             if tif != "FOK" or fill == order.remaining:
                 await self.fill(order, fill, best_price, maker=False)
         if order.is_open and (tif in ("IOC", "FOK") or (tif == "GTX" and crosses)):
             await self.finish(order, "EXPIRED")
-        return order
 
     async def modify(self, params: dict) -> Order:
         """V3 Modify Order (PUT /fapi/v3/order, "Modify Order (TRADE)" in aster-finance-futures-api-v3.md):
@@ -195,8 +229,7 @@ class Engine:
             raise ApiError(-5027, "No need to modify the order.")
         if order.modifications >= self.max_modifications:
             raise ApiError(-5026, "Exceeded the maximum allowable order modification limit.")
-        bid, ask = self.books[order.symbol].best()
-        crosses = (ask is not None and price >= ask) if order.side == "BUY" else (bid is not None and price <= bid)
+        crosses = self._crosses(order.symbol, order.side, price)
         if crosses and order.tif == "GTX":
             raise ApiError(-5022, "Due to the order could not be executed as maker, the Post Only order "
                                   "will be rejected. The order will not be recorded in the order history")
@@ -210,8 +243,10 @@ class Engine:
             await self.fill(order, order.remaining, best_price, maker=False)
         return order
 
-    async def fill(self, order: Order, qty: Decimal, price: Decimal, maker: bool) -> Decimal:
-        """Fill up to qty of order at price; returns the quantity actually filled."""
+    async def fill(self, order: Order, qty: Decimal, price: Decimal, maker: bool,
+                   exec_type: str = "TRADE") -> Decimal:
+        """Fill up to qty of order at price; returns the quantity actually filled. `exec_type` is
+        CALCULATED for a liquidation's fill."""
         if not order.is_open:  # e.g. cancelled while an earlier event was being pushed
             return ZERO
         qty = min(qty, order.remaining)
@@ -229,7 +264,7 @@ class Engine:
         order.update_time = now
         self.books[order.symbol].last_price = price
         self._track_open(order)
-        await self._push_order_update(order, "TRADE", last_qty=qty, last_price=price, fee=fee,
+        await self._push_order_update(order, exec_type, last_qty=qty, last_price=price, fee=fee,
                                       trade_id=self._next_trade_id(order.symbol), maker=maker,
                                       realized=realized, t=now)
         await self.push_user(self.accounts.account_update(order.symbol, self.clock.now_ms(), now))
@@ -279,6 +314,9 @@ class Engine:
 
     def _countdown_fired(self, symbol: str) -> None:
         self._countdowns.pop(symbol, None)
-        task = asyncio.get_running_loop().create_task(self.cancel_all(symbol))
+        self._spawn(self.cancel_all(symbol))
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

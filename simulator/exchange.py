@@ -37,7 +37,7 @@ class SimExchange:
                  symbols: dict[str, SymbolSpec] | None = None,
                  maker_fee: Decimal = D("0.0001"), taker_fee: Decimal = D("0.00035"),
                  gtx_reject: bool = False, clock: Callable[[], float] = time.time,
-                 journal_limit: int | None = None, chain_id: int = 1666,
+                 journal_limit: int | None = None, mark_price_every: float = 1.0, chain_id: int = 1666,
                  max_modifications: int = MAX_MODIFICATIONS):
         self.api_key, self.api_secret = api_key, api_secret
         agent = Account.create()
@@ -51,13 +51,14 @@ class SimExchange:
         self._engine = Engine(self.symbols, books, self._accounts, self._clock, self._journal, gtx_reject,
                               max_modifications)
         self._faults = Faults()
-        self._streams = Streams(self._engine, self._faults, self._journal)
+        self._streams = Streams(self._engine, self._faults, self._journal, mark_price_every)
         self._engine.on_user, self._engine.on_market = self._streams.send_user, self._streams.send_market
         self._auth = HmacAuth(api_key, api_secret, self._clock.now_ms)
         self._v3 = Eip712Auth(chain_id, self._clock.now_ms)
         self._v3.register(self.v3_user, self.v3_signer)
-        self._server = Server(self._engine, RestApi(self._engine, self._accounts, self._streams), self._streams,
-                              Schemes(self._auth, self._v3), self._faults, self._journal, self._clock)
+        self._rest = RestApi(self._engine, self._accounts, self._streams)
+        self._server = Server(self._engine, self._rest, self._streams, Schemes(self._auth, self._v3), self._faults,
+                              self._journal, self._clock)
         self.peak_open_orders = self._engine.peak_open_orders
         # Observers, e.g. for latency measurements: see server.RequestObserver; market-frame observers
         # are called with no argument after each frame is written to a market stream.
@@ -167,6 +168,47 @@ class SimExchange:
 
     def _check_signature(self, query: str, body: str) -> None:
         self._auth.check_signature(query, body)
+
+    # ---------------------------------------------------------------- account states
+    @property
+    def accounts(self):
+        """Account switches a test may set: multi_assets, dual_side (use set_modes to push the event),
+        stamp_positions (False: positionRisk updateTime 0), reduce_only_only (-4087), leverage_locked."""
+        return self._accounts
+
+    async def set_modes(self, dual_side: bool | None = None, multi_assets: bool | None = None) -> None:
+        """The user switches position or margin mode elsewhere (the exchange's own checks skipped)."""
+        await self._rest.switch_modes(dual_side, multi_assets)
+
+    async def set_leverage(self, symbol: str, leverage: int) -> None:
+        """The user changes the symbol's leverage elsewhere: ACCOUNT_CONFIG_UPDATE `ac` is pushed."""
+        await self._rest.change_leverage(symbol, leverage)
+
+    def set_symbol(self, symbol: str, **changes: Any) -> None:
+        """Change a symbol's status or filters (status, tick, step, min_qty, min_notional, max_qty)."""
+        spec = self._engine.spec(symbol)
+        for name, value in changes.items():
+            setattr(spec, name, value if name == "status" else to_dec(value))
+        self._journal.notify()
+
+    async def liquidate(self, symbol: str, price: Any, adl: bool = False) -> None:
+        """The exchange closes the position itself: our open orders are cancelled, then its own order
+        (client id `autoclose-…`, or `adl_autoclose` for auto-deleveraging) fills with execution type
+        CALCULATED, as the user stream reports liquidations (V1 doc, ORDER_TRADE_UPDATE `x`)."""
+        amount = self._accounts.positions[symbol].amt
+        if amount == 0:
+            return
+        await self._engine.cancel_all(symbol)
+        side = "SELL" if amount > 0 else "BUY"
+        order = await self._engine.create(self._engine.spec(symbol), side, to_dec(price), abs(amount), "IOC", True,
+                                          "adl_autoclose" if adl else f"autoclose-{self.now_ms()}")
+        await self._engine.fill(order, abs(amount), to_dec(price), maker=False, exec_type="CALCULATED")
+
+    async def margin_call(self, symbol: str) -> None:
+        pos, now = self._accounts.positions[symbol], self.now_ms()
+        await self._engine.push_user({"e": "MARGIN_CALL", "E": now, "cw": "0", "p": [
+            {"s": symbol, "ps": "BOTH", "pa": str(pos.amt), "mt": "CROSSED", "iw": "0",
+             "mp": str(self._accounts.mark(symbol)), "up": str(self._accounts.unrealized(symbol)), "mm": "0"}]})
 
     # ---------------------------------------------------------------- fault injection
     def fail_next(self, method: str, path: str, count: int = 1, status: int = 503,

@@ -44,7 +44,9 @@ class Journal:
             del self.entries[:-self._limit]
         self.notify()
 
-    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
+    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0, poll: float = 0.02) -> Any:
+        """Until `predicate()` is true: re-checked on every simulator event, and every `poll` seconds for
+        conditions on state the simulator does not see (the bot's own)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while not (result := predicate()):
@@ -52,7 +54,7 @@ class Journal:
             if left <= 0:
                 raise TimeoutError(f"condition not met within {timeout}s")
             try:
-                await asyncio.wait_for(self._changed.wait(), left)
+                await asyncio.wait_for(self._changed.wait(), min(left, poll))
             except TimeoutError:
                 pass
         return result

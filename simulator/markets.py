@@ -8,6 +8,7 @@ import asyncio
 import csv
 import math
 from collections.abc import Iterator
+from dataclasses import replace
 from decimal import ROUND_FLOOR, Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,8 +21,53 @@ from .wire import D, to_dec
 if TYPE_CHECKING:
     from .exchange import SimExchange
 
+# The synthetic market's first mid for the simulator's known symbols; any other symbol needs one given.
+START_PRICES = {"ETHUSDT": D("2500"), "BNBUSDT": D("1020"), "ASTERUSDT": D("1.85")}
+DATA_HINT = ("the 2025-09-29 BNBUSDT and ASTERUSDT recordings are published in a public repository of Aster "
+             "market-making research: copy them into this directory, or record your own with record.py")
+
+
+class MarketSetupError(ValueError):
+    """A market the simulator cannot set up; the message is for the user, not a traceback."""
+
+
 def _spec_for(symbol: str) -> SymbolSpec:
     return default_symbols().get(symbol) or SymbolSpec(symbol)
+
+
+def symbol_table(spec: SymbolSpec) -> dict[str, SymbolSpec]:
+    """The simulator's default symbols with `spec` added (or replacing its namesake)."""
+    return default_symbols() | {spec.symbol: spec}
+
+
+def _with_units(spec: SymbolSpec, tick: Any, step: Any) -> SymbolSpec:
+    tick = to_dec(tick) if tick is not None else spec.tick
+    step = to_dec(step) if step is not None else spec.step
+    return replace(spec, tick=tick, step=step, min_qty=max(spec.min_qty, step))
+
+
+def synthetic_spec(symbol: str, start_price: Any = None, tick: Any = None,
+                   step: Any = None) -> tuple[SymbolSpec, Decimal]:
+    """Rules and first mid for a synthetic market in `symbol`. A symbol the simulator does not know needs
+    `start_price`; its tick is then a power of ten about 1/10,000 of that price and its step a power of ten
+    worth 1 to 10 USD, unless `tick`/`step` are given."""
+    known = default_symbols().get(symbol)
+    if start_price is None:
+        if symbol not in START_PRICES:
+            raise MarketSetupError(f"unknown symbol {symbol}: give its --start-price (and, if you like, --tick "
+                                   f"and --step), or use one of {', '.join(START_PRICES)}")
+        start_price = START_PRICES[symbol]
+    start = to_dec(start_price)
+    if not start.is_finite() or start <= 0:
+        raise MarketSetupError(f"start price must be greater than 0, got {start_price}")
+    if known is None:
+        magnitude = start.adjusted()                   # the exponent of its leading digit
+        known = SymbolSpec(symbol, D(10) ** (magnitude - 4), D(10) ** -magnitude, D(10) ** -magnitude)
+    return _with_units(known, tick, step), start
+
+
+def _decimals(texts: Iterator[str]) -> int:
+    return max((max(0, -D(t).normalize().as_tuple().exponent) for t in texts if t), default=0)
 
 
 class SyntheticMarket:
@@ -104,19 +150,47 @@ class ReplayMarket:
 
     def __init__(self, data_dir: Any, symbol: str = "BNBUSDT", speed: float = 1.0, levels: int = 5):
         self.data_dir, self.symbol, self.speed, self.levels = Path(data_dir), symbol, speed, levels
+        self.book_csv = self.data_dir / f"orderbook_{symbol}.csv"
+        self.trades_csv = self.data_dir / f"trades_{symbol}.csv"
+        missing = [p.name for p in (self.book_csv, self.trades_csv) if not p.is_file()]
+        if missing:
+            raise MarketSetupError(f"no recorded {symbol} data in {self.data_dir} ({' and '.join(missing)} "
+                                   f"not found); {DATA_HINT}")
+
+    def spec(self, tick: Any = None, step: Any = None) -> SymbolSpec:
+        """The simulator's rules for a symbol it knows; otherwise the tick from the recorded prices' decimals
+        and the step from the quantities' (trailing zeros ignored). `tick`/`step` override either."""
+        known = default_symbols().get(self.symbol)
+        if known is None:
+            with open(self.book_csv, newline="") as f:
+                rows = list(csv.DictReader(f))
+            with open(self.trades_csv, newline="") as f:
+                trades = list(csv.DictReader(f))
+            prices = [v for r in rows for k, v in r.items() if "_price_" in k] + [t["price"] for t in trades]
+            qtys = [v for r in rows for k, v in r.items() if "_qty_" in k] + [t["quantity"] for t in trades]
+            step_ = D(1).scaleb(-_decimals(qtys))
+            known = SymbolSpec(self.symbol, D(1).scaleb(-_decimals(prices)), step_, step_)
+        return _with_units(known, tick, step)
 
     def events(self) -> list[tuple]:
-        """[(t seconds, "book", bids, asks) | (t, "trade", side, price, qty)] sorted by time."""
+        """[(t seconds, "book", bids, asks) | (t, "trade", side, price, qty)] sorted by time, from the first
+        book row on: trades recorded before it would print into a market with no book."""
         out = []
-        with open(self.data_dir / f"orderbook_{self.symbol}.csv", newline="") as f:
+        with open(self.book_csv, newline="") as f:
             for row in csv.DictReader(f):
                 out.append((float(row["unix_timestamp"]), "book", self._side(row, "bid"), self._side(row, "ask")))
-        with open(self.data_dir / f"trades_{self.symbol}.csv", newline="") as f:
+        if not out:
+            raise MarketSetupError(f"{self.book_csv} has no order-book rows")
+        with open(self.trades_csv, newline="") as f:
             for row in csv.DictReader(f):
-                out.append((int(row["unix_timestamp_ms"]) / 1000, "trade", row["side"].upper(),
-                            D(row["price"]), D(row["quantity"])))
+                # A book row is stamped with its local receipt; record.py's trades carry theirs too, on the
+                # same clock (older recordings have only the exchange's trade time).
+                local = row.get("local_timestamp")
+                t = float(local) if local else int(row["unix_timestamp_ms"]) / 1000
+                out.append((t, "trade", row["side"].upper(), D(row["price"]), D(row["quantity"])))
         out.sort(key=lambda e: e[0])  # stable: a book and a trade at the same instant keep file order
-        return out
+        first_book = next(n for n, e in enumerate(out) if e[1] == "book")
+        return out[first_book:]
 
     def _side(self, row: dict, side: str) -> list:
         return [(D(row[f"{side}_price_{i}"]), D(row[f"{side}_qty_{i}"]))

@@ -22,10 +22,12 @@ class SymbolSpec:
     min_qty: Decimal = D("0.001")
     min_notional: Decimal = D("5")
     status: str = "TRADING"
+    max_qty: Decimal = D("1000000")     # LOT_SIZE.maxQty (MARKET_LOT_SIZE shows the same)
 
     def __post_init__(self):
         self.tick, self.step = to_dec(self.tick), to_dec(self.step)
         self.min_qty, self.min_notional = to_dec(self.min_qty), to_dec(self.min_notional)
+        self.max_qty = to_dec(self.max_qty)
 
     @property
     def base_asset(self) -> str:
@@ -72,6 +74,11 @@ class Order:
     def avg_price(self) -> str:
         return fmt(self.cum_quote / self.executed) if self.executed else "0"
 
+    def accepted_dict(self) -> dict:
+        """The order as the exchange accepted it, before matching (the ACK answer)."""
+        return {**self.to_dict(), "status": "NEW", "executedQty": fmt_unit(ZERO, self.spec.step),
+                "cumQuote": "0", "avgPrice": "0", "updateTime": self.time}
+
     def to_dict(self) -> dict:
         s = self.spec
         return {"orderId": self.order_id, "symbol": s.symbol, "status": self.status,
@@ -117,9 +124,10 @@ class Book:
 
 def parse_order(params: dict, spec: SymbolSpec) -> tuple[str, Decimal, Decimal, str, bool, str | None]:
     """Check a new LIMIT order against the symbol's filters, in the exchange's order of checks;
-    returns (side, price, qty, timeInForce, reduce_only, client order id or None)."""
-    if spec.status != "TRADING":
-        raise ApiError(-4140, "Invalid symbol status for opening position.")
+    returns (side, price, qty, timeInForce, reduce_only, client order id or None).
+
+    A symbol out of TRADING (PRE_SETTLE, SETTLING, CLOSE, ...) takes reduce-only orders only (-4140,
+    "Invalid symbol status for opening position")."""
     side = mandatory(params, "side")
     if side not in ("BUY", "SELL"):
         raise ApiError(-1117, "Invalid side.")
@@ -130,6 +138,8 @@ def parse_order(params: dict, spec: SymbolSpec) -> tuple[str, Decimal, Decimal, 
         raise ApiError(-1115, "Invalid timeInForce.")
     qty, price = dec_param(params, "quantity"), dec_param(params, "price")
     reduce_only = params.get("reduceOnly", "false").lower() == "true"
+    if spec.status != "TRADING" and not reduce_only:
+        raise ApiError(-4140, "Invalid symbol status for opening position.")
     client_id = params.get("newClientOrderId") or None
     if client_id is not None and not CLIENT_ID_RE.match(client_id):
         raise ApiError(-1100, "Illegal characters found in parameter 'newClientOrderId'; "
@@ -150,6 +160,8 @@ def check_filters(spec: SymbolSpec, price: Decimal, qty: Decimal, reduce_only: b
         raise ApiError(-1111, "Precision is over the maximum defined for this asset.")
     if qty < spec.min_qty:
         raise ApiError(-1013, "Filter failure: LOT_SIZE")
+    if qty > spec.max_qty:
+        raise ApiError(-4005, "Quantity greater than max quantity.")
     if price * qty < spec.min_notional and not reduce_only:
         raise ApiError(-4164, f"Order's notional must be no smaller than {fmt(spec.min_notional)} "
                               "(unless you choose reduce only).")

@@ -33,6 +33,11 @@ ROUTES = {
     ("GET", "/fapi/v2/balance"): ("h_balance", 5, "signed"),
     ("GET", "/fapi/v4/account"): ("h_account", 5, "signed"),
     ("POST", "/fapi/v1/leverage"): ("h_leverage", 1, "signed"),
+    ("POST", "/fapi/v1/marginType"): ("h_margin_type", 1, "signed"),
+    ("GET", "/fapi/v1/positionSide/dual"): ("h_position_mode", 30, "signed"),
+    ("POST", "/fapi/v1/positionSide/dual"): ("h_set_position_mode", 1, "signed"),
+    ("GET", "/fapi/v1/multiAssetsMargin"): ("h_multi_assets", 30, "signed"),
+    ("POST", "/fapi/v1/multiAssetsMargin"): ("h_set_multi_assets", 1, "signed"),
     ("POST", "/fapi/v1/listenKey"): ("h_listen_key_new", 1, "key"),
     ("PUT", "/fapi/v1/listenKey"): ("h_listen_key_keepalive", 1, "key"),
     ("DELETE", "/fapi/v1/listenKey"): ("h_listen_key_close", 1, "key"),
@@ -59,7 +64,7 @@ ROUTES[("PUT", "/fapi/v3/order")] = ("h_modify_order", 1, "v3")
 
 def symbol_info(s: SymbolSpec) -> dict:
     """One symbol of GET /fapi/v1/exchangeInfo."""
-    lot = {"minQty": fmt(s.min_qty), "maxQty": "1000000", "stepSize": fmt(s.step)}
+    lot = {"minQty": fmt(s.min_qty), "maxQty": fmt(s.max_qty), "stepSize": fmt(s.step)}
     return {"symbol": s.symbol, "pair": s.symbol, "contractType": "PERPETUAL", "status": s.status,
             "baseAsset": s.base_asset, "quoteAsset": "USDT", "marginAsset": "USDT",
             "pricePrecision": decimals(s.tick), "quantityPrecision": decimals(s.step),
@@ -111,7 +116,11 @@ class RestApi:
 
     # ---------------------------------------------------------------- orders
     async def h_new_order(self, params: dict) -> dict:
-        # The response always shows the state after matching, whatever newOrderRespType says.
+        # newOrderRespType ACK answers at once, before matching: the order as accepted, status NEW. The
+        # final state (an expired post-only order, a fill) is only on the user stream. RESULT (the
+        # default here) answers the state after matching.
+        if params.get("newOrderRespType") == "ACK":
+            return (await self._engine.place(params, ack=True)).accepted_dict()
         return (await self._engine.place(params)).to_dict()
 
     async def h_modify_order(self, params: dict) -> dict:
@@ -170,9 +179,8 @@ class RestApi:
 
     # ---------------------------------------------------------------- account
     async def h_position_risk(self, params: dict) -> list:
-        if params.get("symbol"):
-            return [self._accounts.position_dict(self._engine.spec(params["symbol"]).symbol)]
-        return [self._accounts.position_dict(s) for s in self._engine.symbols]
+        symbols = [self._engine.spec(params["symbol"]).symbol] if params.get("symbol") else self._engine.symbols
+        return [row for s in symbols for row in self._accounts.position_rows(s)]
 
     async def h_balance(self, params: dict) -> list:
         return self._accounts.balance_rows(self._engine.open(), self._now())
@@ -188,11 +196,61 @@ class RestApi:
             leverage = 0
         if not 1 <= leverage <= 125:
             raise ApiError(-4028, "Leverage is not valid")
+        if self._accounts.leverage_locked:
+            raise ApiError(-4161, "Leverage reduction is not supported in Isolated Margin Mode with open positions")
+        await self.change_leverage(symbol, leverage)
+        return {"leverage": leverage, "maxNotionalValue": fmt(MAX_NOTIONAL), "symbol": symbol}
+
+    async def change_leverage(self, symbol: str, leverage: int) -> None:
+        """Set the leverage and push ACCOUNT_CONFIG_UPDATE `ac` (also when the user changes it elsewhere)."""
         self._accounts.positions[symbol].leverage = leverage
         now = self._now()
         await self._engine.push_user({"e": "ACCOUNT_CONFIG_UPDATE", "E": now, "T": now,
                                       "ac": {"s": symbol, "l": leverage}})
-        return {"leverage": leverage, "maxNotionalValue": fmt(MAX_NOTIONAL), "symbol": symbol}
+
+    async def h_margin_type(self, params: dict) -> dict:
+        symbol, kind = self._symbol(params), mandatory(params, "marginType")
+        if kind not in ("ISOLATED", "CROSSED"):
+            raise ApiError(-1116, "Invalid marginType.")
+        pos = self._accounts.positions[symbol]
+        wanted = "isolated" if kind == "ISOLATED" else "cross"
+        if pos.margin_type == wanted:
+            raise ApiError(-4046, "No need to change margin type.")
+        if pos.amt:
+            raise ApiError(-4048, "Margin type cannot be changed if there exists position.")
+        pos.margin_type = wanted
+        return {"code": 200, "msg": "success"}
+
+    async def h_position_mode(self, params: dict) -> dict:
+        return {"dualSidePosition": self._accounts.dual_side}
+
+    async def h_set_position_mode(self, params: dict) -> dict:
+        dual = mandatory(params, "dualSidePosition").lower() == "true"
+        if dual == self._accounts.dual_side:
+            raise ApiError(-4059, "No need to change position side.")
+        if self._engine.open():
+            raise ApiError(-4062, "Position side cannot be changed if there exists open orders.")
+        if any(p.amt for p in self._accounts.positions.values()):
+            raise ApiError(-4068, "Position side cannot be changed if there exists position.")
+        await self.switch_modes(dual_side=dual)
+        return {"code": 200, "msg": "success"}
+
+    async def h_multi_assets(self, params: dict) -> dict:
+        return {"multiAssetsMargin": self._accounts.multi_assets}
+
+    async def h_set_multi_assets(self, params: dict) -> dict:
+        await self.switch_modes(multi_assets=mandatory(params, "multiAssetsMargin").lower() == "true")
+        return {"code": 200, "msg": "success"}
+
+    async def switch_modes(self, dual_side: bool | None = None, multi_assets: bool | None = None) -> None:
+        """Change the account's position or margin mode and push ACCOUNT_CONFIG_UPDATE `ai` (the V1
+        doc: `j` multi-assets mode, `d` dual-side position mode)."""
+        acc = self._accounts
+        acc.dual_side = acc.dual_side if dual_side is None else dual_side
+        acc.multi_assets = acc.multi_assets if multi_assets is None else multi_assets
+        now = self._now()
+        await self._engine.push_user({"e": "ACCOUNT_CONFIG_UPDATE", "E": now, "T": now,
+                                      "ai": {"j": acc.multi_assets, "f": False, "d": acc.dual_side}})
 
     # ---------------------------------------------------------------- user stream
     async def h_listen_key_new(self, params: dict) -> dict:

@@ -207,6 +207,30 @@ def test_out_of_order_snapshots_are_ignored():
     assert p.amount == D("0.03")
 
 
+def test_unstamped_snapshot_never_erases_a_recent_stream_fill():
+    # positionRisk with updateTime 0, read 200 ms after a fill the stream reported but REST lags.
+    p = PositionTracker()
+    p.apply_snapshot(D("0"), 1000, 1001)
+    p.apply_fill(1, 1100, D("0.8"))
+    assert p.apply_unstamped(D("0"), read_ms=1300) is False
+    assert p.amount == D("0.8")
+    assert p.apply_unstamped(D("0.8"), read_ms=1400) is True     # agrees: fine
+    p.apply_fill(2, 1500, D("-0.8"))                            # and the stream keeps counting
+    assert p.amount == D("0")
+
+
+def test_unstamped_snapshot_is_adopted_once_the_fills_are_old_or_absent():
+    p = PositionTracker()
+    p.apply_snapshot(D("0"), 1000, 1001)
+    assert p.apply_unstamped(D("0.3"), read_ms=1200) is True   # no stream fill to lose: drift adopted
+    assert p.amount == D("0.3")
+    p.apply_fill(1, 1300, D("0.1"))
+    assert p.apply_unstamped(D("0.5"), read_ms=1300 + 10_001) is True   # older than the lag: REST has it
+    assert p.amount == D("0.5")
+    assert p.apply_snapshot(D("0.4"), 1250, 1251) is True      # a stamped snapshot still wins
+    assert p.amount == D("0.4")
+
+
 def test_snapshot_keeps_fills_newer_than_it():
     p = PositionTracker()
     p.apply_fill(1, 1000, D("0.01"))

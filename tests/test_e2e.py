@@ -52,8 +52,8 @@ async def test_no_request_below_reprice_threshold_and_one_requote_above(sim):
             assert requote == [("PUT", "/fapi/v3/order")]
             sent = sim.requests("PUT", "/fapi/v3/order")[0]["params"]
             assert (sent["origClientOrderId"], sent["price"], sent["quantity"]) == (first["clientOrderId"],
-                                                                                 "2494.94", "0.796")
-            assert second["clientOrderId"] == first["clientOrderId"] and second["origQty"] == "0.796"
+                                                                                 "2494.94", "0.8")
+            assert second["clientOrderId"] == first["clientOrderId"] and second["origQty"] == "0.800"
         else:
             assert requote == [("DELETE", "/fapi/v1/order"), ("POST", "/fapi/v1/order")]
             assert second["clientOrderId"] != first["clientOrderId"]

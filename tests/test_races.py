@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from dataclasses import replace
 from decimal import Decimal as D
 
@@ -125,6 +126,21 @@ async def test_late_stream_fill_after_a_rest_reread_does_not_hide_the_next_rest_
     # Another 0.2 fills; REST (a cancel answer or query) reports cum 0.5 before the stream does.
     bot.desk.apply_rest(order, {"status": "PARTIALLY_FILLED", "executedQty": "0.5", "orderId": 1})
     assert bot.state.position_dirty, "a REST-only fill did not trigger a position re-read"
+
+
+async def test_unstamped_rest_read_lagging_the_stream_does_not_erase_its_fill():
+    """positionRisk with updateTime 0 was stamped with our send time, so a read that lagged a fill the
+    stream had just reported erased it: the bot went back to BUY mode while long."""
+    client, clock = FakeClient(position="0", update_time=0), FakeClock()
+    bot = make_bot(client, clock)
+    now_ms = int(time.time() * 1000)                           # the read is stamped by the wall clock
+    bot.state.position.apply_snapshot(D("0"), now_ms - 1000)
+    bot.on_user_message(json.dumps(order_update("TRADE", "FILLED", l="0.8", z="0.8", q="0.8", L="2485", t=7,
+                                                E=now_ms - 90, T=now_ms - 100)))
+    assert bot.state.position.amount == D("0.8")
+    await bot.sync.refresh_position()                          # REST still says 0
+    assert bot.state.position.amount == D("0.8")
+    assert bot.sync.next_sweep <= clock() + 1.0                # and it is read again shortly
 
 
 # ============================================================================ 3. reconnect during reconcile

@@ -1,0 +1,8 @@
+"""The live bot's own decision code and option parser, imported here once so the backtester never
+carries a copy of them (design invariant 11). Every backtesting module takes these names from here."""
+from aster_mm.config import Config, build_parser, parse_config
+from aster_mm.decisions import BUY, SELL, Quote, QuoteParams, desired_quote, in_position, needs_replace
+from aster_mm.rules import SymbolRules
+
+__all__ = ["BUY", "SELL", "Config", "Quote", "QuoteParams", "SymbolRules", "build_parser", "desired_quote",
+           "in_position", "needs_replace", "parse_config"]
