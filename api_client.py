@@ -120,7 +120,6 @@ class AsterClient:
     ):
         self.signer: Signer = signer if signer is not None else HmacSigner(api_key, api_secret, recv_window)
         self.rest_url = rest_url.rstrip("/")
-        self.recv_window = recv_window
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self.retry = retry
         self._clock, self._sleep = clock, sleep
