@@ -1,4 +1,5 @@
-"""Configuration: the command line, the delays the bot waits on, and credentials from the environment.
+"""Configuration: the command line, the delays the bot waits on, and credentials from the environment
+(exactly one set: V3 Pro API agent wallet, or V1 API key) turned into the request signer.
 
 Every user mistake becomes a ValueError or an argparse error with a message naming the bad value,
 never a traceback.
@@ -11,13 +12,22 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from dotenv import load_dotenv
 
 from api_client import DEFAULT_REST_URL, DEFAULT_WS_URL
+from aster_mm.signing import MAINNET_CHAIN_ID, TESTNET_CHAIN_ID, Eip712Signer, HmacSigner, Signer
 
 DESCRIPTION = "aster-mm: a one-symbol market maker for Aster perpetual futures."
+
+# network -> (REST host, WebSocket host, V3 signing chain id); V3 mainnet and testnet docs, "General Info"
+NETWORKS = {
+    "mainnet": (DEFAULT_REST_URL, DEFAULT_WS_URL, MAINNET_CHAIN_ID),
+    "testnet": ("https://fapi.asterdex-testnet.com", "wss://fstream.asterdex-testnet.com", TESTNET_CHAIN_ID),
+}
+V3_VARS = ("ASTER_USER", "ASTER_SIGNER", "ASTER_SIGNER_KEY")
+V1_VARS = ("ASTER_API_KEY", "ASTER_API_SECRET")
 
 
 @dataclass(frozen=True)
@@ -47,6 +57,7 @@ class Config:
     max_daily_loss_usd: Decimal | None = None  # UTC-day net PnL from the ledger that pauses or halts
     halt_cooldown: float = 60.0                # minutes paused after a loss limit; 0: halted until restarted
     flatten_on_halt: bool = False              # close the position when a loss limit fires
+    network: str = "mainnet"
     start_price: Decimal | None = None   # --sim only: the synthetic market's first mid and the symbol's units
     tick: Decimal | None = None
     step: Decimal | None = None
@@ -169,10 +180,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="market_maker.py", description=DESCRIPTION,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        epilog="environment (also read from .env in the working directory; the environment wins): "
-               f"ASTER_API_KEY, ASTER_API_SECRET (required unless --sim), ASTER_REST_URL (default {DEFAULT_REST_URL}), "
-               f"ASTER_WS_URL (default {DEFAULT_WS_URL}). Exit status: 0 clean stop, 2 bad option or "
-               "configuration, 1 fatal runtime error.")
+        epilog="environment (also read from .env in the working directory; the environment wins), one set "
+               "required unless --sim: ASTER_USER, ASTER_SIGNER, ASTER_SIGNER_KEY (Pro API agent wallet) or "
+               "ASTER_API_KEY, ASTER_API_SECRET (existing V1 keys, mainnet only); ASTER_REST_URL and ASTER_WS_URL "
+               "override the network's hosts. Exit status: 0 clean stop, 2 bad option or configuration, "
+               "1 fatal runtime error.")
     p.add_argument("--symbol", type=_symbol, required=True, help="perpetual symbol, e.g. ETHUSDT")
     p.add_argument("--buy-spread", type=_fraction("buy-spread"), default=Decimal("0.006"),
                    help="BUY price = mid * (1 - buy_spread)")
@@ -228,6 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-file", default="market_maker.log", help="log file, rotated by size")
     p.add_argument("--log-level", default="INFO", type=str.upper,
                    choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log verbosity")
+    p.add_argument("--network", choices=sorted(NETWORKS), default="mainnet",
+                   help="default REST/WS hosts and V3 signing chain id (testnet accepts V3 credentials only)")
     p.add_argument("--sim", action="store_true",
                    help="trade against the built-in exchange simulator: no keys, no network")
     sim = p.add_argument_group("with --sim", "The simulator knows ETHUSDT, BNBUSDT and ASTERUSDT; any other "
@@ -259,19 +273,47 @@ def parse_config(argv: list[str] | None, parser: argparse.ArgumentParser | None 
     return Config(**args)
 
 
+class Credentials(NamedTuple):
+    signer: Signer
+    rest_url: str
+    ws_url: str
 
-def read_credentials() -> tuple[str, str, str, str]:
-    """Key, secret, REST and WS URLs from the environment, then .env (the environment wins)."""
+
+def _env(name: str) -> str:
+    return os.environ.get(name, "").strip()
+
+
+def read_credentials(network: str = "mainnet") -> Credentials:
+    """The signer and the REST and WS URLs, from the environment, then .env (the environment wins).
+    Exactly one complete set of credentials: a ValueError names what is missing or conflicting."""
     load_dotenv(Path.cwd() / ".env", override=False)
-    key, secret = os.environ.get("ASTER_API_KEY", "").strip(), os.environ.get("ASTER_API_SECRET", "").strip()
-    for name, value in (("ASTER_API_KEY", key), ("ASTER_API_SECRET", secret)):
-        if not value:
-            raise ValueError(f"{name} is not set: put it in the environment or in .env (see .env.example)")
-    rest = os.environ.get("ASTER_REST_URL", "").strip() or DEFAULT_REST_URL
-    ws = os.environ.get("ASTER_WS_URL", "").strip() or DEFAULT_WS_URL
+    v3 = {name: _env(name) for name in V3_VARS}
+    v1 = {name: _env(name) for name in V1_VARS}
+    has_v3, has_v1 = any(v3.values()), any(v1.values())
+    if has_v3 and has_v1:
+        given = [n for n, v in (v3 | v1).items() if v]
+        raise ValueError(f"two sets of credentials ({', '.join(given)}): set either ASTER_USER, ASTER_SIGNER and "
+                         "ASTER_SIGNER_KEY (Pro API) or ASTER_API_KEY and ASTER_API_SECRET (V1), not both")
+    if not has_v3 and not has_v1:
+        raise ValueError("no credentials: set ASTER_USER, ASTER_SIGNER and ASTER_SIGNER_KEY (Pro API agent wallet) "
+                         "or ASTER_API_KEY and ASTER_API_SECRET (existing V1 keys), in the environment or in .env "
+                         "(see .env.example)")
+    given = v3 if has_v3 else v1
+    missing = [n for n, v in given.items() if not v]
+    if missing:
+        raise ValueError(f"{' and '.join(missing)} not set: {'V3' if has_v3 else 'V1'} credentials need "
+                         f"{', '.join(given)}")
+    default_rest, default_ws, chain_id = NETWORKS[network]
+    if has_v1 and network != "mainnet":
+        raise ValueError(f"--network {network} accepts Pro API (V3) credentials only, and ASTER_API_KEY is a V1 "
+                         "key: create an agent wallet on the testnet's API wallet page and set ASTER_USER, "
+                         "ASTER_SIGNER and ASTER_SIGNER_KEY")
+    signer: Signer = (Eip712Signer(v3["ASTER_USER"], v3["ASTER_SIGNER"], v3["ASTER_SIGNER_KEY"], chain_id)
+                      if has_v3 else HmacSigner(v1["ASTER_API_KEY"], v1["ASTER_API_SECRET"]))
+    rest = _env("ASTER_REST_URL") or default_rest
+    ws = _env("ASTER_WS_URL") or default_ws
     for name, value, schemes in (("ASTER_REST_URL", rest, ("http://", "https://")),
                                  ("ASTER_WS_URL", ws, ("ws://", "wss://"))):
         if not value.startswith(schemes):
             raise ValueError(f"{name} must start with {' or '.join(schemes)}, got {value!r}")
-    return key, secret, rest, ws
-
+    return Credentials(signer, rest, ws)
