@@ -7,6 +7,7 @@ never a traceback.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -128,34 +129,22 @@ def _margin_type(text: str) -> str:
     return names[text.lower()]
 
 
-def _start_timeout(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value <= 86400:
-        raise argparse.ArgumentTypeError(f"start-timeout must be 0..86400 seconds, got {text!r}")
-    return value
+def _float_range(name: str, low: float, high: float, unit: str) -> Callable[[str], float]:
+    """An argparse type: a number from `low` to `high` (inclusive)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{name} must be {low:g}..{high:g} {unit}, got {text!r}")
+        return value
+    return parse
 
 
-def _latency_ms(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value <= 60_000:
-        raise argparse.ArgumentTypeError(f"a latency must be 0..60000 ms, got {text!r}")
-    return value
-
-
-def _minutes(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value <= 10080:
-        raise argparse.ArgumentTypeError(f"halt-cooldown must be 0..10080 minutes, got {text!r}")
-    return value
+_start_timeout = _float_range("start-timeout", 0, 86400, "seconds")
+_latency_ms = _float_range("a latency", 0, 60_000, "ms")
+_minutes = _float_range("halt-cooldown", 0, 10080, "minutes")
 
 
 def _positive_float(name: str) -> Callable[[str], float]:
