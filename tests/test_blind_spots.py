@@ -18,11 +18,14 @@ from test_signing import DEMO_KEY, DEMO_SIGNER, DEMO_USER
 from api_client import AsterClient, ExchangeError
 from aster_mm.config import Timings
 from aster_mm.decisions import BUY, Quote
+from aster_mm.limits import stop_quote, stop_triggered, unrealized_loss
 from aster_mm.orders import Order, OrderState
 from aster_mm.position import PositionTracker
+from aster_mm.rules import SymbolRules
 from aster_mm.signing import TESTNET_CHAIN_ID, Eip712Signer, HmacSigner
 
 COUNTDOWN = "/fapi/v1/countdownCancelAll"
+LIMIT_RULES = SymbolRules(SYMBOL, "TRADING", D("0.01"), D("0.001"), D("0.001"), D("5"))
 NOW = 1_700_000_000.0
 
 
@@ -301,3 +304,23 @@ def test_a_v1_call_without_parameters_starts_with_recv_window():
 def test_a_v3_signer_knows_its_chain():
     signer = Eip712Signer(DEMO_USER, DEMO_SIGNER, DEMO_KEY, TESTNET_CHAIN_ID)
     assert signer.chain_id == TESTNET_CHAIN_ID and "714" in repr(signer)
+
+
+# ============================================================================ loss limits
+def test_a_short_is_stopped_with_a_reduce_only_ioc_buy_for_all_of_it():
+    short = stop_quote(D("-0.8"), D("2549.98"), D("2550"), D("0.002"), LIMIT_RULES)
+    assert short == Quote(BUY, D("2555.10"), D("0.8"), True, "IOC")
+
+
+@pytest.mark.parametrize("position, entry, mark, fires", [
+    (D("0"), D("2500"), D("3000"), False),          # flat: nothing to stop, whichever way the price went
+    (D("-1"), D("0"), D("2500"), False),            # no entry price known: no stop
+    (D("1"), D("0.5"), D("0.49"), True),            # a cheap coin 2 % down: the stop fires
+])
+def test_the_stop_needs_a_position_and_a_known_entry(position, entry, mark, fires):
+    assert stop_triggered(position, entry, mark, D("0.01")) is fires
+
+
+def test_the_loss_a_stop_reports_is_the_unrealized_loss():
+    assert unrealized_loss(D("0.8"), D("2500"), D("2475")) == D("-20")
+    assert unrealized_loss(D("-0.8"), D("2500"), D("2525")) == D("-20")
