@@ -15,7 +15,7 @@ from conftest import CID, FAST, SYMBOL, BotRun, FakeClock, open_orders, order_po
 from test_races import FakeClient, make_bot
 from test_signing import DEMO_KEY, DEMO_SIGNER, DEMO_USER
 
-from api_client import AsterClient, ExchangeError
+from api_client import AsterClient, ExchangeError, RateLimitError, UnknownOutcomeError
 from aster_mm.config import Timings
 from aster_mm.decisions import BUY, Quote
 from aster_mm.limits import stop_quote, stop_triggered, unrealized_loss
@@ -324,3 +324,55 @@ def test_the_stop_needs_a_position_and_a_known_entry(position, entry, mark, fire
 def test_the_loss_a_stop_reports_is_the_unrealized_loss():
     assert unrealized_loss(D("0.8"), D("2500"), D("2475")) == D("-20")
     assert unrealized_loss(D("-0.8"), D("2500"), D("2525")) == D("-20")
+
+
+# ============================================================================ modify in place (V3)
+class ModifyingClient(RecordingClient):
+    def __init__(self, *args, modify_answer=None, modify_error: Exception | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.modify_answer, self.modify_error = modify_answer, modify_error
+
+    async def modify_order(self, symbol, client_order_id, quantity, price):
+        self.calls.append(("modify", client_order_id, quantity, price))
+        if self.modify_error is not None:
+            raise self.modify_error
+        return dict(self.modify_answer)
+
+
+async def test_a_modification_counts_once_and_takes_the_exchanges_word_on_price_and_quantity():
+    answer = {"clientOrderId": CID, "orderId": 1, "status": "NEW", "executedQty": "0", "price": "2494.94",
+              "origQty": "0.5"}
+    bot = make_bot(ModifyingClient(modify_answer=answer), FakeClock())
+    order = resting(bot)
+    assert await bot.desk.modify(order, D("2494.94")) is False      # done: nothing to replace
+    assert await bot.desk.modify(order, D("2494.94")) is False
+    assert order.modifications == 2
+    assert (order.quote.price, order.quote.qty) == (D("2494.94"), D("0.5"))
+    assert bot.state.live is order and order.state == OrderState.NEW
+
+
+@pytest.mark.parametrize("error, replace_it, unknown", [
+    (ExchangeError(400, -5022, "would cross"), True, False),        # refused: replace it instead
+    (UnknownOutcomeError(503, None, "unknown"), False, True),       # query before anything else
+    (RateLimitError(429, None, "slow down", retry_after=7.0), False, False),
+])
+async def test_a_modification_that_fails(error, replace_it, unknown):
+    clock = FakeClock()
+    bot = make_bot(ModifyingClient(modify_error=error), clock)
+    order = resting(bot)
+    assert await bot.desk.modify(order, D("2494.94")) is replace_it
+    assert order.no_modify is replace_it and order.amend_unknown is unknown
+    assert order.quote.price == D("2485") and bot.state.live is order
+    if isinstance(error, RateLimitError):
+        assert bot.desk.retry_at == clock() + 7.0
+
+
+async def test_a_modification_of_unknown_outcome_whose_order_is_gone_ends_it():
+    client = ModifyingClient()
+    client.open = []                                                  # the query answers -2013
+    bot = make_bot(client, FakeClock())
+    order = resting(bot)
+    order.amend_unknown = True
+    assert await bot.desk.resolve_amend(order) is True
+    assert order.assumed_gone and order.state == OrderState.CANCELED and bot.state.live is None
+    assert not order.amend_unknown
