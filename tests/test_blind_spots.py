@@ -5,6 +5,7 @@ Each test names the bug it catches; each was seen to fail with that bug applied.
 from __future__ import annotations
 
 import asyncio
+import re
 import json
 from dataclasses import replace
 from decimal import Decimal as D
@@ -376,3 +377,21 @@ async def test_a_modification_of_unknown_outcome_whose_order_is_gone_ends_it():
     assert await bot.desk.resolve_amend(order) is True
     assert order.assumed_gone and order.state == OrderState.CANCELED and bot.state.live is None
     assert not order.amend_unknown
+
+
+# ============================================================================ the client's answers
+async def test_margin_type_already_set_is_success_and_any_other_refusal_is_not():
+    """Bug: the -4046 test inverted: every refusal to set the margin type is swallowed (the bot then
+    trades believing it is ISOLATED) and 'already so' raises."""
+    client = AsterClient("key-0123456789", "secret-0123456789", "https://fapi.test", clock=lambda: NOW)
+    url = re.compile(r"^https://fapi\.test/fapi/v1/marginType")
+    try:
+        with aioresponses() as mock:
+            mock.post(url, status=400, payload={"code": -4046, "msg": "No need to change margin type."})
+            await client.set_margin_type(SYMBOL, "ISOLATED")
+            mock.post(url, status=400, payload={"code": -4048, "msg": "Margin type cannot be changed if there exists position."})
+            with pytest.raises(ExchangeError) as refused:
+                await client.set_margin_type(SYMBOL, "ISOLATED")
+            assert refused.value.code == -4048
+    finally:
+        await client.close()
