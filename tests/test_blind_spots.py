@@ -90,7 +90,7 @@ async def test_a_clean_stop_disarms_the_dead_man_switch_after_the_last_cancel(si
         await wait_open(sim, "BUY")
     assert open_orders(sim) == []
     disarms = [r for r in sim.requests("POST", COUNTDOWN) if r["params"]["countdownTime"] == "0"]
-    assert len(disarms) == 1
+    assert len(disarms) == 1 and disarms[0]["params"]["symbol"] == SYMBOL and disarms[0]["status"] == 200
     assert disarms[0]["t"] > sim.requests("GET", "/fapi/v1/openOrders")[-1]["t"]   # only once none were left
 
 
