@@ -16,8 +16,9 @@ from conftest import CID, FAST, SYMBOL, BotRun, FakeClock, open_orders, order_po
 from test_races import FakeClient, make_bot
 from test_signing import DEMO_KEY, DEMO_SIGNER, DEMO_USER
 
-from api_client import AsterClient, ExchangeError, RateLimitError, UnknownOutcomeError
-from aster_mm.config import Timings
+from api_client import (AsterClient, BannedError, ExchangeError, RateLimitError, RetryPolicy, UnknownOutcomeError,
+                        WafLimitError)
+from aster_mm.config import Config, Timings
 from aster_mm.decisions import BUY, Quote
 from aster_mm.limits import stop_quote, stop_triggered, unrealized_loss
 from aster_mm.orders import Order, OrderState
@@ -395,3 +396,64 @@ async def test_margin_type_already_set_is_success_and_any_other_refusal_is_not()
             assert refused.value.code == -4048
     finally:
         await client.close()
+
+
+@pytest.mark.parametrize("status, body, headers, kind, retry_after, blocked", [
+    (403, {"code": -1, "msg": "waf"}, {"Retry-After": "5"}, WafLimitError, 5.0, 5.0),
+    (403, {"code": -1, "msg": "waf"}, {}, WafLimitError, 5.0, 5.0),          # the default back-off
+    (418, {"code": -1003, "msg": "banned"}, {"Retry-After": "120"}, BannedError, 120.0, 120.0),
+    (429, {"code": -1003, "msg": "too many"}, {"Retry-After": "2"}, RateLimitError, 2.0, 2.0),
+    (503, {"code": -1001, "msg": "busy"}, {}, UnknownOutcomeError, None, 0.0),
+    (400, {"code": -1102}, {}, ExchangeError, None, 0.0),                      # no msg: an empty one
+])
+async def test_every_error_carries_what_the_exchange_said(status, body, headers, kind, retry_after, blocked):
+    """Bugs: an error that drops the exchange's code, message or path, a 403 that does not block sending."""
+    client = AsterClient("key-0123456789", "secret-0123456789", "https://fapi.test", clock=lambda: NOW,
+                         retry=RetryPolicy(attempts=1))
+    try:
+        with aioresponses() as mock:
+            mock.get(re.compile(r"^https://fapi\.test/fapi/v1/openOrders"), status=status, payload=body,
+                     headers=headers)
+            with pytest.raises(ExchangeError) as caught:
+                await client.open_orders(SYMBOL)
+    finally:
+        await client.close()
+    err = caught.value
+    assert type(err) is kind
+    assert (err.status, err.code, err.msg, err.path) == (status, body["code"], body.get("msg", ""),
+                                                         "/fapi/v1/openOrders")
+    assert getattr(err, "retry_after", None) == retry_after
+    assert client.blocked_for() == blocked
+
+
+class SettingsClient(RecordingClient):
+    def __init__(self, *args, fail: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fail = fail
+
+    async def set_margin_type(self, symbol, margin_type):
+        self.calls.append(("margin_type", symbol, margin_type))
+
+    async def set_leverage(self, symbol, leverage):
+        self.calls.append(("leverage", symbol, leverage))
+        if self.fail:
+            raise ExchangeError(400, -4028, "Leverage is not valid")
+        return {"leverage": leverage}
+
+
+@pytest.mark.parametrize("fail", [False, True])
+async def test_settings_applied_or_refused_are_remembered(fail):
+    """Bugs: a refused leverage is forgotten when the leverage in force is unknown (opening orders go out),
+    or retried at once on every step; a margin type set is not recorded."""
+    clock = FakeClock()
+    client = SettingsClient(fail=fail)
+    bot = make_bot(client, clock)
+    bot.guard.cfg = Config(symbol=SYMBOL, leverage=3, margin_type="ISOLATED")
+    bot.state.leverage, bot.state.margin_type = None, "CROSSED"
+    await bot.guard.apply_settings()
+    assert bot.state.margin_type == "ISOLATED"
+    if fail:
+        assert bot.state.leverage is None and "cannot set leverage 3" in bot.guard.settings_wrong()
+        assert bot.guard.next_settings_try == clock() + Timings().settings_retry
+    else:
+        assert bot.state.leverage == 3 and bot.guard.settings_wrong() == ""
