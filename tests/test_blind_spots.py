@@ -457,3 +457,42 @@ async def test_settings_applied_or_refused_are_remembered(fail):
         assert bot.guard.next_settings_try == clock() + Timings().settings_retry
     else:
         assert bot.state.leverage == 3 and bot.guard.settings_wrong() == ""
+
+
+class ModesClient(RecordingClient):
+    def __init__(self, *args, modes_error: ExchangeError | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.modes_error = modes_error
+        self.balance_modes: list[bool] = []
+
+    async def hedge_mode(self):
+        if self.modes_error is not None:
+            raise self.modes_error
+        return False
+
+    async def multi_assets_mode(self):
+        return True
+
+    async def available_balance(self, multi_assets):
+        self.balance_modes.append(multi_assets)
+        return D(1234)
+
+
+@pytest.mark.parametrize("status, raises", [(404, False), (503, True), (403, True)])
+async def test_only_a_missing_modes_endpoint_is_taken_as_one_way_single_asset(status, raises):
+    """Bug: the 404 test inverted (every failure to read the modes swallowed, a 404 fatal)."""
+    bot = make_bot(ModesClient(modes_error=ExchangeError(status, None, "x")), FakeClock())
+    if raises:
+        with pytest.raises(ExchangeError):
+            await bot.guard.read_modes()
+    else:
+        await bot.guard.read_modes()
+        assert not bot.state.hedge_mode and not bot.state.multi_assets
+
+
+async def test_the_balance_is_read_in_the_accounts_margin_mode():
+    client = ModesClient()
+    bot = make_bot(client, FakeClock())
+    await bot.guard.read_modes()
+    await bot.guard.refresh_available()
+    assert client.balance_modes == [True] and bot.state.available == D(1234) and not bot.state.wallet_dirty
