@@ -3,6 +3,7 @@
     python scripts/mutation.py                 # mutate the whole scope, run its tests, print the score
     python scripts/mutation.py --report        # print the score and survivors of the last run again
     python scripts/mutation.py --resume        # only the mutants of the scope not yet decided
+    python scripts/mutation.py --recheck tests/test_new.py   # the survivors against tests added since
     python scripts/mutation.py 'aster_mm.execution.*'   # only these mutants (mutmut name globs)
 
 mutmut 3 (configured in pyproject.toml, [tool.mutmut]) copies the sources into mutants/, makes every
@@ -21,6 +22,7 @@ import os
 import subprocess
 import sys
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,6 +77,27 @@ def results(patterns: list[str]) -> dict[str, str]:
     return found
 
 
+def recheck(patterns: list[str], tests: list[str], workers: int) -> None:
+    """Run the survivors against `tests` only (tests written after the last run), as mutmut would: the
+    mutant switched on by MUTANT_UNDER_TEST, in the mutants/ copy. A failing run marks it killed."""
+    left = [name for name, status in results(patterns).items() if status in ("survived", "no tests")]
+    env = {**os.environ, "AMM_TEST_SCHEMES": "v1"}
+
+    def killed(name: str) -> bool:
+        run = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests],
+                             cwd=ROOT / "mutants", env={**env, "MUTANT_UNDER_TEST": name},
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return run.returncode == 1
+    with ThreadPoolExecutor(workers) as pool:
+        dead = {name for name, k in zip(left, pool.map(killed, left)) if k}
+    for meta in (ROOT / "mutants").rglob("*.meta"):
+        data = json.loads(meta.read_text())
+        hit = dead & set(data["exit_code_by_key"])
+        data["exit_code_by_key"].update({name: 1 for name in hit})
+        meta.write_text(json.dumps(data))
+    print(f"recheck: {len(dead)} of {len(left)} survivors killed by {' '.join(tests)}")
+
+
 def module_of(name: str) -> str:
     module, _, function = name.partition(".x")
     return module if function else name.rsplit(".", 1)[0]
@@ -108,10 +131,15 @@ def main() -> int:
     parser.add_argument("patterns", nargs="*", help="mutant name globs (default: the whole SCOPE)")
     parser.add_argument("--report", action="store_true", help="only print the last run's results")
     parser.add_argument("--resume", action="store_true", help="run only the mutants without a result yet")
+    parser.add_argument("--recheck", nargs="+", metavar="TEST", help="re-run the survivors against these tests")
     parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
     args = parser.parse_args()
     patterns = args.patterns or SCOPE
-    if not args.report:
+    if args.recheck:
+        for test in args.recheck:                  # the mutants/ copy of the tests is from the last run
+            (ROOT / "mutants" / test).write_text((ROOT / test).read_text())
+        recheck(patterns, args.recheck, args.max_children)
+    elif not args.report:
         globs = [p if p.endswith("*") else p + "__mutmut_*" for p in patterns]
         if args.resume:
             globs = sorted(name for name, status in results(patterns).items() if status == "not checked")
