@@ -47,12 +47,17 @@ class Reconciler:
         self.state.margin_type = margin_type_of(row) or self.state.margin_type
         amount, stamp = Decimal(row["positionAmt"]), int(row.get("updateTime") or 0)
         if stamp:
-            self.state.position.apply_snapshot(amount, stamp, sent_ms)
+            adopted = self.state.position.apply_snapshot(amount, stamp, sent_ms)
         elif not self.state.position.apply_unstamped(amount, sent_ms):
             log.info("position read %s lacks the exchange's time and disagrees with recent stream fills "
                      "(%s): reading again shortly", amount, self.state.position.amount)
             self.next_sweep = min(self.next_sweep, self.now() + 1.0)
             return
+        else:
+            adopted = True
+        if adopted and row.get("entryPrice") is not None:
+            self.state.entry_price = Decimal(row["entryPrice"])
+            self.state.unrealized = Decimal(row.get("unRealizedProfit") or 0)
         for order, filled in seen:        # the snapshot includes every fill reported before the read
             order.traded = max(order.traded, filled)
 
