@@ -317,3 +317,87 @@ async def test_funding_event_has_the_exchanges_shape(sim):
 
 async def _collect(events: list, payload: dict) -> None:
     events.append(payload)
+
+
+# ------------------------------------------------------------------------------------ income reconciliation unit
+def test_income_rows_become_one_fill_per_trade_and_one_row_per_funding():
+    from aster_mm.income import income_entries
+    rows = [{"symbol": SYMBOL, "incomeType": "COMMISSION", "income": "-0.2", "asset": "USDT", "time": 5,
+             "tranId": "1", "tradeId": "42"},
+            {"symbol": SYMBOL, "incomeType": "REALIZED_PNL", "income": "3", "asset": "USDT", "time": 5,
+             "tranId": "2", "tradeId": "42"},
+            {"symbol": SYMBOL, "incomeType": "COMMISSION", "income": "-0.2", "asset": "USDT", "time": 5,
+             "tranId": "1", "tradeId": "42"},                                   # a page overlap: once
+            {"symbol": SYMBOL, "incomeType": "COMMISSION", "income": "-0.1", "asset": "USDT", "time": 9,
+             "tranId": "3", "tradeId": "43"},                                   # not in the trade list
+            {"symbol": SYMBOL, "incomeType": "FUNDING_FEE", "income": "0.05", "asset": "USDT", "time": 7,
+             "tranId": "4", "tradeId": ""},
+            {"symbol": "BNBUSDT", "incomeType": "FUNDING_FEE", "income": "1", "asset": "USDT", "time": 7,
+             "tranId": "5", "tradeId": ""}]
+    trades = {"42": {"id": 42, "orderId": 7, "side": "SELL", "price": "2500", "qty": "0.1", "maker": True,
+                     "time": 4, "commissionAsset": "USDT"}}
+    full, funding, bare = income_entries(SYMBOL, rows, trades)
+    assert (full.trade_id, full.side, full.price, full.qty, full.commission, full.realized_pnl, full.time_ms) == \
+        ("42", "SELL", D("2500"), D("0.1"), D("0.2"), D("3"), 4)
+    assert (funding.kind, funding.tran_id, funding.funding) == (FUNDING, "4", D("0.05"))
+    assert (bare.trade_id, bare.price, bare.qty, bare.commission, bare.notional) == ("43", None, None, D("0.1"), 0)
+
+
+async def test_income_is_read_page_by_page(tmp_path):
+    import time
+    from aster_mm.income import PAGE, IncomeSync
+    BASE = int(time.time() * 1000) - 60_000
+
+    class Client:
+        time_offset_ms = 0
+        calls: list = []
+
+        def blocked_for(self):
+            return 0.0
+
+        async def income(self, symbol, kind, start, end, limit):
+            self.calls.append((kind, start))
+            if kind != "COMMISSION":
+                return []
+            rows = [{"symbol": SYMBOL, "incomeType": kind, "income": "-0.1", "asset": "USDT", "time": t,
+                     "tranId": str(t), "tradeId": str(t)} for t in range(BASE, BASE + 1500)]
+            return [r for r in rows if start <= r["time"] <= end][:limit]
+
+        async def user_trades(self, symbol, start, end, limit):
+            return []
+
+    ledger = Ledger(tmp_path / "ledger.csv")
+    ledger.open()
+    client = Client()
+    sync = IncomeSync(client, SYMBOL, ledger, 3600, 0, lambda: BASE)
+    assert await sync.sync() == 1500
+    assert [s for k, s in client.calls if k == "COMMISSION"] == [BASE, BASE + PAGE - 1]
+    assert await sync.sync() == 0 and ledger.synced_ms is not None
+
+
+def test_cli_report_help_and_a_bad_ledger_directory(tmp_path):
+    import subprocess
+    import sys
+    from conftest import ROOT
+
+    def run(*args):
+        return subprocess.run([sys.executable, str(ROOT / "market_maker.py"), *args], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=30)
+    done = run("report", "--help")
+    assert done.returncode == 0 and "--since" in done.stdout
+    assert "report" in run("--help").stdout
+    done = run("--symbol", SYMBOL, "--ledger", str(tmp_path / "nowhere" / "l.csv"), "--sim")
+    assert done.returncode == 2 and "--ledger" in done.stderr and "Traceback" not in done.stderr
+
+
+async def test_an_unreadable_ledger_is_fatal_before_anything_is_sent(sim, tmp_path):
+    from aster_mm.startup import FatalError
+    path = tmp_path / "ledger.csv"
+    path.write_text("not,a,ledger\n1,2,3\n")
+    run = BotRun(sim, ledger=str(path))
+    try:
+        with pytest.raises(FatalError, match="ledger"):
+            await run.bot.run()
+    finally:
+        await run.client.close()
+    assert sim.order_requests() == [] and path.read_text() == "not,a,ledger\n1,2,3\n"
