@@ -23,6 +23,12 @@ def mark_price(msg: dict) -> Decimal | None:
     return Decimal(data["p"]) if data.get("e") == "markPriceUpdate" else None
 
 
+def trade_price(msg: dict) -> str | None:
+    """The price of an aggTrade frame (plain or combined), None for any other frame."""
+    data = msg.get("data", msg)
+    return data["p"] if data.get("e") == "aggTrade" else None
+
+
 def top_of_book(msg: dict) -> tuple[str, str] | None:
     """Best bid and ask prices as received from a depth frame (plain or combined), None if a side is empty."""
     data = msg.get("data", msg)
@@ -87,7 +93,7 @@ class AccountUpdate:
     hedge: bool = False        # the symbol's position came as LONG/SHORT rows: hedge mode
     reason: str = ""           # m: ORDER, FUNDING_FEE, DEPOSIT, ...
     changes: dict[str, Decimal] = field(default_factory=dict)   # bc per asset: balance change except PnL, fees
-    entry_price: Decimal | None = None   # ep of our symbol's one-way row
+    entry: Decimal | None = None         # ep: the entry price of our symbol's one-way row
     unrealized: Decimal | None = None    # up of that row
     other_symbols: bool = False          # P names another symbol (and not ours)
 

@@ -47,19 +47,21 @@ class Reconciler:
         self.state.margin_type = margin_type_of(row) or self.state.margin_type
         amount, stamp = Decimal(row["positionAmt"]), int(row.get("updateTime") or 0)
         if stamp:
-            adopted = self.state.position.apply_snapshot(amount, stamp, sent_ms)
-        elif not self.state.position.apply_unstamped(amount, sent_ms):
+            if self.state.position.apply_snapshot(amount, stamp, sent_ms):
+                self._adopt_prices(row)
+        elif self.state.position.apply_unstamped(amount, sent_ms):
+            self._adopt_prices(row)
+        else:
             log.info("position read %s lacks the exchange's time and disagrees with recent stream fills "
                      "(%s): reading again shortly", amount, self.state.position.amount)
             self.next_sweep = min(self.next_sweep, self.now() + 1.0)
             return
-        else:
-            adopted = True
-        if adopted and row.get("entryPrice") is not None:
-            self.state.entry_price = Decimal(row["entryPrice"])
-            self.state.unrealized = Decimal(row.get("unRealizedProfit") or 0)
         for order, filled in seen:        # the snapshot includes every fill reported before the read
             order.traded = max(order.traded, filled)
+
+    def _adopt_prices(self, row: dict) -> None:
+        self.state.entry_price = Decimal(row.get("entryPrice") or 0)
+        self.state.unrealized = Decimal(row.get("unRealizedProfit") or 0)
 
     async def reconcile(self) -> None:
         """Adopt the exchange's truth: position, wallet, the state of our order, strays."""

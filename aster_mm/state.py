@@ -37,7 +37,6 @@ class StrategyState:
     market_up: bool = False
     market_seen_at: float = 0.0                    # the last frame of any kind on the market connection
     mark_price: Decimal | None = None
-    entry_price: Decimal | None = None             # the position's, as the exchange last said
     unrealized: Decimal | None = None              # its unrealized PnL, as the exchange last said
     user_up: bool = False
     need_reconcile: bool = True
@@ -52,6 +51,7 @@ class StrategyState:
     rules_stale: bool = False                      # a filter rejection: re-read the symbol's rules
     close_only: dict[str, str] = field(default_factory=dict)   # why no opening order may be sent, by cause
     size_scale: Decimal = Decimal(1)               # halved after each -2019 until an order rests or fills
+    entry_price: Decimal = Decimal(0)              # of the position, as the exchange reports it
 
     @property
     def wallet(self) -> Decimal:
@@ -73,7 +73,7 @@ class StrategyState:
         self.hedge_mode = self.hedge_mode or update.hedge
         for amount in update.positions:
             if self.position.apply_snapshot(amount, update.at_ms, update.event_ms):
-                self.entry_price = update.entry_price if update.entry_price is not None else self.entry_price
+                self.entry_price = update.entry if update.entry is not None else self.entry_price
                 self.unrealized = update.unrealized if update.unrealized is not None else self.unrealized
 
     def remember(self, order: Order) -> None:
