@@ -85,7 +85,7 @@ class IncomeSync:
             try:
                 await self.sync()
                 wait = self.every
-            except (ExchangeError, OSError, ValueError, KeyError, TypeError) as err:
+            except (ExchangeError, OSError, ValueError, KeyError, TypeError, ArithmeticError) as err:
                 log.warning("income reconciliation failed (%s): trying again in a minute", err)
                 wait = min(60.0, self.every)
 
@@ -100,8 +100,8 @@ class IncomeSync:
         if start > end:
             return 0
         rows = [r for kind in KINDS for r in await self._pages(self.client.income, kind, start, end)]
-        missing = {str(r["tradeId"]): int(r["time"]) for r in rows
-                   if r["incomeType"] != "FUNDING_FEE" and str(r.get("tradeId") or "") not in ("", *self.ledger.trade_ids)}
+        missing = {str(r["tradeId"]): int(r["time"]) for r in rows if r["incomeType"] != "FUNDING_FEE"
+                   and r.get("tradeId") and str(r["tradeId"]) not in self.ledger.trade_ids}
         trades = await self._trades(min(missing.values()), max(missing.values())) if missing else {}
         added = sum(self.ledger.record(e) for e in income_entries(self.symbol, rows, trades))
         self.ledger.record(Entry(SYNC, end, self.symbol, INCOME))
