@@ -57,6 +57,8 @@ V3_PATHS = {
     "/fapi/v1/marginType": "/fapi/v3/marginType",
     "/fapi/v1/leverage": "/fapi/v3/leverage",
     "/fapi/v1/listenKey": "/fapi/v3/listenKey",
+    "/fapi/v1/income": "/fapi/v3/income",
+    "/fapi/v1/userTrades": "/fapi/v3/userTrades",
 }
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
@@ -351,6 +353,18 @@ class AsterClient:
             return Decimal((await self._request("GET", self.path("/fapi/v4/account"), signed=True))["availableBalance"])
         rows = await self._request("GET", self.path("/fapi/v2/balance"), signed=True)
         return next((Decimal(r["availableBalance"]) for r in rows if r["asset"] == "USDT"), Decimal(0))
+
+    async def income(self, symbol: str, income_type: str, start_ms: int, end_ms: int, limit: int = 1000) -> list[dict]:
+        """Income history rows (REALIZED_PNL, COMMISSION, FUNDING_FEE, ...) with start <= time <= end, oldest
+        first, at most `limit` (1000): the caller pages on by time."""
+        params = {"symbol": symbol, "incomeType": income_type, "startTime": start_ms, "endTime": end_ms,
+                  "limit": limit}
+        return await self._request("GET", self.path("/fapi/v1/income"), params, signed=True)
+
+    async def user_trades(self, symbol: str, start_ms: int, end_ms: int, limit: int = 1000) -> list[dict]:
+        """Our trades with start <= time <= end (at most 7 days apart), oldest first, at most `limit`."""
+        params = {"symbol": symbol, "startTime": start_ms, "endTime": end_ms, "limit": limit}
+        return await self._request("GET", self.path("/fapi/v1/userTrades"), params, signed=True)
 
     async def hedge_mode(self) -> bool:
         """True when the account holds dual-side (LONG/SHORT) positions instead of one-way."""

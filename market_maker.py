@@ -22,6 +22,7 @@ from typing import Callable
 
 from api_client import AsterClient, ExchangeError, SymbolRules
 from aster_mm.account import HEDGE_MODE_HELP, AccountGuard
+from aster_mm.books import Books
 from aster_mm.chores import DeadManSwitch, keep_listen_key_alive, report_status
 from aster_mm.config import Config, Timings, build_parser, parse_config, read_credentials
 from aster_mm.decisions import BUY, MODIFY, REUSE, SELL, Quote, QuoteParams, crosses_book, desired_quote, requote_action
@@ -66,10 +67,11 @@ class MarketMaker:
         self.desk.on_rejected = self.guard.on_rejection
         self.sync = Reconciler(client, self.symbol, self.state, self.desk, timings, now)
         self.dead_man = DeadManSwitch(client, self.symbol, config.cancel_countdown, timings)
+        self.books = Books(client, config, self.state, timings)
         self._wake = asyncio.Event()
         self.stop = asyncio.Event()
         self.feeds = Feeds(client, ws_url, self.symbol, self.state, self.desk, self.guard, timings, now, self.wake,
-                           config.start_timeout)
+                           config.start_timeout, self.books)
         self.on_market_message, self.on_user_message = self.feeds.on_market_message, self.feeds.on_user_message
         self.spreads = self.feeds.spreads = adaptive_spreads(config)
         self._estimates: dict = {}
@@ -80,7 +82,7 @@ class MarketMaker:
         self._wake.set()
 
     def describe(self) -> str:
-        line = status_line(self.state, self.params, self.client.used_weight_1m)
+        line = status_line(self.state, self.params, self.client.used_weight_1m, self.books.text(self.rules))
         return line if self.spreads is None else f"{line} {describe_spreads(self._estimates)}"
 
     def quote_params(self, wallet: Decimal) -> QuoteParams:
@@ -108,7 +110,9 @@ class MarketMaker:
     async def start(self) -> None:
         """Clock, rules, then the bot owns the symbol: cancel everything, adopt the position; then decide
         whether it can trade at all. An unreachable exchange is retried for --start-timeout."""
+        self.books.open()
         await retry_until(self._take_over, self.cfg.start_timeout, self.t.start_retry_max)
+        self.books.start_session()
         st = self.state
         if st.hedge_mode:
             raise FatalError(HEDGE_MODE_HELP)
@@ -268,7 +272,7 @@ class MarketMaker:
         feeds = self.feeds
         jobs = {"market_stream": feeds.market_stream, "user_stream": feeds.user_stream,
                 "quote_loop": self.quote_loop, "heartbeat": self.dead_man.run, "wait_for_stop": self._wait_for_stop,
-                "first_contact": feeds.first_contact,
+                "first_contact": feeds.first_contact, "income": self.books.income.run,
                 "keepalive": lambda: keep_listen_key_alive(self.client, self.t.keepalive_every,
                                                            feeds.renew_user_stream),
                 "status": lambda: report_status(self.t.status_every, self.describe)}
@@ -316,6 +320,8 @@ class MarketMaker:
             log.error("shutdown could not confirm that all orders are cancelled (%s)%s",
                       err or type(err).__name__, backstop)
         log.info("stopped: %s", self.describe())
+        log.info("session summary: %s", self.books.text(self.rules))
+        self.books.close()
 
 
 # ==================================================================================== entry point
@@ -364,10 +370,14 @@ async def run_sim(config: Config, spec, start_price: Decimal) -> None:
         finally:
             feeder.cancel()
         s = sim.summary(config.symbol)
-        print("session summary: " + ", ".join(f"{k}={v}" for k, v in s.items()))
+        print("simulator's accounting: " + ", ".join(f"{k}={v}" for k, v in s.items()))
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["report"]:                      # the one subcommand; the bot's own options are unchanged
+        from aster_mm import report
+        return report.main(argv[1:])
     parser = build_parser()
     config = parse_config(argv, parser)
     if not config.sim:

@@ -43,6 +43,7 @@ class Config:
     cancel_countdown: float = 60.0     # dead-man switch in seconds; 0 disables it
     log_file: str = "market_maker.log"
     log_level: str = "INFO"
+    ledger: str | None = None          # None: ledger-<SYMBOL>.csv beside the log file
     sim: bool = False
     margin_type: str | None = None     # "CROSSED" or "ISOLATED"; None leaves the account's as it is
     start_timeout: float = 120.0       # keep retrying an unreachable exchange at start this long
@@ -85,6 +86,8 @@ class Timings:
     rules_every: float = 15 * 60.0     # re-read the symbol's rules and status
     start_retry_max: float = 10.0      # longest pause between start-up attempts
     settings_retry: float = 60.0       # after leverage or margin type could not be set, try again this late
+    income_every: float = 3600.0       # reconcile the ledger with the exchange's income history
+    income_lag: float = 5.0            # ... up to this long ago, after waiting as long: stream events first
 
 
 def _decimal_arg(name: str, upper: Decimal | None) -> Callable[[str], Decimal]:
@@ -172,8 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="environment (also read from .env in the working directory; the environment wins), one set "
                "required unless --sim: ASTER_USER, ASTER_SIGNER, ASTER_SIGNER_KEY (Pro API agent wallet) or "
                "ASTER_API_KEY, ASTER_API_SECRET (existing V1 keys, mainnet only); ASTER_REST_URL and ASTER_WS_URL "
-               "override the network's hosts. Exit status: 0 clean stop, 2 bad option or configuration, "
-               "1 fatal runtime error.")
+               "override the network's hosts. `market_maker.py report --help`: the ledger per day. Exit status: 0 "
+               "clean stop, 2 bad option or configuration, 1 fatal runtime error, 3 halted by a loss limit.")
     p.add_argument("--symbol", type=_symbol, required=True, help="perpetual symbol, e.g. ETHUSDT")
     p.add_argument("--buy-spread", type=_fraction("buy-spread"), default=Decimal("0.006"),
                    help="BUY price = mid * (1 - buy_spread)")
@@ -227,6 +230,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="after a liquidation or ADL, resume opening positions instead of staying close-only "
                         "until restarted")
     p.add_argument("--log-file", default="market_maker.log", help="log file, rotated by size")
+    p.add_argument("--ledger", default=None,
+                   help="CSV file every fill and funding payment is appended to (default: ledger-<SYMBOL>.csv "
+                        "beside the log file; ledger-<SYMBOL>-sim.csv with --sim); summarise it with "
+                        "`market_maker.py report`")
     p.add_argument("--log-level", default="INFO", type=str.upper,
                    choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log verbosity")
     p.add_argument("--network", choices=sorted(NETWORKS), default="mainnet",
@@ -259,6 +266,8 @@ def parse_config(argv: list[str] | None, parser: argparse.ArgumentParser | None 
     sim_only = {"start_price", "tick", "step", "fill_model", "feed_latency_ms", "order_latency_ms"}
     if not args["sim"] and sim_only & args.keys():
         parser.error("--start-price, --tick, --step, --fill-model and the latencies apply only with --sim")
+    if args["ledger"] is not None and not Path(args["ledger"]).resolve().parent.is_dir():
+        parser.error(f"--ledger {args['ledger']!r}: its directory does not exist")
     return Config(**args)
 
 

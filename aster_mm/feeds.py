@@ -13,6 +13,7 @@ from typing import Callable
 
 from api_client import AsterClient
 from aster_mm.account import AccountGuard
+from aster_mm.books import Books
 from aster_mm.config import Timings
 from aster_mm.events import (MALFORMED, mark_price, parse_account_update, parse_order_update, top_of_book,
                              trade_price)
@@ -29,10 +30,10 @@ LIQUIDATION = "liquidation"
 class Feeds:
     def __init__(self, client: AsterClient, ws_url: str, symbol: str, state: StrategyState, desk: OrderDesk,
                  guard: AccountGuard, timings: Timings, now: Callable[[], float], wake: Callable[[], None],
-                 start_timeout: float):
+                 start_timeout: float, books: Books):
         self.client, self.ws_url, self.symbol, self.state = client, ws_url.rstrip("/"), symbol, state
         self.desk, self.guard, self.t, self.now, self.wake = desk, guard, timings, now, wake
-        self.start_timeout = start_timeout
+        self.start_timeout, self.books = start_timeout, books
         self.listen_key: str | None = None
         self._user_ws = None
         self.reconnect_user = False        # set by a handler: leave the user stream and reconnect
@@ -92,13 +93,16 @@ class Feeds:
         if report is None:
             return
         self.desk.on_report(report)
+        self.books.on_report(report)
         if report.forced and report.trade is not None:
             self.state.go_close_only(LIQUIDATION, f"liquidation/ADL fill {report.side} {report.trade.qty}@"
                                      f"{report.trade.price} ({report.client_id}), position now "
                                      f"{self.state.position.amount}")
 
     def _on_account_update(self, msg: dict) -> None:
-        self.state.apply_account_update(parse_account_update(msg, self.symbol))
+        update = parse_account_update(msg, self.symbol)
+        self.state.apply_account_update(update)
+        self.books.on_account_update(update)
 
     def _on_listen_key_expired(self, msg: dict) -> None:
         stream_log.warning("user: listenKey expired; reconnecting with a new key")
@@ -152,6 +156,7 @@ class Feeds:
             self.seen["user"].set()
             self.state.user_up = True
             self.state.need_reconcile = True   # whatever happened while we were away
+            self.books.income.poke()
             self.wake()
 
         def down() -> None:

@@ -37,6 +37,7 @@ class StrategyState:
     market_up: bool = False
     market_seen_at: float = 0.0                    # the last frame of any kind on the market connection
     mark_price: Decimal | None = None
+    unrealized: Decimal | None = None              # its unrealized PnL, as the exchange last said
     user_up: bool = False
     need_reconcile: bool = True
     position_dirty: bool = False                   # REST showed fills the stream has not: re-read
@@ -71,8 +72,9 @@ class StrategyState:
         self.balances.update(update.balances)
         self.hedge_mode = self.hedge_mode or update.hedge
         for amount in update.positions:
-            if self.position.apply_snapshot(amount, update.at_ms, update.event_ms) and update.entry is not None:
-                self.entry_price = update.entry
+            if self.position.apply_snapshot(amount, update.at_ms, update.event_ms):
+                self.entry_price = update.entry if update.entry is not None else self.entry_price
+                self.unrealized = update.unrealized if update.unrealized is not None else self.unrealized
 
     def remember(self, order: Order) -> None:
         self.orders[order.client_id] = order

@@ -1,4 +1,4 @@
-"""The one-line status the bot logs every 30 s and at start and stop: mode, position, order, market."""
+"""The one-line status the bot logs every 30 s and at start and stop: mode, position and PnL, order, market."""
 from __future__ import annotations
 
 from aster_mm.decisions import BUY, SELL, QuoteParams, in_position
@@ -14,11 +14,13 @@ def mode(state: StrategyState, params: QuoteParams) -> str:
     return "CLOSE-ONLY" if state.close_only else params.open_side
 
 
-def status_line(state: StrategyState, params: QuoteParams, used_weight: int | None) -> str:
+def status_line(state: StrategyState, params: QuoteParams, used_weight: int | None, money: str = "") -> str:
+    """`money`: the session's PnL figures (aster_mm.pnl.pnl_text), which include the position."""
     o = state.live
     resting = f"{o.quote.side} {o.remaining}@{o.quote.price} {o.state.value}" if o else "none"
     book = state.book
     market = f"mid={book.mid} spread={book.ask - book.bid}" if book else "mid=? (no market data yet)"
     close_only = f" close-only=({state.close_only_reason})" if state.close_only else ""
-    return (f"mode={mode(state, params)}{close_only} position={state.position.amount} order={resting} {market} "
+    position = money or f"position={state.position.amount}"
+    return (f"mode={mode(state, params)}{close_only} {position} order={resting} {market} "
             f"wallet={state.wallet}" + (f" weight_1m={used_weight}" if used_weight is not None else ""))

@@ -105,6 +105,15 @@ class Engine:
         return {"e": "markPriceUpdate", "E": now, "s": symbol, "p": mark, "i": mark, "P": mark, "r": "0",
                 "T": now - now % 28_800_000 + 28_800_000}
 
+    async def pay_funding(self, symbol: str, rate: Decimal) -> Decimal:
+        """A funding settlement: book it and push its ACCOUNT_UPDATE (none when nothing was paid)."""
+        self.spec(symbol)
+        now = self.clock.now_ms()
+        amount = self.accounts.pay_funding(symbol, rate, now)
+        if amount:
+            await self.push_user(self.accounts.funding_update(symbol, amount, now))
+        return amount
+
     async def push_user(self, payload: dict) -> None:
         self.journal.log({"kind": "event", "stream": "user", "payload": payload})
         await self.on_user(payload)
@@ -316,8 +325,9 @@ class Engine:
             if qty <= 0:
                 await self.finish(order, "EXPIRED")
                 return ZERO
-        now = self.clock.now_ms()
-        realized, fee = self.accounts.settle_fill(order.symbol, order.side, qty, price, maker, now)
+        now, trade_id = self.clock.now_ms(), self._next_trade_id(order.symbol)
+        realized, fee = self.accounts.settle_fill(order.symbol, order.side, qty, price, maker, now, trade_id,
+                                                  order.order_id)
         order.executed += qty
         order.cum_quote += price * qty
         order.status = "FILLED" if order.remaining <= 0 else "PARTIALLY_FILLED"
@@ -325,7 +335,7 @@ class Engine:
         self.books[order.symbol].last_price = price
         self._track_open(order)
         await self._push_order_update(order, exec_type, last_qty=qty, last_price=price, fee=fee,
-                                      trade_id=self._next_trade_id(order.symbol), maker=maker,
+                                      trade_id=trade_id, maker=maker,
                                       realized=realized, t=now)
         await self.push_user(self.accounts.account_update(order.symbol, self.clock.now_ms(), now))
         if order.reduce_only and order.is_open and pos.amt == 0:

@@ -156,6 +156,15 @@ class SimExchange:
         await self._engine.fill(order, order.remaining if qty is None else to_dec(qty), order.price, maker=True)
         return order.to_dict()
 
+    async def pay_funding(self, symbol: str, rate: Any) -> Decimal:
+        """A funding settlement at `rate` on the position's notional at the mark price (a long pays a
+        positive rate); pushes ACCOUNT_UPDATE with reason FUNDING_FEE. Returns what the wallet got."""
+        return await self._engine.pay_funding(symbol, to_dec(rate))
+
+    def income(self) -> list[dict]:
+        """Every income row the account has (the body of GET /fapi/v1/income without filters or limit)."""
+        return list(self._accounts.history.income)
+
     # ---------------------------------------------------------------- test setup
     def set_position(self, symbol: str, amount: Any, entry_price: Any) -> None:
         pos = self._accounts.positions[symbol]

@@ -125,7 +125,7 @@ async def test_bot_sim_trades_any_symbol_from_its_start_price(tmp_path):
     text = "".join(lines) + out.decode()
     assert proc.returncode == 0, err.decode()
     assert "started FOOUSDT" in text and "rejected=0" in text
-    summary = dict(kv.split("=") for kv in text.split("session summary: ")[1].split("\n")[0].split(", "))
+    summary = dict(kv.split("=") for kv in text.split("simulator's accounting: ")[1].split("\n")[0].split(", "))
     assert int(summary["orders_sent"]) >= 1
 
 
