@@ -105,6 +105,7 @@ class AsterClient:
         self.used_weight_1m: int | None = None
         self._blocked_until = 0.0    # 429 back-off or 418 ban, in clock() seconds
         self._banned = False
+        self.on_latency: Callable[[str, float], None] | None = None   # (endpoint, seconds) of each round trip
 
     def __repr__(self) -> str:  # never show the secret, even in a debugger or traceback locals
         return f"AsterClient({self.rest_url}, key={self.key_hint})"
@@ -162,6 +163,14 @@ class AsterClient:
         query = self._query(params, signed)
         url = f"{self.rest_url}{path}" + (f"?{query}" if query else "")
         headers = {"X-MBX-APIKEY": self._key} if auth else {}
+        started = time.perf_counter()
+        try:
+            return await self._exchange(method, path, url, headers)
+        finally:
+            if self.on_latency is not None:
+                self.on_latency(f"{method} {path}", time.perf_counter() - started)
+
+    async def _exchange(self, method: str, path: str, url: str, headers: dict) -> Any:
         async with self.session.request(method, url, headers=headers) as resp:
             weight = resp.headers.get("X-MBX-USED-WEIGHT-1M")
             if weight and weight.isdigit():

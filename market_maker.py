@@ -22,10 +22,11 @@ from typing import Callable
 from api_client import AsterClient, ExchangeError, SymbolRules
 from aster_mm.account import HEDGE_MODE_HELP, AccountGuard
 from aster_mm.chores import DeadManSwitch, keep_listen_key_alive, report_status
-from aster_mm.config import Config, Timings, build_parser, parse_config, read_credentials
+from aster_mm.config import Config, Timings, build_parser, parse_config, read_credentials, read_telegram
 from aster_mm.decisions import QuoteParams, desired_quote, needs_replace
 from aster_mm.execution import OrderDesk
 from aster_mm.feeds import LIQUIDATION, Feeds
+from aster_mm.ops import Ops
 from aster_mm.orders import OrderState
 from aster_mm.reconcile import Reconciler
 from aster_mm.startup import FatalError, retry_until
@@ -42,7 +43,7 @@ class ShutdownRequested(Exception):
 
 class MarketMaker:
     def __init__(self, config: Config, client: AsterClient, ws_url: str, *,
-                 timings: Timings = Timings(), now: Callable[[], float] = time.monotonic):
+                 timings: Timings = Timings(), now: Callable[[], float] = time.monotonic, ops: Ops | None = None):
         self.cfg, self.client, self.ws_url = config, client, ws_url.rstrip("/")
         self.t, self.now = timings, now
         self.symbol = config.symbol
@@ -60,12 +61,17 @@ class MarketMaker:
                            config.start_timeout)
         self.on_market_message, self.on_user_message = self.feeds.on_market_message, self.feeds.on_user_message
         self._skip_reason = ""
+        self.ops = ops or Ops()
+        self.metrics = self.desk.metrics = self.feeds.metrics = self.ops.metrics
+        client.on_latency = self.metrics.observe_rest
+        self.beat_at = self.woke_at = now()     # the quoting loop's heartbeat (the watchdog reads it)
+        self.ops.attach(self)
 
     def wake(self) -> None:
         self._wake.set()
 
     def describe(self) -> str:
-        return status_line(self.state, self.params.position_threshold_usd, self.client.used_weight_1m)
+        return status_line(self.state, self.params.position_threshold_usd, self.client.used_weight_1m, self.rules)
 
     @property
     def rules(self) -> SymbolRules | None:
@@ -115,6 +121,7 @@ class MarketMaker:
                 self.state.need_reconcile = True   # re-read the exchange's truth before quoting again
                 self.desk.hold_off(self.desk.backoff())
             await self._sleep_until_woken(self._next_wake())
+            self.woke_at = self.now()
 
     def _next_wake(self) -> float:
         live = self.state.live
@@ -146,6 +153,7 @@ class MarketMaker:
     async def step(self) -> bool:
         """One decision. True when it did something and should be run again at once."""
         st, desk = self.state, self.desk
+        self.beat_at = self.now()
         if st.hedge_mode:
             log.critical("%s", HEDGE_MODE_HELP)
             raise FatalError(HEDGE_MODE_HELP)          # the shutdown path cancels everything
@@ -209,6 +217,7 @@ class MarketMaker:
         if self.now() < desk.retry_at:
             return False
         await desk.place(want)
+        self.metrics.observe_requote(self.now() - self.woke_at)
         return False
 
     # ----- life cycle -----
@@ -217,10 +226,10 @@ class MarketMaker:
         feeds = self.feeds
         jobs = {"market_stream": feeds.market_stream, "user_stream": feeds.user_stream,
                 "quote_loop": self.quote_loop, "heartbeat": self.dead_man.run, "wait_for_stop": self._wait_for_stop,
-                "first_contact": feeds.first_contact,
+                "first_contact": self._first_contact,
                 "keepalive": lambda: keep_listen_key_alive(self.client, self.t.keepalive_every,
                                                            feeds.renew_user_stream),
-                "status": lambda: report_status(self.t.status_every, self.describe)}
+                "status": lambda: report_status(self.t.status_every, self.describe, self.ops.status)}
         fatal: FatalError | None = None
         try:
             async with asyncio.TaskGroup() as tg:
@@ -236,6 +245,10 @@ class MarketMaker:
             await self.shutdown()
         if fatal is not None:
             raise fatal
+
+    async def _first_contact(self) -> None:
+        await self.feeds.first_contact()
+        self.ops.ready(self.describe())
 
     async def _wait_for_stop(self) -> None:
         await self.stop.wait()
@@ -255,16 +268,23 @@ class MarketMaker:
         """Cancel every open order of the symbol; only then stop the dead-man switch. The listenKey is
         the account's, shared by every client of it: it is left to expire, never deleted."""
         log.info("shutting down: cancelling all open orders of %s", self.symbol)
+        left = []
         try:
             async with asyncio.timeout(self.t.shutdown_timeout):
                 await self.desk.cancel_everything()
+                self.state.live = None             # the exchange has just shown nothing open
                 await self.dead_man.disarm()
         except (TimeoutError, ExchangeError, OSError) as err:
             backstop = (f"; the exchange's dead-man switch cancels them within {self.cfg.cancel_countdown:.0f} s"
                         if self.dead_man.available else "")
             log.error("shutdown could not confirm that all orders are cancelled (%s)%s",
                       err or type(err).__name__, backstop)
-        log.info("stopped: %s", self.describe())
+            left.append("orders not confirmed cancelled" + backstop)
+        if self.state.position.amount:
+            left.append(f"position {self.state.position.amount} {self.symbol} (a stop never closes it)")
+        line = f"left open: {'; '.join(left) or 'nothing'}; {self.describe()}"
+        log.info("stopped: %s", line)
+        self.ops.stopped(line)
 
 
 # ==================================================================================== entry point
@@ -288,14 +308,14 @@ def install_signal_handlers(bot: MarketMaker) -> None:
 
 
 async def run_bot(config: Config, key: str, secret: str, rest_url: str, ws_url: str,
-                  timings: Timings = Timings()) -> None:
-    async with AsterClient(key, secret, rest_url) as client:
-        bot = MarketMaker(config, client, ws_url, timings=timings)
+                  timings: Timings = Timings(), ops: Ops | None = None) -> None:
+    async with ops or Ops() as ops, AsterClient(key, secret, rest_url) as client:
+        bot = MarketMaker(config, client, ws_url, timings=timings, ops=ops)
         install_signal_handlers(bot)
         await bot.run()
 
 
-async def run_sim(config: Config, spec, start_price: Decimal) -> None:
+async def run_sim(config: Config, spec, start_price: Decimal, ops: Ops | None = None) -> None:
     """The bot, unchanged, against the simulator in this process with a synthetic market."""
     from sim_exchange import SimExchange, SyntheticMarket, symbol_table
     async with SimExchange(journal_limit=10_000, symbols=symbol_table(spec),   # a demo may run for days
@@ -307,7 +327,7 @@ async def run_sim(config: Config, spec, start_price: Decimal) -> None:
         feeder.add_done_callback(lambda t: t.cancelled() or t.exception() is None or
                                  log.error("synthetic market stopped: %r", t.exception()))
         try:
-            await run_bot(config, sim.api_key, sim.api_secret, sim.rest_url, sim.ws_url)
+            await run_bot(config, sim.api_key, sim.api_secret, sim.rest_url, sim.ws_url, ops=ops)
         finally:
             feeder.cancel()
         s = sim.summary(config.symbol)
@@ -317,11 +337,12 @@ async def run_sim(config: Config, spec, start_price: Decimal) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     config = parse_config(argv, parser)
-    if not config.sim:
-        try:
+    try:
+        if not config.sim:
             key, secret, rest, ws = read_credentials()
-        except ValueError as err:
-            parser.error(str(err))                   # exit status 2, argparse style
+        telegram = read_telegram()
+    except ValueError as err:
+        parser.error(str(err))                       # exit status 2, argparse style
     if config.sim:
         from simulator import MarketSetupError, synthetic_spec
         try:
@@ -332,11 +353,12 @@ def main(argv: list[str] | None = None) -> int:
         setup_logging(config.log_file, config.log_level)
     except OSError as err:
         parser.error(f"cannot open log file {config.log_file!r}: {err.strerror}")
+    ops = Ops.from_config(config, telegram)
     try:
         if config.sim:
-            asyncio.run(run_sim(config, spec, start_price))
+            asyncio.run(run_sim(config, spec, start_price, ops))
         else:
-            asyncio.run(run_bot(config, key, secret, rest, ws))
+            asyncio.run(run_bot(config, key, secret, rest, ws, ops=ops))
     except FatalError as err:
         log.error("fatal: %s", err)
         print(f"market_maker.py: error: {err}", file=sys.stderr)

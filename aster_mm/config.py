@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Callable
@@ -42,6 +42,9 @@ class Config:
     fill_model: str = "queue"          # --sim only: the simulator's fill rule
     feed_latency_ms: float = 0.0       # --sim only: market data delay
     order_latency_ms: float = 0.0      # --sim only: order request delay
+    metrics_port: int | None = None    # serve Prometheus metrics here; None: no metrics server
+    metrics_host: str = "127.0.0.1"
+    alert_webhook: str | None = field(default=None, repr=False)   # the URL is the webhook's secret
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,18 @@ def _latency_ms(text: str) -> float:
     return value
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"metrics-port must be a TCP port 1..65535, got {text!r}")
+    return int(text)
+
+
+def _webhook(text: str) -> str:
+    if not re.fullmatch(r"https?://[^\s/]+/\S*", text):
+        raise argparse.ArgumentTypeError("alert-webhook must be an http:// or https:// URL")   # never echo it
+    return text
+
+
 def _symbol(text: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9]{2,20}", text):
         raise argparse.ArgumentTypeError(f"symbol must be letters and digits like ETHUSDT, got {text!r}")
@@ -164,9 +179,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume-after-liquidation", action="store_true",
                    help="after a liquidation or ADL, resume opening positions instead of staying close-only "
                         "until restarted")
-    p.add_argument("--log-file", default="market_maker.log", help="log file, rotated by size")
+    p.add_argument("--log-file", default=None,
+                   help="log file, rotated by size (default: market_maker.log; market_maker-sim.log with --sim)")
     p.add_argument("--log-level", default="INFO", type=str.upper,
                    choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log verbosity")
+    ops = p.add_argument_group("running unattended")
+    ops.add_argument("--metrics-port", type=_port, default=None,
+                     help="serve Prometheus metrics on this port at /metrics (default: off)")
+    ops.add_argument("--metrics-host", default="127.0.0.1",
+                     help="address the metrics server binds to; 0.0.0.0 exposes it to the network")
+    ops.add_argument("--alert-webhook", type=_webhook, default=None, metavar="URL",
+                     help="POST alerts as JSON {text, content} to this Slack/Discord-style incoming webhook "
+                          "(Telegram: set TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID)")
     p.add_argument("--sim", action="store_true",
                    help="trade against the built-in exchange simulator: no keys, no network")
     sim = p.add_argument_group("with --sim", "The simulator knows ETHUSDT, BNBUSDT and ASTERUSDT; any other "
@@ -195,8 +219,25 @@ def parse_config(argv: list[str] | None, parser: argparse.ArgumentParser | None 
     sim_only = {"start_price", "tick", "step", "fill_model", "feed_latency_ms", "order_latency_ms"}
     if not args["sim"] and sim_only & args.keys():
         parser.error("--start-price, --tick, --step, --fill-model and the latencies apply only with --sim")
+    if args["log_file"] is None:       # a simulated session never writes into the live log
+        args["log_file"] = "market_maker-sim.log" if args["sim"] else "market_maker.log"
     return Config(**args)
 
+
+
+def read_telegram() -> tuple[str, str, str] | None:
+    """Token, chat id and API base URL for Telegram alerts from the environment or .env; None when unset."""
+    load_dotenv(Path.cwd() / ".env", override=False)
+    token, chat = os.environ.get("TELEGRAM_BOT_TOKEN", "").strip(), os.environ.get("TELEGRAM_CHAT_ID", "").strip()
+    if not token and not chat:
+        return None
+    if not (token and chat):
+        missing = "TELEGRAM_CHAT_ID" if token else "TELEGRAM_BOT_TOKEN"
+        raise ValueError(f"{missing} is not set: Telegram alerts need both TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID")
+    api = os.environ.get("TELEGRAM_API_URL", "").strip() or "https://api.telegram.org"
+    if not api.startswith(("http://", "https://")):
+        raise ValueError(f"TELEGRAM_API_URL must start with http:// or https://, got {api!r}")
+    return token, chat, api
 
 
 def read_credentials() -> tuple[str, str, str, str]:

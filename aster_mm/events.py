@@ -38,6 +38,7 @@ class Trade:
     at_ms: int                 # trade time
     qty: Decimal               # last filled quantity, unsigned
     price: str                 # last fill price, as received
+    maker: bool = True         # m: the fill was on the maker side
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,8 @@ def parse_order_update(msg: dict, symbol: str) -> OrderReport | None:
     o = msg["o"]
     if o["s"] != symbol:
         return None
-    trade = Trade(int(o["t"]), int(o["T"]), Decimal(o["l"]), o["L"]) if o["x"] in FILL_EXECUTIONS else None
+    trade = (Trade(int(o["t"]), int(o["T"]), Decimal(o["l"]), o["L"], bool(o.get("m", True)))
+             if o["x"] in FILL_EXECUTIONS else None)
     forced = o["x"] == "CALCULATED" or str(o["c"]).startswith(FORCED_CLIENT_IDS)
     report = OrderReport(o["c"], o["S"], o["X"], int(o["i"]), Decimal(o["z"]), trade, forced)
     if report.side not in (BUY, SELL):

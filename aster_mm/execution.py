@@ -18,6 +18,7 @@ from api_client import AsterClient, ExchangeError, RateLimitError, UnknownOutcom
 from aster_mm.config import Timings
 from aster_mm.decisions import Quote
 from aster_mm.events import OrderReport
+from aster_mm.metrics import Metrics
 from aster_mm.orders import EXCHANGE_STATUS, Order, OrderState, apply_report
 from aster_mm.state import StrategyState
 
@@ -39,6 +40,7 @@ class OrderDesk:
         self.retry_at = 0.0                # no placement before this (after rejections)
         self.failures = 0                  # consecutive rejections and post-only expiries
         self.on_rejected: Callable[[ExchangeError], None] = lambda err: None
+        self.metrics = Metrics()
 
     def new_client_id(self) -> str:
         return f"{CLIENT_ID_PREFIX}-{self.run_id}-{next(self._seq)}"
@@ -79,6 +81,7 @@ class OrderDesk:
                 self.failures += 1             # a post-only order that would have crossed
                 if self.failures > 1:
                     self.retry_at = self.now() + self.backoff()
+            self.metrics.order(order.state.value)
             log.info("order %s %s (filled %s of %s)", order.client_id, order.state.value,
                      order.filled, order.quote.qty)
 
@@ -90,6 +93,7 @@ class OrderDesk:
             if order is not None and report.cum_filled > order.traded:
                 # a late event for a fill a REST re-read already counted must not count twice
                 order.traded = min(report.cum_filled, order.traded + trade.qty)
+            self.metrics.fill(report.side, trade.maker, float(trade.qty), float(trade.price))
             log.info("fill %s %s@%s of %s: position now %s", report.side, trade.qty, trade.price,
                      report.client_id, self.state.position.amount)
         still_open = report.status in ("NEW", "PARTIALLY_FILLED")
@@ -113,15 +117,18 @@ class OrderDesk:
             resp = await self.client.place_limit(self.symbol, want.side, want.qty, want.price, order.client_id,
                                                  reduce_only=want.reduce_only)
         except UnknownOutcomeError as err:
+            self.metrics.order("unknown")
             order.state, order.since = OrderState.UNKNOWN, self.now()
             log.warning("placement of %s has an unknown outcome (%s): querying before anything else",
                         order.client_id, err)
             return
         except ExchangeError as err:
+            self.metrics.order("rejected")
             order.state = OrderState.REJECTED
             self.settle(order)
             self._on_rejected(err)
             return
+        self.metrics.order("sent")
         self.apply_rest(order, resp)
 
     def _on_rejected(self, err: ExchangeError) -> None:

@@ -16,6 +16,7 @@ from aster_mm.account import AccountGuard
 from aster_mm.config import Timings
 from aster_mm.events import MALFORMED, mark_price, parse_account_update, parse_order_update, top_of_book
 from aster_mm.execution import OrderDesk
+from aster_mm.metrics import Metrics
 from aster_mm.startup import FatalError
 from aster_mm.state import Book, StrategyState
 from aster_mm.streams import run_stream
@@ -35,6 +36,8 @@ class Feeds:
         self._user_ws = None
         self.reconnect_user = False        # set by a handler: leave the user stream and reconnect
         self.seen = {"market": asyncio.Event(), "user": asyncio.Event()}   # connected at least once
+        self.attempted_at = {"market": now(), "user": now()}   # the last connection attempt: the loop lives
+        self.metrics = Metrics()
 
     def on_market_message(self, raw: str | bytes) -> None:
         """A depth or mark-price frame. Any frame proves the connection alive; only a changed top of the
@@ -117,10 +120,12 @@ class Feeds:
             # The book pushes only when it changes (a quiet symbol may be silent for minutes); the mark
             # price ticks every second, so silence on this connection really means it is dead.
             name = self.symbol.lower()
+            self.attempted_at["market"] = self.now()
             return f"{self.ws_url}/stream?streams={name}@depth5@100ms/{name}@markPrice@1s"
 
         def up(ws) -> None:
             self.state.market_up = True
+            self.metrics.connected("market")
             self.seen["market"].set()
 
         def down() -> None:
@@ -131,12 +136,14 @@ class Feeds:
     async def user_stream(self) -> None:
         async def url() -> str:
             # POST answers the live key, or a new one if it expired: ask on every (re)connect.
+            self.attempted_at["user"] = self.now()
             self.listen_key = await self.client.new_listen_key()
             self.reconnect_user = False
             return f"{self.ws_url}/ws/{self.listen_key}"
 
         def up(ws) -> None:
             self._user_ws = ws
+            self.metrics.connected("user")
             self.seen["user"].set()
             self.state.user_up = True
             self.state.need_reconcile = True   # whatever happened while we were away

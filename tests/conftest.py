@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -75,8 +76,9 @@ class BotRun:
     def __init__(self, sim: SimExchange, timings: Timings = FAST, **config):
         self.sim = sim
         self.client = AsterClient(sim.api_key, sim.api_secret, sim.rest_url, timeout=2.0)
+        ops = config.pop("ops", None)
         self.bot = MarketMaker(Config(symbol=config.pop("symbol", SYMBOL), **config), self.client, sim.ws_url,
-                               timings=timings)
+                               timings=timings, ops=ops)
         self.task: asyncio.Task | None = None
 
     async def __aenter__(self) -> MarketMaker:
@@ -109,6 +111,12 @@ async def run_cli(*args: str, env: dict, cwd: Path) -> asyncio.subprocess.Proces
     return await asyncio.create_subprocess_exec(
         sys.executable, str(ROOT / "market_maker.py"), *args, env=env, cwd=cwd,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 class FakeClock:
