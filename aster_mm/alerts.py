@@ -54,6 +54,8 @@ class Alerts:
         self._pending: OrderedDict[str, int] = OrderedDict()    # text -> how many times it was sent
         self._sent_at: deque[float] = deque()
         self._wake = asyncio.Event()
+        self._idle = asyncio.Event()                            # nothing pending, nothing being delivered
+        self._idle.set()
         self._task: asyncio.Task | None = None
         self._session: aiohttp.ClientSession | None = None
 
@@ -72,6 +74,7 @@ class Alerts:
             return
         else:
             self._pending[text] = 1
+        self._idle.clear()
         self._wake.set()
 
     async def __aenter__(self) -> "Alerts":
@@ -90,10 +93,9 @@ class Alerts:
             return
         try:
             async with asyncio.timeout(flush_for):
-                while self._pending and not self._task.done():
-                    await asyncio.sleep(0.02)
+                await self._idle.wait()
         except TimeoutError:
-            log.warning("alerts: %d message(s) not delivered before shutdown", len(self._pending))
+            log.warning("alerts: %d message(s) not delivered before shutdown", len(self._pending) + 1)
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
         self._task = None
@@ -103,6 +105,7 @@ class Alerts:
         while True:
             if not self._pending:
                 self._wake.clear()
+                self._idle.set()
                 await self._wake.wait()
                 continue
             await self._rate_limit()

@@ -124,6 +124,7 @@ class Ops:
 
     def attach(self, bot: MarketMaker) -> None:
         self.bot = bot
+        bot.state.on_alert = self.alert
         self.metrics.snapshot = self.snapshot
 
     # ----- what the bot tells us -----
@@ -178,18 +179,21 @@ class Ops:
 
     async def _watch(self) -> None:
         """Turn state changes into alerts, checked once a second (off the quoting path)."""
-        mode, down_since, told, day = "", dict.fromkeys(STREAMS, 0.0), set(), int(time.time() // 86400)
+        held, down_since, told, day = "", dict.fromkeys(STREAMS, 0.0), set(), int(time.time() // 86400)
         while True:
             await asyncio.sleep(self.settings.watch_every)
             bot = self.bot
             if bot is None or not self.is_ready:
                 continue
             st, now = bot.state, bot.now()
-            new_mode = trading_mode(st, bot.params.position_threshold_usd)
-            if mode and new_mode != mode and {mode, new_mode} != {"BUY", "SELL"}:
-                detail = f": {st.close_only_reason}" if new_mode == "close-only" else ""
-                self.alert(f"mode {mode} -> {new_mode.upper()}{detail}")
-            mode = new_mode
+            mode = trading_mode(st, bot.params.position_threshold_usd)
+            now_held = "" if mode in ("BUY", "SELL") else mode       # BUY <-> SELL is just trading
+            if now_held != held:
+                if not now_held:
+                    self.alert(f"{held} over: quoting again ({mode})")
+                elif now_held != "close-only":                         # StrategyState says that one at once
+                    self.alert(now_held.upper())
+            held = now_held
             for name, up in (("market", st.market_up), ("user", st.user_up)):
                 if up:
                     if name in told:
