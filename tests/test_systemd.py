@@ -83,3 +83,11 @@ def test_unit_waits_for_ready_feeds_a_watchdog_and_restarts_within_the_start_up_
     for line in ("UMask=0077", "CapabilityBoundingSet=\n", "SystemCallFilter=@system-service",
                  "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX"):
         assert line in text
+
+
+def test_readme_service_steps_make_a_nologin_system_user_and_a_system_python_venv():
+    readme = (UNITS.parent / "README.md").read_text()
+    steps = readme.split("## Running as a service")[1].split("```bash")[1].split("```")[0]
+    assert "python3-venv" in steps and "/usr/bin/python3 -m venv" in steps
+    assert re.search(r"useradd --system .*--shell /usr/sbin/nologin astermm", steps)
+    assert "chmod 600 .env" in steps
