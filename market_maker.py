@@ -16,6 +16,7 @@ import logging.handlers
 import signal
 import sys
 import time
+from dataclasses import replace
 from decimal import Decimal
 from typing import Callable
 
@@ -23,12 +24,15 @@ from api_client import AsterClient, ExchangeError, SymbolRules
 from aster_mm.account import HEDGE_MODE_HELP, AccountGuard
 from aster_mm.chores import DeadManSwitch, keep_listen_key_alive, report_status
 from aster_mm.config import Config, Timings, build_parser, parse_config, read_credentials, read_telegram
-from aster_mm.decisions import QuoteParams, desired_quote, needs_replace
+from aster_mm.decisions import BUY, SELL, Quote, QuoteParams, desired_quote, needs_replace
 from aster_mm.execution import OrderDesk
 from aster_mm.feeds import LIQUIDATION, Feeds
+from aster_mm.limits import position_room, stop_quote, stop_triggered, unrealized_loss
 from aster_mm.ops import Ops
 from aster_mm.orders import OrderState
 from aster_mm.reconcile import Reconciler
+from aster_mm.spreads import AdaptiveConfig, AdaptiveSpreads
+from aster_mm.spreads import describe as describe_spreads
 from aster_mm.startup import FatalError, retry_until
 from aster_mm.state import StrategyState
 from aster_mm.status import status_line
@@ -41,6 +45,13 @@ class ShutdownRequested(Exception):
     pass
 
 
+def adaptive_spreads(config: Config) -> AdaptiveSpreads | None:
+    if config.spread_model != "adaptive":
+        return None
+    return AdaptiveSpreads(AdaptiveConfig(config.risk_aversion, config.min_spread, config.buy_spread,
+                                          config.sell_spread))
+
+
 class MarketMaker:
     def __init__(self, config: Config, client: AsterClient, ws_url: str, *,
                  timings: Timings = Timings(), now: Callable[[], float] = time.monotonic, ops: Ops | None = None):
@@ -48,7 +59,7 @@ class MarketMaker:
         self.t, self.now = timings, now
         self.symbol = config.symbol
         self.params = QuoteParams(config.buy_spread, config.sell_spread, config.balance_fraction,
-                                  config.position_threshold_usd)
+                                  config.position_threshold_usd, open_side=BUY if config.side == "long" else SELL)
         self.state = StrategyState()
         self.guard = AccountGuard(client, config, self.state, timings, now)
         self.desk = OrderDesk(client, self.symbol, self.state, timings, now)
@@ -60,10 +71,12 @@ class MarketMaker:
         self.feeds = Feeds(client, ws_url, self.symbol, self.state, self.desk, self.guard, timings, now, self.wake,
                            config.start_timeout)
         self.on_market_message, self.on_user_message = self.feeds.on_market_message, self.feeds.on_user_message
+        self.spreads = self.feeds.spreads = adaptive_spreads(config)
+        self._estimates: dict = {}
         self._skip_reason = ""
+        self._stopping = False             # a stop-loss is closing the position: until flat
         self.ops = ops or Ops()
         self.metrics = self.desk.metrics = self.feeds.metrics = self.ops.metrics
-        client.on_latency = self.metrics.observe_rest
         self.beat_at = self.woke_at = now()     # the quoting loop's heartbeat (the watchdog reads it)
         self.ops.attach(self)
 
@@ -71,7 +84,24 @@ class MarketMaker:
         self._wake.set()
 
     def describe(self) -> str:
-        return status_line(self.state, self.params.position_threshold_usd, self.client.used_weight_1m, self.rules)
+        line = status_line(self.state, self.params, self.client.used_weight_1m, self.rules)
+        return line if self.spreads is None else f"{line} {describe_spreads(self._estimates)}"
+
+    @property
+    def estimates(self) -> dict:
+        """The adaptive model's latest estimates (empty when the spreads are fixed)."""
+        return self._estimates
+
+    def quote_params(self, wallet: Decimal) -> QuoteParams:
+        """The configured parameters, with the adaptive model's spreads for the position held (in lots
+        of one opening order) when it is on."""
+        if self.spreads is None:
+            return self.params
+        book, position = self.state.book, self.state.position.amount
+        lot = float(wallet * self.params.balance_fraction / book.mid) if wallet > 0 else 0.0
+        spreads = self.spreads.spreads(self.now(), float(position) / lot if lot else 0.0)
+        self._estimates = spreads.estimates
+        return replace(self.params, buy_spread=spreads.buy_spread, sell_spread=spreads.sell_spread)
 
     @property
     def rules(self) -> SymbolRules | None:
@@ -190,11 +220,7 @@ class MarketMaker:
                 log.warning("%s: pulling the quote", reason)
                 return await desk.cancel(live)
             return False
-        if LIQUIDATION in st.close_only and self.cfg.resume_after_liquidation and st.position.amount == 0:
-            log.warning("flat after the liquidation: resuming (--resume-after-liquidation)")
-            del st.close_only[LIQUIDATION]
-        want, why = desired_quote(st.position.amount, st.book.mid, st.available * st.size_scale, self.params,
-                                  self.rules, st.close_only_reason)
+        want, why = self.wanted()
         if live is not None:
             if want is None or needs_replace(live.quote, live.remaining, want, self.cfg.reprice_threshold):
                 return await desk.cancel(live)
@@ -220,8 +246,29 @@ class MarketMaker:
         self.metrics.observe_requote(self.now() - self.woke_at)
         return False
 
+    def wanted(self) -> tuple[Quote | None, str]:
+        """The one order the bot wants now: while a stop-loss runs, the stop; otherwise the quote."""
+        st, cfg = self.state, self.cfg
+        position, book = st.position.amount, st.book
+        if LIQUIDATION in st.close_only and cfg.resume_after_liquidation and position == 0:
+            log.warning("flat after the liquidation: resuming (--resume-after-liquidation)")
+            del st.close_only[LIQUIDATION]
+        mark = st.mark_price or book.mid
+        if abs(position) >= self.rules.min_qty and (
+                self._stopping or stop_triggered(position, st.entry_price, mark, cfg.stop_loss)):
+            if not self._stopping:
+                log.warning("STOP LOSS: mark %s against entry %s: closing %s, loss %.2f USD", mark,
+                            st.entry_price, position, -unrealized_loss(position, st.entry_price, mark))
+                self._stopping = True
+            return stop_quote(position, book.bid, book.ask, cfg.stop_slippage, self.rules), "stop"
+        self._stopping = False
+        wallet = st.available * st.size_scale
+        return desired_quote(position, book.mid, wallet, self.quote_params(wallet), self.rules,
+                             st.close_only_reason, position_room(position, book.mid, cfg.max_position_usd))
+
     # ----- life cycle -----
     async def run(self) -> None:
+        self.client.on_latency = self.metrics.observe_rest
         await self.start()
         feeds = self.feeds
         jobs = {"market_stream": feeds.market_stream, "user_stream": feeds.user_stream,

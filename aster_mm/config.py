@@ -36,6 +36,17 @@ class Config:
     margin_type: str | None = None     # "CROSSED" or "ISOLATED"; None leaves the account's as it is
     start_timeout: float = 120.0       # keep retrying an unreachable exchange at start this long
     resume_after_liquidation: bool = False
+    side: str = "long"                 # long: BUY to open, SELL to close (the original); short: mirrored
+    spread_model: str = "fixed"        # fixed: --buy-spread/--sell-spread; adaptive: GLFT on live estimates
+    risk_aversion: float = 0.1         # GLFT gamma, per basis point per lot
+    min_spread: Decimal = Decimal("0.00045")   # adaptive floor: a maker and a taker fee at Aster's base tier
+    max_position_usd: Decimal | None = None    # an opening order never takes the position past this notional
+    stop_loss: Decimal | None = None           # close when the mark is this fraction against the entry price
+    stop_slippage: Decimal = Decimal("0.002")  # a stop crosses the spread by at most this fraction
+    max_loss_usd: Decimal | None = None        # session net PnL (unrealized included) that pauses or halts
+    max_daily_loss_usd: Decimal | None = None  # UTC-day net PnL from the ledger that pauses or halts
+    halt_cooldown: float = 60.0                # minutes paused after a loss limit; 0: halted until restarted
+    flatten_on_halt: bool = False              # close the position when a loss limit fires
     start_price: Decimal | None = None   # --sim only: the synthetic market's first mid and the symbol's units
     tick: Decimal | None = None
     step: Decimal | None = None
@@ -139,6 +150,26 @@ def _webhook(text: str) -> str:
     if not re.fullmatch(r"https?://[^\s/]+/\S*", text):
         raise argparse.ArgumentTypeError("alert-webhook must be an http:// or https:// URL")   # never echo it
     return text
+def _minutes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 10080:
+        raise argparse.ArgumentTypeError(f"halt-cooldown must be 0..10080 minutes, got {text!r}")
+    return value
+
+
+def _positive_float(name: str) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = -1.0
+        if not 0 < value < float("inf"):
+            raise argparse.ArgumentTypeError(f"{name} must be a number greater than 0, got {text!r}")
+        return value
+    return parse
 
 
 def _symbol(text: str) -> str:
@@ -170,6 +201,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cancel-countdown", type=_countdown, default=60.0,
                    help="dead-man switch: the exchange cancels our orders if not renewed for this many seconds "
                         "(renewed every quarter of it, at most every 15 s); 0 turns it off")
+    p.add_argument("--side", choices=["long", "short"], default="long",
+                   help="long: open with a post-only BUY below mid, close with a reduce-only SELL above it "
+                        "(the original script); short: open with a SELL above mid, close with a BUY below it")
+    p.add_argument("--spread-model", choices=["fixed", "adaptive"], default="fixed",
+                   help="fixed: quote at --buy-spread/--sell-spread; adaptive: Gueant-Lehalle-Fernandez-Tapia "
+                        "distances from live volatility and trade intensity (fixed spreads until warm)")
+    p.add_argument("--risk-aversion", type=_positive_float("risk-aversion"), default=0.1,
+                   help="adaptive: GLFT risk aversion per basis point per lot (typically 0.01-1): how hard a "
+                        "position pulls the closing price towards mid")
+    p.add_argument("--min-spread", type=_fraction("min-spread"), default=Decimal("0.00045"),
+                   help="adaptive: no quote closer to mid than this (default: a maker plus a taker fee)")
+    limits = p.add_argument_group("loss limits (off unless given)")
+    limits.add_argument("--max-position-usd", type=_decimal_arg("max-position-usd", None), default=None,
+                        help="an opening order never takes the position's notional past this (USD)")
+    limits.add_argument("--stop-loss", type=_fraction("stop-loss"), default=None,
+                        help="when the mark price is this fraction against the entry price, close the position "
+                             "with reduce-only IOC orders until flat")
+    limits.add_argument("--stop-slippage", type=_fraction("stop-slippage"), default=Decimal("0.002"),
+                        help="a stop order crosses the spread by at most this fraction of the best price")
+    limits.add_argument("--max-loss-usd", type=_decimal_arg("max-loss-usd", None), default=None,
+                        help="session net PnL (fees, funding and unrealized included) at which the bot cancels "
+                             "and pauses (USD, a positive number)")
+    limits.add_argument("--max-daily-loss-usd", type=_decimal_arg("max-daily-loss-usd", None), default=None,
+                        help="net PnL of the UTC day (from the ledger) at which the bot cancels and pauses (USD)")
+    limits.add_argument("--halt-cooldown", type=_minutes, default=60.0,
+                        help="minutes to pause after a loss limit fires; 0 halts until restarted (exit status 3)")
+    limits.add_argument("--flatten-on-halt", action="store_true",
+                        help="when a loss limit fires, also close the position (reduce-only IOC orders)")
     p.add_argument("--margin-type", type=_margin_type, default=None,
                    help="cross or isolated: set on the symbol when flat and confirmed before every opening order "
                         "(default: leave the account's setting)")

@@ -19,6 +19,7 @@ class Quote:
     price: Decimal
     qty: Decimal
     reduce_only: bool
+    time_in_force: str = "GTX"         # post-only; IOC only for a stop that must cross the spread
 
 
 @dataclass(frozen=True)
@@ -48,9 +49,10 @@ def capped(qty: Decimal, rules: SymbolRules) -> Decimal:
 
 
 def desired_quote(position: Decimal, mid: Decimal, wallet: Decimal, params: QuoteParams,
-                  rules: SymbolRules, close_only: str = "") -> tuple[Quote | None, str]:
+                  rules: SymbolRules, close_only: str = "", room: Decimal | None = None) -> tuple[Quote | None, str]:
     """The one order we want resting now, or None with the reason why we want none. `wallet` is the
-    balance usable for margin; `close_only`, when set, is why no opening order may be sent."""
+    balance usable for margin; `close_only`, when set, is why no opening order may be sent; `room`,
+    when set, is the most an opening order may add to the position (--max-position-usd)."""
     if in_position(position, mid, params.position_threshold_usd):
         side = SELL if position > 0 else BUY
         price = quote_price(side, mid, params, rules)
@@ -63,6 +65,10 @@ def desired_quote(position: Decimal, mid: Decimal, wallet: Decimal, params: Quot
     side = params.open_side
     price = quote_price(side, mid, params, rules)
     qty = capped(rules.qty_down(wallet * params.balance_fraction / mid), rules)
+    if room is not None and qty > room:
+        qty = rules.qty_down(room)
+        if qty < rules.min_qty or qty * price < rules.min_notional:
+            return None, f"position limit: room for {room:.8f} more, below the symbol's minimum order"
     if qty <= 0 or qty < rules.min_qty:
         return None, f"order size {qty} is below the minimum quantity {rules.min_qty} (wallet {wallet})"
     if qty * price < rules.min_notional:
@@ -73,7 +79,8 @@ def desired_quote(position: Decimal, mid: Decimal, wallet: Decimal, params: Quot
 def needs_replace(resting: Quote, remaining: Decimal, want: Quote, threshold: Decimal) -> bool:
     """Reuse the resting order unless it is on the wrong side, of the wrong kind, a closing order of
     the wrong size, or its price is more than `threshold` (relative) away from the target."""
-    if resting.side != want.side or resting.reduce_only != want.reduce_only:
+    if resting.side != want.side or resting.reduce_only != want.reduce_only or \
+            resting.time_in_force != want.time_in_force:
         return True
     if want.reduce_only and remaining != want.qty:
         return True

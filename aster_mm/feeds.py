@@ -14,7 +14,9 @@ from typing import Callable
 from api_client import AsterClient
 from aster_mm.account import AccountGuard
 from aster_mm.config import Timings
-from aster_mm.events import MALFORMED, mark_price, parse_account_update, parse_order_update, top_of_book
+from aster_mm.events import (MALFORMED, mark_price, parse_account_update, parse_order_update, top_of_book,
+                             trade_price)
+from aster_mm.spreads import AdaptiveSpreads
 from aster_mm.execution import OrderDesk
 from aster_mm.metrics import Metrics
 from aster_mm.startup import FatalError
@@ -38,6 +40,7 @@ class Feeds:
         self.seen = {"market": asyncio.Event(), "user": asyncio.Event()}   # connected at least once
         self.attempted_at = {"market": now(), "user": now()}   # the last connection attempt: the loop lives
         self.metrics = Metrics()
+        self.spreads: AdaptiveSpreads | None = None   # fed mids and trades when the spreads adapt
 
     def on_market_message(self, raw: str | bytes) -> None:
         """A depth or mark-price frame. Any frame proves the connection alive; only a changed top of the
@@ -48,6 +51,12 @@ class Feeds:
             mark = mark_price(msg)
             if mark is not None:
                 self.state.mark_price, self.state.market_seen_at = mark, now
+                return
+            price = trade_price(msg)
+            if price is not None:
+                self.state.market_seen_at = now
+                if self.spreads is not None and self.state.book is not None:
+                    self.spreads.on_trade(now, float(price), float(self.state.book.mid))
                 return
             raw_top = top_of_book(msg)
             if raw_top is None:
@@ -61,6 +70,8 @@ class Feeds:
             if not (bid > 0 and ask > 0):
                 raise ValueError(f"non-positive price in {raw_top}")
             self.state.book = Book(bid, ask, now, raw_top)
+            if self.spreads is not None:
+                self.spreads.on_mid(now, float(self.state.book.mid))
         except MALFORMED as err:
             stream_log.warning("market: skipped a malformed message (%s): %.200r", type(err).__name__, raw)
             return
@@ -121,7 +132,8 @@ class Feeds:
             # price ticks every second, so silence on this connection really means it is dead.
             name = self.symbol.lower()
             self.attempted_at["market"] = self.now()
-            return f"{self.ws_url}/stream?streams={name}@depth5@100ms/{name}@markPrice@1s"
+            trades = f"/{name}@aggTrade" if self.spreads is not None else ""
+            return f"{self.ws_url}/stream?streams={name}@depth5@100ms/{name}@markPrice@1s{trades}"
 
         def up(ws) -> None:
             self.state.market_up = True

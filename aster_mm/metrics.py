@@ -51,11 +51,13 @@ class Histogram:
 class Snapshot:
     """What a scrape reads from the live bot (nothing of it is copied on the quoting path)."""
     position: float = 0.0
+    entry_price: float | None = None
     mode: str = "BUY"
     used_weight_1m: int | None = None
     market_data_age_s: float | None = None
     streams_up: dict[str, bool] = field(default_factory=dict)
     loop_heartbeat_age_s: float | None = None
+    estimators: dict[str, float] = field(default_factory=dict)   # the adaptive model's, when it is on
 
 
 class Metrics:
@@ -71,8 +73,6 @@ class Metrics:
         self.connects = {"market": 0, "user": 0}
         self.alerts = {"sent": 0, "failed": 0, "dropped": 0}
         self.pnl: dict[str, float] = {}
-        self.entry_price: float | None = None
-        self.estimators: dict[str, float] = {}
         self.snapshot: Callable[[], Snapshot] = Snapshot
 
     # ----- the quoting path -----
@@ -98,20 +98,14 @@ class Metrics:
     def connected(self, stream: str) -> None:
         self.connects[stream] = self.connects.get(stream, 0) + 1
 
-    # ----- hooks for the ledger and the adaptive model -----
+    # ----- the ledger's hook -----
     def set_pnl(self, *, realized: float | None = None, unrealized: float | None = None, fees: float | None = None,
-                funding: float | None = None, net: float | None = None, entry_price: float | None = None) -> None:
-        """The ledger's figures in the quote asset (fees and funding as costs are negative). Call it where
-        the status line is built, not per fill; None leaves a figure as it was."""
+                funding: float | None = None, net: float | None = None) -> None:
+        """The ledger's figures in the quote asset (fees and funding as costs are negative). Called with
+        the status line (`Ops.pnl`), not per fill; None leaves a figure as it was."""
         for kind, value in zip(PNL_KINDS, (realized, unrealized, fees, funding, net)):
             if value is not None:
                 self.pnl[kind] = float(value)
-        if entry_price is not None:
-            self.entry_price = float(entry_price)
-
-    def set_estimators(self, values: dict[str, float]) -> None:
-        """The adaptive model's current estimates (sigma, intensity a and k, depths ...), when it is on."""
-        self.estimators = {name: float(v) for name, v in values.items()}
 
 
 def _gauge(name: str, doc: str, value: float | None, labels: Iterable[str] = ()) -> GaugeMetricFamily:
@@ -130,7 +124,7 @@ class Collector:
     def collect(self):
         m, snap = self.m, self.m.snapshot()
         yield _gauge("position_base", "Position in the base asset (negative when short)", snap.position)
-        yield _gauge("entry_price_quote", "Average entry price of the position", m.entry_price)
+        yield _gauge("entry_price_quote", "Average entry price of the position", snap.entry_price)
         pnl = GaugeMetricFamily(f"{PREFIX}_pnl_quote", "Profit and loss in the quote asset, by kind", labels=["kind"])
         for kind, value in m.pnl.items():
             pnl.add_metric([kind], value)
@@ -172,8 +166,9 @@ class Collector:
             alerts.add_metric([outcome], n)
         yield alerts
         est = GaugeMetricFamily(f"{PREFIX}_estimator", "The adaptive model's estimates", labels=["name"])
-        for name, value in m.estimators.items():
-            est.add_metric([name], value)
+        for name, value in snap.estimators.items():
+            if isinstance(value, (int, float)):        # bools too: warm is 1
+                est.add_metric([name], float(value))
         yield est
 
     @staticmethod

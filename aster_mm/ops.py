@@ -13,15 +13,15 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import TYPE_CHECKING, Callable
 
 from aster_mm.alerts import Alerts, Sink, telegram_sink, webhook_sink
-from aster_mm.decisions import in_position
+from aster_mm.decisions import QuoteParams
 from aster_mm.metrics import Metrics, Snapshot, serve
 from aster_mm.notify import Notifier, watchdog_period
 from aster_mm.startup import FatalError
 from aster_mm.state import StrategyState
+from aster_mm.status import mode as quoting_side
 
 if TYPE_CHECKING:
     from market_maker import MarketMaker
@@ -30,12 +30,10 @@ log = logging.getLogger("mm")
 STREAMS = ("market", "user")
 
 
-def trading_mode(state: StrategyState, threshold_usd: Decimal) -> str:
-    """BUY, SELL or close-only (a loss limit's paused and halted join here when they exist)."""
-    if state.close_only:
-        return "close-only"
-    book = state.book
-    return "SELL" if book is not None and in_position(state.position.amount, book.mid, threshold_usd) else "BUY"
+def trading_mode(state: StrategyState, params: QuoteParams) -> str:
+    """The mode an operator watches: close-only whenever it is in force (even while closing), else the
+    side the bot quotes. Hook: a loss limit's paused and halted belong here, before close-only."""
+    return "close-only" if state.close_only else quoting_side(state, params)
 
 
 def not_alive(now: float, beat_at: float, streams: dict[str, tuple[bool, float]], loop_limit: float,
@@ -151,7 +149,9 @@ class Ops:
         bot = self.bot
         st, now = bot.state, bot.now()
         return Snapshot(position=float(st.position.amount),
-                        mode=trading_mode(st, bot.params.position_threshold_usd),
+                        entry_price=float(st.entry_price) if st.position.amount else None,
+                        mode=trading_mode(st, bot.params),
+                        estimators=bot.estimates,
                         used_weight_1m=bot.client.used_weight_1m,
                         market_data_age_s=now - st.market_seen_at if st.market_seen_at else None,
                         streams_up={"market": st.market_up, "user": st.user_up},
@@ -186,7 +186,7 @@ class Ops:
             if bot is None or not self.is_ready:
                 continue
             st, now = bot.state, bot.now()
-            mode = trading_mode(st, bot.params.position_threshold_usd)
+            mode = trading_mode(st, bot.params)
             now_held = "" if mode in ("BUY", "SELL") else mode       # BUY <-> SELL is just trading
             if now_held != held:
                 if not now_held:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from aster_mm.decisions import in_position
+from aster_mm.decisions import BUY, SELL, QuoteParams, in_position
 from aster_mm.rules import SymbolRules
 from aster_mm.state import StrategyState
 
@@ -17,7 +17,16 @@ def rounded(value: Decimal, unit: Decimal | None) -> Decimal:
     return value.quantize(Decimal(1).scaleb(min(unit.normalize().as_tuple().exponent, 0)))
 
 
-def status_line(state: StrategyState, threshold_usd: Decimal, used_weight: int | None,
+def mode(state: StrategyState, params: QuoteParams) -> str:
+    """BUY or SELL: the side of the order the bot wants (the closing side while in a position); or
+    CLOSE-ONLY when flat and not allowed to open."""
+    book = state.book
+    if book is not None and in_position(state.position.amount, book.mid, params.position_threshold_usd):
+        return SELL if state.position.amount > 0 else BUY
+    return "CLOSE-ONLY" if state.close_only else params.open_side
+
+
+def status_line(state: StrategyState, params: QuoteParams, used_weight: int | None,
                 rules: SymbolRules | None = None) -> str:
     tick, step = (rules.tick, rules.step) if rules else (None, None)
     o = state.live
@@ -25,6 +34,7 @@ def status_line(state: StrategyState, threshold_usd: Decimal, used_weight: int |
     book = state.book
     market = (f"mid={rounded(book.mid, tick)} book_spread_abs={rounded(book.ask - book.bid, tick)}" if book
               else "mid=? (no market data yet)")
-    mode = "SELL" if book is not None and in_position(state.position.amount, book.mid, threshold_usd) else "BUY"
-    return (f"mode={mode} position={rounded(state.position.amount, step)} order={resting} {market} "
-            f"wallet={rounded(state.wallet, CENT)}" + (f" weight_1m={used_weight}" if used_weight is not None else ""))
+    close_only = f" close-only=({state.close_only_reason})" if state.close_only else ""
+    return (f"mode={mode(state, params)}{close_only} position={rounded(state.position.amount, step)} "
+            f"order={resting} {market} wallet={rounded(state.wallet, CENT)}"
+            + (f" weight_1m={used_weight}" if used_weight is not None else ""))

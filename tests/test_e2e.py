@@ -149,3 +149,22 @@ async def test_replay_recorded_bnbusdt(sim):
         assert sim.peak_open_orders["BNBUSDT"] <= 1
         assert bot.state.position.amount == sim.position("BNBUSDT")
     assert sim.open_orders("BNBUSDT") == []
+
+
+async def test_short_side_mirrors_the_full_cycle(sim):
+    """--side short: SELL to open above mid, BUY reduce-only to close below it, the mirror of the BUY cycle."""
+    async with BotRun(sim, side="short") as bot:
+        sell = await wait_open(sim, "SELL")
+        # mid 2500: SELL at 2500 * 1.006 = 2515, size 10000 * 0.2 / 2500 = 0.8
+        assert (Decimal(sell["price"]), Decimal(sell["origQty"])) == (Decimal("2515"), Decimal("0.8"))
+        assert "reduceOnly" not in order_posts(sim)[-1] and order_posts(sim)[-1]["timeInForce"] == "GTX"
+        await sim.fill_order(SYMBOL)
+        buy = await wait_open(sim, "BUY")
+        assert (Decimal(buy["price"]), Decimal(buy["origQty"])) == (Decimal("2485"), Decimal("0.8"))
+        assert order_posts(sim)[-1]["reduceOnly"] == "true"
+        assert bot.state.position.amount == sim.position(SYMBOL) == Decimal("-0.8")
+        await sim.fill_order(SYMBOL)
+        await wait_open(sim, "SELL")
+        assert sim.position(SYMBOL) == 0
+        assert_invariants(sim, bot)
+    assert open_orders(sim) == []

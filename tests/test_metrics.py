@@ -4,14 +4,13 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from decimal import Decimal
 
 import aiohttp
 from conftest import SYMBOL, BotRun, free_port, order_posts, run_cli, wait_open
 from prometheus_client.parser import text_string_to_metric_families
 
 from aster_mm.config import parse_config
-from aster_mm.metrics import Histogram, Metrics
+from aster_mm.metrics import Histogram, Metrics, Snapshot
 from aster_mm.ops import Ops, OpsSettings
 
 
@@ -59,6 +58,7 @@ async def test_scrape_shows_orders_fills_position_mode_and_rest_latency_as_the_e
         await wait_open(sim, "SELL")
         s = await scrape_until(port, lambda s: s[("aster_mm_mode", (("mode", "SELL"),))] == 1)
         assert s[("aster_mm_position_base", ())] == float(sim.position(SYMBOL)) == 0.8
+        assert s[("aster_mm_entry_price_quote", ())] == 2485
         assert s[("aster_mm_fills_total", (("liquidity", "maker"), ("side", "BUY")))] == 1
         assert s[("aster_mm_fills_total", (("liquidity", "taker"), ("side", "BUY")))] == 0
         assert s[("aster_mm_volume_quote_total", ())] == 0.8 * 2485
@@ -93,15 +93,16 @@ async def test_the_bot_as_a_service_serves_metrics_on_its_port(sim, bot_env, tmp
 
 def test_the_ledger_and_estimator_hooks_reach_the_scrape():
     m = Metrics()
-    m.set_pnl(realized=1.5, fees=-0.2, net=1.3, entry_price=Decimal("2485"))
-    m.set_estimators({"sigma": 0.01})
+    m.set_pnl(realized=1.5, fees=-0.2, net=1.3)
+    m.snapshot = lambda: Snapshot(entry_price=2485.0, estimators={"warm": True, "sigma_bp": 0.01})
     from aster_mm.metrics import registry_for
     samples = {(s.name, tuple(s.labels.values())): s.value
                for f in registry_for(m).collect() for s in f.samples}
     assert samples[("aster_mm_pnl_quote", ("realized",))] == 1.5
     assert samples[("aster_mm_pnl_quote", ("fees",))] == -0.2
     assert samples[("aster_mm_entry_price_quote", ())] == 2485.0
-    assert samples[("aster_mm_estimator", ("sigma",))] == 0.01
+    assert samples[("aster_mm_estimator", ("sigma_bp",))] == 0.01
+    assert samples[("aster_mm_estimator", ("warm",))] == 1.0
     assert ("aster_mm_pnl_quote", ("funding",)) not in samples     # never set: not reported as 0
 
 

@@ -11,6 +11,7 @@ from decimal import Decimal as D
 from conftest import ROOT, SYMBOL, BotRun, wait_open
 
 from aster_mm.config import parse_config
+from aster_mm.decisions import QuoteParams
 from aster_mm.rules import SymbolRules
 from aster_mm.state import Book, StrategyState
 from aster_mm.status import status_line
@@ -20,11 +21,11 @@ def test_status_line_rounds_to_the_symbol_and_labels_the_spread_absolute():
     st = StrategyState(book=Book(D("2500.00"), D("2500.01"), 0.0), balances={"USDT": D("9989.940000001")})
     st.position.amount = D("0.8")
     rules = SymbolRules(symbol=SYMBOL, status="TRADING", tick=D("0.01"), step=D("0.001"), min_qty=D("0.001"), max_qty=D("100"), min_notional=D("5"))
-    line = status_line(st, D("15"), 40, rules)
+    line = status_line(st, QuoteParams(D("0.006"), D("0.006"), D("0.2"), D("15")), 40, rules)
     assert "position=0.800 " in line and "mid=2500.00 " in line and "book_spread_abs=0.01 " in line
     assert "wallet=9989.94 " in line and "mode=SELL" in line
     coarse = SymbolRules(symbol=SYMBOL, status="TRADING", tick=D("10"), step=D("1"), min_qty=D("1"), max_qty=D("100"), min_notional=D("5"))
-    assert "mid=2500 " in status_line(st, D("15"), None, coarse)              # no 2.5E+3
+    assert "mid=2500 " in status_line(st, QuoteParams(D("0.006"), D("0.006"), D("0.2"), D("15")), None, coarse)              # no 2.5E+3
 
 
 def test_a_simulated_session_logs_to_its_own_file_by_default():
