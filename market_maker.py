@@ -24,7 +24,7 @@ from api_client import AsterClient, ExchangeError, SymbolRules
 from aster_mm.account import HEDGE_MODE_HELP, AccountGuard
 from aster_mm.chores import DeadManSwitch, keep_listen_key_alive, report_status
 from aster_mm.config import Config, Timings, build_parser, parse_config, read_credentials, read_telegram
-from aster_mm.decisions import BUY, SELL, Quote, QuoteParams, desired_quote, needs_replace
+from aster_mm.decisions import BUY, MODIFY, REUSE, SELL, Quote, QuoteParams, crosses_book, desired_quote, requote_action
 from aster_mm.execution import OrderDesk
 from aster_mm.feeds import LIQUIDATION, Feeds
 from aster_mm.limits import position_room, stop_quote, stop_triggered, unrealized_loss
@@ -33,6 +33,7 @@ from aster_mm.orders import OrderState
 from aster_mm.reconcile import Reconciler
 from aster_mm.spreads import AdaptiveConfig, AdaptiveSpreads
 from aster_mm.spreads import describe as describe_spreads
+from aster_mm.signing import Eip712Signer, Signer
 from aster_mm.startup import FatalError, retry_until
 from aster_mm.state import StrategyState
 from aster_mm.status import status_line
@@ -203,6 +204,8 @@ class MarketMaker:
         live = st.live
         if live is not None and live.state == OrderState.UNKNOWN:
             return await desk.resolve_unknown(live)
+        if live is not None and live.amend_unknown:
+            return await desk.resolve_amend(live)
         if self.sync.sweep_due() and st.user_up:
             await self.sync.sweep()
             return True                                    # cancel what it found before placing anything
@@ -222,9 +225,17 @@ class MarketMaker:
             return False
         want, why = self.wanted()
         if live is not None:
-            if want is None or needs_replace(live.quote, live.remaining, want, self.cfg.reprice_threshold):
-                return await desk.cancel(live)
-            return False                                   # reuse: nothing to send
+            action = want and requote_action(
+                live.quote, live.remaining, want, self.cfg.reprice_threshold,
+                can_modify=self.client.can_modify and live.state == OrderState.NEW and not live.no_modify,
+                modifications=live.modifications, crosses=crosses_book(want, st.book.bid, st.book.ask))
+            if action == REUSE:
+                return False                               # nothing to send
+            if action == MODIFY and (want.reduce_only or not self.guard.settings_wrong()):
+                refused = await desk.modify(live, want.price)  # a new opening price waits for the settings
+                self.metrics.observe_requote(self.now() - self.woke_at)
+                return refused
+            return await desk.cancel(live)
         if want is not None and not want.reduce_only:
             if st.wallet_dirty:                            # size from what the exchange says is usable now
                 await self.guard.refresh_available()
@@ -354,16 +365,17 @@ def install_signal_handlers(bot: MarketMaker) -> None:
         loop.add_signal_handler(sig, bot.stop.set)
 
 
-async def run_bot(config: Config, key: str, secret: str, rest_url: str, ws_url: str,
+async def run_bot(config: Config, signer: Signer, rest_url: str, ws_url: str,
                   timings: Timings = Timings(), ops: Ops | None = None) -> None:
-    async with ops or Ops() as ops, AsterClient(key, secret, rest_url) as client:
+    async with ops or Ops() as ops, AsterClient(signer=signer, rest_url=rest_url) as client:
         bot = MarketMaker(config, client, ws_url, timings=timings, ops=ops)
         install_signal_handlers(bot)
         await bot.run()
 
 
 async def run_sim(config: Config, spec, start_price: Decimal, ops: Ops | None = None) -> None:
-    """The bot, unchanged, against the simulator in this process with a synthetic market."""
+    """The bot, unchanged, against the simulator in this process with a synthetic market, signing with V3
+    (throwaway wallets the simulator generated)."""
     from sim_exchange import SimExchange, SyntheticMarket, symbol_table
     async with SimExchange(journal_limit=10_000, symbols=symbol_table(spec),   # a demo may run for days
                            fill_model=config.fill_model, feed_latency_ms=config.feed_latency_ms,
@@ -374,7 +386,8 @@ async def run_sim(config: Config, spec, start_price: Decimal, ops: Ops | None = 
         feeder.add_done_callback(lambda t: t.cancelled() or t.exception() is None or
                                  log.error("synthetic market stopped: %r", t.exception()))
         try:
-            await run_bot(config, sim.api_key, sim.api_secret, sim.rest_url, sim.ws_url, ops=ops)
+            signer = Eip712Signer(sim.v3_user, sim.v3_signer, sim.v3_signer_key)
+            await run_bot(config, signer, sim.rest_url, sim.ws_url, ops=ops)
         finally:
             feeder.cancel()
         s = sim.summary(config.symbol)
@@ -386,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     config = parse_config(argv, parser)
     try:
         if not config.sim:
-            key, secret, rest, ws = read_credentials()
+            creds = read_credentials(config.network)
         telegram = read_telegram()
     except ValueError as err:
         parser.error(str(err))                       # exit status 2, argparse style
@@ -405,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
         if config.sim:
             asyncio.run(run_sim(config, spec, start_price, ops))
         else:
-            asyncio.run(run_bot(config, key, secret, rest, ws, ops=ops))
+            asyncio.run(run_bot(config, *creds, ops=ops))
     except FatalError as err:
         log.error("fatal: %s", err)
         print(f"market_maker.py: error: {err}", file=sys.stderr)

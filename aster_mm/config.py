@@ -1,4 +1,5 @@
-"""Configuration: the command line, the delays the bot waits on, and credentials from the environment.
+"""Configuration: the command line, the delays the bot waits on, and credentials from the environment
+(exactly one set: V3 Pro API agent wallet, or V1 API key) turned into the request signer.
 
 Every user mistake becomes a ValueError or an argparse error with a message naming the bad value,
 never a traceback.
@@ -6,18 +7,28 @@ never a traceback.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from dotenv import load_dotenv
 
 from api_client import DEFAULT_REST_URL, DEFAULT_WS_URL
+from aster_mm.signing import MAINNET_CHAIN_ID, TESTNET_CHAIN_ID, Eip712Signer, HmacSigner, Signer
 
 DESCRIPTION = "aster-mm: a one-symbol market maker for Aster perpetual futures."
+
+# network -> (REST host, WebSocket host, V3 signing chain id); V3 mainnet and testnet docs, "General Info"
+NETWORKS = {
+    "mainnet": (DEFAULT_REST_URL, DEFAULT_WS_URL, MAINNET_CHAIN_ID),
+    "testnet": ("https://fapi.asterdex-testnet.com", "wss://fstream.asterdex-testnet.com", TESTNET_CHAIN_ID),
+}
+V3_VARS = ("ASTER_USER", "ASTER_SIGNER", "ASTER_SIGNER_KEY")
+V1_VARS = ("ASTER_API_KEY", "ASTER_API_SECRET")
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,7 @@ class Config:
     max_daily_loss_usd: Decimal | None = None  # UTC-day net PnL from the ledger that pauses or halts
     halt_cooldown: float = 60.0                # minutes paused after a loss limit; 0: halted until restarted
     flatten_on_halt: bool = False              # close the position when a loss limit fires
+    network: str = "mainnet"
     start_price: Decimal | None = None   # --sim only: the synthetic market's first mid and the symbol's units
     tick: Decimal | None = None
     step: Decimal | None = None
@@ -120,24 +132,22 @@ def _margin_type(text: str) -> str:
     return names[text.lower()]
 
 
-def _start_timeout(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value <= 86400:
-        raise argparse.ArgumentTypeError(f"start-timeout must be 0..86400 seconds, got {text!r}")
-    return value
+def _float_range(name: str, low: float, high: float, unit: str) -> Callable[[str], float]:
+    """An argparse type: a number from `low` to `high` (inclusive)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{name} must be {low:g}..{high:g} {unit}, got {text!r}")
+        return value
+    return parse
 
 
-def _latency_ms(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value <= 60_000:
-        raise argparse.ArgumentTypeError(f"a latency must be 0..60000 ms, got {text!r}")
-    return value
+_start_timeout = _float_range("start-timeout", 0, 86400, "seconds")
+_latency_ms = _float_range("a latency", 0, 60_000, "ms")
+_minutes = _float_range("halt-cooldown", 0, 10080, "minutes")
 
 
 def _port(text: str) -> int:
@@ -150,14 +160,6 @@ def _webhook(text: str) -> str:
     if not re.fullmatch(r"https?://[^\s/]+/\S*", text):
         raise argparse.ArgumentTypeError("alert-webhook must be an http:// or https:// URL")   # never echo it
     return text
-def _minutes(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value <= 10080:
-        raise argparse.ArgumentTypeError(f"halt-cooldown must be 0..10080 minutes, got {text!r}")
-    return value
 
 
 def _positive_float(name: str) -> Callable[[str], float]:
@@ -182,10 +184,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="market_maker.py", description=DESCRIPTION,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        epilog="environment (also read from .env in the working directory; the environment wins): "
-               f"ASTER_API_KEY, ASTER_API_SECRET (required unless --sim), ASTER_REST_URL (default {DEFAULT_REST_URL}), "
-               f"ASTER_WS_URL (default {DEFAULT_WS_URL}). Exit status: 0 clean stop, 2 bad option or "
-               "configuration, 1 fatal runtime error.")
+        epilog="environment (also read from .env in the working directory; the environment wins), one set "
+               "required unless --sim: ASTER_USER, ASTER_SIGNER, ASTER_SIGNER_KEY (Pro API agent wallet) or "
+               "ASTER_API_KEY, ASTER_API_SECRET (existing V1 keys, mainnet only); ASTER_REST_URL and ASTER_WS_URL "
+               "override the network's hosts. Exit status: 0 clean stop, 2 bad option or configuration, "
+               "1 fatal runtime error.")
     p.add_argument("--symbol", type=_symbol, required=True, help="perpetual symbol, e.g. ETHUSDT")
     p.add_argument("--buy-spread", type=_fraction("buy-spread"), default=Decimal("0.006"),
                    help="BUY price = mid * (1 - buy_spread)")
@@ -242,6 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="log file, rotated by size (default: market_maker.log; market_maker-sim.log with --sim)")
     p.add_argument("--log-level", default="INFO", type=str.upper,
                    choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log verbosity")
+    p.add_argument("--network", choices=sorted(NETWORKS), default="mainnet",
+                   help="default REST/WS hosts and V3 signing chain id (testnet accepts V3 credentials only)")
+
     ops = p.add_argument_group("running unattended")
     ops.add_argument("--metrics-port", type=_port, default=None,
                      help="serve Prometheus metrics on this port at /metrics (default: off)")
@@ -283,34 +289,62 @@ def parse_config(argv: list[str] | None, parser: argparse.ArgumentParser | None 
     return Config(**args)
 
 
+class Credentials(NamedTuple):
+    signer: Signer
+    rest_url: str
+    ws_url: str
+
 
 def read_telegram() -> tuple[str, str, str] | None:
     """Token, chat id and API base URL for Telegram alerts from the environment or .env; None when unset."""
     load_dotenv(Path.cwd() / ".env", override=False)
-    token, chat = os.environ.get("TELEGRAM_BOT_TOKEN", "").strip(), os.environ.get("TELEGRAM_CHAT_ID", "").strip()
+    token, chat = _env("TELEGRAM_BOT_TOKEN"), _env("TELEGRAM_CHAT_ID")
     if not token and not chat:
         return None
     if not (token and chat):
         missing = "TELEGRAM_CHAT_ID" if token else "TELEGRAM_BOT_TOKEN"
         raise ValueError(f"{missing} is not set: Telegram alerts need both TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID")
-    api = os.environ.get("TELEGRAM_API_URL", "").strip() or "https://api.telegram.org"
+    api = _env("TELEGRAM_API_URL") or "https://api.telegram.org"
     if not api.startswith(("http://", "https://")):
         raise ValueError(f"TELEGRAM_API_URL must start with http:// or https://, got {api!r}")
     return token, chat, api
 
 
-def read_credentials() -> tuple[str, str, str, str]:
-    """Key, secret, REST and WS URLs from the environment, then .env (the environment wins)."""
+def _env(name: str) -> str:
+    return os.environ.get(name, "").strip()
+
+
+def read_credentials(network: str = "mainnet") -> Credentials:
+    """The signer and the REST and WS URLs, from the environment, then .env (the environment wins).
+    Exactly one complete set of credentials: a ValueError names what is missing or conflicting."""
     load_dotenv(Path.cwd() / ".env", override=False)
-    key, secret = os.environ.get("ASTER_API_KEY", "").strip(), os.environ.get("ASTER_API_SECRET", "").strip()
-    for name, value in (("ASTER_API_KEY", key), ("ASTER_API_SECRET", secret)):
-        if not value:
-            raise ValueError(f"{name} is not set: put it in the environment or in .env (see .env.example)")
-    rest = os.environ.get("ASTER_REST_URL", "").strip() or DEFAULT_REST_URL
-    ws = os.environ.get("ASTER_WS_URL", "").strip() or DEFAULT_WS_URL
+    v3 = {name: _env(name) for name in V3_VARS}
+    v1 = {name: _env(name) for name in V1_VARS}
+    has_v3, has_v1 = any(v3.values()), any(v1.values())
+    if has_v3 and has_v1:
+        given = [n for n, v in (v3 | v1).items() if v]
+        raise ValueError(f"two sets of credentials ({', '.join(given)}): set either ASTER_USER, ASTER_SIGNER and "
+                         "ASTER_SIGNER_KEY (Pro API) or ASTER_API_KEY and ASTER_API_SECRET (V1), not both")
+    if not has_v3 and not has_v1:
+        raise ValueError("no credentials: set ASTER_USER, ASTER_SIGNER and ASTER_SIGNER_KEY (Pro API agent wallet) "
+                         "or ASTER_API_KEY and ASTER_API_SECRET (existing V1 keys), in the environment or in .env "
+                         "(see .env.example)")
+    given = v3 if has_v3 else v1
+    missing = [n for n, v in given.items() if not v]
+    if missing:
+        raise ValueError(f"{' and '.join(missing)} not set: {'V3' if has_v3 else 'V1'} credentials need "
+                         f"{', '.join(given)}")
+    default_rest, default_ws, chain_id = NETWORKS[network]
+    if has_v1 and network != "mainnet":
+        raise ValueError(f"--network {network} accepts Pro API (V3) credentials only, and ASTER_API_KEY is a V1 "
+                         "key: create an agent wallet on the testnet's API wallet page and set ASTER_USER, "
+                         "ASTER_SIGNER and ASTER_SIGNER_KEY")
+    signer: Signer = (Eip712Signer(v3["ASTER_USER"], v3["ASTER_SIGNER"], v3["ASTER_SIGNER_KEY"], chain_id)
+                      if has_v3 else HmacSigner(v1["ASTER_API_KEY"], v1["ASTER_API_SECRET"]))
+    rest = _env("ASTER_REST_URL") or default_rest
+    ws = _env("ASTER_WS_URL") or default_ws
     for name, value, schemes in (("ASTER_REST_URL", rest, ("http://", "https://")),
                                  ("ASTER_WS_URL", ws, ("ws://", "wss://"))):
         if not value.startswith(schemes):
             raise ValueError(f"{name} must start with {' or '.join(schemes)}, got {value!r}")
-    return key, secret, rest, ws
-
+    return Credentials(signer, rest, ws)

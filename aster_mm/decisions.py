@@ -11,6 +11,8 @@ from decimal import Decimal
 from aster_mm.rules import SymbolRules
 
 BUY, SELL = "BUY", "SELL"
+REUSE, MODIFY, REPLACE = "reuse", "modify", "replace"
+MAX_MODIFICATIONS = 10000          # V3 doc, Modify Order: "Maximum 10000 modifications per order."
 
 
 @dataclass(frozen=True)
@@ -85,3 +87,24 @@ def needs_replace(resting: Quote, remaining: Decimal, want: Quote, threshold: De
     if want.reduce_only and remaining != want.qty:
         return True
     return abs(want.price - resting.price) > threshold * resting.price
+
+
+def requote_action(resting: Quote, remaining: Decimal, want: Quote, threshold: Decimal, *,
+                   can_modify: bool, modifications: int, crosses: bool) -> str:
+    """REUSE the resting order, MODIFY it in place (one request, never a moment without a quote), or
+    REPLACE it (cancel, then place). Modify only what needs nothing but a new price: same side and kind,
+    nothing filled yet (the docs do not say what `quantity` means once part of it has traded), for a
+    closing order the right size; never past the exchange's modification limit (the order is replaced
+    one modification before it), never to a price that crosses the book (post-only)."""
+    if not needs_replace(resting, remaining, want, threshold):
+        return REUSE
+    if (not can_modify or resting.side != want.side or resting.reduce_only != want.reduce_only
+            or resting.time_in_force != want.time_in_force or remaining != resting.qty or (want.reduce_only and want.qty != remaining)
+            or modifications + 1 >= MAX_MODIFICATIONS or crosses):
+        return REPLACE
+    return MODIFY
+
+
+def crosses_book(quote: Quote, best_bid: Decimal, best_ask: Decimal) -> bool:
+    """A post-only quote at this price would take liquidity."""
+    return quote.price >= best_ask if quote.side == BUY else quote.price <= best_bid

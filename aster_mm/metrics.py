@@ -23,7 +23,7 @@ log = logging.getLogger("mm")
 PREFIX = "aster_mm"
 MODES = ("BUY", "SELL", "paused", "halted", "close-only")
 PNL_KINDS = ("realized", "unrealized", "fees", "funding", "net")
-ORDER_OUTCOMES = ("sent", "rejected", "unknown", "FILLED", "CANCELED", "EXPIRED", "REJECTED")
+ORDER_OUTCOMES = ("sent", "modified", "rejected", "unknown", "FILLED", "CANCELED", "EXPIRED", "REJECTED")
 # Seconds: a requote on loopback takes about 1 ms, one to a remote exchange tens of ms.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -139,12 +139,13 @@ class Collector:
         for (side, liq), n in m.fills.items():
             fills.add_metric([side, liq], n)
         yield fills
-        orders = CounterMetricFamily(f"{PREFIX}_orders", "Order requests by outcome (sent, rejected, unknown) "
+        orders = CounterMetricFamily(f"{PREFIX}_orders", "Order requests by outcome (sent, modified, rejected, unknown) "
                                      "and finished orders by final state", labels=["outcome"])
         for outcome, n in m.orders.items():
             orders.add_metric([outcome], n)
         yield orders
-        yield self._histogram("requote_seconds", "From the quoting loop waking to the new order's answer",
+        yield self._histogram("requote_seconds", "From the quoting loop waking to the answer to the new or "
+                              "modified order",
                               {(): m.requote}, ())
         yield self._histogram("rest_request_seconds", "REST round trip by endpoint",
                               {(k,): h for k, h in m.rest.items()}, ("endpoint",))

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import time
+from decimal import Decimal
 
 import aiohttp
-from conftest import SYMBOL, BotRun, free_port, order_posts, run_cli, wait_open
+from conftest import SYMBOL, BotRun, free_port, open_orders, order_posts, run_cli, set_mid, wait_open
 from prometheus_client.parser import text_string_to_metric_families
 
 from aster_mm.config import parse_config
@@ -34,6 +36,13 @@ async def scrape_until(port: int, predicate, timeout: float = 10.0) -> dict:
             except aiohttp.ClientConnectionError:
                 pass                                # not listening yet
             await asyncio.sleep(0.05)
+
+
+def order_round_trips(samples: dict) -> float:
+    """How many placements the REST histogram counted (V1 /fapi/v1/order or V3 /fapi/v3/order)."""
+    [count] = [v for (name, labels), v in samples.items() if name == "aster_mm_rest_request_seconds_count"
+               and re.fullmatch(r"POST /fapi/v\d/order", dict(labels)["endpoint"])]
+    return count
 
 
 def test_histogram_buckets_are_cumulative_and_a_value_on_a_bound_is_in_it():
@@ -66,12 +75,17 @@ async def test_scrape_shows_orders_fills_position_mode_and_rest_latency_as_the_e
         assert posts == 2
         assert s[("aster_mm_orders_total", (("outcome", "sent"),))] == posts
         assert s[("aster_mm_orders_total", (("outcome", "FILLED"),))] == 1
-        assert s[("aster_mm_rest_request_seconds_count", (("endpoint", "POST /fapi/v1/order"),))] == posts
+        assert order_round_trips(s) == posts
         assert s[("aster_mm_requote_seconds_count", ())] == posts
         assert s[("aster_mm_stream_up", (("stream", "market"),))] == s[("aster_mm_stream_up", (("stream", "user"),))] == 1
         assert s[("aster_mm_used_weight_1m", ())] == bot.client.used_weight_1m > 0
         assert 0 <= s[("aster_mm_market_data_age_seconds", ())] < 5
         assert s[("aster_mm_stream_reconnects_total", (("stream", "market"),))] == 0
+        await set_mid(sim, "2490")                       # a requote: modified in place (V3) or replaced (V1)
+        await sim.wait_for(lambda: [Decimal(o["price"]) for o in open_orders(sim)] == [Decimal("2504.94")], 5)
+        s = await scrape_until(port, lambda s: s[("aster_mm_requote_seconds_count", ())] == 3)
+        assert s[("aster_mm_orders_total", (("outcome", "sent"),))] + \
+            s[("aster_mm_orders_total", (("outcome", "modified"),))] == 3
         await sim.drop_streams("market")
         s = await scrape_until(port, lambda s: s[("aster_mm_stream_reconnects_total", (("stream", "market"),))] == 1)
 
@@ -83,8 +97,7 @@ async def test_the_bot_as_a_service_serves_metrics_on_its_port(sim, bot_env, tmp
     try:
         await wait_open(sim, "BUY", timeout=15)
         s = await scrape_until(port, lambda s: s[("aster_mm_orders_total", (("outcome", "sent"),))] >= 1)
-        assert s[("aster_mm_rest_request_seconds_count", (("endpoint", "POST /fapi/v1/order"),))] == \
-            len(order_posts(sim))
+        assert order_round_trips(s) == len(order_posts(sim))
         assert s[("aster_mm_mode", (("mode", "BUY"),))] == 1
     finally:
         proc.send_signal(signal.SIGTERM)
