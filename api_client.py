@@ -130,6 +130,7 @@ class AsterClient:
         self.used_weight_1m: int | None = None
         self._blocked_until = 0.0    # 429 back-off or 418 ban, in clock() seconds
         self._banned = False
+        self.on_latency: Callable[[str, float], None] | None = None   # (endpoint, seconds) of each round trip
 
     def __repr__(self) -> str:  # never show the secret, even in a debugger or traceback locals
         return f"AsterClient({self.rest_url}, {self.key_hint})"
@@ -201,6 +202,14 @@ class AsterClient:
             url = f"{url}?{query}"
             if self.signer.version == 3:                   # exactly as signed: yarl must not re-quote it
                 url = URL(url, encoded=True)
+        started = time.perf_counter()
+        try:
+            return await self._exchange(method, path, url, headers, body)
+        finally:
+            if self.on_latency is not None:
+                self.on_latency(f"{method} {path}", time.perf_counter() - started)
+
+    async def _exchange(self, method: str, path: str, url: str | URL, headers: dict, body: bytes | None) -> Any:
         async with self.session.request(method, url, headers=headers, data=body) as resp:
             weight = resp.headers.get("X-MBX-USED-WEIGHT-1M")
             if weight and weight.isdigit():

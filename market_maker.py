@@ -24,11 +24,12 @@ from api_client import AsterClient, ExchangeError, SymbolRules
 from aster_mm.account import HEDGE_MODE_HELP, AccountGuard
 from aster_mm.books import Books
 from aster_mm.chores import DeadManSwitch, keep_listen_key_alive, report_status
-from aster_mm.config import Config, Timings, build_parser, parse_config, read_credentials
+from aster_mm.config import Config, Timings, build_parser, parse_config, read_credentials, read_telegram
 from aster_mm.decisions import BUY, MODIFY, REUSE, SELL, Quote, QuoteParams, crosses_book, desired_quote, requote_action
 from aster_mm.execution import OrderDesk
 from aster_mm.feeds import LIQUIDATION, Feeds
 from aster_mm.limits import position_room, stop_quote, stop_triggered, unrealized_loss
+from aster_mm.ops import Ops
 from aster_mm.orders import OrderState
 from aster_mm.reconcile import Reconciler
 from aster_mm.spreads import AdaptiveConfig, AdaptiveSpreads
@@ -55,7 +56,7 @@ def adaptive_spreads(config: Config) -> AdaptiveSpreads | None:
 
 class MarketMaker:
     def __init__(self, config: Config, client: AsterClient, ws_url: str, *,
-                 timings: Timings = Timings(), now: Callable[[], float] = time.monotonic):
+                 timings: Timings = Timings(), now: Callable[[], float] = time.monotonic, ops: Ops | None = None):
         self.cfg, self.client, self.ws_url = config, client, ws_url.rstrip("/")
         self.t, self.now = timings, now
         self.symbol = config.symbol
@@ -77,13 +78,23 @@ class MarketMaker:
         self._estimates: dict = {}
         self._skip_reason = ""
         self._stopping = False             # a stop-loss is closing the position: until flat
+        self.ops = ops or Ops()
+        self.metrics = self.desk.metrics = self.feeds.metrics = self.ops.metrics
+        self.beat_at = self.woke_at = now()     # the quoting loop's heartbeat (the watchdog reads it)
+        self.ops.attach(self)
 
     def wake(self) -> None:
         self._wake.set()
 
     def describe(self) -> str:
-        line = status_line(self.state, self.params, self.client.used_weight_1m, self.books.text(self.rules))
+        line = status_line(self.state, self.params, self.client.used_weight_1m, self.rules,
+                           self.books.text(self.rules))
         return line if self.spreads is None else f"{line} {describe_spreads(self._estimates)}"
+
+    @property
+    def estimates(self) -> dict:
+        """The adaptive model's latest estimates (empty when the spreads are fixed)."""
+        return self._estimates
 
     def quote_params(self, wallet: Decimal) -> QuoteParams:
         """The configured parameters, with the adaptive model's spreads for the position held (in lots
@@ -146,6 +157,7 @@ class MarketMaker:
                 self.state.need_reconcile = True   # re-read the exchange's truth before quoting again
                 self.desk.hold_off(self.desk.backoff())
             await self._sleep_until_woken(self._next_wake())
+            self.woke_at = self.now()
 
     def _next_wake(self) -> float:
         live = self.state.live
@@ -177,6 +189,7 @@ class MarketMaker:
     async def step(self) -> bool:
         """One decision. True when it did something and should be run again at once."""
         st, desk = self.state, self.desk
+        self.beat_at = self.now()
         if st.hedge_mode:
             log.critical("%s", HEDGE_MODE_HELP)
             raise FatalError(HEDGE_MODE_HELP)          # the shutdown path cancels everything
@@ -224,7 +237,9 @@ class MarketMaker:
             if action == REUSE:
                 return False                               # nothing to send
             if action == MODIFY and (want.reduce_only or not self.guard.settings_wrong()):
-                return await desk.modify(live, want.price)  # a new opening price waits for the settings
+                refused = await desk.modify(live, want.price)  # a new opening price waits for the settings
+                self.metrics.observe_requote(self.now() - self.woke_at)
+                return refused
             return await desk.cancel(live)
         if want is not None and not want.reduce_only:
             if st.wallet_dirty:                            # size from what the exchange says is usable now
@@ -244,6 +259,7 @@ class MarketMaker:
         if self.now() < desk.retry_at:
             return False
         await desk.place(want)
+        self.metrics.observe_requote(self.now() - self.woke_at)
         return False
 
     def wanted(self) -> tuple[Quote | None, str]:
@@ -268,14 +284,15 @@ class MarketMaker:
 
     # ----- life cycle -----
     async def run(self) -> None:
+        self.client.on_latency = self.metrics.observe_rest
         await self.start()
         feeds = self.feeds
         jobs = {"market_stream": feeds.market_stream, "user_stream": feeds.user_stream,
                 "quote_loop": self.quote_loop, "heartbeat": self.dead_man.run, "wait_for_stop": self._wait_for_stop,
-                "first_contact": feeds.first_contact, "income": self.books.income.run,
+                "first_contact": self._first_contact, "income": self.books.income.run,
                 "keepalive": lambda: keep_listen_key_alive(self.client, self.t.keepalive_every,
                                                            feeds.renew_user_stream),
-                "status": lambda: report_status(self.t.status_every, self.describe)}
+                "status": lambda: report_status(self.t.status_every, self.describe, self.ops.status)}
         fatal: FatalError | None = None
         try:
             async with asyncio.TaskGroup() as tg:
@@ -291,6 +308,10 @@ class MarketMaker:
             await self.shutdown()
         if fatal is not None:
             raise fatal
+
+    async def _first_contact(self) -> None:
+        await self.feeds.first_contact()
+        self.ops.ready(self.describe())
 
     async def _wait_for_stop(self) -> None:
         await self.stop.wait()
@@ -310,18 +331,25 @@ class MarketMaker:
         """Cancel every open order of the symbol; only then stop the dead-man switch. The listenKey is
         the account's, shared by every client of it: it is left to expire, never deleted."""
         log.info("shutting down: cancelling all open orders of %s", self.symbol)
+        left = []
         try:
             async with asyncio.timeout(self.t.shutdown_timeout):
                 await self.desk.cancel_everything()
+                self.state.live = None             # the exchange has just shown nothing open
                 await self.dead_man.disarm()
         except (TimeoutError, ExchangeError, OSError) as err:
             backstop = (f"; the exchange's dead-man switch cancels them within {self.cfg.cancel_countdown:.0f} s"
                         if self.dead_man.available else "")
             log.error("shutdown could not confirm that all orders are cancelled (%s)%s",
                       err or type(err).__name__, backstop)
-        log.info("stopped: %s", self.describe())
+            left.append("orders not confirmed cancelled" + backstop)
+        if self.state.position.amount:
+            left.append(f"position {self.state.position.amount} {self.symbol} (a stop never closes it)")
+        line = f"left open: {'; '.join(left) or 'nothing'}; {self.describe()}"
+        log.info("stopped: %s", line)
         log.info("session summary: %s", self.books.text(self.rules))
         self.books.close()
+        self.ops.stopped(line)
 
 
 # ==================================================================================== entry point
@@ -345,14 +373,14 @@ def install_signal_handlers(bot: MarketMaker) -> None:
 
 
 async def run_bot(config: Config, signer: Signer, rest_url: str, ws_url: str,
-                  timings: Timings = Timings()) -> None:
-    async with AsterClient(signer=signer, rest_url=rest_url) as client:
-        bot = MarketMaker(config, client, ws_url, timings=timings)
+                  timings: Timings = Timings(), ops: Ops | None = None) -> None:
+    async with ops or Ops() as ops, AsterClient(signer=signer, rest_url=rest_url) as client:
+        bot = MarketMaker(config, client, ws_url, timings=timings, ops=ops)
         install_signal_handlers(bot)
         await bot.run()
 
 
-async def run_sim(config: Config, spec, start_price: Decimal) -> None:
+async def run_sim(config: Config, spec, start_price: Decimal, ops: Ops | None = None) -> None:
     """The bot, unchanged, against the simulator in this process with a synthetic market, signing with V3
     (throwaway wallets the simulator generated)."""
     from sim_exchange import SimExchange, SyntheticMarket, symbol_table
@@ -366,7 +394,7 @@ async def run_sim(config: Config, spec, start_price: Decimal) -> None:
                                  log.error("synthetic market stopped: %r", t.exception()))
         try:
             signer = Eip712Signer(sim.v3_user, sim.v3_signer, sim.v3_signer_key)
-            await run_bot(config, signer, sim.rest_url, sim.ws_url)
+            await run_bot(config, signer, sim.rest_url, sim.ws_url, ops=ops)
         finally:
             feeder.cancel()
         s = sim.summary(config.symbol)
@@ -380,11 +408,12 @@ def main(argv: list[str] | None = None) -> int:
         return report.main(argv[1:])
     parser = build_parser()
     config = parse_config(argv, parser)
-    if not config.sim:
-        try:
+    try:
+        if not config.sim:
             creds = read_credentials(config.network)
-        except ValueError as err:
-            parser.error(str(err))                   # exit status 2, argparse style
+        telegram = read_telegram()
+    except ValueError as err:
+        parser.error(str(err))                       # exit status 2, argparse style
     if config.sim:
         from simulator import MarketSetupError, synthetic_spec
         try:
@@ -395,11 +424,12 @@ def main(argv: list[str] | None = None) -> int:
         setup_logging(config.log_file, config.log_level)
     except OSError as err:
         parser.error(f"cannot open log file {config.log_file!r}: {err.strerror}")
+    ops = Ops.from_config(config, telegram)
     try:
         if config.sim:
-            asyncio.run(run_sim(config, spec, start_price))
+            asyncio.run(run_sim(config, spec, start_price, ops))
         else:
-            asyncio.run(run_bot(config, *creds))
+            asyncio.run(run_bot(config, *creds, ops=ops))
     except FatalError as err:
         log.error("fatal: %s", err)
         print(f"market_maker.py: error: {err}", file=sys.stderr)

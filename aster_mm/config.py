@@ -10,7 +10,7 @@ import argparse
 import math
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Callable, NamedTuple
@@ -66,6 +66,9 @@ class Config:
     fill_model: str = "queue"          # --sim only: the simulator's fill rule
     feed_latency_ms: float = 0.0       # --sim only: market data delay
     order_latency_ms: float = 0.0      # --sim only: order request delay
+    metrics_port: int | None = None    # serve Prometheus metrics here; None: no metrics server
+    metrics_host: str = "127.0.0.1"
+    alert_webhook: str | None = field(default=None, repr=False)   # the URL is the webhook's secret
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,18 @@ _latency_ms = _float_range("a latency", 0, 60_000, "ms")
 _minutes = _float_range("halt-cooldown", 0, 10080, "minutes")
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"metrics-port must be a TCP port 1..65535, got {text!r}")
+    return int(text)
+
+
+def _webhook(text: str) -> str:
+    if not re.fullmatch(r"https?://[^\s/]+/\S*", text):
+        raise argparse.ArgumentTypeError("alert-webhook must be an http:// or https:// URL")   # never echo it
+    return text
+
+
 def _positive_float(name: str) -> Callable[[str], float]:
     def parse(text: str) -> float:
         try:
@@ -229,7 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume-after-liquidation", action="store_true",
                    help="after a liquidation or ADL, resume opening positions instead of staying close-only "
                         "until restarted")
-    p.add_argument("--log-file", default="market_maker.log", help="log file, rotated by size")
+    p.add_argument("--log-file", default=None,
+                   help="log file, rotated by size (default: market_maker.log; market_maker-sim.log with --sim)")
     p.add_argument("--ledger", default=None,
                    help="CSV file every fill and funding payment is appended to (default: ledger-<SYMBOL>.csv "
                         "beside the log file; ledger-<SYMBOL>-sim.csv with --sim); summarise it with "
@@ -238,6 +254,15 @@ def build_parser() -> argparse.ArgumentParser:
                    choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log verbosity")
     p.add_argument("--network", choices=sorted(NETWORKS), default="mainnet",
                    help="default REST/WS hosts and V3 signing chain id (testnet accepts V3 credentials only)")
+
+    ops = p.add_argument_group("running unattended")
+    ops.add_argument("--metrics-port", type=_port, default=None,
+                     help="serve Prometheus metrics on this port at /metrics (default: off)")
+    ops.add_argument("--metrics-host", default="127.0.0.1",
+                     help="address the metrics server binds to; 0.0.0.0 exposes it to the network")
+    ops.add_argument("--alert-webhook", type=_webhook, default=None, metavar="URL",
+                     help="POST alerts as JSON {text, content} to this Slack/Discord-style incoming webhook "
+                          "(Telegram: set TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID)")
     p.add_argument("--sim", action="store_true",
                    help="trade against the built-in exchange simulator: no keys, no network")
     sim = p.add_argument_group("with --sim", "The simulator knows ETHUSDT, BNBUSDT and ASTERUSDT; any other "
@@ -266,6 +291,8 @@ def parse_config(argv: list[str] | None, parser: argparse.ArgumentParser | None 
     sim_only = {"start_price", "tick", "step", "fill_model", "feed_latency_ms", "order_latency_ms"}
     if not args["sim"] and sim_only & args.keys():
         parser.error("--start-price, --tick, --step, --fill-model and the latencies apply only with --sim")
+    if args["log_file"] is None:       # a simulated session never writes into the live log
+        args["log_file"] = "market_maker-sim.log" if args["sim"] else "market_maker.log"
     if args["ledger"] is not None and not Path(args["ledger"]).resolve().parent.is_dir():
         parser.error(f"--ledger {args['ledger']!r}: its directory does not exist")
     return Config(**args)
@@ -275,6 +302,21 @@ class Credentials(NamedTuple):
     signer: Signer
     rest_url: str
     ws_url: str
+
+
+def read_telegram() -> tuple[str, str, str] | None:
+    """Token, chat id and API base URL for Telegram alerts from the environment or .env; None when unset."""
+    load_dotenv(Path.cwd() / ".env", override=False)
+    token, chat = _env("TELEGRAM_BOT_TOKEN"), _env("TELEGRAM_CHAT_ID")
+    if not token and not chat:
+        return None
+    if not (token and chat):
+        missing = "TELEGRAM_CHAT_ID" if token else "TELEGRAM_BOT_TOKEN"
+        raise ValueError(f"{missing} is not set: Telegram alerts need both TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID")
+    api = _env("TELEGRAM_API_URL") or "https://api.telegram.org"
+    if not api.startswith(("http://", "https://")):
+        raise ValueError(f"TELEGRAM_API_URL must start with http:// or https://, got {api!r}")
+    return token, chat, api
 
 
 def _env(name: str) -> str:

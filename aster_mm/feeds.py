@@ -19,6 +19,7 @@ from aster_mm.events import (MALFORMED, mark_price, parse_account_update, parse_
                              trade_price)
 from aster_mm.spreads import AdaptiveSpreads
 from aster_mm.execution import OrderDesk
+from aster_mm.metrics import Metrics
 from aster_mm.startup import FatalError
 from aster_mm.state import Book, StrategyState
 from aster_mm.streams import run_stream
@@ -38,6 +39,8 @@ class Feeds:
         self._user_ws = None
         self.reconnect_user = False        # set by a handler: leave the user stream and reconnect
         self.seen = {"market": asyncio.Event(), "user": asyncio.Event()}   # connected at least once
+        self.attempted_at = {"market": now(), "user": now()}   # the last connection attempt: the loop lives
+        self.metrics = Metrics()
         self.spreads: AdaptiveSpreads | None = None   # fed mids and trades when the spreads adapt
 
     def on_market_message(self, raw: str | bytes) -> None:
@@ -132,11 +135,13 @@ class Feeds:
             # The book pushes only when it changes (a quiet symbol may be silent for minutes); the mark
             # price ticks every second, so silence on this connection really means it is dead.
             name = self.symbol.lower()
+            self.attempted_at["market"] = self.now()
             trades = f"/{name}@aggTrade" if self.spreads is not None else ""
             return f"{self.ws_url}/stream?streams={name}@depth5@100ms/{name}@markPrice@1s{trades}"
 
         def up(ws) -> None:
             self.state.market_up = True
+            self.metrics.connected("market")
             self.seen["market"].set()
 
         def down() -> None:
@@ -147,12 +152,14 @@ class Feeds:
     async def user_stream(self) -> None:
         async def url() -> str:
             # POST answers the live key, or a new one if it expired: ask on every (re)connect.
+            self.attempted_at["user"] = self.now()
             self.listen_key = await self.client.new_listen_key()
             self.reconnect_user = False
             return f"{self.ws_url}/ws/{self.listen_key}"
 
         def up(ws) -> None:
             self._user_ws = ws
+            self.metrics.connected("user")
             self.seen["user"].set()
             self.state.user_up = True
             self.state.need_reconcile = True   # whatever happened while we were away

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Callable
 
 from aster_mm.events import AccountUpdate
 from aster_mm.orders import Order
@@ -51,6 +52,7 @@ class StrategyState:
     rules_stale: bool = False                      # a filter rejection: re-read the symbol's rules
     close_only: dict[str, str] = field(default_factory=dict)   # why no opening order may be sent, by cause
     size_scale: Decimal = Decimal(1)               # halved after each -2019 until an order rests or fills
+    on_alert: Callable[[str], None] = field(default=lambda text: None, repr=False, compare=False)  # operator alerts
     entry_price: Decimal = Decimal(0)              # of the position, as the exchange reports it
 
     @property
@@ -65,6 +67,7 @@ class StrategyState:
         if self.close_only.get(cause) != why:
             self.close_only[cause] = why
             log.critical("CLOSE-ONLY: %s; no opening orders, closing continues", why)
+            self.on_alert(f"CLOSE-ONLY: {why}")
 
     def apply_account_update(self, update: AccountUpdate) -> None:
         if update.balances:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
+import socket
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -103,8 +104,9 @@ class BotRun:
         self.client = AsterClient(signer=signer_for(sim), rest_url=sim.rest_url, timeout=2.0)
         if "ledger" not in config:             # never a ledger in the working directory
             config["ledger"] = str(Path(tempfile.mkdtemp(prefix="amm-ledger-")) / "ledger.csv")
+        ops = config.pop("ops", None)
         self.bot = MarketMaker(Config(symbol=config.pop("symbol", SYMBOL), **config), self.client, sim.ws_url,
-                               timings=timings)
+                               timings=timings, ops=ops)
         self.task: asyncio.Task | None = None
 
     async def __aenter__(self) -> MarketMaker:
@@ -140,6 +142,12 @@ async def run_cli(*args: str, env: dict, cwd: Path) -> asyncio.subprocess.Proces
     return await asyncio.create_subprocess_exec(
         sys.executable, str(ROOT / "market_maker.py"), *args, env=env, cwd=cwd,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 class FakeClock:

@@ -112,13 +112,13 @@ async def test_bot_sim_trades_any_symbol_from_its_start_price(tmp_path):
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     lines = []
 
-    async def until_an_order_ends():                            # accepted, then replaced as the market moved
+    async def until_requoted():                                 # accepted, then moved with the market
         while line := (await proc.stdout.readline()).decode():
             lines.append(line)
-            if " mm: order amm-" in line:
+            if " mm: order amm-" in line or " mm: modified amm-" in line:
                 return line
     try:
-        assert re.search(r" (CANCELED|FILLED) ", await asyncio.wait_for(until_an_order_ends(), 20))
+        assert re.search(r" (CANCELED|FILLED) |modified amm-\S+ \d+@", await asyncio.wait_for(until_requoted(), 20))
     finally:
         proc.send_signal(signal.SIGINT)
         out, err = await asyncio.wait_for(proc.communicate(), 15)
