@@ -1,6 +1,8 @@
-"""Aster futures REST client: signing, clock sync, errors, rate limits, retries, symbol rules.
+"""Aster futures REST client: authentication (V1 HMAC or V3 EIP-712, through `aster_mm.signing`), the
+path family each uses, clock sync, errors, rate limits, retries, symbol rules.
 
-No strategy knowledge lives here. Prices and quantities go out as exact decimal strings.
+No strategy knowledge lives here. Prices and quantities go out as exact decimal strings. Callers name
+endpoints by their V1 path; on V3 the client sends to the /fapi/v3 path of the same endpoint.
 """
 from __future__ import annotations
 
@@ -15,8 +17,10 @@ from typing import Any, Callable
 from urllib.parse import urlencode
 
 import aiohttp
+from yarl import URL
 
 from aster_mm.rules import SymbolRules, parse_symbol_rules  # noqa: F401 (SymbolRules is part of this API)
+from aster_mm.signing import HmacSigner, Signer
 
 log = logging.getLogger("api")
 
@@ -26,6 +30,9 @@ DEFAULT_WS_URL = "wss://fstream.asterdex.com"
 GONE_CODES = (-2011, -2013)           # cancel of an order that is not open / no such order
 UNKNOWN_CODES = (-1006, -1007)        # the exchange does not know whether it executed the request
 TIMESTAMP_CODE = -1021
+# V3: the only nonce code in the docs is -4225 "Nonce Expired" (V3 doc, Noop example response); a nonce
+# outside the server's window may come as -1021 as on V1. Either is a definite refusal.
+NONCE_CODES = (-4225, TIMESTAMP_CODE)
 NO_CHANGE_CODE = -4046                # "No need to change margin type."
 
 
@@ -34,9 +41,24 @@ def sign(secret: str, total_params: str) -> str:
     return hmac.new(secret.encode(), total_params.encode(), hashlib.sha256).hexdigest()
 
 
-def mask_key(api_key: str) -> str:
-    """Enough of a key to tell two apart in a log, never enough to use it."""
-    return f"{api_key[:4]}…{api_key[-2:]}" if len(api_key) > 8 else "…"
+# V3 path of each endpoint the client calls, by its V1 path (V3 futures doc; notes/v3-facts.md section 4).
+V3_PATHS = {
+    "/fapi/v1/time": "/fapi/v3/time",
+    "/fapi/v1/exchangeInfo": "/fapi/v3/exchangeInfo",
+    "/fapi/v1/order": "/fapi/v3/order",
+    "/fapi/v1/allOpenOrders": "/fapi/v3/allOpenOrders",
+    "/fapi/v1/openOrders": "/fapi/v3/openOrders",
+    "/fapi/v1/countdownCancelAll": "/fapi/v3/countdownCancelAll",
+    "/fapi/v2/positionRisk": "/fapi/v3/positionRisk",
+    "/fapi/v2/balance": "/fapi/v3/balance",
+    "/fapi/v4/account": "/fapi/v3/accountWithJoinMargin",   # there is no /fapi/v3/account
+    "/fapi/v1/positionSide/dual": "/fapi/v3/positionSide/dual",
+    "/fapi/v1/multiAssetsMargin": "/fapi/v3/multiAssetsMargin",
+    "/fapi/v1/marginType": "/fapi/v3/marginType",
+    "/fapi/v1/leverage": "/fapi/v3/leverage",
+    "/fapi/v1/listenKey": "/fapi/v3/listenKey",
+}
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 def decimal_str(value: Decimal) -> str:
@@ -80,23 +102,24 @@ class RetryPolicy:
 
 
 class AsterClient:
-    """One aiohttp session to the Aster futures REST API (V1 HMAC signing)."""
+    """One aiohttp session to the Aster futures REST API. Authentication is `signer`'s (V1 or V3); given
+    only `api_key`/`api_secret`, it is V1 HMAC."""
 
     def __init__(
         self,
-        api_key: str,
-        api_secret: str,
+        api_key: str = "",
+        api_secret: str = "",
         rest_url: str = DEFAULT_REST_URL,
         *,
+        signer: Signer | None = None,
         recv_window: int = 5000,
         timeout: float = 10.0,
         retry: RetryPolicy = RetryPolicy(),
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Any] = asyncio.sleep,
     ):
-        self._key, self._secret = api_key, api_secret
+        self.signer: Signer = signer if signer is not None else HmacSigner(api_key, api_secret, recv_window)
         self.rest_url = rest_url.rstrip("/")
-        self.recv_window = recv_window
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self.retry = retry
         self._clock, self._sleep = clock, sleep
@@ -107,11 +130,19 @@ class AsterClient:
         self._banned = False
 
     def __repr__(self) -> str:  # never show the secret, even in a debugger or traceback locals
-        return f"AsterClient({self.rest_url}, key={self.key_hint})"
+        return f"AsterClient({self.rest_url}, {self.key_hint})"
 
     @property
     def key_hint(self) -> str:
-        return mask_key(self._key)
+        return self.signer.hint
+
+    @property
+    def can_modify(self) -> bool:
+        """Modify Order (PUT /fapi/v3/order) exists on V3 only."""
+        return self.signer.version == 3
+
+    def path(self, v1_path: str) -> str:
+        return V3_PATHS[v1_path] if self.signer.version == 3 else v1_path
 
     async def __aenter__(self) -> "AsterClient":
         return self
@@ -134,22 +165,23 @@ class AsterClient:
         """Seconds left in a 429 back-off or 418 ban (0 when free to send)."""
         return max(0.0, self._blocked_until - self._clock())
 
-    def _timestamp_ms(self) -> int:
-        return int(self._clock() * 1000) + self.time_offset_ms
+    def _now_ms(self) -> float:
+        """The synced exchange time; the fraction feeds V3's microsecond nonces."""
+        return self._clock() * 1000 + self.time_offset_ms
 
-    def _query(self, params: dict[str, Any], signed: bool) -> str:
-        clean = {k: (decimal_str(v) if isinstance(v, Decimal) else v) for k, v in params.items() if v is not None}
+    def _encode(self, params: dict[str, Any], signed: bool, auth: bool) -> tuple[str, dict]:
+        """The parameter string to send, exactly as signed, and the auth headers."""
+        clean = [(k, decimal_str(v) if isinstance(v, Decimal) else str(v)) for k, v in params.items() if v is not None]
         if signed:
-            clean["recvWindow"] = self.recv_window
-            clean["timestamp"] = self._timestamp_ms()
-            query = urlencode(clean)
-            return f"{query}&signature={sign(self._secret, query)}"
-        return urlencode(clean)
+            return self.signer.sign(clean, self._now_ms())
+        if auth:
+            return self.signer.sign_stream(clean, self._now_ms())
+        return urlencode(clean), {}
 
     async def sync_time(self) -> int:
         """Measure the offset between the exchange clock and ours (half the round trip assumed)."""
         before = self._clock()
-        data = await self._request("GET", "/fapi/v1/time", auth=False)
+        data = await self._request("GET", self.path("/fapi/v1/time"), auth=False)
         after = self._clock()
         self.time_offset_ms = int(data["serverTime"] - (before + after) / 2 * 1000)
         log.debug("clock offset %d ms", self.time_offset_ms)
@@ -159,10 +191,15 @@ class AsterClient:
         if self.blocked_for() > 0:
             cls = BannedError if self._banned else RateLimitError
             raise cls(429 if not self._banned else 418, None, "back-off in force, not sent", path, self.blocked_for())
-        query = self._query(params, signed)
-        url = f"{self.rest_url}{path}" + (f"?{query}" if query else "")
-        headers = {"X-MBX-APIKEY": self._key} if auth else {}
-        async with self.session.request(method, url, headers=headers) as resp:
+        query, headers = self._encode(params, signed, auth)
+        url, body = f"{self.rest_url}{path}", None
+        if method != "GET" and self.signer.version == 3:   # V3: a form body, the string exactly as signed
+            body, headers = query.encode(), {**headers, **FORM}
+        elif query:                                        # V1 sends everything in the query string
+            url = f"{url}?{query}"
+            if self.signer.version == 3:                   # exactly as signed: yarl must not re-quote it
+                url = URL(url, encoded=True)
+        async with self.session.request(method, url, headers=headers, data=body) as resp:
             weight = resp.headers.get("X-MBX-USED-WEIGHT-1M")
             if weight and weight.isdigit():
                 self.used_weight_1m = int(weight)
@@ -213,8 +250,10 @@ class AsterClient:
             try:
                 return await self._send_once(method, path, params, signed, auth)
             except ExchangeError as err:
-                if err.code == TIMESTAMP_CODE and signed and not resynced:
-                    log.warning("timestamp outside recvWindow (-1021): resyncing clock and retrying")
+                if err.code in NONCE_CODES and err.status < 500 and (signed or self.signer.version == 3) \
+                        and not resynced:
+                    # a definite refusal (nothing executed), so even a placement may be sent again
+                    log.warning("timestamp/nonce refused (%s): resyncing clock and retrying once", err.code)
                     resynced = True
                     await self.sync_time()
                     attempt -= 1
@@ -240,7 +279,7 @@ class AsterClient:
 
     # ----- market data and rules ------------------------------------------------------------
     async def symbol_rules(self, symbol: str) -> SymbolRules:
-        info = await self._request("GET", "/fapi/v1/exchangeInfo", auth=False)
+        info = await self._request("GET", self.path("/fapi/v1/exchangeInfo"), auth=False)
         return parse_symbol_rules(info, symbol)
 
     # ----- orders ---------------------------------------------------------------------------
@@ -251,7 +290,16 @@ class AsterClient:
             "quantity": quantity, "price": price, "newClientOrderId": client_order_id,
             "reduceOnly": "true" if reduce_only else None, "newOrderRespType": "ACK",
         }
-        return await self._request("POST", "/fapi/v1/order", params, signed=True, idempotent=False)
+        return await self._request("POST", self.path("/fapi/v1/order"), params, signed=True, idempotent=False)
+
+    async def modify_order(self, symbol: str, client_order_id: str, quantity: Decimal, price: Decimal) -> dict:
+        """V3 Modify Order: the resting LIMIT order gets `price` and `quantity` (both must be sent; the
+        order's total quantity). One attempt only: any doubt becomes UnknownOutcomeError, and the caller
+        queries the order rather than sending the modification again."""
+        if not self.can_modify:
+            raise ExchangeError(0, None, "Modify Order needs V3 (Pro API) credentials", "/fapi/v1/order")
+        params = {"symbol": symbol, "origClientOrderId": client_order_id, "quantity": quantity, "price": price}
+        return await self._request("PUT", "/fapi/v3/order", params, signed=True, idempotent=False)
 
     async def cancel_order(self, symbol: str, *, order_id: int | None = None,
                            client_order_id: str | None = None) -> dict | None:
@@ -259,79 +307,79 @@ class AsterClient:
         cancelled or expired. The caller queries it to learn which."""
         params = {"symbol": symbol, "orderId": order_id, "origClientOrderId": client_order_id}
         try:
-            return await self._request("DELETE", "/fapi/v1/order", params, signed=True)
+            return await self._request("DELETE", self.path("/fapi/v1/order"), params, signed=True)
         except ExchangeError as err:
             if err.code in GONE_CODES:
                 return None
             raise
 
     async def cancel_all(self, symbol: str) -> None:
-        await self._request("DELETE", "/fapi/v1/allOpenOrders", {"symbol": symbol}, signed=True)
+        await self._request("DELETE", self.path("/fapi/v1/allOpenOrders"), {"symbol": symbol}, signed=True)
 
     async def query_order(self, symbol: str, *, order_id: int | None = None,
                           client_order_id: str | None = None) -> dict | None:
         """The order, or None when the exchange does not know it (-2013)."""
         params = {"symbol": symbol, "orderId": order_id, "origClientOrderId": client_order_id}
         try:
-            return await self._request("GET", "/fapi/v1/order", params, signed=True)
+            return await self._request("GET", self.path("/fapi/v1/order"), params, signed=True)
         except ExchangeError as err:
             if err.code == -2013:
                 return None
             raise
 
     async def open_orders(self, symbol: str) -> list[dict]:
-        return await self._request("GET", "/fapi/v1/openOrders", {"symbol": symbol}, signed=True)
+        return await self._request("GET", self.path("/fapi/v1/openOrders"), {"symbol": symbol}, signed=True)
 
     async def countdown_cancel_all(self, symbol: str, countdown_ms: int) -> dict:
         params = {"symbol": symbol, "countdownTime": countdown_ms}
-        return await self._request("POST", "/fapi/v1/countdownCancelAll", params, signed=True)
+        return await self._request("POST", self.path("/fapi/v1/countdownCancelAll"), params, signed=True)
 
     # ----- account ----------------------------------------------------------------------------
     async def position_rows(self, symbol: str) -> list[dict]:
         """Every positionRisk row of `symbol`: one BOTH row in one-way mode, LONG and SHORT in hedge mode."""
-        return [r for r in await self._request("GET", "/fapi/v2/positionRisk", {"symbol": symbol}, signed=True)
+        return [r for r in await self._request("GET", self.path("/fapi/v2/positionRisk"), {"symbol": symbol}, signed=True)
                 if r.get("symbol") == symbol]
 
     async def wallet_balances(self) -> dict[str, Decimal]:
-        rows = await self._request("GET", "/fapi/v2/balance", signed=True)
+        rows = await self._request("GET", self.path("/fapi/v2/balance"), signed=True)
         return {r["asset"]: Decimal(r["balance"]) for r in rows}
 
     async def available_balance(self, multi_assets: bool) -> Decimal:
         """What the exchange says is usable for new margin: the account's availableBalance in multi-assets
         mode (other collateral counted with haircuts), USDT's availableBalance in single-asset mode."""
         if multi_assets:
-            return Decimal((await self._request("GET", "/fapi/v4/account", signed=True))["availableBalance"])
-        rows = await self._request("GET", "/fapi/v2/balance", signed=True)
+            return Decimal((await self._request("GET", self.path("/fapi/v4/account"), signed=True))["availableBalance"])
+        rows = await self._request("GET", self.path("/fapi/v2/balance"), signed=True)
         return next((Decimal(r["availableBalance"]) for r in rows if r["asset"] == "USDT"), Decimal(0))
 
     async def hedge_mode(self) -> bool:
         """True when the account holds dual-side (LONG/SHORT) positions instead of one-way."""
-        answer = await self._request("GET", "/fapi/v1/positionSide/dual", signed=True)
+        answer = await self._request("GET", self.path("/fapi/v1/positionSide/dual"), signed=True)
         return str(answer.get("dualSidePosition")).lower() == "true"
 
     async def multi_assets_mode(self) -> bool:
-        answer = await self._request("GET", "/fapi/v1/multiAssetsMargin", signed=True)
+        answer = await self._request("GET", self.path("/fapi/v1/multiAssetsMargin"), signed=True)
         return str(answer.get("multiAssetsMargin")).lower() == "true"
 
     async def set_margin_type(self, symbol: str, margin_type: str) -> None:
         """ISOLATED or CROSSED; already so (-4046) is success."""
         try:
-            await self._request("POST", "/fapi/v1/marginType", {"symbol": symbol, "marginType": margin_type},
+            await self._request("POST", self.path("/fapi/v1/marginType"), {"symbol": symbol, "marginType": margin_type},
                                 signed=True)
         except ExchangeError as err:
             if err.code != NO_CHANGE_CODE:
                 raise
 
     async def set_leverage(self, symbol: str, leverage: int) -> dict:
-        return await self._request("POST", "/fapi/v1/leverage", {"symbol": symbol, "leverage": leverage},
+        return await self._request("POST", self.path("/fapi/v1/leverage"), {"symbol": symbol, "leverage": leverage},
                                    signed=True)
 
     # ----- user data stream -------------------------------------------------------------------
     async def new_listen_key(self) -> str:
-        return (await self._request("POST", "/fapi/v1/listenKey"))["listenKey"]
+        return (await self._request("POST", self.path("/fapi/v1/listenKey")))["listenKey"]
 
     async def keepalive_listen_key(self) -> None:
-        await self._request("PUT", "/fapi/v1/listenKey")
+        await self._request("PUT", self.path("/fapi/v1/listenKey"))
 
     async def close_listen_key(self) -> None:
-        await self._request("DELETE", "/fapi/v1/listenKey")
+        await self._request("DELETE", self.path("/fapi/v1/listenKey"))

@@ -8,6 +8,12 @@ process with time.perf_counter(): the send time is taken just before the simulat
 REST request is entered (the simulator's `on_request` observers: after aiohttp parsed the request head,
 before the body is read).
 
+Requotes are measured both ways in one run: cancel-then-place (a V1 bot: DELETE, then POST) and
+modify-in-place (a V3 bot: one PUT /fapi/v3/order). Requote latency is, as for every latency here,
+the depth frame -> the request carrying the new price arrives (the POST after the DELETE, or the PUT);
+"new price resting" is the depth frame -> the simulator has answered that request. The cost of one V3 signature is timed
+in-process.
+
     python bench.py                # everything, default sizes (~2.5 minutes)
     python bench.py --quick        # tiny sizes, a smoke run
 Prints a table (metric, value, target, met?) and writes the same as JSON (--json, bench_results.json).
@@ -37,20 +43,22 @@ sys.path.insert(0, str(ROOT))
 
 from api_client import AsterClient, SymbolRules  # noqa: E402
 from aster_mm.config import Config  # noqa: E402
+from aster_mm.signing import Eip712Signer  # noqa: E402
 from market_maker import MarketMaker  # noqa: E402
 from sim_exchange import SimExchange, SyntheticMarket  # noqa: E402
 
 SYMBOL = "ETHUSDT"
 ORDER = "/fapi/v1/order"
+V3_ORDER = "/fapi/v3/order"
 ORDER_PATHS = (ORDER, "/fapi/v1/batchOrders", "/fapi/v1/allOpenOrders")
 MID = Decimal("2500")
 TICK = Decimal("0.01")
 GAP = 0.02                      # idle pause between two measured events, so they never overlap
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
-FULL = dict(requotes=200, fills=100, shutdowns=5, quiet_seconds=60.0, session_seconds=60.0,
+FULL = dict(requotes=200, signatures=20000, fills=100, shutdowns=5, quiet_seconds=60.0, session_seconds=60.0,
             session_minutes=10.0, throughput_seconds=1.5, sample_every=1.0)
-QUICK = dict(requotes=5, fills=4, shutdowns=1, quiet_seconds=1.5, session_seconds=2.0,
+QUICK = dict(requotes=5, signatures=200, fills=4, shutdowns=1, quiet_seconds=1.5, session_seconds=2.0,
              session_minutes=0.2, throughput_seconds=0.2, sample_every=0.5)
 
 
@@ -125,12 +133,16 @@ async def stop_bot(proc: asyncio.subprocess.Process) -> None:
 
 
 @contextlib.asynccontextmanager
-async def running_bot(sim: TimedSim, workdir: Path, log_level: str, timeout: float = 20.0):
-    """Start market_maker.py against `sim`, yield the process once its first order rests, stop it."""
+async def running_bot(sim: TimedSim, workdir: Path, log_level: str, timeout: float = 20.0, v3: bool = False):
+    """Start market_maker.py against `sim` (V1 credentials, or V3 with `v3`), yield the process once its
+    first order rests, stop it."""
     workdir.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASTER_")}
-    env.update(ASTER_API_KEY=sim.api_key, ASTER_API_SECRET=sim.api_secret, ASTER_REST_URL=sim.rest_url,
-               ASTER_WS_URL=sim.ws_url)
+    if v3:
+        env.update(ASTER_USER=sim.v3_user, ASTER_SIGNER=sim.v3_signer, ASTER_SIGNER_KEY=sim.v3_signer_key)
+    else:
+        env.update(ASTER_API_KEY=sim.api_key, ASTER_API_SECRET=sim.api_secret)
+    env.update(ASTER_REST_URL=sim.rest_url, ASTER_WS_URL=sim.ws_url)
     with open(workdir / "stdout.log", "ab") as out:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, str(ROOT / "market_maker.py"), "--symbol", SYMBOL, "--log-file",
@@ -168,10 +180,10 @@ def summarize(ms: list[float]) -> dict:
 
 
 async def measure_requotes(sim: TimedSim, moves: int, timeout: float) -> dict:
-    """Depth frame moving the target 0.3 % -> the replacement POST (after the DELETE) arrives.
-    Also split: the simulator building and sending the frame, frame -> DELETE arrives, and the
+    """V1 cancel-then-place: depth frame moving the target 0.3 % -> the replacement POST (after the DELETE)
+    arrives, and -> it is answered (to_resting). Also split: the simulator building and sending the frame, frame -> DELETE arrives, and the
     simulator's own time answering the DELETE."""
-    total, to_cancel, sim_frame, sim_cancel = [], [], [], []
+    total, to_cancel, sim_frame, sim_cancel, resting = [], [], [], [], []
     for i in range(moves):
         mid = MID * Decimal("1.003") if i % 2 == 0 else MID
         t0 = time.perf_counter()
@@ -185,8 +197,43 @@ async def measure_requotes(sim: TimedSim, moves: int, timeout: float) -> dict:
         sim_frame.append((sim.market_sent - t0) * 1000)
         sim_cancel.append((cancel[3] - cancel[0]) * 1000)
         await wait_resting(sim, timeout)
+        resting.append((post[3] - t0) * 1000)
     return summarize(total) | {"sim_sending_frame": summarize(sim_frame), "frame_to_delete": summarize(to_cancel),
-                               "sim_answering_delete": summarize(sim_cancel)}
+                               "sim_answering_delete": summarize(sim_cancel), "to_resting": summarize(resting)}
+
+
+async def measure_modifies(sim: TimedSim, moves: int, timeout: float) -> dict:
+    """V3: depth frame moving the target 0.3 % -> the PUT (Modify Order) arrives, and -> it is answered
+    (the new price rests). No DELETE or POST may be sent."""
+    arrived, resting = [], []
+    posts = len(sim.requests("POST", ORDER))
+    for i in range(moves):
+        mid = MID * Decimal("1.003") if i % 2 == 0 else MID
+        t0 = time.perf_counter()
+        await sim.set_book(SYMBOL, *book(mid))
+        put = await sim.wait_for(lambda t0=t0: sim.arrival_after(t0, "PUT", V3_ORDER), timeout)
+        await sim.wait_for(lambda put=put: put[3] is not None, timeout)
+        arrived.append((put[0] - t0) * 1000)
+        resting.append((put[3] - t0) * 1000)
+        await asyncio.sleep(GAP)
+    if len(sim.requests("POST", ORDER)) != posts or sim.requests("DELETE", ORDER):
+        raise RuntimeError("a V3 requote sent a cancel or a placement instead of one modification")
+    return {"to_put": summarize(arrived), "to_resting": summarize(resting)}
+
+
+def measure_signatures(n: int) -> dict:
+    """Microseconds per V3 request signature (urlencode + nonce + EIP-712 digest + ECDSA), a typical order."""
+    from eth_account import Account
+    wallet = Account.create()
+    signer = Eip712Signer(wallet.address, wallet.address, wallet.key.hex())
+    params = [("symbol", SYMBOL), ("side", "BUY"), ("type", "LIMIT"), ("timeInForce", "GTX"),
+              ("quantity", "0.8"), ("price", "2485.01"), ("newClientOrderId", "amm-abcdef-123")]
+    out = []
+    for i in range(n):
+        t0 = time.perf_counter()
+        signer.sign(params, 1.7e12 + i)
+        out.append((time.perf_counter() - t0) * 1e6)
+    return summarize(out)
 
 
 async def measure_fills(sim: TimedSim, fills: int, timeout: float) -> dict:
@@ -321,11 +368,20 @@ async def measure_session(workdir: Path, wall: float, minutes: float, every: flo
 def checks(m: dict) -> list[tuple[str, str, str, bool | None]]:
     rq, fl, sd, qt, tp, ss = (m[k] for k in ("requote_ms", "fill_to_order_ms", "shutdown_ms", "quiet",
                                               "depth_frames_per_s", "session"))
+    mod, rest, sig = m["requote_modify_ms"]["to_put"], m["requote_modify_ms"]["to_resting"], m["v3_signature_us"]
+    ctp = rq["to_resting"]
     left = sum(sd["open_orders_after"])
     return [
         ("requote latency p50", f"{rq['p50']:.2f} ms", "", None),
         ("requote latency p99", f"{rq['p99']:.2f} ms", "<= 5 ms", rq["p99"] <= 5),
         ("requote latency max", f"{rq['max']:.2f} ms", "", None),
+        ("requote latency, modify in place (V3) p50", f"{mod['p50']:.2f} ms",
+         f"<= 0.6 x {rq['p50']:.2f} ms", mod["p50"] <= 0.6 * rq["p50"]),
+        ("requote latency, modify in place (V3) p99", f"{mod['p99']:.2f} ms", "", None),
+        ("new price resting, cancel-then-place p50", f"{ctp['p50']:.2f} ms", "", None),
+        ("new price resting, modify in place p50", f"{rest['p50']:.2f} ms", "", None),
+        ("V3 signature p50", f"{sig['p50']:.1f} us", "<= 100 us", sig["p50"] <= 100),
+        ("V3 signature p99", f"{sig['p99']:.1f} us", "", None),
         ("fill-to-next-order p50", f"{fl['p50']:.2f} ms", "", None),
         ("fill-to-next-order p99", f"{fl['p99']:.2f} ms", "<= 5 ms", fl["p99"] <= 5),
         ("shutdown (SIGTERM->exit) median", f"{sd['median']:.0f} ms", "", None),
@@ -361,7 +417,8 @@ def machine_info() -> dict:
 
 
 async def run_all(args: argparse.Namespace) -> dict:
-    m = {"depth_frames_per_s": measure_throughput(args.throughput_seconds)}
+    m = {"depth_frames_per_s": measure_throughput(args.throughput_seconds),
+         "v3_signature_us": measure_signatures(args.signatures)}
     with tempfile.TemporaryDirectory(prefix="mm-bench-") as tmp:
         work = Path(tmp)
         async with fresh_sim() as sim:
@@ -370,6 +427,10 @@ async def run_all(args: argparse.Namespace) -> dict:
                 m["requote_ms"] = await measure_requotes(sim, args.requotes, args.timeout)
                 m["fill_to_order_ms"] = await measure_fills(sim, args.fills, args.timeout)
             m["shutdown_ms"] = await measure_shutdowns(sim, work, args.shutdowns, args.log_level)
+        async with fresh_sim() as sim:
+            async with running_bot(sim, work / "modify", args.log_level, v3=True):
+                await asyncio.sleep(0.2)
+                m["requote_modify_ms"] = await measure_modifies(sim, args.requotes, args.timeout)
         async with fresh_sim() as sim:
             m["quiet"] = await measure_quiet(sim, work / "quiet", args.quiet_seconds)
         m["session"] = await measure_session(work / "session", args.session_seconds, args.session_minutes,

@@ -16,6 +16,7 @@ import logging.handlers
 import signal
 import sys
 import time
+from dataclasses import replace
 from decimal import Decimal
 from typing import Callable
 
@@ -23,11 +24,15 @@ from api_client import AsterClient, ExchangeError, SymbolRules
 from aster_mm.account import HEDGE_MODE_HELP, AccountGuard
 from aster_mm.chores import DeadManSwitch, keep_listen_key_alive, report_status
 from aster_mm.config import Config, Timings, build_parser, parse_config, read_credentials
-from aster_mm.decisions import QuoteParams, desired_quote, needs_replace
+from aster_mm.decisions import BUY, MODIFY, REUSE, SELL, Quote, QuoteParams, crosses_book, desired_quote, requote_action
 from aster_mm.execution import OrderDesk
 from aster_mm.feeds import LIQUIDATION, Feeds
+from aster_mm.limits import position_room, stop_quote, stop_triggered, unrealized_loss
 from aster_mm.orders import OrderState
 from aster_mm.reconcile import Reconciler
+from aster_mm.spreads import AdaptiveConfig, AdaptiveSpreads
+from aster_mm.spreads import describe as describe_spreads
+from aster_mm.signing import Eip712Signer, Signer
 from aster_mm.startup import FatalError, retry_until
 from aster_mm.state import StrategyState
 from aster_mm.status import status_line
@@ -40,6 +45,13 @@ class ShutdownRequested(Exception):
     pass
 
 
+def adaptive_spreads(config: Config) -> AdaptiveSpreads | None:
+    if config.spread_model != "adaptive":
+        return None
+    return AdaptiveSpreads(AdaptiveConfig(config.risk_aversion, config.min_spread, config.buy_spread,
+                                          config.sell_spread))
+
+
 class MarketMaker:
     def __init__(self, config: Config, client: AsterClient, ws_url: str, *,
                  timings: Timings = Timings(), now: Callable[[], float] = time.monotonic):
@@ -47,7 +59,7 @@ class MarketMaker:
         self.t, self.now = timings, now
         self.symbol = config.symbol
         self.params = QuoteParams(config.buy_spread, config.sell_spread, config.balance_fraction,
-                                  config.position_threshold_usd)
+                                  config.position_threshold_usd, open_side=BUY if config.side == "long" else SELL)
         self.state = StrategyState()
         self.guard = AccountGuard(client, config, self.state, timings, now)
         self.desk = OrderDesk(client, self.symbol, self.state, timings, now)
@@ -59,13 +71,28 @@ class MarketMaker:
         self.feeds = Feeds(client, ws_url, self.symbol, self.state, self.desk, self.guard, timings, now, self.wake,
                            config.start_timeout)
         self.on_market_message, self.on_user_message = self.feeds.on_market_message, self.feeds.on_user_message
+        self.spreads = self.feeds.spreads = adaptive_spreads(config)
+        self._estimates: dict = {}
         self._skip_reason = ""
+        self._stopping = False             # a stop-loss is closing the position: until flat
 
     def wake(self) -> None:
         self._wake.set()
 
     def describe(self) -> str:
-        return status_line(self.state, self.params.position_threshold_usd, self.client.used_weight_1m)
+        line = status_line(self.state, self.params, self.client.used_weight_1m)
+        return line if self.spreads is None else f"{line} {describe_spreads(self._estimates)}"
+
+    def quote_params(self, wallet: Decimal) -> QuoteParams:
+        """The configured parameters, with the adaptive model's spreads for the position held (in lots
+        of one opening order) when it is on."""
+        if self.spreads is None:
+            return self.params
+        book, position = self.state.book, self.state.position.amount
+        lot = float(wallet * self.params.balance_fraction / book.mid) if wallet > 0 else 0.0
+        spreads = self.spreads.spreads(self.now(), float(position) / lot if lot else 0.0)
+        self._estimates = spreads.estimates
+        return replace(self.params, buy_spread=spreads.buy_spread, sell_spread=spreads.sell_spread)
 
     @property
     def rules(self) -> SymbolRules | None:
@@ -165,6 +192,8 @@ class MarketMaker:
         live = st.live
         if live is not None and live.state == OrderState.UNKNOWN:
             return await desk.resolve_unknown(live)
+        if live is not None and live.amend_unknown:
+            return await desk.resolve_amend(live)
         if self.sync.sweep_due() and st.user_up:
             await self.sync.sweep()
             return True                                    # cancel what it found before placing anything
@@ -182,15 +211,17 @@ class MarketMaker:
                 log.warning("%s: pulling the quote", reason)
                 return await desk.cancel(live)
             return False
-        if LIQUIDATION in st.close_only and self.cfg.resume_after_liquidation and st.position.amount == 0:
-            log.warning("flat after the liquidation: resuming (--resume-after-liquidation)")
-            del st.close_only[LIQUIDATION]
-        want, why = desired_quote(st.position.amount, st.book.mid, st.available * st.size_scale, self.params,
-                                  self.rules, st.close_only_reason)
+        want, why = self.wanted()
         if live is not None:
-            if want is None or needs_replace(live.quote, live.remaining, want, self.cfg.reprice_threshold):
-                return await desk.cancel(live)
-            return False                                   # reuse: nothing to send
+            action = want and requote_action(
+                live.quote, live.remaining, want, self.cfg.reprice_threshold,
+                can_modify=self.client.can_modify and live.state == OrderState.NEW and not live.no_modify,
+                modifications=live.modifications, crosses=crosses_book(want, st.book.bid, st.book.ask))
+            if action == REUSE:
+                return False                               # nothing to send
+            if action == MODIFY and (want.reduce_only or not self.guard.settings_wrong()):
+                return await desk.modify(live, want.price)  # a new opening price waits for the settings
+            return await desk.cancel(live)
         if want is not None and not want.reduce_only:
             if st.wallet_dirty:                            # size from what the exchange says is usable now
                 await self.guard.refresh_available()
@@ -210,6 +241,26 @@ class MarketMaker:
             return False
         await desk.place(want)
         return False
+
+    def wanted(self) -> tuple[Quote | None, str]:
+        """The one order the bot wants now: while a stop-loss runs, the stop; otherwise the quote."""
+        st, cfg = self.state, self.cfg
+        position, book = st.position.amount, st.book
+        if LIQUIDATION in st.close_only and cfg.resume_after_liquidation and position == 0:
+            log.warning("flat after the liquidation: resuming (--resume-after-liquidation)")
+            del st.close_only[LIQUIDATION]
+        mark = st.mark_price or book.mid
+        if abs(position) >= self.rules.min_qty and (
+                self._stopping or stop_triggered(position, st.entry_price, mark, cfg.stop_loss)):
+            if not self._stopping:
+                log.warning("STOP LOSS: mark %s against entry %s: closing %s, loss %.2f USD", mark,
+                            st.entry_price, position, -unrealized_loss(position, st.entry_price, mark))
+                self._stopping = True
+            return stop_quote(position, book.bid, book.ask, cfg.stop_slippage, self.rules), "stop"
+        self._stopping = False
+        wallet = st.available * st.size_scale
+        return desired_quote(position, book.mid, wallet, self.quote_params(wallet), self.rules,
+                             st.close_only_reason, position_room(position, book.mid, cfg.max_position_usd))
 
     # ----- life cycle -----
     async def run(self) -> None:
@@ -287,16 +338,17 @@ def install_signal_handlers(bot: MarketMaker) -> None:
         loop.add_signal_handler(sig, bot.stop.set)
 
 
-async def run_bot(config: Config, key: str, secret: str, rest_url: str, ws_url: str,
+async def run_bot(config: Config, signer: Signer, rest_url: str, ws_url: str,
                   timings: Timings = Timings()) -> None:
-    async with AsterClient(key, secret, rest_url) as client:
+    async with AsterClient(signer=signer, rest_url=rest_url) as client:
         bot = MarketMaker(config, client, ws_url, timings=timings)
         install_signal_handlers(bot)
         await bot.run()
 
 
 async def run_sim(config: Config, spec, start_price: Decimal) -> None:
-    """The bot, unchanged, against the simulator in this process with a synthetic market."""
+    """The bot, unchanged, against the simulator in this process with a synthetic market, signing with V3
+    (throwaway wallets the simulator generated)."""
     from sim_exchange import SimExchange, SyntheticMarket, symbol_table
     async with SimExchange(journal_limit=10_000, symbols=symbol_table(spec),   # a demo may run for days
                            fill_model=config.fill_model, feed_latency_ms=config.feed_latency_ms,
@@ -307,7 +359,8 @@ async def run_sim(config: Config, spec, start_price: Decimal) -> None:
         feeder.add_done_callback(lambda t: t.cancelled() or t.exception() is None or
                                  log.error("synthetic market stopped: %r", t.exception()))
         try:
-            await run_bot(config, sim.api_key, sim.api_secret, sim.rest_url, sim.ws_url)
+            signer = Eip712Signer(sim.v3_user, sim.v3_signer, sim.v3_signer_key)
+            await run_bot(config, signer, sim.rest_url, sim.ws_url)
         finally:
             feeder.cancel()
         s = sim.summary(config.symbol)
@@ -319,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     config = parse_config(argv, parser)
     if not config.sim:
         try:
-            key, secret, rest, ws = read_credentials()
+            creds = read_credentials(config.network)
         except ValueError as err:
             parser.error(str(err))                   # exit status 2, argparse style
     if config.sim:
@@ -336,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
         if config.sim:
             asyncio.run(run_sim(config, spec, start_price))
         else:
-            asyncio.run(run_bot(config, key, secret, rest, ws))
+            asyncio.run(run_bot(config, *creds))
     except FatalError as err:
         log.error("fatal: %s", err)
         print(f"market_maker.py: error: {err}", file=sys.stderr)

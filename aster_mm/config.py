@@ -1,4 +1,5 @@
-"""Configuration: the command line, the delays the bot waits on, and credentials from the environment.
+"""Configuration: the command line, the delays the bot waits on, and credentials from the environment
+(exactly one set: V3 Pro API agent wallet, or V1 API key) turned into the request signer.
 
 Every user mistake becomes a ValueError or an argparse error with a message naming the bad value,
 never a traceback.
@@ -6,18 +7,28 @@ never a traceback.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from dotenv import load_dotenv
 
 from api_client import DEFAULT_REST_URL, DEFAULT_WS_URL
+from aster_mm.signing import MAINNET_CHAIN_ID, TESTNET_CHAIN_ID, Eip712Signer, HmacSigner, Signer
 
 DESCRIPTION = "aster-mm: a one-symbol market maker for Aster perpetual futures."
+
+# network -> (REST host, WebSocket host, V3 signing chain id); V3 mainnet and testnet docs, "General Info"
+NETWORKS = {
+    "mainnet": (DEFAULT_REST_URL, DEFAULT_WS_URL, MAINNET_CHAIN_ID),
+    "testnet": ("https://fapi.asterdex-testnet.com", "wss://fstream.asterdex-testnet.com", TESTNET_CHAIN_ID),
+}
+V3_VARS = ("ASTER_USER", "ASTER_SIGNER", "ASTER_SIGNER_KEY")
+V1_VARS = ("ASTER_API_KEY", "ASTER_API_SECRET")
 
 
 @dataclass(frozen=True)
@@ -36,6 +47,18 @@ class Config:
     margin_type: str | None = None     # "CROSSED" or "ISOLATED"; None leaves the account's as it is
     start_timeout: float = 120.0       # keep retrying an unreachable exchange at start this long
     resume_after_liquidation: bool = False
+    side: str = "long"                 # long: BUY to open, SELL to close (the original); short: mirrored
+    spread_model: str = "fixed"        # fixed: --buy-spread/--sell-spread; adaptive: GLFT on live estimates
+    risk_aversion: float = 0.1         # GLFT gamma, per basis point per lot
+    min_spread: Decimal = Decimal("0.00045")   # adaptive floor: a maker and a taker fee at Aster's base tier
+    max_position_usd: Decimal | None = None    # an opening order never takes the position past this notional
+    stop_loss: Decimal | None = None           # close when the mark is this fraction against the entry price
+    stop_slippage: Decimal = Decimal("0.002")  # a stop crosses the spread by at most this fraction
+    max_loss_usd: Decimal | None = None        # session net PnL (unrealized included) that pauses or halts
+    max_daily_loss_usd: Decimal | None = None  # UTC-day net PnL from the ledger that pauses or halts
+    halt_cooldown: float = 60.0                # minutes paused after a loss limit; 0: halted until restarted
+    flatten_on_halt: bool = False              # close the position when a loss limit fires
+    network: str = "mainnet"
     start_price: Decimal | None = None   # --sim only: the synthetic market's first mid and the symbol's units
     tick: Decimal | None = None
     step: Decimal | None = None
@@ -106,24 +129,34 @@ def _margin_type(text: str) -> str:
     return names[text.lower()]
 
 
-def _start_timeout(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value <= 86400:
-        raise argparse.ArgumentTypeError(f"start-timeout must be 0..86400 seconds, got {text!r}")
-    return value
+def _float_range(name: str, low: float, high: float, unit: str) -> Callable[[str], float]:
+    """An argparse type: a number from `low` to `high` (inclusive)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{name} must be {low:g}..{high:g} {unit}, got {text!r}")
+        return value
+    return parse
 
 
-def _latency_ms(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value <= 60_000:
-        raise argparse.ArgumentTypeError(f"a latency must be 0..60000 ms, got {text!r}")
-    return value
+_start_timeout = _float_range("start-timeout", 0, 86400, "seconds")
+_latency_ms = _float_range("a latency", 0, 60_000, "ms")
+_minutes = _float_range("halt-cooldown", 0, 10080, "minutes")
+
+
+def _positive_float(name: str) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = -1.0
+        if not 0 < value < float("inf"):
+            raise argparse.ArgumentTypeError(f"{name} must be a number greater than 0, got {text!r}")
+        return value
+    return parse
 
 
 def _symbol(text: str) -> str:
@@ -136,10 +169,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="market_maker.py", description=DESCRIPTION,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        epilog="environment (also read from .env in the working directory; the environment wins): "
-               f"ASTER_API_KEY, ASTER_API_SECRET (required unless --sim), ASTER_REST_URL (default {DEFAULT_REST_URL}), "
-               f"ASTER_WS_URL (default {DEFAULT_WS_URL}). Exit status: 0 clean stop, 2 bad option or "
-               "configuration, 1 fatal runtime error.")
+        epilog="environment (also read from .env in the working directory; the environment wins), one set "
+               "required unless --sim: ASTER_USER, ASTER_SIGNER, ASTER_SIGNER_KEY (Pro API agent wallet) or "
+               "ASTER_API_KEY, ASTER_API_SECRET (existing V1 keys, mainnet only); ASTER_REST_URL and ASTER_WS_URL "
+               "override the network's hosts. Exit status: 0 clean stop, 2 bad option or configuration, "
+               "1 fatal runtime error.")
     p.add_argument("--symbol", type=_symbol, required=True, help="perpetual symbol, e.g. ETHUSDT")
     p.add_argument("--buy-spread", type=_fraction("buy-spread"), default=Decimal("0.006"),
                    help="BUY price = mid * (1 - buy_spread)")
@@ -155,6 +189,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cancel-countdown", type=_countdown, default=60.0,
                    help="dead-man switch: the exchange cancels our orders if not renewed for this many seconds "
                         "(renewed every quarter of it, at most every 15 s); 0 turns it off")
+    p.add_argument("--side", choices=["long", "short"], default="long",
+                   help="long: open with a post-only BUY below mid, close with a reduce-only SELL above it "
+                        "(the original script); short: open with a SELL above mid, close with a BUY below it")
+    p.add_argument("--spread-model", choices=["fixed", "adaptive"], default="fixed",
+                   help="fixed: quote at --buy-spread/--sell-spread; adaptive: Gueant-Lehalle-Fernandez-Tapia "
+                        "distances from live volatility and trade intensity (fixed spreads until warm)")
+    p.add_argument("--risk-aversion", type=_positive_float("risk-aversion"), default=0.1,
+                   help="adaptive: GLFT risk aversion per basis point per lot (typically 0.01-1): how hard a "
+                        "position pulls the closing price towards mid")
+    p.add_argument("--min-spread", type=_fraction("min-spread"), default=Decimal("0.00045"),
+                   help="adaptive: no quote closer to mid than this (default: a maker plus a taker fee)")
+    limits = p.add_argument_group("loss limits (off unless given)")
+    limits.add_argument("--max-position-usd", type=_decimal_arg("max-position-usd", None), default=None,
+                        help="an opening order never takes the position's notional past this (USD)")
+    limits.add_argument("--stop-loss", type=_fraction("stop-loss"), default=None,
+                        help="when the mark price is this fraction against the entry price, close the position "
+                             "with reduce-only IOC orders until flat")
+    limits.add_argument("--stop-slippage", type=_fraction("stop-slippage"), default=Decimal("0.002"),
+                        help="a stop order crosses the spread by at most this fraction of the best price")
+    limits.add_argument("--max-loss-usd", type=_decimal_arg("max-loss-usd", None), default=None,
+                        help="session net PnL (fees, funding and unrealized included) at which the bot cancels "
+                             "and pauses (USD, a positive number)")
+    limits.add_argument("--max-daily-loss-usd", type=_decimal_arg("max-daily-loss-usd", None), default=None,
+                        help="net PnL of the UTC day (from the ledger) at which the bot cancels and pauses (USD)")
+    limits.add_argument("--halt-cooldown", type=_minutes, default=60.0,
+                        help="minutes to pause after a loss limit fires; 0 halts until restarted (exit status 3)")
+    limits.add_argument("--flatten-on-halt", action="store_true",
+                        help="when a loss limit fires, also close the position (reduce-only IOC orders)")
     p.add_argument("--margin-type", type=_margin_type, default=None,
                    help="cross or isolated: set on the symbol when flat and confirmed before every opening order "
                         "(default: leave the account's setting)")
@@ -167,6 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-file", default="market_maker.log", help="log file, rotated by size")
     p.add_argument("--log-level", default="INFO", type=str.upper,
                    choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log verbosity")
+    p.add_argument("--network", choices=sorted(NETWORKS), default="mainnet",
+                   help="default REST/WS hosts and V3 signing chain id (testnet accepts V3 credentials only)")
     p.add_argument("--sim", action="store_true",
                    help="trade against the built-in exchange simulator: no keys, no network")
     sim = p.add_argument_group("with --sim", "The simulator knows ETHUSDT, BNBUSDT and ASTERUSDT; any other "
@@ -198,19 +262,47 @@ def parse_config(argv: list[str] | None, parser: argparse.ArgumentParser | None 
     return Config(**args)
 
 
+class Credentials(NamedTuple):
+    signer: Signer
+    rest_url: str
+    ws_url: str
 
-def read_credentials() -> tuple[str, str, str, str]:
-    """Key, secret, REST and WS URLs from the environment, then .env (the environment wins)."""
+
+def _env(name: str) -> str:
+    return os.environ.get(name, "").strip()
+
+
+def read_credentials(network: str = "mainnet") -> Credentials:
+    """The signer and the REST and WS URLs, from the environment, then .env (the environment wins).
+    Exactly one complete set of credentials: a ValueError names what is missing or conflicting."""
     load_dotenv(Path.cwd() / ".env", override=False)
-    key, secret = os.environ.get("ASTER_API_KEY", "").strip(), os.environ.get("ASTER_API_SECRET", "").strip()
-    for name, value in (("ASTER_API_KEY", key), ("ASTER_API_SECRET", secret)):
-        if not value:
-            raise ValueError(f"{name} is not set: put it in the environment or in .env (see .env.example)")
-    rest = os.environ.get("ASTER_REST_URL", "").strip() or DEFAULT_REST_URL
-    ws = os.environ.get("ASTER_WS_URL", "").strip() or DEFAULT_WS_URL
+    v3 = {name: _env(name) for name in V3_VARS}
+    v1 = {name: _env(name) for name in V1_VARS}
+    has_v3, has_v1 = any(v3.values()), any(v1.values())
+    if has_v3 and has_v1:
+        given = [n for n, v in (v3 | v1).items() if v]
+        raise ValueError(f"two sets of credentials ({', '.join(given)}): set either ASTER_USER, ASTER_SIGNER and "
+                         "ASTER_SIGNER_KEY (Pro API) or ASTER_API_KEY and ASTER_API_SECRET (V1), not both")
+    if not has_v3 and not has_v1:
+        raise ValueError("no credentials: set ASTER_USER, ASTER_SIGNER and ASTER_SIGNER_KEY (Pro API agent wallet) "
+                         "or ASTER_API_KEY and ASTER_API_SECRET (existing V1 keys), in the environment or in .env "
+                         "(see .env.example)")
+    given = v3 if has_v3 else v1
+    missing = [n for n, v in given.items() if not v]
+    if missing:
+        raise ValueError(f"{' and '.join(missing)} not set: {'V3' if has_v3 else 'V1'} credentials need "
+                         f"{', '.join(given)}")
+    default_rest, default_ws, chain_id = NETWORKS[network]
+    if has_v1 and network != "mainnet":
+        raise ValueError(f"--network {network} accepts Pro API (V3) credentials only, and ASTER_API_KEY is a V1 "
+                         "key: create an agent wallet on the testnet's API wallet page and set ASTER_USER, "
+                         "ASTER_SIGNER and ASTER_SIGNER_KEY")
+    signer: Signer = (Eip712Signer(v3["ASTER_USER"], v3["ASTER_SIGNER"], v3["ASTER_SIGNER_KEY"], chain_id)
+                      if has_v3 else HmacSigner(v1["ASTER_API_KEY"], v1["ASTER_API_SECRET"]))
+    rest = _env("ASTER_REST_URL") or default_rest
+    ws = _env("ASTER_WS_URL") or default_ws
     for name, value, schemes in (("ASTER_REST_URL", rest, ("http://", "https://")),
                                  ("ASTER_WS_URL", ws, ("ws://", "wss://"))):
         if not value.startswith(schemes):
             raise ValueError(f"{name} must start with {' or '.join(schemes)}, got {value!r}")
-    return key, secret, rest, ws
-
+    return Credentials(signer, rest, ws)

@@ -22,6 +22,12 @@ def mark_price(msg: dict) -> Decimal | None:
     return Decimal(data["p"]) if data.get("e") == "markPriceUpdate" else None
 
 
+def trade_price(msg: dict) -> str | None:
+    """The price of an aggTrade frame (plain or combined), None for any other frame."""
+    data = msg.get("data", msg)
+    return data["p"] if data.get("e") == "aggTrade" else None
+
+
 def top_of_book(msg: dict) -> tuple[str, str] | None:
     """Best bid and ask prices as received from a depth frame (plain or combined), None if a side is empty."""
     data = msg.get("data", msg)
@@ -78,6 +84,7 @@ class AccountUpdate:
     positions: list[Decimal]
     hedge: bool = False        # the symbol's position came as LONG/SHORT rows: hedge mode
     reason: str = ""           # m: ORDER, FUNDING_FEE, DEPOSIT, ...
+    entry: Decimal | None = None   # ep: the position's entry price
 
 
 def parse_account_update(msg: dict, symbol: str) -> AccountUpdate:
@@ -86,4 +93,6 @@ def parse_account_update(msg: dict, symbol: str) -> AccountUpdate:
     rows = [p for p in update.get("P", []) if p["s"] == symbol]
     positions = [Decimal(p["pa"]) for p in rows if p.get("ps", "BOTH") == "BOTH"]
     hedge = any(p.get("ps", "BOTH") != "BOTH" for p in rows)
-    return AccountUpdate(event_ms, int(msg.get("T", event_ms)), balances, positions, hedge, str(update.get("m", "")))
+    entry = next((Decimal(p["ep"]) for p in rows if p.get("ps", "BOTH") == "BOTH" and "ep" in p), None)
+    return AccountUpdate(event_ms, int(msg.get("T", event_ms)), balances, positions, hedge,
+                         str(update.get("m", "")), entry)

@@ -1,6 +1,6 @@
 """The order desk: every order request the bot sends, and what each answer means for its order.
 
-Placing, cancelling, resolving a placement of unknown outcome, cancelling strays and the final
+Placing, modifying in place (V3), cancelling, resolving a placement or modification of unknown outcome, cancelling strays and the final
 cancel-everything live here, with the back-off after rejections. Only the quoting loop calls these,
 so there is one sender of order requests and never two orders open.
 """
@@ -11,6 +11,7 @@ import itertools
 import logging
 import random
 import string
+from dataclasses import replace
 from decimal import Decimal
 from typing import Callable
 
@@ -107,11 +108,12 @@ class OrderDesk:
         order = Order(self.new_client_id(), want)
         self.state.live = order                       # registered before sending: a stream event may beat the reply
         self.state.remember(order)
-        log.info("place %s %s@%s%s as %s", want.side, want.qty, want.price,
-                 " reduceOnly" if want.reduce_only else "", order.client_id)
+        log.info("place %s %s@%s%s%s as %s", want.side, want.qty, want.price,
+                 " reduceOnly" if want.reduce_only else "", "" if want.time_in_force == "GTX" else " IOC",
+                 order.client_id)
         try:
             resp = await self.client.place_limit(self.symbol, want.side, want.qty, want.price, order.client_id,
-                                                 reduce_only=want.reduce_only)
+                                                 reduce_only=want.reduce_only, time_in_force=want.time_in_force)
         except UnknownOutcomeError as err:
             order.state, order.since = OrderState.UNKNOWN, self.now()
             log.warning("placement of %s has an unknown outcome (%s): querying before anything else",
@@ -138,6 +140,48 @@ class OrderDesk:
             self.state.position_dirty = True
         self.on_rejected(err)
         log.warning("order rejected: %s; next attempt in %.1f s", err, self.retry_at - self.now())
+
+    async def modify(self, order: Order, price: Decimal) -> bool:
+        """Move the resting order to `price` in one request, its quantity unchanged (sized from the balance
+        before it rested: re-reading it now would count the order's own margin); True when refused (the
+        order stays as it was, and is replaced instead)."""
+        was = order.quote
+        order.modifications += 1                      # counted when sent: an unknown outcome may have counted
+        try:
+            resp = await self.client.modify_order(self.symbol, order.client_id, was.qty, price)
+        except UnknownOutcomeError as err:
+            order.amend_unknown, order.since = True, self.now()
+            log.warning("modification of %s has an unknown outcome (%s): querying it", order.client_id, err)
+            return False
+        except RateLimitError as err:
+            self.hold_off(err.retry_after)
+            return False
+        except ExchangeError as err:
+            order.no_modify = True
+            log.warning("modification of %s refused (%s): replacing it instead", order.client_id, err)
+            return True
+        self._amended(order, resp)
+        log.info("modified %s %s@%s -> %s@%s", order.client_id, was.qty, was.price, order.quote.qty,
+                 order.quote.price)                   # logged after sending: the log is slower than the wire
+        return False
+
+    def _amended(self, order: Order, answer: dict) -> None:
+        """The exchange's word on the order's price and quantity after a modification."""
+        order.quote = replace(order.quote, price=Decimal(answer["price"]), qty=Decimal(answer["origQty"]))
+        self.apply_rest(order, answer)
+
+    async def resolve_amend(self, order: Order) -> bool:
+        """Query the order after a modification of unknown outcome; True once its price is known."""
+        resp = await self.client.query_order(self.symbol, client_order_id=order.client_id)
+        order.amend_unknown = False
+        if resp is None:                              # the exchange no longer knows it: gone
+            order.assumed_gone = True
+            self.apply_rest(order, {"status": "CANCELED", "executedQty": str(order.filled)})
+        else:
+            self._amended(order, resp)
+            log.info("order %s after the modification: %s@%s %s", order.client_id, order.quote.qty,
+                     order.quote.price, order.state.value)
+        return True
 
     async def cancel(self, order: Order) -> bool:
         """Cancel `order`; True once it is finished (cancelled, or found filled or gone)."""

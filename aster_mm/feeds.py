@@ -14,7 +14,9 @@ from typing import Callable
 from api_client import AsterClient
 from aster_mm.account import AccountGuard
 from aster_mm.config import Timings
-from aster_mm.events import MALFORMED, mark_price, parse_account_update, parse_order_update, top_of_book
+from aster_mm.events import (MALFORMED, mark_price, parse_account_update, parse_order_update, top_of_book,
+                             trade_price)
+from aster_mm.spreads import AdaptiveSpreads
 from aster_mm.execution import OrderDesk
 from aster_mm.startup import FatalError
 from aster_mm.state import Book, StrategyState
@@ -35,6 +37,7 @@ class Feeds:
         self._user_ws = None
         self.reconnect_user = False        # set by a handler: leave the user stream and reconnect
         self.seen = {"market": asyncio.Event(), "user": asyncio.Event()}   # connected at least once
+        self.spreads: AdaptiveSpreads | None = None   # fed mids and trades when the spreads adapt
 
     def on_market_message(self, raw: str | bytes) -> None:
         """A depth or mark-price frame. Any frame proves the connection alive; only a changed top of the
@@ -45,6 +48,12 @@ class Feeds:
             mark = mark_price(msg)
             if mark is not None:
                 self.state.mark_price, self.state.market_seen_at = mark, now
+                return
+            price = trade_price(msg)
+            if price is not None:
+                self.state.market_seen_at = now
+                if self.spreads is not None and self.state.book is not None:
+                    self.spreads.on_trade(now, float(price), float(self.state.book.mid))
                 return
             raw_top = top_of_book(msg)
             if raw_top is None:
@@ -58,6 +67,8 @@ class Feeds:
             if not (bid > 0 and ask > 0):
                 raise ValueError(f"non-positive price in {raw_top}")
             self.state.book = Book(bid, ask, now, raw_top)
+            if self.spreads is not None:
+                self.spreads.on_mid(now, float(self.state.book.mid))
         except MALFORMED as err:
             stream_log.warning("market: skipped a malformed message (%s): %.200r", type(err).__name__, raw)
             return
@@ -117,7 +128,8 @@ class Feeds:
             # The book pushes only when it changes (a quiet symbol may be silent for minutes); the mark
             # price ticks every second, so silence on this connection really means it is dead.
             name = self.symbol.lower()
-            return f"{self.ws_url}/stream?streams={name}@depth5@100ms/{name}@markPrice@1s"
+            trades = f"/{name}@aggTrade" if self.spreads is not None else ""
+            return f"{self.ws_url}/stream?streams={name}@depth5@100ms/{name}@markPrice@1s{trades}"
 
         def up(ws) -> None:
             self.state.market_up = True

@@ -44,6 +44,9 @@ class Order:
     traded: Decimal = Decimal(0)       # how much of it the position tracker already reflects
     since: float = 0.0                 # when it entered its current doubtful state (UNKNOWN)
     assumed_gone: bool = False         # finished by our inference (the exchange said -2013), not its word
+    modifications: int = 0             # Modify Order requests sent for it (the exchange caps them)
+    no_modify: bool = False            # a modification was refused: replace it instead
+    amend_unknown: bool = False        # a modification's outcome is unknown: query before anything else
 
     @property
     def live(self) -> bool:

@@ -47,8 +47,11 @@ class Reconciler:
         self.state.margin_type = margin_type_of(row) or self.state.margin_type
         amount, stamp = Decimal(row["positionAmt"]), int(row.get("updateTime") or 0)
         if stamp:
-            self.state.position.apply_snapshot(amount, stamp, sent_ms)
-        elif not self.state.position.apply_unstamped(amount, sent_ms):
+            if self.state.position.apply_snapshot(amount, stamp, sent_ms):
+                self.state.entry_price = Decimal(row.get("entryPrice") or 0)
+        elif self.state.position.apply_unstamped(amount, sent_ms):
+            self.state.entry_price = Decimal(row.get("entryPrice") or 0)
+        else:
             log.info("position read %s lacks the exchange's time and disagrees with recent stream fills "
                      "(%s): reading again shortly", amount, self.state.position.amount)
             self.next_sweep = min(self.next_sweep, self.now() + 1.0)

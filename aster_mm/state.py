@@ -50,6 +50,7 @@ class StrategyState:
     rules_stale: bool = False                      # a filter rejection: re-read the symbol's rules
     close_only: dict[str, str] = field(default_factory=dict)   # why no opening order may be sent, by cause
     size_scale: Decimal = Decimal(1)               # halved after each -2019 until an order rests or fills
+    entry_price: Decimal = Decimal(0)              # of the position, as the exchange reports it
 
     @property
     def wallet(self) -> Decimal:
@@ -70,7 +71,8 @@ class StrategyState:
         self.balances.update(update.balances)
         self.hedge_mode = self.hedge_mode or update.hedge
         for amount in update.positions:
-            self.position.apply_snapshot(amount, update.at_ms, update.event_ms)
+            if self.position.apply_snapshot(amount, update.at_ms, update.event_ms) and update.entry is not None:
+                self.entry_price = update.entry
 
     def remember(self, order: Order) -> None:
         self.orders[order.client_id] = order

@@ -50,8 +50,10 @@ from typing import Any
 from .accounts import Accounts
 from .journal import Clock, Journal
 from . import queue
-from .orders import Book, Order, SymbolSpec, parse_order
-from .wire import ZERO, ApiError, fmt_unit, mandatory, to_dec
+from .orders import Book, Order, SymbolSpec, check_filters, parse_order
+from .wire import ZERO, ApiError, dec_param, fmt_unit, mandatory, to_dec
+
+MAX_MODIFICATIONS = 10000   # V3 doc, Modify Order: "Maximum 10000 modifications per order."
 
 
 FILL_MODELS = ("queue", "optimistic")
@@ -64,12 +66,13 @@ async def _discard(*_: Any) -> None:
 class Engine:
     def __init__(self, symbols: dict[str, SymbolSpec], books: dict[str, Book], accounts: Accounts,
                  clock: Clock, journal: Journal, gtx_reject: bool = False, fill_model: str = "queue",
-                 partial_fills: bool = True):
+                 max_modifications: int = MAX_MODIFICATIONS, partial_fills: bool = True):
         if fill_model not in FILL_MODELS:
             raise ValueError(f"fill_model must be one of {', '.join(FILL_MODELS)}, not {fill_model!r}")
         self.symbols, self.books, self.accounts = symbols, books, accounts
         self.clock, self.journal, self.gtx_reject = clock, journal, gtx_reject
         self.fill_model, self.partial_fills = fill_model, partial_fills
+        self.max_modifications = max_modifications
         self.on_user: Callable[[dict], Awaitable[None]] = _discard
         self.on_market: Callable[[str, str, dict | None], Awaitable[None]] = _discard  # (symbol, type, frame)
         self.peak_open_orders: dict[str, int] = {}
@@ -273,6 +276,40 @@ class Engine:
                 await self.fill(order, fill, best_price, maker=False)
         if order.is_open and (tif in ("IOC", "FOK") or (tif == "GTX" and crosses)):
             await self.finish(order, "EXPIRED")
+
+    async def modify(self, params: dict) -> Order:
+        """V3 Modify Order (PUT /fapi/v3/order, "Modify Order (TRADE)" in aster-finance-futures-api-v3.md):
+        "Either orderId or origClientOrderId must be sent ... Both quantity and price must be sent. If the
+        new quantity or price does not meet PRICE_FILTER / PERCENT_FILTER / LOT_SIZE restrictions, the
+        modification will be rejected and the original order will remain. Only LIMIT order type is
+        supported. Maximum 10000 modifications per order."
+        The docs are silent on the rest; as Binance futures: `quantity` is the new total (origQty); a
+        change loses time priority; same price and quantity is -5027; over the limit -5026; a post-only
+        order that would cross is refused with -5022 and stays as it was (every refusal leaves it)."""
+        order = self.find_order(params, ApiError(-2013, "Order does not exist."))
+        if not order.is_open:
+            raise ApiError(-2011, "Unknown order sent.")
+        qty, price = dec_param(params, "quantity"), dec_param(params, "price")
+        check_filters(order.spec, price, qty, order.reduce_only)
+        if qty <= order.executed:
+            raise ApiError(-4003, "Quantity less than or equal to zero.")   # nothing would be left to rest
+        if (price, qty) == (order.price, order.qty):
+            raise ApiError(-5027, "No need to modify the order.")
+        if order.modifications >= self.max_modifications:
+            raise ApiError(-5026, "Exceeded the maximum allowable order modification limit.")
+        crosses = self._crosses(order.symbol, order.side, price)
+        if crosses and order.tif == "GTX":
+            raise ApiError(-5022, "Due to the order could not be executed as maker, the Post Only order "
+                                  "will be rejected. The order will not be recorded in the order history")
+        order.price, order.qty, order.modifications = price, qty, order.modifications + 1
+        order.update_time = self.clock.now_ms()
+        self.requeue(order)                             # back of the queue, as a new order would be
+        self._track_open(order)
+        await self._push_order_update(order, "AMENDMENT")
+        if crosses:
+            best_price = (self.books[order.symbol].asks if order.side == "BUY" else self.books[order.symbol].bids)[0][0]
+            await self.fill(order, order.remaining, best_price, maker=False)
+        return order
 
     async def fill(self, order: Order, qty: Decimal, price: Decimal, maker: bool,
                    exec_type: str = "TRADE") -> Decimal:

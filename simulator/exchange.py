@@ -2,6 +2,11 @@
 (engine, accounts, authentication, faults, streams, server) and adds the controls a test drives it
 with: market events, inspection, setup, and fault injection.
 
+Credentials: the exchange accepts V1 (`api_key`/`api_secret`) on /fapi/v1 paths and V3 on /fapi/v3 paths,
+where `v3_user` has one registered agent wallet (`v3_signer`, whose key is `v3_signer_key`), generated
+afresh for each simulator; `add_agent` registers more.
+
+
 Time: `clock` (plus the clock offset) drives timestamps and recvWindow checks; real-time durations
 (countdownCancelAll, restart downtime, fault delays, feed and order latency) use the event loop's clock.
 
@@ -20,8 +25,10 @@ from decimal import Decimal
 from typing import Any
 
 from .accounts import Accounts
-from .auth import HmacAuth
-from .engine import Engine
+from eth_account import Account
+
+from .auth import Eip712Auth, HmacAuth, Schemes
+from .engine import MAX_MODIFICATIONS, Engine
 from .faults import Faults
 from .journal import Clock, Journal
 from .orders import Book, SymbolSpec, default_symbols
@@ -38,8 +45,11 @@ class SimExchange:
                  maker_fee: Decimal = D("0.0001"), taker_fee: Decimal = D("0.00035"),
                  gtx_reject: bool = False, clock: Callable[[], float] = time.time,
                  journal_limit: int | None = None, mark_price_every: float = 1.0, fill_model: str = "queue",
-                 feed_latency_ms: float = 0, order_latency_ms: float = 0, partial_fills: bool = True):
+                 feed_latency_ms: float = 0, order_latency_ms: float = 0, chain_id: int = 1666,
+                 max_modifications: int = MAX_MODIFICATIONS, partial_fills: bool = True):
         self.api_key, self.api_secret = api_key, api_secret
+        agent = Account.create()
+        self.v3_user, self.v3_signer, self.v3_signer_key = Account.create().address, agent.address, agent.key.hex()
         self.symbols = symbols if symbols is not None else default_symbols()
         self._clock = Clock(clock)
         self._journal = Journal(self._clock, journal_limit)
@@ -47,15 +57,17 @@ class SimExchange:
         books = {s: Book() for s in self.symbols}
         self._accounts = Accounts(self.symbols, books, balances, maker_fee, taker_fee)
         self._engine = Engine(self.symbols, books, self._accounts, self._clock, self._journal, gtx_reject,
-                              fill_model, partial_fills)
+                              fill_model, max_modifications, partial_fills)
         self._faults = Faults()
         self._streams = Streams(self._engine, self._faults, self._journal, mark_price_every)
         self._streams.feed_latency = feed_latency_ms / 1000
         self._engine.on_user, self._engine.on_market = self._streams.send_user, self._streams.send_market
         self._auth = HmacAuth(api_key, api_secret, self._clock.now_ms)
+        self._v3 = Eip712Auth(chain_id, self._clock.now_ms)
+        self._v3.register(self.v3_user, self.v3_signer)
         self._rest = RestApi(self._engine, self._accounts, self._streams)
-        self._server = Server(self._engine, self._rest, self._streams, self._auth, self._faults, self._journal,
-                              self._clock)
+        self._server = Server(self._engine, self._rest, self._streams, Schemes(self._auth, self._v3), self._faults,
+                              self._journal, self._clock)
         self._server.order_latency = order_latency_ms / 1000
         self.peak_open_orders = self._engine.peak_open_orders
         # Observers, e.g. for latency measurements: see server.RequestObserver; market-frame observers
@@ -159,6 +171,10 @@ class SimExchange:
 
     async def _cancel_all(self, symbol: str) -> None:
         await self._engine.cancel_all(symbol)
+
+    def add_agent(self, user: str, agent: str) -> None:
+        """Approve another agent wallet for `user` (what the Pro API page does)."""
+        self._v3.register(user, agent)
 
     def _check_signature(self, query: str, body: str) -> None:
         self._auth.check_signature(query, body)

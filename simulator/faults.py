@@ -63,9 +63,10 @@ class Faults:
     def clear(self) -> None:
         self._pending.clear()
 
-    def take(self, method: str, path: str) -> Fault | None:
+    def take(self, method: str, path: str, endpoint: str) -> Fault | None:
+        """The fault for this request; a fault set on a V1 path also hits the V3 path of its endpoint."""
         for fault in self._pending:
-            if fault.method == method and fault.path == path:
+            if fault.method == method and fault.path in (path, endpoint):
                 fault.count -= 1
                 if fault.count <= 0:
                     self._pending.remove(fault)

@@ -60,8 +60,11 @@ class Journal:
         return result
 
     def requests(self, method: str | None = None, path: str | None = None) -> list[dict]:
-        return [e for e in self.entries if e["kind"] == "request"
-                and (method is None or e["method"] == method) and (path is None or e["path"] == path)]
+        """Requests by method and path; a V1 path also matches the V3 path of the same endpoint."""
+        return [e for e in self.entries if e["kind"] == "request" and (method is None or e["method"] == method)
+                and (path is None or path in (e["path"], e.get("endpoint")))]
 
     def order_requests(self) -> list[dict]:
-        return [e for e in self.requests() if e["method"] in ("POST", "DELETE") and e["path"] in ORDER_PATHS]
+        """Placements, cancels and modifications, whichever path family they came on."""
+        return [e for e in self.requests() if e["method"] in ("POST", "DELETE", "PUT")
+                and e.get("endpoint", e["path"]) in ORDER_PATHS]

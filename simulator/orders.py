@@ -61,6 +61,7 @@ class Order:
     # visible since we joined), and our place in line among our own orders (lower is earlier).
     ahead: Decimal | None = None
     priority: int = 0
+    modifications: int = 0
 
     @property
     def symbol(self) -> str:
@@ -147,6 +148,12 @@ def parse_order(params: dict, spec: SymbolSpec) -> tuple[str, Decimal, Decimal, 
     if client_id is not None and not CLIENT_ID_RE.match(client_id):
         raise ApiError(-1100, "Illegal characters found in parameter 'newClientOrderId'; "
                               "legal range is '^[\\.A-Z\\:/a-z0-9_-]{1,36}$'.")
+    check_filters(spec, price, qty, reduce_only)
+    return side, price, qty, tif, reduce_only, client_id
+
+
+def check_filters(spec: SymbolSpec, price: Decimal, qty: Decimal, reduce_only: bool) -> None:
+    """PRICE_FILTER, LOT_SIZE and MIN_NOTIONAL, in the exchange's order of checks."""
     if price <= 0:
         raise ApiError(-4001, "Price less than 0.")
     if qty <= 0:
@@ -162,4 +169,3 @@ def parse_order(params: dict, spec: SymbolSpec) -> tuple[str, Decimal, Decimal, 
     if price * qty < spec.min_notional and not reduce_only:
         raise ApiError(-4164, f"Order's notional must be no smaller than {fmt(spec.min_notional)} "
                               "(unless you choose reduce only).")
-    return side, price, qty, tif, reduce_only, client_id

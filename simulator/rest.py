@@ -2,6 +2,8 @@
 each turning request parameters into engine and account calls and the answer into the exchange's JSON.
 
 Endpoint shapes follow the Aster futures API docs (`asterdex/api-docs`, aster-finance-futures-api.md).
+Every endpoint also answers on its /fapi/v3 path (aster-finance-futures-api-v3.md) with V3 security,
+the same handler and the same answer; `ENDPOINT` maps each path to its V1 name, what tests ask for.
 """
 from __future__ import annotations
 
@@ -40,6 +42,24 @@ ROUTES = {
     ("PUT", "/fapi/v1/listenKey"): ("h_listen_key_keepalive", 1, "key"),
     ("DELETE", "/fapi/v1/listenKey"): ("h_listen_key_close", 1, "key"),
 }
+
+# V1 path -> V3 path of the same endpoint (V3 doc; account is "Account Information v3")
+V3_PATHS = {
+    "/fapi/v1/ping": "/fapi/v3/ping", "/fapi/v1/time": "/fapi/v3/time",
+    "/fapi/v1/exchangeInfo": "/fapi/v3/exchangeInfo", "/fapi/v1/depth": "/fapi/v3/depth",
+    "/fapi/v1/order": "/fapi/v3/order", "/fapi/v1/batchOrders": "/fapi/v3/batchOrders",
+    "/fapi/v1/allOpenOrders": "/fapi/v3/allOpenOrders", "/fapi/v1/openOrders": "/fapi/v3/openOrders",
+    "/fapi/v1/countdownCancelAll": "/fapi/v3/countdownCancelAll", "/fapi/v2/positionRisk": "/fapi/v3/positionRisk",
+    "/fapi/v2/balance": "/fapi/v3/balance", "/fapi/v4/account": "/fapi/v3/accountWithJoinMargin",
+    "/fapi/v1/leverage": "/fapi/v3/leverage", "/fapi/v1/marginType": "/fapi/v3/marginType",
+    "/fapi/v1/positionSide/dual": "/fapi/v3/positionSide/dual",
+    "/fapi/v1/multiAssetsMargin": "/fapi/v3/multiAssetsMargin", "/fapi/v1/listenKey": "/fapi/v3/listenKey",
+}
+ENDPOINT = {V3_PATHS[path]: path for _, path in ROUTES if path in V3_PATHS}
+ROUTES.update({(method, V3_PATHS[path]): (name, weight, "none" if security == "none" else "v3")
+               for (method, path), (name, weight, security) in list(ROUTES.items()) if path in V3_PATHS})
+# Modify Order exists on V3 only ("Modify Order (TRADE)", PUT /fapi/v3/order, weight 1)
+ROUTES[("PUT", "/fapi/v3/order")] = ("h_modify_order", 1, "v3")
 
 
 def symbol_info(s: SymbolSpec) -> dict:
@@ -102,6 +122,9 @@ class RestApi:
         if params.get("newOrderRespType") == "ACK":
             return (await self._engine.place(params, ack=True)).accepted_dict()
         return (await self._engine.place(params)).to_dict()
+
+    async def h_modify_order(self, params: dict) -> dict:
+        return (await self._engine.modify(params)).to_dict()
 
     async def h_batch_orders(self, params: dict) -> list:
         try:

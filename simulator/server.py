@@ -20,7 +20,7 @@ from .auth import Authenticator, SignedRequest
 from .engine import Engine
 from .faults import Faults
 from .journal import Clock, Journal
-from .rest import ROUTES, RestApi
+from .rest import ENDPOINT, ROUTES, RestApi
 from .streams import Streams
 from .wire import DOWN_BODY, ApiError
 
@@ -84,8 +84,8 @@ class Server:
         query, body = request.rel_url.raw_query_string, await request.text()
         params = dict(parse_qsl(query, keep_blank_values=True))
         params.update(parse_qsl(body, keep_blank_values=True))
-        entry = {"t": self._clock(), "kind": "request", "method": method, "path": path, "params": params,
-                 "status": None, "response": None}
+        entry = {"t": self._clock(), "kind": "request", "method": method, "path": path,
+                 "endpoint": ENDPOINT.get(path, path), "params": params, "status": None, "response": None}
         self._journal.log(entry)
         status, payload, headers = await self._dispatch(method, path, SignedRequest(request.headers, query,
                                                                                      body, params))
@@ -99,7 +99,7 @@ class Server:
         self._add_weight(route[1] if route else 1)
         if self._faults.is_down():
             return 503, DOWN_BODY, {}
-        fault = self._faults.take(method, path)
+        fault = self._faults.take(method, path, ENDPOINT.get(path, path))
         if fault and not fault.execute:
             return await fault.answer(self._stopping)
         if route is None:

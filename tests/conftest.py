@@ -1,4 +1,10 @@
-"""Shared fixtures: a simulator on 127.0.0.1 and the real bot running against it."""
+"""Shared fixtures: a simulator on 127.0.0.1 and the real bot running against it.
+
+The `sim` fixture runs every test that uses it twice, once per credential scheme ("v1": API key and
+HMAC on /fapi/v1 paths; "v3": Pro API agent wallet and EIP-712 on /fapi/v3 paths), and records the
+scheme on the simulator (`sim.scheme`); `BotRun` and `bot_env` give the bot that scheme's credentials.
+The simulator answers a V1 path asked of it (requests, fail_next) for the V3 path of the same endpoint.
+"""
 from __future__ import annotations
 
 import asyncio
@@ -15,6 +21,7 @@ sys.path.insert(0, str(ROOT))
 from api_client import AsterClient  # noqa: E402
 from aster_mm.config import Config, Timings  # noqa: E402
 from aster_mm.decisions import BUY  # noqa: E402
+from aster_mm.signing import Eip712Signer, HmacSigner  # noqa: E402
 from market_maker import MarketMaker  # noqa: E402
 from sim_exchange import SimExchange  # noqa: E402
 
@@ -62,11 +69,29 @@ def order_posts(sim: SimExchange) -> list[dict]:
     return [r["params"] for r in sim.requests("POST", "/fapi/v1/order")]
 
 
+@pytest.fixture(params=["v1", "v3"])
+def scheme(request) -> str:
+    return request.param
+
+
 @pytest.fixture
-async def sim():
+async def sim(scheme):
     async with SimExchange() as exchange:
+        exchange.scheme = scheme
         await set_mid(exchange, "2500")
         yield exchange
+
+
+def signer_for(sim: SimExchange):
+    if getattr(sim, "scheme", "v1") == "v3":
+        return Eip712Signer(sim.v3_user, sim.v3_signer, sim.v3_signer_key)
+    return HmacSigner(sim.api_key, sim.api_secret)
+
+
+def secrets_of(sim: SimExchange) -> list[bytes]:
+    """Every secret the bot may hold for this simulator, as it could appear in output."""
+    key = sim.v3_signer_key.removeprefix("0x")
+    return [s.encode() for s in (sim.api_key, sim.api_secret, key, key.upper())]
 
 
 class BotRun:
@@ -74,7 +99,7 @@ class BotRun:
 
     def __init__(self, sim: SimExchange, timings: Timings = FAST, **config):
         self.sim = sim
-        self.client = AsterClient(sim.api_key, sim.api_secret, sim.rest_url, timeout=2.0)
+        self.client = AsterClient(signer=signer_for(sim), rest_url=sim.rest_url, timeout=2.0)
         self.bot = MarketMaker(Config(symbol=config.pop("symbol", SYMBOL), **config), self.client, sim.ws_url,
                                timings=timings)
         self.task: asyncio.Task | None = None
@@ -100,8 +125,11 @@ class BotRun:
 def bot_env(sim, tmp_path):
     """Environment for the bot as a subprocess: the simulator's URLs and keys, no inherited secrets."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASTER_")}
-    env.update(ASTER_API_KEY=sim.api_key, ASTER_API_SECRET=sim.api_secret,
-               ASTER_REST_URL=sim.rest_url, ASTER_WS_URL=sim.ws_url, PYTHONUNBUFFERED="1")
+    if sim.scheme == "v3":
+        env.update(ASTER_USER=sim.v3_user, ASTER_SIGNER=sim.v3_signer, ASTER_SIGNER_KEY=sim.v3_signer_key)
+    else:
+        env.update(ASTER_API_KEY=sim.api_key, ASTER_API_SECRET=sim.api_secret)
+    env.update(ASTER_REST_URL=sim.rest_url, ASTER_WS_URL=sim.ws_url, PYTHONUNBUFFERED="1")
     return env
 
 

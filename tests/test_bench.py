@@ -19,7 +19,12 @@ def test_quick_bench_writes_complete_results(tmp_path):
     assert set(r) >= {"machine", "config", "metrics", "checks", "all_met"}
     assert r["machine"]["nproc"] >= 1 and r["machine"]["python"]
     m = r["metrics"]
-    assert set(m) == {"requote_ms", "fill_to_order_ms", "shutdown_ms", "quiet", "depth_frames_per_s", "session"}
+    assert set(m) == {"requote_ms", "fill_to_order_ms", "shutdown_ms", "quiet", "depth_frames_per_s", "session",
+                      "requote_modify_ms", "v3_signature_us"}
+    mod = m["requote_modify_ms"]
+    assert mod["to_put"]["n"] == mod["to_resting"]["n"] == 5
+    assert 0 < mod["to_put"]["p50"] <= mod["to_resting"]["p50"] < 5000
+    assert 0 < m["v3_signature_us"]["p50"] < 10_000 and m["v3_signature_us"]["n"] == 200
     for key, n in (("requote_ms", 5), ("fill_to_order_ms", 4)):
         lat = m[key]
         assert lat["n"] == n and 0 < lat["p50"] <= lat["p99"] <= lat["max"] < 5000
@@ -35,4 +40,5 @@ def test_quick_bench_writes_complete_results(tmp_path):
     assert s["bot_alive_at_end"] and s["samples"] >= 2 and s["exchange"]["orders_accepted"] >= 1
     assert 0 < s["rss_start_mb"] <= s["peak_rss_mb"] and 0 <= s["cpu_pct"] < 200
     assert [c["metric"] for c in r["checks"]][:2] == ["requote latency p50", "requote latency p99"]
+    assert "requote latency, modify in place (V3) p50" in proc.stdout and "V3 signature p50" in proc.stdout
     assert all(c["met"] in (True, False, None) for c in r["checks"])

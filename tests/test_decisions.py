@@ -9,7 +9,8 @@ import pytest
 import market_maker as mm
 from api_client import SymbolRules
 from aster_mm.config import Config, build_parser, parse_config, read_credentials
-from aster_mm.decisions import BUY, SELL, Quote, QuoteParams, desired_quote, in_position, needs_replace, quote_price
+from aster_mm.decisions import (BUY, SELL, Quote, QuoteParams, crosses_book, desired_quote, in_position, needs_replace,
+                                 quote_price, requote_action)
 from aster_mm.orders import Order, OrderState, apply_report, next_state
 from aster_mm.position import PositionTracker
 
@@ -336,9 +337,47 @@ def test_dotenv_fills_in_what_the_environment_lacks_and_the_environment_wins(mon
                                    "ASTER_WS_URL=ws://127.0.0.1:9\n")
     monkeypatch.setenv("ASTER_API_KEY", "from-environment-key")
     try:
-        key, secret, rest, ws = read_credentials()
+        signer, rest, ws = read_credentials()
     finally:                                    # load_dotenv wrote into os.environ: undo it
         for name in ("ASTER_API_SECRET", "ASTER_WS_URL"):
             os.environ.pop(name, None)
-    assert (key, secret) == ("from-environment-key", "from-dotenv-secret")
+    assert signer.hint == "V1 key from…-key"
+    assert signer.sign_stream({}, 0).headers == {"X-MBX-APIKEY": "from-environment-key"}
     assert (rest, ws) == ("https://fapi.asterdex.com", "ws://127.0.0.1:9")
+
+
+# ---- requote: reuse, modify in place (V3) or replace ------------------------------------------
+def _requote(resting, want, remaining=None, **kw):
+    args = dict(can_modify=True, modifications=0, crosses=False) | kw
+    return requote_action(resting, resting.qty if remaining is None else remaining, want, D("0.001"), **args)
+
+
+OPEN_BUY = Quote("BUY", D("2485"), D("0.8"), False)
+CLOSE_SELL = Quote("SELL", D("2515"), D("0.8"), True)
+
+
+@pytest.mark.parametrize("resting, want, kw, remaining, action", [
+    (OPEN_BUY, OPEN_BUY, {}, None, "reuse"),
+    (OPEN_BUY, Quote("BUY", D("2486"), D("0.8"), False), {}, None, "reuse"),       # within 0.1 %
+    (OPEN_BUY, Quote("BUY", D("2495"), D("0.79"), False), {}, None, "modify"),     # new price (and size)
+    (OPEN_BUY, Quote("BUY", D("2495"), D("0.8"), False), {"can_modify": False}, None, "replace"),  # V1
+    (OPEN_BUY, Quote("SELL", D("2515"), D("0.8"), True), {}, None, "replace"),     # side and kind
+    (OPEN_BUY, Quote("BUY", D("2495"), D("0.8"), True), {}, None, "replace"),      # kind
+    (OPEN_BUY, Quote("BUY", D("2495"), D("0.8"), False), {}, D("0.5"), "replace"),  # part-filled
+    (OPEN_BUY, Quote("BUY", D("2495"), D("0.8"), False), {"modifications": 9999}, None, "replace"),
+    (OPEN_BUY, Quote("BUY", D("2495"), D("0.8"), False), {"modifications": 9998}, None, "modify"),
+    (OPEN_BUY, Quote("BUY", D("2495"), D("0.8"), False), {"crosses": True}, None, "replace"),
+    (CLOSE_SELL, Quote("SELL", D("2525"), D("0.8"), True), {}, None, "modify"),
+    (CLOSE_SELL, Quote("SELL", D("2525"), D("0.9"), True), {}, None, "replace"),   # wrong size
+    (CLOSE_SELL, Quote("SELL", D("2515"), D("0.9"), True), {}, None, "replace"),
+])
+def test_requote_action(resting, want, kw, remaining, action):
+    assert _requote(resting, want, remaining, **kw) == action
+
+
+def test_crosses_book():
+    bid, ask = D("2499.99"), D("2500.01")
+    assert crosses_book(Quote("BUY", ask, D(1), False), bid, ask)
+    assert not crosses_book(Quote("BUY", bid, D(1), False), bid, ask)
+    assert crosses_book(Quote("SELL", bid, D(1), True), bid, ask)
+    assert not crosses_book(Quote("SELL", ask, D(1), True), bid, ask)

@@ -7,8 +7,10 @@ import time
 from decimal import Decimal
 
 import pytest
-from conftest import (DATA_DIR, SYMBOL, BotRun, assert_invariants, open_orders, order_posts, run_cli, set_mid,
-                      wait_open)
+from conftest import (DATA_DIR, SYMBOL, BotRun, assert_invariants, open_orders, order_posts, run_cli, secrets_of,
+                      set_mid, wait_open)
+
+from eth_account import Account
 
 from sim_exchange import ReplayMarket
 
@@ -35,19 +37,27 @@ async def test_full_cycle_buy_sell_buy(sim):
     assert open_orders(sim) == []
 
 
-async def test_no_request_below_reprice_threshold_and_one_replace_above(sim):
+async def test_no_request_below_reprice_threshold_and_one_requote_above(sim):
     async with BotRun(sim) as bot:
         first = await wait_open(sim, "BUY")
         before = len(sim.order_requests())
         for mid in ("2500.5", "2499.5", "2501", "2499", "2500.2", "2498.8"):   # target moves < 0.1 %
             await set_mid(sim, mid)
-        await set_mid(sim, "2510")                                           # +0.4 %: replace
-        await sim.wait_for(lambda: len(order_posts(sim)) == 2, 5)
-        replace = [(r["method"], r["path"]) for r in sim.order_requests()[before:]]
-        assert replace == [("DELETE", "/fapi/v1/order"), ("POST", "/fapi/v1/order")]
-        second = await wait_open(sim, "BUY")
-        assert Decimal(second["price"]) == Decimal("2494.94")                # 2510 * 0.994 rounded down
-        assert second["clientOrderId"] != first["clientOrderId"]
+        await set_mid(sim, "2510")                                           # +0.4 %: requote
+        # 2510 * 0.994 rounded down
+        await sim.wait_for(lambda: [Decimal(o["price"]) for o in open_orders(sim)] == [Decimal("2494.94")], 5)
+        requote = [(r["method"], r["path"]) for r in sim.order_requests()[before:]]
+        [second] = open_orders(sim)
+        if sim.scheme == "v3":                                               # amended in place: one request
+            assert requote == [("PUT", "/fapi/v3/order")]
+            sent = sim.requests("PUT", "/fapi/v3/order")[0]["params"]
+            assert (sent["origClientOrderId"], sent["price"], sent["quantity"]) == (first["clientOrderId"],
+                                                                                 "2494.94", "0.8")
+            assert second["clientOrderId"] == first["clientOrderId"] and second["origQty"] == "0.800"
+        else:
+            assert requote == [("DELETE", "/fapi/v1/order"), ("POST", "/fapi/v1/order")]
+            assert second["clientOrderId"] != first["clientOrderId"]
+        assert bot.state.live.quote.price == Decimal("2494.94")
         assert_invariants(sim, bot)
 
 
@@ -96,25 +106,27 @@ async def test_signal_cancels_everything_and_exits_zero(sim, bot_env, tmp_path, 
     assert not sim.requests("DELETE", "/fapi/v1/listenKey")   # the account's key, shared: left to expire
     assert elapsed < 2.0
     secret_free = out + err + (tmp_path / "mm.log").read_bytes()
-    assert sim.api_secret.encode() not in secret_free
-    assert sim.api_key.encode() not in secret_free
+    for secret in secrets_of(sim):                # the V1 key and secret, the V3 agent's private key
+        assert secret not in secret_free
 
 
 @pytest.mark.parametrize("args, env_drop, status, needle", [
     (["--symbol", "FOOUSDT"], None, 1, "FOOUSDT"),
-    (["--symbol", SYMBOL], "ASTER_API_SECRET", 2, "ASTER_API_SECRET"),
+    (["--symbol", SYMBOL], "secret", 2, "secret"),         # the scheme's secret: ASTER_API_SECRET or ASTER_SIGNER_KEY
     (["--symbol", SYMBOL, "--buy-spread=-0.01"], None, 2, "buy-spread"),
     (["--symbol", SYMBOL, "--leverage", "200"], None, 2, "leverage"),
 ])
 async def test_bad_input_exits_with_clear_message(sim, bot_env, tmp_path, args, env_drop, status, needle):
+    secret_var = "ASTER_SIGNER_KEY" if sim.scheme == "v3" else "ASTER_API_SECRET"
     if env_drop:
-        bot_env.pop(env_drop)
+        bot_env.pop(secret_var)
+        needle = secret_var
     proc = await run_cli(*args, "--log-file", str(tmp_path / "mm.log"), env=bot_env, cwd=tmp_path)
     out, err = await asyncio.wait_for(proc.communicate(), 15)
     assert proc.returncode == status
     assert needle in err.decode()
     assert b"Traceback" not in err + out
-    assert sim.api_secret.encode() not in err + out
+    assert not any(secret in err + out for secret in secrets_of(sim))
     assert sim.order_requests() == []
 
 
@@ -129,12 +141,18 @@ async def test_non_trading_symbol_without_position_is_cancelled_then_exits_1(sim
 
 
 async def test_rejected_credentials_are_fatal(sim, bot_env, tmp_path):
-    bot_env["ASTER_API_SECRET"] = "wrong-secret-0123456789"
+    if sim.scheme == "v3":                        # a well-formed agent wallet the exchange never approved
+        stranger = Account.create()
+        wrong = stranger.key.hex()
+        bot_env.update(ASTER_SIGNER=stranger.address, ASTER_SIGNER_KEY=wrong)
+    else:
+        wrong = bot_env["ASTER_API_SECRET"] = "wrong-secret-0123456789"
     proc = await run_cli("--symbol", SYMBOL, "--log-file", str(tmp_path / "mm.log"), env=bot_env, cwd=tmp_path)
     out, err = await asyncio.wait_for(proc.communicate(), 15)
     assert proc.returncode == 1
-    assert "credentials" in err.decode() or "-1022" in err.decode()
-    assert b"wrong-secret-0123456789" not in out + err + (tmp_path / "mm.log").read_bytes()
+    assert "credentials" in err.decode()
+    assert wrong.encode() not in out + err + (tmp_path / "mm.log").read_bytes()
+    assert not sim.requests("POST", "/fapi/v1/order")
 
 
 @pytest.mark.skipif(not DATA_DIR.is_dir(), reason=f"recorded data not found at {DATA_DIR}")
@@ -149,3 +167,22 @@ async def test_replay_recorded_bnbusdt(sim):
         assert sim.peak_open_orders["BNBUSDT"] <= 1
         assert bot.state.position.amount == sim.position("BNBUSDT")
     assert sim.open_orders("BNBUSDT") == []
+
+
+async def test_short_side_mirrors_the_full_cycle(sim):
+    """--side short: SELL to open above mid, BUY reduce-only to close below it, the mirror of the BUY cycle."""
+    async with BotRun(sim, side="short") as bot:
+        sell = await wait_open(sim, "SELL")
+        # mid 2500: SELL at 2500 * 1.006 = 2515, size 10000 * 0.2 / 2500 = 0.8
+        assert (Decimal(sell["price"]), Decimal(sell["origQty"])) == (Decimal("2515"), Decimal("0.8"))
+        assert "reduceOnly" not in order_posts(sim)[-1] and order_posts(sim)[-1]["timeInForce"] == "GTX"
+        await sim.fill_order(SYMBOL)
+        buy = await wait_open(sim, "BUY")
+        assert (Decimal(buy["price"]), Decimal(buy["origQty"])) == (Decimal("2485"), Decimal("0.8"))
+        assert order_posts(sim)[-1]["reduceOnly"] == "true"
+        assert bot.state.position.amount == sim.position(SYMBOL) == Decimal("-0.8")
+        await sim.fill_order(SYMBOL)
+        await wait_open(sim, "SELL")
+        assert sim.position(SYMBOL) == 0
+        assert_invariants(sim, bot)
+    assert open_orders(sim) == []

@@ -169,6 +169,7 @@ async def test_cancel_5xx_and_network_errors_are_retried(sim):
     async with BotRun(sim) as bot:
         await wait_open(sim, "BUY")
         sim.fail_next("DELETE", ORDER, count=2, status=502)
+        await sim.fill_order(SYMBOL, qty=Decimal("0.004"))   # part-filled: replaced, not modified (V3 too)
         await set_mid(sim, "2520")
         await sim.wait_for(lambda: len(order_posts(sim)) == 2, 5)
         assert len(sim.requests("DELETE", ORDER)) == 3
@@ -252,8 +253,9 @@ async def test_stop_during_429_backoff_still_cancels_everything(sim):
     run = BotRun(sim)
     async with run:
         await wait_open(sim, "BUY")
-        sim.fail_next("DELETE", ORDER, status=429, retry_after=1)
-        await set_mid(sim, "2520")                          # the replace's cancel is rate limited
+        # the requote's first request is rate limited: the cancel (V1) or the modification (V3)
+        sim.fail_next("PUT" if sim.scheme == "v3" else "DELETE", ORDER, status=429, retry_after=1)
+        await set_mid(sim, "2520")
         await sim.wait_for(lambda: any(r["status"] == 429 for r in sim.requests()), 5)
     limited_at = [r for r in sim.requests() if r["status"] == 429][0]["t"]
     cancel_all = sim.requests("DELETE", "/fapi/v1/allOpenOrders")[-1]
@@ -266,10 +268,12 @@ async def test_clock_drift_resyncs_and_continues(sim):
     async with BotRun(sim) as bot:
         await wait_open(sim, "BUY")
         syncs = len(sim.requests("GET", "/fapi/v1/time"))
-        sim.set_clock_offset(8.0)
-        await set_mid(sim, "2520")
-        await sim.wait_for(lambda: len(order_posts(sim)) == 2 and len(open_orders(sim)) == 1, 5)
+        sim.set_clock_offset(12.0)                # outside V1's recvWindow (5 s) and V3's nonce window (10 s)
+        await set_mid(sim, "2520")                # requote to 2520 * 0.994
+        await sim.wait_for(lambda: [o["price"] for o in open_orders(sim)] == ["2504.88"], 5)
         assert len(sim.requests("GET", "/fapi/v1/time")) > syncs
+        refused = [r["response"]["code"] for r in sim.order_requests() if r["status"] == 400]
+        assert refused == [-4225 if sim.scheme == "v3" else -1021]
         assert_invariants(sim, bot)
 
 
@@ -281,8 +285,8 @@ async def test_malformed_messages_are_skipped_and_streams_kept(sim):
                      '{"e":"mystery"}'):
             await sim.send_raw("market", junk)
             await sim.send_raw("user", junk)
-        await set_mid(sim, "2520")
-        await sim.wait_for(lambda: len(order_posts(sim)) == 2 and len(open_orders(sim)) == 1, 5)
+        await set_mid(sim, "2520")                       # still requotes (to 2520 * 0.994)
+        await sim.wait_for(lambda: [o["price"] for o in open_orders(sim)] == ["2504.88"], 5)
         assert sim.market_stream_connections == 1 and sim.user_stream_connections == 1
         assert_invariants(sim, bot)
 

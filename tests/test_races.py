@@ -64,7 +64,8 @@ class FakeClient:
         self.open.remove(found)
         return {**found, "status": "CANCELED"}
 
-    async def place_limit(self, symbol, side, quantity, price, client_order_id, *, reduce_only=False):
+    async def place_limit(self, symbol, side, quantity, price, client_order_id, *, reduce_only=False,
+                          time_in_force="GTX"):
         self.calls.append(("place", client_order_id))
         order = {"clientOrderId": client_order_id, "orderId": 1000 + len(self.calls), "status": "NEW",
                  "executedQty": "0", "side": side, "origQty": str(quantity), "price": str(price)}

@@ -1,0 +1,57 @@
+"""Loss limits as pure decisions: how large an opening order may be, when a position must be stopped
+out and with which order, and whether a loss limit pauses or halts the bot.
+
+Nothing here does I/O or keeps a clock: the caller passes the figures and the time.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from aster_mm.decisions import BUY, SELL, Quote, capped
+from aster_mm.rules import SymbolRules
+
+
+def position_room(position: Decimal, mid: Decimal, max_position_usd: Decimal | None) -> Decimal | None:
+    """How much an opening order may add before the position's notional reaches the limit (None: no
+    limit). An adopted position and partial fills count: it is the position now that is measured."""
+    if max_position_usd is None:
+        return None
+    return max(Decimal(0), max_position_usd / mid - abs(position))
+
+
+def stop_triggered(position: Decimal, entry: Decimal, mark: Decimal, stop_loss: Decimal | None) -> bool:
+    """The mark price is `stop_loss` (a fraction of the entry price) or more against the position."""
+    if stop_loss is None or position == 0 or entry <= 0:
+        return False
+    if position > 0:
+        return mark <= entry * (1 - stop_loss)
+    return mark >= entry * (1 + stop_loss)
+
+
+def stop_quote(position: Decimal, bid: Decimal, ask: Decimal, slippage: Decimal, rules: SymbolRules) -> Quote:
+    """A reduce-only IOC order that closes the position (up to maxQty) crossing the spread by at most
+    `slippage`: a long sells down to bid * (1 - slippage), a short buys up to ask * (1 + slippage)."""
+    if position > 0:
+        return Quote(SELL, rules.price_up(bid * (1 - slippage)), capped(position, rules), True, "IOC")
+    return Quote(BUY, rules.price_down(ask * (1 + slippage)), capped(-position, rules), True, "IOC")
+
+
+def unrealized_loss(position: Decimal, entry: Decimal, mark: Decimal) -> Decimal:
+    return position * (mark - entry)
+
+
+@dataclass(frozen=True)
+class LossLimits:
+    max_loss_usd: Decimal | None = None          # session net PnL, unrealized included
+    max_daily_loss_usd: Decimal | None = None    # UTC day, from the ledger
+    cooldown_s: float = 0.0                      # pause this long on a breach; 0: halt until restarted
+
+
+def breached(limits: LossLimits, session_net: Decimal, day_net: Decimal) -> str:
+    """Why a loss limit is breached now ("" when none is)."""
+    if limits.max_loss_usd is not None and session_net <= -limits.max_loss_usd:
+        return f"session net PnL {session_net:.2f} USD reached --max-loss-usd {limits.max_loss_usd}"
+    if limits.max_daily_loss_usd is not None and day_net <= -limits.max_daily_loss_usd:
+        return f"today's net PnL {day_net:.2f} USD reached --max-daily-loss-usd {limits.max_daily_loss_usd}"
+    return ""
