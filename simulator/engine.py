@@ -25,6 +25,12 @@ price (simulator/queue.py holds the rules):
   What it cannot know: hidden liquidity, the queue beyond the visible levels, orders that join and
   cancel between two snapshots, and other participants' latency.
 
+`partial_fills=False` (queue model only) fills the whole order as soon as a print at its price reaches
+it, whatever of the print is left: the rule of hftbacktest's NoPartialFillExchange ("Your order is at
+the front of the queue and your order price == sell trade price" is a condition for full execution,
+hftbacktest/src/backtest/proc/nopartialfillexchange.rs), which the backtester uses; it exists so the
+two engines can be compared like for like (tests/test_agreement.py). The exchange fills partially.
+
 `fill_model="optimistic"` (the old rule, as if always first in the queue): a resting order is filled as
 maker, at its own price, when a market trade prints at or through its price, for min(remaining, trade
 qty); one print's qty is shared among our orders, best price first; the book moving through it fills it
@@ -60,12 +66,12 @@ async def _discard(*_: Any) -> None:
 class Engine:
     def __init__(self, symbols: dict[str, SymbolSpec], books: dict[str, Book], accounts: Accounts,
                  clock: Clock, journal: Journal, gtx_reject: bool = False, fill_model: str = "queue",
-                 max_modifications: int = MAX_MODIFICATIONS):
+                 max_modifications: int = MAX_MODIFICATIONS, partial_fills: bool = True):
         if fill_model not in FILL_MODELS:
             raise ValueError(f"fill_model must be one of {', '.join(FILL_MODELS)}, not {fill_model!r}")
         self.symbols, self.books, self.accounts = symbols, books, accounts
         self.clock, self.journal, self.gtx_reject = clock, journal, gtx_reject
-        self.fill_model = fill_model
+        self.fill_model, self.partial_fills = fill_model, partial_fills
         self.max_modifications = max_modifications
         self.on_user: Callable[[dict], Awaitable[None]] = _discard
         self.on_market: Callable[[str, str, dict | None], Awaitable[None]] = _discard  # (symbol, type, frame)
@@ -161,6 +167,8 @@ class Engine:
                 fills.append((order, order.remaining))
             else:
                 reach, order.ahead = queue.on_trade(order.ahead, left)
+                if reach > 0 and not self.partial_fills:
+                    reach = order.remaining
                 fills.append((order, min(order.remaining, reach)))
         for order, qty in fills:
             if qty > 0:
