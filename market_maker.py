@@ -38,7 +38,6 @@ from aster_mm.status import status_line
 from aster_mm.strategy import Strategy
 
 log = logging.getLogger("mm")
-stream_log = logging.getLogger("stream")
 
 
 class ShutdownRequested(Exception):
@@ -135,7 +134,7 @@ class MarketMaker:
         self.state.balances = await self.client.wallet_balances()
         await self.guard.refresh_available()
 
-    # ----- streams in -----
+    # ----- the quoting loop: the only place that sends order requests -----
     async def quote_loop(self) -> None:
         while True:
             try:
@@ -316,7 +315,7 @@ class MarketMaker:
                       err or type(err).__name__, backstop)
             left.append("orders not confirmed cancelled" + backstop)
         if self.state.position.amount:
-            left.append(f"position {self.state.position.amount} {self.symbol} (a stop never closes it)")
+            left.append(f"position {self.state.position.amount} {self.symbol} (stopping the bot never closes a position)")
         line = f"left open: {'; '.join(left) or 'nothing'}; {self.describe()}"
         log.info("stopped: %s", line)
         log.info("session summary: %s", self.books.text(self.rules))
