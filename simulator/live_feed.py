@@ -7,6 +7,10 @@ V1 doc, "Partial Book Depth Streams": `b`/`a` are the top bids and asks as [pric
 Trade Streams": `m` "Is the buyer the market maker?", so `m` true means the aggressor sold. A dropped or
 refused connection is retried with a doubling back-off (reset once a connection stayed up `stable_after`
 seconds); the gap is logged when the stream is lost and again, with its length, when it is back.
+
+The simulator's own market streams are up only while the feed is: they refuse connections until it
+connects, and are dropped and refused while it is lost, so the bot sees the outage as it would live
+(its market stream down) rather than a book that stands still while the mark price keeps ticking.
 """
 from __future__ import annotations
 
@@ -67,6 +71,7 @@ class LiveFeed:
         loop = asyncio.get_running_loop()
         delay = self.reconnect_first
         log.info("paper feed: %s", self.url)
+        sim.refuse_streams("market")
         async with aiohttp.ClientSession() as session:
             while True:
                 opened = None
@@ -75,6 +80,7 @@ class LiveFeed:
                                                   max_msg_size=2**22) as ws:
                         opened = loop.time()
                         self._on_connected(loop.time())
+                        sim.refuse_streams("market", False)
                         async for message in ws:
                             if message.type == aiohttp.WSMsgType.TEXT:
                                 await self._apply(sim, message.data)
@@ -87,6 +93,9 @@ class LiveFeed:
                     reason = str(err) or type(err).__name__
                 if opened is not None and loop.time() - opened >= self.stable_after:
                     delay = self.reconnect_first
+                if opened is not None:
+                    sim.refuse_streams("market")
+                    await sim.drop_streams("market")
                 self._on_lost(reason, delay, loop.time())
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.reconnect_max)
@@ -104,7 +113,8 @@ class LiveFeed:
     def _on_lost(self, reason: str, retry_in: float, now: float) -> None:
         if self.connections and self._lost_at is None:
             self._lost_at = now
-            log.warning("paper feed lost: %s; the simulated book is frozen, reconnecting in %.2f s", reason, retry_in)
+            log.warning("paper feed lost: %s; the simulator's market streams are down until it is back, "
+                        "reconnecting in %.2f s", reason, retry_in)
         else:
             log.warning("paper feed: cannot connect: %s; retrying in %.2f s", reason, retry_in)
 

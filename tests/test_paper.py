@@ -11,8 +11,10 @@ import signal
 from decimal import Decimal as D
 from pathlib import Path
 
+import aiohttp
 import pytest
 
+import market_maker
 from aster_mm.books import ledger_path
 from aster_mm.config import parse_config
 from aster_mm.ops import Ops
@@ -64,7 +66,7 @@ def ledger_fills(path: Path) -> list[dict]:
         return [row for row in csv.DictReader(f) if row["kind"] == "fill"]
 
 
-async def test_a_paper_session_trades_real_prices_with_simulated_fills_and_no_keys(tmp_path):
+async def test_a_paper_session_trades_real_prices_with_simulated_fills_and_no_keys(tmp_path, monkeypatch):
     async with SimExchange() as live:
         await live.set_book(SYMBOL, *LIVE_BOOK)
         proc = await run_cli("--symbol", SYMBOL, "--paper", "--paper-feed-url", live.ws_url,
@@ -103,6 +105,11 @@ async def test_a_paper_session_trades_real_prices_with_simulated_fills_and_no_ke
     accounting = dict(kv.split("=") for kv in text.split("simulator's accounting: ")[1].split("\n")[0].split(", "))
     assert int(accounting["fills"]) == 2 and D(accounting["buy_volume"]) == D(accounting["sell_volume"]) == qty
 
+    monkeypatch.chdir(tmp_path)                     # paper fills never count in the real ledgers' report
+    with pytest.raises(SystemExit) as exit_:
+        market_maker.main(["report"])
+    assert exit_.value.code == 2
+
 
 @pytest.mark.parametrize("symbol, rest, needle", [
     ("FOOUSDT", "live", "unknown symbol 'FOOUSDT'"),
@@ -120,11 +127,20 @@ async def test_paper_without_the_symbols_rules_exits_1(tmp_path, symbol, rest, n
 
 
 # ------------------------------------------------------------------ the live feed, in process
+def paper_market(paper: SimExchange, session: aiohttp.ClientSession):
+    return session.ws_connect(f"{paper.ws_url}/stream?streams=ethusdt@depth5")
+
+
 async def test_the_feed_applies_books_and_trades_and_survives_a_drop():
-    async with SimExchange() as live, SimExchange() as paper:
+    async with SimExchange() as live, SimExchange() as paper, aiohttp.ClientSession() as session:
+        live.refuse_streams("market")                               # the live feed is not there yet
         feed = LiveFeed(SYMBOL, live.ws_url, reconnect_first=0.05)
         task = asyncio.create_task(feed.run(paper))
         try:
+            with pytest.raises(aiohttp.WSServerHandshakeError):     # no market for the bot without the feed
+                async with paper_market(paper, session):
+                    pass
+            live.refuse_streams("market", False)
             await live.set_book(SYMBOL, *LIVE_BOOK)
             await paper.wait_for(lambda: paper.book(SYMBOL)[0] == [(D("2000.00"), D("5"))])
             await live.trade(SYMBOL, "SELL", "1999.50", "0.3")
@@ -132,9 +148,20 @@ async def test_the_feed_applies_books_and_trades_and_survives_a_drop():
                                                        and e["payload"].get("e") == "aggTrade"), None))
             assert (trade["m"], trade["p"], trade["q"]) == (True, "1999.50", "0.300")
 
-            await live.drop_streams("market")
-            await live.set_book(SYMBOL, [("2100.00", "2")], [("2100.05", "3")])   # sent again on reconnecting
+            async with paper_market(paper, session) as bot_market:   # where the bot's market stream would be
+                live.refuse_streams("market")
+                await live.drop_streams("market")
+                async with asyncio.timeout(5):
+                    async for _ in bot_market:                         # dropped with the feed
+                        pass
+            with pytest.raises(aiohttp.WSServerHandshakeError):
+                async with paper_market(paper, session):
+                    pass
+            await live.set_book(SYMBOL, [("2100.00", "2")], [("2100.05", "3")])   # sent on reconnecting
+            live.refuse_streams("market", False)
             await paper.wait_for(lambda: paper.book(SYMBOL) == ([(D("2100.00"), D("2"))], [(D("2100.05"), D("3"))]))
+            async with paper_market(paper, session) as bot_market:     # up again with the feed
+                assert json.loads((await bot_market.receive()).data)["data"]["b"][0] == ["2100.00", "2.000"]
             await live.trade(SYMBOL, "BUY", "2100.05", "1")
             await paper.wait_for(lambda: [e["payload"]["m"] for e in paper.journal if e["kind"] == "event"
                                           and e["payload"].get("e") == "aggTrade"] == [True, False])
