@@ -23,7 +23,8 @@ from api_client import AsterClient, ExchangeError, SymbolRules
 from aster_mm.account import HEDGE_MODE_HELP, AccountGuard
 from aster_mm.books import Books
 from aster_mm.chores import DeadManSwitch, keep_listen_key_alive, report_status
-from aster_mm.config import Config, Timings, build_parser, parse_config, read_credentials, read_telegram
+from aster_mm import local
+from aster_mm.config import Config, Timings, build_parser, paper_hosts, parse_config, read_credentials, read_telegram
 from aster_mm.decisions import BUY, MODIFY, REUSE, SELL, QuoteParams, crosses_book, requote_action
 from aster_mm.execution import OrderDesk
 from aster_mm.feeds import Feeds
@@ -352,24 +353,16 @@ async def run_bot(config: Config, signer: Signer, rest_url: str, ws_url: str,
 
 
 async def run_sim(config: Config, spec, start_price: Decimal, ops: Ops | None = None) -> None:
-    """The bot, unchanged, against the simulator in this process with a synthetic market, signing with V3
-    (throwaway wallets the simulator generated)."""
-    from sim_exchange import SimExchange, SyntheticMarket, symbol_table
-    async with SimExchange(journal_limit=10_000, symbols=symbol_table(spec),   # a demo may run for days
-                           fill_model=config.fill_model, feed_latency_ms=config.feed_latency_ms,
-                           order_latency_ms=config.order_latency_ms) as sim:
-        market = SyntheticMarket(symbol=config.symbol, start_price=start_price, tick=spec.tick, step=spec.step,
-                                 seed=int(time.time()))
-        feeder = asyncio.create_task(market.run(sim), name="synthetic market")
-        feeder.add_done_callback(lambda t: t.cancelled() or t.exception() is None or
-                                 log.error("synthetic market stopped: %r", t.exception()))
-        try:
-            signer = Eip712Signer(sim.v3_user, sim.v3_signer, sim.v3_signer_key)
-            await run_bot(config, signer, sim.rest_url, sim.ws_url, ops=ops)
-        finally:
-            feeder.cancel()
-        s = sim.summary(config.symbol)
-        print("simulator's accounting: " + ", ".join(f"{k}={v}" for k, v in s.items()))
+    """The bot, unchanged, against the simulator in this process with a synthetic market."""
+    async with local.simulated(config, spec, start_price) as venue:
+        await run_bot(config, *venue, ops=ops)
+
+
+async def run_paper(config: Config, rest_url: str, feed_url: str, ops: Ops | None = None) -> None:
+    """The bot, unchanged, against the simulator fed by the real exchange's public streams (no keys)."""
+    spec = await local.paper_spec(config, rest_url)
+    async with local.paper(config, spec, feed_url) as venue:
+        await run_bot(config, *venue, ops=ops)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -380,7 +373,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     config = parse_config(argv, parser)
     try:
-        if not config.sim:
+        if config.paper:
+            hosts = paper_hosts(config)
+        elif not config.sim:
             creds = read_credentials(config.network)
         telegram = read_telegram()
     except ValueError as err:
@@ -399,6 +394,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if config.sim:
             asyncio.run(run_sim(config, spec, start_price, ops))
+        elif config.paper:
+            asyncio.run(run_paper(config, *hosts, ops=ops))
         else:
             asyncio.run(run_bot(config, *creds, ops=ops))
     except LossLimitHalt as err:

@@ -83,7 +83,7 @@ class Ops:
         sinks = [webhook_sink(config.alert_webhook)] if config.alert_webhook else []
         if telegram:
             sinks.append(telegram_sink(*telegram))
-        prefix = f"aster-mm {config.symbol}" + (" [sim]" if config.sim else "")
+        prefix = f"aster-mm {config.symbol}" + (f" [{config.mode}]" if config.mode else "")
         return cls(OpsSettings(config.metrics_port, config.metrics_host), notifier=Notifier.from_environ(env),
                    sinks=sinks, watchdog_every=watchdog_period(env), prefix=prefix)
 
