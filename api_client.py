@@ -57,6 +57,8 @@ V3_PATHS = {
     "/fapi/v1/marginType": "/fapi/v3/marginType",
     "/fapi/v1/leverage": "/fapi/v3/leverage",
     "/fapi/v1/listenKey": "/fapi/v3/listenKey",
+    "/fapi/v1/income": "/fapi/v3/income",
+    "/fapi/v1/userTrades": "/fapi/v3/userTrades",
 }
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
@@ -128,6 +130,7 @@ class AsterClient:
         self.used_weight_1m: int | None = None
         self._blocked_until = 0.0    # 429 back-off or 418 ban, in clock() seconds
         self._banned = False
+        self.on_latency: Callable[[str, float], None] | None = None   # (endpoint, seconds) of each round trip
 
     def __repr__(self) -> str:  # never show the secret, even in a debugger or traceback locals
         return f"AsterClient({self.rest_url}, {self.key_hint})"
@@ -199,6 +202,14 @@ class AsterClient:
             url = f"{url}?{query}"
             if self.signer.version == 3:                   # exactly as signed: yarl must not re-quote it
                 url = URL(url, encoded=True)
+        started = time.perf_counter()
+        try:
+            return await self._exchange(method, path, url, headers, body)
+        finally:
+            if self.on_latency is not None:
+                self.on_latency(f"{method} {path}", time.perf_counter() - started)
+
+    async def _exchange(self, method: str, path: str, url: str | URL, headers: dict, body: bytes | None) -> Any:
         async with self.session.request(method, url, headers=headers, data=body) as resp:
             weight = resp.headers.get("X-MBX-USED-WEIGHT-1M")
             if weight and weight.isdigit():
@@ -351,6 +362,18 @@ class AsterClient:
             return Decimal((await self._request("GET", self.path("/fapi/v4/account"), signed=True))["availableBalance"])
         rows = await self._request("GET", self.path("/fapi/v2/balance"), signed=True)
         return next((Decimal(r["availableBalance"]) for r in rows if r["asset"] == "USDT"), Decimal(0))
+
+    async def income(self, symbol: str, income_type: str, start_ms: int, end_ms: int, limit: int = 1000) -> list[dict]:
+        """Income history rows (REALIZED_PNL, COMMISSION, FUNDING_FEE, ...) with start <= time <= end, oldest
+        first, at most `limit` (1000): the caller pages on by time."""
+        params = {"symbol": symbol, "incomeType": income_type, "startTime": start_ms, "endTime": end_ms,
+                  "limit": limit}
+        return await self._request("GET", self.path("/fapi/v1/income"), params, signed=True)
+
+    async def user_trades(self, symbol: str, start_ms: int, end_ms: int, limit: int = 1000) -> list[dict]:
+        """Our trades with start <= time <= end (at most 7 days apart), oldest first, at most `limit`."""
+        params = {"symbol": symbol, "startTime": start_ms, "endTime": end_ms, "limit": limit}
+        return await self._request("GET", self.path("/fapi/v1/userTrades"), params, signed=True)
 
     async def hedge_mode(self) -> bool:
         """True when the account holds dual-side (LONG/SHORT) positions instead of one-way."""

@@ -16,45 +16,43 @@ import logging.handlers
 import signal
 import sys
 import time
-from dataclasses import replace
 from decimal import Decimal
 from typing import Callable
 
 from api_client import AsterClient, ExchangeError, SymbolRules
 from aster_mm.account import HEDGE_MODE_HELP, AccountGuard
+from aster_mm.books import Books
 from aster_mm.chores import DeadManSwitch, keep_listen_key_alive, report_status
-from aster_mm.config import Config, Timings, build_parser, parse_config, read_credentials
-from aster_mm.decisions import BUY, MODIFY, REUSE, SELL, Quote, QuoteParams, crosses_book, desired_quote, requote_action
+from aster_mm import local
+from aster_mm.config import Config, Timings, build_parser, paper_hosts, parse_config, read_credentials, read_telegram
+from aster_mm.decisions import BUY, MODIFY, REUSE, SELL, QuoteParams, crosses_book, requote_action
 from aster_mm.execution import OrderDesk
-from aster_mm.feeds import LIQUIDATION, Feeds
-from aster_mm.limits import position_room, stop_quote, stop_triggered, unrealized_loss
+from aster_mm.feeds import Feeds
+from aster_mm.ops import Ops
 from aster_mm.orders import OrderState
 from aster_mm.reconcile import Reconciler
-from aster_mm.spreads import AdaptiveConfig, AdaptiveSpreads
 from aster_mm.spreads import describe as describe_spreads
 from aster_mm.signing import Eip712Signer, Signer
 from aster_mm.startup import FatalError, retry_until
 from aster_mm.state import StrategyState
 from aster_mm.status import status_line
+from aster_mm.strategy import Strategy
 
 log = logging.getLogger("mm")
-stream_log = logging.getLogger("stream")
 
 
 class ShutdownRequested(Exception):
     pass
 
 
-def adaptive_spreads(config: Config) -> AdaptiveSpreads | None:
-    if config.spread_model != "adaptive":
-        return None
-    return AdaptiveSpreads(AdaptiveConfig(config.risk_aversion, config.min_spread, config.buy_spread,
-                                          config.sell_spread))
+class LossLimitHalt(FatalError):
+    """A loss limit halted the bot for good (--halt-cooldown 0)."""
+    exit_status = 3
 
 
 class MarketMaker:
     def __init__(self, config: Config, client: AsterClient, ws_url: str, *,
-                 timings: Timings = Timings(), now: Callable[[], float] = time.monotonic):
+                 timings: Timings = Timings(), now: Callable[[], float] = time.monotonic, ops: Ops | None = None):
         self.cfg, self.client, self.ws_url = config, client, ws_url.rstrip("/")
         self.t, self.now = timings, now
         self.symbol = config.symbol
@@ -66,33 +64,37 @@ class MarketMaker:
         self.desk.on_rejected = self.guard.on_rejection
         self.sync = Reconciler(client, self.symbol, self.state, self.desk, timings, now)
         self.dead_man = DeadManSwitch(client, self.symbol, config.cancel_countdown, timings)
+        self.books = Books(client, config, self.state, timings)
         self._wake = asyncio.Event()
         self.stop = asyncio.Event()
         self.feeds = Feeds(client, ws_url, self.symbol, self.state, self.desk, self.guard, timings, now, self.wake,
-                           config.start_timeout)
+                           config.start_timeout, self.books)
         self.on_market_message, self.on_user_message = self.feeds.on_market_message, self.feeds.on_user_message
-        self.spreads = self.feeds.spreads = adaptive_spreads(config)
-        self._estimates: dict = {}
+        self.strategy = Strategy(config, self.state, self.params, now, self._pnl)
+        self.feeds.spreads = self.strategy.spreads
         self._skip_reason = ""
-        self._stopping = False             # a stop-loss is closing the position: until flat
+        self.ops = ops or Ops()
+        self.metrics = self.desk.metrics = self.feeds.metrics = self.ops.metrics
+        self.beat_at = self.woke_at = now()     # the quoting loop's heartbeat (the watchdog reads it)
+        self.ops.attach(self)
 
     def wake(self) -> None:
         self._wake.set()
 
     def describe(self) -> str:
-        line = status_line(self.state, self.params, self.client.used_weight_1m)
-        return line if self.spreads is None else f"{line} {describe_spreads(self._estimates)}"
+        line = status_line(self.state, self.params, self.client.used_weight_1m, self.rules,
+                           self.books.text(self.rules))
+        return line if self.strategy.spreads is None else f"{line} {describe_spreads(self.strategy.estimates)}"
 
-    def quote_params(self, wallet: Decimal) -> QuoteParams:
-        """The configured parameters, with the adaptive model's spreads for the position held (in lots
-        of one opening order) when it is on."""
-        if self.spreads is None:
-            return self.params
-        book, position = self.state.book, self.state.position.amount
-        lot = float(wallet * self.params.balance_fraction / book.mid) if wallet > 0 else 0.0
-        spreads = self.spreads.spreads(self.now(), float(position) / lot if lot else 0.0)
-        self._estimates = spreads.estimates
-        return replace(self.params, buy_spread=spreads.buy_spread, sell_spread=spreads.sell_spread)
+    @property
+    def estimates(self) -> dict:
+        """The adaptive model's latest estimates (empty when the spreads are fixed)."""
+        return self.strategy.estimates
+
+    def _pnl(self) -> tuple[Decimal, Decimal]:
+        """The session's and the UTC day's net PnL, the open position's unrealized PnL included in both."""
+        figures = self.books.figures()
+        return figures.net, self.books.today_net() + figures.unrealized
 
     @property
     def rules(self) -> SymbolRules | None:
@@ -108,7 +110,9 @@ class MarketMaker:
     async def start(self) -> None:
         """Clock, rules, then the bot owns the symbol: cancel everything, adopt the position; then decide
         whether it can trade at all. An unreachable exchange is retried for --start-timeout."""
+        self.books.open()
         await retry_until(self._take_over, self.cfg.start_timeout, self.t.start_retry_max)
+        self.books.start_session()
         st = self.state
         if st.hedge_mode:
             raise FatalError(HEDGE_MODE_HELP)
@@ -131,7 +135,7 @@ class MarketMaker:
         self.state.balances = await self.client.wallet_balances()
         await self.guard.refresh_available()
 
-    # ----- streams in -----
+    # ----- the quoting loop: the only place that sends order requests -----
     async def quote_loop(self) -> None:
         while True:
             try:
@@ -142,6 +146,7 @@ class MarketMaker:
                 self.state.need_reconcile = True   # re-read the exchange's truth before quoting again
                 self.desk.hold_off(self.desk.backoff())
             await self._sleep_until_woken(self._next_wake())
+            self.woke_at = self.now()
 
     def _next_wake(self) -> float:
         live = self.state.live
@@ -173,6 +178,7 @@ class MarketMaker:
     async def step(self) -> bool:
         """One decision. True when it did something and should be run again at once."""
         st, desk = self.state, self.desk
+        self.beat_at = self.now()
         if st.hedge_mode:
             log.critical("%s", HEDGE_MODE_HELP)
             raise FatalError(HEDGE_MODE_HELP)          # the shutdown path cancels everything
@@ -211,7 +217,10 @@ class MarketMaker:
                 log.warning("%s: pulling the quote", reason)
                 return await desk.cancel(live)
             return False
-        want, why = self.wanted()
+        self.strategy.check_losses()
+        if st.halted and live is None and not self.strategy.flattening(self.rules.min_qty):
+            raise LossLimitHalt(st.halted)              # cancelled (and flattened if asked): stop, exit 3
+        want, why = self.strategy.wanted(self.rules)
         if live is not None:
             action = want and requote_action(
                 live.quote, live.remaining, want, self.cfg.reprice_threshold,
@@ -220,7 +229,9 @@ class MarketMaker:
             if action == REUSE:
                 return False                               # nothing to send
             if action == MODIFY and (want.reduce_only or not self.guard.settings_wrong()):
-                return await desk.modify(live, want.price)  # a new opening price waits for the settings
+                refused = await desk.modify(live, want.price)  # a new opening price waits for the settings
+                self.metrics.observe_requote(self.now() - self.woke_at)
+                return refused
             return await desk.cancel(live)
         if want is not None and not want.reduce_only:
             if st.wallet_dirty:                            # size from what the exchange says is usable now
@@ -240,38 +251,20 @@ class MarketMaker:
         if self.now() < desk.retry_at:
             return False
         await desk.place(want)
+        self.metrics.observe_requote(self.now() - self.woke_at)
         return False
-
-    def wanted(self) -> tuple[Quote | None, str]:
-        """The one order the bot wants now: while a stop-loss runs, the stop; otherwise the quote."""
-        st, cfg = self.state, self.cfg
-        position, book = st.position.amount, st.book
-        if LIQUIDATION in st.close_only and cfg.resume_after_liquidation and position == 0:
-            log.warning("flat after the liquidation: resuming (--resume-after-liquidation)")
-            del st.close_only[LIQUIDATION]
-        mark = st.mark_price or book.mid
-        if abs(position) >= self.rules.min_qty and (
-                self._stopping or stop_triggered(position, st.entry_price, mark, cfg.stop_loss)):
-            if not self._stopping:
-                log.warning("STOP LOSS: mark %s against entry %s: closing %s, loss %.2f USD", mark,
-                            st.entry_price, position, -unrealized_loss(position, st.entry_price, mark))
-                self._stopping = True
-            return stop_quote(position, book.bid, book.ask, cfg.stop_slippage, self.rules), "stop"
-        self._stopping = False
-        wallet = st.available * st.size_scale
-        return desired_quote(position, book.mid, wallet, self.quote_params(wallet), self.rules,
-                             st.close_only_reason, position_room(position, book.mid, cfg.max_position_usd))
 
     # ----- life cycle -----
     async def run(self) -> None:
+        self.client.on_latency = self.metrics.observe_rest
         await self.start()
         feeds = self.feeds
         jobs = {"market_stream": feeds.market_stream, "user_stream": feeds.user_stream,
                 "quote_loop": self.quote_loop, "heartbeat": self.dead_man.run, "wait_for_stop": self._wait_for_stop,
-                "first_contact": feeds.first_contact,
+                "first_contact": self._first_contact, "income": self.books.income.run,
                 "keepalive": lambda: keep_listen_key_alive(self.client, self.t.keepalive_every,
                                                            feeds.renew_user_stream),
-                "status": lambda: report_status(self.t.status_every, self.describe)}
+                "status": lambda: report_status(self.t.status_every, self.describe, self.ops.status)}
         fatal: FatalError | None = None
         try:
             async with asyncio.TaskGroup() as tg:
@@ -287,6 +280,10 @@ class MarketMaker:
             await self.shutdown()
         if fatal is not None:
             raise fatal
+
+    async def _first_contact(self) -> None:
+        await self.feeds.first_contact()
+        self.ops.ready(self.describe())
 
     async def _wait_for_stop(self) -> None:
         await self.stop.wait()
@@ -306,16 +303,25 @@ class MarketMaker:
         """Cancel every open order of the symbol; only then stop the dead-man switch. The listenKey is
         the account's, shared by every client of it: it is left to expire, never deleted."""
         log.info("shutting down: cancelling all open orders of %s", self.symbol)
+        left = []
         try:
             async with asyncio.timeout(self.t.shutdown_timeout):
                 await self.desk.cancel_everything()
+                self.state.live = None             # the exchange has just shown nothing open
                 await self.dead_man.disarm()
         except (TimeoutError, ExchangeError, OSError) as err:
             backstop = (f"; the exchange's dead-man switch cancels them within {self.cfg.cancel_countdown:.0f} s"
                         if self.dead_man.available else "")
             log.error("shutdown could not confirm that all orders are cancelled (%s)%s",
                       err or type(err).__name__, backstop)
-        log.info("stopped: %s", self.describe())
+            left.append("orders not confirmed cancelled" + backstop)
+        if self.state.position.amount:
+            left.append(f"position {self.state.position.amount} {self.symbol} (stopping the bot never closes a position)")
+        line = f"left open: {'; '.join(left) or 'nothing'}; {self.describe()}"
+        log.info("stopped: %s", line)
+        log.info("session summary: %s", self.books.text(self.rules))
+        self.books.close()
+        self.ops.stopped(line)
 
 
 # ==================================================================================== entry point
@@ -339,42 +345,41 @@ def install_signal_handlers(bot: MarketMaker) -> None:
 
 
 async def run_bot(config: Config, signer: Signer, rest_url: str, ws_url: str,
-                  timings: Timings = Timings()) -> None:
-    async with AsterClient(signer=signer, rest_url=rest_url) as client:
-        bot = MarketMaker(config, client, ws_url, timings=timings)
+                  timings: Timings = Timings(), ops: Ops | None = None) -> None:
+    async with ops or Ops() as ops, AsterClient(signer=signer, rest_url=rest_url) as client:
+        bot = MarketMaker(config, client, ws_url, timings=timings, ops=ops)
         install_signal_handlers(bot)
         await bot.run()
 
 
-async def run_sim(config: Config, spec, start_price: Decimal) -> None:
-    """The bot, unchanged, against the simulator in this process with a synthetic market, signing with V3
-    (throwaway wallets the simulator generated)."""
-    from sim_exchange import SimExchange, SyntheticMarket, symbol_table
-    async with SimExchange(journal_limit=10_000, symbols=symbol_table(spec),   # a demo may run for days
-                           fill_model=config.fill_model, feed_latency_ms=config.feed_latency_ms,
-                           order_latency_ms=config.order_latency_ms) as sim:
-        market = SyntheticMarket(symbol=config.symbol, start_price=start_price, tick=spec.tick, step=spec.step,
-                                 seed=int(time.time()))
-        feeder = asyncio.create_task(market.run(sim), name="synthetic market")
-        feeder.add_done_callback(lambda t: t.cancelled() or t.exception() is None or
-                                 log.error("synthetic market stopped: %r", t.exception()))
-        try:
-            signer = Eip712Signer(sim.v3_user, sim.v3_signer, sim.v3_signer_key)
-            await run_bot(config, signer, sim.rest_url, sim.ws_url)
-        finally:
-            feeder.cancel()
-        s = sim.summary(config.symbol)
-        print("session summary: " + ", ".join(f"{k}={v}" for k, v in s.items()))
+async def run_sim(config: Config, spec, start_price: Decimal, ops: Ops | None = None) -> None:
+    """The bot, unchanged, against the simulator in this process with a synthetic market."""
+    async with local.simulated(config, spec, start_price) as venue:
+        await run_bot(config, *venue, ops=ops)
+
+
+async def run_paper(config: Config, rest_url: str, feed_url: str, ops: Ops | None = None) -> None:
+    """The bot, unchanged, against the simulator fed by the real exchange's public streams (no keys)."""
+    spec = await local.paper_spec(config, rest_url)
+    async with local.paper(config, spec, feed_url) as venue:
+        await run_bot(config, *venue, ops=ops)
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["report"]:                      # the one subcommand; the bot's own options are unchanged
+        from aster_mm import report
+        return report.main(argv[1:])
     parser = build_parser()
     config = parse_config(argv, parser)
-    if not config.sim:
-        try:
+    try:
+        if config.paper:
+            hosts = paper_hosts(config)
+        elif not config.sim:
             creds = read_credentials(config.network)
-        except ValueError as err:
-            parser.error(str(err))                   # exit status 2, argparse style
+        telegram = read_telegram()
+    except ValueError as err:
+        parser.error(str(err))                       # exit status 2, argparse style
     if config.sim:
         from simulator import MarketSetupError, synthetic_spec
         try:
@@ -385,11 +390,18 @@ def main(argv: list[str] | None = None) -> int:
         setup_logging(config.log_file, config.log_level)
     except OSError as err:
         parser.error(f"cannot open log file {config.log_file!r}: {err.strerror}")
+    ops = Ops.from_config(config, telegram)
     try:
         if config.sim:
-            asyncio.run(run_sim(config, spec, start_price))
+            asyncio.run(run_sim(config, spec, start_price, ops))
+        elif config.paper:
+            asyncio.run(run_paper(config, *hosts, ops=ops))
         else:
-            asyncio.run(run_bot(config, *creds))
+            asyncio.run(run_bot(config, *creds, ops=ops))
+    except LossLimitHalt as err:
+        log.critical("halted by a loss limit: %s", err)
+        print(f"market_maker.py: halted by a loss limit: {err}", file=sys.stderr)
+        return err.exit_status
     except FatalError as err:
         log.error("fatal: %s", err)
         print(f"market_maker.py: error: {err}", file=sys.stderr)

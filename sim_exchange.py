@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 
 from simulator import (MarketSetupError, ReplayMarket, SimExchange, SymbolSpec, SyntheticMarket, symbol_table,
                        synthetic_spec)
-from simulator.markets import START_PRICES
+from simulator.markets import RECORDED_LEVELS, START_PRICES
 
 __all__ = ["ReplayMarket", "SimExchange", "SymbolSpec", "SyntheticMarket", "main"]
 
@@ -73,6 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="market time per real second, 0 for as fast as possible (default: %(default)s)")
     p.add_argument("--replay", metavar="DIR", help="replay orderbook_<SYMBOL>.csv and trades_<SYMBOL>.csv from "
                    "this directory (as record.py writes them) instead of the synthetic market")
+    p.add_argument("--write-synthetic", metavar="DIR",
+                   help="write --hours of the synthetic market (--symbol, --seed, --start-price) to DIR as "
+                        "orderbook_/trades_/prices_<SYMBOL>.csv, in the recorded format, and exit")
+    p.add_argument("--hours", type=_positive, default=Decimal(24),
+                   help="how much market time --write-synthetic writes (default: %(default)s)")
     p.add_argument("--api-key", default="simkey", help="the API key the simulator accepts (default: %(default)s)")
     p.add_argument("--api-secret", default="simsecret",
                    help="the API secret it checks signatures with (default: %(default)s)")
@@ -124,6 +129,14 @@ def main(argv: list[str] | None = None) -> None:
         spec, market = build_market(args)
     except MarketSetupError as err:
         parser.error(str(err))                          # exit status 2
+    if args.write_synthetic:
+        if args.replay:
+            parser.error("--write-synthetic writes the synthetic market, not a --replay")
+        writer = SyntheticMarket(symbol=spec.symbol, seed=args.seed, start_price=market.mid, tick=spec.tick,
+                                 step=spec.step, levels=RECORDED_LEVELS)
+        steps = writer.write_csv(args.write_synthetic, float(args.hours))
+        print(f"wrote {steps} book rows of synthetic {spec.symbol} to {args.write_synthetic}")
+        return
     try:
         asyncio.run(_serve(args, spec, market))
     except KeyboardInterrupt:

@@ -49,7 +49,11 @@ async def keep_listen_key_alive(client: AsterClient, every: float, on_failure: C
             await on_failure()
 
 
-async def report_status(every: float, describe: Callable[[], str]) -> None:
+async def report_status(every: float, describe: Callable[[], str],
+                        publish: Callable[[str], None] = lambda line: None) -> None:
+    """Log the status line every `every` seconds and hand it to `publish` (systemd's STATUS=, metrics)."""
     while True:
         await asyncio.sleep(every)
-        log.info("status: %s", describe())
+        line = describe()
+        log.info("status: %s", line)
+        publish(line)

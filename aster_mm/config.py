@@ -10,7 +10,7 @@ import argparse
 import math
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Callable, NamedTuple
@@ -43,6 +43,7 @@ class Config:
     cancel_countdown: float = 60.0     # dead-man switch in seconds; 0 disables it
     log_file: str = "market_maker.log"
     log_level: str = "INFO"
+    ledger: str | None = None          # None: ledger-<SYMBOL>.csv beside the log file
     sim: bool = False
     margin_type: str | None = None     # "CROSSED" or "ISOLATED"; None leaves the account's as it is
     start_timeout: float = 120.0       # keep retrying an unreachable exchange at start this long
@@ -62,9 +63,20 @@ class Config:
     start_price: Decimal | None = None   # --sim only: the synthetic market's first mid and the symbol's units
     tick: Decimal | None = None
     step: Decimal | None = None
-    fill_model: str = "queue"          # --sim only: the simulator's fill rule
-    feed_latency_ms: float = 0.0       # --sim only: market data delay
-    order_latency_ms: float = 0.0      # --sim only: order request delay
+    fill_model: str = "queue"          # --sim/--paper only: the simulator's fill rule
+    feed_latency_ms: float = 0.0       # --sim/--paper only: market data delay
+    order_latency_ms: float = 0.0      # --sim/--paper only: order request delay
+    paper: bool = False                # the simulator fed by the real exchange's public streams
+    paper_feed_url: str | None = None  # None: ASTER_WS_URL, else the network's WebSocket host
+    paper_balance: Decimal = Decimal("10000")   # the paper account's USDT
+    metrics_port: int | None = None    # serve Prometheus metrics here; None: no metrics server
+    metrics_host: str = "127.0.0.1"
+    alert_webhook: str | None = field(default=None, repr=False)   # the URL is the webhook's secret
+
+    @property
+    def mode(self) -> str:
+        """"sim", "paper" or "" (live): names the default log and ledger files and tags alerts."""
+        return "sim" if self.sim else "paper" if self.paper else ""
 
 
 @dataclass(frozen=True)
@@ -85,6 +97,8 @@ class Timings:
     rules_every: float = 15 * 60.0     # re-read the symbol's rules and status
     start_retry_max: float = 10.0      # longest pause between start-up attempts
     settings_retry: float = 60.0       # after leverage or margin type could not be set, try again this late
+    income_every: float = 3600.0       # reconcile the ledger with the exchange's income history
+    income_lag: float = 5.0            # ... up to this long ago, after waiting as long: stream events first
 
 
 def _decimal_arg(name: str, upper: Decimal | None) -> Callable[[str], Decimal]:
@@ -147,6 +161,18 @@ _latency_ms = _float_range("a latency", 0, 60_000, "ms")
 _minutes = _float_range("halt-cooldown", 0, 10080, "minutes")
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"metrics-port must be a TCP port 1..65535, got {text!r}")
+    return int(text)
+
+
+def _webhook(text: str) -> str:
+    if not re.fullmatch(r"https?://[^\s/]+/\S*", text):
+        raise argparse.ArgumentTypeError("alert-webhook must be an http:// or https:// URL")   # never echo it
+    return text
+
+
 def _positive_float(name: str) -> Callable[[str], float]:
     def parse(text: str) -> float:
         try:
@@ -170,10 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="market_maker.py", description=DESCRIPTION,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         epilog="environment (also read from .env in the working directory; the environment wins), one set "
-               "required unless --sim: ASTER_USER, ASTER_SIGNER, ASTER_SIGNER_KEY (Pro API agent wallet) or "
+               "required unless --sim or --paper: ASTER_USER, ASTER_SIGNER, ASTER_SIGNER_KEY (Pro API agent wallet) or "
                "ASTER_API_KEY, ASTER_API_SECRET (existing V1 keys, mainnet only); ASTER_REST_URL and ASTER_WS_URL "
-               "override the network's hosts. Exit status: 0 clean stop, 2 bad option or configuration, "
-               "1 fatal runtime error.")
+               "override the network's hosts. `market_maker.py report --help`: the ledger per day. Exit status: 0 "
+               "clean stop, 2 bad option or configuration, 1 fatal runtime error, 3 halted by a loss limit.")
     p.add_argument("--symbol", type=_symbol, required=True, help="perpetual symbol, e.g. ETHUSDT")
     p.add_argument("--buy-spread", type=_fraction("buy-spread"), default=Decimal("0.006"),
                    help="BUY price = mid * (1 - buy_spread)")
@@ -226,15 +252,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume-after-liquidation", action="store_true",
                    help="after a liquidation or ADL, resume opening positions instead of staying close-only "
                         "until restarted")
-    p.add_argument("--log-file", default="market_maker.log", help="log file, rotated by size")
+    p.add_argument("--log-file", default=None,
+                   help="log file, rotated by size (default: market_maker.log; market_maker-sim.log with --sim, "
+                        "market_maker-paper.log with --paper)")
+    p.add_argument("--ledger", default=None,
+                   help="CSV file every fill and funding payment is appended to (default: ledger-<SYMBOL>.csv "
+                        "beside the log file; ledger-<SYMBOL>-sim.csv with --sim, ledger-<SYMBOL>-paper.csv "
+                        "with --paper); summarise it with `market_maker.py report`")
     p.add_argument("--log-level", default="INFO", type=str.upper,
                    choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log verbosity")
     p.add_argument("--network", choices=sorted(NETWORKS), default="mainnet",
                    help="default REST/WS hosts and V3 signing chain id (testnet accepts V3 credentials only)")
-    p.add_argument("--sim", action="store_true",
-                   help="trade against the built-in exchange simulator: no keys, no network")
-    sim = p.add_argument_group("with --sim", "The simulator knows ETHUSDT, BNBUSDT and ASTERUSDT; any other "
-                               "symbol needs --start-price.")
+
+    ops = p.add_argument_group("running unattended")
+    ops.add_argument("--metrics-port", type=_port, default=None,
+                     help="serve Prometheus metrics on this port at /metrics (default: off)")
+    ops.add_argument("--metrics-host", default="127.0.0.1",
+                     help="address the metrics server binds to; 0.0.0.0 exposes it to the network")
+    ops.add_argument("--alert-webhook", type=_webhook, default=None, metavar="URL",
+                     help="POST alerts as JSON {text, content} to this Slack/Discord-style incoming webhook "
+                          "(Telegram: set TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID)")
+    local = p.add_mutually_exclusive_group()
+    local.add_argument("--sim", action="store_true",
+                       help="trade against the built-in exchange simulator: no keys, no network")
+    local.add_argument("--paper", action="store_true",
+                       help="paper trading: the simulator fed by the real exchange's public depth and trade "
+                            "streams for the symbol (real prices, simulated fills, no keys, no orders sent)")
+    paper = p.add_argument_group("with --paper")
+    paper.add_argument("--paper-feed-url", type=_ws_url, default=argparse.SUPPRESS, metavar="URL",
+                       help="the public WebSocket host the market data comes from (default: ASTER_WS_URL, else "
+                            "the network's, e.g. wss://fstream.asterdex.com); the symbol's rules come from "
+                            "ASTER_REST_URL, else the network's REST host")
+    paper.add_argument("--paper-balance", type=_decimal_arg("paper-balance", None), default=argparse.SUPPRESS,
+                       help="the paper account's starting balance in USDT (default: 10000)")
+    sim = p.add_argument_group("with --sim (--fill-model and the latencies also with --paper)",
+                               "The simulator knows ETHUSDT, BNBUSDT and ASTERUSDT; any other symbol needs "
+                               "--start-price.")
     sim.add_argument("--start-price", type=_decimal_arg("start-price", None), default=argparse.SUPPRESS,
                      help="the synthetic market's first mid (default: 2500, 1020, 1.85 for the known symbols)")
     sim.add_argument("--tick", type=_decimal_arg("tick", None), default=argparse.SUPPRESS,
@@ -256,10 +309,25 @@ def build_parser() -> argparse.ArgumentParser:
 def parse_config(argv: list[str] | None, parser: argparse.ArgumentParser | None = None) -> Config:
     parser = parser or build_parser()
     args = vars(parser.parse_args(argv))
-    sim_only = {"start_price", "tick", "step", "fill_model", "feed_latency_ms", "order_latency_ms"}
+    sim_only = {"start_price", "tick", "step"}
     if not args["sim"] and sim_only & args.keys():
-        parser.error("--start-price, --tick, --step, --fill-model and the latencies apply only with --sim")
+        parser.error("--start-price, --tick and --step apply only with --sim")
+    if not (args["sim"] or args["paper"]) and {"fill_model", "feed_latency_ms", "order_latency_ms"} & args.keys():
+        parser.error("--fill-model and the latencies apply only with --sim or --paper")
+    if not args["paper"] and {"paper_feed_url", "paper_balance"} & args.keys():
+        parser.error("--paper-feed-url and --paper-balance apply only with --paper")
+    if args["log_file"] is None:       # a simulated session never writes into the live log
+        mode = "sim" if args["sim"] else "paper" if args["paper"] else ""
+        args["log_file"] = f"market_maker-{mode}.log" if mode else "market_maker.log"
+    if args["ledger"] is not None and not Path(args["ledger"]).resolve().parent.is_dir():
+        parser.error(f"--ledger {args['ledger']!r}: its directory does not exist")
     return Config(**args)
+
+
+def _ws_url(text: str) -> str:
+    if not text.startswith(("ws://", "wss://")):
+        raise argparse.ArgumentTypeError(f"the feed URL must start with ws:// or wss://, got {text!r}")
+    return text.rstrip("/")
 
 
 class Credentials(NamedTuple):
@@ -268,8 +336,41 @@ class Credentials(NamedTuple):
     ws_url: str
 
 
+def read_telegram() -> tuple[str, str, str] | None:
+    """Token, chat id and API base URL for Telegram alerts from the environment or .env; None when unset."""
+    load_dotenv(Path.cwd() / ".env", override=False)
+    token, chat = _env("TELEGRAM_BOT_TOKEN"), _env("TELEGRAM_CHAT_ID")
+    if not token and not chat:
+        return None
+    if not (token and chat):
+        missing = "TELEGRAM_CHAT_ID" if token else "TELEGRAM_BOT_TOKEN"
+        raise ValueError(f"{missing} is not set: Telegram alerts need both TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID")
+    api = _env("TELEGRAM_API_URL") or "https://api.telegram.org"
+    if not api.startswith(("http://", "https://")):
+        raise ValueError(f"TELEGRAM_API_URL must start with http:// or https://, got {api!r}")
+    return token, chat, api
+
+
 def _env(name: str) -> str:
     return os.environ.get(name, "").strip()
+
+
+def paper_hosts(config: Config) -> tuple[str, str]:
+    """The real exchange's REST host (the symbol's rules) and public WebSocket host (the feed) for --paper:
+    ASTER_REST_URL, else the network's; --paper-feed-url, else ASTER_WS_URL, else the network's."""
+    load_dotenv(Path.cwd() / ".env", override=False)
+    default_rest, default_ws, _ = NETWORKS[config.network]
+    rest = _env("ASTER_REST_URL") or default_rest
+    feed = config.paper_feed_url or _env("ASTER_WS_URL") or default_ws
+    _check_urls(rest, feed)
+    return rest.rstrip("/"), feed.rstrip("/")
+
+
+def _check_urls(rest: str, ws: str) -> None:
+    for name, value, schemes in (("ASTER_REST_URL", rest, ("http://", "https://")),
+                                 ("ASTER_WS_URL", ws, ("ws://", "wss://"))):
+        if not value.startswith(schemes):
+            raise ValueError(f"{name} must start with {' or '.join(schemes)}, got {value!r}")
 
 
 def read_credentials(network: str = "mainnet") -> Credentials:
@@ -301,8 +402,5 @@ def read_credentials(network: str = "mainnet") -> Credentials:
                       if has_v3 else HmacSigner(v1["ASTER_API_KEY"], v1["ASTER_API_SECRET"]))
     rest = _env("ASTER_REST_URL") or default_rest
     ws = _env("ASTER_WS_URL") or default_ws
-    for name, value, schemes in (("ASTER_REST_URL", rest, ("http://", "https://")),
-                                 ("ASTER_WS_URL", ws, ("ws://", "wss://"))):
-        if not value.startswith(schemes):
-            raise ValueError(f"{name} must start with {' or '.join(schemes)}, got {value!r}")
+    _check_urls(rest, ws)
     return Credentials(signer, rest, ws)

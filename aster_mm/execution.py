@@ -19,6 +19,7 @@ from api_client import AsterClient, ExchangeError, RateLimitError, UnknownOutcom
 from aster_mm.config import Timings
 from aster_mm.decisions import Quote
 from aster_mm.events import OrderReport
+from aster_mm.metrics import Metrics
 from aster_mm.orders import EXCHANGE_STATUS, Order, OrderState, apply_report
 from aster_mm.state import StrategyState
 
@@ -40,6 +41,7 @@ class OrderDesk:
         self.retry_at = 0.0                # no placement before this (after rejections)
         self.failures = 0                  # consecutive rejections and post-only expiries
         self.on_rejected: Callable[[ExchangeError], None] = lambda err: None
+        self.metrics = Metrics()
 
     def new_client_id(self) -> str:
         return f"{CLIENT_ID_PREFIX}-{self.run_id}-{next(self._seq)}"
@@ -80,6 +82,7 @@ class OrderDesk:
                 self.failures += 1             # a post-only order that would have crossed
                 if self.failures > 1:
                     self.retry_at = self.now() + self.backoff()
+            self.metrics.order(order.state.value)
             log.info("order %s %s (filled %s of %s)", order.client_id, order.state.value,
                      order.filled, order.quote.qty)
 
@@ -91,6 +94,7 @@ class OrderDesk:
             if order is not None and report.cum_filled > order.traded:
                 # a late event for a fill a REST re-read already counted must not count twice
                 order.traded = min(report.cum_filled, order.traded + trade.qty)
+            self.metrics.fill(report.side, trade.maker, float(trade.qty), float(trade.price))
             log.info("fill %s %s@%s of %s: position now %s", report.side, trade.qty, trade.price,
                      report.client_id, self.state.position.amount)
         still_open = report.status in ("NEW", "PARTIALLY_FILLED")
@@ -115,15 +119,18 @@ class OrderDesk:
             resp = await self.client.place_limit(self.symbol, want.side, want.qty, want.price, order.client_id,
                                                  reduce_only=want.reduce_only, time_in_force=want.time_in_force)
         except UnknownOutcomeError as err:
+            self.metrics.order("unknown")
             order.state, order.since = OrderState.UNKNOWN, self.now()
             log.warning("placement of %s has an unknown outcome (%s): querying before anything else",
                         order.client_id, err)
             return
         except ExchangeError as err:
+            self.metrics.order("rejected")
             order.state = OrderState.REJECTED
             self.settle(order)
             self._on_rejected(err)
             return
+        self.metrics.order("sent")
         self.apply_rest(order, resp)
 
     def _on_rejected(self, err: ExchangeError) -> None:
@@ -160,6 +167,7 @@ class OrderDesk:
             order.no_modify = True
             log.warning("modification of %s refused (%s): replacing it instead", order.client_id, err)
             return True
+        self.metrics.order("modified")
         self._amended(order, resp)
         log.info("modified %s %s@%s -> %s@%s", order.client_id, was.qty, was.price, order.quote.qty,
                  order.quote.price)                   # logged after sending: the log is slower than the wire

@@ -13,11 +13,13 @@ from typing import Callable
 
 from api_client import AsterClient
 from aster_mm.account import AccountGuard
+from aster_mm.books import Books
 from aster_mm.config import Timings
 from aster_mm.events import (MALFORMED, mark_price, parse_account_update, parse_order_update, top_of_book,
                              trade_price)
 from aster_mm.spreads import AdaptiveSpreads
 from aster_mm.execution import OrderDesk
+from aster_mm.metrics import Metrics
 from aster_mm.startup import FatalError
 from aster_mm.state import Book, StrategyState
 from aster_mm.streams import run_stream
@@ -29,14 +31,16 @@ LIQUIDATION = "liquidation"
 class Feeds:
     def __init__(self, client: AsterClient, ws_url: str, symbol: str, state: StrategyState, desk: OrderDesk,
                  guard: AccountGuard, timings: Timings, now: Callable[[], float], wake: Callable[[], None],
-                 start_timeout: float):
+                 start_timeout: float, books: Books):
         self.client, self.ws_url, self.symbol, self.state = client, ws_url.rstrip("/"), symbol, state
         self.desk, self.guard, self.t, self.now, self.wake = desk, guard, timings, now, wake
-        self.start_timeout = start_timeout
+        self.start_timeout, self.books = start_timeout, books
         self.listen_key: str | None = None
         self._user_ws = None
         self.reconnect_user = False        # set by a handler: leave the user stream and reconnect
         self.seen = {"market": asyncio.Event(), "user": asyncio.Event()}   # connected at least once
+        self.attempted_at = {"market": now(), "user": now()}   # the last connection attempt: the loop lives
+        self.metrics = Metrics()
         self.spreads: AdaptiveSpreads | None = None   # fed mids and trades when the spreads adapt
 
     def on_market_message(self, raw: str | bytes) -> None:
@@ -92,13 +96,16 @@ class Feeds:
         if report is None:
             return
         self.desk.on_report(report)
+        self.books.on_report(report)
         if report.forced and report.trade is not None:
             self.state.go_close_only(LIQUIDATION, f"liquidation/ADL fill {report.side} {report.trade.qty}@"
                                      f"{report.trade.price} ({report.client_id}), position now "
                                      f"{self.state.position.amount}")
 
     def _on_account_update(self, msg: dict) -> None:
-        self.state.apply_account_update(parse_account_update(msg, self.symbol))
+        update = parse_account_update(msg, self.symbol)
+        self.state.apply_account_update(update)
+        self.books.on_account_update(update)
 
     def _on_listen_key_expired(self, msg: dict) -> None:
         stream_log.warning("user: listenKey expired; reconnecting with a new key")
@@ -128,11 +135,13 @@ class Feeds:
             # The book pushes only when it changes (a quiet symbol may be silent for minutes); the mark
             # price ticks every second, so silence on this connection really means it is dead.
             name = self.symbol.lower()
+            self.attempted_at["market"] = self.now()
             trades = f"/{name}@aggTrade" if self.spreads is not None else ""
             return f"{self.ws_url}/stream?streams={name}@depth5@100ms/{name}@markPrice@1s{trades}"
 
         def up(ws) -> None:
             self.state.market_up = True
+            self.metrics.connected("market")
             self.seen["market"].set()
 
         def down() -> None:
@@ -143,15 +152,18 @@ class Feeds:
     async def user_stream(self) -> None:
         async def url() -> str:
             # POST answers the live key, or a new one if it expired: ask on every (re)connect.
+            self.attempted_at["user"] = self.now()
             self.listen_key = await self.client.new_listen_key()
             self.reconnect_user = False
             return f"{self.ws_url}/ws/{self.listen_key}"
 
         def up(ws) -> None:
             self._user_ws = ws
+            self.metrics.connected("user")
             self.seen["user"].set()
             self.state.user_up = True
             self.state.need_reconcile = True   # whatever happened while we were away
+            self.books.income.poke()
             self.wake()
 
         def down() -> None:

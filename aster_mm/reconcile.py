@@ -48,9 +48,9 @@ class Reconciler:
         amount, stamp = Decimal(row["positionAmt"]), int(row.get("updateTime") or 0)
         if stamp:
             if self.state.position.apply_snapshot(amount, stamp, sent_ms):
-                self.state.entry_price = Decimal(row.get("entryPrice") or 0)
+                self._adopt_prices(row)
         elif self.state.position.apply_unstamped(amount, sent_ms):
-            self.state.entry_price = Decimal(row.get("entryPrice") or 0)
+            self._adopt_prices(row)
         else:
             log.info("position read %s lacks the exchange's time and disagrees with recent stream fills "
                      "(%s): reading again shortly", amount, self.state.position.amount)
@@ -58,6 +58,10 @@ class Reconciler:
             return
         for order, filled in seen:        # the snapshot includes every fill reported before the read
             order.traded = max(order.traded, filled)
+
+    def _adopt_prices(self, row: dict) -> None:
+        self.state.entry_price = Decimal(row.get("entryPrice") or 0)
+        self.state.unrealized = Decimal(row.get("unRealizedProfit") or 0)
 
     async def reconcile(self) -> None:
         """Adopt the exchange's truth: position, wallet, the state of our order, strays."""

@@ -30,6 +30,13 @@ class SymbolRules:
         return (qty / self.step).to_integral_value(ROUND_FLOOR) * self.step
 
 
+def unit(text: str) -> Decimal:
+    """A tick or step without trailing zeros and without an exponent ("0.0100" -> 0.01, "100" -> 100), so
+    prices and quantities built from it print plainly."""
+    value = Decimal(text).normalize()
+    return value.quantize(Decimal(1)) if value.as_tuple().exponent > 0 else value
+
+
 def _positive(value: str | None) -> Decimal | None:
     return Decimal(value) if value is not None and Decimal(value) > 0 else None
 
@@ -44,8 +51,8 @@ def parse_symbol_rules(exchange_info: dict, symbol: str) -> SymbolRules:
         return SymbolRules(
             symbol=symbol,
             status=entry["status"],
-            tick=Decimal(filters["PRICE_FILTER"]["tickSize"]).normalize(),
-            step=Decimal(filters["LOT_SIZE"]["stepSize"]).normalize(),
+            tick=unit(filters["PRICE_FILTER"]["tickSize"]),
+            step=unit(filters["LOT_SIZE"]["stepSize"]),
             min_qty=Decimal(filters["LOT_SIZE"]["minQty"]),
             min_notional=Decimal(filters.get("MIN_NOTIONAL", {}).get("notional", "0")),
             max_qty=_positive(filters["LOT_SIZE"].get("maxQty")),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Callable
 
 from aster_mm.events import AccountUpdate
 from aster_mm.orders import Order
@@ -37,6 +38,7 @@ class StrategyState:
     market_up: bool = False
     market_seen_at: float = 0.0                    # the last frame of any kind on the market connection
     mark_price: Decimal | None = None
+    unrealized: Decimal | None = None              # its unrealized PnL, as the exchange last said
     user_up: bool = False
     need_reconcile: bool = True
     position_dirty: bool = False                   # REST showed fills the stream has not: re-read
@@ -50,7 +52,10 @@ class StrategyState:
     rules_stale: bool = False                      # a filter rejection: re-read the symbol's rules
     close_only: dict[str, str] = field(default_factory=dict)   # why no opening order may be sent, by cause
     size_scale: Decimal = Decimal(1)               # halved after each -2019 until an order rests or fills
+    on_alert: Callable[[str], None] = field(default=lambda text: None, repr=False, compare=False)  # operator alerts
     entry_price: Decimal = Decimal(0)              # of the position, as the exchange reports it
+    paused: str = ""                               # why a loss limit paused the bot (resumes by itself)
+    halted: str = ""                               # why a loss limit halted it until restarted
 
     @property
     def wallet(self) -> Decimal:
@@ -64,6 +69,7 @@ class StrategyState:
         if self.close_only.get(cause) != why:
             self.close_only[cause] = why
             log.critical("CLOSE-ONLY: %s; no opening orders, closing continues", why)
+            self.on_alert(f"CLOSE-ONLY: {why}")
 
     def apply_account_update(self, update: AccountUpdate) -> None:
         if update.balances:
@@ -71,8 +77,9 @@ class StrategyState:
         self.balances.update(update.balances)
         self.hedge_mode = self.hedge_mode or update.hedge
         for amount in update.positions:
-            if self.position.apply_snapshot(amount, update.at_ms, update.event_ms) and update.entry is not None:
-                self.entry_price = update.entry
+            if self.position.apply_snapshot(amount, update.at_ms, update.event_ms):
+                self.entry_price = update.entry if update.entry is not None else self.entry_price
+                self.unrealized = update.unrealized if update.unrealized is not None else self.unrealized
 
     def remember(self, order: Order) -> None:
         self.orders[order.client_id] = order

@@ -14,6 +14,7 @@ assumed constant feed latency, and the report says which.
 from __future__ import annotations
 
 import csv
+import itertools
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -31,6 +32,7 @@ KNOWN_RULES = {
     "ASTERUSDT": ("0.0001", "0.01", "0.01", "5"),
 }
 DEFAULT_MIN_NOTIONAL = Decimal(5)
+INFER_FROM_ROWS = 20_000
 
 
 @dataclass(frozen=True)
@@ -54,27 +56,29 @@ def data_files(data_dir: Path, symbol: str) -> tuple[Path, Path]:
     return book, trades
 
 
-def _read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
+def _read_rows(path: Path, limit: int | None = None) -> tuple[list[str], list[list[str]]]:
+    """The header and the data rows (the first `limit` lines only, if given)."""
     with path.open(newline="") as f:
-        rows = list(csv.reader(f))
+        rows = list(itertools.islice(csv.reader(f), limit))
     if not rows:
         raise ValueError(f"{path} is empty")
     return rows[0], [r for r in rows[1:] if r]
 
 
 def _decimals(texts) -> int:
-    return max((max(0, -Decimal(t).normalize().as_tuple().exponent) for t in texts), default=0)
+    return max((max(0, -Decimal(t).normalize().as_tuple().exponent) for t in texts if t), default=0)
 
 
 def symbol_rules(symbol: str, book_csv: Path, trades_csv: Path, tick: Decimal | None = None,
                  step: Decimal | None = None) -> SymbolRules:
     """Known rules for the recorded symbols; otherwise the tick from the prices' decimals and the step
-    from the quantities' decimals. `tick`/`step` override either."""
+    from the quantities' decimals in the files' first INFER_FROM_ROWS rows (a day's files are too long to
+    read twice). `tick`/`step` override either."""
     if symbol in KNOWN_RULES:
         t, s, min_qty, min_notional = (Decimal(x) for x in KNOWN_RULES[symbol])
     else:
-        header, rows = _read_rows(book_csv)
-        _, trade_rows = _read_rows(trades_csv)
+        header, rows = _read_rows(book_csv, INFER_FROM_ROWS)
+        _, trade_rows = _read_rows(trades_csv, INFER_FROM_ROWS)
         px_cols = [i for i, name in enumerate(header) if "_price_" in name]
         qty_cols = [i for i, name in enumerate(header) if "_qty_" in name]
         t = Decimal(1).scaleb(-_decimals([r[i] for r in rows for i in px_cols] + [r[3] for r in trade_rows]))

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from .history import History, funding_amount
 from .orders import Book, Order, SymbolSpec
 from .wire import ZERO, fmt, to_dec
 
@@ -67,6 +68,7 @@ class Stats:
     notional_volume: Decimal = ZERO
     realized_pnl: Decimal = ZERO
     fees: Decimal = ZERO
+    funding: Decimal = ZERO   # funding fees received (negative: paid)
     max_abs_position: Decimal = ZERO
 
     def record_fill(self, side: str, qty: Decimal, price: Decimal, realized: Decimal, fee: Decimal,
@@ -91,6 +93,7 @@ class Accounts:
         self.symbols, self._books = symbols, books
         self.positions = {s: Position() for s in symbols}
         self.stats = {s: Stats() for s in symbols}
+        self.history = History()
         self.multi_assets = False
         self.dual_side = False             # hedge mode
         self.stamp_positions = True        # False: positionRisk updateTime is 0, as in the docs' example
@@ -98,14 +101,25 @@ class Accounts:
         self.leverage_locked = False       # leverage changes refused (-4161), as with an isolated position
 
     def settle_fill(self, symbol: str, side: str, qty: Decimal, price: Decimal, maker: bool,
-                    now: int) -> tuple[Decimal, Decimal]:
-        """Book a fill on the position, the USDT wallet and the statistics; returns (realized, fee)."""
+                    now: int, trade_id: int = 0, order_id: int = 0) -> tuple[Decimal, Decimal]:
+        """Book a fill on the position, the USDT wallet, the statistics and the account's history;
+        returns (realized, fee)."""
         fee = price * qty * (self.maker_fee if maker else self.taker_fee)
         pos = self.positions[symbol]
         realized = pos.apply_fill(side, qty, price, now)
         self.wallet["USDT"] += realized - fee
         self.stats[symbol].record_fill(side, qty, price, realized, fee, pos.amt)
+        self.history.record_trade(symbol, trade_id, order_id, side, qty, price, maker, fee, realized, now)
         return realized, fee
+
+    def pay_funding(self, symbol: str, rate: Decimal, now: int) -> Decimal:
+        """Settle one funding payment on the position at the mark price; returns what the wallet got."""
+        amount = funding_amount(self.positions[symbol].amt, self.mark(symbol), rate)
+        if amount:
+            self.wallet["USDT"] += amount
+            self.stats[symbol].funding += amount
+            self.history.add_income(symbol, "FUNDING_FEE", amount, now)
+        return amount
 
     # ---------------------------------------------------------------- margin
     def mark(self, symbol: str) -> Decimal:
@@ -164,11 +178,24 @@ class Accounts:
                 "isolatedWallet": "0", "updateTime": pos.update_time if self.stamp_positions else 0}
 
     def account_update(self, symbol: str, now: int, t: int) -> dict:
-        pos = self.positions[symbol]
         balances = [{"a": a, "wb": fmt(w), "cw": fmt(w), "bc": "0"} for a, w in self.wallet.items()]
-        position = {"s": symbol, "pa": fmt(pos.amt), "ep": fmt(round(pos.entry, 8)), "cr": fmt(pos.realized),
-                    "up": fmt(round(self.unrealized(symbol), 8)), "mt": pos.margin_type, "iw": "0", "ps": "BOTH"}
-        return {"e": "ACCOUNT_UPDATE", "E": now, "T": t, "a": {"m": "ORDER", "B": balances, "P": [position]}}
+        return {"e": "ACCOUNT_UPDATE", "E": now, "T": t, "a": {"m": "ORDER", "B": balances,
+                                                               "P": [self._position_event(symbol)]}}
+
+    def funding_update(self, symbol: str, amount: Decimal, now: int) -> dict:
+        """The ACCOUNT_UPDATE of a funding payment. V1 doc, "Event: Balance and Position Update": in a
+        crossed position it carries only the balance of the funding asset, no `P`; in an isolated one
+        also that position. `bc` is the balance change (funding is not PnL or commission)."""
+        wallet = self.wallet["USDT"]
+        update = {"m": "FUNDING_FEE", "B": [{"a": "USDT", "wb": fmt(wallet), "cw": fmt(wallet), "bc": fmt(amount)}]}
+        if self.positions[symbol].margin_type == "isolated":
+            update["P"] = [self._position_event(symbol)]
+        return {"e": "ACCOUNT_UPDATE", "E": now, "T": now, "a": update}
+
+    def _position_event(self, symbol: str) -> dict:
+        pos = self.positions[symbol]
+        return {"s": symbol, "pa": fmt(pos.amt), "ep": fmt(round(pos.entry, 8)), "cr": fmt(pos.realized),
+                "up": fmt(round(self.unrealized(symbol), 8)), "mt": pos.margin_type, "iw": "0", "ps": "BOTH"}
 
     def balance_rows(self, open_orders: list[Order], now: int) -> list:
         """The body of GET /fapi/v2/balance."""

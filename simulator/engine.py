@@ -25,6 +25,12 @@ price (simulator/queue.py holds the rules):
   What it cannot know: hidden liquidity, the queue beyond the visible levels, orders that join and
   cancel between two snapshots, and other participants' latency.
 
+`partial_fills=False` (queue model only) fills the whole order as soon as a print at its price reaches
+it, whatever of the print is left: the rule of hftbacktest's NoPartialFillExchange ("Your order is at
+the front of the queue and your order price == sell trade price" is a condition for full execution,
+hftbacktest/src/backtest/proc/nopartialfillexchange.rs), which the backtester uses; it exists so the
+two engines can be compared like for like (tests/test_agreement.py). The exchange fills partially.
+
 `fill_model="optimistic"` (the old rule, as if always first in the queue): a resting order is filled as
 maker, at its own price, when a market trade prints at or through its price, for min(remaining, trade
 qty); one print's qty is shared among our orders, best price first; the book moving through it fills it
@@ -60,12 +66,12 @@ async def _discard(*_: Any) -> None:
 class Engine:
     def __init__(self, symbols: dict[str, SymbolSpec], books: dict[str, Book], accounts: Accounts,
                  clock: Clock, journal: Journal, gtx_reject: bool = False, fill_model: str = "queue",
-                 max_modifications: int = MAX_MODIFICATIONS):
+                 max_modifications: int = MAX_MODIFICATIONS, partial_fills: bool = True):
         if fill_model not in FILL_MODELS:
             raise ValueError(f"fill_model must be one of {', '.join(FILL_MODELS)}, not {fill_model!r}")
         self.symbols, self.books, self.accounts = symbols, books, accounts
         self.clock, self.journal, self.gtx_reject = clock, journal, gtx_reject
-        self.fill_model = fill_model
+        self.fill_model, self.partial_fills = fill_model, partial_fills
         self.max_modifications = max_modifications
         self.on_user: Callable[[dict], Awaitable[None]] = _discard
         self.on_market: Callable[[str, str, dict | None], Awaitable[None]] = _discard  # (symbol, type, frame)
@@ -104,6 +110,15 @@ class Engine:
         mark = fmt_unit(self.accounts.mark(symbol), spec.tick)
         return {"e": "markPriceUpdate", "E": now, "s": symbol, "p": mark, "i": mark, "P": mark, "r": "0",
                 "T": now - now % 28_800_000 + 28_800_000}
+
+    async def pay_funding(self, symbol: str, rate: Decimal) -> Decimal:
+        """A funding settlement: book it and push its ACCOUNT_UPDATE (none when nothing was paid)."""
+        self.spec(symbol)
+        now = self.clock.now_ms()
+        amount = self.accounts.pay_funding(symbol, rate, now)
+        if amount:
+            await self.push_user(self.accounts.funding_update(symbol, amount, now))
+        return amount
 
     async def push_user(self, payload: dict) -> None:
         self.journal.log({"kind": "event", "stream": "user", "payload": payload})
@@ -152,6 +167,8 @@ class Engine:
                 fills.append((order, order.remaining))
             else:
                 reach, order.ahead = queue.on_trade(order.ahead, left)
+                if reach > 0 and not self.partial_fills:
+                    reach = order.remaining
                 fills.append((order, min(order.remaining, reach)))
         for order, qty in fills:
             if qty > 0:
@@ -316,8 +333,9 @@ class Engine:
             if qty <= 0:
                 await self.finish(order, "EXPIRED")
                 return ZERO
-        now = self.clock.now_ms()
-        realized, fee = self.accounts.settle_fill(order.symbol, order.side, qty, price, maker, now)
+        now, trade_id = self.clock.now_ms(), self._next_trade_id(order.symbol)
+        realized, fee = self.accounts.settle_fill(order.symbol, order.side, qty, price, maker, now, trade_id,
+                                                  order.order_id)
         order.executed += qty
         order.cum_quote += price * qty
         order.status = "FILLED" if order.remaining <= 0 else "PARTIALLY_FILLED"
@@ -325,7 +343,7 @@ class Engine:
         self.books[order.symbol].last_price = price
         self._track_open(order)
         await self._push_order_update(order, exec_type, last_qty=qty, last_price=price, fee=fee,
-                                      trade_id=self._next_trade_id(order.symbol), maker=maker,
+                                      trade_id=trade_id, maker=maker,
                                       realized=realized, t=now)
         await self.push_user(self.accounts.account_update(order.symbol, self.clock.now_ms(), now))
         if order.reduce_only and order.is_open and pos.amt == 0:

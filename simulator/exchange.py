@@ -13,7 +13,8 @@ Time: `clock` (plus the clock offset) drives timestamps and recvWindow checks; r
 Fill model and latency (see engine.py and server.py/streams.py): `fill_model` "queue" (default: queue
 position behind the displayed size) or "optimistic" (first in the queue); `feed_latency_ms` delays market
 frames after their event, `order_latency_ms` delays order requests before the engine acts on them. Both
-are fixed, so a run is deterministic; 0 (the default) leaves everything immediate.
+are fixed, so a run is deterministic; 0 (the default) leaves everything immediate. `partial_fills=False`
+fills a queued order whole once a print reaches it (hftbacktest's rule; for comparing the two engines).
 """
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ class SimExchange:
                  gtx_reject: bool = False, clock: Callable[[], float] = time.time,
                  journal_limit: int | None = None, mark_price_every: float = 1.0, fill_model: str = "queue",
                  feed_latency_ms: float = 0, order_latency_ms: float = 0, chain_id: int = 1666,
-                 max_modifications: int = MAX_MODIFICATIONS):
+                 max_modifications: int = MAX_MODIFICATIONS, partial_fills: bool = True):
         self.api_key, self.api_secret = api_key, api_secret
         agent = Account.create()
         self.v3_user, self.v3_signer, self.v3_signer_key = Account.create().address, agent.address, agent.key.hex()
@@ -56,7 +57,7 @@ class SimExchange:
         books = {s: Book() for s in self.symbols}
         self._accounts = Accounts(self.symbols, books, balances, maker_fee, taker_fee)
         self._engine = Engine(self.symbols, books, self._accounts, self._clock, self._journal, gtx_reject,
-                              fill_model, max_modifications)
+                              fill_model, max_modifications, partial_fills)
         self._faults = Faults()
         self._streams = Streams(self._engine, self._faults, self._journal, mark_price_every)
         self._streams.feed_latency = feed_latency_ms / 1000
@@ -159,6 +160,15 @@ class SimExchange:
         order = candidates[0]
         await self._engine.fill(order, order.remaining if qty is None else to_dec(qty), order.price, maker=True)
         return order.to_dict()
+
+    async def pay_funding(self, symbol: str, rate: Any) -> Decimal:
+        """A funding settlement at `rate` on the position's notional at the mark price (a long pays a
+        positive rate); pushes ACCOUNT_UPDATE with reason FUNDING_FEE. Returns what the wallet got."""
+        return await self._engine.pay_funding(symbol, to_dec(rate))
+
+    def income(self) -> list[dict]:
+        """Every income row the account has (the body of GET /fapi/v1/income without filters or limit)."""
+        return list(self._accounts.history.income)
 
     # ---------------------------------------------------------------- test setup
     def set_position(self, symbol: str, amount: Any, entry_price: Any) -> None:

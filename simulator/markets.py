@@ -1,6 +1,7 @@
 """Market sources that drive the simulator through `set_book` and `trade`: a seeded synthetic random
 walk (`SyntheticMarket`) and a replay of recorded CSV data (`ReplayMarket`, the format of
-shared/data/aster-2025-09-29/).
+shared/data/aster-2025-09-29/). The synthetic market can also write itself in that format
+(`SyntheticMarket.write_csv`), so a long synthetic day can be replayed or backtested like a recording.
 """
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
 
 # The synthetic market's first mid for the simulator's known symbols; any other symbol needs one given.
 START_PRICES = {"ETHUSDT": D("2500"), "BNBUSDT": D("1020"), "ASTERUSDT": D("1.85")}
+RECORDED_LEVELS = 10                    # depth levels per side in the recorded CSVs
+SYNTHETIC_START = 1_759_104_000.0       # 2025-09-29 00:00 UTC: where a written synthetic day begins
 DATA_HINT = ("the 2025-09-29 BNBUSDT and ASTERUSDT recordings are published in a public repository of Aster "
              "market-making research: copy them into this directory, or record your own with record.py")
 
@@ -128,6 +131,38 @@ class SyntheticMarket:
     def steps(self, n: int) -> Iterator[tuple[list, list, list]]:
         for _ in range(n):
             yield self.step_once()
+
+    def write_csv(self, out_dir: Any, hours: float, start: float = SYNTHETIC_START) -> int:
+        """Write `hours` of this market to orderbook_/trades_/prices_<SYM>.csv in `out_dir`, with the
+        columns of the shared recordings (one timestamp per row, as they have): a book row every
+        `interval` seconds from unix time `start`, its trades stamped at the same instant (they print
+        after it, as in `run`). Returns the number of steps written."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        levels = range(RECORDED_LEVELS)
+        book_header = ["unix_timestamp", "lastUpdateId"] + [
+            f"{side}_{what}_{i}" for side in ("bid", "ask") for i in levels for what in ("price", "qty")]
+        n_steps, trade_id = round(hours * 3600 / self.interval), 0
+        with open(out / f"orderbook_{self.symbol}.csv", "w", newline="") as fb, \
+                open(out / f"trades_{self.symbol}.csv", "w", newline="") as ft, \
+                open(out / f"prices_{self.symbol}.csv", "w", newline="") as fp:
+            books, trades, prices = csv.writer(fb), csv.writer(ft), csv.writer(fp)
+            books.writerow(book_header)
+            trades.writerow(["id", "unix_timestamp_ms", "side", "price", "quantity"])
+            prices.writerow(["unix_timestamp", "bid", "ask", "mid"])
+            for n in range(n_steps):
+                bids, asks, prints = self.step_once()
+                t = start + n * self.interval
+                row = [f"{t:.3f}", n + 1]
+                for side in (bids, asks):
+                    for i in levels:
+                        row += [side[i][0], side[i][1]] if i < len(side) else ["", ""]
+                books.writerow(row)
+                prices.writerow([f"{t:.3f}", bids[0][0], asks[0][0], (bids[0][0] + asks[0][0]) / 2])
+                for side, price, qty in prints:
+                    trade_id += 1
+                    trades.writerow([trade_id, round(t * 1000), side.lower(), price, qty])
+        return n_steps
 
     async def run(self, sim: SimExchange, duration: float | None = None) -> None:
         """Drive sim at interval/speed real seconds per step; duration is in simulated seconds."""

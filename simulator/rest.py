@@ -32,6 +32,8 @@ ROUTES = {
     ("GET", "/fapi/v2/positionRisk"): ("h_position_risk", 5, "signed"),
     ("GET", "/fapi/v2/balance"): ("h_balance", 5, "signed"),
     ("GET", "/fapi/v4/account"): ("h_account", 5, "signed"),
+    ("GET", "/fapi/v1/income"): ("h_income", 30, "signed"),
+    ("GET", "/fapi/v1/userTrades"): ("h_user_trades", 5, "signed"),
     ("POST", "/fapi/v1/leverage"): ("h_leverage", 1, "signed"),
     ("POST", "/fapi/v1/marginType"): ("h_margin_type", 1, "signed"),
     ("GET", "/fapi/v1/positionSide/dual"): ("h_position_mode", 30, "signed"),
@@ -54,6 +56,7 @@ V3_PATHS = {
     "/fapi/v1/leverage": "/fapi/v3/leverage", "/fapi/v1/marginType": "/fapi/v3/marginType",
     "/fapi/v1/positionSide/dual": "/fapi/v3/positionSide/dual",
     "/fapi/v1/multiAssetsMargin": "/fapi/v3/multiAssetsMargin", "/fapi/v1/listenKey": "/fapi/v3/listenKey",
+    "/fapi/v1/income": "/fapi/v3/income", "/fapi/v1/userTrades": "/fapi/v3/userTrades",
 }
 ENDPOINT = {V3_PATHS[path]: path for _, path in ROUTES if path in V3_PATHS}
 ROUTES.update({(method, V3_PATHS[path]): (name, weight, "none" if security == "none" else "v3")
@@ -187,6 +190,14 @@ class RestApi:
 
     async def h_account(self, params: dict) -> dict:
         return self._accounts.account_body(self._engine.open(), self._now())
+
+    async def h_income(self, params: dict) -> list:
+        if params.get("symbol"):
+            self._symbol(params)
+        return self._accounts.history.income_rows(params, self._now())
+
+    async def h_user_trades(self, params: dict) -> list:
+        return self._accounts.history.user_trades(self._symbol(params), params, self._now())
 
     async def h_leverage(self, params: dict) -> dict:
         symbol = self._symbol(params)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
+import socket
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -33,7 +35,7 @@ DATA_DIR = ROOT.parent / "shared" / "data" / "aster-2025-09-29"
 # Every wait short, so faults play out in milliseconds rather than the production seconds.
 FAST = Timings(stale_after=1.5, status_every=60, keepalive_every=600, sweep_every=600, heartbeat_every=600,
                reconnect_first=0.05, reconnect_max=0.3, stable_after=0.5, unknown_grace=0.5,
-               requery_every=0.05, shutdown_timeout=3.0, idle_wake=0.1)
+               requery_every=0.05, shutdown_timeout=3.0, idle_wake=0.1, income_lag=0.3)
 
 
 def levels(mid: Decimal, half_spread: Decimal = Decimal("0.01"), tick: Decimal = Decimal("0.01"), n: int = 5):
@@ -101,8 +103,11 @@ class BotRun:
     def __init__(self, sim: SimExchange, timings: Timings = FAST, **config):
         self.sim = sim
         self.client = AsterClient(signer=signer_for(sim), rest_url=sim.rest_url, timeout=2.0)
+        if "ledger" not in config:             # never a ledger in the working directory
+            config["ledger"] = str(Path(tempfile.mkdtemp(prefix="amm-ledger-")) / "ledger.csv")
+        ops = config.pop("ops", None)
         self.bot = MarketMaker(Config(symbol=config.pop("symbol", SYMBOL), **config), self.client, sim.ws_url,
-                               timings=timings)
+                               timings=timings, ops=ops)
         self.task: asyncio.Task | None = None
 
     async def __aenter__(self) -> MarketMaker:
@@ -138,6 +143,12 @@ async def run_cli(*args: str, env: dict, cwd: Path) -> asyncio.subprocess.Proces
     return await asyncio.create_subprocess_exec(
         sys.executable, str(ROOT / "market_maker.py"), *args, env=env, cwd=cwd,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 class FakeClock:

@@ -240,3 +240,29 @@ def test_cli_on_recorded_bnbusdt_prints_the_report(tmp_path):
     assert m["book_snapshots"] == 1315 and m["fills"] > 0 and m["orders_sent"] >= m["fills"]
     assert result["settings"]["maker_fee"] == 0.0001 and result["settings"]["taker_fee"] == 0.00035
     assert png.stat().st_size > 10_000
+
+
+def test_a_synthetic_slice_written_by_the_simulator_replays_and_backtests(tmp_path):
+    """sim_exchange.py --write-synthetic writes the recorded format; the replay and the backtester read it
+    whole (a full day is the same command with --hours 24: see the README for its time)."""
+    from sim_exchange import ReplayMarket
+
+    data = tmp_path / "synthetic"
+    proc = subprocess.run([sys.executable, str(ROOT / "sim_exchange.py"), "--write-synthetic", str(data),
+                           "--hours", "0.05", "--symbol", "ETHUSDT", "--seed", "3"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    for kind in ("orderbook", "trades", "prices"):
+        reference = (DATA_DIR / f"{kind}_BNBUSDT.csv").read_text().splitlines()[0] if DATA_DIR.is_dir() else None
+        written = (data / f"{kind}_ETHUSDT.csv").read_text().splitlines()
+        assert reference is None or written[0] == reference
+    n_trades = len((data / "trades_ETHUSDT.csv").read_text().splitlines()) - 1
+    assert len(ReplayMarket(data, "ETHUSDT", levels=10).events()) == 1800 + n_trades   # 3 minutes of 0.1 s steps
+
+    out = tmp_path / "synthetic.json"
+    proc = backtest("--data", str(data), "--symbol", "ETHUSDT", "--buy-spread", "0.001", "--sell-spread", "0.001",
+                    "--json", str(out), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    m = json.loads(out.read_text())["metrics"]
+    assert (m["book_snapshots"], m["trades"]) == (1800, n_trades)
+    assert m["span_s"] == pytest.approx(180, abs=1) and m["fills"] > 0

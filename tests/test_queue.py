@@ -79,6 +79,19 @@ async def test_trades_consume_the_size_ahead_then_fill_us_partially_then_fully()
     assert fills(sim) == [("PARTIALLY_FILLED", "200", "200"), ("FILLED", "300", "500")]
 
 
+
+async def test_without_partial_fills_a_print_reaching_us_fills_the_whole_order():
+    """hftbacktest's rule (partial_fills=False): the queue still holds us back, but once a print gets past
+    the size ahead, all of our order fills."""
+    sim = make_sim(partial_fills=False)
+    await sim.set_book(SYM, [(D("0.9998"), D("1000"))] + THICK[0][1:], THICK[1])
+    await sim.place_order_direct(SYM, "BUY", "0.9998", "500")
+    await sells(sim, "0.9998", "1000")                               # exactly the size ahead: not reached
+    assert sim.position(SYM) == 0
+    await sells(sim, "0.9998", "1")
+    assert sim.position(SYM) == D("500")
+    assert fills(sim) == [("FILLED", "500", "500")]
+
 async def test_a_level_shrinking_below_the_size_ahead_moves_us_up():
     sim = await sim_with(THICK)
     await sim.place_order_direct(SYM, "BUY", "0.9998", "500")       # 13,000 ahead

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import json
 import math
 import os
 import signal
@@ -185,6 +186,32 @@ async def test_a_recorded_session_replays_into_a_fresh_simulator(exchange, tmp_p
             (p["p"], p["q"], p["m"]) for p in trades]
         assert replayed.book(SYMBOL) == exchange.book(SYMBOL)
 
+
+
+async def test_a_recorded_session_backtests(exchange, tmp_path):
+    """record.py's folder is the backtester's input too: every recorded book and trade reaches it."""
+    pytest.importorskip("hftbacktest", reason="pip install -r requirements-backtest.txt")
+    import backtest
+
+    market = SyntheticMarket(symbol=SYMBOL, seed=7, speed=10)   # stamps 10 ms apart: room for latency
+    async with Recording(exchange, tmp_path) as rec:
+        await market.run(exchange, duration=20.0)   # 200 steps of a lively market, in 2 s
+        summary = exchange.summary(SYMBOL)          # nobody traded: the recording is the market alone
+        sent = [e["payload"] for e in exchange.journal if e["kind"] == "event"]
+        n_books = sum(1 for p in sent if p.get("e") == "depthUpdate")
+        n_trades = sum(1 for p in sent if p.get("e") == "aggTrade")
+        await rec.wait_for(lambda: rec.books == n_books and rec.trades == n_trades)
+    assert summary["fills"] == 0
+
+    out = tmp_path / "report.json"
+    status = backtest.main(["--data", str(day_dir(tmp_path)), "--symbol", SYMBOL, "--buy-spread", "0.001",
+                            "--sell-spread", "0.001", "--order-latency-ms", "1", "--json", str(out)])
+    assert status == 0
+    result = json.loads(out.read_text())
+    m = result["metrics"]
+    assert (m["book_snapshots"], m["trades"]) == (n_books, n_trades)
+    assert m["orders_sent"] > 0 and m["fills"] > 0
+    assert "feed latency from the data's two timestamps" in result["assumptions"][0]   # record.py keeps both
 
 # ------------------------------------------------------------------------------ CLI
 def cli_env(**extra: str) -> dict:

@@ -112,20 +112,20 @@ async def test_bot_sim_trades_any_symbol_from_its_start_price(tmp_path):
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     lines = []
 
-    async def until_an_order_ends():                            # accepted, then replaced as the market moved
+    async def until_requoted():                                 # accepted, then moved with the market
         while line := (await proc.stdout.readline()).decode():
             lines.append(line)
-            if " mm: order amm-" in line:
+            if " mm: order amm-" in line or " mm: modified amm-" in line:
                 return line
     try:
-        assert re.search(r" (CANCELED|FILLED) ", await asyncio.wait_for(until_an_order_ends(), 20))
+        assert re.search(r" (CANCELED|FILLED) |modified amm-\S+ \d+@", await asyncio.wait_for(until_requoted(), 20))
     finally:
         proc.send_signal(signal.SIGINT)
         out, err = await asyncio.wait_for(proc.communicate(), 15)
     text = "".join(lines) + out.decode()
     assert proc.returncode == 0, err.decode()
     assert "started FOOUSDT" in text and "rejected=0" in text
-    summary = dict(kv.split("=") for kv in text.split("session summary: ")[1].split("\n")[0].split(", "))
+    summary = dict(kv.split("=") for kv in text.split("simulator's accounting: ")[1].split("\n")[0].split(", "))
     assert int(summary["orders_sent"]) >= 1
 
 

@@ -1,0 +1,403 @@
+"""Issue 12, items 1 and 2: the ledger (fills and funding, once, across restarts, reconciled with the
+income history), PnL in the status line and the session summary, the `report` subcommand; and the
+simulator's funding payments and income history they are checked against."""
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from conftest import SYMBOL, BotRun, assert_invariants, set_mid, wait_open
+
+import market_maker
+from api_client import AsterClient
+from aster_mm.ledger import FILL, FUNDING, INCOME, STREAM, Entry, Ledger, read_entries
+from aster_mm.pnl import usd
+
+D = Decimal
+
+
+def fills(path: Path) -> list[Entry]:
+    return [e for e in read_entries(path) if e.kind == FILL] if path.exists() else []
+
+
+def fundings(path: Path) -> list[Entry]:
+    return [e for e in read_entries(path) if e.kind == FUNDING] if path.exists() else []
+
+
+def sim_totals(sim) -> dict[str, Decimal]:
+    s = sim.summary(SYMBOL)
+    return {"fills": s["fills"], "volume": s["notional_volume"], "fees": s["fees"], "funding": s["funding"],
+            "realized": s["realized_pnl"]}
+
+
+def ledger_totals(path: Path) -> dict[str, Decimal]:
+    rows = read_entries(path)
+    f = [e for e in rows if e.kind == FILL]
+    return {"fills": len(f), "volume": sum((e.notional for e in f), D(0)),
+            "fees": sum((e.commission for e in f), D(0)),
+            "funding": sum((e.funding for e in rows if e.kind == FUNDING), D(0)),
+            "realized": sum((e.realized_pnl for e in f), D(0))}
+
+
+def report_total(path: Path, capsys) -> dict[str, str]:
+    capsys.readouterr()
+    assert market_maker.main(["report", "--ledger", str(path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header, total = lines[0].split(), next(line for line in lines if line.startswith("total")).split()
+    return dict(zip(header[2:], total[1:]))          # the total line has no symbol
+
+
+def figure(text: str, name: str) -> str:
+    return next(part.split("=", 1)[1] for part in text.split() if part.startswith(name + "="))
+
+
+# ------------------------------------------------------------------------------------ e2e
+async def test_ledger_report_status_and_summary_agree_with_the_simulator(sim, tmp_path, capsys, caplog):
+    path = tmp_path / "ledger.csv"
+    caplog.set_level(logging.INFO, logger="mm")
+    run = BotRun(sim, ledger=str(path))
+    async with run as bot:
+        await wait_open(sim, "BUY")
+        await sim.fill_order(SYMBOL)                              # BUY 0.8 @ 2485, maker fee
+        await wait_open(sim, "SELL")
+        paid = await sim.pay_funding(SYMBOL, "0.0001")            # long pays 0.8 * 2500 * 0.0001
+        assert paid == D("-0.2")
+        await sim.wait_for(lambda: len(fundings(path)) == 1)
+        await sim.fill_order(SYMBOL)                              # SELL 0.8 @ 2515: realizes 24
+        await wait_open(sim, "BUY")
+        await sim.fill_order(SYMBOL)                              # BUY 0.801 again: a position left open
+        await wait_open(sim, "SELL")
+        await set_mid(sim, "2490")
+        await sim.wait_for(lambda: bot.state.mark_price == D("2490"), 5)
+        await sim.wait_for(lambda: len(fills(path)) == 3)
+        status = bot.describe()
+        assert_invariants(sim, bot)
+    want = sim_totals(sim)
+    assert want["fills"] == 3 and want["funding"] == D("-0.2") and want["realized"] == D("24")
+    assert ledger_totals(path) == want
+    assert {e.source for e in read_entries(path) if e.kind in (FILL, FUNDING)} == {STREAM}
+
+    unrealized = sim.accounts.unrealized(SYMBOL)                  # 0.801 * (2490 - 2485)
+    assert unrealized == sim.position(SYMBOL) * 5 and sim.position(SYMBOL) == D("0.801")
+    net = want["realized"] - want["fees"] + want["funding"] + unrealized
+    p = bot.books.figures()
+    assert (p.realized, p.fees, p.funding, p.volume, p.fills) == \
+        (want["realized"], want["fees"], want["funding"], want["volume"], 3)
+    assert p.unrealized == unrealized and p.net == net and p.entry_price == D("2485")
+
+    for text in (status, next(r.getMessage() for r in caplog.records if r.getMessage().startswith("session summary"))):
+        assert figure(text, "position") == "0.801@2485.00"
+        assert (figure(text, "realized"), figure(text, "fees"), figure(text, "funding"), figure(text, "upnl"),
+                figure(text, "net"), figure(text, "volume")) == \
+            (usd(want["realized"]), usd(want["fees"]), usd(want["funding"]), usd(unrealized), usd(net),
+             usd(want["volume"]))
+        assert figure(text, "net/volume") == f"{(net / want['volume'] * 10_000).quantize(D('0.1'))}bp"
+
+    total = report_total(path, capsys)
+    assert (total["fills"], total["volume"], total["fees"], total["funding"], total["realized"], total["net"]) == \
+        ("3", usd(want["volume"]), usd(want["fees"]), usd(want["funding"]), usd(want["realized"]),
+         usd(want["realized"] - want["fees"] + want["funding"]))
+
+
+async def test_restart_with_the_same_ledger_adds_no_duplicates(sim, tmp_path):
+    path = tmp_path / "ledger.csv"
+    async with BotRun(sim, ledger=str(path)):
+        await wait_open(sim, "BUY")
+        await sim.fill_order(SYMBOL)
+        await wait_open(sim, "SELL")
+        await sim.pay_funding(SYMBOL, "0.0002")
+        await sim.wait_for(lambda: len(fills(path)) == 1 and len(fundings(path)) == 1)
+    fill_events = [e["payload"] for e in sim.journal if e.get("stream") == "user"
+                   and e["payload"].get("e") == "ORDER_TRADE_UPDATE" and e["payload"]["o"]["x"] == "TRADE"]
+    funding_events = [e["payload"] for e in sim.journal if e.get("stream") == "user"
+                      and e["payload"].get("a", {}).get("m") == "FUNDING_FEE"]
+    async with BotRun(sim, ledger=str(path)) as bot:              # reads the income history again from start
+        await wait_open(sim, "SELL")
+        await sim.wait_for(lambda: bot.books.ledger.synced_ms and bot.books.ledger.synced_ms > bot.books.session.start_ms)
+        for payload in fill_events + funding_events:              # the stream replays them
+            await sim._engine.push_user(payload)
+        await sim.fill_order(SYMBOL)                              # and something new happens
+        await sim.wait_for(lambda: len(fills(path)) == 2)
+        assert_invariants(sim, bot)
+    assert len({e.trade_id for e in fills(path)}) == len(fills(path)) == 2
+    assert len(fundings(path)) == 1
+    assert ledger_totals(path) == sim_totals(sim)
+
+
+async def test_a_fill_whose_stream_event_was_lost_lands_once_from_the_income_history(sim, tmp_path):
+    path = tmp_path / "ledger.csv"
+    async with BotRun(sim, ledger=str(path)) as bot:
+        await wait_open(sim, "BUY")
+        sim.freeze_streams("user")                                # the fill's events are lost on the wire
+        await sim.fill_order(SYMBOL)
+        sim.refuse_streams("user")
+        await sim.drop_streams("user")
+        sim.freeze_streams("user", False)
+        sim.refuse_streams("user", False)
+        await wait_open(sim, "SELL")                              # the REST reconciliation saw the position
+        await sim.wait_for(lambda: len(fills(path)) == 1)
+        await sim.fill_order(SYMBOL)                              # a later fill comes by the stream
+        await sim.wait_for(lambda: len(fills(path)) == 2)
+        bot.books.income.poke()                                   # another round finds nothing new
+        synced = bot.books.ledger.synced_ms
+        await sim.wait_for(lambda: bot.books.ledger.synced_ms > synced)
+        assert_invariants(sim, bot)
+    lost, later = fills(path)
+    [trade] = [t for t in sim.accounts.history.trades if str(t["id"]) == lost.trade_id]
+    assert lost.source == INCOME and later.source == STREAM
+    assert (lost.side, lost.price, lost.qty, lost.order_id, lost.maker) == \
+        ("BUY", D("2485"), D("0.8"), str(trade["orderId"]), True)
+    assert lost.commission == D("2485") * D("0.8") * D("0.0001")
+    assert ledger_totals(path) == sim_totals(sim)
+    assert bot.books.figures().fills == 2                         # both in the session's figures
+
+
+async def test_fees_and_funding_while_the_bot_was_down_are_recorded_on_restart(sim, tmp_path):
+    path = tmp_path / "ledger.csv"
+    async with BotRun(sim, ledger=str(path)):
+        await wait_open(sim, "BUY")
+        await sim.fill_order(SYMBOL)
+        await sim.wait_for(lambda: len(fills(path)) == 1)
+    # the bot is stopped, long 0.8: funding is paid, and an order placed elsewhere fills
+    assert await sim.pay_funding(SYMBOL, "0.0001") == D("-0.2")
+    await sim.place_order_direct(SYMBOL, "SELL", "2510", "0.3", client_order_id="manual-1", reduce_only=True)
+    await sim.fill_order(SYMBOL, "manual-1")
+    async with BotRun(sim, ledger=str(path)) as bot:
+        await sim.wait_for(lambda: len(fills(path)) == 2 and len(fundings(path)) == 1)
+        await wait_open(sim, "SELL")
+        assert_invariants(sim, bot)
+        session = bot.books.figures()
+    down_fill, down_funding = fills(path)[1], fundings(path)[0]
+    assert (down_fill.source, down_fill.side, down_fill.qty, down_fill.realized_pnl) == \
+        (INCOME, "SELL", D("0.3"), D("0.3") * (D("2510") - D("2485")))
+    assert (down_funding.source, down_funding.funding, down_funding.tran_id != "") == (INCOME, D("-0.2"), True)
+    assert ledger_totals(path) == sim_totals(sim)
+    assert (session.fills, session.funding, session.realized) == (0, 0, 0)   # not this session's
+
+
+# ------------------------------------------------------------------------------------ report
+HAND_WRITTEN = """time_utc,time_ms,kind,symbol,source,trade_id,tran_id,order_id,client_id,side,price,qty,maker,commission,commission_asset,realized_pnl,funding,asset
+2025-09-28 23:59:59.000,1759103999000,fill,ETHUSDT,stream,11,,7,amm-a-1,BUY,4000,0.5,true,0.2,USDT,0,,
+2025-09-29 00:00:00.000,1759104000000,funding,ETHUSDT,stream,,,,,,,,,,,,-0.1,USDT
+2025-09-29 08:00:00.000,1759132800000,fill,ETHUSDT,stream,12,,8,amm-a-2,SELL,4010,0.5,true,0.2005,USDT,5,,
+2025-09-29 09:00:00.000,1759136400000,fill,ETHUSDT,income,13,,,,,,,,0.1,USDT,1,,
+2025-09-29 10:00:00.000,1759140000000,sync,ETHUSDT,income,,,,,,,,,,,,,
+"""
+
+
+def test_report_summarises_a_hand_written_ledger_per_day(tmp_path, capsys):
+    path = tmp_path / "ledger-ETHUSDT.csv"
+    path.write_text(HAND_WRITTEN)
+    assert market_maker.main(["report", "--ledger", str(path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["day", "symbol", "fills", "volume", "fees", "funding", "realized", "net",
+                                "net/volume"]
+    assert lines[1].split() == ["2025-09-28", "ETHUSDT", "1", "2000.00", "0.20", "0.00", "0.00", "-0.20", "-1.0bp"]
+    # 2005 volume, fees 0.3005, funding -0.1, realized 6: net 5.5995 = 27.9 bp
+    assert lines[2].split() == ["2025-09-29", "ETHUSDT", "2", "2005.00", "0.30", "-0.10", "6.00", "5.60", "27.9bp"]
+    assert lines[3].split() == ["total", "3", "4005.00", "0.50", "-0.10", "6.00", "5.40", "13.5bp"]
+
+    capsys.readouterr()
+    assert market_maker.main(["report", "--ledger", str(path), "--since", "2025-09-29"]) == 0
+    out = capsys.readouterr().out
+    assert "2025-09-28" not in out and "2025-09-29" in out
+
+
+def test_report_finds_the_ledgers_in_the_working_directory(tmp_path, capsys, monkeypatch):
+    (tmp_path / "ledger-ETHUSDT.csv").write_text(HAND_WRITTEN)
+    (tmp_path / "ledger-ETHUSDT-sim.csv").write_text(HAND_WRITTEN)   # a demo's: never mixed in
+    monkeypatch.chdir(tmp_path)
+    assert market_maker.main(["report"]) == 0
+    assert capsys.readouterr().out.splitlines()[3].split()[1] == "3"
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--since", "yesterday"], "since must be a date"),
+    (["--ledger", "missing.csv"], "does not exist"),
+    (["--ledger", "bad.csv"], "not a ledger"),
+    ([], "no ledger-*.csv"),
+])
+def test_report_bad_input_exits_2(tmp_path, capsys, monkeypatch, args, needle):
+    (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        market_maker.main(["report", *args])
+    assert exit_.value.code == 2 and needle in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------ ledger unit
+def test_funding_seen_on_the_stream_and_in_the_income_history_is_one_row(tmp_path):
+    path = tmp_path / "ledger.csv"
+    stream = Entry(FUNDING, 1_000_000, SYMBOL, STREAM, funding=D("-0.2"), asset="USDT")
+    income = Entry(FUNDING, 1_000_004, SYMBOL, INCOME, tran_id="77", funding=D("-0.2"), asset="USDT")
+    other = Entry(FUNDING, 1_000_004 + 8 * 3600_000, SYMBOL, INCOME, tran_id="78", funding=D("-0.2"), asset="USDT")
+    ledger = Ledger(path)
+    ledger.open()
+    assert ledger.record(stream) and not ledger.record(stream)          # a replayed stream event
+    assert not ledger.record(income)                                     # the same payment, with its id
+    assert ledger.record(other) and not ledger.record(other)
+    ledger.close()
+    again = Ledger(path)                                                 # a restart reads it back
+    again.open()
+    assert not again.record(income) and not again.record(stream) and not again.record(other)
+    again.close()
+    assert [e.tran_id for e in fundings(path)] == ["", "78"]
+    # the other order: the income history first, then the stream event
+    path2 = tmp_path / "ledger2.csv"
+    ledger = Ledger(path2)
+    ledger.open()
+    assert ledger.record(income) and not ledger.record(stream)
+    ledger.close()
+    assert len(fundings(path2)) == 1
+
+
+def test_a_ledger_write_is_cheap(tmp_path):
+    """Written on the event loop as the fill arrives: it must cost far less than a network round trip."""
+    import time
+    ledger = Ledger(tmp_path / "ledger.csv")
+    ledger.open()
+    n = 2000
+    started = time.perf_counter()
+    for i in range(n):
+        ledger.record(Entry(FILL, 1_759_104_000_000 + i, SYMBOL, STREAM, str(i), "", "8", "amm-a-1", "BUY",
+                            D("2485.00"), D("0.800"), True, D("0.1988"), "USDT", D("0")))
+    per_write = (time.perf_counter() - started) / n
+    ledger.close()
+    assert len(fills(tmp_path / "ledger.csv")) == n
+    assert per_write < 0.001, f"{per_write * 1e6:.0f} µs per write"
+
+
+# ------------------------------------------------------------------------------------ simulator
+async def test_simulator_income_history_and_trade_list_have_the_exchanges_shape(sim):
+    client = AsterClient(sim.api_key, sim.api_secret, sim.rest_url, timeout=2.0)
+    try:
+        await sim.place_order_direct(SYMBOL, "BUY", "2499", "1", client_order_id="a")
+        await sim.fill_order(SYMBOL)                                      # opens: commission only
+        start = sim.now_ms()
+        assert await sim.pay_funding(SYMBOL, "0.001") == D("-2.5")        # 1 * mark 2500 * 0.001
+        await sim.place_order_direct(SYMBOL, "SELL", "2509", "1", client_order_id="b")
+        await sim.fill_order(SYMBOL)                                      # closes: realized 10, commission
+        rows = sim.income()
+        assert [r["incomeType"] for r in rows] == ["COMMISSION", "FUNDING_FEE", "REALIZED_PNL", "COMMISSION"]
+        assert set(rows[0]) == {"symbol", "incomeType", "income", "asset", "info", "time", "tranId", "tradeId"}
+        assert rows[0]["income"] == str(-D("2499") * D("0.0001")) and rows[0]["tradeId"] != ""
+        assert rows[1]["tradeId"] == "" and rows[1]["income"] == "-2.5" and rows[2]["income"] == "10"
+        assert len({r["tranId"] for r in rows}) == 4
+        assert sim.summary(SYMBOL)["funding"] == D("-2.5")
+        assert sim.balances()["USDT"] == D("10000") + D("10") - D("2.5") - (D("2499") + D("2509")) * D("0.0001")
+
+        now = sim.now_ms()
+        assert await client.income(SYMBOL, "COMMISSION", 0, now) == [rows[0], rows[3]]
+        assert await client.income(SYMBOL, "FUNDING_FEE", start, now) == [rows[1]]
+        assert await client.income(SYMBOL, "COMMISSION", 0, now, limit=1) == [rows[0]]
+        assert await client.income(SYMBOL, "REALIZED_PNL", 0, start - 1) == []
+        assert await client.income("BNBUSDT", "COMMISSION", 0, now) == []
+        trades = await client.user_trades(SYMBOL, now - 3600_000, now)
+        assert [(t["side"], t["price"], t["qty"], t["realizedPnl"]) for t in trades] == \
+            [("BUY", "2499", "1", "0"), ("SELL", "2509", "1", "10")]
+        assert {str(t["id"]) for t in trades} == {rows[0]["tradeId"], rows[3]["tradeId"]}
+    finally:
+        await client.close()
+
+
+async def test_funding_event_has_the_exchanges_shape(sim):
+    sim.set_position(SYMBOL, "-2", "2500")
+    events = []
+    sim._engine.on_user = lambda payload: _collect(events, payload)
+    assert await sim.pay_funding(SYMBOL, "0.0001") == D("0.5")           # a short receives a positive rate
+    [event] = events
+    assert event["e"] == "ACCOUNT_UPDATE" and event["a"]["m"] == "FUNDING_FEE"
+    assert event["a"]["B"] == [{"a": "USDT", "wb": "10000.5", "cw": "10000.5", "bc": "0.5"}]
+    assert "P" not in event["a"]                                          # crossed: balance only
+    sim.set_position("BNBUSDT", "0", "0")
+    assert await sim.pay_funding("BNBUSDT", "0.0001") == 0 and len(events) == 1
+
+
+async def _collect(events: list, payload: dict) -> None:
+    events.append(payload)
+
+
+# ------------------------------------------------------------------------------------ income reconciliation unit
+def test_income_rows_become_one_fill_per_trade_and_one_row_per_funding():
+    from aster_mm.income import income_entries
+    rows = [{"symbol": SYMBOL, "incomeType": "COMMISSION", "income": "-0.2", "asset": "USDT", "time": 5,
+             "tranId": "1", "tradeId": "42"},
+            {"symbol": SYMBOL, "incomeType": "REALIZED_PNL", "income": "3", "asset": "USDT", "time": 5,
+             "tranId": "2", "tradeId": "42"},
+            {"symbol": SYMBOL, "incomeType": "COMMISSION", "income": "-0.2", "asset": "USDT", "time": 5,
+             "tranId": "1", "tradeId": "42"},                                   # a page overlap: once
+            {"symbol": SYMBOL, "incomeType": "COMMISSION", "income": "-0.1", "asset": "USDT", "time": 9,
+             "tranId": "3", "tradeId": "43"},                                   # not in the trade list
+            {"symbol": SYMBOL, "incomeType": "FUNDING_FEE", "income": "0.05", "asset": "USDT", "time": 7,
+             "tranId": "4", "tradeId": ""},
+            {"symbol": "BNBUSDT", "incomeType": "FUNDING_FEE", "income": "1", "asset": "USDT", "time": 7,
+             "tranId": "5", "tradeId": ""}]
+    trades = {"42": {"id": 42, "orderId": 7, "side": "SELL", "price": "2500", "qty": "0.1", "maker": True,
+                     "time": 4, "commissionAsset": "USDT"}}
+    full, funding, bare = income_entries(SYMBOL, rows, trades)
+    assert (full.trade_id, full.side, full.price, full.qty, full.commission, full.realized_pnl, full.time_ms) == \
+        ("42", "SELL", D("2500"), D("0.1"), D("0.2"), D("3"), 4)
+    assert (funding.kind, funding.tran_id, funding.funding) == (FUNDING, "4", D("0.05"))
+    assert (bare.trade_id, bare.price, bare.qty, bare.commission, bare.notional) == ("43", None, None, D("0.1"), 0)
+
+
+async def test_income_is_read_page_by_page(tmp_path):
+    import time
+    from aster_mm.income import PAGE, IncomeSync
+    BASE = int(time.time() * 1000) - 60_000
+
+    class Client:
+        time_offset_ms = 0
+        calls: list = []
+
+        def blocked_for(self):
+            return 0.0
+
+        async def income(self, symbol, kind, start, end, limit):
+            self.calls.append((kind, start))
+            if kind != "COMMISSION":
+                return []
+            rows = [{"symbol": SYMBOL, "incomeType": kind, "income": "-0.1", "asset": "USDT", "time": t,
+                     "tranId": str(t), "tradeId": str(t)} for t in range(BASE, BASE + 1500)]
+            return [r for r in rows if start <= r["time"] <= end][:limit]
+
+        async def user_trades(self, symbol, start, end, limit):
+            return []
+
+    ledger = Ledger(tmp_path / "ledger.csv")
+    ledger.open()
+    client = Client()
+    sync = IncomeSync(client, SYMBOL, ledger, 3600, 0, lambda: BASE)
+    assert await sync.sync() == 1500
+    assert [s for k, s in client.calls if k == "COMMISSION"] == [BASE, BASE + PAGE - 1]
+    assert await sync.sync() == 0 and ledger.synced_ms is not None
+
+
+def test_cli_report_help_and_a_bad_ledger_directory(tmp_path):
+    import subprocess
+    import sys
+    from conftest import ROOT
+
+    def run(*args):
+        return subprocess.run([sys.executable, str(ROOT / "market_maker.py"), *args], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=30)
+    done = run("report", "--help")
+    assert done.returncode == 0 and "--since" in done.stdout
+    assert "report" in run("--help").stdout
+    done = run("--symbol", SYMBOL, "--ledger", str(tmp_path / "nowhere" / "l.csv"), "--sim")
+    assert done.returncode == 2 and "--ledger" in done.stderr and "Traceback" not in done.stderr
+
+
+async def test_an_unreadable_ledger_is_fatal_before_anything_is_sent(sim, tmp_path):
+    from aster_mm.startup import FatalError
+    path = tmp_path / "ledger.csv"
+    path.write_text("not,a,ledger\n1,2,3\n")
+    run = BotRun(sim, ledger=str(path))
+    try:
+        with pytest.raises(FatalError, match="ledger"):
+            await run.bot.run()
+    finally:
+        await run.client.close()
+    assert sim.order_requests() == [] and path.read_text() == "not,a,ledger\n1,2,3\n"
