@@ -41,8 +41,10 @@ SCOPE = [
     "market_maker.xǁMarketMakerǁstep*",           # the one decision per wake-up
     "market_maker.xǁMarketMakerǁnot_ready*",      # no quoting blind
     "market_maker.xǁMarketMakerǁquote_loop*",     # a failed step forces a reconciliation
-    "market_maker.xǁMarketMakerǁwanted*",         # the quote wanted, limits applied
-    "aster_mm.limits.*",                          # position cap and stop-loss decisions
+    "aster_mm.strategy.*",                        # the order wanted: quote, stop-loss, loss limits
+    "aster_mm.limits.*",                          # position cap, stop-loss and loss-limit decisions
+    "aster_mm.ledger.*",                          # every fill and funding payment, once; daily totals
+    "aster_mm.pnl.*",                             # the session's net PnL the loss limits read
     # the client: signing glue, clock, error mapping, retries, the order endpoints' answers
     *(f"api_client.{name}*" for name in (
         "x_sign", "xǁAsterClientǁ_encode", "xǁAsterClientǁ_now_ms", "xǁAsterClientǁsync_time",
@@ -51,8 +53,7 @@ SCOPE = [
         "xǁAsterClientǁpath", "xǁAsterClientǁplace_limit", "xǁAsterClientǁmodify_order",
         "xǁAsterClientǁcancel_order", "xǁAsterClientǁcancel_all", "xǁAsterClientǁquery_order",
         "xǁAsterClientǁset_margin_type", "xǁExchangeErrorǁ__init__", "xǁRateLimitErrorǁ__init__")),
-    # when it exists (add its file to only_mutate in pyproject.toml too):
-    # "aster_mm.ledger.*",
+    # a new module that decides or moves money: add it here and to only_mutate in pyproject.toml
 ]
 
 DETECTED = {"killed", "timeout", "caught by type check"}   # a hang is detection: the test run failed
