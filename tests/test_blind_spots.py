@@ -496,3 +496,42 @@ async def test_the_balance_is_read_in_the_accounts_margin_mode():
     await bot.guard.read_modes()
     await bot.guard.refresh_available()
     assert client.balance_modes == [True] and bot.state.available == D(1234) and not bot.state.wallet_dirty
+
+
+def test_backoff_doubles_from_a_quarter_second_up_to_30_s():
+    bot = make_bot(RecordingClient(), FakeClock())
+    waits = []
+    for failures in range(10):
+        bot.desk.failures = failures
+        waits.append(bot.desk.backoff())
+    assert waits == [0.25, 0.5, 1, 2, 4, 8, 16, 30, 30, 30]
+
+
+def settled(bot, state: OrderState, filled: str = "0") -> None:
+    order = resting(bot)
+    order.state, order.filled = state, D(filled)
+    bot.desk.settle(order)
+
+
+def test_post_only_expiries_back_off_from_the_second_and_a_fill_or_a_cancel_ends_the_streak():
+    """Bugs: backing off from the first expiry or only from the third; a fill (full, or under 1 unit) or
+    an order that rested until cancelled not ending the streak."""
+    clock = FakeClock()
+    bot = make_bot(RecordingClient(), clock)
+    settled(bot, OrderState.EXPIRED)
+    assert bot.desk.failures == 1 and bot.desk.retry_at <= clock()          # one expiry: no pause
+    settled(bot, OrderState.EXPIRED)
+    assert bot.desk.retry_at == clock() + 1.0                                 # the second: 0.25 * 2 ** 2
+    for ends_it in ((OrderState.FILLED, "0.8"), (OrderState.CANCELED, "0"), (OrderState.EXPIRED, "0.3")):
+        bot.desk.failures, bot.desk.retry_at = 5, 0.0
+        settled(bot, *ends_it)
+        assert bot.desk.failures == 0, ends_it
+        settled(bot, OrderState.EXPIRED)
+        assert bot.desk.retry_at <= clock(), ends_it                          # a new streak starts at one
+
+
+@pytest.mark.parametrize("code, dirty", [(-2022, True), (-4164, False)])
+def test_a_reduce_only_rejection_rereads_the_position(code, dirty):
+    bot = make_bot(RecordingClient(), FakeClock())
+    bot.desk._on_rejected(ExchangeError(400, code, "rejected"))
+    assert bot.state.position_dirty is dirty
