@@ -71,13 +71,13 @@ def test_snapshots_become_depth_updates_and_trades_keep_the_aggressor(tmp_path):
     ], [(0.5, "buy", "100.2", "1.5"), (0.5, "sell", "100.0", "0.25")])
     m = load(tmp_path, feed_ms=50)
     # a book row's stamp is its receipt: the exchange sent it 50 ms before; a trade's is the exchange's
-    exch = side_events(m.events, EXCH_EVENT, "exch_ts")
+    exch = side_events(convert.event_array(m), EXCH_EVENT, "exch_ts")
     assert sorted(exch[:4]) == sorted([(-50, BID, 100.0, 5), (-50, BID, 99.9, 5), (-50, ASK, 100.2, 5),
                                        (-50, ASK, 100.3, 5)])
     # the second snapshot only sends what changed: 100.0 -> 7, 99.8 new, 99.9 removed (qty 0)
     assert sorted(exch[6:]) == sorted([(950, BID, 100.0, 7), (950, BID, 99.8, 2), (950, BID, 99.9, 0)])
     assert exch[4:6] == [(500, TRADE_EVENT | BUY_EVENT, 100.2, 1.5), (500, TRADE_EVENT | SELL_EVENT, 100.0, 0.25)]
-    local = side_events(m.events, LOCAL_EVENT, "local_ts")
+    local = side_events(convert.event_array(m), LOCAL_EVENT, "local_ts")
     assert [e[0] for e in local] == [0] * 4 + [550] * 2 + [1000] * 3
     assert list(m.mid) == [100.1, 100.1] and m.n_snapshots == 2 and m.n_trades == 2
     assert "50 ms assumed" in m.feed_note
@@ -91,8 +91,8 @@ def test_rows_with_both_timestamps_use_them(tmp_path):
         "id,unix_timestamp_ms,side,price,quantity,event_time_ms,local_timestamp,gap\n"
         f"7,{(T0 + 2) * 1000},sell,100.0,1.0,{(T0 + 2) * 1000 + 3},{T0 + 2.020},0\n")
     m = load(tmp_path, feed_ms=50)
-    assert [e[0] for e in side_events(m.events, EXCH_EVENT, "exch_ts")] == [1000] * 4 + [2000]
-    assert [e[0] for e in side_events(m.events, LOCAL_EVENT, "local_ts")] == [1030] * 4 + [2020]
+    assert [e[0] for e in side_events(convert.event_array(m), EXCH_EVENT, "exch_ts")] == [1000] * 4 + [2000]
+    assert [e[0] for e in side_events(convert.event_array(m), LOCAL_EVENT, "local_ts")] == [1030] * 4 + [2020]
     assert "on 2 of 2 rows (median 30.0 ms)" in m.feed_note
 
 
