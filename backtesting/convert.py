@@ -16,6 +16,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import itertools
+import os
+import shutil
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -104,9 +106,9 @@ def load(book_csv: Path, trades_csv: Path, feed_latency_ns: int, cache_root: Pat
         market = _read_meta(cache, meta_path, key)
         if market is not None:
             return market
-    cache.mkdir(parents=True, exist_ok=True)
-    for stale in cache.glob("*.npz"):
-        stale.unlink()
+    build = cache.with_name(f"{cache.name}.building-{os.getpid()}")     # readers never see half a cache
+    shutil.rmtree(build, ignore_errors=True)
+    build.mkdir(parents=True)
     book = stream.read_book(book_csv, feed_latency_ns)
     trades = stream.read_trades(trades_csv, feed_latency_ns)
     mids: list[tuple[np.ndarray, np.ndarray]] = []
@@ -132,19 +134,27 @@ def load(book_csv: Path, trades_csv: Path, feed_latency_ns: int, cache_root: Pat
     for piece in stream.ordered_events(windows()):
         pending.append(piece)
         if sum(len(p) for p in pending) >= CHUNK_EVENTS:
-            last = _write_chunk(cache, chunks, pending, last)
+            last = _write_chunk(build, chunks, pending, last)
             pending = []
     if pending or not chunks:
-        _write_chunk(cache, chunks, pending, last)
+        _write_chunk(build, chunks, pending, last)
     measured, total = book["measured"] + trades["measured"], len(book["local"]) + len(trades["exch"])
     mid_ts = np.concatenate([m[0] for m in mids]) if mids else np.zeros(0, np.int64)
     mid = np.concatenate([m[1] for m in mids]) if mids else np.zeros(0)
     start, end = (span[0], span[1]) if span[0] <= span[1] else (0, 0)
-    np.savez(meta_path, mid_ts=mid_ts, mid=mid, counts=np.array([len(book["local"]), len(trades["exch"]), len(chunks)]),
+    np.savez(build / meta_path.name, mid_ts=mid_ts, mid=mid, counts=np.array([len(book["local"]), len(trades["exch"]), len(chunks)]),
              span=np.array([start, end]), feed_latency_ns=feed_latency_ns,
              prices=np.array(prices if prices[0] <= prices[1] else [1.0, 1.0]), key=key,
              feed_note=_feed_note(latencies, feed_latency_ns, measured, total))
-    return _read_meta(cache, meta_path, key)
+    shutil.rmtree(cache, ignore_errors=True)                                # a stale conversion
+    try:
+        build.rename(cache)
+    except OSError:                                 # another run has just put the same conversion there
+        shutil.rmtree(build, ignore_errors=True)
+    market = _read_meta(cache, meta_path, key)
+    if market is None:
+        raise ValueError(f"{cache} changed while it was being written; run again")
+    return market
 
 
 def event_array(market: MarketData) -> np.ndarray:
