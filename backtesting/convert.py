@@ -98,7 +98,7 @@ CHUNK_EVENTS = 2_000_000        # events per .npz file (128 MB)
 
 def load(book_csv: Path, trades_csv: Path, feed_latency_ns: int, cache_root: Path | None = None) -> MarketData:
     """Both files as hftbacktest's event stream (stream.py), written as .npz chunks under `cache_root`
-    (default: `.backtest-cache` beside the CSVs), one directory per symbol and feed latency, reused while
+    (default: ~/.cache/aster-mm/backtest/<data folder hash>, or under $XDG_CACHE_HOME), one directory per symbol and feed latency, reused while
     the CSVs keep their path, size and mtime."""
     cache, key = _cache_dir(book_csv, trades_csv, feed_latency_ns, cache_root)
     meta_path = cache / "meta.npz"
@@ -166,7 +166,10 @@ def _cache_dir(book_csv: Path, trades_csv: Path, feed_latency_ns: int, root: Pat
     """The cache directory, and the key its contents must carry to be current."""
     stats = [(str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in (book_csv, trades_csv)]
     key = hashlib.sha1(repr((CACHE_FORMAT, stats, feed_latency_ns)).encode()).hexdigest()
-    root = root or book_csv.parent / ".backtest-cache"
+    if root is None:                   # never beside the data: a shared data folder may be read-only
+        folder = hashlib.sha1(str(book_csv.parent.resolve()).encode()).hexdigest()[:12]
+        root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "aster-mm" / "backtest" / folder
+    root.mkdir(parents=True, exist_ok=True)
     return root / f"{book_csv.stem.removeprefix('orderbook_')}-feed{feed_latency_ns}ns", key
 
 
