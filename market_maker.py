@@ -16,7 +16,6 @@ import logging.handlers
 import signal
 import sys
 import time
-from dataclasses import replace
 from decimal import Decimal
 from typing import Callable
 
@@ -24,34 +23,30 @@ from api_client import AsterClient, ExchangeError, SymbolRules
 from aster_mm.account import HEDGE_MODE_HELP, AccountGuard
 from aster_mm.books import Books
 from aster_mm.chores import DeadManSwitch, keep_listen_key_alive, report_status
-from aster_mm.config import Config, Timings, build_parser, parse_config, read_credentials, read_telegram
-from aster_mm.decisions import BUY, MODIFY, REUSE, SELL, Quote, QuoteParams, crosses_book, desired_quote, requote_action
+from aster_mm.config import Config, Timings, build_parser, paper_hosts, parse_config, read_credentials, read_telegram
+from aster_mm.decisions import BUY, MODIFY, REUSE, SELL, QuoteParams, crosses_book, requote_action
 from aster_mm.execution import OrderDesk
-from aster_mm.feeds import LIQUIDATION, Feeds
-from aster_mm.limits import position_room, stop_quote, stop_triggered, unrealized_loss
+from aster_mm.feeds import Feeds
 from aster_mm.ops import Ops
 from aster_mm.orders import OrderState
 from aster_mm.reconcile import Reconciler
-from aster_mm.spreads import AdaptiveConfig, AdaptiveSpreads
 from aster_mm.spreads import describe as describe_spreads
-from aster_mm.signing import Eip712Signer, Signer
+from aster_mm.signing import Signer
 from aster_mm.startup import FatalError, retry_until
 from aster_mm.state import StrategyState
 from aster_mm.status import status_line
+from aster_mm.strategy import Strategy
 
 log = logging.getLogger("mm")
-stream_log = logging.getLogger("stream")
 
 
 class ShutdownRequested(Exception):
     pass
 
 
-def adaptive_spreads(config: Config) -> AdaptiveSpreads | None:
-    if config.spread_model != "adaptive":
-        return None
-    return AdaptiveSpreads(AdaptiveConfig(config.risk_aversion, config.min_spread, config.buy_spread,
-                                          config.sell_spread))
+class LossLimitHalt(FatalError):
+    """A loss limit halted the bot for good (--halt-cooldown 0)."""
+    exit_status = 3
 
 
 class MarketMaker:
@@ -74,10 +69,9 @@ class MarketMaker:
         self.feeds = Feeds(client, ws_url, self.symbol, self.state, self.desk, self.guard, timings, now, self.wake,
                            config.start_timeout, self.books)
         self.on_market_message, self.on_user_message = self.feeds.on_market_message, self.feeds.on_user_message
-        self.spreads = self.feeds.spreads = adaptive_spreads(config)
-        self._estimates: dict = {}
+        self.strategy = Strategy(config, self.state, self.params, now, self._pnl)
+        self.feeds.spreads = self.strategy.spreads
         self._skip_reason = ""
-        self._stopping = False             # a stop-loss is closing the position: until flat
         self.ops = ops or Ops()
         self.metrics = self.desk.metrics = self.feeds.metrics = self.ops.metrics
         self.beat_at = self.woke_at = now()     # the quoting loop's heartbeat (the watchdog reads it)
@@ -89,23 +83,17 @@ class MarketMaker:
     def describe(self) -> str:
         line = status_line(self.state, self.params, self.client.used_weight_1m, self.rules,
                            self.books.text(self.rules))
-        return line if self.spreads is None else f"{line} {describe_spreads(self._estimates)}"
+        return line if self.strategy.spreads is None else f"{line} {describe_spreads(self.strategy.estimates)}"
 
     @property
     def estimates(self) -> dict:
         """The adaptive model's latest estimates (empty when the spreads are fixed)."""
-        return self._estimates
+        return self.strategy.estimates
 
-    def quote_params(self, wallet: Decimal) -> QuoteParams:
-        """The configured parameters, with the adaptive model's spreads for the position held (in lots
-        of one opening order) when it is on."""
-        if self.spreads is None:
-            return self.params
-        book, position = self.state.book, self.state.position.amount
-        lot = float(wallet * self.params.balance_fraction / book.mid) if wallet > 0 else 0.0
-        spreads = self.spreads.spreads(self.now(), float(position) / lot if lot else 0.0)
-        self._estimates = spreads.estimates
-        return replace(self.params, buy_spread=spreads.buy_spread, sell_spread=spreads.sell_spread)
+    def _pnl(self) -> tuple[Decimal, Decimal]:
+        """The session's and the UTC day's net PnL, the open position's unrealized PnL included in both."""
+        figures = self.books.figures()
+        return figures.net, self.books.today_net() + figures.unrealized
 
     @property
     def rules(self) -> SymbolRules | None:
@@ -146,7 +134,7 @@ class MarketMaker:
         self.state.balances = await self.client.wallet_balances()
         await self.guard.refresh_available()
 
-    # ----- streams in -----
+    # ----- the quoting loop: the only place that sends order requests -----
     async def quote_loop(self) -> None:
         while True:
             try:
@@ -228,7 +216,10 @@ class MarketMaker:
                 log.warning("%s: pulling the quote", reason)
                 return await desk.cancel(live)
             return False
-        want, why = self.wanted()
+        self.strategy.check_losses()
+        if st.halted and live is None and not self.strategy.flattening(self.rules.min_qty):
+            raise LossLimitHalt(st.halted)              # cancelled (and flattened if asked): stop, exit 3
+        want, why = self.strategy.wanted(self.rules)
         if live is not None:
             action = want and requote_action(
                 live.quote, live.remaining, want, self.cfg.reprice_threshold,
@@ -261,26 +252,6 @@ class MarketMaker:
         await desk.place(want)
         self.metrics.observe_requote(self.now() - self.woke_at)
         return False
-
-    def wanted(self) -> tuple[Quote | None, str]:
-        """The one order the bot wants now: while a stop-loss runs, the stop; otherwise the quote."""
-        st, cfg = self.state, self.cfg
-        position, book = st.position.amount, st.book
-        if LIQUIDATION in st.close_only and cfg.resume_after_liquidation and position == 0:
-            log.warning("flat after the liquidation: resuming (--resume-after-liquidation)")
-            del st.close_only[LIQUIDATION]
-        mark = st.mark_price or book.mid
-        if abs(position) >= self.rules.min_qty and (
-                self._stopping or stop_triggered(position, st.entry_price, mark, cfg.stop_loss)):
-            if not self._stopping:
-                log.warning("STOP LOSS: mark %s against entry %s: closing %s, loss %.2f USD", mark,
-                            st.entry_price, position, -unrealized_loss(position, st.entry_price, mark))
-                self._stopping = True
-            return stop_quote(position, book.bid, book.ask, cfg.stop_slippage, self.rules), "stop"
-        self._stopping = False
-        wallet = st.available * st.size_scale
-        return desired_quote(position, book.mid, wallet, self.quote_params(wallet), self.rules,
-                             st.close_only_reason, position_room(position, book.mid, cfg.max_position_usd))
 
     # ----- life cycle -----
     async def run(self) -> None:
@@ -344,7 +315,7 @@ class MarketMaker:
                       err or type(err).__name__, backstop)
             left.append("orders not confirmed cancelled" + backstop)
         if self.state.position.amount:
-            left.append(f"position {self.state.position.amount} {self.symbol} (a stop never closes it)")
+            left.append(f"position {self.state.position.amount} {self.symbol} (stopping the bot never closes a position)")
         line = f"left open: {'; '.join(left) or 'nothing'}; {self.describe()}"
         log.info("stopped: %s", line)
         log.info("session summary: %s", self.books.text(self.rules))
@@ -381,24 +352,18 @@ async def run_bot(config: Config, signer: Signer, rest_url: str, ws_url: str,
 
 
 async def run_sim(config: Config, spec, start_price: Decimal, ops: Ops | None = None) -> None:
-    """The bot, unchanged, against the simulator in this process with a synthetic market, signing with V3
-    (throwaway wallets the simulator generated)."""
-    from sim_exchange import SimExchange, SyntheticMarket, symbol_table
-    async with SimExchange(journal_limit=10_000, symbols=symbol_table(spec),   # a demo may run for days
-                           fill_model=config.fill_model, feed_latency_ms=config.feed_latency_ms,
-                           order_latency_ms=config.order_latency_ms) as sim:
-        market = SyntheticMarket(symbol=config.symbol, start_price=start_price, tick=spec.tick, step=spec.step,
-                                 seed=int(time.time()))
-        feeder = asyncio.create_task(market.run(sim), name="synthetic market")
-        feeder.add_done_callback(lambda t: t.cancelled() or t.exception() is None or
-                                 log.error("synthetic market stopped: %r", t.exception()))
-        try:
-            signer = Eip712Signer(sim.v3_user, sim.v3_signer, sim.v3_signer_key)
-            await run_bot(config, signer, sim.rest_url, sim.ws_url, ops=ops)
-        finally:
-            feeder.cancel()
-        s = sim.summary(config.symbol)
-        print("simulator's accounting: " + ", ".join(f"{k}={v}" for k, v in s.items()))
+    """The bot, unchanged, against the simulator in this process with a synthetic market."""
+    from aster_mm import local                      # the simulator is loaded only for local runs
+    async with local.simulated(config, spec, start_price) as venue:
+        await run_bot(config, *venue, ops=ops)
+
+
+async def run_paper(config: Config, rest_url: str, feed_url: str, ops: Ops | None = None) -> None:
+    """The bot, unchanged, against the simulator fed by the real exchange's public streams (no keys)."""
+    from aster_mm import local
+    spec = await local.paper_spec(config, rest_url)
+    async with local.paper(config, spec, feed_url) as venue:
+        await run_bot(config, *venue, ops=ops)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -409,7 +374,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     config = parse_config(argv, parser)
     try:
-        if not config.sim:
+        if config.paper:
+            hosts = paper_hosts(config)
+        elif not config.sim:
             creds = read_credentials(config.network)
         telegram = read_telegram()
     except ValueError as err:
@@ -428,8 +395,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if config.sim:
             asyncio.run(run_sim(config, spec, start_price, ops))
+        elif config.paper:
+            asyncio.run(run_paper(config, *hosts, ops=ops))
         else:
             asyncio.run(run_bot(config, *creds, ops=ops))
+    except LossLimitHalt as err:
+        log.critical("halted by a loss limit: %s", err)
+        print(f"market_maker.py: halted by a loss limit: {err}", file=sys.stderr)
+        return err.exit_status
     except FatalError as err:
         log.error("fatal: %s", err)
         print(f"market_maker.py: error: {err}", file=sys.stderr)

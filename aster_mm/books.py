@@ -21,11 +21,11 @@ log = logging.getLogger("ledger")
 
 
 def ledger_path(config: Config) -> Path:
-    """--ledger, else `ledger-<SYMBOL>.csv` beside the log file (`-sim` added with --sim: a demo must never
-    write into the real ledger)."""
+    """--ledger, else `ledger-<SYMBOL>.csv` beside the log file (`-sim` added with --sim, `-paper` with
+    --paper: simulated fills must never go into the real ledger)."""
     if config.ledger:
         return Path(config.ledger)
-    return Path(config.log_file).parent / f"ledger-{config.symbol}{'-sim' if config.sim else ''}.csv"
+    return Path(config.log_file).parent / f"ledger-{config.symbol}{'-' + config.mode if config.mode else ''}.csv"
 
 
 class Books:

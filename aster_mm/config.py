@@ -63,12 +63,20 @@ class Config:
     start_price: Decimal | None = None   # --sim only: the synthetic market's first mid and the symbol's units
     tick: Decimal | None = None
     step: Decimal | None = None
-    fill_model: str = "queue"          # --sim only: the simulator's fill rule
-    feed_latency_ms: float = 0.0       # --sim only: market data delay
-    order_latency_ms: float = 0.0      # --sim only: order request delay
+    fill_model: str = "queue"          # --sim/--paper only: the simulator's fill rule
+    feed_latency_ms: float = 0.0       # --sim/--paper only: market data delay
+    order_latency_ms: float = 0.0      # --sim/--paper only: order request delay
+    paper: bool = False                # the simulator fed by the real exchange's public streams
+    paper_feed_url: str | None = None  # None: ASTER_WS_URL, else the network's WebSocket host
+    paper_balance: Decimal = Decimal("10000")   # the paper account's USDT
     metrics_port: int | None = None    # serve Prometheus metrics here; None: no metrics server
     metrics_host: str = "127.0.0.1"
     alert_webhook: str | None = field(default=None, repr=False)   # the URL is the webhook's secret
+
+    @property
+    def mode(self) -> str:
+        """"sim", "paper" or "" (live): names the default log and ledger files and tags alerts."""
+        return "sim" if self.sim else "paper" if self.paper else ""
 
 
 @dataclass(frozen=True)
@@ -188,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="market_maker.py", description=DESCRIPTION,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         epilog="environment (also read from .env in the working directory; the environment wins), one set "
-               "required unless --sim: ASTER_USER, ASTER_SIGNER, ASTER_SIGNER_KEY (Pro API agent wallet) or "
+               "required unless --sim or --paper: ASTER_USER, ASTER_SIGNER, ASTER_SIGNER_KEY (Pro API agent wallet) or "
                "ASTER_API_KEY, ASTER_API_SECRET (existing V1 keys, mainnet only); ASTER_REST_URL and ASTER_WS_URL "
                "override the network's hosts. `market_maker.py report --help`: the ledger per day. Exit status: 0 "
                "clean stop, 2 bad option or configuration, 1 fatal runtime error, 3 halted by a loss limit.")
@@ -245,11 +253,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="after a liquidation or ADL, resume opening positions instead of staying close-only "
                         "until restarted")
     p.add_argument("--log-file", default=None,
-                   help="log file, rotated by size (default: market_maker.log; market_maker-sim.log with --sim)")
+                   help="log file, rotated by size (default: market_maker.log; market_maker-sim.log with --sim, "
+                        "market_maker-paper.log with --paper)")
     p.add_argument("--ledger", default=None,
                    help="CSV file every fill and funding payment is appended to (default: ledger-<SYMBOL>.csv "
-                        "beside the log file; ledger-<SYMBOL>-sim.csv with --sim); summarise it with "
-                        "`market_maker.py report`")
+                        "beside the log file; ledger-<SYMBOL>-sim.csv with --sim, ledger-<SYMBOL>-paper.csv "
+                        "with --paper); summarise it with `market_maker.py report`")
     p.add_argument("--log-level", default="INFO", type=str.upper,
                    choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log verbosity")
     p.add_argument("--network", choices=sorted(NETWORKS), default="mainnet",
@@ -263,10 +272,22 @@ def build_parser() -> argparse.ArgumentParser:
     ops.add_argument("--alert-webhook", type=_webhook, default=None, metavar="URL",
                      help="POST alerts as JSON {text, content} to this Slack/Discord-style incoming webhook "
                           "(Telegram: set TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID)")
-    p.add_argument("--sim", action="store_true",
-                   help="trade against the built-in exchange simulator: no keys, no network")
-    sim = p.add_argument_group("with --sim", "The simulator knows ETHUSDT, BNBUSDT and ASTERUSDT; any other "
-                               "symbol needs --start-price.")
+    local = p.add_mutually_exclusive_group()
+    local.add_argument("--sim", action="store_true",
+                       help="trade against the built-in exchange simulator: no keys, no network")
+    local.add_argument("--paper", action="store_true",
+                       help="paper trading: the simulator fed by the real exchange's public depth and trade "
+                            "streams for the symbol (real prices, simulated fills, no keys, no orders sent)")
+    paper = p.add_argument_group("with --paper")
+    paper.add_argument("--paper-feed-url", type=_ws_url, default=argparse.SUPPRESS, metavar="URL",
+                       help="the public WebSocket host the market data comes from (default: ASTER_WS_URL, else "
+                            "the network's, e.g. wss://fstream.asterdex.com); the symbol's rules come from "
+                            "ASTER_REST_URL, else the network's REST host")
+    paper.add_argument("--paper-balance", type=_decimal_arg("paper-balance", None), default=argparse.SUPPRESS,
+                       help="the paper account's starting balance in USDT (default: 10000)")
+    sim = p.add_argument_group("with --sim (--fill-model and the latencies also with --paper)",
+                               "The simulator knows ETHUSDT, BNBUSDT and ASTERUSDT; any other symbol needs "
+                               "--start-price.")
     sim.add_argument("--start-price", type=_decimal_arg("start-price", None), default=argparse.SUPPRESS,
                      help="the synthetic market's first mid (default: 2500, 1020, 1.85 for the known symbols)")
     sim.add_argument("--tick", type=_decimal_arg("tick", None), default=argparse.SUPPRESS,
@@ -288,14 +309,25 @@ def build_parser() -> argparse.ArgumentParser:
 def parse_config(argv: list[str] | None, parser: argparse.ArgumentParser | None = None) -> Config:
     parser = parser or build_parser()
     args = vars(parser.parse_args(argv))
-    sim_only = {"start_price", "tick", "step", "fill_model", "feed_latency_ms", "order_latency_ms"}
+    sim_only = {"start_price", "tick", "step"}
     if not args["sim"] and sim_only & args.keys():
-        parser.error("--start-price, --tick, --step, --fill-model and the latencies apply only with --sim")
+        parser.error("--start-price, --tick and --step apply only with --sim")
+    if not (args["sim"] or args["paper"]) and {"fill_model", "feed_latency_ms", "order_latency_ms"} & args.keys():
+        parser.error("--fill-model and the latencies apply only with --sim or --paper")
+    if not args["paper"] and {"paper_feed_url", "paper_balance"} & args.keys():
+        parser.error("--paper-feed-url and --paper-balance apply only with --paper")
     if args["log_file"] is None:       # a simulated session never writes into the live log
-        args["log_file"] = "market_maker-sim.log" if args["sim"] else "market_maker.log"
+        mode = "sim" if args["sim"] else "paper" if args["paper"] else ""
+        args["log_file"] = f"market_maker-{mode}.log" if mode else "market_maker.log"
     if args["ledger"] is not None and not Path(args["ledger"]).resolve().parent.is_dir():
         parser.error(f"--ledger {args['ledger']!r}: its directory does not exist")
     return Config(**args)
+
+
+def _ws_url(text: str) -> str:
+    if not text.startswith(("ws://", "wss://")):
+        raise argparse.ArgumentTypeError(f"the feed URL must start with ws:// or wss://, got {text!r}")
+    return text.rstrip("/")
 
 
 class Credentials(NamedTuple):
@@ -321,6 +353,24 @@ def read_telegram() -> tuple[str, str, str] | None:
 
 def _env(name: str) -> str:
     return os.environ.get(name, "").strip()
+
+
+def paper_hosts(config: Config) -> tuple[str, str]:
+    """The real exchange's REST host (the symbol's rules) and public WebSocket host (the feed) for --paper:
+    ASTER_REST_URL, else the network's; --paper-feed-url, else ASTER_WS_URL, else the network's."""
+    load_dotenv(Path.cwd() / ".env", override=False)
+    default_rest, default_ws, _ = NETWORKS[config.network]
+    rest = _env("ASTER_REST_URL") or default_rest
+    feed = config.paper_feed_url or _env("ASTER_WS_URL") or default_ws
+    _check_urls(rest, feed)
+    return rest.rstrip("/"), feed.rstrip("/")
+
+
+def _check_urls(rest: str, ws: str) -> None:
+    for name, value, schemes in (("ASTER_REST_URL", rest, ("http://", "https://")),
+                                 ("ASTER_WS_URL", ws, ("ws://", "wss://"))):
+        if not value.startswith(schemes):
+            raise ValueError(f"{name} must start with {' or '.join(schemes)}, got {value!r}")
 
 
 def read_credentials(network: str = "mainnet") -> Credentials:
@@ -352,8 +402,5 @@ def read_credentials(network: str = "mainnet") -> Credentials:
                       if has_v3 else HmacSigner(v1["ASTER_API_KEY"], v1["ASTER_API_SECRET"]))
     rest = _env("ASTER_REST_URL") or default_rest
     ws = _env("ASTER_WS_URL") or default_ws
-    for name, value, schemes in (("ASTER_REST_URL", rest, ("http://", "https://")),
-                                 ("ASTER_WS_URL", ws, ("ws://", "wss://"))):
-        if not value.startswith(schemes):
-            raise ValueError(f"{name} must start with {' or '.join(schemes)}, got {value!r}")
+    _check_urls(rest, ws)
     return Credentials(signer, rest, ws)

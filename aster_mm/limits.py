@@ -55,3 +55,37 @@ def breached(limits: LossLimits, session_net: Decimal, day_net: Decimal) -> str:
     if limits.max_daily_loss_usd is not None and day_net <= -limits.max_daily_loss_usd:
         return f"today's net PnL {day_net:.2f} USD reached --max-daily-loss-usd {limits.max_daily_loss_usd}"
     return ""
+
+
+class LossGate:
+    """Pauses on a loss limit and resumes after the cooldown, measuring the session's next loss from the
+    net at the resume (else it would pause again at once); with no cooldown it halts for good. The
+    daily limit pauses at least until the UTC day ends."""
+
+    def __init__(self, limits: LossLimits):
+        self.limits = limits
+        self.reason = ""
+        self.until = 0.0
+        self.session_base = Decimal(0)
+
+    @property
+    def halts(self) -> bool:
+        return self.limits.cooldown_s == 0
+
+    def update(self, now: float, session_net: Decimal, day_net: Decimal, day_left_s: float) -> str:
+        """BREACH when a limit fires now, RESUME when a pause ends, else "" (no change)."""
+        if self.reason:
+            if self.halts or now < self.until:
+                return ""
+            self.reason, self.session_base = "", session_net
+            return RESUME
+        why = breached(self.limits, session_net - self.session_base, day_net)
+        if not why:
+            return ""
+        self.reason = why
+        daily = "daily" in why
+        self.until = now + max(self.limits.cooldown_s, day_left_s if daily else 0.0)
+        return BREACH
+
+
+BREACH, RESUME = "breach", "resume"

@@ -33,6 +33,8 @@ STREAMS = ("market", "user")
 def trading_mode(state: StrategyState, params: QuoteParams) -> str:
     """The mode an operator watches: close-only whenever it is in force (even while closing), else the
     side the bot quotes. Hook: a loss limit's paused and halted belong here, before close-only."""
+    if state.halted or state.paused:
+        return "halted" if state.halted else "paused"
     return "close-only" if state.close_only else quoting_side(state, params)
 
 
@@ -81,7 +83,7 @@ class Ops:
         sinks = [webhook_sink(config.alert_webhook)] if config.alert_webhook else []
         if telegram:
             sinks.append(telegram_sink(*telegram))
-        prefix = f"aster-mm {config.symbol}" + (" [sim]" if config.sim else "")
+        prefix = f"aster-mm {config.symbol}" + (f" [{config.mode}]" if config.mode else "")
         return cls(OpsSettings(config.metrics_port, config.metrics_host), notifier=Notifier.from_environ(env),
                    sinks=sinks, watchdog_every=watchdog_period(env), prefix=prefix)
 

@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "(realized - fees + funding) and net per unit of volume in basis points.")
     p.add_argument("--ledger", action="append", type=Path, default=None, metavar="FILE",
                    help="ledger file (repeatable; default: every ledger-*.csv in the working directory "
-                        "except the --sim ones)")
+                        "except the --sim and --paper ones)")
     p.add_argument("--since", type=_day, default=None, metavar="DATE",
                    help="first UTC day to show, e.g. 2025-09-29 (default: all)")
     return p
@@ -64,7 +64,7 @@ def _cells(day: str, symbol: str, t: Totals) -> tuple[str, ...]:
 def main(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    paths = args.ledger or sorted(p for p in Path.cwd().glob("ledger-*.csv") if not p.stem.endswith("-sim"))
+    paths = args.ledger or sorted(p for p in Path.cwd().glob("ledger-*.csv") if not p.stem.endswith(("-sim", "-paper")))
     if not paths:
         parser.error("no ledger-*.csv in the working directory: give --ledger FILE")
     entries = []

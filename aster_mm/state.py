@@ -54,6 +54,8 @@ class StrategyState:
     size_scale: Decimal = Decimal(1)               # halved after each -2019 until an order rests or fills
     on_alert: Callable[[str], None] = field(default=lambda text: None, repr=False, compare=False)  # operator alerts
     entry_price: Decimal = Decimal(0)              # of the position, as the exchange reports it
+    paused: str = ""                               # why a loss limit paused the bot (resumes by itself)
+    halted: str = ""                               # why a loss limit halted it until restarted
 
     @property
     def wallet(self) -> Decimal:

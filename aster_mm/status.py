@@ -19,7 +19,9 @@ def rounded(value: Decimal, unit: Decimal | None) -> Decimal:
 
 def mode(state: StrategyState, params: QuoteParams) -> str:
     """BUY or SELL: the side of the order the bot wants (the closing side while in a position); or
-    CLOSE-ONLY when flat and not allowed to open."""
+    CLOSE-ONLY when flat and not allowed to open; PAUSED or HALTED by a loss limit."""
+    if state.halted or state.paused:
+        return "HALTED" if state.halted else "PAUSED"
     book = state.book
     if book is not None and in_position(state.position.amount, book.mid, params.position_threshold_usd):
         return SELL if state.position.amount > 0 else BUY
@@ -36,6 +38,8 @@ def status_line(state: StrategyState, params: QuoteParams, used_weight: int | No
     market = (f"mid={rounded(book.mid, tick)} book_spread_abs={rounded(book.ask - book.bid, tick)}" if book
               else "mid=? (no market data yet)")
     close_only = f" close-only=({state.close_only_reason})" if state.close_only else ""
+    if state.halted or state.paused:
+        close_only += f" why=({state.halted or state.paused})"
     position = money or f"position={rounded(state.position.amount, step)}"
     return (f"mode={mode(state, params)}{close_only} {position} "
             f"order={resting} {market} wallet={rounded(state.wallet, CENT)}"

@@ -120,11 +120,11 @@ def plot(r: RunResult, path: Path, title: str) -> None:
 
     t = (r.ts - r.ts[0]) / NS if len(r.ts) else r.ts
     fig, (ax_eq, ax_pos, ax_mid) = plt.subplots(3, 1, sharex=True, figsize=(10, 7))
-    ax_eq.plot(t, r.equity)
+    ax_eq.step(t, r.equity, where="post")          # the trace holds only the steps where it changed
     ax_eq.set_ylabel("equity (USD)")
     ax_pos.step(t, r.position, where="post")
     ax_pos.set_ylabel("position")
-    ax_mid.plot(t, r.mid, lw=0.8, color="grey")
+    ax_mid.step(t, r.mid, where="post", lw=0.8, color="grey")
     t0 = r.ts[0] if len(r.ts) else 0
     for side, marker, color in ((BUY, "^", "green"), ("SELL", "v", "red")):
         pts = [((f.ts_ns - t0) / NS, f.price) for f in r.fills if f.side == side]

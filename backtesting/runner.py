@@ -2,7 +2,10 @@
 
 It keeps the bot's order discipline: at most one order, open from the moment it is sent until the
 exchange says it finished; a requote is a cancel, and the new order goes out only once the cancel is
-confirmed; decisions run on every market event and order response, and at least every second.
+confirmed; decisions run whenever the bot's inputs change: the top of the book (the live bot wakes on
+nothing else, aster_mm/feeds.py `on_market_message`) or the order's local record (every order response
+changes it, and with it position, balance and fees). A wake where neither changed would give the
+decision functions the same inputs as the last one, so it only moves the clock.
 Position, wallet and the top of book are what the bot would see locally (after the feed and order
 latencies), converted to Decimal before they reach the decision functions.
 """
@@ -45,7 +48,7 @@ class RunResult:
     fees: float = 0.0
     volume: float = 0.0          # base
     value: float = 0.0           # USD
-    steps: int = 0
+    steps: int = 0               # wakes at which the inputs had changed
 
 
 @dataclass
@@ -123,15 +126,27 @@ class Runner:
             return                                      # its placement or cancel is still in flight
         self._decide(bt, mid, position, equity)
 
+    def _inputs(self, bt: engine.Backtest) -> tuple:
+        return bt.top_ticks(), self.live and bt.order_bytes(self.live.order_id)
+
     def run(self) -> RunResult:
-        bt = engine.Backtest(self.market.events, self.cfg)
+        bt = engine.Backtest(self.market.chunks, self.market.price_range, self.cfg)
+        last_inputs, quiet_at, traced = None, None, False
         try:
             while bt.advance(IDLE_WAKE_NS) != engine.END_OF_DATA:
+                if self._inputs(bt) == last_inputs:
+                    quiet_at = bt.timestamp
+                    continue
                 self.result.steps += 1
+                n_traced = len(self._trace)
                 self.step(bt)
+                traced = len(self._trace) > n_traced
+                last_inputs, quiet_at = self._inputs(bt), None
             state = bt.state()
         finally:
             bt.close()
+        if quiet_at is not None and traced:             # a step there would have traced the same again
+            self._trace.append((quiet_at, *self._trace[-1][1:]))
         r = self.result
         r.fees, r.volume, r.value = float(state["fee"]), float(state["trading_volume"]), float(state["trading_value"])
         r.ts = np.array([t[0] for t in self._trace], dtype=np.int64)

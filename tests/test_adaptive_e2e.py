@@ -24,7 +24,7 @@ async def test_adaptive_spreads_take_over_from_the_fixed_ones_once_warm(sim):
                  min_spread=D("0.0002"), reprice_threshold=D("0.0001"))
     bot = run.bot
     model = AdaptiveSpreads(AdaptiveConfig(0.1, D("0.0002"), D("0.006"), D("0.006"), **FAST_WARM))
-    bot.spreads = bot.feeds.spreads = model
+    bot.strategy.spreads = bot.feeds.spreads = model
     market = SyntheticMarket(symbol=SYMBOL, start_price=D("2500"), seed=7, speed=10, sweep_prob=0.0,
                              trades_per_step=3.0)
     async with run:
@@ -32,7 +32,7 @@ async def test_adaptive_spreads_take_over_from_the_fixed_ones_once_warm(sim):
         assert D(first["price"]) == D("2485")              # fixed 0.6 % until warm
         feeder = asyncio.create_task(market.run(sim))
         try:
-            await sim.wait_for(lambda: bot._estimates.get("warm"), 15)
+            await sim.wait_for(lambda: bot.strategy.estimates.get("warm"), 15)
             await sim.wait_for(lambda: open_orders(sim) and
                                D(open_orders(sim)[0]["price"]) > mid_of(sim) * D("0.995"), 10)
         finally:
@@ -53,7 +53,7 @@ def test_a_long_position_pulls_the_close_towards_mid():
     bot = MarketMaker(Config(symbol=SYMBOL, spread_model="adaptive", min_spread=D("0.00001")), client=None,
                       ws_url="ws://x", now=lambda: 100.0)
     model = AdaptiveSpreads(AdaptiveConfig(1.0, D("0.00001"), D("0.006"), D("0.006"), **FAST_WARM))
-    bot.spreads = model
+    bot.strategy.spreads = model
     rng = np.random.default_rng(3)
     mid = 2500.0
     for i in range(2000):                                   # 20 s of a random walk with trades around mid
@@ -62,9 +62,9 @@ def test_a_long_position_pulls_the_close_towards_mid():
         model.on_mid(t, mid)
         model.on_trade(t, mid * (1 + rng.choice([-1, 1]) * rng.exponential(0.0004)), mid)
     bot.state.book = Book(D("2499.99"), D("2500.01"), 100.0)
-    flat = bot.quote_params(D("10000"))
+    flat = bot.strategy.quote_params(D("10000"))
     bot.state.position.apply_snapshot(D("0.8"), 1)          # one lot long
-    long = bot.quote_params(D("10000"))
-    assert bot._estimates["warm"]
+    long = bot.strategy.quote_params(D("10000"))
+    assert bot.strategy.estimates["warm"]
     assert long.sell_spread < flat.sell_spread              # the close comes towards mid
     assert long.buy_spread > flat.buy_spread                # and adding is pushed away

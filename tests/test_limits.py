@@ -2,14 +2,18 @@
 limit firing; the invariants hold throughout."""
 from __future__ import annotations
 
+import asyncio
+import time
 from decimal import Decimal as D
 
 import pytest
-from conftest import SYMBOL, BotRun, assert_invariants, open_orders, order_posts, set_mid, wait_open
+from conftest import SYMBOL, BotRun, assert_invariants, open_orders, order_posts, run_cli, set_mid, wait_open
 
 from aster_mm.decisions import BUY, SELL
-from aster_mm.limits import LossLimits, breached, position_room, stop_quote, stop_triggered
+from aster_mm.limits import (BREACH, RESUME, LossGate, LossLimits, breached, position_room, stop_quote,
+                             stop_triggered)
 from aster_mm.rules import SymbolRules
+from market_maker import LossLimitHalt
 
 RULES = SymbolRules(SYMBOL, "TRADING", D("0.01"), D("0.001"), D("0.001"), D("5"))
 
@@ -46,6 +50,18 @@ def test_loss_limits_breach_at_the_threshold():
     assert "max-daily-loss-usd" in breached(limits, D("0"), D("-80"))
 
 
+def test_loss_gate_measures_the_next_session_loss_from_the_resume():
+    gate = LossGate(LossLimits(max_loss_usd=D("50"), cooldown_s=60))
+    assert gate.update(0, D("-50"), D("0"), 1e6) == BREACH
+    assert gate.update(59, D("-70"), D("0"), 1e6) == ""               # paused
+    assert gate.update(60, D("-70"), D("0"), 1e6) == RESUME
+    assert gate.update(61, D("-119"), D("0"), 1e6) == ""              # 49 more: fine
+    assert gate.update(62, D("-120"), D("0"), 1e6) == BREACH          # 50 more since the resume
+    halt = LossGate(LossLimits(max_loss_usd=D("50"), cooldown_s=0))
+    assert halt.update(0, D("-60"), D("0"), 1e6) == BREACH and halt.halts
+    assert halt.update(1e9, D("0"), D("0"), 1e6) == ""                # never resumes
+
+
 # ---- against the simulator -----------------------------------------------------------------------
 async def test_max_position_caps_the_opening_size_including_a_partial_fill(sim):
     async with BotRun(sim, max_position_usd=D("1000")) as bot:
@@ -75,3 +91,76 @@ async def test_stop_loss_closes_with_reduce_only_ioc_orders_until_flat(sim):
         assert sim.summary(SYMBOL)["realized_pnl"] < 0              # the loss was taken
         await wait_open(sim, "BUY")                                 # flat: quoting resumes
         assert_invariants(sim, bot)
+
+
+async def long_then_price_drop(sim, bot, to: str = "2470") -> None:
+    """Long 0.8 @ 2485, then the market falls: about 12 USD unrealized loss at 2470."""
+    await wait_open(sim, "BUY")
+    await sim.fill_order(SYMBOL)
+    await wait_open(sim, "SELL")
+    await set_mid(sim, to)
+
+
+async def wait_state(predicate, timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.01)
+
+
+async def test_max_loss_pauses_then_resumes_after_the_cooldown(sim):
+    async with BotRun(sim, max_loss_usd=D("5"), halt_cooldown=0.02) as bot:     # 1.2 s pause
+        await long_then_price_drop(sim, bot)
+        await wait_state(lambda: bot.state.paused)
+        paused_at = time.monotonic()
+        await sim.wait_for(lambda: not open_orders(sim), 5)                      # the SELL is pulled
+        assert "max-loss-usd" in bot.state.paused and "PAUSED" in bot.describe()
+        posts = len(order_posts(sim))
+        await wait_state(lambda: not bot.state.paused, 5)
+        assert time.monotonic() - paused_at >= 1.0
+        await wait_open(sim, "SELL")                                             # quoting again
+        assert len(order_posts(sim)) == posts + 1
+        checked = bot.strategy._next_check                                       # two more checks later, the
+        await wait_state(lambda: bot.strategy._next_check > checked + 0.9)       # same loss pauses no more:
+        assert not bot.state.paused                                              # measured from the resume
+        assert_invariants(sim, bot)
+
+
+async def test_daily_loss_pauses_until_the_utc_day_ends(sim):
+    async with BotRun(sim, max_daily_loss_usd=D("5"), halt_cooldown=0.01) as bot:
+        await long_then_price_drop(sim, bot)
+        await wait_state(lambda: bot.state.paused)
+        await sim.wait_for(lambda: not open_orders(sim), 5)
+        left = bot.strategy.gate.until - bot.now()
+        assert left >= 86_400 - time.time() % 86_400 - 5                        # not just the 0.6 s cooldown
+        assert "max-daily-loss-usd" in bot.state.paused
+
+
+async def test_halt_flattens_and_stops_with_status_3(sim):
+    run = BotRun(sim, max_loss_usd=D("5"), halt_cooldown=0, flatten_on_halt=True)
+    async with run as bot:
+        await long_then_price_drop(sim, bot)
+        with pytest.raises(LossLimitHalt) as halt:
+            await asyncio.wait_for(run.task, 10)
+        run.task = None
+        assert halt.value.exit_status == 3 and "max-loss-usd" in str(halt.value)
+        assert sim.position(SYMBOL) == 0 and open_orders(sim) == []
+        flatten = order_posts(sim)[-1]
+        assert (flatten["side"], flatten["timeInForce"], flatten["reduceOnly"]) == ("SELL", "IOC", "true")
+        assert_invariants(sim, bot)
+
+
+async def test_halt_exits_3_from_the_command_line(sim, bot_env, tmp_path):
+    proc = await run_cli("--symbol", SYMBOL, "--max-loss-usd", "5", "--halt-cooldown", "0",
+                         "--log-file", str(tmp_path / "mm.log"), env=bot_env, cwd=tmp_path)
+    try:
+        await wait_open(sim, "BUY", timeout=15)
+        await sim.fill_order(SYMBOL)
+        await wait_open(sim, "SELL")
+        await set_mid(sim, "2470")
+        out, err = await asyncio.wait_for(proc.communicate(), 15)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+    assert proc.returncode == 3, err.decode()
+    assert "halted by a loss limit" in err.decode() and b"Traceback" not in out + err
+    assert open_orders(sim) == [] and sim.position(SYMBOL) == D("0.8")          # not flattened: not asked

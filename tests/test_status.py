@@ -55,5 +55,5 @@ async def test_the_stop_line_says_what_is_left_open(sim, caplog):
         await sim.fill_order(SYMBOL)
         await wait_open(sim, "SELL")
     [stop] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("stopped: ")]
-    assert stop.startswith(f"stopped: left open: position {sim.position(SYMBOL)} {SYMBOL} (a stop never closes it);")
+    assert stop.startswith(f"stopped: left open: position {sim.position(SYMBOL)} {SYMBOL} (stopping the bot never closes a position);")
     assert "order=none" in stop and sim.open_orders(SYMBOL) == []
