@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 from hftbacktest import GTX, LIMIT, BacktestAsset, build_roivec_backtest
 from hftbacktest import binding as b
-from hftbacktest.order import order_dtype
-from hftbacktest.types import state_values_dtype
+from hftbacktest.order import IOC, order_dtype
+from hftbacktest.types import event_dtype, state_values_dtype
 
 QUEUE_MODELS = ("risk-averse", "power2", "power3")
 
@@ -29,6 +29,8 @@ NONE, EXPIRED, FILLED, CANCELED, REJECTED = 0, 2, 3, 4, 6
 # The book is kept as a vector over the data's price range widened by this factor each way: quotes fall
 # well inside it, and it is an order of magnitude faster than hftbacktest's hash-map book.
 ROI_MARGIN = 2.0
+# trades kept between two reads; each wait returns at the next feed event, so a few at most
+TRADES_CAPACITY = 1024
 # wait_next_feed's answers
 END_OF_DATA = 1
 
@@ -42,6 +44,7 @@ class EngineConfig:
     latency_file: Path | None = None
     maker_fee: float = 0.0001
     taker_fee: float = 0.00035
+    trades: bool = False                        # keep the market's trades for `last_trades` (adaptive spreads)
 
 
 def _order_latency_array(path: Path) -> np.ndarray:
@@ -74,6 +77,8 @@ def _asset(chunks: list[str], price_range: tuple[float, float], latencies: np.nd
         asset.power_prob_queue_model(float(cfg.queue_model[-1]))     # f(x) = x ** n
     else:
         raise ValueError(f"queue model must be one of {', '.join(QUEUE_MODELS)}, got {cfg.queue_model!r}")
+    if cfg.trades:
+        asset.last_trades_capacity(TRADES_CAPACITY)
     if latencies is not None:
         asset.intp_order_latency(latencies)
     else:
@@ -119,10 +124,23 @@ class Backtest:
         ptr = b.orders_get(b.roivecbt_orders(self.ptr, 0), order_id)
         return None if not ptr else ctypes.string_at(ptr, order_dtype.itemsize)
 
-    def submit(self, order_id: int, buy: bool, price: float, qty: float) -> int:
-        """A post-only limit order; its answer comes later (wait=False), as the bot's does."""
+    def submit(self, order_id: int, buy: bool, price: float, qty: float, time_in_force: str = "GTX") -> int:
+        """A limit order, post-only (GTX) or, for a stop that must cross the spread, IOC; its answer comes
+        later (wait=False), as the bot's does. The stop's reduce-only needs no flag here: its quantity
+        never exceeds the position."""
         fn = b.roivecbt_submit_buy_order if buy else b.roivecbt_submit_sell_order
-        return fn(self.ptr, 0, order_id, price, qty, GTX, LIMIT, False)
+        return fn(self.ptr, 0, order_id, price, qty, IOC if time_in_force == "IOC" else GTX, LIMIT, False)
+
+    def take_trades(self) -> np.ndarray:
+        """The market trades seen since the last call (local_ts, px, ...: hftbacktest's event records)."""
+        length = ctypes.c_uint64(0)
+        ptr = b.roivecbt_last_trades(self.ptr, 0, ctypes.byref(length))
+        if not length.value:
+            return _NO_TRADES
+        out = np.frombuffer((ctypes.c_char * (event_dtype.itemsize * length.value)).from_address(ptr),
+                            event_dtype).copy()
+        b.roivecbt_clear_last_trades(self.ptr, 0)
+        return out
 
     def cancel(self, order_id: int) -> int:
         return b.roivecbt_cancel(self.ptr, 0, order_id, False)
@@ -132,6 +150,9 @@ class Backtest:
 
     def close(self) -> None:
         b.roivecbt_close(self.ptr)
+
+
+_NO_TRADES = np.zeros(0, event_dtype)
 
 
 def _read(ptr: int, dtype: np.dtype):
