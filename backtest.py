@@ -6,7 +6,9 @@
         [--maker-fee 0.0001] [--taker-fee 0.00035] [--json PATH] [--plot PNG] [--sweep NAME=v1,v2 ...]
 
 Strategy flags are market_maker.py's own (--buy-spread, --sell-spread, --balance-fraction,
---position-threshold-usd, --reprice-threshold), parsed by its parser. Needs the extra
+--position-threshold-usd, --reprice-threshold, --side, --spread-model adaptive, --risk-aversion,
+--min-spread, --max-position-usd, --stop-loss, --stop-slippage, --max-loss-usd, --max-daily-loss-usd,
+--halt-cooldown, --flatten-on-halt), parsed by its parser; the bot's own Strategy decides. Needs the extra
 requirements-backtest.txt (hftbacktest). Exit status: 0 done, 2 bad option, data or missing extra.
 """
 from __future__ import annotations
@@ -18,7 +20,7 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
-from backtesting.bot import QuoteParams, build_parser as bot_parser, parse_config
+from backtesting.bot import BUY, SELL, QuoteParams, build_parser as bot_parser, parse_config
 
 try:
     from backtesting import convert, engine, report
@@ -102,15 +104,17 @@ def run_once(args: argparse.Namespace, cfg, cache: dict) -> tuple[dict, object]:
     eng = engine.EngineConfig(tick=float(rules.tick), lot=float(rules.step), queue_model=args.queue_model,
                               order_latency_ns=int(args.order_latency_ms * 1e6), latency_file=args.order_latency_file,
                               maker_fee=args.maker_fee, taker_fee=args.taker_fee)
-    params = QuoteParams(cfg.buy_spread, cfg.sell_spread, cfg.balance_fraction, cfg.position_threshold_usd)
-    result = Runner(market, rules, params, cfg.reprice_threshold, args.wallet, eng).run()
+    params = QuoteParams(cfg.buy_spread, cfg.sell_spread, cfg.balance_fraction, cfg.position_threshold_usd,
+                         open_side=BUY if cfg.side == "long" else SELL)
+    result = Runner(market, rules, params, cfg.reprice_threshold, args.wallet, eng, cfg).run()
     latency = (f"order latency from {args.order_latency_file}" if args.order_latency_file
                else f"order latency {args.order_latency_ms:g} ms each way (constant)")
     out = {
         "settings": {
             "symbol": args.symbol, "buy_spread": str(cfg.buy_spread), "sell_spread": str(cfg.sell_spread),
             "balance_fraction": str(cfg.balance_fraction), "position_threshold_usd": str(cfg.position_threshold_usd),
-            "reprice_threshold": str(cfg.reprice_threshold), "wallet_usd": str(args.wallet),
+            "reprice_threshold": str(cfg.reprice_threshold), "wallet_usd": str(args.wallet), "side": cfg.side,
+            "spread_model": cfg.spread_model, **_limit_settings(cfg),
             "queue_model": args.queue_model, "order_latency_ms": None if args.order_latency_file else args.order_latency_ms,
             "feed_latency_ms": args.feed_latency_ms, "maker_fee": args.maker_fee, "taker_fee": args.taker_fee,
             "tick": str(rules.tick), "step": str(rules.step), "min_qty": str(rules.min_qty),
@@ -123,10 +127,26 @@ def run_once(args: argparse.Namespace, cfg, cache: dict) -> tuple[dict, object]:
             f"taker {args.taker_fee:g}",
             "depth beyond the recorded 10 levels is unknown and treated as empty: a quote there is first in its queue",
             "a position still open at the end is marked to the last mid",
-        ],
+        ] + (["a stop order (reduce-only IOC) fills whole at the best price it crosses, whatever the depth there"]
+             if cfg.stop_loss is not None or cfg.flatten_on_halt else []),
         "metrics": report.summarize(result, market),
     }
     return out, result
+
+
+def _limit_settings(cfg) -> dict:
+    """The adaptive model's and the loss limits' flags, those that are in force."""
+    out = {}
+    if cfg.spread_model == "adaptive":
+        out.update(risk_aversion=cfg.risk_aversion, min_spread=str(cfg.min_spread))
+    for name in ("max_position_usd", "stop_loss", "max_loss_usd", "max_daily_loss_usd"):
+        if getattr(cfg, name) is not None:
+            out[name] = str(getattr(cfg, name))
+    if cfg.stop_loss is not None:
+        out["stop_slippage"] = str(cfg.stop_slippage)
+    if cfg.max_loss_usd is not None or cfg.max_daily_loss_usd is not None:
+        out.update(halt_cooldown_min=cfg.halt_cooldown, flatten_on_halt=cfg.flatten_on_halt)
+    return out
 
 
 def _sweep_table(runs: list[tuple[dict, dict]]) -> str:
@@ -174,8 +194,9 @@ def main(argv: list[str] | None = None) -> int:
             print(report.table(out["metrics"]))
             print("assumptions:\n" + "\n".join(f"  - {a}" for a in out["assumptions"]))
             if args.plot:
-                report.plot(result, args.plot, f"{args.symbol} buy {cfg.buy_spread} / sell {cfg.sell_spread}, "
-                                                f"{args.queue_model}")
+                spreads = ("adaptive" if cfg.spread_model == "adaptive"
+                           else f"buy {cfg.buy_spread} / sell {cfg.sell_spread}")
+                report.plot(result, args.plot, f"{args.symbol} {spreads}, {args.queue_model}")
                 print(f"plot: {args.plot}")
             if args.json:
                 _write_json(args.json, out)

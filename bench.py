@@ -2,17 +2,16 @@
 """Benchmark the real market maker against the local exchange simulator on 127.0.0.1.
 
 The bot runs as a subprocess (`market_maker.py --symbol ETHUSDT`, cwd a temp dir so no .env is read)
-against a SimExchange served from this process's event loop. Latencies are measured entirely in this
-process with time.perf_counter(): the send time is taken just before the simulator emits the event
-(`sim.set_book`, `sim.fill_order`), the arrival time when the simulator's aiohttp handler for the bot's
-REST request is entered (the simulator's `on_request` observers: after aiohttp parsed the request head,
-before the body is read).
+against a SimExchange served from this process's event loop, with everything an unattended run has
+on: Prometheus metrics on a free port, the ledger, and alerts to a local server standing in for a
+webhook and for Telegram (so they are really sent). Latencies are measured in this process with
+time.perf_counter() (see `benchmarking.harness`).
 
-Requotes are measured both ways in one run: cancel-then-place (a V1 bot: DELETE, then POST) and
-modify-in-place (a V3 bot: one PUT /fapi/v3/order). Requote latency is, as for every latency here,
-the depth frame -> the request carrying the new price arrives (the POST after the DELETE, or the PUT);
-"new price resting" is the depth frame -> the simulator has answered that request. The cost of one V3 signature is timed
-in-process.
+Requotes are measured against a floor: a bare client (`benchmarking.floor`) that sends the same
+requests as a requote and nothing else, against its own simulator in the same run, event by event
+beside the bot (see `benchmarking.requotes`). Both ways: cancel-then-place (V1: DELETE, then POST) and
+modify-in-place (V3: one PUT /fapi/v3/order). The bot's own share of a requote is bot minus floor.
+The cost of one V3 signature is timed in-process.
 
     python bench.py                # everything, default sizes (~2.5 minutes)
     python bench.py --quick        # tiny sizes, a smoke run
@@ -23,9 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
-import math
 import os
 import platform
 import random
@@ -34,7 +31,6 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -44,181 +40,19 @@ sys.path.insert(0, str(ROOT))
 from api_client import AsterClient, SymbolRules  # noqa: E402
 from aster_mm.config import Config  # noqa: E402
 from aster_mm.signing import Eip712Signer  # noqa: E402
+from benchmarking.harness import (GAP, MID, ORDER, SYMBOL, TICK, AlertInbox, TimedSim, book, fresh_sim,  # noqa: E402
+                                  proc_sample, running_bot, running_floor, scrape, summarize)
+from benchmarking.requotes import measure_pairs  # noqa: E402
 from market_maker import MarketMaker  # noqa: E402
 from sim_exchange import SimExchange, SyntheticMarket  # noqa: E402
 
-SYMBOL = "ETHUSDT"
-ORDER = "/fapi/v1/order"
-V3_ORDER = "/fapi/v3/order"
 ORDER_PATHS = (ORDER, "/fapi/v1/batchOrders", "/fapi/v1/allOpenOrders")
-MID = Decimal("2500")
-TICK = Decimal("0.01")
-GAP = 0.02                      # idle pause between two measured events, so they never overlap
-CLK_TCK = os.sysconf("SC_CLK_TCK")
+BUDGET_MS = {"p50": 0.3, "p99": 1.0}      # the bot's own share of a requote (bot minus floor)
 
 FULL = dict(requotes=200, signatures=20000, fills=100, shutdowns=5, quiet_seconds=60.0, session_seconds=60.0,
             session_minutes=10.0, throughput_seconds=1.5, sample_every=1.0)
 QUICK = dict(requotes=5, signatures=200, fills=4, shutdowns=1, quiet_seconds=1.5, session_seconds=2.0,
              session_minutes=0.2, throughput_seconds=0.2, sample_every=0.5)
-
-
-# ------------------------------------------------------------------------------------ simulator
-class TimedSim(SimExchange):
-    """SimExchange that stamps each REST request with perf_counter() as its handler is entered."""
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.arrivals: list[list] = []   # [perf_counter at arrival, method, path, perf_counter when answered]
-        self.market_sent = 0.0           # perf_counter when the last market frame was handed to the socket
-        self.on_request.append(self._arrived)
-        self.on_market_frame.append(self._frame_sent)
-
-    def _arrived(self, method: str, path: str) -> Callable[[], None]:
-        entry = [time.perf_counter(), method, path, None]
-        self.arrivals.append(entry)
-
-        def answered() -> None:
-            entry[3] = time.perf_counter()
-        return answered
-
-    def _frame_sent(self) -> None:
-        self.market_sent = time.perf_counter()
-
-    def arrival_after(self, t0: float, method: str = "POST", path: str = ORDER) -> list | None:
-        """The first `method path` request that arrived at or after t0 (see `arrivals`)."""
-        found = None
-        for entry in reversed(self.arrivals):
-            if entry[0] < t0:
-                break
-            if entry[1] == method and entry[2] == path:
-                found = entry
-        return found
-
-
-def book(mid: Decimal) -> tuple[list, list]:
-    bids = [(mid - TICK * (i + 1), Decimal(5)) for i in range(5)]
-    asks = [(mid + TICK * (i + 1), Decimal(5)) for i in range(5)]
-    return bids, asks
-
-
-@contextlib.asynccontextmanager
-async def fresh_sim(mid: Decimal | None = MID):
-    sim = TimedSim()
-    await sim.start()
-    try:
-        if mid is not None:
-            await sim.set_book(SYMBOL, *book(mid))
-        yield sim
-    finally:
-        await sim.stop()
-
-
-# ------------------------------------------------------------------------------------ the bot process
-def proc_sample(pid: int) -> tuple[float, float, float]:
-    """(RSS MB, peak RSS MB, CPU seconds user+system) of a live process, from /proc."""
-    status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
-    stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(status["VmRSS"].split()[0]) / 1024, int(status["VmHWM"].split()[0]) / 1024,
-            (int(stat[11]) + int(stat[12])) / CLK_TCK)
-
-
-async def stop_bot(proc: asyncio.subprocess.Process) -> None:
-    if proc.returncode is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(proc.wait(), 10)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-
-
-@contextlib.asynccontextmanager
-async def running_bot(sim: TimedSim, workdir: Path, log_level: str, timeout: float = 20.0, v3: bool = False):
-    """Start market_maker.py against `sim` (V1 credentials, or V3 with `v3`), yield the process once its
-    first order rests, stop it."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ASTER_")}
-    if v3:
-        env.update(ASTER_USER=sim.v3_user, ASTER_SIGNER=sim.v3_signer, ASTER_SIGNER_KEY=sim.v3_signer_key)
-    else:
-        env.update(ASTER_API_KEY=sim.api_key, ASTER_API_SECRET=sim.api_secret)
-    env.update(ASTER_REST_URL=sim.rest_url, ASTER_WS_URL=sim.ws_url)
-    with open(workdir / "stdout.log", "ab") as out:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, str(ROOT / "market_maker.py"), "--symbol", SYMBOL, "--log-file",
-            str(workdir / "mm.log"), "--log-level", log_level, cwd=workdir, env=env, stdout=out,
-            stderr=asyncio.subprocess.STDOUT)
-        try:
-            await sim.wait_for(lambda: sim.open_orders(SYMBOL) or proc.returncode is not None, timeout)
-            if proc.returncode is not None:
-                raise RuntimeError(f"bot exited with status {proc.returncode}")
-            yield proc
-        except BaseException:
-            tail = (workdir / "stdout.log").read_text(errors="replace").splitlines()[-15:]
-            print(f"bench: bot in {workdir} failed; last output:\n  " + "\n  ".join(tail), file=sys.stderr)
-            raise
-        finally:
-            await stop_bot(proc)
-
-
-async def wait_resting(sim: TimedSim, timeout: float) -> None:
-    """Wait until the last placement was answered and an order rests, then let the bot settle."""
-    entry = next(e for e in reversed(sim.journal)
-                 if e["kind"] == "request" and e["method"] == "POST" and e["path"] == ORDER)
-    await sim.wait_for(lambda: entry["status"] is not None and sim.open_orders(SYMBOL), timeout)
-    await asyncio.sleep(GAP)
-
-
-# ------------------------------------------------------------------------------------ measurements
-def summarize(ms: list[float]) -> dict:
-    s = sorted(ms)
-
-    def pct(q: float) -> float:
-        return s[min(len(s) - 1, max(0, math.ceil(q * len(s)) - 1))]
-    return {"n": len(s), "p50": round(pct(0.5), 3), "p99": round(pct(0.99), 3), "max": round(s[-1], 3),
-            "mean": round(statistics.fmean(s), 3)}
-
-
-async def measure_requotes(sim: TimedSim, moves: int, timeout: float) -> dict:
-    """V1 cancel-then-place: depth frame moving the target 0.3 % -> the replacement POST (after the DELETE)
-    arrives, and -> it is answered (to_resting). Also split: the simulator building and sending the frame, frame -> DELETE arrives, and the
-    simulator's own time answering the DELETE."""
-    total, to_cancel, sim_frame, sim_cancel, resting = [], [], [], [], []
-    for i in range(moves):
-        mid = MID * Decimal("1.003") if i % 2 == 0 else MID
-        t0 = time.perf_counter()
-        await sim.set_book(SYMBOL, *book(mid))
-        post = await sim.wait_for(lambda t0=t0: sim.arrival_after(t0), timeout)
-        cancel = sim.arrival_after(t0, "DELETE")
-        if cancel is None or cancel[0] > post[0]:
-            raise RuntimeError(f"requote {i}: no DELETE before the replacement POST")
-        total.append((post[0] - t0) * 1000)
-        to_cancel.append((cancel[0] - t0) * 1000)
-        sim_frame.append((sim.market_sent - t0) * 1000)
-        sim_cancel.append((cancel[3] - cancel[0]) * 1000)
-        await wait_resting(sim, timeout)
-        resting.append((post[3] - t0) * 1000)
-    return summarize(total) | {"sim_sending_frame": summarize(sim_frame), "frame_to_delete": summarize(to_cancel),
-                               "sim_answering_delete": summarize(sim_cancel), "to_resting": summarize(resting)}
-
-
-async def measure_modifies(sim: TimedSim, moves: int, timeout: float) -> dict:
-    """V3: depth frame moving the target 0.3 % -> the PUT (Modify Order) arrives, and -> it is answered
-    (the new price rests). No DELETE or POST may be sent."""
-    arrived, resting = [], []
-    posts = len(sim.requests("POST", ORDER))
-    for i in range(moves):
-        mid = MID * Decimal("1.003") if i % 2 == 0 else MID
-        t0 = time.perf_counter()
-        await sim.set_book(SYMBOL, *book(mid))
-        put = await sim.wait_for(lambda t0=t0: sim.arrival_after(t0, "PUT", V3_ORDER), timeout)
-        await sim.wait_for(lambda put=put: put[3] is not None, timeout)
-        arrived.append((put[0] - t0) * 1000)
-        resting.append((put[3] - t0) * 1000)
-        await asyncio.sleep(GAP)
-    if len(sim.requests("POST", ORDER)) != posts or sim.requests("DELETE", ORDER):
-        raise RuntimeError("a V3 requote sent a cancel or a placement instead of one modification")
-    return {"to_put": summarize(arrived), "to_resting": summarize(resting)}
 
 
 def measure_signatures(n: int) -> dict:
@@ -244,15 +78,17 @@ async def measure_fills(sim: TimedSim, fills: int, timeout: float) -> dict:
         await sim.fill_order(SYMBOL)
         post = await sim.wait_for(lambda t0=t0: sim.arrival_after(t0), timeout)
         out.append((post[0] - t0) * 1000)
-        await wait_resting(sim, timeout)
+        await sim.wait_for(lambda post=post: post[3] is not None and sim.open_orders(SYMBOL), timeout)
+        await asyncio.sleep(GAP)
     return summarize(out)
 
 
-async def measure_shutdowns(sim: TimedSim, workdir: Path, runs: int, log_level: str) -> dict:
+async def measure_shutdowns(sim: TimedSim, workdir: Path, runs: int, log_level: str, inbox: AlertInbox) -> dict:
     """SIGTERM with one resting order -> process exit; open orders left afterwards."""
     times, left, codes = [], [], []
     for i in range(runs):
-        async with running_bot(sim, workdir / f"shutdown{i}", log_level) as proc:
+        async with running_bot(sim, workdir / f"shutdown{i}", log_level, inbox) as bot:
+            proc = bot.proc
             await asyncio.sleep(0.2)
             t0 = time.perf_counter()
             proc.send_signal(signal.SIGTERM)
@@ -264,10 +100,11 @@ async def measure_shutdowns(sim: TimedSim, workdir: Path, runs: int, log_level: 
             "runs_ms": [round(t, 1) for t in times], "open_orders_after": left, "exit_codes": codes}
 
 
-async def measure_quiet(sim: TimedSim, workdir: Path, seconds: float) -> dict:
+async def measure_quiet(sim: TimedSim, workdir: Path, seconds: float, inbox: AlertInbox) -> dict:
     """Mid jiggling < 0.05 % every 100 ms: REST requests by kind, per hour, and the bot's CPU share."""
     rng = random.Random(7)
-    async with running_bot(sim, workdir, "WARNING") as proc:
+    async with running_bot(sim, workdir, "WARNING", inbox) as bot:
+        proc = bot.proc
         await asyncio.sleep(0.3)
         first = len(sim.arrivals)
         _, _, cpu0 = proc_sample(proc.pid)
@@ -336,13 +173,14 @@ def depth_frames_sent(sim: SimExchange) -> int:
     return sum(1 for e in sim.journal if e["kind"] == "event" and e["payload"].get("e") == "depthUpdate")
 
 
-async def measure_session(workdir: Path, wall: float, minutes: float, every: float) -> dict:
+async def measure_session(workdir: Path, wall: float, minutes: float, every: float, inbox: AlertInbox) -> dict:
     """SyntheticMarket at a speed that fits `minutes` simulated minutes in `wall` s: RSS and CPU of the bot."""
     market = SyntheticMarket(symbol=SYMBOL, speed=minutes * 60 / wall)
     async with fresh_sim(mid=None) as sim:
         feeder = asyncio.create_task(market.run(sim))
         try:
-            async with running_bot(sim, workdir, "WARNING") as proc:
+            async with running_bot(sim, workdir, "WARNING", inbox) as bot:
+                proc = bot.proc
                 samples, t0, frames0 = [], time.perf_counter(), depth_frames_sent(sim)
                 while True:
                     samples.append((time.perf_counter(), *proc_sample(proc.pid)))
@@ -365,21 +203,37 @@ async def measure_session(workdir: Path, wall: float, minutes: float, every: flo
 
 
 # ------------------------------------------------------------------------------------ report
-def checks(m: dict) -> list[tuple[str, str, str, bool | None]]:
-    rq, fl, sd, qt, tp, ss = (m[k] for k in ("requote_ms", "fill_to_order_ms", "shutdown_ms", "quiet",
-                                              "depth_frames_per_s", "session"))
-    mod, rest, sig = m["requote_modify_ms"]["to_put"], m["requote_modify_ms"]["to_resting"], m["v3_signature_us"]
-    ctp = rq["to_resting"]
-    left = sum(sd["open_orders_after"])
+def requote_rows(name: str, r: dict) -> list[tuple[str, str, str, bool | None]]:
+    bot, floor, share = r["bot"], r["floor"], r["bot_share"]
     return [
-        ("requote latency p50", f"{rq['p50']:.2f} ms", "", None),
-        ("requote latency p99", f"{rq['p99']:.2f} ms", "<= 5 ms", rq["p99"] <= 5),
-        ("requote latency max", f"{rq['max']:.2f} ms", "", None),
-        ("requote latency, modify in place (V3) p50", f"{mod['p50']:.2f} ms",
-         f"<= 0.6 x {rq['p50']:.2f} ms", mod["p50"] <= 0.6 * rq["p50"]),
-        ("requote latency, modify in place (V3) p99", f"{mod['p99']:.2f} ms", "", None),
-        ("new price resting, cancel-then-place p50", f"{ctp['p50']:.2f} ms", "", None),
-        ("new price resting, modify in place p50", f"{rest['p50']:.2f} ms", "", None),
+        (f"requote, {name}: bot p50 / p99", f"{bot['p50']:.2f} / {bot['p99']:.2f} ms", "", None),
+        (f"requote, {name}: floor p50 / p99", f"{floor['p50']:.2f} / {floor['p99']:.2f} ms", "", None),
+        (f"requote, {name}: bot - floor p50", f"{share['p50']:.2f} ms", f"<= {BUDGET_MS['p50']} ms",
+         share["p50"] <= BUDGET_MS["p50"]),
+        (f"requote, {name}: bot - floor p99", f"{share['p99']:.2f} ms", f"<= {BUDGET_MS['p99']} ms",
+         share["p99"] <= BUDGET_MS["p99"]),
+        (f"requote, {name}: bot - floor per event, p50 / p99",
+         f"{share['paired']['p50']:.2f} / {share['paired']['p99']:.2f} ms", "", None),
+        (f"new price resting, {name}: bot p50", f"{bot['to_resting']['p50']:.2f} ms", "", None),
+    ]
+
+
+def checks(m: dict) -> list[tuple[str, str, str, bool | None]]:
+    v1, v3, fl, sd, qt, tp, ss, ops = (m[k] for k in (
+        "requote_cancel_place_ms", "requote_modify_ms", "fill_to_order_ms", "shutdown_ms", "quiet",
+        "depth_frames_per_s", "session", "ops"))
+    sig = m["v3_signature_us"]
+    left = sum(sd["open_orders_after"])
+    ops_on = ops["metrics_requotes"] >= 1 and min(ops["alerts"].values()) >= 1 and ops["ledger_rows"] >= 1
+    return [
+        ("metrics, ledger and alerts on", f"{ops['metrics_requotes']:.0f} requotes scraped, "
+         f"{sum(ops['alerts'].values())} alerts, {ops['ledger_rows']} ledger rows", "all seen", ops_on),
+        *requote_rows("cancel-then-place (V1)", v1),
+        ("requote, cancel-then-place (V1): bot max", f"{v1['bot']['max']:.2f} ms", "", None),
+        ("requote, cancel-then-place (V1): bot p99", f"{v1['bot']['p99']:.2f} ms", "<= 5 ms", v1["bot"]["p99"] <= 5),
+        *requote_rows("modify in place (V3)", v3),
+        ("requote, modify in place (V3): bot p50", f"{v3['bot']['p50']:.2f} ms",
+         f"<= 0.6 x {v1['bot']['p50']:.2f} ms", v3["bot"]["p50"] <= 0.6 * v1["bot"]["p50"]),
         ("V3 signature p50", f"{sig['p50']:.1f} us", "<= 100 us", sig["p50"] <= 100),
         ("V3 signature p99", f"{sig['p99']:.1f} us", "", None),
         ("fill-to-next-order p50", f"{fl['p50']:.2f} ms", "", None),
@@ -416,25 +270,44 @@ def machine_info() -> dict:
             "implementation": platform.python_implementation(), "platform": platform.platform()}
 
 
+async def requotes_beside_floor(work: Path, args: argparse.Namespace, inbox: AlertInbox, v3: bool) -> dict:
+    """The bot and the floor, each against its own simulator, requoting event by event; on V1 the
+    bot's simulator then serves the fills and the shutdowns."""
+    name = "modify" if v3 else "cancel_place"
+    m: dict = {}
+    async with fresh_sim() as sim, fresh_sim() as floor_sim:
+        async with running_bot(sim, work / name, args.log_level, inbox, v3=v3) as bot, \
+                running_floor(floor_sim, work / f"{name}-floor", v3=v3):
+            await asyncio.sleep(0.2)
+            m["requotes"] = await measure_pairs(sim, floor_sim, args.requotes, v3, args.timeout)
+            if not v3:
+                m["fills"] = await measure_fills(sim, args.fills, args.timeout)
+            m["metrics_requotes"] = await scrape(bot.metrics_port, "aster_mm_requote_seconds_count")
+        m["ledger_rows"] = len(bot.ledger.read_text().splitlines()) - 1 if bot.ledger.exists() else 0
+        if not v3:
+            m["shutdowns"] = await measure_shutdowns(sim, work, args.shutdowns, args.log_level, inbox)
+    return m
+
+
 async def run_all(args: argparse.Namespace) -> dict:
     m = {"depth_frames_per_s": measure_throughput(args.throughput_seconds),
          "v3_signature_us": measure_signatures(args.signatures)}
     with tempfile.TemporaryDirectory(prefix="mm-bench-") as tmp:
         work = Path(tmp)
-        async with fresh_sim() as sim:
-            async with running_bot(sim, work / "latency", args.log_level):
-                await asyncio.sleep(0.2)
-                m["requote_ms"] = await measure_requotes(sim, args.requotes, args.timeout)
-                m["fill_to_order_ms"] = await measure_fills(sim, args.fills, args.timeout)
-            m["shutdown_ms"] = await measure_shutdowns(sim, work, args.shutdowns, args.log_level)
-        async with fresh_sim() as sim:
-            async with running_bot(sim, work / "modify", args.log_level, v3=True):
-                await asyncio.sleep(0.2)
-                m["requote_modify_ms"] = await measure_modifies(sim, args.requotes, args.timeout)
-        async with fresh_sim() as sim:
-            m["quiet"] = await measure_quiet(sim, work / "quiet", args.quiet_seconds)
-        m["session"] = await measure_session(work / "session", args.session_seconds, args.session_minutes,
-                                             args.sample_every)
+        async with AlertInbox() as inbox:
+            v1 = await requotes_beside_floor(work, args, inbox, v3=False)
+            v3 = await requotes_beside_floor(work, args, inbox, v3=True)
+            m |= {"requote_cancel_place_ms": v1["requotes"], "requote_modify_ms": v3["requotes"],
+                  "fill_to_order_ms": v1["fills"], "shutdown_ms": v1["shutdowns"]}
+            async with fresh_sim() as sim:
+                m["quiet"] = await measure_quiet(sim, work / "quiet", args.quiet_seconds, inbox)
+            m["session"] = await measure_session(work / "session", args.session_seconds, args.session_minutes,
+                                                 args.sample_every, inbox)
+            m["ops"] = {"metrics_requotes": min(v1["metrics_requotes"] or 0, v3["metrics_requotes"] or 0),
+                        "ledger_rows": v1["ledger_rows"],
+                        "alerts": {sink: inbox.count(sink) for sink in ("webhook", "telegram")},
+                        "alerts_started": inbox.count("webhook", "started"),
+                        "alerts_stopped": inbox.count("webhook", "stopped"), "bot_runs": inbox.runs}
     return m
 
 

@@ -23,7 +23,6 @@ from api_client import AsterClient, ExchangeError, SymbolRules
 from aster_mm.account import HEDGE_MODE_HELP, AccountGuard
 from aster_mm.books import Books
 from aster_mm.chores import DeadManSwitch, keep_listen_key_alive, report_status
-from aster_mm import local
 from aster_mm.config import Config, Timings, build_parser, paper_hosts, parse_config, read_credentials, read_telegram
 from aster_mm.decisions import BUY, MODIFY, REUSE, SELL, QuoteParams, crosses_book, requote_action
 from aster_mm.execution import OrderDesk
@@ -32,7 +31,7 @@ from aster_mm.ops import Ops
 from aster_mm.orders import OrderState
 from aster_mm.reconcile import Reconciler
 from aster_mm.spreads import describe as describe_spreads
-from aster_mm.signing import Eip712Signer, Signer
+from aster_mm.signing import Signer
 from aster_mm.startup import FatalError, retry_until
 from aster_mm.state import StrategyState
 from aster_mm.status import status_line
@@ -354,12 +353,14 @@ async def run_bot(config: Config, signer: Signer, rest_url: str, ws_url: str,
 
 async def run_sim(config: Config, spec, start_price: Decimal, ops: Ops | None = None) -> None:
     """The bot, unchanged, against the simulator in this process with a synthetic market."""
+    from aster_mm import local                      # the simulator is loaded only for local runs
     async with local.simulated(config, spec, start_price) as venue:
         await run_bot(config, *venue, ops=ops)
 
 
 async def run_paper(config: Config, rest_url: str, feed_url: str, ops: Ops | None = None) -> None:
     """The bot, unchanged, against the simulator fed by the real exchange's public streams (no keys)."""
+    from aster_mm import local
     spec = await local.paper_spec(config, rest_url)
     async with local.paper(config, spec, feed_url) as venue:
         await run_bot(config, *venue, ops=ops)

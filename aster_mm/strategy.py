@@ -34,9 +34,10 @@ def adaptive_spreads(config: Config) -> AdaptiveSpreads | None:
 
 class Strategy:
     def __init__(self, cfg: Config, state: StrategyState, params: QuoteParams, now: Callable[[], float],
-                 pnl: Callable[[], tuple[Decimal, Decimal]]):
-        """`pnl()` answers (session net, today's net), unrealized included."""
-        self.cfg, self.state, self.params, self.now, self.pnl = cfg, state, params, now, pnl
+                 pnl: Callable[[], tuple[Decimal, Decimal]], wall: Callable[[], float] = time.time):
+        """`pnl()` answers (session net, today's net), unrealized included; `now()` is the bot's clock in
+        seconds and `wall()` the epoch time that places the UTC day (a backtest passes its own)."""
+        self.cfg, self.state, self.params, self.now, self.pnl, self.wall = cfg, state, params, now, pnl, wall
         self.spreads = adaptive_spreads(cfg)
         self.estimates: dict = {}
         self.stopping = False              # a stop-loss is closing the position: until flat
@@ -60,7 +61,7 @@ class Strategy:
             return
         self._next_check = self.now() + 0.5
         session, today = self.pnl()
-        change = self.gate.update(self.now(), session, today, DAY_S - time.time() % DAY_S)
+        change = self.gate.update(self.now(), session, today, DAY_S - self.wall() % DAY_S)
         st = self.state
         if change == BREACH:
             kind = "HALTED until restarted" if self.gate.halts else f"PAUSED for {self.gate.until - self.now():.0f} s"

@@ -3,6 +3,9 @@ carries a copy of them (design invariant 11). Every backtesting module takes the
 from aster_mm.config import Config, build_parser, parse_config
 from aster_mm.decisions import BUY, SELL, Quote, QuoteParams, desired_quote, in_position, needs_replace
 from aster_mm.rules import SymbolRules
+from aster_mm.spreads import describe
+from aster_mm.state import Book, StrategyState
+from aster_mm.strategy import Strategy
 
-__all__ = ["BUY", "SELL", "Config", "Quote", "QuoteParams", "SymbolRules", "build_parser", "desired_quote",
-           "in_position", "needs_replace", "parse_config"]
+__all__ = ["BUY", "SELL", "Book", "Config", "Quote", "QuoteParams", "Strategy", "StrategyState",
+           "SymbolRules", "build_parser", "describe", "desired_quote", "in_position", "needs_replace", "parse_config"]

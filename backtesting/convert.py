@@ -14,7 +14,10 @@ assumed constant feed latency, and the report says which.
 from __future__ import annotations
 
 import csv
+import hashlib
 import itertools
+import os
+import shutil
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -23,8 +26,7 @@ import numpy as np
 
 from backtesting.bot import SymbolRules
 
-from hftbacktest.data.validation import correct_event_order, validate_event_order
-from hftbacktest.types import BUY_EVENT, DEPTH_EVENT, SELL_EVENT, TRADE_EVENT, event_dtype as EVENT_DTYPE
+from backtesting import stream
 
 # Rules of the symbols in the shared recordings, as the exchange's exchangeInfo listed them.
 KNOWN_RULES = {
@@ -37,7 +39,7 @@ INFER_FROM_ROWS = 20_000
 
 @dataclass(frozen=True)
 class MarketData:
-    events: np.ndarray          # EVENT_DTYPE, sorted by time
+    chunks: list[str]           # .npz files of hftbacktest events (key "data"), to be read in this order
     mid_ts: np.ndarray          # exchange ns of each snapshot with both sides
     mid: np.ndarray             # that snapshot's mid (float, for statistics)
     n_snapshots: int
@@ -46,6 +48,7 @@ class MarketData:
     start_ns: int               # exchange time of the first and last event
     end_ns: int
     feed_note: str              # how the feed latency was found, for the report
+    price_range: tuple[float, float]   # lowest and highest price of any event
 
 
 def data_files(data_dir: Path, symbol: str) -> tuple[Path, Path]:
@@ -66,7 +69,7 @@ def _read_rows(path: Path, limit: int | None = None) -> tuple[list[str], list[li
 
 
 def _decimals(texts) -> int:
-    return max((max(0, -Decimal(t).normalize().as_tuple().exponent) for t in texts if t), default=0)
+    return max((max(0, -Decimal(t).normalize().as_tuple().exponent) for t in set(texts) if t), default=0)
 
 
 def symbol_rules(symbol: str, book_csv: Path, trades_csv: Path, tick: Decimal | None = None,
@@ -89,95 +92,127 @@ def symbol_rules(symbol: str, book_csv: Path, trades_csv: Path, tick: Decimal | 
                        min_notional=min_notional)
 
 
-def _levels(row: list[str], cols: list[tuple[int, int]]) -> dict[float, float]:
-    out = {}
-    for p, q in cols:
-        if row[p] and row[q] and float(row[q]) > 0:
-            out[float(row[p])] = float(row[q])
-    return out
+CACHE_FORMAT = 2                # bump when the event stream or its metadata change
+CHUNK_EVENTS = 2_000_000        # events per .npz file (128 MB)
 
 
-def _cell(row: list[str], col: dict[str, int], name: str) -> str:
-    i = col.get(name)
-    return row[i].strip() if i is not None and i < len(row) else ""
+def load(book_csv: Path, trades_csv: Path, feed_latency_ns: int, cache_root: Path | None = None) -> MarketData:
+    """Both files as hftbacktest's event stream (stream.py), written as .npz chunks under `cache_root`
+    (default: ~/.cache/aster-mm/backtest/<data folder hash>, or under $XDG_CACHE_HOME), one directory per symbol and feed latency, reused while
+    the CSVs keep their path, size and mtime."""
+    cache, key = _cache_dir(book_csv, trades_csv, feed_latency_ns, cache_root)
+    meta_path = cache / "meta.npz"
+    if meta_path.is_file():
+        market = _read_meta(cache, meta_path, key)
+        if market is not None:
+            return market
+    build = cache.with_name(f"{cache.name}.building-{os.getpid()}")     # readers never see half a cache
+    shutil.rmtree(build, ignore_errors=True)
+    build.mkdir(parents=True)
+    book = stream.read_book(book_csv, feed_latency_ns)
+    trades = stream.read_trades(trades_csv, feed_latency_ns)
+    mids: list[tuple[np.ndarray, np.ndarray]] = []
+    latencies: dict[int, int] = {}
+    span = [np.iinfo(np.int64).max, np.iinfo(np.int64).min]
+    prices = [np.inf, -np.inf]
+
+    def on_mids(ts: np.ndarray, mid: np.ndarray) -> None:
+        ok = ~np.isnan(mid)
+        mids.append((ts[ok], mid[ok]))
+
+    def windows():
+        for raw, end in stream.raw_windows(book, trades, on_mids):
+            if len(raw):
+                span[0], span[1] = min(span[0], int(raw["exch_ts"][0])), max(span[1], int(raw["exch_ts"].max()))
+                prices[0], prices[1] = min(prices[0], float(raw["px"].min())), max(prices[1], float(raw["px"].max()))
+                values, counts = np.unique(raw["local_ts"] - raw["exch_ts"], return_counts=True)
+                for v, c in zip(values.tolist(), counts.tolist()):
+                    latencies[v] = latencies.get(v, 0) + c
+            yield raw, end
+
+    chunks, pending, last = [], [], (np.iinfo(np.int64).min, np.iinfo(np.int64).min)
+    for piece in stream.ordered_events(windows()):
+        pending.append(piece)
+        if sum(len(p) for p in pending) >= CHUNK_EVENTS:
+            last = _write_chunk(build, chunks, pending, last)
+            pending = []
+    if pending or not chunks:
+        _write_chunk(build, chunks, pending, last)
+    measured, total = book["measured"] + trades["measured"], len(book["local"]) + len(trades["exch"])
+    mid_ts = np.concatenate([m[0] for m in mids]) if mids else np.zeros(0, np.int64)
+    mid = np.concatenate([m[1] for m in mids]) if mids else np.zeros(0)
+    start, end = (span[0], span[1]) if span[0] <= span[1] else (0, 0)
+    np.savez(build / meta_path.name, mid_ts=mid_ts, mid=mid, counts=np.array([len(book["local"]), len(trades["exch"]), len(chunks)]),
+             span=np.array([start, end]), feed_latency_ns=feed_latency_ns,
+             prices=np.array(prices if prices[0] <= prices[1] else [1.0, 1.0]), key=key,
+             feed_note=_feed_note(latencies, feed_latency_ns, measured, total))
+    shutil.rmtree(cache, ignore_errors=True)                                # a stale conversion
+    try:
+        build.rename(cache)
+    except OSError:                                 # another run has just put the same conversion there
+        shutil.rmtree(build, ignore_errors=True)
+    market = _read_meta(cache, meta_path, key)
+    if market is None:
+        raise ValueError(f"{cache} changed while it was being written; run again")
+    return market
 
 
-def book_events(header: list[str], rows: list[list[str]], feed_latency_ns: int):
-    """Depth events (exch ns, local ns, side flag, price, qty) diffed between snapshots, each snapshot's
-    (exch ns, mid), and how many rows carried the exchange's own time."""
-    col = {name: i for i, name in enumerate(header)}
-    n_levels = sum(1 for name in header if name.startswith("bid_price_"))
-    sides = {
-        BUY_EVENT: [(col[f"bid_price_{i}"], col[f"bid_qty_{i}"]) for i in range(n_levels)],
-        SELL_EVENT: [(col[f"ask_price_{i}"], col[f"ask_qty_{i}"]) for i in range(n_levels)],
-    }
-    prev: dict[int, dict[float, float]] = {BUY_EVENT: {}, SELL_EVENT: {}}
-    events, mids, measured = [], [], 0
-    for row in rows:
-        local = int(round(float(row[col["unix_timestamp"]]) * 1e9))
-        exch_ms = _cell(row, col, "transaction_time_ms") or _cell(row, col, "event_time_ms")
-        exch = int(exch_ms) * 1_000_000 if exch_ms else local - feed_latency_ns
-        measured += bool(exch_ms)
-        for side, cols in sides.items():
-            now = _levels(row, cols)
-            for px, qty in now.items():
-                if prev[side].get(px) != qty:
-                    events.append((exch, local, DEPTH_EVENT | side, px, qty))
-            events.extend((exch, local, DEPTH_EVENT | side, px, 0.0) for px in prev[side] if px not in now)
-            prev[side] = now
-        if prev[BUY_EVENT] and prev[SELL_EVENT]:
-            mids.append((exch, (max(prev[BUY_EVENT]) + min(prev[SELL_EVENT])) / 2))
-    return events, mids, measured
+def event_array(market: MarketData) -> np.ndarray:
+    """All the events in one array (small data, tests)."""
+    return np.concatenate([np.load(c)["data"] for c in market.chunks])
 
 
-def trade_events(header: list[str], rows: list[list[str]], feed_latency_ns: int):
-    """Trade events (exch ns, local ns, aggressor side flag, price, qty), and how many rows carried
-    their local receipt time."""
-    col = {name: i for i, name in enumerate(header)}
-    out, measured = [], 0
-    for row in rows:
-        side = row[col["side"]].strip().lower()
-        if side not in ("buy", "sell"):
-            raise ValueError(f"trade {row[col['id']]}: side must be buy or sell, got {side!r}")
-        exch = int(row[col["unix_timestamp_ms"]]) * 1_000_000
-        received = _cell(row, col, "local_timestamp")
-        local = int(round(float(received) * 1e9)) if received else exch + feed_latency_ns
-        measured += bool(received)
-        out.append((exch, local, TRADE_EVENT | (BUY_EVENT if side == "buy" else SELL_EVENT),
-                    float(row[col["price"]]), float(row[col["quantity"]])))
-    return out, measured
+def _cache_dir(book_csv: Path, trades_csv: Path, feed_latency_ns: int, root: Path | None) -> tuple[Path, str]:
+    """The cache directory, and the key its contents must carry to be current."""
+    stats = [(str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in (book_csv, trades_csv)]
+    key = hashlib.sha1(repr((CACHE_FORMAT, stats, feed_latency_ns)).encode()).hexdigest()
+    if root is None:                   # never beside the data: a shared data folder may be read-only
+        folder = hashlib.sha1(str(book_csv.parent.resolve()).encode()).hexdigest()[:12]
+        root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "aster-mm" / "backtest" / folder
+    root.mkdir(parents=True, exist_ok=True)
+    return root / f"{book_csv.stem.removeprefix('orderbook_')}-feed{feed_latency_ns}ns", key
 
 
-def load(book_csv: Path, trades_csv: Path, feed_latency_ns: int) -> MarketData:
-    """Both files as one event array in hftbacktest's order: exchange-side events sorted by exchange
-    time, local-side events by local time (a book update before a trade at the same time)."""
-    b_header, b_rows = _read_rows(book_csv)
-    t_header, t_rows = _read_rows(trades_csv)
-    depth, mids, book_measured = book_events(b_header, b_rows, feed_latency_ns)
-    trades, trades_measured = trade_events(t_header, t_rows, feed_latency_ns)
-    rows = sorted(depth + trades, key=lambda r: (r[0], r[2] & TRADE_EVENT))
-    raw = np.zeros(len(rows), EVENT_DTYPE)
-    if rows:
-        raw["exch_ts"] = [r[0] for r in rows]
-        # a receipt stamped before the exchange's time is clock skew: the bot cannot see it earlier
-        raw["local_ts"] = np.maximum([r[1] for r in rows], raw["exch_ts"])
-        raw["ev"] = [r[2] for r in rows]
-        raw["px"] = [r[3] for r in rows]
-        raw["qty"] = [r[4] for r in rows]
-    events = correct_event_order(raw, np.argsort(raw["exch_ts"], kind="stable"),
-                                 np.argsort(raw["local_ts"], kind="stable"))
-    validate_event_order(events)
-    stamps = raw["exch_ts"]
-    return MarketData(events, np.array([m[0] for m in mids], dtype=np.int64),
-                      np.array([m[1] for m in mids], dtype=np.float64), len(b_rows), len(t_rows),
-                      feed_latency_ns, int(stamps.min()) if len(stamps) else 0, int(stamps.max()) if len(stamps) else 0,
-                      _feed_note(raw, feed_latency_ns, book_measured + trades_measured, len(b_rows) + len(t_rows)))
+def _write_chunk(cache: Path, chunks: list[str], pieces: list[np.ndarray], last: tuple[int, int]) -> tuple[int, int]:
+    events = np.concatenate(pieces) if pieces else np.zeros(0, stream.EVENT_DTYPE)
+    last = _check_order(events, last)
+    path = cache / f"events-{len(chunks):04d}.npz"
+    np.savez(path, data=events)
+    chunks.append(str(path))
+    return last
 
 
-def _feed_note(raw: np.ndarray, feed_latency_ns: int, measured: int, total: int) -> str:
+def _check_order(events: np.ndarray, last: tuple[int, int]) -> tuple[int, int]:
+    """hftbacktest's validate_event_order, across chunk boundaries too: returns the last exchange-side
+    and local-side times."""
+    out = []
+    for flag, name, prev in ((stream.EXCH_EVENT, "exch_ts", last[0]), (stream.LOCAL_EVENT, "local_ts", last[1])):
+        ts = events[name][(events["ev"] & flag) == flag]
+        if len(ts) and (ts[0] < prev or np.any(np.diff(ts) < 0)):
+            raise ValueError(f"{name}: events are out of order")
+        out.append(int(ts[-1]) if len(ts) else prev)
+    return out[0], out[1]
+
+
+def _read_meta(cache: Path, meta_path: Path, key: str) -> MarketData | None:
+    """The cached market, or None if it was made from other CSVs or by another version."""
+    meta = np.load(meta_path)
+    if "key" not in meta or str(meta["key"]) != key:
+        return None
+    n_book, n_trades, n_chunks = (int(x) for x in meta["counts"])
+    return MarketData([str(cache / f"events-{i:04d}.npz") for i in range(n_chunks)], meta["mid_ts"], meta["mid"],
+                      n_book, n_trades, int(meta["feed_latency_ns"]), int(meta["span"][0]), int(meta["span"][1]),
+                      str(meta["feed_note"]), (float(meta["prices"][0]), float(meta["prices"][1])))
+
+
+def _feed_note(latencies: dict[int, int], feed_latency_ns: int, measured: int, total: int) -> str:
     if measured == 0:
         return (f"feed latency {feed_latency_ns / 1e6:g} ms assumed (one timestamp per row: a book row's is "
                 "its receipt, a trade's is the exchange's)")
-    median = float(np.median(raw["local_ts"] - raw["exch_ts"])) / 1e6
+    values = sorted(latencies)
+    cum = np.cumsum([latencies[v] for v in values])
+    n = int(cum[-1])
+    lo, hi = (values[int(np.searchsorted(cum, k, side="right"))] for k in ((n - 1) // 2, n // 2))
+    median = (lo + hi) / 2 / 1e6
     return (f"feed latency from the data's two timestamps on {measured} of {total} rows (median {median:.1f} ms), "
             f"{feed_latency_ns / 1e6:g} ms assumed on the rest")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from backtesting.bot import BUY
+from backtesting.bot import BUY, describe
 from backtesting.runner import Fill, RunResult
 
 MARKOUT_HORIZONS_S = (1, 10, 60)
@@ -80,6 +80,9 @@ def summarize(r: RunResult, market) -> dict:
         "time_in_position": time_in_position(r.ts, r.held),
         "fills_per_hour": len(r.fills) / (span_s / 3600) if span_s > 0 else 0.0,
         "markouts": markouts(r.fills, market.mid_ts, market.mid),
+        "stop_orders": r.stops, "loss_limit_pauses": r.paused, "halted": r.halted or None,
+        "halted_at": _iso(r.halted_ns) if r.halted_ns is not None else None,
+        "adaptive_estimates": r.estimates or None,
     }
 
 
@@ -109,6 +112,14 @@ def table(m: dict) -> str:
     ]
     for h, mk in m["markouts"].items():
         rows.append((f"markout {h} (mean, n)", f"{_fmt(mk['mean_bp'], 2)} bp, n={mk['n']}"))
+    if m["stop_orders"]:
+        rows.append(("stop-loss orders", str(m["stop_orders"])))
+    if m["loss_limit_pauses"]:
+        rows.append(("loss-limit pauses", str(m["loss_limit_pauses"])))
+    if m["halted"]:
+        rows.append(("halted (trading ended)", f"{m['halted_at']}: {m['halted']}"))
+    if m["adaptive_estimates"] is not None:
+        rows.append(("adaptive spreads at the end", describe(m["adaptive_estimates"])))
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
 
@@ -120,11 +131,11 @@ def plot(r: RunResult, path: Path, title: str) -> None:
 
     t = (r.ts - r.ts[0]) / NS if len(r.ts) else r.ts
     fig, (ax_eq, ax_pos, ax_mid) = plt.subplots(3, 1, sharex=True, figsize=(10, 7))
-    ax_eq.plot(t, r.equity)
+    ax_eq.step(t, r.equity, where="post")          # the trace holds only the steps where it changed
     ax_eq.set_ylabel("equity (USD)")
     ax_pos.step(t, r.position, where="post")
     ax_pos.set_ylabel("position")
-    ax_mid.plot(t, r.mid, lw=0.8, color="grey")
+    ax_mid.step(t, r.mid, where="post", lw=0.8, color="grey")
     t0 = r.ts[0] if len(r.ts) else 0
     for side, marker, color in ((BUY, "^", "green"), ("SELL", "v", "red")):
         pts = [((f.ts_ns - t0) / NS, f.price) for f in r.fills if f.side == side]

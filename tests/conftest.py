@@ -77,6 +77,12 @@ def scheme(request) -> str:
     return request.param
 
 
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    """Backtest conversions are cached under $XDG_CACHE_HOME: each test gets its own."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
 @pytest.fixture
 async def sim(scheme):
     async with SimExchange() as exchange:

@@ -15,7 +15,7 @@ pytest.importorskip("hftbacktest", reason="pip install -r requirements-backtest.
 from hftbacktest.types import (BUY_EVENT, DEPTH_EVENT, EXCH_EVENT, LOCAL_EVENT, SELL_EVENT,  # noqa: E402
                                TRADE_EVENT)
 
-from backtesting import convert, engine, report  # noqa: E402
+from backtesting import convert, engine, report, stream  # noqa: E402
 from backtesting.bot import SymbolRules, QuoteParams  # noqa: E402
 from backtesting.runner import Fill, Runner  # noqa: E402
 
@@ -71,13 +71,13 @@ def test_snapshots_become_depth_updates_and_trades_keep_the_aggressor(tmp_path):
     ], [(0.5, "buy", "100.2", "1.5"), (0.5, "sell", "100.0", "0.25")])
     m = load(tmp_path, feed_ms=50)
     # a book row's stamp is its receipt: the exchange sent it 50 ms before; a trade's is the exchange's
-    exch = side_events(m.events, EXCH_EVENT, "exch_ts")
+    exch = side_events(convert.event_array(m), EXCH_EVENT, "exch_ts")
     assert sorted(exch[:4]) == sorted([(-50, BID, 100.0, 5), (-50, BID, 99.9, 5), (-50, ASK, 100.2, 5),
                                        (-50, ASK, 100.3, 5)])
     # the second snapshot only sends what changed: 100.0 -> 7, 99.8 new, 99.9 removed (qty 0)
     assert sorted(exch[6:]) == sorted([(950, BID, 100.0, 7), (950, BID, 99.8, 2), (950, BID, 99.9, 0)])
     assert exch[4:6] == [(500, TRADE_EVENT | BUY_EVENT, 100.2, 1.5), (500, TRADE_EVENT | SELL_EVENT, 100.0, 0.25)]
-    local = side_events(m.events, LOCAL_EVENT, "local_ts")
+    local = side_events(convert.event_array(m), LOCAL_EVENT, "local_ts")
     assert [e[0] for e in local] == [0] * 4 + [550] * 2 + [1000] * 3
     assert list(m.mid) == [100.1, 100.1] and m.n_snapshots == 2 and m.n_trades == 2
     assert "50 ms assumed" in m.feed_note
@@ -91,8 +91,8 @@ def test_rows_with_both_timestamps_use_them(tmp_path):
         "id,unix_timestamp_ms,side,price,quantity,event_time_ms,local_timestamp,gap\n"
         f"7,{(T0 + 2) * 1000},sell,100.0,1.0,{(T0 + 2) * 1000 + 3},{T0 + 2.020},0\n")
     m = load(tmp_path, feed_ms=50)
-    assert [e[0] for e in side_events(m.events, EXCH_EVENT, "exch_ts")] == [1000] * 4 + [2000]
-    assert [e[0] for e in side_events(m.events, LOCAL_EVENT, "local_ts")] == [1030] * 4 + [2020]
+    assert [e[0] for e in side_events(convert.event_array(m), EXCH_EVENT, "exch_ts")] == [1000] * 4 + [2000]
+    assert [e[0] for e in side_events(convert.event_array(m), LOCAL_EVENT, "local_ts")] == [1030] * 4 + [2020]
     assert "on 2 of 2 rows (median 30.0 ms)" in m.feed_note
 
 
@@ -266,3 +266,92 @@ def test_a_synthetic_slice_written_by_the_simulator_replays_and_backtests(tmp_pa
     m = json.loads(out.read_text())["metrics"]
     assert (m["book_snapshots"], m["trades"]) == (1800, n_trades)
     assert m["span_s"] == pytest.approx(180, abs=1) and m["fills"] > 0
+
+
+# ---------------------------------------------------------------------------------------- chunks and cache
+def synthetic_slice(tmp_path: Path, minutes: float = 1.0) -> Path:
+    data = tmp_path / "synthetic"
+    proc = subprocess.run([sys.executable, str(ROOT / "sim_exchange.py"), "--write-synthetic", str(data),
+                           "--hours", str(minutes / 60), "--symbol", "ETHUSDT", "--seed", "5"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return data
+
+
+def synthetic_report(data: Path, cache_root: Path) -> dict:
+    market = convert.load(*convert.data_files(data, "ETHUSDT"), 50_000_000, cache_root)
+    rules = SymbolRules("ETHUSDT", "TRADING", Decimal("0.01"), Decimal("0.001"), Decimal("0.001"), Decimal("5"))
+    params = QuoteParams(Decimal("0.0002"), Decimal("0.0002"), Decimal("0.2"), Decimal("15"))
+    cfg = engine.EngineConfig(tick=0.01, lot=0.001)
+    return report.summarize(Runner(market, rules, params, Decimal("0.0005"), Decimal(10000), cfg).run(), market)
+
+
+def test_a_synthetic_slice_reports_the_same_converted_whole_in_chunks_and_from_the_cache(tmp_path, monkeypatch):
+    data = synthetic_slice(tmp_path)
+    whole = synthetic_report(data, tmp_path / "whole")
+    assert len(list((tmp_path / "whole").glob("*/events-*.npz"))) == 1
+    assert synthetic_report(data, tmp_path / "whole") == whole                    # read back from the cache
+    monkeypatch.setattr(stream, "BLOCK_ROWS", 37)
+    monkeypatch.setattr(convert, "CHUNK_EVENTS", 5_000)
+    chunked = synthetic_report(data, tmp_path / "chunked")
+    assert len(list((tmp_path / "chunked").glob("*/events-*.npz"))) > 3
+    assert chunked == whole and whole["fills"] > 10
+
+
+def test_the_cache_is_rebuilt_when_a_csv_changes(tmp_path):
+    write_market(tmp_path, [(0.0, BOOK)], [(0.5, "buy", "100.2", "1.5")])
+    assert load(tmp_path).n_trades == 1
+    write_market(tmp_path, [(0.0, BOOK)], [(0.5, "buy", "100.2", "1.5"), (0.6, "sell", "100.0", "1")])
+    assert load(tmp_path).n_trades == 2
+    assert len(list((tmp_path / "cache" / "aster-mm" / "backtest").glob("*/*"))) == 1   # rebuilt in place
+
+
+def test_windowed_event_order_is_hftbacktests_own_with_two_jittered_timestamps(tmp_path, monkeypatch):
+    """Receipts 5-80 ms after the exchange's time, so the local order differs from the exchange order and
+    rows straddle the windows: the streamed merge must still equal correct_event_order on the whole."""
+    import polars as pl
+    from hftbacktest.data.validation import correct_event_order
+
+    data = synthetic_slice(tmp_path, minutes=0.5)
+    rng = np.random.default_rng(1)
+    book = pl.read_csv(data / "orderbook_ETHUSDT.csv", infer_schema=False)
+    received = book["unix_timestamp"].cast(pl.Float64).to_numpy()
+    exch_ms = np.round(received * 1000).astype(np.int64) - rng.integers(5, 80, len(book))
+    book.with_columns(pl.Series("transaction_time_ms", exch_ms)).write_csv(data / "orderbook_ETHUSDT.csv")
+    trades = pl.read_csv(data / "trades_ETHUSDT.csv", infer_schema=False)
+    exch_ms = trades["unix_timestamp_ms"].cast(pl.Int64).to_numpy()
+    local = (exch_ms + rng.integers(5, 80, len(trades))) / 1000
+    trades.with_columns(pl.Series("local_timestamp", [f"{x:.3f}" for x in local])).write_csv(data / "trades_ETHUSDT.csv")
+
+    files = convert.data_files(data, "ETHUSDT")
+    raw = np.concatenate([r for r, _ in stream.raw_windows(stream.read_book(files[0], 0), stream.read_trades(files[1], 0),
+                                                           lambda *_: None)])
+    expected = correct_event_order(raw, np.arange(len(raw)), np.argsort(raw["local_ts"], kind="stable"))
+    monkeypatch.setattr(stream, "BLOCK_ROWS", 23)
+    monkeypatch.setattr(convert, "CHUNK_EVENTS", 3_000)
+    market = convert.load(*files, 0, tmp_path / "cache")
+    assert len(market.chunks) > 2
+    got = convert.event_array(market)
+    assert (got["ev"] & EXCH_EVENT != 0).sum() == len(raw) and (got["ev"] & LOCAL_EVENT != 0).sum() == len(raw)
+    assert len(got) > len(raw)                      # the two orders really differ
+    assert got.tobytes() == expected.tobytes()
+    n_rows = market.n_snapshots + market.n_trades
+    assert f"two timestamps on {n_rows} of {n_rows} rows" in market.feed_note
+
+
+def test_depth_events_block_by_block_rebuild_every_snapshot(tmp_path):
+    data = synthetic_slice(tmp_path, minutes=0.5)
+    book = stream.read_book(data / "orderbook_ETHUSDT.csv", 0)
+    n = len(book["local"])
+    blocks = [stream.book_block(book, a, min(a + 70, n)) for a in range(0, n, 70)]
+    events, rows = np.concatenate([b[0] for b in blocks]), np.concatenate([b[1] for b in blocks])
+    levels = {"bid": {}, "ask": {}}
+    for r in range(n):
+        for e in events[rows == r]:
+            side = levels["bid" if e["ev"] & BUY_EVENT else "ask"]
+            side[float(e["px"])] = float(e["qty"])
+            if e["qty"] == 0:
+                del side[float(e["px"])]
+        for name, side in levels.items():
+            assert side == dict(zip(book[f"{name}_px"][r], book[f"{name}_qty"][r])), (r, name)
+    assert 0 < len(events) <= 40 * n                 # at most every level changed and every old one left

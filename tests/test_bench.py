@@ -1,4 +1,5 @@
-"""Smoke test of bench.py: a --quick run against the simulator writes complete, sane JSON (no timing targets)."""
+"""Smoke test of bench.py: a --quick run against the simulator measures what it says it measures (no
+timing targets: the machine is shared)."""
 from __future__ import annotations
 
 import json
@@ -6,48 +7,67 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
+REQUOTES, FILLS = 6, 4
 
 
-def test_quick_bench_writes_complete_results(tmp_path):
-    out = tmp_path / "bench.json"
-    proc = subprocess.run([sys.executable, str(ROOT / "bench.py"), "--quick", "--json", str(out)],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=45)
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory) -> tuple[dict, str]:
+    out = tmp_path_factory.mktemp("bench") / "bench.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "bench.py"), "--quick", "--requotes", str(REQUOTES),
+                           "--json", str(out)], cwd=out.parent, capture_output=True, text=True, timeout=55)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "requote latency p99" in proc.stdout
-    r = json.loads(out.read_text())
-    assert set(r) >= {"machine", "config", "metrics", "checks", "all_met"}
-    assert r["machine"]["nproc"] >= 1 and r["machine"]["python"]
+    return json.loads(out.read_text()), proc.stdout
+
+
+@pytest.mark.parametrize("key, requests", [("requote_cancel_place_ms", ["DELETE /fapi/v1/order", "POST /fapi/v1/order"]),
+                                           ("requote_modify_ms", ["PUT /fapi/v3/order"])])
+def test_bot_and_floor_each_requote_with_the_same_requests(bench, key, requests):
+    r = bench[0]["metrics"][key]
+    assert r["order_requests"] == requests       # bench.py raises if either side sent anything else
+    bot, floor, share = r["bot"], r["floor"], r["bot_share"]
+    assert bot["n"] == floor["n"] == share["paired"]["n"] == REQUOTES
+    for side in (bot, floor):
+        assert 0 < side["to_first_order_request"]["p50"] <= side["p50"] <= side["to_resting"]["p50"]
+    assert share["p50"] == pytest.approx(bot["p50"] - floor["p50"], abs=0.002)
+    assert share["p99"] == pytest.approx(bot["p99"] - floor["p99"], abs=0.002)
+
+
+def test_bot_ran_with_metrics_ledger_and_alerts_on(bench):
+    m = bench[0]["metrics"]
+    ops = m["ops"]
+    assert ops["metrics_requotes"] >= REQUOTES          # scraped over HTTP from the bots of both requote runs
+    assert ops["ledger_rows"] == FILLS == m["fill_to_order_ms"]["n"]
+    assert ops["bot_runs"] == 5                         # V1, V3, one shutdown, quiet, session
+    assert ops["alerts_started"] == ops["alerts_stopped"] == ops["bot_runs"]
+    assert ops["alerts"]["telegram"] == ops["alerts"]["webhook"] >= 2 * ops["bot_runs"]
+
+
+def test_the_rest_of_the_bench_is_measured(bench):
+    r, stdout = bench
     m = r["metrics"]
-    assert set(m) == {"requote_ms", "fill_to_order_ms", "shutdown_ms", "quiet", "depth_frames_per_s", "session",
-                      "requote_modify_ms", "v3_signature_us"}
-    mod = m["requote_modify_ms"]
-    assert mod["to_put"]["n"] == mod["to_resting"]["n"] == 5
-    assert 0 < mod["to_put"]["p50"] <= mod["to_resting"]["p50"] < 5000
-    assert 0 < m["v3_signature_us"]["p50"] < 10_000 and m["v3_signature_us"]["n"] == 200
-    for key, n in (("requote_ms", 5), ("fill_to_order_ms", 4)):
-        lat = m[key]
-        assert lat["n"] == n and 0 < lat["p50"] <= lat["p99"] <= lat["max"] < 5000
-    assert m["requote_ms"]["frame_to_delete"]["p50"] < m["requote_ms"]["p50"]
+    assert r["machine"]["nproc"] >= 1 and r["machine"]["python"]
+    assert m["v3_signature_us"]["n"] == 200 and 0 < m["v3_signature_us"]["p50"]
     sd = m["shutdown_ms"]
-    assert sd["n"] == 1 and 0 < sd["median"] <= sd["max"] < 10_000
-    assert sd["open_orders_after"] == [0] and sd["exit_codes"] == [0]
+    assert sd["n"] == 1 and sd["open_orders_after"] == [0] and sd["exit_codes"] == [0]
     q = m["quiet"]
     assert q["order_requests"] == 0 and 0 <= q["idle_cpu_pct"] < 100
     assert sum(q["by_endpoint"].values()) == q["order_requests"] + q["other_requests"]
-    assert q["other_requests_per_hour"] == round(q["other_requests"] * 3600 / q["seconds"], 1)
-    tp = m["depth_frames_per_s"]
-    assert tp["top_changing"] > 0 and tp["top_unchanged"] > 0 and 0.3 < tp["changed_fraction"] < 0.7
+    assert 0.3 < m["depth_frames_per_s"]["changed_fraction"] < 0.7
     s = m["session"]
     assert s["bot_alive_at_end"] and s["samples"] >= 2 and s["exchange"]["orders_accepted"] >= 1
-    assert 0 < s["rss_start_mb"] <= s["peak_rss_mb"] and 0 <= s["cpu_pct"] < 200
-    checks = {c["metric"]: c for c in r["checks"]}
-    assert list(checks)[:2] == ["requote latency p50", "requote latency p99"]
-    assert "requote latency, modify in place (V3) p50" in proc.stdout and "V3 signature p50" in proc.stdout
-    for c in r["checks"]:                      # a check has a target exactly when it is judged
+
+
+def test_budget_rows_are_judged_and_all_met_follows_them(bench):
+    r, stdout = bench
+    rows = {c["metric"]: c for c in r["checks"]}
+    share = r["metrics"]["requote_modify_ms"]["bot_share"]
+    budget = rows["requote, modify in place (V3): bot - floor p50"]
+    assert budget["target"] == "<= 0.3 ms" and budget["met"] is (share["p50"] <= 0.3)
+    assert rows["requote, cancel-then-place (V1): bot - floor p99"]["target"] == "<= 1.0 ms"
+    assert r["all_met"] is all(c["met"] for c in r["checks"] if c["met"] is not None)
+    for c in r["checks"]:                      # a row has a target exactly when it is judged
         assert (c["met"] is None) == (c["target"] == ""), c
-    assert r["all_met"] == all(c["met"] for c in r["checks"] if c["met"] is not None)
-    # the correctness checks hold on any machine (the timing ones may not)
-    assert checks["open orders after shutdown"]["met"] is True
-    assert checks["quiet market: order requests/h"]["met"] is True
-    assert checks["requote latency p99"]["met"] == (m["requote_ms"]["p99"] <= 5)
+    assert "requote, cancel-then-place (V1): bot - floor p50" in stdout
