@@ -37,6 +37,9 @@ async def test_adaptive_spreads_take_over_from_the_fixed_ones_once_warm(sim):
                                D(open_orders(sim)[0]["price"]) > mid_of(sim) * D("0.995"), 10)
         finally:
             feeder.cancel()
+        # On V1 a requote is cancel-then-place: let the last one finish before reading the one order.
+        await sim.wait_for(lambda: len(open_orders(sim)) == 1 and bot.state.live is not None
+                           and bot.state.live.state.value == "NEW", 5)
         [order] = open_orders(sim)
         distance = (mid_of(sim) - D(order["price"])) / mid_of(sim)
         assert distance >= D("0.0002") - D("0.0001")      # the floor (the book moved a little since)
