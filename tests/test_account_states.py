@@ -329,3 +329,18 @@ async def test_unstamped_position_reads_keep_a_full_cycle_exact(sim):
         await sim.fill_order(SYMBOL)
         await wait_open(sim, "BUY")
         assert_invariants(sim, bot)
+
+
+async def test_dead_man_switch_missing_endpoint_stops_renewing(sim):
+    """404: the exchange has no countdownCancelAll; the bot trades on without it and stops asking."""
+    sim.fail_next("POST", "/fapi/v1/countdownCancelAll", status=404,
+                  body={"code": -1000, "msg": "Unknown endpoint"})
+    async with BotRun(sim, timings=replace(FAST, heartbeat_every=0.05)) as bot:
+        await wait_open(sim, "BUY")
+        await wait_seen(bot, lambda: not bot.dead_man.available)
+        renewals = len(sim.requests("POST", "/fapi/v1/countdownCancelAll"))
+        await set_mid(sim, "2520")                                  # trading goes on ...
+        await sim.wait_for(lambda: len(sim.order_requests()) >= 2, 5)
+        checked = bot.beat_at
+        await wait_seen(bot, lambda: bot.beat_at > checked + 0.3)  # ... for several renewal periods
+        assert len(sim.requests("POST", "/fapi/v1/countdownCancelAll")) == renewals
