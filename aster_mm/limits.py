@@ -37,10 +37,6 @@ def stop_quote(position: Decimal, bid: Decimal, ask: Decimal, slippage: Decimal,
     return Quote(BUY, rules.price_down(ask * (1 + slippage)), capped(-position, rules), True, "IOC")
 
 
-def unrealized_loss(position: Decimal, entry: Decimal, mark: Decimal) -> Decimal:
-    return position * (mark - entry)
-
-
 @dataclass(frozen=True)
 class LossLimits:
     max_loss_usd: Decimal | None = None          # session net PnL, unrealized included

@@ -15,8 +15,8 @@ from typing import Callable
 from aster_mm.config import Config
 from aster_mm.decisions import Quote, QuoteParams, desired_quote
 from aster_mm.feeds import LIQUIDATION
-from aster_mm.limits import (BREACH, RESUME, LossGate, LossLimits, position_room, stop_quote, stop_triggered,
-                             unrealized_loss)
+from aster_mm.limits import BREACH, RESUME, LossGate, LossLimits, position_room, stop_quote, stop_triggered
+from aster_mm.pnl import unrealized_pnl
 from aster_mm.rules import SymbolRules
 from aster_mm.spreads import AdaptiveConfig, AdaptiveSpreads
 from aster_mm.state import StrategyState
@@ -98,7 +98,7 @@ class Strategy:
                 self.stopping or stop_triggered(position, st.entry_price, mark, cfg.stop_loss)):
             if not self.stopping:
                 log.warning("STOP LOSS: mark %s against entry %s: closing %s, loss %.2f USD", mark,
-                            st.entry_price, position, -unrealized_loss(position, st.entry_price, mark))
+                            st.entry_price, position, -unrealized_pnl(position, st.entry_price, mark, None))
                 self.stopping = True
             return stop_quote(position, book.bid, book.ask, cfg.stop_slippage, rules), "stop"
         self.stopping = False

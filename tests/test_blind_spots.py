@@ -20,7 +20,8 @@ from api_client import (AsterClient, BannedError, ExchangeError, RateLimitError,
                         WafLimitError)
 from aster_mm.config import Config, Timings
 from aster_mm.decisions import BUY, Quote
-from aster_mm.limits import stop_quote, stop_triggered, unrealized_loss
+from aster_mm.limits import stop_quote, stop_triggered
+from aster_mm.pnl import unrealized_pnl
 from aster_mm.orders import Order, OrderState
 from aster_mm.position import PositionTracker
 from aster_mm.rules import SymbolRules
@@ -324,8 +325,8 @@ def test_the_stop_needs_a_position_and_a_known_entry(position, entry, mark, fire
 
 
 def test_the_loss_a_stop_reports_is_the_unrealized_loss():
-    assert unrealized_loss(D("0.8"), D("2500"), D("2475")) == D("-20")
-    assert unrealized_loss(D("-0.8"), D("2500"), D("2525")) == D("-20")
+    assert unrealized_pnl(D("0.8"), D("2500"), D("2475"), None) == D("-20")
+    assert unrealized_pnl(D("-0.8"), D("2500"), D("2525"), None) == D("-20")
 
 
 # ============================================================================ modify in place (V3)
