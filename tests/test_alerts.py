@@ -3,14 +3,13 @@ rate-limited, retried a bounded number of times, never holding up shutdown, neve
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import signal
 import time
 
 import pytest
 from aiohttp import web
-from conftest import FAST, SYMBOL, BotRun, run_cli, wait_open
+from conftest import SYMBOL, BotRun, run_cli, wait_open
 
 from aster_mm.alerts import Alerts, telegram_sink, webhook_sink
 from aster_mm.ops import Ops, OpsSettings

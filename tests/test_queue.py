@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import aiohttp
 import pytest
 from conftest import ROOT, BotRun
-from test_sim_exchange import Client, is_otu, recv
+from test_sim_exchange import Client, recv
 
 from aster_mm.config import parse_config
 from sim_exchange import SimExchange, SymbolSpec
