@@ -57,7 +57,8 @@ class Strategy:
 
     def check_losses(self) -> None:
         """At most twice a second: a loss limit pauses or halts the bot, a pause ends by itself."""
-        if self.cfg.max_loss_usd is None and self.cfg.max_daily_loss_usd is None or self.now() < self._next_check:
+        no_limits = self.cfg.max_loss_usd is None and self.cfg.max_daily_loss_usd is None
+        if no_limits or self.now() < self._next_check:
             return
         self._next_check = self.now() + 0.5
         session, today = self.pnl()
