@@ -1,7 +1,8 @@
 """Loss limits as pure decisions: how large an opening order may be, when a position must be stopped
 out and with which order, and whether a loss limit pauses or halts the bot.
 
-Nothing here does I/O or keeps a clock: the caller passes the figures and the time.
+Nothing here does I/O or reads a clock: the caller passes the figures and the time. `LossGate` keeps
+the little state a pause needs (why, until when, and where the next session loss is measured from).
 """
 from __future__ import annotations
 
