@@ -17,21 +17,14 @@ STABLE_ASSETS = ("USDT", "USDF")                       # the wallet assets count
 MALFORMED = (ValueError, KeyError, IndexError, TypeError, AttributeError, ArithmeticError)
 
 
-def mark_price(msg: dict) -> Decimal | None:
-    """The mark price of a markPriceUpdate frame (plain or combined), None for any other frame."""
+def market_frame(msg: dict) -> tuple[str, dict]:
+    """(event type, payload) of a market-stream frame, plain or combined ({"stream", "data"})."""
     data = msg.get("data", msg)
-    return Decimal(data["p"]) if data.get("e") == "markPriceUpdate" else None
+    return data.get("e", ""), data
 
 
-def trade_price(msg: dict) -> str | None:
-    """The price of an aggTrade frame (plain or combined), None for any other frame."""
-    data = msg.get("data", msg)
-    return data["p"] if data.get("e") == "aggTrade" else None
-
-
-def top_of_book(msg: dict) -> tuple[str, str] | None:
-    """Best bid and ask prices as received from a depth frame (plain or combined), None if a side is empty."""
-    data = msg.get("data", msg)
+def top_of_book(data: dict) -> tuple[str, str] | None:
+    """Best bid and ask prices as received in a depth payload, None if a side is empty."""
     bids, asks = data["b"], data["a"]
     if not bids or not asks:
         return None

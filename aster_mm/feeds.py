@@ -15,8 +15,7 @@ from api_client import AsterClient
 from aster_mm.account import AccountGuard
 from aster_mm.books import Books
 from aster_mm.config import Timings
-from aster_mm.events import (MALFORMED, mark_price, parse_account_update, parse_order_update, top_of_book,
-                             trade_price)
+from aster_mm.events import MALFORMED, market_frame, parse_account_update, parse_order_update, top_of_book
 from aster_mm.spreads import AdaptiveSpreads
 from aster_mm.execution import OrderDesk
 from aster_mm.metrics import Metrics
@@ -47,19 +46,17 @@ class Feeds:
         """A depth or mark-price frame. Any frame proves the connection alive; only a changed top of the
         book wakes the quoting loop."""
         try:
-            msg = json.loads(raw)
+            kind, data = market_frame(json.loads(raw))
             now = self.now()
-            mark = mark_price(msg)
-            if mark is not None:
-                self.state.mark_price, self.state.market_seen_at = mark, now
+            if kind == "markPriceUpdate":
+                self.state.mark_price, self.state.market_seen_at = Decimal(data["p"]), now
                 return
-            price = trade_price(msg)
-            if price is not None:
+            if kind == "aggTrade":
                 self.state.market_seen_at = now
                 if self.spreads is not None and self.state.book is not None:
-                    self.spreads.on_trade(now, float(price), float(self.state.book.mid))
+                    self.spreads.on_trade(now, float(data["p"]), float(self.state.book.mid))
                 return
-            raw_top = top_of_book(msg)
+            raw_top = top_of_book(data)
             if raw_top is None:
                 return
             self.state.market_seen_at = now
