@@ -12,7 +12,6 @@ from __future__ import annotations
 import aster_mm.python_version  # noqa: F401  (first: on Python < 3.11 it exits 2 with a clear message)
 import asyncio
 import logging
-import logging.handlers
 import signal
 import sys
 import time
@@ -27,6 +26,7 @@ from aster_mm.config import Config, Timings, build_parser, paper_hosts, parse_co
 from aster_mm.decisions import BUY, MODIFY, REUSE, SELL, QuoteParams, crosses_book, requote_action
 from aster_mm.execution import OrderDesk
 from aster_mm.feeds import Feeds
+from aster_mm.logs import setup_logging
 from aster_mm.ops import Ops
 from aster_mm.orders import OrderState
 from aster_mm.reconcile import Reconciler
@@ -324,19 +324,6 @@ class MarketMaker:
 
 
 # ==================================================================================== entry point
-def setup_logging(path: str, level: str) -> None:
-    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    root = logging.getLogger()
-    root.handlers.clear()
-    root.setLevel(level)
-    for handler in (logging.StreamHandler(sys.stdout),
-                    logging.handlers.RotatingFileHandler(path, maxBytes=10_000_000, backupCount=5)):
-        handler.setFormatter(fmt)
-        root.addHandler(handler)
-    for noisy in ("websockets", "aiohttp", "asyncio"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
-
-
 def install_signal_handlers(bot: MarketMaker) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -112,11 +112,9 @@ class OrderDesk:
         order = Order(self.new_client_id(), want)
         self.state.live = order                       # registered before sending: a stream event may beat the reply
         self.state.remember(order)
-        # Logged as soon as the request is on the wire (the first time this task waits), still before its
-        # answer or any stream event about it: a log record costs more than the request's own Python.
-        asyncio.get_running_loop().call_soon(
-            log.info, "place %s %s@%s%s%s as %s", want.side, want.qty, want.price,
-            " reduceOnly" if want.reduce_only else "", "" if want.time_in_force == "GTX" else " IOC", order.client_id)
+        log.info("place %s %s@%s%s%s as %s", want.side, want.qty, want.price,
+                 " reduceOnly" if want.reduce_only else "", "" if want.time_in_force == "GTX" else " IOC",
+                 order.client_id)
         try:
             resp = await self.client.place_limit(self.symbol, want.side, want.qty, want.price, order.client_id,
                                                  reduce_only=want.reduce_only, time_in_force=want.time_in_force)
