@@ -206,6 +206,48 @@ async def test_stop_while_a_placement_is_unknown_leaves_nothing_open(sim):
     await sim.wait_for(lambda: not open_orders(sim), 3)
 
 
+async def test_stop_asks_for_a_doubtful_placement_by_id_and_cancels_it_when_it_lands(sim):
+    """Shutdown with a placement of unknown outcome: an empty book proves nothing while it may still land, so the
+    bot asks for it by symbol and client id, and keeps asking until it is found. Here it lands just after the
+    first "not found"; it is checked at once, so the exchange's countdown has no time to take it down."""
+    sim.fail_next("POST", ORDER, status=503, execute=False)
+    run = BotRun(sim, timings=replace(FAST, unknown_grace=5.0, requery_every=0.3))
+    async with run as bot:
+        await sim.wait_for(lambda: bot.state.live is not None and bot.state.live.state == OrderState.UNKNOWN, 5)
+        cid, quote = bot.state.live.client_id, bot.state.live.quote
+        cancel_alls = len(sim.requests("DELETE", "/fapi/v1/allOpenOrders"))
+
+        def answered_after(mark: float, method: str, path: str, match=lambda params: True) -> list[dict]:
+            return [r for r in sim.requests(method, path) if r["t"] >= mark and r["status"] is not None
+                    and match(r["params"])]
+
+        async def lands_after_the_not_found_and_an_empty_book() -> None:
+            await sim.wait_for(lambda: len(sim.requests("DELETE", "/fapi/v1/allOpenOrders")) > cancel_alls, 10)
+            mark = sim.requests("DELETE", "/fapi/v1/allOpenOrders")[-1]["t"]
+            await sim.wait_for(lambda: answered_after(mark, "GET", ORDER, lambda p: p.get("symbol") == SYMBOL and
+                                                      p.get("origClientOrderId") == cid), 10)
+            not_found = answered_after(mark, "GET", ORDER)[0]["t"]
+            # then a cancel-all and an empty open-orders list: taking "not found" as "never" stops here
+            await sim.wait_for(lambda: answered_after(not_found, "GET", "/fapi/v1/openOrders"), 10)
+            await sim.place_order_direct(SYMBOL, quote.side, quote.price, quote.qty, client_order_id=cid)
+
+        lander = asyncio.create_task(lands_after_the_not_found_and_an_empty_book())
+    await asyncio.wait_for(lander, 5)
+    assert open_orders(sim) == []
+
+
+async def test_stop_is_not_held_up_by_open_orders_of_other_symbols(sim):
+    """Another symbol's open order (a manual one, another bot's) is not ours to cancel and must not make the
+    shutdown wait for it: the bot confirms its own symbol empty and disarms its dead-man switch."""
+    other = await sim.place_order_direct("BNBUSDT", "BUY", "500", "0.1")
+    async with BotRun(sim, cancel_countdown=30):
+        await wait_open(sim, "BUY")
+    countdowns = [r["params"]["countdownTime"] for r in sim.requests("POST", "/fapi/v1/countdownCancelAll")]
+    assert countdowns[-1] == "0", "shutdown did not confirm its symbol empty"
+    assert open_orders(sim) == []
+    assert [o["clientOrderId"] for o in sim.open_orders("BNBUSDT")] == [other["clientOrderId"]]
+
+
 async def test_shutdown_keeps_the_dead_man_switch_armed_when_orders_remain_open(sim):
     """Shutdown must not disarm the dead-man switch (countdown 0) when its cancel-alls ran out of time with
     orders still listed: that is the one backstop left to take them down."""
