@@ -79,14 +79,15 @@ class Entry:
 
     @classmethod
     def from_row(cls, row: dict[str, str]) -> Entry:
+        """The inverse of `row()`. Every column is there; an empty cell is no price, quantity or maker
+        flag, or no money (a hand-edited ledger leaves them empty)."""
         def dec(name: str, empty: Decimal | None = ZERO) -> Decimal | None:
-            return Decimal(row[name]) if row.get(name) else empty
-        maker = row.get("maker", "")
-        return cls(row["kind"], int(row["time_ms"]), row["symbol"], row["source"], row.get("trade_id", ""),
-                   row.get("tran_id", ""), row.get("order_id", ""), row.get("client_id", ""), row.get("side", ""),
-                   dec("price", None), dec("qty", None), None if maker == "" else maker == "true",
-                   dec("commission"), row.get("commission_asset", ""), dec("realized_pnl"), dec("funding"),
-                   row.get("asset", ""))
+            return Decimal(row[name]) if row[name] else empty
+        maker = row["maker"]
+        return cls(row["kind"], int(row["time_ms"]), row["symbol"], row["source"], row["trade_id"], row["tran_id"],
+                   row["order_id"], row["client_id"], row["side"], dec("price", None), dec("qty", None),
+                   None if maker == "" else maker == "true", dec("commission"), row["commission_asset"],
+                   dec("realized_pnl"), dec("funding"), row["asset"])
 
 
 @dataclass
@@ -124,8 +125,9 @@ def read_entries(path: Path) -> list[Entry]:
     """Every row of a ledger file; ValueError names the first row that is not a ledger row."""
     with path.open(newline="") as f:
         reader = csv.DictReader(f)
-        if reader.fieldnames is not None and not {"kind", "time_ms", "symbol", "source"} <= set(reader.fieldnames):
-            raise ValueError(f"{path} is not a ledger: its header lacks kind, time_ms, symbol or source")
+        missing = [c for c in COLUMNS if c not in (reader.fieldnames or COLUMNS)]
+        if missing:
+            raise ValueError(f"{path} is not a ledger: its header lacks {', '.join(missing)}")
         entries = []
         for number, row in enumerate(reader, start=2):
             try:
