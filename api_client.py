@@ -247,7 +247,7 @@ class AsterClient:
 
     @staticmethod
     def _retry_after(header: str | None, default: float) -> float:
-        return float(header) if header and header.replace(".", "", 1).isdigit() else default
+        return float(header) if header and header.replace(".", "", 1).isdigit() else default   # "7", "0.5"
 
     async def _request(self, method: str, path: str, params: dict | None = None, *,
                        signed: bool = False, auth: bool = True, idempotent: bool = True) -> Any:
@@ -308,15 +308,14 @@ class AsterClient:
         order's total quantity). One attempt only: any doubt becomes UnknownOutcomeError, and the caller
         queries the order rather than sending the modification again."""
         if not self.can_modify:
-            raise ExchangeError(0, None, "Modify Order needs V3 (Pro API) credentials", "/fapi/v1/order")
+            raise RuntimeError("Modify Order needs V3 (Pro API) credentials: check can_modify first")
         params = {"symbol": symbol, "origClientOrderId": client_order_id, "quantity": quantity, "price": price}
         return await self._request("PUT", "/fapi/v3/order", params, signed=True, idempotent=False)
 
-    async def cancel_order(self, symbol: str, *, order_id: int | None = None,
-                           client_order_id: str | None = None) -> dict | None:
+    async def cancel_order(self, symbol: str, *, client_order_id: str) -> dict | None:
         """The cancelled order, or None when it is no longer open (-2011/-2013): already filled,
         cancelled or expired. The caller queries it to learn which."""
-        params = {"symbol": symbol, "orderId": order_id, "origClientOrderId": client_order_id}
+        params = {"symbol": symbol, "origClientOrderId": client_order_id}
         try:
             return await self._request("DELETE", self.path("/fapi/v1/order"), params, signed=True)
         except ExchangeError as err:
@@ -327,10 +326,9 @@ class AsterClient:
     async def cancel_all(self, symbol: str) -> None:
         await self._request("DELETE", self.path("/fapi/v1/allOpenOrders"), {"symbol": symbol}, signed=True)
 
-    async def query_order(self, symbol: str, *, order_id: int | None = None,
-                          client_order_id: str | None = None) -> dict | None:
+    async def query_order(self, symbol: str, *, client_order_id: str) -> dict | None:
         """The order, or None when the exchange does not know it (-2013)."""
-        params = {"symbol": symbol, "orderId": order_id, "origClientOrderId": client_order_id}
+        params = {"symbol": symbol, "origClientOrderId": client_order_id}
         try:
             return await self._request("GET", self.path("/fapi/v1/order"), params, signed=True)
         except ExchangeError as err:

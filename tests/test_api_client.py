@@ -297,6 +297,12 @@ async def test_back_off_without_retry_after_uses_a_default(client, mock, sent, s
     assert info.value.retry_after == wait and client.blocked_for() == pytest.approx(wait)
 
 
+@pytest.mark.parametrize("header, seconds", [("7", 7.0), ("0.5", 0.5), ("0", 0.0), (None, 3.0), ("", 3.0),
+                                             ("1.2.3", 3.0), ("-1", 3.0), ("soon", 3.0), ("nan", 3.0)])
+def test_retry_after_reads_seconds_and_falls_back_on_anything_else(header, seconds):
+    assert AsterClient._retry_after(header, 3.0) == seconds
+
+
 async def test_418_ban_sends_nothing_until_it_ends(client, clock, mock, sent):
     mock.post(ORDER, status=418, headers={"Retry-After": "120"}, payload={"code": -1003, "msg": "banned"})
     with pytest.raises(BannedError) as info:

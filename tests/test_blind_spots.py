@@ -155,14 +155,14 @@ class RecordingClient(FakeClient):
         self.fail_cancel = fail_cancel
         self.queried: list[tuple[str, str | None]] = []
 
-    async def query_order(self, symbol, *, order_id=None, client_order_id=None):
+    async def query_order(self, symbol, *, client_order_id=None):
         self.queried.append((symbol, client_order_id))
-        return await super().query_order(symbol, order_id=order_id, client_order_id=client_order_id)
+        return await super().query_order(symbol, client_order_id=client_order_id)
 
-    async def cancel_order(self, symbol, *, order_id=None, client_order_id=None):
+    async def cancel_order(self, symbol, *, client_order_id=None):
         if self.fail_cancel is not None:
             raise self.fail_cancel
-        return await super().cancel_order(symbol, order_id=order_id, client_order_id=client_order_id)
+        return await super().cancel_order(symbol, client_order_id=client_order_id)
 
 
 def resting(bot, cid: str = CID, state: OrderState = OrderState.NEW) -> Order:

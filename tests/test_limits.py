@@ -60,6 +60,8 @@ def test_loss_gate_measures_the_next_session_loss_from_the_resume():
     halt = LossGate(LossLimits(max_loss_usd=D("50"), cooldown_s=0))
     assert halt.update(0, D("-60"), D("0"), 1e6) == BREACH and halt.halts
     assert halt.update(1e9, D("0"), D("0"), 1e6) == ""                # never resumes
+    short = LossGate(LossLimits(max_loss_usd=D("50"), cooldown_s=0.5))
+    assert short.update(0, D("-60"), D("0"), 1e6) == BREACH and short.update(0.5, D("-60"), D("0"), 1e6) == RESUME
 
 
 # ---- against the simulator -----------------------------------------------------------------------

@@ -52,11 +52,11 @@ class FakeClient:
         self.calls.append(("open_orders",))
         return [dict(o) for o in self.open]
 
-    async def query_order(self, symbol, *, order_id=None, client_order_id=None):
+    async def query_order(self, symbol, *, client_order_id=None):
         self.calls.append(("query", client_order_id))
         return next((dict(o) for o in self.open if o["clientOrderId"] == client_order_id), None)
 
-    async def cancel_order(self, symbol, *, order_id=None, client_order_id=None):
+    async def cancel_order(self, symbol, *, client_order_id=None):
         self.calls.append(("cancel", client_order_id))
         found = next((o for o in self.open if o["clientOrderId"] == client_order_id), None)
         if found is None:

@@ -125,7 +125,7 @@ async def test_modify_is_one_put_never_repeated_and_v1_cannot_modify(v3client, s
         ("symbol", SYMBOL), ("origClientOrderId", "amm-a-1"), ("quantity", "0.5"), ("price", "2490.5")]
     v1 = AsterClient("key-0123456789", "secret-0123456789", BASE)
     assert not v1.can_modify and v3client.can_modify
-    with pytest.raises(ExchangeError):
+    with pytest.raises(RuntimeError):
         await v1.modify_order(SYMBOL, "amm-a-1", Decimal("0.5"), Decimal("2490.5"))
     assert len(sent) == 1
     assert DEMO_KEY[2:] not in repr(v3client) + str(v3client.signer) and "0x21cF" in repr(v3client)
