@@ -310,6 +310,8 @@ def test_every_kind_of_row_reads_back_as_written(tmp_path):
     assert all(ledger.record(e) for e in entries)
     ledger.close()
     assert read_entries(tmp_path / "ledger.csv") == entries
+    first = (tmp_path / "ledger.csv").read_text().splitlines()[1]
+    assert first.startswith("2025-09-29 00:00:00.000,1759104000000,fill,")    # the time in words, to the ms
     hand_written = tmp_path / "hand.csv"                    # money cells left empty are zero, not missing
     hand_written.write_text(HAND_WRITTEN)
     fill, funding = read_entries(hand_written)[:2]
