@@ -310,7 +310,7 @@ class AsterClient:
         if not self.can_modify:
             raise RuntimeError("Modify Order needs V3 (Pro API) credentials: check can_modify first")
         params = {"symbol": symbol, "origClientOrderId": client_order_id, "quantity": quantity, "price": price}
-        return await self._request("PUT", "/fapi/v3/order", params, signed=True, idempotent=False)
+        return await self._request("PUT", "/fapi/v3/order", params, idempotent=False)   # V3 signs every call
 
     async def cancel_order(self, symbol: str, *, client_order_id: str) -> dict | None:
         """The cancelled order, or None when it is no longer open (-2011/-2013): already filled,

@@ -184,7 +184,7 @@ class OrderDesk:
         order.amend_unknown = False
         if resp is None:                              # the exchange no longer knows it: gone
             order.assumed_gone = True
-            self.apply_rest(order, {"status": "CANCELED", "executedQty": str(order.filled)})
+            self.apply(order, "CANCELED", order.filled, None)
         else:
             self._amended(order, resp)
             log.info("order %s after the modification: %s@%s %s", order.client_id, order.quote.qty,
@@ -208,8 +208,9 @@ class OrderDesk:
                 order.state = previous
         if resp is None:                              # unknown to the exchange: treat as cancelled
             order.assumed_gone = True
-            resp = {"status": "CANCELED", "executedQty": str(order.filled)}
-        self.apply_rest(order, resp)
+            self.apply(order, "CANCELED", order.filled, None)
+        else:
+            self.apply_rest(order, resp)
         return not order.live                         # still open at the exchange: try again later
 
     async def resolve_unknown(self, order: Order) -> bool:

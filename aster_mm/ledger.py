@@ -147,7 +147,7 @@ def funding_entries(update: AccountUpdate, symbol: str) -> list[Entry]:
     """The funding payments of a FUNDING_FEE ACCOUNT_UPDATE (`bc`, the balance change, per asset)."""
     if update.reason != "FUNDING_FEE":
         return []
-    return [Entry(FUNDING, update.at_ms, symbol, STREAM, funding=amount, asset=asset)
+    return [Entry(FUNDING, update.at_ms, symbol, source=STREAM, funding=amount, asset=asset)
             for asset, amount in update.changes.items()]
 
 

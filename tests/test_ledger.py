@@ -4,6 +4,7 @@ simulator's funding payments and income history they are checked against."""
 from __future__ import annotations
 
 import logging
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,9 +13,10 @@ from conftest import SYMBOL, BotRun, assert_invariants, order_update, set_mid, w
 
 import market_maker
 from api_client import AsterClient
-from aster_mm.events import parse_order_update
+from aster_mm.events import parse_account_update, parse_order_update
 from aster_mm.ledger import (FILL, FUNDING, FUNDING_MATCH_MS, INCOME, STREAM, SYNC, Entry, Ledger, Totals,
-                             fill_entry, read_entries)
+                             fill_entry, funding_entries, read_entries)
+from aster_mm.pnl import SessionPnL
 from aster_mm.pnl import usd
 
 D = Decimal
@@ -277,22 +279,39 @@ def test_a_stream_fill_is_written_with_everything_the_event_says():
         D("0.004"), True, D("0.00049800"), "USDT", D("0"))
 
 
-def test_daily_totals_and_net_per_volume(tmp_path):
+def test_daily_totals_and_net_per_volume(tmp_path, tokyo):
     ledger = Ledger(tmp_path / "ledger.csv")
     ledger.open()
-    day_ms = 1_759_104_000_000                                      # 2025-09-29 00:00 UTC
+    day_ms = 1_759_100_400_000                      # 2025-09-28 23:00 UTC, already the 29th in Tokyo
     for e in (Entry(FILL, day_ms, SYMBOL, price=D("2000"), qty=D("1"), commission=D("0.2"), commission_asset="USDT",
                     realized_pnl=D("3")),
               Entry(FUNDING, day_ms + 1, SYMBOL, funding=D("-0.1"), asset="USDT")):
         ledger.record(e)
     ledger.close()
-    totals = ledger.day("2025-09-29")
+    totals = ledger.day("2025-09-28")
     assert (totals.fills, totals.volume, totals.net) == (1, D("2000"), D("2.7"))
     assert totals.bp_of(totals.net) == D("13.5")
-    assert ledger.day("2025-09-28") == Totals() and Totals().bp_of(D("1")) is None
+    assert ledger.day("2025-09-29") == Totals() and Totals().bp_of(D("1")) is None
 
 
-def test_every_kind_of_row_reads_back_as_written(tmp_path):
+def test_the_session_counts_what_happened_from_its_first_millisecond_on():
+    session = SessionPnL(start_ms=1_000)
+    for at in (999, 1_000, 1_001):
+        session.add(Entry(FILL, at, SYMBOL, price=D("2000"), qty=D("1")))
+    assert session.totals.fills == 2
+
+
+@pytest.fixture
+def tokyo(monkeypatch):
+    """The machine's local time is UTC+9: ledger times and days must still be UTC."""
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_every_kind_of_row_reads_back_as_written(tmp_path, tokyo):
     """A restart knows what it wrote only by reading it back: every field of every kind of row survives."""
     entries = [
         Entry(FILL, 1_759_104_000_000, SYMBOL, STREAM, "11", "", "8", "amm-a-1", "BUY", D("2485.00"), D("0.800"),
@@ -322,6 +341,10 @@ def test_a_ledger_without_every_column_is_refused_by_name(tmp_path):
     path = tmp_path / "ledger.csv"
     path.write_text("time_utc,time_ms,kind,symbol,source\n")
     with pytest.raises(ValueError, match="lacks trade_id, tran_id"):
+        read_entries(path)
+    good = HAND_WRITTEN.splitlines()[:2]
+    path.write_text("\n".join([*good, good[1].replace("1759103999000", "yesterday")]) + "\n")
+    with pytest.raises(ValueError, match="line 3 is not a ledger row"):
         read_entries(path)
 
 
@@ -367,6 +390,9 @@ async def test_funding_event_has_the_exchanges_shape(sim):
     assert event["e"] == "ACCOUNT_UPDATE" and event["a"]["m"] == "FUNDING_FEE"
     assert event["a"]["B"] == [{"a": "USDT", "wb": "10000.5", "cw": "10000.5", "bc": "0.5"}]
     assert "P" not in event["a"]                                          # crossed: balance only
+    [entry] = funding_entries(parse_account_update(event, SYMBOL), SYMBOL)
+    assert (entry.kind, entry.symbol, entry.source, entry.funding, entry.asset) == (FUNDING, SYMBOL, STREAM, D("0.5"),
+                                                                                    "USDT")
     sim.set_position("BNBUSDT", "0", "0")
     assert await sim.pay_funding("BNBUSDT", "0.0001") == 0 and len(events) == 1
 

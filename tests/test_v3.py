@@ -287,6 +287,15 @@ async def test_refused_modification_falls_back_to_cancel_then_place(v3sim):
         assert_invariants(sim, bot)
 
 
+async def test_a_modification_is_counted_as_modified_not_as_a_new_order(v3sim):
+    sim = v3sim
+    async with BotRun(sim) as bot:
+        await wait_open(sim, "BUY")
+        await set_mid(sim, "2510")
+        await sim.wait_for(lambda: [o["price"] for o in open_orders(sim)] == ["2494.94"], 5)
+        assert (bot.metrics.orders["sent"], bot.metrics.orders["modified"]) == (1, 1)
+
+
 async def test_modification_of_unknown_outcome_is_resolved_by_query_not_resent(v3sim):
     sim = v3sim
     async with BotRun(sim) as bot:
