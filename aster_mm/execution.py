@@ -56,14 +56,12 @@ class OrderDesk:
     # ----- applying what the exchange says -----
     def apply_rest(self, order: Order, answer: dict) -> None:
         """Apply a REST order answer (place, cancel, query)."""
-        order_id = answer.get("orderId")
-        self.apply(order, answer.get("status", "NEW"), Decimal(answer.get("executedQty", "0")),
-                   None if order_id is None else int(order_id))
+        self.apply(order, answer.get("status", "NEW"), Decimal(answer.get("executedQty", "0")))
 
-    def apply(self, order: Order, status: str, cum_filled: Decimal, order_id: int | None) -> None:
+    def apply(self, order: Order, status: str, cum_filled: Decimal) -> None:
         """Apply a status report to an order, note fills the position lacks, settle the order."""
         was = order.state
-        apply_report(order, status, cum_filled, order_id)
+        apply_report(order, status, cum_filled)
         if order.state != was:
             log.debug("order %s: %s -> %s", order.client_id, was.value, order.state.value)
         if order.filled > order.traded:
@@ -105,7 +103,7 @@ class OrderDesk:
             return
         if order.assumed_gone and still_open:
             self.state.strays.add(report.client_id)   # we thought it never placed or gone: make sure it is
-        self.apply(order, report.status, report.cum_filled, report.order_id)
+        self.apply(order, report.status, report.cum_filled)
 
     # ----- requests -----
     async def place(self, want: Quote) -> None:
@@ -184,7 +182,7 @@ class OrderDesk:
         order.amend_unknown = False
         if resp is None:                              # the exchange no longer knows it: gone
             order.assumed_gone = True
-            self.apply(order, "CANCELED", order.filled, None)
+            self.apply(order, "CANCELED", order.filled)
         else:
             self._amended(order, resp)
             log.info("order %s after the modification: %s@%s %s", order.client_id, order.quote.qty,
@@ -208,7 +206,7 @@ class OrderDesk:
                 order.state = previous
         if resp is None:                              # unknown to the exchange: treat as cancelled
             order.assumed_gone = True
-            self.apply(order, "CANCELED", order.filled, None)
+            self.apply(order, "CANCELED", order.filled)
         else:
             self.apply_rest(order, resp)
         return not order.live                         # still open at the exchange: try again later

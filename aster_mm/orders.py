@@ -39,7 +39,6 @@ class Order:
     client_id: str
     quote: Quote
     state: OrderState = OrderState.PENDING_NEW
-    order_id: int | None = None
     filled: Decimal = Decimal(0)       # cumulative filled quantity, the largest seen from any source
     traded: Decimal = Decimal(0)       # how much of it the position tracker already reflects
     since: float = 0.0                 # when it entered its current doubtful state (UNKNOWN)
@@ -70,10 +69,8 @@ def next_state(current: OrderState, exchange_status: str) -> OrderState:
     return reported if _RANK[reported] >= _RANK[current] else current
 
 
-def apply_report(order: Order, status: str, cum_filled: Decimal, order_id: int | None) -> None:
+def apply_report(order: Order, status: str, cum_filled: Decimal) -> None:
     """Apply an exchange status report (stream or REST) to an order."""
     order.state = next_state(order.state, status)
-    if order_id is not None:
-        order.order_id = order_id
     order.filled = max(order.filled, cum_filled)
 

@@ -166,7 +166,7 @@ class RecordingClient(FakeClient):
 
 
 def resting(bot, cid: str = CID, state: OrderState = OrderState.NEW) -> Order:
-    order = Order(cid, Quote(BUY, D("2485"), D("0.8"), False), state=state, order_id=1)
+    order = Order(cid, Quote(BUY, D("2485"), D("0.8"), False), state=state)
     bot.state.live = order
     bot.state.remember(order)
     return order

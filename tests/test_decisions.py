@@ -153,20 +153,20 @@ def order(state=S.NEW, qty="0.05") -> Order:
 
 def test_apply_report_keeps_the_largest_cumulative_fill():
     o = order(S.PENDING_NEW)
-    apply_report(o, "NEW", D("0"), 11)
-    assert (o.state, o.order_id, o.filled) == (S.NEW, 11, D("0"))
-    apply_report(o, "PARTIALLY_FILLED", D("0.02"), 11)
-    apply_report(o, "PARTIALLY_FILLED", D("0.01"), 11)                      # an older report
+    apply_report(o, "NEW", D("0"))
+    assert (o.state, o.filled) == (S.NEW, D("0"))
+    apply_report(o, "PARTIALLY_FILLED", D("0.02"))
+    apply_report(o, "PARTIALLY_FILLED", D("0.01"))                      # an older report
     assert (o.state, o.filled, o.remaining) == (S.PARTIALLY_FILLED, D("0.02"), D("0.03"))
-    apply_report(o, "FILLED", D("0.05"), None)                              # no id: keep the known one
-    assert (o.state, o.order_id, o.filled, o.live) == (S.FILLED, 11, D("0.05"), False)
-    apply_report(o, "NEW", D("0"), 11)                                      # late NEW after FILLED
+    apply_report(o, "FILLED", D("0.05"))
+    assert (o.state, o.filled, o.live) == (S.FILLED, D("0.05"), False)
+    apply_report(o, "NEW", D("0"))                                      # late NEW after FILLED
     assert (o.state, o.filled) == (S.FILLED, D("0.05"))
 
 
 def test_fill_reported_after_cancel_still_counts():
     o = order(S.CANCELED)
-    apply_report(o, "FILLED", D("0.05"), 11)
+    apply_report(o, "FILLED", D("0.05"))
     assert o.state is S.CANCELED and o.filled == D("0.05")
 
 

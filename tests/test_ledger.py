@@ -285,12 +285,17 @@ def test_daily_totals_and_net_per_volume(tmp_path, tokyo):
     day_ms = 1_759_100_400_000                      # 2025-09-28 23:00 UTC, already the 29th in Tokyo
     for e in (Entry(FILL, day_ms, SYMBOL, price=D("2000"), qty=D("1"), commission=D("0.2"), commission_asset="USDT",
                     realized_pnl=D("3")),
-              Entry(FUNDING, day_ms + 1, SYMBOL, funding=D("-0.1"), asset="USDT")):
+              Entry(FUNDING, day_ms + 1, SYMBOL, funding=D("-0.1"), asset="USDT"),
+              Entry(FUNDING, day_ms + 2, SYMBOL, funding=D("0.05"), asset="USDF"),
+              Entry(FUNDING, day_ms + 3, SYMBOL, funding=D("-9"), asset="BNB"),      # not USD: not in the figures
+              *(Entry(FILL, day_ms + 4 + i, SYMBOL, trade_id=str(i), price=D("1000"), qty=D("1"), commission=fee,
+                      commission_asset="BNB") for i, fee in enumerate((D("0.001"), D("0.002"), D("0"))))):
         ledger.record(e)
     ledger.close()
     totals = ledger.day("2025-09-28")
-    assert (totals.fills, totals.volume, totals.net) == (1, D("2000"), D("2.7"))
-    assert totals.bp_of(totals.net) == D("13.5")
+    assert (totals.fills, totals.volume, totals.fees, totals.funding) == (4, D("5000"), D("0.2"), D("-0.05"))
+    assert totals.other_fees == {"BNB": D("0.003")}                  # a BNB fee is not a USD fee
+    assert totals.net == D("2.75") and totals.bp_of(totals.net) == D("5.5")
     assert ledger.day("2025-09-29") == Totals() and Totals().bp_of(D("1")) is None
 
 
@@ -329,8 +334,14 @@ def test_every_kind_of_row_reads_back_as_written(tmp_path, tokyo):
     assert all(ledger.record(e) for e in entries)
     ledger.close()
     assert read_entries(tmp_path / "ledger.csv") == entries
+    again = Ledger(tmp_path / "ledger.csv")         # what a restart knows: where the income history resumes
+    again.open()
+    again.close()
+    assert (again.first_ms, again.synced_ms, again.trade_ids) == (entries[0].time_ms, entries[-1].time_ms,
+                                                                   {"11", "12", "13"})
     first = (tmp_path / "ledger.csv").read_text().splitlines()[1]
     assert first.startswith("2025-09-29 00:00:00.000,1759104000000,fill,")    # the time in words, to the ms
+    assert ",true,0.1988," in first and ",false,-0.05," in (tmp_path / "ledger.csv").read_text().splitlines()[2]
     hand_written = tmp_path / "hand.csv"                    # money cells left empty are zero, not missing
     hand_written.write_text(HAND_WRITTEN)
     fill, funding = read_entries(hand_written)[:2]

@@ -114,7 +114,7 @@ async def test_late_stream_fill_after_a_rest_reread_does_not_hide_the_next_rest_
     bot = make_bot(client, clock)
     bot.state.position.apply_snapshot(D("0.8"), T0)
     cid = "amm-run1-1"
-    order = Order(cid, Quote(SELL, D(2515), D("0.8"), True), state=OrderState.NEW, order_id=1)
+    order = Order(cid, Quote(SELL, D(2515), D("0.8"), True), state=OrderState.NEW)
     bot.state.live = order
     bot.state.remember(order)
     # A REST report (e.g. the reconcile query) shows a partial fill of 0.3 the stream has not delivered yet.
