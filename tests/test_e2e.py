@@ -34,7 +34,17 @@ async def test_full_cycle_buy_sell_buy(sim):
         await wait_open(sim, "BUY")
         assert sim.position(SYMBOL) == 0
         assert_invariants(sim, bot)
+        # what Prometheus is shown: three placements, two filled (as maker), nothing else
+        await sim.wait_for(lambda: bot.metrics.orders["sent"] == 3, 5)    # the third one's answer is in
+        assert {k: v for k, v in bot.metrics.orders.items() if v} == {"sent": 3, "FILLED": 2}
+        assert bot.metrics.fills == {("BUY", "maker"): 1, ("BUY", "taker"): 0, ("SELL", "maker"): 1,
+                                     ("SELL", "taker"): 0}
     assert open_orders(sim) == []
+    # a clean stop: one cancel-all, one look that nothing is open, then the dead-man switch disarmed
+    last_order = sim.requests("POST", "/fapi/v1/order")[-1]["t"]
+    stopped_at = next(r["t"] for r in sim.requests("DELETE", "/fapi/v1/allOpenOrders") if r["t"] > last_order)
+    assert [(r["method"], r.get("endpoint", r["path"])) for r in sim.requests() if r["t"] >= stopped_at] == [
+        ("DELETE", "/fapi/v1/allOpenOrders"), ("GET", "/fapi/v1/openOrders"), ("POST", "/fapi/v1/countdownCancelAll")]
 
 
 async def test_no_request_below_reprice_threshold_and_one_requote_above(sim):

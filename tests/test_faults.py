@@ -132,6 +132,7 @@ async def test_placement_503_but_executed_is_adopted_not_duplicated(sim):
         assert bot.state.live.client_id == order["clientOrderId"]
         assert len(order_posts(sim)) == 1
         assert sim.requests("GET", ORDER)                      # resolved by querying the client order id
+        assert (bot.metrics.orders["unknown"], bot.metrics.orders["sent"]) == (1, 0)
         assert_invariants(sim, bot)
 
 
@@ -352,6 +353,8 @@ async def test_margin_insufficient_rereads_account_without_storm(sim):
         assert len(posts) == 4
         gaps = [b["t"] - a["t"] for a, b in zip(posts, posts[1:])]
         assert gaps[1] > gaps[0] * 1.5                  # backing off, not hammering
+        await sim.wait_for(lambda: bot.metrics.orders["sent"] == 1, 5)    # the fourth one's answer is in
+        assert bot.metrics.orders["rejected"] == 3
         assert_invariants(sim, bot)
 
 
