@@ -9,8 +9,9 @@ time.perf_counter() (see `benchmarking.harness`).
 
 Requotes are measured against a floor: a bare client (`benchmarking.floor`) that sends the same
 requests as a requote and nothing else, against its own simulator in the same run, event by event
-beside the bot (see `benchmarking.requotes`). Both ways: cancel-then-place (V1: DELETE, then POST) and
-modify-in-place (V3: one PUT /fapi/v3/order). The bot's own share of a requote is bot minus floor.
+beside the bot (see `benchmarking.requotes`): cancel-then-place on V1 (DELETE, then POST), modify-in-place
+on V3 (one PUT /fapi/v3/order), and cancel-then-place on V3 (`--no-modify`), the baseline that modify is
+compared with on the same signing scheme. The bot's own share of a requote is bot minus floor.
 The cost of one V3 signature is timed in-process.
 
     python bench.py                # everything, default sizes (~2.5 minutes)
@@ -219,9 +220,9 @@ def requote_rows(name: str, r: dict) -> list[tuple[str, str, str, bool | None]]:
 
 
 def checks(m: dict) -> list[tuple[str, str, str, bool | None]]:
-    v1, v3, fl, sd, qt, tp, ss, ops = (m[k] for k in (
-        "requote_cancel_place_ms", "requote_modify_ms", "fill_to_order_ms", "shutdown_ms", "quiet",
-        "depth_frames_per_s", "session", "ops"))
+    v1, v3, v3cp, fl, sd, qt, tp, ss, ops = (m[k] for k in (
+        "requote_cancel_place_ms", "requote_modify_ms", "requote_v3_cancel_place_ms", "fill_to_order_ms",
+        "shutdown_ms", "quiet", "depth_frames_per_s", "session", "ops"))
     sig = m["v3_signature_us"]
     left = sum(sd["open_orders_after"])
     ops_on = ops["metrics_requotes"] >= 1 and min(ops["alerts"].values()) >= 1 and ops["ledger_rows"] >= 1
@@ -232,8 +233,9 @@ def checks(m: dict) -> list[tuple[str, str, str, bool | None]]:
         ("requote, cancel-then-place (V1): bot max", f"{v1['bot']['max']:.2f} ms", "", None),
         ("requote, cancel-then-place (V1): bot p99", f"{v1['bot']['p99']:.2f} ms", "<= 5 ms", v1["bot"]["p99"] <= 5),
         *requote_rows("modify in place (V3)", v3),
-        ("requote, modify in place (V3): bot p50", f"{v3['bot']['p50']:.2f} ms",
-         f"<= 0.6 x {v1['bot']['p50']:.2f} ms", v3["bot"]["p50"] <= 0.6 * v1["bot"]["p50"]),
+        *requote_rows("cancel-then-place (V3, --no-modify)", v3cp),
+        ("requote, modify in place (V3): bot p50 against cancel-then-place (V3)", f"{v3['bot']['p50']:.2f} ms",
+         f"<= 0.6 x {v3cp['bot']['p50']:.2f} ms", v3["bot"]["p50"] <= 0.6 * v3cp["bot"]["p50"]),
         ("V3 signature p50", f"{sig['p50']:.1f} us", "<= 100 us", sig["p50"] <= 100),
         ("V3 signature p99", f"{sig['p99']:.1f} us", "", None),
         ("fill-to-next-order p50", f"{fl['p50']:.2f} ms", "", None),
@@ -270,16 +272,17 @@ def machine_info() -> dict:
             "implementation": platform.python_implementation(), "platform": platform.platform()}
 
 
-async def requotes_beside_floor(work: Path, args: argparse.Namespace, inbox: AlertInbox, v3: bool) -> dict:
-    """The bot and the floor, each against its own simulator, requoting event by event; on V1 the
-    bot's simulator then serves the fills and the shutdowns."""
-    name = "modify" if v3 else "cancel_place"
+async def requotes_beside_floor(work: Path, args: argparse.Namespace, inbox: AlertInbox, v3: bool,
+                                modify: bool = True) -> dict:
+    """The bot and the floor, each against its own simulator, requoting event by event (on V3 by Modify
+    Order unless not `modify`); on V1 the bot's simulator then serves the fills and the shutdowns."""
+    name = ("modify" if modify else "v3_cancel_place") if v3 else "cancel_place"
     m: dict = {}
     async with fresh_sim() as sim, fresh_sim() as floor_sim:
-        async with running_bot(sim, work / name, args.log_level, inbox, v3=v3) as bot, \
-                running_floor(floor_sim, work / f"{name}-floor", v3=v3):
+        async with running_bot(sim, work / name, args.log_level, inbox, v3=v3, modify=modify) as bot, \
+                running_floor(floor_sim, work / f"{name}-floor", v3=v3, modify=modify):
             await asyncio.sleep(0.2)
-            m["requotes"] = await measure_pairs(sim, floor_sim, args.requotes, v3, args.timeout)
+            m["requotes"] = await measure_pairs(sim, floor_sim, args.requotes, v3, args.timeout, modify=v3 and modify)
             if not v3:
                 m["fills"] = await measure_fills(sim, args.fills, args.timeout)
             m["metrics_requotes"] = await scrape(bot.metrics_port, "aster_mm_requote_seconds_count")
@@ -297,13 +300,15 @@ async def run_all(args: argparse.Namespace) -> dict:
         async with AlertInbox() as inbox:
             v1 = await requotes_beside_floor(work, args, inbox, v3=False)
             v3 = await requotes_beside_floor(work, args, inbox, v3=True)
+            v3cp = await requotes_beside_floor(work, args, inbox, v3=True, modify=False)
             m |= {"requote_cancel_place_ms": v1["requotes"], "requote_modify_ms": v3["requotes"],
+                  "requote_v3_cancel_place_ms": v3cp["requotes"],
                   "fill_to_order_ms": v1["fills"], "shutdown_ms": v1["shutdowns"]}
             async with fresh_sim() as sim:
                 m["quiet"] = await measure_quiet(sim, work / "quiet", args.quiet_seconds, inbox)
             m["session"] = await measure_session(work / "session", args.session_seconds, args.session_minutes,
                                                  args.sample_every, inbox)
-            m["ops"] = {"metrics_requotes": min(v1["metrics_requotes"] or 0, v3["metrics_requotes"] or 0),
+            m["ops"] = {"metrics_requotes": min(r["metrics_requotes"] or 0 for r in (v1, v3, v3cp)),
                         "ledger_rows": v1["ledger_rows"],
                         "alerts": {sink: inbox.count(sink) for sink in ("webhook", "telegram")},
                         "alerts_started": inbox.count("webhook", "started"),

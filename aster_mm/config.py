@@ -48,6 +48,7 @@ class Config:
     margin_type: str | None = None     # "CROSSED" or "ISOLATED"; None leaves the account's as it is
     start_timeout: float = 120.0       # keep retrying an unreachable exchange at start this long
     resume_after_liquidation: bool = False
+    modify: bool = True                # V3: move a resting order with Modify Order; False: cancel, then place
     side: str = "long"                 # long: BUY to open, SELL to close (the original); short: mirrored
     spread_model: str = "fixed"        # fixed: --buy-spread/--sell-spread; adaptive: GLFT on live estimates
     risk_aversion: float = 0.1         # GLFT gamma, per basis point per lot
@@ -252,6 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume-after-liquidation", action="store_true",
                    help="after a liquidation or ADL, resume opening positions instead of staying close-only "
                         "until restarted")
+    p.add_argument("--no-modify", dest="modify", action="store_false",
+                   help="V3: requote by cancel-then-place, as on V1, instead of Modify Order (whose post-only "
+                        "and partial-fill behaviour the API docs leave open)")
     p.add_argument("--log-file", default=None,
                    help="log file, rotated by size (default: market_maker.log; market_maker-sim.log with --sim, "
                         "market_maker-paper.log with --paper)")

@@ -27,8 +27,9 @@ QTY = Decimal("0.01")
 
 
 class Floor:
-    def __init__(self, client: AsterClient, symbol: str, tick: Decimal):
+    def __init__(self, client: AsterClient, symbol: str, tick: Decimal, modify: bool = True):
         self.client, self.symbol, self.tick = client, symbol, tick
+        self.modifies = modify and client.can_modify
         self.seq = 0
         self.client_id = ""
         self.price: Decimal | None = None
@@ -42,7 +43,7 @@ class Floor:
         return (mid * (1 - SPREAD)).quantize(self.tick, ROUND_DOWN)
 
     async def requote(self, price: Decimal) -> None:
-        if self.price is not None and self.client.can_modify:
+        if self.price is not None and self.modifies:
             await self.client.modify_order(self.symbol, self.client_id, QTY, price)
         else:
             if self.price is not None:
@@ -71,13 +72,13 @@ class Floor:
             pass
 
 
-async def main(symbol: str) -> None:
+async def main(symbol: str, modify: bool) -> None:
     creds = read_credentials()
     async with AsterClient(signer=creds.signer, rest_url=creds.rest_url) as client:
         await client.sync_time()
         rules = await client.symbol_rules(symbol)
         await client.cancel_all(symbol)
-        task = asyncio.create_task(Floor(client, symbol, rules.tick).run(creds.ws_url.rstrip("/")))
+        task = asyncio.create_task(Floor(client, symbol, rules.tick, modify).run(creds.ws_url.rstrip("/")))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, task.cancel)
@@ -91,4 +92,6 @@ async def main(symbol: str) -> None:
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--symbol", required=True)
-    asyncio.run(main(p.parse_args().symbol))
+    p.add_argument("--no-modify", dest="modify", action="store_false", help="V3: cancel then place, as the bot's --no-modify")
+    args = p.parse_args()
+    asyncio.run(main(args.symbol, args.modify))

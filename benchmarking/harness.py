@@ -206,24 +206,25 @@ class Bot:
 
 @contextlib.asynccontextmanager
 async def running_bot(sim: TimedSim, workdir: Path, log_level: str, inbox: AlertInbox, timeout: float = 20.0,
-                      v3: bool = False):
-    """market_maker.py against `sim` (V1 credentials, or V3 with `v3`) with everything an unattended run
-    has on: metrics on a free port, the ledger in `workdir`, alerts to `inbox` as webhook and Telegram."""
+                      v3: bool = False, modify: bool = True):
+    """market_maker.py against `sim` (V1 credentials, or V3 with `v3`; `--no-modify` unless `modify`) with
+    everything an unattended run has on: metrics on a free port, the ledger in `workdir`, alerts to `inbox`
+    as webhook and Telegram."""
     port, ledger = free_port(), workdir / "ledger.csv"
     env = credentials(sim, v3) | {"TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN, "TELEGRAM_CHAT_ID": "42",
                                   "TELEGRAM_API_URL": inbox.url}
     args = [str(ROOT / "market_maker.py"), "--symbol", SYMBOL, "--log-file", str(workdir / "mm.log"),
             "--log-level", log_level, "--metrics-port", str(port), "--ledger", str(ledger),
-            "--alert-webhook", f"{inbox.url}/hook"]
+            "--alert-webhook", f"{inbox.url}/hook", *([] if modify else ["--no-modify"])]
     inbox.runs += 1
     async with running(sim, workdir, "bot", args, env, timeout) as proc:
         yield Bot(proc, port, ledger)
 
 
 @contextlib.asynccontextmanager
-async def running_floor(sim: TimedSim, workdir: Path, timeout: float = 20.0, v3: bool = False):
+async def running_floor(sim: TimedSim, workdir: Path, timeout: float = 20.0, v3: bool = False, modify: bool = True):
     """The bare client of `benchmarking.floor` against `sim`."""
-    args = ["-m", "benchmarking.floor", "--symbol", SYMBOL]
+    args = ["-m", "benchmarking.floor", "--symbol", SYMBOL, *([] if modify else ["--no-modify"])]
     env = credentials(sim, v3) | {"PYTHONPATH": str(ROOT)}
     async with running(sim, workdir, "floor", args, env, timeout) as proc:
         yield proc

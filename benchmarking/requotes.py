@@ -16,7 +16,12 @@ from decimal import Decimal
 
 from benchmarking.harness import GAP, MID, ORDER, SYMBOL, V3_ORDER, TimedSim, book, summarize
 
-EXPECTED = {False: ["DELETE /fapi/v1/order", "POST /fapi/v1/order"], True: ["PUT /fapi/v3/order"]}
+
+
+def expected(v3: bool, modify: bool) -> list[str]:
+    """The order requests of one requote: a Modify Order (V3), or a cancel and then a placement."""
+    path = V3_ORDER if v3 else ORDER
+    return [f"PUT {path}"] if modify else [f"DELETE {path}", f"POST {path}"]
 ORDER_PATHS = (ORDER, V3_ORDER)
 
 
@@ -30,8 +35,8 @@ class Requote:
     other_requests: int      # anything else that arrived meanwhile (the dead-man switch, the sweep)
 
 
-async def requote_once(sim: TimedSim, mid: Decimal, v3: bool, timeout: float) -> Requote:
-    method, path = EXPECTED[v3][-1].split()
+async def requote_once(sim: TimedSim, mid: Decimal, requests: list[str], timeout: float) -> Requote:
+    method, path = requests[-1].split()
     t0 = time.perf_counter()
     await sim.set_book(SYMBOL, *book(mid))
     last = await sim.wait_for(lambda: sim.arrival_after(t0, method, path), timeout)
@@ -51,21 +56,23 @@ def side_report(runs: list[Requote]) -> dict:
         "other_requests": sum(r.other_requests for r in runs)}
 
 
-async def measure_pairs(bot_sim: TimedSim, floor_sim: TimedSim, moves: int, v3: bool, timeout: float) -> dict:
+async def measure_pairs(bot_sim: TimedSim, floor_sim: TimedSim, moves: int, v3: bool, timeout: float,
+                        modify: bool) -> dict:
     """`moves` requotes of the bot and of the floor, interleaved; raises if either sends anything but the
-    requests of one requote (on V1 a DELETE then a POST, on V3 one PUT)."""
+    requests of one requote (a DELETE then a POST, or with `modify` one PUT)."""
+    requests = expected(v3, modify)
     bot, floor = [], []
     for i in range(moves):
         mid = MID * Decimal("1.003") if i % 2 == 0 else MID
         order = ((bot_sim, bot), (floor_sim, floor)) if i % 2 == 0 else ((floor_sim, floor), (bot_sim, bot))
         for sim, runs in order:
-            runs.append(await requote_once(sim, mid, v3, timeout))
-            if runs[-1].order_requests != EXPECTED[v3]:
+            runs.append(await requote_once(sim, mid, requests, timeout))
+            if runs[-1].order_requests != requests:
                 who = "bot" if runs is bot else "floor"
                 raise RuntimeError(f"requote {i} of the {who}: sent {runs[-1].order_requests}, "
-                                   f"expected {EXPECTED[v3]}")
+                                   f"expected {requests}")
             await asyncio.sleep(GAP)
     b, f = side_report(bot), side_report(floor)
-    return {"bot": b, "floor": f, "order_requests": EXPECTED[v3],
+    return {"bot": b, "floor": f, "order_requests": requests,
             "bot_share": {"p50": round(b["p50"] - f["p50"], 3), "p99": round(b["p99"] - f["p99"], 3),
                           "paired": summarize([x.ms - y.ms for x, y in zip(bot, floor)])}}

@@ -23,7 +23,9 @@ def bench(tmp_path_factory) -> tuple[dict, str]:
 
 
 @pytest.mark.parametrize("key, requests", [("requote_cancel_place_ms", ["DELETE /fapi/v1/order", "POST /fapi/v1/order"]),
-                                           ("requote_modify_ms", ["PUT /fapi/v3/order"])])
+                                           ("requote_modify_ms", ["PUT /fapi/v3/order"]),
+                                           ("requote_v3_cancel_place_ms", ["DELETE /fapi/v3/order",
+                                                                           "POST /fapi/v3/order"])])
 def test_bot_and_floor_each_requote_with_the_same_requests(bench, key, requests):
     r = bench[0]["metrics"][key]
     assert r["order_requests"] == requests       # bench.py raises if either side sent anything else
@@ -40,7 +42,7 @@ def test_bot_ran_with_metrics_ledger_and_alerts_on(bench):
     ops = m["ops"]
     assert ops["metrics_requotes"] >= REQUOTES          # scraped over HTTP from the bots of both requote runs
     assert ops["ledger_rows"] == FILLS == m["fill_to_order_ms"]["n"]
-    assert ops["bot_runs"] == 5                         # V1, V3, one shutdown, quiet, session
+    assert ops["bot_runs"] == 6                         # V1, V3, V3 --no-modify, one shutdown, quiet, session
     assert ops["alerts_started"] == ops["alerts_stopped"] == ops["bot_runs"]
     assert ops["alerts"]["telegram"] == ops["alerts"]["webhook"] >= 2 * ops["bot_runs"]
 
@@ -67,6 +69,9 @@ def test_budget_rows_are_judged_and_all_met_follows_them(bench):
     budget = rows["requote, modify in place (V3): bot - floor p50"]
     assert budget["target"] == "<= 0.3 ms" and budget["met"] is (share["p50"] <= 0.3)
     assert rows["requote, cancel-then-place (V1): bot - floor p99"]["target"] == "<= 1.0 ms"
+    modify, cancel_place = (r["metrics"][k]["bot"]["p50"] for k in ("requote_modify_ms", "requote_v3_cancel_place_ms"))
+    ratio = rows["requote, modify in place (V3): bot p50 against cancel-then-place (V3)"]
+    assert ratio["met"] is (modify <= 0.6 * cancel_place)      # the same signing scheme on both sides
     assert r["all_met"] is all(c["met"] for c in r["checks"] if c["met"] is not None)
     for c in r["checks"]:                      # a row has a target exactly when it is judged
         assert (c["met"] is None) == (c["target"] == ""), c

@@ -296,6 +296,18 @@ async def test_a_modification_is_counted_as_modified_not_as_a_new_order(v3sim):
         assert (bot.metrics.orders["sent"], bot.metrics.orders["modified"]) == (1, 1)
 
 
+async def test_no_modify_requotes_by_cancel_then_place_on_v3(v3sim):
+    sim = v3sim
+    async with BotRun(sim, modify=False) as bot:
+        first = await wait_open(sim, "BUY")
+        before = len(sim.order_requests())
+        await set_mid(sim, "2510")
+        await sim.wait_for(lambda: [o["price"] for o in open_orders(sim)] == ["2494.94"], 5)
+        assert [r["method"] for r in sim.order_requests()[before:]] == ["DELETE", "POST"]
+        assert open_orders(sim)[0]["clientOrderId"] != first["clientOrderId"]
+        assert_invariants(sim, bot)
+
+
 async def test_modification_of_unknown_outcome_is_resolved_by_query_not_resent(v3sim):
     sim = v3sim
     async with BotRun(sim) as bot:
