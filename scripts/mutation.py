@@ -19,6 +19,7 @@ import argparse
 import fnmatch
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections import defaultdict
@@ -84,11 +85,19 @@ def recheck(patterns: list[str], tests: list[str], workers: int) -> None:
     left = [name for name, status in results(patterns).items() if status in ("survived", "no tests")]
     env = {**os.environ, "AMM_TEST_SCHEMES": "v1"}
 
+    def run(name: str) -> int:
+        return subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests],
+                              cwd=ROOT / "mutants", env={**env, "MUTANT_UNDER_TEST": name},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+
+    # The tests must pass on the unmutated copy (the sources in mutants/ are from the last run): a test
+    # written for newer code would otherwise "kill" every survivor.
+    if run("") != 0:
+        raise SystemExit(f"recheck: {' '.join(tests)} fail without any mutant: run mutmut again first "
+                         "(`--resume`) so that mutants/ holds the current sources")
+
     def killed(name: str) -> bool:
-        run = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests],
-                             cwd=ROOT / "mutants", env={**env, "MUTANT_UNDER_TEST": name},
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        return run.returncode == 1
+        return run(name) == 1
     with ThreadPoolExecutor(workers) as pool:
         dead = {name for name, k in zip(left, pool.map(killed, left)) if k}
     for meta in (ROOT / "mutants").rglob("*.meta"):
@@ -137,8 +146,8 @@ def main() -> int:
     args = parser.parse_args()
     patterns = args.patterns or SCOPE
     if args.recheck:
-        for test in args.recheck:                  # the mutants/ copy of the tests is from the last run
-            (ROOT / "mutants" / test).write_text((ROOT / test).read_text())
+        # the mutants/ copy of the tests is from the last run
+        shutil.copytree(ROOT / "tests", ROOT / "mutants" / "tests", dirs_exist_ok=True)
         recheck(patterns, args.recheck, args.max_children)
     elif not args.report:
         globs = [p if p.endswith("*") else p + "__mutmut_*" for p in patterns]
