@@ -29,6 +29,7 @@ class FakeClient:
     time_offset_ms = 0
     used_weight_1m = None
     key_hint = "fake…00"
+    can_modify = False                 # a V1 client
 
     def __init__(self, open_orders=(), position="0", update_time=0):
         self.open = [dict(o) for o in open_orders]
