@@ -96,6 +96,30 @@ def test_close_below_min_qty_is_skipped():
     assert quote is None and why
 
 
+def test_a_position_of_exactly_the_minimum_quantity_is_closed():
+    rules = SymbolRules("ETHUSDT", "TRADING", D("0.01"), D("0.001"), D("0.01"), D("5"))
+    quote, _ = desired_quote(D("0.01"), D("3000"), D("1000"), LONG, rules)      # 30 USD, qty == 0.01
+    assert quote == Quote(SELL, D("3018.00"), D("0.01"), reduce_only=True)
+
+
+@pytest.mark.parametrize("room, rules, quoted", [
+    (D("0.010"), SymbolRules("ETHUSDT", "TRADING", D("0.01"), D("0.001"), D("0.01"), D("5")), D("0.010")),
+    (D("0.009"), SymbolRules("ETHUSDT", "TRADING", D("0.01"), D("0.001"), D("0.01"), D("5")), None),  # < min qty
+    (D("0.002"), SymbolRules("ETHUSDT", "TRADING", D("0.01"), D("0.001"), D("0.001"), D("4.97")), D("0.002")),
+    (D("0.002"), SymbolRules("ETHUSDT", "TRADING", D("0.01"), D("0.001"), D("0.001"), D("4.98")), None),  # 4.97 USD
+])
+def test_the_position_limit_room_must_still_make_a_valid_order(room, rules, quoted):
+    """At the exchange's minimums exactly (0.01; 0.002 * 2485 = 4.97 USD) an order is sent; below, none."""
+    quote, why = desired_quote(D("0"), MID, D("10000"), LONG, rules, room=room)
+    assert (quote.qty if quote else None) == quoted, why
+    assert why == "open" if quoted else why.startswith("position limit: room for")   # says which limit
+
+
+def test_nothing_to_send_is_never_an_order_even_without_exchange_minimums():
+    rules = SymbolRules("ETHUSDT", "TRADING", D("0.01"), D("0.001"), D("0"), D("0"))
+    assert desired_quote(D("0"), MID, D("0"), LONG, rules)[0] is None
+
+
 # ============================================================================ reuse or replace
 OPEN = Quote(BUY, D("2000.00"), D("0.05"), reduce_only=False)
 CLOSE = Quote(SELL, D("2000.00"), D("0.05"), reduce_only=True)

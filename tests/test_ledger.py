@@ -16,7 +16,7 @@ from api_client import AsterClient
 from aster_mm.events import parse_account_update, parse_order_update
 from aster_mm.ledger import (FILL, FUNDING, FUNDING_MATCH_MS, INCOME, STREAM, SYNC, Entry, Ledger, Totals,
                              fill_entry, funding_entries, read_entries)
-from aster_mm.pnl import SessionPnL
+from aster_mm.pnl import PnL, SessionPnL, pnl_text, unrealized_pnl
 from aster_mm.pnl import usd
 
 D = Decimal
@@ -297,6 +297,28 @@ def test_daily_totals_and_net_per_volume(tmp_path, tokyo):
     assert totals.other_fees == {"BNB": D("0.003")}                  # a BNB fee is not a USD fee
     assert totals.net == D("2.75") and totals.bp_of(totals.net) == D("5.5")
     assert ledger.day("2025-09-29") == Totals() and Totals().bp_of(D("1")) is None
+
+
+def test_session_figures_mark_the_position_and_count_only_what_changed_since_the_start():
+    session = SessionPnL(start_ms=0)
+    session.add(Entry(FILL, 1, SYMBOL, price=D("2000"), qty=D("1"), commission=D("0.2"), commission_asset="USDT",
+                      realized_pnl=D("3")))
+    session.unrealized_at_start = D("5")                        # an adopted position was 5 up at start
+    p = session.figures(D("0.5"), D("2000"), D("2030"), reported_unrealized=D("99"))
+    assert (p.unrealized, p.net, p.mark_price) == (D("15"), D("12.8"), D("2030"))   # 3 - 0.2 + 15 - 5
+    unmarked = session.figures(D("0.5"), D("2000"), None, reported_unrealized=D("7"))
+    assert unmarked.unrealized == D("7")                        # no mark yet: what the exchange says
+    assert unrealized_pnl(D("0.5"), None, None, None) == 0 and unrealized_pnl(D("0"), None, None, D("9")) == 0
+
+
+def test_the_money_part_of_the_status_line_is_rounded_to_the_symbol():
+    p = PnL(D("0.8004"), D("2485.005"), D("2490"), D("3.996"), D("1"), D("0.2"), D("-0.02"), D("4.775"),
+            D("1988"), 1)
+    assert pnl_text(p, D("0.01"), D("0.001")) == ("position=0.800@2485.00 upnl=4.00 realized=1.00 fees=0.20 "
+                                                   "funding=-0.02 net=4.78 volume=1988.00 net/volume=24.0bp fills=1")
+    flat = PnL(D("0"), D("2485"), None, D("0"), D("0"), D("0"), D("0"), D("0"), D("0"), 0)
+    assert pnl_text(flat, None, None).startswith("position=0 upnl=0.00")    # no entry price when flat
+    assert pnl_text(flat, None, None).endswith("net/volume=- fills=0")
 
 
 def test_the_session_counts_what_happened_from_its_first_millisecond_on():
