@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 from api_client import AsterClient  # noqa: E402
 from aster_mm.config import Config, Timings  # noqa: E402
 from aster_mm.decisions import BUY  # noqa: E402
+from aster_mm.ops import Ops  # noqa: E402
 from aster_mm.signing import Eip712Signer, HmacSigner  # noqa: E402
 from market_maker import MarketMaker  # noqa: E402
 from sim_exchange import SimExchange  # noqa: E402
@@ -48,6 +49,18 @@ def levels(mid: Decimal, half_spread: Decimal = Decimal("0.01"), tick: Decimal =
 async def set_mid(sim: SimExchange, mid: str | Decimal, symbol: str = SYMBOL) -> None:
     bids, asks = levels(Decimal(mid))
     await sim.set_book(symbol, bids=bids, asks=asks)
+
+
+class StopLines(Ops):
+    """Ops that keeps the bot's last words: the 'left open: …' line it ends with (log, alert, systemd)."""
+
+    def __init__(self):
+        super().__init__()
+        self.lines: list[str] = []
+
+    def stopped(self, text: str) -> None:
+        self.lines.append(text)
+        super().stopped(text)
 
 
 def open_orders(sim: SimExchange) -> list[dict]:

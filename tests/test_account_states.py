@@ -94,6 +94,22 @@ async def test_size_comes_from_what_the_exchange_says_is_available(multi_assets,
             assert bot.state.multi_assets is multi_assets
 
 
+async def test_a_margin_mode_switched_while_running_resizes_the_next_order_after_one_read():
+    """ACCOUNT_CONFIG_UPDATE (ai.j): the modes are read again once, then the balance of the new mode, and the
+    next opening order is sized from it (0.08 ETH on USDT alone; with USDF counted 0.722 at 2520)."""
+    async with SimExchange(balances={"USDT": D(1000), "USDF": D(9000)}) as sim:
+        await set_mid(sim, "2500")
+        async with BotRun(sim) as bot:
+            assert D((await wait_open(sim, "BUY"))["origQty"]) == D("0.08")
+            reads = len(sim.requests("GET", "/fapi/v1/multiAssetsMargin"))
+            await sim.set_modes(multi_assets=True)
+            await sim.wait_for(lambda: bot.state.multi_assets and not bot.state.modes_stale, 5)
+            await set_mid(sim, "2520")                                   # a requote opens with the new size
+            await sim.wait_for(lambda: [o["origQty"] for o in open_orders(sim)] == ["0.722"], 5)
+            assert len(sim.requests("GET", "/fapi/v1/multiAssetsMargin")) == reads + 1
+            assert_invariants(sim, bot)
+
+
 async def test_margin_insufficient_shrinks_the_next_size(sim):
     sim.fail_next("POST", "/fapi/v1/order", status=400, body={"code": -2019, "msg": "Margin is insufficient."})
     async with BotRun(sim) as bot:

@@ -7,7 +7,7 @@ import time
 from decimal import Decimal
 
 import pytest
-from conftest import (DATA_DIR, SYMBOL, BotRun, assert_invariants, open_orders, order_posts, run_cli, secrets_of,
+from conftest import (DATA_DIR, SYMBOL, BotRun, StopLines, assert_invariants, open_orders, order_posts, run_cli, secrets_of,
                       set_mid, wait_open)
 
 from eth_account import Account
@@ -16,7 +16,8 @@ from sim_exchange import ReplayMarket
 
 
 async def test_full_cycle_buy_sell_buy(sim):
-    async with BotRun(sim) as bot:
+    ops = StopLines()
+    async with BotRun(sim, ops=ops) as bot:
         buy = await wait_open(sim, "BUY")
         # mid 2500: BUY at 2500 * 0.994 = 2485, size 10000 USDT * 0.2 / 2500 = 0.8
         assert (Decimal(buy["price"]), Decimal(buy["origQty"])) == (Decimal("2485"), Decimal("0.8"))
@@ -40,6 +41,8 @@ async def test_full_cycle_buy_sell_buy(sim):
         assert bot.metrics.fills == {("BUY", "maker"): 1, ("BUY", "taker"): 0, ("SELL", "maker"): 1,
                                      ("SELL", "taker"): 0}
     assert open_orders(sim) == []
+    [last_words] = ops.lines
+    assert last_words.startswith("left open: nothing; mode=BUY")
     # a clean stop: one cancel-all, one look that nothing is open, then the dead-man switch disarmed
     last_order = sim.requests("POST", "/fapi/v1/order")[-1]["t"]
     stopped_at = next(r["t"] for r in sim.requests("DELETE", "/fapi/v1/allOpenOrders") if r["t"] > last_order)

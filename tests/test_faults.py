@@ -11,6 +11,8 @@ import signal
 from dataclasses import replace
 from decimal import Decimal
 
+import pytest
+
 from conftest import FAST, SYMBOL, BotRun, assert_invariants, open_orders, order_posts, run_cli, set_mid, wait_open
 
 from sim_exchange import SimExchange
@@ -232,12 +234,16 @@ async def test_late_duplicate_and_reordered_fill_events_are_applied_once(sim):
 
 
 # ---- 7. rate limits ------------------------------------------------------------------------------
-async def test_429_retry_after_is_honoured(sim):
-    sim.fail_next("POST", ORDER, status=429, retry_after=1)
+@pytest.mark.parametrize("retry_after", [1.0, 0.4])
+async def test_429_retry_after_is_honoured(sim, retry_after):
+    """The loop waits out the back-off itself, however short: it does not keep trying an order the client
+    would refuse locally (each a 'rejected' order and a failed step)."""
+    sim.fail_next("POST", ORDER, status=429, retry_after=retry_after)
     async with BotRun(sim) as bot:
         await wait_open(sim, "BUY", timeout=5)
         first, second = sim.requests("POST", ORDER)[:2]
-        assert second["t"] - first["t"] >= 1.0
+        assert second["t"] - first["t"] >= retry_after
+        assert bot.metrics.orders["rejected"] == 1
         assert_invariants(sim, bot)
 
 

@@ -9,7 +9,7 @@ from dataclasses import replace
 from decimal import Decimal as D
 
 import pytest
-from conftest import (FAST, SYMBOL, T0, BotRun, FakeClock, open_orders, order_posts, order_update,
+from conftest import (FAST, SYMBOL, T0, BotRun, FakeClock, StopLines, open_orders, order_posts, order_update,
                       wait_open)
 
 from api_client import SymbolRules
@@ -253,13 +253,16 @@ async def test_shutdown_keeps_the_dead_man_switch_armed_when_orders_remain_open(
     """Shutdown must not disarm the dead-man switch (countdown 0) when its cancel-alls ran out of time with
     orders still listed: that is the one backstop left to take them down."""
     # a countdown that outlasts the shutdown budget, so the order is still open when the bot exits
-    run = BotRun(sim, timings=replace(FAST, heartbeat_every=0.2, shutdown_timeout=1.0), cancel_countdown=2.5)
+    ops = StopLines()
+    run = BotRun(sim, timings=replace(FAST, heartbeat_every=0.2, shutdown_timeout=1.0), cancel_countdown=2.5, ops=ops)
     async with run:
         await wait_open(sim, "BUY")
         # Every cancel-all is acknowledged but does not take the order down, until the shutdown budget is spent.
         sim.fail_next("DELETE", "/fapi/v1/allOpenOrders", count=10_000, status=200,
                       body={"code": 200, "msg": "The operation of cancel all open order is done."})
     assert open_orders(sim), "setup: the order should still be open right after shutdown"
+    assert ops.lines[0].startswith("left open: orders not confirmed cancelled; the exchange's dead-man switch "
+                                   "cancels them within 2 s; ")
     assert not [r for r in sim.requests("POST", "/fapi/v1/countdownCancelAll")
                 if r["params"]["countdownTime"] == "0"], "the dead-man switch was disarmed"
     await sim.wait_for(lambda: not open_orders(sim), 4)    # the exchange's countdown must still fire
