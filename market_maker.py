@@ -53,7 +53,6 @@ class MarketMaker:
     def __init__(self, config: Config, client: AsterClient, ws_url: str, *,
                  timings: Timings = Timings(), now: Callable[[], float] = time.monotonic, ops: Ops | None = None):
         self.cfg, self.client, self.ws_url = config, client, ws_url.rstrip("/")
-        self.modifies = config.modify and client.can_modify   # V3 Modify Order, unless --no-modify
         self.t, self.now = timings, now
         self.symbol = config.symbol
         self.params = QuoteParams(config.buy_spread, config.sell_spread, config.balance_fraction,
@@ -224,7 +223,8 @@ class MarketMaker:
         if live is not None:
             action = want and requote_action(
                 live.quote, live.remaining, want, self.cfg.reprice_threshold,
-                can_modify=self.modifies and live.state == OrderState.NEW and not live.no_modify,
+                can_modify=self.cfg.modify and self.client.can_modify and live.state == OrderState.NEW
+                and not live.no_modify,
                 modifications=live.modifications, crosses=crosses_book(want, st.book.bid, st.book.ask))
             if action == REUSE:
                 return False                               # nothing to send
