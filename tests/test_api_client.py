@@ -209,9 +209,12 @@ async def test_doubtful_placement_is_unknown_and_not_repeated(client, mock, sent
 @pytest.mark.parametrize("exc", [asyncio.TimeoutError(), aiohttp.ServerDisconnectedError()])
 async def test_network_failure_on_placement_is_unknown_and_not_repeated(client, mock, sent, sleeps, exc):
     mock.post(ORDER, exception=exc, repeat=True)
-    with pytest.raises(UnknownOutcomeError):
+    with pytest.raises(UnknownOutcomeError) as info:
         await place(client)
     assert len(sent) == 1 and sleeps == []
+    err = info.value                                       # no HTTP answer: status 0, no exchange code
+    assert (err.status, err.code, err.path) == (0, None, "/fapi/v1/order")
+    assert str(err) == f"/fapi/v1/order HTTP 0 code=None network error: {type(exc).__name__}"
 
 
 async def test_connection_refused_on_placement_is_a_plain_failure(client, mock, sent):
@@ -220,6 +223,19 @@ async def test_connection_refused_on_placement_is_a_plain_failure(client, mock, 
         await place(client)
     assert not isinstance(info.value, UnknownOutcomeError)
     assert len(sent) == 1
+    err = info.value
+    assert (err.status, err.code, err.path) == (0, None, "/fapi/v1/order")
+    assert "cannot connect to fapi.test:443: ClientConnectorError" in str(err)
+
+
+async def test_a_read_that_fails_on_every_attempt_is_a_plain_failure_naming_the_cause(client, mock, sleeps):
+    mock.get(ORDER, exception=asyncio.TimeoutError(), repeat=True)
+    with pytest.raises(ExchangeError) as info:
+        await client.query_order("ETHUSDT", client_order_id="amm-x-1")
+    err = info.value
+    assert not isinstance(err, UnknownOutcomeError)
+    assert (err.status, err.code, err.path, str(err)) == (0, None, "/fapi/v1/order",
+                                                          "/fapi/v1/order HTTP 0 code=None network error: TimeoutError")
 
 
 # ============================================================================ retries
@@ -278,9 +294,12 @@ async def test_429_sets_retry_after_and_blocks_locally_until_it_passes(client, c
     assert len(sent) == 1                                  # a 429 is not retried
 
     clock.t += 6.9
-    with pytest.raises(RateLimitError):
+    with pytest.raises(RateLimitError) as info:
         await place(client)
     assert len(sent) == 1                                  # refused locally, nothing sent
+    local = info.value
+    assert type(local) is RateLimitError and (local.status, local.code, local.path) == (429, None, "/fapi/v1/order")
+    assert local.retry_after == pytest.approx(0.1) and "back-off in force, not sent" in str(local)
 
     clock.t += 0.2
     assert client.blocked_for() == 0
@@ -310,8 +329,9 @@ async def test_418_ban_sends_nothing_until_it_ends(client, clock, mock, sent):
     assert info.value.retry_after == 120.0
     for _ in range(2):
         clock.t += 59
-        with pytest.raises(BannedError):
+        with pytest.raises(BannedError) as info:
             await client.open_orders("ETHUSDT")
+        assert info.value.status == 418 and info.value.retry_after == pytest.approx(client.blocked_for())
         with pytest.raises(BannedError):
             await place(client)
     assert len(sent) == 1

@@ -40,6 +40,9 @@ async def test_full_cycle_buy_sell_buy(sim):
         assert {k: v for k, v in bot.metrics.orders.items() if v} == {"sent": 3, "FILLED": 2}
         assert bot.metrics.fills == {("BUY", "maker"): 1, ("BUY", "taker"): 0, ("SELL", "maker"): 1,
                                      ("SELL", "taker"): 0}
+        [placements] = [h for endpoint, h in bot.metrics.rest.items() if endpoint.startswith("POST /fapi/v")
+                        and endpoint.endswith("/order")]                  # REST latency, by endpoint
+        assert sum(placements.counts) == 3 and 0 < placements.sum < 3
     assert open_orders(sim) == []
     [last_words] = ops.lines
     assert last_words.startswith("left open: nothing; mode=BUY")
