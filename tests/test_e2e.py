@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import time
 from decimal import Decimal
@@ -23,6 +24,7 @@ async def test_full_cycle_buy_sell_buy(sim):
         assert (Decimal(buy["price"]), Decimal(buy["origQty"])) == (Decimal("2485"), Decimal("0.8"))
         [sent] = order_posts(sim)
         assert sent["timeInForce"] == "GTX" and sent["type"] == "LIMIT" and "reduceOnly" not in sent
+        assert re.fullmatch(r"amm-[a-z0-9]{6}-1", sent["newClientOrderId"])      # amm-<run id>-<n>
         assert sent["price"] == "2485" and sent["quantity"] == "0.8"
 
         await sim.fill_order(SYMBOL)
