@@ -52,15 +52,20 @@ async def set_mid(sim: SimExchange, mid: str | Decimal, symbol: str = SYMBOL) ->
 
 
 class StopLines(Ops):
-    """Ops that keeps the bot's last words: the 'left open: …' line it ends with (log, alert, systemd)."""
+    """Ops that keeps what an operator is told: the alerts, and the 'left open: …' line the bot ends with."""
 
     def __init__(self):
         super().__init__()
         self.lines: list[str] = []
+        self.told: list[str] = []
 
     def stopped(self, text: str) -> None:
         self.lines.append(text)
         super().stopped(text)
+
+    def alert(self, text: str) -> None:
+        self.told.append(text)
+        super().alert(text)
 
 
 def open_orders(sim: SimExchange) -> list[dict]:

@@ -3,11 +3,12 @@ limit firing; the invariants hold throughout."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from decimal import Decimal as D
 
 import pytest
-from conftest import SYMBOL, BotRun, assert_invariants, open_orders, order_posts, run_cli, set_mid, wait_open
+from conftest import SYMBOL, BotRun, StopLines, assert_invariants, open_orders, order_posts, run_cli, set_mid, wait_open
 
 from aster_mm.decisions import BUY, SELL
 from aster_mm.limits import (BREACH, RESUME, LossGate, LossLimits, breached, position_room, stop_quote,
@@ -95,6 +96,20 @@ async def test_stop_loss_closes_with_reduce_only_ioc_orders_until_flat(sim):
         assert_invariants(sim, bot)
 
 
+async def test_a_short_position_is_stopped_out_with_reduce_only_ioc_buys(sim):
+    async with BotRun(sim, side="short", stop_loss=D("0.01"), stop_slippage=D("0.002")) as bot:
+        await wait_open(sim, "SELL")
+        await sim.fill_order(SYMBOL)                                # short 0.8 @ 2515
+        await wait_open(sim, "BUY")
+        await set_mid(sim, "2545")                                  # 1.2 % over the entry
+        await sim.wait_for(lambda: sim.position(SYMBOL) == 0, 5)
+        stop = order_posts(sim)[-1]
+        assert (stop["side"], stop["timeInForce"], stop["reduceOnly"]) == ("BUY", "IOC", "true")
+        assert D(stop["price"]) <= D("2545.01") * D("1.002") + D("0.01")
+        await wait_open(sim, "SELL")                                # flat: quoting resumes
+        assert_invariants(sim, bot)
+
+
 async def long_then_price_drop(sim, bot, to: str = "2470") -> None:
     """Long 0.8 @ 2485, then the market falls: about 12 USD unrealized loss at 2470."""
     await wait_open(sim, "BUY")
@@ -110,7 +125,8 @@ async def wait_state(predicate, timeout: float = 5.0) -> None:
 
 
 async def test_max_loss_pauses_then_resumes_after_the_cooldown(sim):
-    async with BotRun(sim, max_loss_usd=D("5"), halt_cooldown=0.02) as bot:     # 1.2 s pause
+    ops = StopLines()
+    async with BotRun(sim, max_loss_usd=D("5"), halt_cooldown=0.02, ops=ops) as bot:     # 1.2 s pause
         await long_then_price_drop(sim, bot)
         await wait_state(lambda: bot.state.paused)
         paused_at = time.monotonic()
@@ -125,6 +141,9 @@ async def test_max_loss_pauses_then_resumes_after_the_cooldown(sim):
         await wait_state(lambda: bot.strategy._next_check > checked + 0.9)       # same loss pauses no more:
         assert not bot.state.paused                                              # measured from the resume
         assert_invariants(sim, bot)
+    told = [a for a in ops.told if "loss" in a]                                # one alert each way
+    assert len(told) == 2 and told[1] == "loss-limit pause over: resuming", told
+    assert re.fullmatch(r"loss limit: session net PnL -\d+\.\d\d USD reached --max-loss-usd 5; PAUSED for 1 s", told[0])
 
 
 async def test_daily_loss_pauses_until_the_utc_day_ends(sim):
