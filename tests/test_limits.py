@@ -11,6 +11,7 @@ import pytest
 from conftest import SYMBOL, BotRun, StopLines, assert_invariants, open_orders, order_posts, run_cli, set_mid, wait_open
 
 from aster_mm.decisions import BUY, SELL
+from aster_mm.config import Config
 from aster_mm.limits import (BREACH, RESUME, LossGate, LossLimits, breached, position_room, stop_quote,
                              stop_triggered)
 from aster_mm.rules import SymbolRules
@@ -63,6 +64,12 @@ def test_loss_gate_measures_the_next_session_loss_from_the_resume():
     assert halt.update(1e9, D("0"), D("0"), 1e6) == ""                # never resumes
     short = LossGate(LossLimits(max_loss_usd=D("50"), cooldown_s=0.5))
     assert short.update(0, D("-60"), D("0"), 1e6) == BREACH and short.update(0.5, D("-60"), D("0"), 1e6) == RESUME
+
+
+def test_the_halt_cooldown_is_given_in_minutes():
+    from market_maker import MarketMaker
+    bot = MarketMaker(Config(symbol=SYMBOL, max_loss_usd=D("5"), halt_cooldown=2.5), client=None, ws_url="ws://x")
+    assert bot.strategy.gate.limits == LossLimits(max_loss_usd=D("5"), cooldown_s=150.0)
 
 
 # ---- against the simulator -----------------------------------------------------------------------
