@@ -45,6 +45,7 @@ async def test_full_cycle_buy_sell_buy(sim):
         [placements] = [h for endpoint, h in bot.metrics.rest.items() if endpoint.startswith("POST /fapi/v")
                         and endpoint.endswith("/order")]                  # REST latency, by endpoint
         assert sum(placements.counts) == 3 and 0 < placements.sum < 3
+        assert sum(bot.metrics.requote.counts) == 3 and 0 < bot.metrics.requote.sum < 3   # wake -> order sent
     assert open_orders(sim) == []
     [last_words] = ops.lines
     assert last_words.startswith("left open: nothing; mode=BUY")
