@@ -14,7 +14,7 @@ on V3 (one PUT /fapi/v3/order), and cancel-then-place on V3 (`--no-modify`), the
 compared with on the same signing scheme. The bot's own share of a requote is bot minus floor.
 The cost of one V3 signature is timed in-process.
 
-    python bench.py                # everything, default sizes (~2.5 minutes)
+    python bench.py                # everything, default sizes (~3 minutes)
     python bench.py --quick        # tiny sizes, a smoke run
 Prints a table (metric, value, target, met?) and writes the same as JSON (--json, bench_results.json).
 Memory is reported in MB of 1024 kB (as /proc reports kB).

@@ -10,7 +10,7 @@ from decimal import Decimal as D
 import pytest
 from conftest import SYMBOL, BotRun, StopLines, assert_invariants, open_orders, order_posts, run_cli, set_mid, wait_open
 
-from aster_mm.decisions import BUY, SELL
+from aster_mm.decisions import BUY, SELL, Quote
 from aster_mm.config import Config
 from aster_mm.limits import (BREACH, RESUME, LossGate, LossLimits, breached, position_room, stop_quote,
                              stop_triggered)
@@ -70,6 +70,65 @@ def test_the_halt_cooldown_is_given_in_minutes():
     from market_maker import MarketMaker
     bot = MarketMaker(Config(symbol=SYMBOL, max_loss_usd=D("5"), halt_cooldown=2.5), client=None, ws_url="ws://x")
     assert bot.strategy.gate.limits == LossLimits(max_loss_usd=D("5"), cooldown_s=150.0)
+
+
+def bot_holding(position: str, **config):
+    """A bot (no exchange) with `position` ETH at entry 2500 and the market at 2400 / 2400.02."""
+    from aster_mm.position import PositionTracker
+    from aster_mm.state import Book
+    from market_maker import MarketMaker
+    bot = MarketMaker(Config(symbol=SYMBOL, **config), client=None, ws_url="ws://x")
+    st = bot.state
+    st.book, st.position = Book(D("2400"), D("2400.02"), 0.0), PositionTracker(D(position))
+    st.entry_price, st.mark_price, st.available = D("2500"), D("2400.01"), D("10000")
+    return bot
+
+
+MIN_QTY_RULES = SymbolRules(SYMBOL, "TRADING", tick=D("0.01"), step=D("0.001"), min_qty=D("0.001"), min_notional=D("0"))
+
+
+def test_a_position_of_exactly_the_minimum_quantity_is_stopped_and_flattened():
+    bot = bot_holding("0.001", stop_loss=D("0.01"), flatten_on_halt=True)
+    assert bot.strategy.wanted(MIN_QTY_RULES) == (Quote(SELL, D("2395.20"), D("0.001"), True, "IOC"), "stop")
+    bot.state.paused = "max-loss-usd"
+    assert bot.strategy.flattening(D("0.001"))
+
+
+def test_the_halt_flattens_a_short_position_with_a_buy_above_the_ask():
+    bot = bot_holding("-0.5", flatten_on_halt=True, stop_slippage=D("0.002"))
+    bot.state.halted = "max-loss-usd"
+    want, why = bot.strategy.wanted(MIN_QTY_RULES)
+    assert why == "flatten" and (want.side, want.qty, want.reduce_only, want.time_in_force) == (BUY, D("0.5"), True, "IOC")
+    assert want.price == D("2404.82")                               # 2400.02 * 1.002, never past it
+
+
+def test_a_stop_loss_once_started_goes_on_until_flat_even_if_the_price_recovers():
+    bot = bot_holding("0.8", stop_loss=D("0.01"))
+    assert bot.strategy.wanted(MIN_QTY_RULES)[1] == "stop"
+    bot.state.position = type(bot.state.position)(D("0.3"))       # part of it closed
+    bot.state.mark_price = bot.state.book.bid = D("2499")           # and the price came back
+    bot.state.book.ask = D("2499.02")
+    assert bot.strategy.wanted(MIN_QTY_RULES)[1] == "stop"
+    bot.state.position = type(bot.state.position)(D("0"))
+    assert bot.strategy.wanted(MIN_QTY_RULES)[1] == "open"          # flat: the stop is over
+
+
+def test_the_adaptive_model_is_given_the_position_in_lots_of_one_opening_order():
+    class Recorder:
+        def __init__(self):
+            self.inventory = []
+
+        def spreads(self, now, inventory):
+            self.inventory.append(inventory)
+            return type("Spreads", (), {"estimates": {}, "buy_spread": D("0.001"), "sell_spread": D("0.002")})()
+    bot = bot_holding("0.4")
+    bot.strategy.spreads = model = Recorder()
+    params = bot.strategy.quote_params(D("10000"))               # a lot: 10000 * 0.2 / 2400.01 = 0.8333 ETH
+    assert (params.buy_spread, params.sell_spread) == (D("0.001"), D("0.002"))
+    bot.strategy.quote_params(D("0.5"))                          # a tiny wallet: a lot of 0.0000417 ETH
+    bot.strategy.quote_params(D("0"))                            # no wallet: no lots to count in
+    assert model.inventory[0] == pytest.approx(0.4 / (10000 * 0.2 / 2400.01))
+    assert model.inventory[1] == pytest.approx(0.4 / (0.5 * 0.2 / 2400.01)) and model.inventory[2] == 0.0
 
 
 # ---- against the simulator -----------------------------------------------------------------------
