@@ -131,6 +131,15 @@ def test_the_adaptive_model_is_given_the_position_in_lots_of_one_opening_order()
     assert model.inventory[1] == pytest.approx(0.4 / (0.5 * 0.2 / 2400.01)) and model.inventory[2] == 0.0
 
 
+def test_no_quoting_on_a_book_left_by_a_market_stream_that_is_down():
+    """The book of a dropped market connection is not used while the stream reconnects, however fresh."""
+    bot = bot_holding("0")
+    bot.state.user_up, bot.state.market_up, bot.state.market_seen_at = True, True, bot.now()
+    assert bot.not_ready() == ""
+    bot.state.market_up = False
+    assert bot.not_ready() == "no market data"
+
+
 # ---- against the simulator -----------------------------------------------------------------------
 async def test_max_position_caps_the_opening_size_including_a_partial_fill(sim):
     async with BotRun(sim, max_position_usd=D("1000")) as bot:
