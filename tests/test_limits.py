@@ -156,32 +156,23 @@ async def test_max_position_caps_the_opening_size_including_a_partial_fill(sim):
         assert_invariants(sim, bot)
 
 
-async def test_stop_loss_closes_with_reduce_only_ioc_orders_until_flat(sim):
-    async with BotRun(sim, stop_loss=D("0.01"), stop_slippage=D("0.002")) as bot:
-        await wait_open(sim, "BUY")
-        await sim.fill_order(SYMBOL)                                # long 0.8 @ 2485
-        await wait_open(sim, "SELL")
-        await set_mid(sim, "2455")                                  # 1.2 % under the entry
+@pytest.mark.parametrize("side, opening, closing, mid_against", [("long", "BUY", "SELL", "2455"),
+                                                                 ("short", "SELL", "BUY", "2545")])
+async def test_stop_loss_closes_with_reduce_only_ioc_orders_until_flat(sim, side, opening, closing, mid_against):
+    """Long 0.8 @ 2485 or short 0.8 @ 2515, then the market moves 1.2 % against it: reduce-only IOC orders,
+    crossing the book by at most the slippage, until flat; then quoting resumes."""
+    async with BotRun(sim, side=side, stop_loss=D("0.01"), stop_slippage=D("0.002")) as bot:
+        await wait_open(sim, opening)
+        await sim.fill_order(SYMBOL)
+        await wait_open(sim, closing)
+        await set_mid(sim, mid_against)
         await sim.wait_for(lambda: sim.position(SYMBOL) == 0, 5)
         stop = order_posts(sim)[-1]
-        assert (stop["side"], stop["timeInForce"], stop["reduceOnly"]) == ("SELL", "IOC", "true")
-        assert D(stop["price"]) >= D("2454.99") * D("0.998") - D("0.01")
+        assert (stop["side"], stop["timeInForce"], stop["reduceOnly"]) == (closing, "IOC", "true")
+        touch = D(mid_against) + (D("0.01") if closing == "BUY" else D("-0.01"))   # the best price it crosses to
+        assert abs(D(stop["price"]) - touch) <= touch * D("0.002") + D("0.01")
         assert sim.summary(SYMBOL)["realized_pnl"] < 0              # the loss was taken
-        await wait_open(sim, "BUY")                                 # flat: quoting resumes
-        assert_invariants(sim, bot)
-
-
-async def test_a_short_position_is_stopped_out_with_reduce_only_ioc_buys(sim):
-    async with BotRun(sim, side="short", stop_loss=D("0.01"), stop_slippage=D("0.002")) as bot:
-        await wait_open(sim, "SELL")
-        await sim.fill_order(SYMBOL)                                # short 0.8 @ 2515
-        await wait_open(sim, "BUY")
-        await set_mid(sim, "2545")                                  # 1.2 % over the entry
-        await sim.wait_for(lambda: sim.position(SYMBOL) == 0, 5)
-        stop = order_posts(sim)[-1]
-        assert (stop["side"], stop["timeInForce"], stop["reduceOnly"]) == ("BUY", "IOC", "true")
-        assert D(stop["price"]) <= D("2545.01") * D("1.002") + D("0.01")
-        await wait_open(sim, "SELL")                                # flat: quoting resumes
+        await wait_open(sim, opening)                               # flat: quoting resumes
         assert_invariants(sim, bot)
 
 
