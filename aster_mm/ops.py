@@ -31,8 +31,8 @@ STREAMS = ("market", "user")
 
 
 def trading_mode(state: StrategyState, params: QuoteParams) -> str:
-    """The mode an operator watches: close-only whenever it is in force (even while closing), else the
-    side the bot quotes. Hook: a loss limit's paused and halted belong here, before close-only."""
+    """The mode an operator watches: halted or paused by a loss limit; else close-only whenever it is in
+    force (even while closing); else the side the bot quotes."""
     if state.halted or state.paused:
         return "halted" if state.halted else "paused"
     return "close-only" if state.close_only else quoting_side(state, params)
