@@ -51,7 +51,7 @@ async def set_mid(sim: SimExchange, mid: str | Decimal, symbol: str = SYMBOL) ->
     await sim.set_book(symbol, bids=bids, asks=asks)
 
 
-class StopLines(Ops):
+class RecordedOps(Ops):
     """Ops that keeps what an operator is told: the alerts, and the 'left open: …' line the bot ends with."""
 
     def __init__(self):

@@ -8,7 +8,7 @@ import time
 from decimal import Decimal
 
 import pytest
-from conftest import (DATA_DIR, SYMBOL, BotRun, StopLines, assert_invariants, open_orders, order_posts, run_cli, secrets_of,
+from conftest import (DATA_DIR, SYMBOL, BotRun, RecordedOps, assert_invariants, open_orders, order_posts, run_cli, secrets_of,
                       set_mid, wait_open)
 
 from eth_account import Account
@@ -17,7 +17,7 @@ from sim_exchange import ReplayMarket
 
 
 async def test_full_cycle_buy_sell_buy(sim):
-    ops = StopLines()
+    ops = RecordedOps()
     async with BotRun(sim, ops=ops) as bot:
         buy = await wait_open(sim, "BUY")
         # mid 2500: BUY at 2500 * 0.994 = 2485, size 10000 USDT * 0.2 / 2500 = 0.8

@@ -8,7 +8,7 @@ import time
 from decimal import Decimal as D
 
 import pytest
-from conftest import SYMBOL, BotRun, StopLines, assert_invariants, open_orders, order_posts, run_cli, set_mid, wait_open
+from conftest import SYMBOL, BotRun, RecordedOps, assert_invariants, open_orders, order_posts, run_cli, set_mid, wait_open
 
 from aster_mm.decisions import BUY, SELL, Quote
 from aster_mm.config import Config
@@ -191,7 +191,7 @@ async def wait_state(predicate, timeout: float = 5.0) -> None:
 
 
 async def test_max_loss_pauses_then_resumes_after_the_cooldown(sim):
-    ops = StopLines()
+    ops = RecordedOps()
     async with BotRun(sim, max_loss_usd=D("5"), halt_cooldown=0.02, ops=ops) as bot:     # 1.2 s pause
         await long_then_price_drop(sim, bot)
         await wait_state(lambda: bot.state.paused)

@@ -9,7 +9,7 @@ from dataclasses import replace
 from decimal import Decimal as D
 
 import pytest
-from conftest import (FAST, SYMBOL, T0, BotRun, FakeClock, StopLines, open_orders, order_posts, order_update,
+from conftest import (FAST, SYMBOL, T0, BotRun, FakeClock, RecordedOps, open_orders, order_posts, order_update,
                       wait_open)
 
 from api_client import SymbolRules
@@ -253,7 +253,7 @@ async def test_shutdown_keeps_the_dead_man_switch_armed_when_orders_remain_open(
     """Shutdown must not disarm the dead-man switch (countdown 0) when its cancel-alls ran out of time with
     orders still listed: that is the one backstop left to take them down."""
     # a countdown that outlasts the shutdown budget, so the order is still open when the bot exits
-    ops = StopLines()
+    ops = RecordedOps()
     run = BotRun(sim, timings=replace(FAST, heartbeat_every=0.2, shutdown_timeout=1.0), cancel_countdown=2.5, ops=ops)
     async with run:
         await wait_open(sim, "BUY")
