@@ -12,7 +12,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from aster_mm.spreads import AdaptiveConfig, AdaptiveSpreads, describe  # noqa: E402
+from aster_mm.core.spreads import AdaptiveConfig, AdaptiveSpreads, describe  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "aster-2025-09-29"
 CONFIG = AdaptiveConfig(risk_aversion=0.1, min_spread=Decimal("0.0002"),

@@ -20,13 +20,13 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from api_client import AsterClient  # noqa: E402
-from aster_mm.config import Config, Timings  # noqa: E402
-from aster_mm.decisions import BUY  # noqa: E402
-from aster_mm.ops import Ops  # noqa: E402
-from aster_mm.signing import Eip712Signer, HmacSigner  # noqa: E402
-from market_maker import MarketMaker  # noqa: E402
-from sim_exchange import SimExchange  # noqa: E402
+from aster_mm.exchange.client import AsterClient  # noqa: E402
+from aster_mm.core.config import Config, Timings  # noqa: E402
+from aster_mm.core.decisions import BUY  # noqa: E402
+from aster_mm.ops.unattended import Ops  # noqa: E402
+from aster_mm.exchange.signing import Eip712Signer, HmacSigner  # noqa: E402
+from aster_mm.live.bot import MarketMaker  # noqa: E402
+from aster_mm.simulator import SimExchange  # noqa: E402
 
 SYMBOL = "ETHUSDT"
 T0 = 1_700_000_000_000            # exchange milliseconds

@@ -10,8 +10,8 @@ from decimal import Decimal as D
 import pytest
 from conftest import FAST, SYMBOL, BotRun, assert_invariants, open_orders, order_posts, run_cli, set_mid, wait_open
 
-from aster_mm.startup import FatalError
-from sim_exchange import SimExchange
+from aster_mm.core.errors import FatalError
+from aster_mm.simulator import SimExchange
 
 LEVERAGE = "/fapi/v1/leverage"
 

@@ -7,8 +7,8 @@ from decimal import Decimal as D
 
 from conftest import SYMBOL, BotRun, assert_invariants, open_orders
 
-from aster_mm.spreads import AdaptiveConfig, AdaptiveSpreads
-from sim_exchange import SyntheticMarket
+from aster_mm.core.spreads import AdaptiveConfig, AdaptiveSpreads
+from aster_mm.simulator import SyntheticMarket
 
 FAST_WARM = dict(warmup_seconds=1.0, min_trades=20, refit_every=0.2, vol_window=20.0, vol_step=0.1,
                  intensity_window=20.0)
@@ -49,9 +49,9 @@ async def test_adaptive_spreads_take_over_from_the_fixed_ones_once_warm(sim):
 
 def test_a_long_position_pulls_the_close_towards_mid():
     import numpy as np
-    from aster_mm.config import Config
-    from aster_mm.state import Book
-    from market_maker import MarketMaker
+    from aster_mm.core.config import Config
+    from aster_mm.core.state import Book
+    from aster_mm.live.bot import MarketMaker
 
     bot = MarketMaker(Config(symbol=SYMBOL, spread_model="adaptive", min_spread=D("0.00001")), client=None,
                       ws_url="ws://x", now=lambda: 100.0)

@@ -20,13 +20,13 @@ from decimal import Decimal
 import pytest
 from conftest import DATA_DIR, BotRun
 
-from sim_exchange import ReplayMarket, SimExchange
+from aster_mm.simulator import ReplayMarket, SimExchange
 
 pytest.importorskip("hftbacktest", reason="pip install -r requirements-backtest.txt")
 
-from backtesting import convert, engine  # noqa: E402
-from backtesting.bot import QuoteParams  # noqa: E402
-from backtesting.runner import Runner  # noqa: E402
+from aster_mm.backtest import convert, engine  # noqa: E402
+from aster_mm.backtest.bot import QuoteParams  # noqa: E402
+from aster_mm.backtest.runner import Runner  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not DATA_DIR.is_dir(), reason=f"recorded data not found at {DATA_DIR}")
 

@@ -11,8 +11,8 @@ import pytest
 from aiohttp import web
 from conftest import SYMBOL, BotRun, run_cli, wait_open
 
-from aster_mm.alerts import Alerts, telegram_sink, webhook_sink
-from aster_mm.ops import Ops, OpsSettings
+from aster_mm.ops.alerts import Alerts, telegram_sink, webhook_sink
+from aster_mm.ops.unattended import Ops, OpsSettings
 
 TOKEN = "123456:AAH-very-secret-bot-token"
 CHAT = "-1001234"

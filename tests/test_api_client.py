@@ -12,7 +12,7 @@ from aioresponses import aioresponses
 from aiohttp.client_reqrep import ConnectionKey
 from yarl import URL
 
-from api_client import (AsterClient, BannedError, ExchangeError, RateLimitError, RetryPolicy, SymbolRules,
+from aster_mm.exchange.client import (AsterClient, BannedError, ExchangeError, RateLimitError, RetryPolicy, SymbolRules,
                         UnknownOutcomeError, decimal_str, parse_symbol_rules, sign)
 
 BASE = "https://fapi.test"

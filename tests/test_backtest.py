@@ -15,9 +15,9 @@ pytest.importorskip("hftbacktest", reason="pip install -r requirements-backtest.
 from hftbacktest.types import (BUY_EVENT, DEPTH_EVENT, EXCH_EVENT, LOCAL_EVENT, SELL_EVENT,  # noqa: E402
                                TRADE_EVENT)
 
-from backtesting import convert, engine, report, stream  # noqa: E402
-from backtesting.bot import SymbolRules, QuoteParams  # noqa: E402
-from backtesting.runner import Fill, Runner  # noqa: E402
+from aster_mm.backtest import convert, engine, report, stream  # noqa: E402
+from aster_mm.backtest.bot import SymbolRules, QuoteParams  # noqa: E402
+from aster_mm.backtest.runner import Fill, Runner  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT.parent / "shared" / "data" / "aster-2025-09-29"
@@ -245,7 +245,7 @@ def test_cli_on_recorded_bnbusdt_prints_the_report(tmp_path):
 def test_a_synthetic_slice_written_by_the_simulator_replays_and_backtests(tmp_path):
     """sim_exchange.py --write-synthetic writes the recorded format; the replay and the backtester read it
     whole (a full day is the same command with --hours 24: see the README for its time)."""
-    from sim_exchange import ReplayMarket
+    from aster_mm.simulator import ReplayMarket
 
     data = tmp_path / "synthetic"
     proc = subprocess.run([sys.executable, str(ROOT / "sim_exchange.py"), "--write-synthetic", str(data),

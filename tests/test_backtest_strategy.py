@@ -11,9 +11,9 @@ pytest.importorskip("hftbacktest", reason="pip install -r requirements-backtest.
 
 from test_backtest import BOOK, DATA_DIR, NS, T0, load, write_market  # noqa: E402
 
-from backtesting import convert, engine  # noqa: E402
-from backtesting.bot import Config, QuoteParams, SymbolRules  # noqa: E402
-from backtesting.runner import Runner, default_config, entry_after  # noqa: E402
+from aster_mm.backtest import convert, engine  # noqa: E402
+from aster_mm.backtest.bot import Config, QuoteParams, SymbolRules  # noqa: E402
+from aster_mm.backtest.runner import Runner, default_config, entry_after  # noqa: E402
 
 RULES = SymbolRules("TESTUSDT", "TRADING", Decimal("0.01"), Decimal("0.01"), Decimal("0.01"), Decimal("5"))
 PARAMS = QuoteParams(Decimal("0.001"), Decimal("0.001"), Decimal("0.2"), Decimal("15"))
@@ -96,8 +96,8 @@ def test_the_adaptive_model_warms_on_the_replayed_market_and_moves_the_quote():
 
 
 def test_the_daily_limit_pauses_until_the_utc_day_of_the_given_wall_clock_ends():
-    from aster_mm.state import StrategyState
-    from aster_mm.strategy import Strategy
+    from aster_mm.core.state import StrategyState
+    from aster_mm.core.strategy import Strategy
     config = Config(symbol="TESTUSDT", max_daily_loss_usd=Decimal(5), halt_cooldown=1.0)
     state = StrategyState()
     midnight = 86_400 * 20_000

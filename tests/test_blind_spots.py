@@ -16,16 +16,16 @@ from conftest import CID, FAST, SYMBOL, BotRun, FakeClock, open_orders, order_po
 from test_races import FakeClient, make_bot
 from test_signing import DEMO_KEY, DEMO_SIGNER, DEMO_USER
 
-from api_client import (AsterClient, BannedError, ExchangeError, RateLimitError, RetryPolicy, UnknownOutcomeError,
+from aster_mm.exchange.client import (AsterClient, BannedError, ExchangeError, RateLimitError, RetryPolicy, UnknownOutcomeError,
                         WafLimitError)
-from aster_mm.config import Config, Timings
-from aster_mm.decisions import BUY, Quote
-from aster_mm.limits import stop_quote, stop_triggered
-from aster_mm.pnl import unrealized_pnl
-from aster_mm.orders import Order, OrderState
-from aster_mm.position import PositionTracker
-from aster_mm.rules import SymbolRules
-from aster_mm.signing import TESTNET_CHAIN_ID, Eip712Signer, HmacSigner
+from aster_mm.core.config import Config, Timings
+from aster_mm.core.decisions import BUY, Quote
+from aster_mm.core.limits import stop_quote, stop_triggered
+from aster_mm.core.position import unrealized_pnl
+from aster_mm.core.orders import Order, OrderState
+from aster_mm.core.position import PositionTracker
+from aster_mm.core.rules import SymbolRules
+from aster_mm.exchange.signing import TESTNET_CHAIN_ID, Eip712Signer, HmacSigner
 
 COUNTDOWN = "/fapi/v1/countdownCancelAll"
 LIMIT_RULES = SymbolRules(SYMBOL, "TRADING", D("0.01"), D("0.001"), D("0.001"), D("5"))

@@ -7,12 +7,14 @@ from decimal import Decimal as D
 import pytest
 
 import market_maker as mm
-from api_client import SymbolRules
-from aster_mm.config import Config, build_parser, parse_config, read_credentials
-from aster_mm.decisions import (BUY, SELL, Quote, QuoteParams, crosses_book, desired_quote, in_position, needs_replace,
+from aster_mm.exchange.client import SymbolRules
+from aster_mm.core.config import Config
+from aster_mm.settings.parser import build_parser, parse_config
+from aster_mm.live.credentials import read_credentials
+from aster_mm.core.decisions import (BUY, SELL, Quote, QuoteParams, crosses_book, desired_quote, in_position, needs_replace,
                                  quote_price, requote_action)
-from aster_mm.orders import Order, OrderState, apply_report, next_state
-from aster_mm.position import PositionTracker
+from aster_mm.core.orders import Order, OrderState, apply_report, next_state
+from aster_mm.core.position import PositionTracker
 
 RULES = SymbolRules("ETHUSDT", "TRADING", tick=D("0.01"), step=D("0.001"), min_qty=D("0.001"),
                     min_notional=D("5"))

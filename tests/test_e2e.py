@@ -13,7 +13,7 @@ from conftest import (DATA_DIR, SYMBOL, BotRun, RecordedOps, assert_invariants, 
 
 from eth_account import Account
 
-from sim_exchange import ReplayMarket
+from aster_mm.simulator import ReplayMarket
 
 
 async def test_full_cycle_buy_sell_buy(sim):

@@ -15,7 +15,7 @@ import pytest
 
 from conftest import FAST, SYMBOL, BotRun, assert_invariants, open_orders, order_posts, run_cli, set_mid, wait_open
 
-from sim_exchange import SimExchange
+from aster_mm.simulator import SimExchange
 
 ORDER = "/fapi/v1/order"
 

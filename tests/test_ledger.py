@@ -12,12 +12,13 @@ import pytest
 from conftest import SYMBOL, BotRun, assert_invariants, order_update, set_mid, wait_open
 
 import market_maker
-from api_client import AsterClient
-from aster_mm.events import parse_account_update, parse_order_update
-from aster_mm.ledger import (FILL, FUNDING, FUNDING_MATCH_MS, INCOME, STREAM, SYNC, Entry, Ledger, Totals,
+from aster_mm.exchange.client import AsterClient
+from aster_mm.core.events import parse_account_update, parse_order_update
+from aster_mm.accounting.ledger import (FILL, FUNDING, FUNDING_MATCH_MS, INCOME, STREAM, SYNC, Entry, Ledger, Totals,
                              fill_entry, funding_entries, read_entries)
-from aster_mm.pnl import PnL, SessionPnL, pnl_text, unrealized_pnl
-from aster_mm.pnl import usd
+from aster_mm.accounting.pnl import PnL, SessionPnL, pnl_text
+from aster_mm.core.position import unrealized_pnl
+from aster_mm.accounting.pnl import usd
 
 D = Decimal
 
@@ -436,7 +437,7 @@ async def _collect(events: list, payload: dict) -> None:
 
 # ------------------------------------------------------------------------------------ income reconciliation unit
 def test_income_rows_become_one_fill_per_trade_and_one_row_per_funding():
-    from aster_mm.income import income_entries
+    from aster_mm.accounting.income import income_entries
     rows = [{"symbol": SYMBOL, "incomeType": "COMMISSION", "income": "-0.2", "asset": "USDT", "time": 5,
              "tranId": "1", "tradeId": "42"},
             {"symbol": SYMBOL, "incomeType": "REALIZED_PNL", "income": "3", "asset": "USDT", "time": 5,
@@ -460,7 +461,7 @@ def test_income_rows_become_one_fill_per_trade_and_one_row_per_funding():
 
 async def test_income_is_read_page_by_page(tmp_path):
     import time
-    from aster_mm.income import PAGE, IncomeSync
+    from aster_mm.accounting.income import PAGE, IncomeSync
     BASE = int(time.time() * 1000) - 60_000
 
     class Client:
@@ -506,7 +507,7 @@ def test_cli_report_help_and_a_bad_ledger_directory(tmp_path):
 
 
 async def test_an_unreadable_ledger_is_fatal_before_anything_is_sent(sim, tmp_path):
-    from aster_mm.startup import FatalError
+    from aster_mm.core.errors import FatalError
     path = tmp_path / "ledger.csv"
     path.write_text("not,a,ledger\n1,2,3\n")
     run = BotRun(sim, ledger=str(path))

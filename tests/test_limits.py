@@ -10,12 +10,12 @@ from decimal import Decimal as D
 import pytest
 from conftest import SYMBOL, BotRun, RecordedOps, assert_invariants, open_orders, order_posts, run_cli, set_mid, wait_open
 
-from aster_mm.decisions import BUY, SELL, Quote
-from aster_mm.config import Config
-from aster_mm.limits import (BREACH, RESUME, LossGate, LossLimits, breached, position_room, stop_quote,
+from aster_mm.core.decisions import BUY, SELL, Quote
+from aster_mm.core.config import Config
+from aster_mm.core.limits import (BREACH, RESUME, LossGate, LossLimits, breached, position_room, stop_quote,
                              stop_triggered)
-from aster_mm.rules import SymbolRules
-from market_maker import LossLimitHalt
+from aster_mm.core.rules import SymbolRules
+from aster_mm.live.bot import LossLimitHalt
 
 RULES = SymbolRules(SYMBOL, "TRADING", D("0.01"), D("0.001"), D("0.001"), D("5"))
 
@@ -67,16 +67,16 @@ def test_loss_gate_measures_the_next_session_loss_from_the_resume():
 
 
 def test_the_halt_cooldown_is_given_in_minutes():
-    from market_maker import MarketMaker
+    from aster_mm.live.bot import MarketMaker
     bot = MarketMaker(Config(symbol=SYMBOL, max_loss_usd=D("5"), halt_cooldown=2.5), client=None, ws_url="ws://x")
     assert bot.strategy.gate.limits == LossLimits(max_loss_usd=D("5"), cooldown_s=150.0)
 
 
 def bot_holding(position: str, **config):
     """A bot (no exchange) with `position` ETH at entry 2500 and the market at 2400 / 2400.02."""
-    from aster_mm.position import PositionTracker
-    from aster_mm.state import Book
-    from market_maker import MarketMaker
+    from aster_mm.core.position import PositionTracker
+    from aster_mm.core.state import Book
+    from aster_mm.live.bot import MarketMaker
     bot = MarketMaker(Config(symbol=SYMBOL, **config), client=None, ws_url="ws://x")
     st = bot.state
     st.book, st.position = Book(D("2400"), D("2400.02"), 0.0), PositionTracker(D(position))

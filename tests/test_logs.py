@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from aster_mm.logs import DeferredHandler
+from aster_mm.ops.logs import DeferredHandler
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
 
@@ -75,7 +75,7 @@ def test_records_still_queued_at_exit_reach_the_file(tmp_path):
     script = textwrap.dedent(f"""
         import asyncio, logging, sys
         sys.path.insert(0, {str(ROOT)!r})
-        from aster_mm.logs import setup_logging
+        from aster_mm.ops.logs import setup_logging
         setup_logging({str(path)!r}, "INFO")
         async def main():
             logging.getLogger("mm").critical("the last words")

@@ -11,9 +11,9 @@ import aiohttp
 from conftest import SYMBOL, BotRun, free_port, open_orders, order_posts, run_cli, set_mid, wait_open
 from prometheus_client.parser import text_string_to_metric_families
 
-from aster_mm.config import parse_config
-from aster_mm.metrics import Histogram, Metrics, Snapshot
-from aster_mm.ops import Ops, OpsSettings
+from aster_mm.settings.parser import parse_config
+from aster_mm.ops.metrics import Histogram, Metrics, Snapshot
+from aster_mm.ops.unattended import Ops, OpsSettings
 
 
 async def scrape(port: int) -> dict[tuple[str, tuple], float]:
@@ -108,7 +108,7 @@ def test_the_ledger_and_estimator_hooks_reach_the_scrape():
     m = Metrics()
     m.set_pnl(realized=1.5, fees=-0.2, net=1.3)
     m.snapshot = lambda: Snapshot(entry_price=2485.0, estimators={"warm": True, "sigma_bp": 0.01})
-    from aster_mm.metrics import registry_for
+    from aster_mm.ops.metrics import registry_for
     samples = {(s.name, tuple(s.labels.values())): s.value
                for f in registry_for(m).collect() for s in f.samples}
     assert samples[("aster_mm_pnl_quote", ("realized",))] == 1.5

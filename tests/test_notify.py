@@ -11,8 +11,8 @@ import socket
 import pytest
 from conftest import FAST, SYMBOL, BotRun, run_cli, wait_open
 
-from aster_mm.notify import Notifier, socket_address, watchdog_period
-from aster_mm.ops import Ops, OpsSettings, not_alive
+from aster_mm.ops.notify import Notifier, socket_address, watchdog_period
+from aster_mm.ops.unattended import Ops, OpsSettings, not_alive
 
 
 class FakeSystemd:

@@ -15,12 +15,12 @@ import aiohttp
 import pytest
 
 import market_maker
-from aster_mm.books import ledger_path
-from aster_mm.config import parse_config
-from aster_mm.ops import Ops
+from aster_mm.accounting.books import ledger_path
+from aster_mm.settings.parser import parse_config
+from aster_mm.ops.unattended import Ops
 from conftest import free_port, run_cli
-from simulator import LiveFeed, SimExchange
-from simulator.live_feed import parse_feed_frame
+from aster_mm.simulator import LiveFeed, SimExchange
+from aster_mm.simulator.live_feed import parse_feed_frame
 
 SYMBOL = "ETHUSDT"
 # The live book's mid is 2000.01, far from the synthetic market's 2500: with the default 0.6 % spreads the

@@ -13,8 +13,8 @@ import pytest
 from conftest import ROOT, BotRun
 from test_sim_exchange import Client, recv
 
-from aster_mm.config import parse_config
-from sim_exchange import SimExchange, SymbolSpec
+from aster_mm.settings.parser import parse_config
+from aster_mm.simulator import SimExchange, SymbolSpec
 
 SYM = "USD1USDT"
 SPEC = SymbolSpec(SYM, tick=D("0.0001"), step=D("1"), min_qty=D("1"), min_notional=D("5"))

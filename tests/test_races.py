@@ -12,12 +12,12 @@ import pytest
 from conftest import (FAST, SYMBOL, T0, BotRun, FakeClock, RecordedOps, open_orders, order_posts, order_update,
                       wait_open)
 
-from api_client import SymbolRules
-from aster_mm.config import Config
-from aster_mm.decisions import SELL, Quote
-from aster_mm.orders import Order, OrderState
-from aster_mm.state import Book
-from market_maker import MarketMaker
+from aster_mm.exchange.client import SymbolRules
+from aster_mm.core.config import Config
+from aster_mm.core.decisions import SELL, Quote
+from aster_mm.core.orders import Order, OrderState
+from aster_mm.core.state import Book
+from aster_mm.live.bot import MarketMaker
 
 ORDER = "/fapi/v1/order"
 

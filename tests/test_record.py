@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from conftest import DATA_DIR, ROOT
-from aster_mm.market_csv import HEADERS, DayFiles, utc_day
-from record import Recorder, parse_frame
-from sim_exchange import ReplayMarket, SimExchange, SyntheticMarket
+from aster_mm.recording.market_csv import HEADERS, DayFiles, utc_day
+from aster_mm.recording.recorder import Recorder, parse_frame
+from aster_mm.simulator import ReplayMarket, SimExchange, SyntheticMarket
 
 SYMBOL = "ETHUSDT"
 BIDS = [(D("2500.00") - i * D("0.01"), D("1.5") + i) for i in range(10)]
@@ -191,7 +191,7 @@ async def test_a_recorded_session_replays_into_a_fresh_simulator(exchange, tmp_p
 async def test_a_recorded_session_backtests(exchange, tmp_path):
     """record.py's folder is the backtester's input too: every recorded book and trade reaches it."""
     pytest.importorskip("hftbacktest", reason="pip install -r requirements-backtest.txt")
-    import backtest
+    import aster_mm.backtest.cli as backtest
 
     market = SyntheticMarket(symbol=SYMBOL, seed=7, speed=10)   # stamps 10 ms apart: room for latency
     async with Recording(exchange, tmp_path) as rec:

@@ -11,7 +11,7 @@ import pytest
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 
-from aster_mm.signing import (MAINNET_CHAIN_ID, TESTNET_CHAIN_ID, Eip712Signer, HmacSigner, NonceClock,
+from aster_mm.exchange.signing import (MAINNET_CHAIN_ID, TESTNET_CHAIN_ID, Eip712Signer, HmacSigner, NonceClock,
                               mask)
 
 # The docs' demonstration agent (V3 doc, "Example of POST /fapi/v3/order": "for demonstration

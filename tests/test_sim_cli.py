@@ -13,8 +13,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from sim_exchange import SimExchange, build_parser
-from simulator import MarketSetupError, ReplayMarket, symbol_table, synthetic_spec
+from aster_mm.simulator import SimExchange
+from aster_mm.simulator.cli import build_parser
+from aster_mm.simulator import MarketSetupError, ReplayMarket, symbol_table, synthetic_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 

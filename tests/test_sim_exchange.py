@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 import yarl
 
-from sim_exchange import ReplayMarket, SimExchange, SymbolSpec, SyntheticMarket
+from aster_mm.simulator import ReplayMarket, SimExchange, SymbolSpec, SyntheticMarket
 
 KEY, SECRET = "simkey", "simsecret"
 ROOT = Path(__file__).resolve().parent.parent

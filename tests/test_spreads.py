@@ -7,7 +7,7 @@ from decimal import Decimal as D
 import numpy as np
 import pytest
 
-from aster_mm.spreads import (
+from aster_mm.core.spreads import (
     AdaptiveConfig,
     AdaptiveSpreads,
     IntensityEstimator,

@@ -10,11 +10,11 @@ from decimal import Decimal as D
 
 from conftest import ROOT, SYMBOL, BotRun, wait_open
 
-from aster_mm.config import parse_config
-from aster_mm.decisions import QuoteParams
-from aster_mm.rules import SymbolRules
-from aster_mm.state import Book, StrategyState
-from aster_mm.status import status_line
+from aster_mm.settings.parser import parse_config
+from aster_mm.core.decisions import QuoteParams
+from aster_mm.core.rules import SymbolRules
+from aster_mm.core.state import Book, StrategyState
+from aster_mm.core.status import status_line
 
 
 def test_status_line_rounds_to_the_symbol_and_labels_the_spread_absolute():

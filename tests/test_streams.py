@@ -8,11 +8,11 @@ from decimal import Decimal as D
 import pytest
 from conftest import CID, T0, FakeClock, order_update
 
-from api_client import AsterClient, SymbolRules
-from aster_mm.config import Config
-from aster_mm.decisions import BUY, SELL, Quote
-from aster_mm.orders import Order, OrderState
-from market_maker import MarketMaker
+from aster_mm.exchange.client import AsterClient, SymbolRules
+from aster_mm.core.config import Config
+from aster_mm.core.decisions import BUY, SELL, Quote
+from aster_mm.core.orders import Order, OrderState
+from aster_mm.live.bot import MarketMaker
 
 
 @pytest.fixture

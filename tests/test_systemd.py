@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from aster_mm.config import Config
-from aster_mm.ops import OpsSettings
+from aster_mm.core.config import Config
+from aster_mm.ops.unattended import OpsSettings
 
 UNITS = Path(__file__).resolve().parent.parent / "systemd"
 

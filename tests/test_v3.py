@@ -18,10 +18,10 @@ from conftest import ROOT, SYMBOL, BotRun, assert_invariants, open_orders, order
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 
-from api_client import AsterClient, ExchangeError, UnknownOutcomeError
-from aster_mm.decisions import MAX_MODIFICATIONS
-from aster_mm.signing import MAINNET_CHAIN_ID, Eip712Signer
-from sim_exchange import SimExchange
+from aster_mm.exchange.client import AsterClient, ExchangeError, UnknownOutcomeError
+from aster_mm.core.decisions import MAX_MODIFICATIONS
+from aster_mm.exchange.signing import MAINNET_CHAIN_ID, Eip712Signer
+from aster_mm.simulator import SimExchange
 
 # The docs' demo agent (V3 doc, "Example of POST /fapi/v3/order"): a public test key, never a real one.
 DEMO_USER = "0x63DD5aCC6b1aa0f563956C0e534DD30B6dcF7C4e"
@@ -377,7 +377,7 @@ def env(monkeypatch, tmp_path):
 
 
 def test_v3_credentials_pick_the_network_hosts_and_chain(env):
-    from aster_mm.config import read_credentials
+    from aster_mm.live.credentials import read_credentials
     env(V3_ENV)
     signer, rest, ws = read_credentials("testnet")
     assert (signer.version, signer.chain_id) == (3, 714)
@@ -389,7 +389,7 @@ def test_v3_credentials_pick_the_network_hosts_and_chain(env):
 
 
 def test_v3_credentials_from_dotenv_the_environment_wins(env, tmp_path):
-    from aster_mm.config import read_credentials
+    from aster_mm.live.credentials import read_credentials
     stranger = Account.create()
     (tmp_path / ".env").write_text(f"ASTER_USER={DEMO_USER}\nASTER_SIGNER={stranger.address}\n"
                                    f"ASTER_SIGNER_KEY={stranger.key.hex()}\n")
@@ -430,7 +430,7 @@ def test_bad_credentials_exit_2_naming_the_variable_and_never_the_key(env, capsy
 
 
 def test_every_variable_is_documented_in_env_example_and_readme():
-    from aster_mm.config import V1_VARS, V3_VARS
+    from aster_mm.live.credentials import V1_VARS, V3_VARS
     example, readme = (ROOT / ".env.example").read_text(), (ROOT / "README.md").read_text()
     for name in (*V3_VARS, *V1_VARS, "ASTER_REST_URL", "ASTER_WS_URL"):
         assert f"\n{name}=\n" in example and f"`{name}`" in readme
