@@ -4,7 +4,7 @@
     python scripts/mutation.py --report        # print the score and survivors of the last run again
     python scripts/mutation.py --resume        # only the mutants of the scope not yet decided
     python scripts/mutation.py --recheck tests/test_new.py   # the survivors against tests added since
-    python scripts/mutation.py 'aster_mm.execution.*'   # only these mutants (mutmut name globs)
+    python scripts/mutation.py 'aster_mm.live.execution.*'   # only these mutants (mutmut name globs)
 
 mutmut 3 (configured in pyproject.toml, [tool.mutmut]) copies the sources into mutants/, makes every
 function switchable to each of its mutants, records which tests reach which function, and runs only
@@ -31,23 +31,23 @@ TARGET = 0.90
 
 # mutmut names a mutant module.x_function__mutmut_N or module.xǁClassǁmethod__mutmut_N.
 SCOPE = [
-    "aster_mm.decisions.*",                       # what to quote
-    "aster_mm.orders.*",                          # the order state machine
-    "aster_mm.position.*",                        # the position tracker
-    "aster_mm.execution.*",                       # every order request and what its answer means
-    "aster_mm.account.*",                         # account states: modes, balance, leverage, rules
-    "aster_mm.signing.*",                         # V1 and V3 request signing
-    "aster_mm.chores.xǁDeadManSwitchǁ*",          # the dead-man switch: renewal and disarm
-    "market_maker.xǁMarketMakerǁshutdown*",       # cancel everything, then disarm
-    "market_maker.xǁMarketMakerǁstep*",           # the one decision per wake-up
-    "market_maker.xǁMarketMakerǁnot_ready*",      # no quoting blind
-    "market_maker.xǁMarketMakerǁquote_loop*",     # a failed step forces a reconciliation
-    "aster_mm.strategy.*",                        # the order wanted: quote, stop-loss, loss limits
-    "aster_mm.limits.*",                          # position cap, stop-loss and loss-limit decisions
-    "aster_mm.ledger.*",                          # every fill and funding payment, once; daily totals
-    "aster_mm.pnl.*",                             # the session's net PnL the loss limits read
+    "aster_mm.core.decisions.*",                       # what to quote
+    "aster_mm.core.orders.*",                          # the order state machine
+    "aster_mm.core.position.*",                        # the position tracker
+    "aster_mm.live.execution.*",                       # every order request and what its answer means
+    "aster_mm.live.account.*",                         # account states: modes, balance, leverage, rules
+    "aster_mm.exchange.signing.*",                         # V1 and V3 request signing
+    "aster_mm.live.chores.xǁDeadManSwitchǁ*",          # the dead-man switch: renewal and disarm
+    "aster_mm.live.bot.xǁMarketMakerǁshutdown*",       # cancel everything, then disarm
+    "aster_mm.live.bot.xǁMarketMakerǁstep*",           # the one decision per wake-up
+    "aster_mm.live.bot.xǁMarketMakerǁnot_ready*",      # no quoting blind
+    "aster_mm.live.bot.xǁMarketMakerǁquote_loop*",     # a failed step forces a reconciliation
+    "aster_mm.core.strategy.*",                        # the order wanted: quote, stop-loss, loss limits
+    "aster_mm.core.limits.*",                          # position cap, stop-loss and loss-limit decisions
+    "aster_mm.accounting.ledger.*",                          # every fill and funding payment, once; daily totals
+    "aster_mm.accounting.pnl.*",                             # the session's net PnL the loss limits read
     # the client: signing glue, clock, error mapping, retries, the order endpoints' answers
-    *(f"api_client.{name}*" for name in (
+    *(f"aster_mm.exchange.client.{name}*" for name in (
         "x_sign", "xǁAsterClientǁ_encode", "xǁAsterClientǁ_now_ms", "xǁAsterClientǁsync_time",
         "xǁAsterClientǁblocked_for", "xǁAsterClientǁ_send_once", "xǁAsterClientǁ_raise_for",
         "xǁAsterClientǁ_retry_after", "xǁAsterClientǁ_request", "xǁAsterClientǁcan_modify",
