@@ -1,4 +1,5 @@
 """the backtester: `python backtest.py --help` (the code is in aster_mm.backtest.cli)."""
+
 import sys
 
 from aster_mm.backtest.cli import main

@@ -1,4 +1,5 @@
 """the benchmark: `python bench.py --help` (the code is in aster_mm.bench.cli)."""
+
 import sys
 
 from aster_mm.bench.cli import main

@@ -1,4 +1,5 @@
 """the market data recorder: `python record.py --help` (the code is in aster_mm.recording.recorder)."""
+
 import sys
 
 from aster_mm.recording.recorder import main

@@ -1,4 +1,5 @@
 """the local exchange simulator: `python sim_exchange.py --help` (the code is in aster_mm.simulator.cli)."""
+
 import sys
 
 from aster_mm.simulator.cli import main

@@ -3,6 +3,7 @@
 a configuration error, instead of a traceback from deep in an import. Keep this file and everything
 market_maker.py runs before importing it parseable by Python 3.8.
 """
+
 import sys
 
 REQUIRED = (3, 11)
@@ -13,9 +14,11 @@ def too_old(version=None) -> str:
     major, minor = tuple(version or sys.version_info)[:2]
     if (major, minor) >= REQUIRED:
         return ""
-    return (f"market_maker.py: error: Python {REQUIRED[0]}.{REQUIRED[1]} or newer is needed, "
-            f"this is Python {major}.{minor} ({sys.executable}); build the virtual environment with a newer "
-            f"python3 (see README.md, Quick start)")
+    return (
+        f"market_maker.py: error: Python {REQUIRED[0]}.{REQUIRED[1]} or newer is needed, "
+        f"this is Python {major}.{minor} ({sys.executable}); build the virtual environment with a newer "
+        f"python3 (see README.md, Quick start)"
+    )
 
 
 def require() -> None:

@@ -1,5 +1,6 @@
 """Measures what the adaptive spread model costs (one update, one refit) and what it estimates on the
 recorded Aster data. Run: python scripts/measure_spreads.py. A measurement, not a test."""
+
 from __future__ import annotations
 
 import csv
@@ -15,8 +16,12 @@ sys.path.insert(0, str(ROOT))
 from aster_mm.core.spreads import AdaptiveConfig, AdaptiveSpreads, describe  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "aster-2025-09-29"
-CONFIG = AdaptiveConfig(risk_aversion=0.1, min_spread=Decimal("0.0002"),
-                        fixed_buy_spread=Decimal("0.006"), fixed_sell_spread=Decimal("0.006"))
+CONFIG = AdaptiveConfig(
+    risk_aversion=0.1,
+    min_spread=Decimal("0.0002"),
+    fixed_buy_spread=Decimal("0.006"),
+    fixed_sell_spread=Decimal("0.006"),
+)
 
 
 def loaded(mids: int, trades: int) -> tuple[AdaptiveSpreads, float]:
@@ -42,7 +47,7 @@ def measure_costs() -> None:
         refit = per_call_us(lambda: model._refit(end), 20)
         assert model._refit(end) is not None
         print(f"refit             {refit:8.1f} µs")
-        model.spreads(end)                       # fitted now: the calls below are not due
+        model.spreads(end)  # fitted now: the calls below are not due
         print(f"spreads (no refit){per_call_us(lambda: model.spreads(end, 1.0), 20000):8.2f} µs")
         print(f"on_mid            {per_call_us(lambda: model.on_mid(end, 100.0), 20000):8.2f} µs")
         print(f"on_trade          {per_call_us(lambda: model.on_trade(end, 100.01, 100.0), 20000):8.2f} µs")
@@ -64,8 +69,10 @@ def replay(symbol: str) -> None:
                 model.on_trade(t, x, mid)
         end = max(mids[-1][0], trades[-1][0])
         flat, long = model.spreads(end + CONFIG.refit_every), model.spreads(end + CONFIG.refit_every, 1.0)
-        print(f"{symbol} gamma={gamma}: flat buy/sell {flat.buy_spread}/{flat.sell_spread}, "
-              f"long 1 lot buy/sell {long.buy_spread}/{long.sell_spread}; {describe(long.estimates)}")
+        print(
+            f"{symbol} gamma={gamma}: flat buy/sell {flat.buy_spread}/{flat.sell_spread}, "
+            f"long 1 lot buy/sell {long.buy_spread}/{long.sell_spread}; {describe(long.estimates)}"
+        )
 
 
 if __name__ == "__main__":

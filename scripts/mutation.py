@@ -13,6 +13,7 @@ count; a whole module is "module.*". A full run takes about half an hour on 2 co
 
 Exit status: 0 when the score is at least TARGET, 1 otherwise.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,37 +32,55 @@ TARGET = 0.90
 
 # mutmut names a mutant module.x_function__mutmut_N or module.xǁClassǁmethod__mutmut_N.
 SCOPE = [
-    "aster_mm.core.decisions.*",                       # what to quote
-    "aster_mm.core.orders.*",                          # the order state machine
-    "aster_mm.core.position.*",                        # the position tracker
-    "aster_mm.live.execution.*",                       # every order request and what its answer means
-    "aster_mm.live.account.*",                         # account states: modes, balance, leverage, rules
-    "aster_mm.exchange.signing.*",                         # V1 and V3 request signing
-    "aster_mm.live.chores.xǁDeadManSwitchǁ*",          # the dead-man switch: renewal and disarm
-    "aster_mm.live.bot.xǁMarketMakerǁshutdown*",       # cancel everything, then disarm
-    "aster_mm.live.bot.xǁMarketMakerǁstep*",           # the one decision per wake-up
-    "aster_mm.live.bot.xǁMarketMakerǁnot_ready*",      # no quoting blind
-    "aster_mm.live.bot.xǁMarketMakerǁquote_loop*",     # a failed step forces a reconciliation
-    "aster_mm.core.strategy.*",                        # the order wanted: quote, stop-loss, loss limits
-    "aster_mm.core.limits.*",                          # position cap, stop-loss and loss-limit decisions
-    "aster_mm.accounting.ledger.*",                          # every fill and funding payment, once; daily totals
-    "aster_mm.accounting.pnl.*",                             # the session's net PnL the loss limits read
+    "aster_mm.core.decisions.*",  # what to quote
+    "aster_mm.core.orders.*",  # the order state machine
+    "aster_mm.core.position.*",  # the position tracker
+    "aster_mm.live.execution.*",  # every order request and what its answer means
+    "aster_mm.live.account.*",  # account states: modes, balance, leverage, rules
+    "aster_mm.exchange.signing.*",  # V1 and V3 request signing
+    "aster_mm.live.chores.xǁDeadManSwitchǁ*",  # the dead-man switch: renewal and disarm
+    "aster_mm.live.bot.xǁMarketMakerǁshutdown*",  # cancel everything, then disarm
+    "aster_mm.live.bot.xǁMarketMakerǁstep*",  # the one decision per wake-up
+    "aster_mm.live.bot.xǁMarketMakerǁnot_ready*",  # no quoting blind
+    "aster_mm.live.bot.xǁMarketMakerǁquote_loop*",  # a failed step forces a reconciliation
+    "aster_mm.core.strategy.*",  # the order wanted: quote, stop-loss, loss limits
+    "aster_mm.core.limits.*",  # position cap, stop-loss and loss-limit decisions
+    "aster_mm.accounting.ledger.*",  # every fill and funding payment, once; daily totals
+    "aster_mm.accounting.pnl.*",  # the session's net PnL the loss limits read
     # the client: signing glue, clock, error mapping, retries, the order endpoints' answers
-    *(f"aster_mm.exchange.client.{name}*" for name in (
-        "x_sign", "xǁAsterClientǁ_encode", "xǁAsterClientǁ_now_ms", "xǁAsterClientǁsync_time",
-        "xǁAsterClientǁblocked_for", "xǁAsterClientǁ_send_once", "xǁAsterClientǁ_raise_for",
-        "xǁAsterClientǁ_retry_after", "xǁAsterClientǁ_request", "xǁAsterClientǁcan_modify",
-        "xǁAsterClientǁpath", "xǁAsterClientǁplace_limit", "xǁAsterClientǁmodify_order",
-        "xǁAsterClientǁcancel_order", "xǁAsterClientǁcancel_all", "xǁAsterClientǁquery_order",
-        "xǁAsterClientǁset_margin_type", "xǁExchangeErrorǁ__init__", "xǁRateLimitErrorǁ__init__")),
+    *(
+        f"aster_mm.exchange.client.{name}*"
+        for name in (
+            "x_sign",
+            "xǁAsterClientǁ_encode",
+            "xǁAsterClientǁ_now_ms",
+            "xǁAsterClientǁsync_time",
+            "xǁAsterClientǁblocked_for",
+            "xǁAsterClientǁ_send_once",
+            "xǁAsterClientǁ_raise_for",
+            "xǁAsterClientǁ_retry_after",
+            "xǁAsterClientǁ_request",
+            "xǁAsterClientǁcan_modify",
+            "xǁAsterClientǁpath",
+            "xǁAsterClientǁplace_limit",
+            "xǁAsterClientǁmodify_order",
+            "xǁAsterClientǁcancel_order",
+            "xǁAsterClientǁcancel_all",
+            "xǁAsterClientǁquery_order",
+            "xǁAsterClientǁset_margin_type",
+            "xǁExchangeErrorǁ__init__",
+            "xǁRateLimitErrorǁ__init__",
+        )
+    ),
     # a new module that decides or moves money: add it here and to only_mutate in pyproject.toml
 ]
 
-DETECTED = {"killed", "timeout", "caught by type check"}   # a hang is detection: the test run failed
+DETECTED = {"killed", "timeout", "caught by type check"}  # a hang is detection: the test run failed
 
 
 def mutmut_status():
     from mutmut.stats import status_by_exit_code
+
     return status_by_exit_code
 
 
@@ -86,15 +105,21 @@ def recheck(patterns: list[str], tests: list[str], workers: int) -> None:
     env = {**os.environ, "AMM_TEST_SCHEMES": "v1"}
 
     def run(name: str, *selection: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-rf", "-p", "no:cacheprovider",
-                               *(selection or tests)], cwd=ROOT / "mutants", env={**env, "MUTANT_UNDER_TEST": name},
-                              capture_output=True, text=True)
+        return subprocess.run(
+            [sys.executable, "-m", "pytest", "-x", "-q", "-rf", "-p", "no:cacheprovider", *(selection or tests)],
+            cwd=ROOT / "mutants",
+            env={**env, "MUTANT_UNDER_TEST": name},
+            capture_output=True,
+            text=True,
+        )
 
     # The tests must pass on the unmutated copy (the sources in mutants/ are from the last run): a test
     # written for newer code would otherwise "kill" every survivor.
     if run("").returncode != 0:
-        raise SystemExit(f"recheck: {' '.join(tests)} fail without any mutant: run mutmut again first "
-                         "(`--resume`) so that mutants/ holds the current sources")
+        raise SystemExit(
+            f"recheck: {' '.join(tests)} fail without any mutant: run mutmut again first "
+            "(`--resume`) so that mutants/ holds the current sources"
+        )
 
     def killed(name: str) -> bool:
         """A failing test counts only if it fails again when run alone: on a loaded machine a timing test
@@ -102,6 +127,7 @@ def recheck(patterns: list[str], tests: list[str], workers: int) -> None:
         first = run(name)
         failed = [line.split()[1] for line in first.stdout.splitlines() if line.startswith("FAILED ")]
         return first.returncode == 1 and bool(failed) and run(name, failed[0]).returncode == 1
+
     with ThreadPoolExecutor(workers) as pool:
         dead = {name for name, k in zip(left, pool.map(killed, left)) if k}
     for meta in (ROOT / "mutants").rglob("*.meta"):
@@ -174,8 +200,9 @@ def main() -> int:
                 return 0 if report(patterns) >= TARGET else 1
         # The simulator tests on the V1 scheme only: V3 doubles the time, and test_v3.py covers its paths.
         env = {**os.environ, "AMM_TEST_SCHEMES": "v1"}
-        run = subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(args.max_children),
-                              *globs], cwd=ROOT, env=env)
+        run = subprocess.run(
+            [sys.executable, "-m", "mutmut", "run", "--max-children", str(args.max_children), *globs], cwd=ROOT, env=env
+        )
         if run.returncode != 0:
             print(f"mutmut failed (exit status {run.returncode})", file=sys.stderr)
             return run.returncode

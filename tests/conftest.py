@@ -5,13 +5,14 @@ HMAC on /fapi/v1 paths; "v3": Pro API agent wallet and EIP-712 on /fapi/v3 paths
 scheme on the simulator (`sim.scheme`); `BotRun` and `bot_env` give the bot that scheme's credentials.
 The simulator answers a V1 path asked of it (requests, fail_next) for the V3 path of the same endpoint.
 """
+
 from __future__ import annotations
 
 import asyncio
 import os
-import tempfile
 import socket
 import sys
+import tempfile
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,23 +21,35 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from aster_mm.exchange.client import AsterClient  # noqa: E402
 from aster_mm.core.config import Config, Timings  # noqa: E402
 from aster_mm.core.decisions import BUY  # noqa: E402
-from aster_mm.ops.unattended import Ops  # noqa: E402
+from aster_mm.exchange.client import AsterClient  # noqa: E402
 from aster_mm.exchange.signing import Eip712Signer, HmacSigner  # noqa: E402
 from aster_mm.live.bot import MarketMaker  # noqa: E402
+from aster_mm.ops.unattended import Ops  # noqa: E402
 from aster_mm.simulator import SimExchange  # noqa: E402
 
 SYMBOL = "ETHUSDT"
-T0 = 1_700_000_000_000            # exchange milliseconds
+T0 = 1_700_000_000_000  # exchange milliseconds
 CID = "amm-run1-1"
 DATA_DIR = ROOT.parent / "shared" / "data" / "aster-2025-09-29"
 
 # Every wait short, so faults play out in milliseconds rather than the production seconds.
-FAST = Timings(stale_after=1.5, status_every=60, keepalive_every=600, sweep_every=600, heartbeat_every=600,
-               reconnect_first=0.05, reconnect_max=0.3, stable_after=0.5, unknown_grace=0.5,
-               requery_every=0.05, shutdown_timeout=3.0, idle_wake=0.1, income_lag=0.3)
+FAST = Timings(
+    stale_after=1.5,
+    status_every=60,
+    keepalive_every=600,
+    sweep_every=600,
+    heartbeat_every=600,
+    reconnect_first=0.05,
+    reconnect_max=0.3,
+    stable_after=0.5,
+    unknown_grace=0.5,
+    requery_every=0.05,
+    shutdown_timeout=3.0,
+    idle_wake=0.1,
+    income_lag=0.3,
+)
 
 
 def levels(mid: Decimal, half_spread: Decimal = Decimal("0.01"), tick: Decimal = Decimal("0.01"), n: int = 5):
@@ -127,11 +140,12 @@ class BotRun:
     def __init__(self, sim: SimExchange, timings: Timings = FAST, **config):
         self.sim = sim
         self.client = AsterClient(signer=signer_for(sim), rest_url=sim.rest_url, timeout=2.0)
-        if "ledger" not in config:             # never a ledger in the working directory
+        if "ledger" not in config:  # never a ledger in the working directory
             config["ledger"] = str(Path(tempfile.mkdtemp(prefix="amm-ledger-")) / "ledger.csv")
         ops = config.pop("ops", None)
-        self.bot = MarketMaker(Config(symbol=config.pop("symbol", SYMBOL), **config), self.client, sim.ws_url,
-                               timings=timings, ops=ops)
+        self.bot = MarketMaker(
+            Config(symbol=config.pop("symbol", SYMBOL), **config), self.client, sim.ws_url, timings=timings, ops=ops
+        )
         self.task: asyncio.Task | None = None
 
     async def __aenter__(self) -> MarketMaker:
@@ -165,8 +179,14 @@ def bot_env(sim, tmp_path):
 
 async def run_cli(*args: str, env: dict, cwd: Path) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        sys.executable, str(ROOT / "market_maker.py"), *args, env=env, cwd=cwd,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        str(ROOT / "market_maker.py"),
+        *args,
+        env=env,
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
 
 
 def free_port() -> int:
@@ -185,30 +205,51 @@ class FakeClock:
         return self.t
 
 
-def order_update(x, X, *, c=CID, S=BUY, q="0.010", p="2490.00", l="0", z="0", L="0", t=0, i=8886774,
-                 E=T0, T=None, s=SYMBOL, R=False) -> dict:
+def order_update(
+    x,
+    X,
+    *,
+    c=CID,
+    S=BUY,
+    q="0.010",
+    p="2490.00",
+    l="0",  # noqa: E741 (l: the payload's own field name)
+    z="0",
+    L="0",
+    t=0,
+    i=8886774,
+    E=T0,
+    T=None,
+    s=SYMBOL,
+    R=False,
+) -> dict:
     T = E - 1 if T is None else T
-    return {"e": "ORDER_TRADE_UPDATE", "E": E, "T": T, "o": {
-        "s": s,                         # symbol
-        "c": c,                         # client order id
-        "S": S,                         # side
-        "o": "LIMIT",                   # order type
-        "f": "GTX",                     # time in force
-        "q": q,                         # original quantity
-        "p": p,                         # price
-        "ap": L if z != "0" else "0",   # average price
-        "x": x,                         # execution type of this event
-        "X": X,                         # order status
-        "i": i,                         # order id
-        "l": l,                         # last filled quantity
-        "z": z,                         # cumulative filled quantity
-        "L": L,                         # last fill price
-        "n": "0.00049800" if x == "TRADE" else "0",   # commission
-        "N": "USDT",                    # commission asset
-        "T": T,                         # trade time
-        "t": t,                         # trade id
-        "m": True,                      # maker
-        "R": R,                         # reduce only
-        "ps": "BOTH",                   # position side
-        "rp": "0",                      # realized profit
-    }}
+    return {
+        "e": "ORDER_TRADE_UPDATE",
+        "E": E,
+        "T": T,
+        "o": {
+            "s": s,  # symbol
+            "c": c,  # client order id
+            "S": S,  # side
+            "o": "LIMIT",  # order type
+            "f": "GTX",  # time in force
+            "q": q,  # original quantity
+            "p": p,  # price
+            "ap": L if z != "0" else "0",  # average price
+            "x": x,  # execution type of this event
+            "X": X,  # order status
+            "i": i,  # order id
+            "l": l,  # last filled quantity
+            "z": z,  # cumulative filled quantity
+            "L": L,  # last fill price
+            "n": "0.00049800" if x == "TRADE" else "0",  # commission
+            "N": "USDT",  # commission asset
+            "T": T,  # trade time
+            "t": t,  # trade id
+            "m": True,  # maker
+            "R": R,  # reduce only
+            "ps": "BOTH",  # position side
+            "rp": "0",  # realized profit
+        },
+    }

@@ -1,5 +1,6 @@
 """Issue 10: the account states and exchange behaviour a real user meets, each driven through the
 simulator against the real bot; each test fails on the code before the fix."""
+
 from __future__ import annotations
 
 import asyncio
@@ -54,11 +55,11 @@ async def test_hedge_mode_switched_while_running_cancels_and_stops(sim):
     async with run as bot:
         await wait_open(sim, "BUY")
         posts = len(order_posts(sim))
-        await sim.set_modes(dual_side=True)              # ACCOUNT_CONFIG_UPDATE ai.d = true
+        await sim.set_modes(dual_side=True)  # ACCOUNT_CONFIG_UPDATE ai.d = true
         with pytest.raises(FatalError, match="hedge mode"):
             await asyncio.wait_for(run.task, 5)
         assert open_orders(sim) == []
-        assert len(order_posts(sim)) == posts            # nothing new was sent after the switch
+        assert len(order_posts(sim)) == posts  # nothing new was sent after the switch
         assert_invariants(sim, bot)
         run.task = None
 
@@ -70,13 +71,13 @@ async def test_hedge_mode_found_by_a_rejected_order_stops_the_retries(sim):
         await wait_open(sim, "BUY")
         await sim.fill_order(SYMBOL)
         await wait_open(sim, "SELL")
-        sim.accounts.dual_side = True                    # switched elsewhere, no event pushed
-        await set_mid(sim, "2530")                       # the SELL is replaced: its placement is refused
+        sim.accounts.dual_side = True  # switched elsewhere, no event pushed
+        await set_mid(sim, "2530")  # the SELL is replaced: its placement is refused
         with pytest.raises(FatalError, match="hedge mode"):
             await asyncio.wait_for(run.task, 5)
         run.task = None
         refused = [r for r in sim.requests("POST", "/fapi/v1/order") if r["status"] == 400]
-        assert len(refused) == 1                         # one refusal, then the mode was read: no retry loop
+        assert len(refused) == 1  # one refusal, then the mode was read: no retry loop
         assert open_orders(sim) == []
 
 
@@ -104,7 +105,7 @@ async def test_a_margin_mode_switched_while_running_resizes_the_next_order_after
             reads = len(sim.requests("GET", "/fapi/v1/multiAssetsMargin"))
             await sim.set_modes(multi_assets=True)
             await sim.wait_for(lambda: bot.state.multi_assets and not bot.state.modes_stale, 5)
-            await set_mid(sim, "2520")                                   # a requote opens with the new size
+            await set_mid(sim, "2520")  # a requote opens with the new size
             await sim.wait_for(lambda: [o["origQty"] for o in open_orders(sim)] == ["0.722"], 5)
             assert len(sim.requests("GET", "/fapi/v1/multiAssetsMargin")) == reads + 1
             assert_invariants(sim, bot)
@@ -125,7 +126,7 @@ async def test_leverage_that_cannot_be_set_blocks_opening_until_it_can(sim):
     sim.accounts.leverage_locked = True
     timings = replace(FAST, settings_retry=0.3)
     async with BotRun(sim, timings=timings, leverage=5) as bot:
-        await sim.wait_for(lambda: len(sim.requests("POST", LEVERAGE)) >= 2, 5)   # tried at start and again
+        await sim.wait_for(lambda: len(sim.requests("POST", LEVERAGE)) >= 2, 5)  # tried at start and again
         assert not order_posts(sim)
         sim.accounts.leverage_locked = False
         buy = await wait_open(sim, "BUY")
@@ -138,9 +139,9 @@ async def test_leverage_that_cannot_be_set_blocks_opening_until_it_can(sim):
 async def test_leverage_changed_elsewhere_is_restored_before_the_next_opening_order(sim):
     async with BotRun(sim, leverage=3) as bot:
         await wait_open(sim, "BUY")
-        await sim.set_leverage(SYMBOL, 10)                # the user changed it in the web UI
+        await sim.set_leverage(SYMBOL, 10)  # the user changed it in the web UI
         await wait_seen(bot, lambda: bot.state.leverage in (3, 10))
-        await set_mid(sim, "2520")                        # a requote: the new BUY must wait for leverage 3
+        await set_mid(sim, "2520")  # a requote: the new BUY must wait for leverage 3
         await sim.wait_for(lambda: len(order_posts(sim)) == 2, 5)
         lev_posts = [r for r in sim.requests("POST", LEVERAGE) if r["params"]["leverage"] == "3"]
         assert len(lev_posts) == 2 and lev_posts[-1]["t"] <= sim.requests("POST", "/fapi/v1/order")[-1]["t"]
@@ -184,11 +185,11 @@ async def test_symbol_leaving_trading_makes_the_bot_close_only(sim):
         await wait_open(sim, "SELL")
         sim.set_symbol(SYMBOL, status="SETTLING")
         await wait_seen(bot, lambda: "symbol" in bot.state.close_only)
-        await sim.fill_order(SYMBOL)                      # the close still works ...
+        await sim.fill_order(SYMBOL)  # the close still works ...
         await sim.wait_for(lambda: bot.state.position.amount == 0, 5)
         await quote_loop_idle(sim, bot)
-        assert [p["side"] for p in order_posts(sim)] == ["SELL"]   # ... and nothing opens
-        sim.set_symbol(SYMBOL, status="TRADING")          # back: opening resumes
+        assert [p["side"] for p in order_posts(sim)] == ["SELL"]  # ... and nothing opens
+        sim.set_symbol(SYMBOL, status="TRADING")  # back: opening resumes
         await wait_open(sim, "BUY")
 
 
@@ -201,7 +202,7 @@ async def test_non_trading_symbol_at_start_is_adopted_and_closed(sim):
 
 
 async def test_reduce_only_permission_stops_opening(sim):
-    sim.accounts.reduce_only_only = True                 # -4087 on every opening order
+    sim.accounts.reduce_only_only = True  # -4087 on every opening order
     async with BotRun(sim) as bot:
         await wait_seen(bot, lambda: "symbol" in bot.state.close_only)
         await quote_loop_idle(sim, bot)
@@ -212,8 +213,8 @@ async def test_filter_rejection_rereads_the_rules(sim):
     async with BotRun(sim) as bot:
         await wait_open(sim, "BUY")
         reads = len(sim.requests("GET", "/fapi/v1/exchangeInfo"))
-        sim.set_symbol(SYMBOL, tick="0.1")                # the exchange changed the tick
-        await set_mid(sim, "2520.05")                     # the replacement at the old tick is refused (-4014)
+        sim.set_symbol(SYMBOL, tick="0.1")  # the exchange changed the tick
+        await set_mid(sim, "2520.05")  # the replacement at the old tick is refused (-4014)
         await sim.wait_for(lambda: len(sim.requests("GET", "/fapi/v1/exchangeInfo")) > reads, 5)
         buy = await wait_open(sim, "BUY")
         assert D(buy["price"]) % D("0.1") == 0
@@ -250,7 +251,7 @@ async def test_margin_call_makes_the_bot_close_only(sim):
     async with BotRun(sim) as bot:
         await wait_open(sim, "BUY")
         await sim.margin_call(SYMBOL)
-        await sim.wait_for(lambda: not open_orders(sim), 5)   # the opening order is pulled
+        await sim.wait_for(lambda: not open_orders(sim), 5)  # the opening order is pulled
         assert "liquidation" in bot.state.close_only
         await quote_loop_idle(sim, bot)
         assert len(order_posts(sim)) == 1
@@ -288,7 +289,7 @@ async def test_403_on_the_dead_man_switch_does_not_disable_it(sim):
 async def test_post_only_expiries_back_off_although_the_placement_answer_says_new(sim):
     # A crossed book: every post-only BUY would take, so the exchange expires it. The placement is
     # answered NEW (newOrderRespType=ACK); only the stream says EXPIRED.
-    await sim.set_book(SYMBOL, bids=[(D("2510"), D(5))], asks=[(D("2470"), D(5))])   # BUY at 2475.06
+    await sim.set_book(SYMBOL, bids=[(D("2510"), D(5))], asks=[(D("2470"), D(5))])  # BUY at 2475.06
     async with BotRun(sim):
         await sim.wait_for(lambda: len(order_posts(sim)) >= 3, 5)
         started = sim.requests("POST", "/fapi/v1/order")[0]["t"]
@@ -308,8 +309,9 @@ def closed_port() -> int:
 async def test_unreachable_rest_host_is_retried_then_fatal_naming_it(bot_env, tmp_path):
     port = closed_port()
     bot_env["ASTER_REST_URL"] = f"http://127.0.0.1:{port}"
-    proc = await run_cli("--symbol", SYMBOL, "--start-timeout", "1", "--log-file", str(tmp_path / "mm.log"),
-                         env=bot_env, cwd=tmp_path)
+    proc = await run_cli(
+        "--symbol", SYMBOL, "--start-timeout", "1", "--log-file", str(tmp_path / "mm.log"), env=bot_env, cwd=tmp_path
+    )
     out, err = await asyncio.wait_for(proc.communicate(), 15)
     assert proc.returncode == 1 and f"127.0.0.1:{port}" in err.decode()
     assert b"Traceback" not in out + err
@@ -318,8 +320,9 @@ async def test_unreachable_rest_host_is_retried_then_fatal_naming_it(bot_env, tm
 
 async def test_unreachable_websocket_host_is_fatal_after_the_start_timeout(sim, bot_env, tmp_path):
     bot_env["ASTER_WS_URL"] = f"ws://127.0.0.1:{closed_port()}"
-    proc = await run_cli("--symbol", SYMBOL, "--start-timeout", "1", "--log-file", str(tmp_path / "mm.log"),
-                         env=bot_env, cwd=tmp_path)
+    proc = await run_cli(
+        "--symbol", SYMBOL, "--start-timeout", "1", "--log-file", str(tmp_path / "mm.log"), env=bot_env, cwd=tmp_path
+    )
     out, err = await asyncio.wait_for(proc.communicate(), 15)
     assert proc.returncode == 1 and "WebSocket host" in err.decode()
     assert b"Traceback" not in out + err
@@ -327,14 +330,14 @@ async def test_unreachable_websocket_host_is_fatal_after_the_start_timeout(sim, 
 
 
 async def test_exchange_down_at_boot_is_waited_out(sim):
-    await sim.restart(down_seconds=1.0)                   # REST answers 503 for a second
+    await sim.restart(down_seconds=1.0)  # REST answers 503 for a second
     async with BotRun(sim):
         await wait_open(sim, "BUY", timeout=10)
 
 
 # ---- 11. position snapshots without updateTime -----------------------------------------------------
 async def test_unstamped_position_reads_keep_a_full_cycle_exact(sim):
-    sim.accounts.stamp_positions = False                  # positionRisk updateTime 0, as in the docs' example
+    sim.accounts.stamp_positions = False  # positionRisk updateTime 0, as in the docs' example
     async with BotRun(sim, timings=replace(FAST, sweep_every=0.2)) as bot:
         await wait_open(sim, "BUY")
         await sim.fill_order(SYMBOL)
@@ -349,13 +352,12 @@ async def test_unstamped_position_reads_keep_a_full_cycle_exact(sim):
 
 async def test_dead_man_switch_missing_endpoint_stops_renewing(sim):
     """404: the exchange has no countdownCancelAll; the bot trades on without it and stops asking."""
-    sim.fail_next("POST", "/fapi/v1/countdownCancelAll", status=404,
-                  body={"code": -1000, "msg": "Unknown endpoint"})
+    sim.fail_next("POST", "/fapi/v1/countdownCancelAll", status=404, body={"code": -1000, "msg": "Unknown endpoint"})
     async with BotRun(sim, timings=replace(FAST, heartbeat_every=0.05)) as bot:
         await wait_open(sim, "BUY")
         await wait_seen(bot, lambda: not bot.dead_man.available)
         renewals = len(sim.requests("POST", "/fapi/v1/countdownCancelAll"))
-        await set_mid(sim, "2520")                                  # trading goes on ...
+        await set_mid(sim, "2520")  # trading goes on ...
         await sim.wait_for(lambda: len(sim.order_requests()) >= 2, 5)
         checked = bot.beat_at
         await wait_seen(bot, lambda: bot.beat_at > checked + 0.3)  # ... for several renewal periods

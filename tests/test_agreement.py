@@ -13,6 +13,7 @@ decision functions on hftbacktest (risk-averse queue model) on the other, with
 The README's "Backtesting" section gives the figures, and those of the simulator's default rule
 (partial fills), where the two engines part for a reason.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -30,7 +31,7 @@ from aster_mm.backtest.runner import Runner  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not DATA_DIR.is_dir(), reason=f"recorded data not found at {DATA_DIR}")
 
-SPREAD = Decimal("0.0001")            # tight, so 10 minutes of data give dozens of round trips
+SPREAD = Decimal("0.0001")  # tight, so 10 minutes of data give dozens of round trips
 REPRICE = Decimal("0.0005")
 WALLET = Decimal(10000)
 TOLERANCE = 0.25
@@ -40,8 +41,9 @@ def backtest(symbol: str) -> tuple[int, Decimal]:
     """(fills, base volume) from hftbacktest, risk-averse queue, no latency."""
     book, trades = convert.data_files(DATA_DIR, symbol)
     rules = convert.symbol_rules(symbol, book, trades)
-    cfg = engine.EngineConfig(tick=float(rules.tick), lot=float(rules.step), queue_model="risk-averse",
-                              order_latency_ns=0)
+    cfg = engine.EngineConfig(
+        tick=float(rules.tick), lot=float(rules.step), queue_model="risk-averse", order_latency_ns=0
+    )
     params = QuoteParams(SPREAD, SPREAD, Decimal("0.2"), Decimal("15"))
     result = Runner(convert.load(book, trades, 0), rules, params, REPRICE, WALLET, cfg).run()
     return len(result.fills), sum((Decimal(repr(f.qty)) for f in result.fills), Decimal(0))
@@ -71,6 +73,6 @@ async def test_replay_and_backtest_agree_on_fills_and_volume(symbol):
     bt_fills, bt_volume = backtest(symbol)
     sim_fills, sim_volume = await replay(symbol)
     print(f"{symbol}: fills sim {sim_fills} / backtest {bt_fills}, volume sim {sim_volume} / backtest {bt_volume}")
-    assert bt_fills >= 8 and sim_fills >= 8                          # enough trading to compare
+    assert bt_fills >= 8 and sim_fills >= 8  # enough trading to compare
     assert off_by(sim_fills, bt_fills) <= TOLERANCE
     assert off_by(sim_volume, bt_volume) <= TOLERANCE

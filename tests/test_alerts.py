@@ -1,5 +1,6 @@
 """Alerts reach a local server standing in for a Slack/Discord webhook and for Telegram: coalesced,
 rate-limited, retried a bounded number of times, never holding up shutdown, never showing a secret."""
+
 from __future__ import annotations
 
 import asyncio
@@ -23,7 +24,7 @@ class AlertServer:
 
     def __init__(self):
         self.received: list[tuple[str, dict]] = []
-        self.statuses: list[int] = []          # answers to give, in order; then 200
+        self.statuses: list[int] = []  # answers to give, in order; then 200
         self.hang = False
         self.release = asyncio.Event()
         self.arrived = asyncio.Condition()
@@ -72,22 +73,24 @@ async def test_both_destinations_get_the_text_in_their_own_shape(server):
         await server.wait(lambda: len(server.received) == 2)
     [(_, hook)] = [r for r in server.received if r[0] == "webhook"]
     [(_, tg)] = [r for r in server.received if r[0] == "telegram"]
-    assert hook == {"text": "aster-mm ETHUSDT: halted: daily loss limit",
-                    "content": "aster-mm ETHUSDT: halted: daily loss limit"}
+    assert hook == {
+        "text": "aster-mm ETHUSDT: halted: daily loss limit",
+        "content": "aster-mm ETHUSDT: halted: daily loss limit",
+    }
     assert tg["chat_id"] == CHAT and tg["text"] == hook["text"]
 
 
 async def test_identical_alerts_are_coalesced_and_the_rate_is_limited(server):
     alerts = Alerts([webhook_sink(f"{server.url}/hook")], per_minute=2)
     for _ in range(3):
-        alerts.send("market stream down")            # queued before the sender runs: one message
+        alerts.send("market stream down")  # queued before the sender runs: one message
     alerts.send("user stream down")
     alerts.send("third distinct message")
     await alerts.__aenter__()
     await server.wait(lambda: len(server.received) == 2)
     assert server.texts("webhook") == ["aster-mm: market stream down (x3)", "aster-mm: user stream down"]
     started = time.monotonic()
-    await alerts.close(flush_for=0.2)                 # the third waits for the next minute; close does not
+    await alerts.close(flush_for=0.2)  # the third waits for the next minute; close does not
     assert time.monotonic() - started < 1.0
     assert len(server.received) == 2
 
@@ -96,12 +99,12 @@ async def test_a_failing_destination_is_retried_a_bounded_number_of_times(server
     server.statuses = [500, 502]
     async with Alerts([webhook_sink(f"{server.url}/hook")], retry_delay=0.01) as alerts:
         alerts.send("one")
-        await server.wait(lambda: len(server.received) == 3)       # two failures, then delivered
+        await server.wait(lambda: len(server.received) == 3)  # two failures, then delivered
         server.statuses = [500, 500, 500, 500]
         alerts.send("two")
         await server.wait(lambda: len(server.received) == 6)
         assert alerts.metrics.alerts == {"sent": 1, "failed": 1, "dropped": 0}
-        server.statuses = [400]                                     # a bad request: no retry
+        server.statuses = [400]  # a bad request: no retry
         alerts.send("three")
         alerts.send("four")
         await server.wait(lambda: len(server.received) == 8)
@@ -155,8 +158,10 @@ async def test_the_service_alerts_start_stop_and_a_fatal_error(sim, bot_env, tmp
     args = ("--alert-webhook", f"{server.url}/hook", "--log-file", str(tmp_path / "mm.log"))
     proc = await run_cli("--symbol", SYMBOL, *args, env=env, cwd=tmp_path)
     await server.wait(lambda: len(server.received) == 2, timeout=15)
-    assert all(t.startswith(f"aster-mm {SYMBOL}: started: mode=BUY") for t in server.texts("webhook")
-               + server.texts("telegram"))
+    assert all(
+        t.startswith(f"aster-mm {SYMBOL}: started: mode=BUY")
+        for t in server.texts("webhook") + server.texts("telegram")
+    )
     await wait_open(sim, "BUY")
     proc.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(proc.wait(), 15) == 0
@@ -172,6 +177,7 @@ async def test_the_service_alerts_start_stop_and_a_fatal_error(sim, bot_env, tmp
 
 def test_telegram_needs_both_variables(monkeypatch, tmp_path, capsys):
     import market_maker as mm
+
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
     monkeypatch.delenv("TELEGRAM_CHAT_ID", raising=False)
@@ -184,6 +190,7 @@ def test_telegram_needs_both_variables(monkeypatch, tmp_path, capsys):
 
 def test_a_bad_webhook_url_exits_2_without_echoing_it(capsys):
     import market_maker as mm
+
     with pytest.raises(SystemExit) as info:
         mm.main(["--symbol", SYMBOL, "--sim", "--alert-webhook", "ftp://secret-hook"])
     assert info.value.code == 2 and "secret-hook" not in capsys.readouterr().err

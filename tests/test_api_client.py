@@ -1,24 +1,34 @@
 """AsterClient against aioresponses-mocked endpoints: signing, parameters as sent, errors, retries, limits."""
+
 from __future__ import annotations
 
-import asyncio
 import re
 from dataclasses import dataclass
 from decimal import Decimal
 
 import aiohttp
 import pytest
-from aioresponses import aioresponses
 from aiohttp.client_reqrep import ConnectionKey
+from aioresponses import aioresponses
 from yarl import URL
 
-from aster_mm.exchange.client import (AsterClient, BannedError, ExchangeError, RateLimitError, RetryPolicy, SymbolRules,
-                        UnknownOutcomeError, decimal_str, parse_symbol_rules, sign)
+from aster_mm.exchange.client import (
+    AsterClient,
+    BannedError,
+    ExchangeError,
+    RateLimitError,
+    RetryPolicy,
+    SymbolRules,
+    UnknownOutcomeError,
+    decimal_str,
+    parse_symbol_rules,
+    sign,
+)
 
 BASE = "https://fapi.test"
 KEY = "ak-0123456789abcdefFULLKEY"
 SECRET = "sk-TOPSECRET-9f8e7d6c5b4a"
-NOW = 1_700_000_000.0             # seconds; the injected clock starts here
+NOW = 1_700_000_000.0  # seconds; the injected clock starts here
 
 
 class Clock:
@@ -48,7 +58,7 @@ class Sent:
 
     @property
     def params(self) -> list[tuple[str, str]]:
-        return list(self.url.query.items())       # in the order they were sent
+        return list(self.url.query.items())  # in the order they were sent
 
 
 @pytest.fixture
@@ -70,6 +80,7 @@ def sent(monkeypatch) -> list[Sent]:
     def spy(self, method, url, **kwargs):
         calls.append(Sent(method, URL(url), dict(kwargs.get("headers") or {})))
         return original(self, method, url, **kwargs)
+
     monkeypatch.setattr(aiohttp.ClientSession, "request", spy)
     return calls
 
@@ -101,18 +112,31 @@ def refused() -> aiohttp.ClientConnectorError:
 
 
 async def place(client: AsterClient, **kw) -> dict:
-    args = dict(symbol="ETHUSDT", side="BUY", quantity=Decimal("0.010"), price=Decimal("2500.10"),
-                client_order_id="amm-abc123-1")
+    args = dict(
+        symbol="ETHUSDT",
+        side="BUY",
+        quantity=Decimal("0.010"),
+        price=Decimal("2500.10"),
+        client_order_id="amm-abc123-1",
+    )
     args.update(kw)
-    return await client.place_limit(args.pop("symbol"), args.pop("side"), args.pop("quantity"),
-                                    args.pop("price"), args.pop("client_order_id"), **args)
+    return await client.place_limit(
+        args.pop("symbol"),
+        args.pop("side"),
+        args.pop("quantity"),
+        args.pop("price"),
+        args.pop("client_order_id"),
+        **args,
+    )
 
 
 # ============================================================================ signing and parameters
 def test_signature_matches_the_docs_test_vector():
     secret = "2b5eb11e18796d12d88f13dc27dbbd02c2cc51ff7059765ed9821957d82bb4d9"
-    total = ("symbol=BTCUSDT&side=BUY&type=LIMIT&quantity=1&price=9000&timeInForce=GTC"
-             "&recvWindow=5000&timestamp=1591702613943")
+    total = (
+        "symbol=BTCUSDT&side=BUY&type=LIMIT&quantity=1&price=9000&timeInForce=GTC"
+        "&recvWindow=5000&timestamp=1591702613943"
+    )
     assert sign(secret, total) == "3c661234138461fcc7a7d8746c6558c9842d4e10870d2ecbedf7777cad694af9"
 
 
@@ -141,32 +165,51 @@ async def test_listen_key_calls_send_the_key_header_unsigned(client, mock, sent)
     assert await client.new_listen_key() == "lk-123"
     await client.keepalive_listen_key()
     assert [(r.method, r.params, r.headers) for r in sent] == [
-        ("POST", [], {"X-MBX-APIKEY": KEY}), ("PUT", [], {"X-MBX-APIKEY": KEY})]
+        ("POST", [], {"X-MBX-APIKEY": KEY}),
+        ("PUT", [], {"X-MBX-APIKEY": KEY}),
+    ]
 
 
-@pytest.mark.parametrize("value, text", [
-    (Decimal("0.10"), "0.1"), (Decimal("1E+1"), "10"), (Decimal("2500.10"), "2500.1"),
-    (Decimal("0.00000100"), "0.000001"), (Decimal("1.0E+5"), "100000"), (Decimal("3"), "3"),
-])
+@pytest.mark.parametrize(
+    "value, text",
+    [
+        (Decimal("0.10"), "0.1"),
+        (Decimal("1E+1"), "10"),
+        (Decimal("2500.10"), "2500.1"),
+        (Decimal("0.00000100"), "0.000001"),
+        (Decimal("1.0E+5"), "100000"),
+        (Decimal("3"), "3"),
+    ],
+)
 def test_decimal_str_is_plain(value, text):
     assert decimal_str(value) == text
 
 
-@pytest.mark.parametrize("qty, price, qty_text, price_text", [
-    (Decimal("0.10"), Decimal("2500.10"), "0.1", "2500.1"),
-    (Decimal("1E+1"), Decimal("1E+3"), "10", "1000"),
-    (Decimal("0.001"), Decimal("0.00012340"), "0.001", "0.0001234"),
-])
+@pytest.mark.parametrize(
+    "qty, price, qty_text, price_text",
+    [
+        (Decimal("0.10"), Decimal("2500.10"), "0.1", "2500.1"),
+        (Decimal("1E+1"), Decimal("1E+3"), "10", "1000"),
+        (Decimal("0.001"), Decimal("0.00012340"), "0.001", "0.0001234"),
+    ],
+)
 async def test_place_limit_sends_exact_decimal_strings(client, mock, sent, qty, price, qty_text, price_text):
     mock.post(ORDER, payload={"orderId": 7, "status": "NEW"})
     await place(client, side="SELL", quantity=qty, price=price)
     (req,) = sent
     assert req.method == "POST" and req.path == "/fapi/v1/order"
     params = dict(req.params)
-    assert {k: params[k] for k in ("symbol", "side", "type", "timeInForce", "quantity", "price",
-                                    "newClientOrderId")} == {
-        "symbol": "ETHUSDT", "side": "SELL", "type": "LIMIT", "timeInForce": "GTX",
-        "quantity": qty_text, "price": price_text, "newClientOrderId": "amm-abc123-1"}
+    assert {
+        k: params[k] for k in ("symbol", "side", "type", "timeInForce", "quantity", "price", "newClientOrderId")
+    } == {
+        "symbol": "ETHUSDT",
+        "side": "SELL",
+        "type": "LIMIT",
+        "timeInForce": "GTX",
+        "quantity": qty_text,
+        "price": price_text,
+        "newClientOrderId": "amm-abc123-1",
+    }
     assert "reduceOnly" not in params
     assert req.params[-1][0] == "signature"
 
@@ -189,14 +232,17 @@ async def test_exchange_error_carries_status_code_msg_and_no_secret(client, mock
         assert SECRET not in text and KEY not in text
 
 
-@pytest.mark.parametrize("status, payload", [
-    (503, {"code": -1099, "msg": "Service Unavailable"}),
-    (503, None),                                           # a gateway page, not JSON
-    (200, None),                                           # a proxy's page with a success status
-    (500, {"code": -1000, "msg": "Internal error"}),
-    (400, {"code": -1006, "msg": "Unexpected response"}),
-    (400, {"code": -1007, "msg": "Timeout waiting for response from backend server"}),
-])
+@pytest.mark.parametrize(
+    "status, payload",
+    [
+        (503, {"code": -1099, "msg": "Service Unavailable"}),
+        (503, None),  # a gateway page, not JSON
+        (200, None),  # a proxy's page with a success status
+        (500, {"code": -1000, "msg": "Internal error"}),
+        (400, {"code": -1006, "msg": "Unexpected response"}),
+        (400, {"code": -1007, "msg": "Timeout waiting for response from backend server"}),
+    ],
+)
 async def test_doubtful_placement_is_unknown_and_not_repeated(client, mock, sent, sleeps, status, payload):
     kw = {"payload": payload} if payload else {"body": "<html>503</html>", "content_type": "text/html"}
     mock.post(ORDER, status=status, repeat=True, **kw)
@@ -206,13 +252,13 @@ async def test_doubtful_placement_is_unknown_and_not_repeated(client, mock, sent
     assert len(sent) == 1 and sleeps == []
 
 
-@pytest.mark.parametrize("exc", [asyncio.TimeoutError(), aiohttp.ServerDisconnectedError()])
+@pytest.mark.parametrize("exc", [TimeoutError(), aiohttp.ServerDisconnectedError()])
 async def test_network_failure_on_placement_is_unknown_and_not_repeated(client, mock, sent, sleeps, exc):
     mock.post(ORDER, exception=exc, repeat=True)
     with pytest.raises(UnknownOutcomeError) as info:
         await place(client)
     assert len(sent) == 1 and sleeps == []
-    err = info.value                                       # no HTTP answer: status 0, no exchange code
+    err = info.value  # no HTTP answer: status 0, no exchange code
     assert (err.status, err.code, err.path) == (0, None, "/fapi/v1/order")
     assert str(err) == f"/fapi/v1/order HTTP 0 code=None network error: {type(exc).__name__}"
 
@@ -229,30 +275,35 @@ async def test_connection_refused_on_placement_is_a_plain_failure(client, mock, 
 
 
 async def test_a_read_that_fails_on_every_attempt_is_a_plain_failure_naming_the_cause(client, mock, sleeps):
-    mock.get(ORDER, exception=asyncio.TimeoutError(), repeat=True)
+    mock.get(ORDER, exception=TimeoutError(), repeat=True)
     with pytest.raises(ExchangeError) as info:
         await client.query_order("ETHUSDT", client_order_id="amm-x-1")
     err = info.value
     assert not isinstance(err, UnknownOutcomeError)
-    assert (err.status, err.code, err.path, str(err)) == (0, None, "/fapi/v1/order",
-                                                          "/fapi/v1/order HTTP 0 code=None network error: TimeoutError")
+    assert (err.status, err.code, err.path, str(err)) == (
+        0,
+        None,
+        "/fapi/v1/order",
+        "/fapi/v1/order HTTP 0 code=None network error: TimeoutError",
+    )
 
 
 # ============================================================================ retries
 async def test_reads_are_retried_on_5xx_and_network_errors_with_capped_backoff(clock, sleeps, mock, sent):
-    async with AsterClient(KEY, SECRET, BASE, clock=clock, sleep=sleeps,
-                           retry=RetryPolicy(attempts=6, base_delay=0.5, max_delay=1.5)) as client:
+    async with AsterClient(
+        KEY, SECRET, BASE, clock=clock, sleep=sleeps, retry=RetryPolicy(attempts=6, base_delay=0.5, max_delay=1.5)
+    ) as client:
         url = at("/fapi/v1/openOrders")
         mock.get(url, status=502, body="bad gateway", content_type="text/plain")
         mock.get(url, exception=aiohttp.ServerDisconnectedError())
-        mock.get(url, exception=asyncio.TimeoutError())
+        mock.get(url, exception=TimeoutError())
         mock.get(url, exception=refused())
         mock.get(url, status=503, payload={"code": -1099, "msg": "busy"})
         mock.get(url, payload=[{"clientOrderId": "amm-x-1"}])
         assert await client.open_orders("ETHUSDT") == [{"clientOrderId": "amm-x-1"}]
     assert len(sent) == 6
     assert sleeps == [0.5, 1.0, 1.5, 1.5, 1.5]
-    for req in sent:                                       # every attempt is signed afresh
+    for req in sent:  # every attempt is signed afresh
         unsigned, signature = req.url.raw_query_string.rsplit("&signature=", 1)
         assert signature == sign(SECRET, unsigned)
 
@@ -264,11 +315,14 @@ async def test_cancel_is_retried_on_5xx(client, mock, sent, sleeps):
     assert [r.method for r in sent] == ["DELETE", "DELETE"] and sleeps == [0.2]
 
 
-@pytest.mark.parametrize("failure", [
-    {"status": 500, "payload": {"code": -1000, "msg": "Internal error"}},
-    {"exception": aiohttp.ServerDisconnectedError()},
-    {"exception": refused()},
-])
+@pytest.mark.parametrize(
+    "failure",
+    [
+        {"status": 500, "payload": {"code": -1000, "msg": "Internal error"}},
+        {"exception": aiohttp.ServerDisconnectedError()},
+        {"exception": refused()},
+    ],
+)
 async def test_reads_give_up_after_the_policy_attempts(client, mock, sent, sleeps, failure):
     mock.get(ORDER, repeat=True, **failure)
     with pytest.raises(ExchangeError):
@@ -291,12 +345,12 @@ async def test_429_sets_retry_after_and_blocks_locally_until_it_passes(client, c
         await client.query_order("ETHUSDT", client_order_id="amm-x-1")
     assert info.value.retry_after == 7.0 and info.value.status == 429
     assert client.blocked_for() == pytest.approx(7.0)
-    assert len(sent) == 1                                  # a 429 is not retried
+    assert len(sent) == 1  # a 429 is not retried
 
     clock.t += 6.9
     with pytest.raises(RateLimitError) as info:
         await place(client)
-    assert len(sent) == 1                                  # refused locally, nothing sent
+    assert len(sent) == 1  # refused locally, nothing sent
     local = info.value
     assert type(local) is RateLimitError and (local.status, local.code, local.path) == (429, None, "/fapi/v1/order")
     assert local.retry_after == pytest.approx(0.1) and "back-off in force, not sent" in str(local)
@@ -316,8 +370,20 @@ async def test_back_off_without_retry_after_uses_a_default(client, mock, sent, s
     assert info.value.retry_after == wait and client.blocked_for() == pytest.approx(wait)
 
 
-@pytest.mark.parametrize("header, seconds", [("7", 7.0), ("0.5", 0.5), ("0", 0.0), (None, 3.0), ("", 3.0),
-                                             ("1.2.3", 3.0), ("-1", 3.0), ("soon", 3.0), ("nan", 3.0)])
+@pytest.mark.parametrize(
+    "header, seconds",
+    [
+        ("7", 7.0),
+        ("0.5", 0.5),
+        ("0", 0.0),
+        (None, 3.0),
+        ("", 3.0),
+        ("1.2.3", 3.0),
+        ("-1", 3.0),
+        ("soon", 3.0),
+        ("nan", 3.0),
+    ],
+)
 def test_retry_after_reads_seconds_and_falls_back_on_anything_else(header, seconds):
     assert AsterClient._retry_after(header, 3.0) == seconds
 
@@ -356,7 +422,10 @@ async def test_minus_1021_resyncs_once_and_retries(client, mock, sent):
     mock.post(ORDER, payload={"orderId": 9, "status": "NEW"})
     assert (await place(client))["orderId"] == 9
     assert [(r.method, r.path) for r in sent] == [
-        ("POST", "/fapi/v1/order"), ("GET", "/fapi/v1/time"), ("POST", "/fapi/v1/order")]
+        ("POST", "/fapi/v1/order"),
+        ("GET", "/fapi/v1/time"),
+        ("POST", "/fapi/v1/order"),
+    ]
     assert client.time_offset_ms == -3000
     assert dict(sent[-1].params)["timestamp"] == str(int(NOW * 1000) - 3000)
 
@@ -390,24 +459,39 @@ async def test_query_of_an_unknown_order_is_none(client, mock):
 
 
 # ============================================================================ symbol rules
-def exchange_info(symbol="ETHUSDT", status="TRADING", tick="0.01000000", step="0.00100000",
-                  min_qty="0.001", notional="5") -> dict:
-    return {"symbols": [
-        {"symbol": "BTCUSDT", "status": "TRADING", "filters": []},
-        {"symbol": symbol, "status": status, "filters": [
-            {"filterType": "PRICE_FILTER", "tickSize": tick, "minPrice": "0.01", "maxPrice": "1000000"},
-            {"filterType": "LOT_SIZE", "stepSize": step, "minQty": min_qty, "maxQty": "10000"},
-            {"filterType": "MARKET_LOT_SIZE", "stepSize": "0.001", "minQty": "0.001", "maxQty": "1000"},
-            {"filterType": "MIN_NOTIONAL", "notional": notional},
-        ]},
-    ]}
+def exchange_info(
+    symbol="ETHUSDT", status="TRADING", tick="0.01000000", step="0.00100000", min_qty="0.001", notional="5"
+) -> dict:
+    return {
+        "symbols": [
+            {"symbol": "BTCUSDT", "status": "TRADING", "filters": []},
+            {
+                "symbol": symbol,
+                "status": status,
+                "filters": [
+                    {"filterType": "PRICE_FILTER", "tickSize": tick, "minPrice": "0.01", "maxPrice": "1000000"},
+                    {"filterType": "LOT_SIZE", "stepSize": step, "minQty": min_qty, "maxQty": "10000"},
+                    {"filterType": "MARKET_LOT_SIZE", "stepSize": "0.001", "minQty": "0.001", "maxQty": "1000"},
+                    {"filterType": "MIN_NOTIONAL", "notional": notional},
+                ],
+            },
+        ]
+    }
 
 
 async def test_symbol_rules_are_parsed_as_decimals(client, mock):
     mock.get(at("/fapi/v1/exchangeInfo"), payload=exchange_info())
     rules = await client.symbol_rules("ETHUSDT")
-    assert rules == SymbolRules("ETHUSDT", "TRADING", Decimal("0.01"), Decimal("0.001"), Decimal("0.001"),
-                                Decimal("5"), max_qty=Decimal("10000"), market_max_qty=Decimal("1000"))
+    assert rules == SymbolRules(
+        "ETHUSDT",
+        "TRADING",
+        Decimal("0.01"),
+        Decimal("0.001"),
+        Decimal("0.001"),
+        Decimal("5"),
+        max_qty=Decimal("10000"),
+        market_max_qty=Decimal("1000"),
+    )
     assert all(isinstance(v, Decimal) for v in (rules.tick, rules.step, rules.min_qty, rules.min_notional))
 
 
@@ -427,16 +511,19 @@ def rules(tick="0.01", step="0.001") -> SymbolRules:
     return SymbolRules("ETHUSDT", "TRADING", Decimal(tick), Decimal(step), Decimal(step), Decimal("5"))
 
 
-@pytest.mark.parametrize("tick, price, down, up", [
-    ("0.01", "2500.10", "2500.10", "2500.10"),             # exact multiples are unchanged
-    ("0.01", "2500.123", "2500.12", "2500.13"),
-    ("0.01", "2500.1299999", "2500.12", "2500.13"),
-    ("0.0001", "0.12345", "0.1234", "0.1235"),
-    ("0.0001", "0.1234", "0.1234", "0.1234"),
-    ("0.1", "99999999.95", "99999999.9", "100000000.0"),
-    ("0.01", "123456789012.345", "123456789012.34", "123456789012.35"),
-    ("10", "2509", "2500", "2510"),
-])
+@pytest.mark.parametrize(
+    "tick, price, down, up",
+    [
+        ("0.01", "2500.10", "2500.10", "2500.10"),  # exact multiples are unchanged
+        ("0.01", "2500.123", "2500.12", "2500.13"),
+        ("0.01", "2500.1299999", "2500.12", "2500.13"),
+        ("0.0001", "0.12345", "0.1234", "0.1235"),
+        ("0.0001", "0.1234", "0.1234", "0.1234"),
+        ("0.1", "99999999.95", "99999999.9", "100000000.0"),
+        ("0.01", "123456789012.345", "123456789012.34", "123456789012.35"),
+        ("10", "2509", "2500", "2510"),
+    ],
+)
 def test_price_rounding(tick, price, down, up):
     r = rules(tick=tick)
     assert r.price_down(Decimal(price)) == Decimal(down)
@@ -444,35 +531,52 @@ def test_price_rounding(tick, price, down, up):
     assert r.price_down(Decimal(price)) <= Decimal(price) <= r.price_up(Decimal(price))
 
 
-@pytest.mark.parametrize("step, qty, down", [
-    ("0.001", "1.000", "1.000"), ("0.001", "1.9999", "1.999"), ("0.001", "0.0009", "0"),
-    ("0.001", "123456789.1234", "123456789.123"), ("1", "12.7", "12"), ("0.1", "0.3", "0.3"),
-])
+@pytest.mark.parametrize(
+    "step, qty, down",
+    [
+        ("0.001", "1.000", "1.000"),
+        ("0.001", "1.9999", "1.999"),
+        ("0.001", "0.0009", "0"),
+        ("0.001", "123456789.1234", "123456789.123"),
+        ("1", "12.7", "12"),
+        ("0.1", "0.3", "0.3"),
+    ],
+)
 def test_qty_rounding(step, qty, down):
     assert rules(step=step).qty_down(Decimal(qty)) == Decimal(down)
 
 
 # ============================================================================ account
 async def test_wallet_balances(client, mock):
-    mock.get(at("/fapi/v2/balance"), payload=[
-        {"accountAlias": "x", "asset": "USDT", "balance": "100.50", "availableBalance": "90"},
-        {"accountAlias": "x", "asset": "USDF", "balance": "20.25", "availableBalance": "20"},
-        {"accountAlias": "x", "asset": "BNB", "balance": "0", "availableBalance": "0"},
-    ])
+    mock.get(
+        at("/fapi/v2/balance"),
+        payload=[
+            {"accountAlias": "x", "asset": "USDT", "balance": "100.50", "availableBalance": "90"},
+            {"accountAlias": "x", "asset": "USDF", "balance": "20.25", "availableBalance": "20"},
+            {"accountAlias": "x", "asset": "BNB", "balance": "0", "availableBalance": "0"},
+        ],
+    )
     balances = await client.wallet_balances()
     assert balances["USDT"] == Decimal("100.50") and balances["USDF"] == Decimal("20.25")
 
 
 async def test_position_rows_of_the_symbol(client, mock):
-    row = {"symbol": "ETHUSDT", "positionAmt": "0.030", "entryPrice": "2500", "positionSide": "BOTH",
-           "updateTime": 1700000000000}
+    row = {
+        "symbol": "ETHUSDT",
+        "positionAmt": "0.030",
+        "entryPrice": "2500",
+        "positionSide": "BOTH",
+        "updateTime": 1700000000000,
+    }
     mock.get(at("/fapi/v2/positionRisk"), payload=[row, {"symbol": "BTCUSDT", "positionAmt": "1"}])
     assert await client.position_rows("ETHUSDT") == [row]
 
 
 async def test_hedge_mode_position_rows_are_all_returned(client, mock):
-    rows = [{"symbol": "ETHUSDT", "positionAmt": "0.1", "positionSide": "LONG"},
-            {"symbol": "ETHUSDT", "positionAmt": "0", "positionSide": "SHORT"}]
+    rows = [
+        {"symbol": "ETHUSDT", "positionAmt": "0.1", "positionSide": "LONG"},
+        {"symbol": "ETHUSDT", "positionAmt": "0", "positionSide": "SHORT"},
+    ]
     mock.get(at("/fapi/v2/positionRisk"), payload=rows)
     assert await client.position_rows("ETHUSDT") == rows
 

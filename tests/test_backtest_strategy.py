@@ -1,5 +1,6 @@
 """The backtester decides through the bot's own Strategy: adaptive spreads fed by the replayed market, the
 stop-loss's IOC order, and the loss limits on hftbacktest's clock."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -18,7 +19,7 @@ from aster_mm.backtest.runner import Runner, default_config, entry_after  # noqa
 RULES = SymbolRules("TESTUSDT", "TRADING", Decimal("0.01"), Decimal("0.01"), Decimal("0.01"), Decimal("5"))
 PARAMS = QuoteParams(Decimal("0.001"), Decimal("0.001"), Decimal("0.2"), Decimal("15"))
 ENGINE = engine.EngineConfig(tick=0.01, lot=0.01, order_latency_ns=30_000_000)
-DOWN = ("99.0", "5", "98.9", "5", "99.2", "5", "99.3", "5")        # mid 99.1
+DOWN = ("99.0", "5", "98.9", "5", "99.2", "5", "99.3", "5")  # mid 99.1
 
 
 def runner(market, **flags) -> Runner:
@@ -29,9 +30,13 @@ def runner(market, **flags) -> Runner:
 def falling_market(tmp_path):
     """Mid 100.1; a sell trade at +1 s fills the bot's BUY of 19.98 at 99.99; at +30 s the mid falls to 99.1
     (a loss of 17.8 USD on the long); at +60 s it is back at 100.1 and trades print through both sides."""
-    return load(write_market(tmp_path, [(0.0, BOOK), (30.0, DOWN), (60.0, BOOK)],
-                             [(1.0, "sell", "99.9", "0.5"), (61.0, "buy", "100.3", "50"),
-                              (62.0, "sell", "99.9", "50")]))
+    return load(
+        write_market(
+            tmp_path,
+            [(0.0, BOOK), (30.0, DOWN), (60.0, BOOK)],
+            [(1.0, "sell", "99.9", "0.5"), (61.0, "buy", "100.3", "50"), (62.0, "sell", "99.9", "50")],
+        )
+    )
 
 
 def test_entry_price_averages_opening_fills_and_survives_reducing_ones():
@@ -40,28 +45,30 @@ def test_entry_price_averages_opening_fills_and_survives_reducing_ones():
     assert entry_after(d(2), d(100), d(2), d(102)) == 101
     assert entry_after(d(4), d(101), d(-1), d(90)) == 101
     assert entry_after(d(4), d(101), d(-4), d(90)) == 0
-    assert entry_after(d(4), d(101), d(-6), d(90)) == 90               # flipped short at the fill's price
+    assert entry_after(d(4), d(101), d(-6), d(90)) == 90  # flipped short at the fill's price
 
 
 def test_a_halting_loss_limit_ends_the_trading_and_leaves_the_position(tmp_path):
     r = runner(falling_market(tmp_path), max_loss_usd=Decimal(5), halt_cooldown=0.0).run()
     assert r.halted.startswith("session net PnL -17.")
     assert T0 + 30 <= r.halted_ns / NS < T0 + 31
-    assert [(f.side, f.price, f.qty) for f in r.fills] == [("BUY", 99.99, 19.98)]   # nothing after the halt
-    assert r.position[-1] == pytest.approx(19.98)                # no --flatten-on-halt: the long is kept
-    assert r.orders_sent == 2 and r.cancels_sent == 1            # the BUY, the closing SELL it cancelled
+    assert [(f.side, f.price, f.qty) for f in r.fills] == [("BUY", 99.99, 19.98)]  # nothing after the halt
+    assert r.position[-1] == pytest.approx(19.98)  # no --flatten-on-halt: the long is kept
+    assert r.orders_sent == 2 and r.cancels_sent == 1  # the BUY, the closing SELL it cancelled
 
 
 def test_flatten_on_halt_closes_with_a_reduce_only_ioc_then_stops(tmp_path):
     r = runner(falling_market(tmp_path), max_loss_usd=Decimal(5), halt_cooldown=0.0, flatten_on_halt=True).run()
     # the stop sells down to price_up(99.0 * 0.998) = 98.81 and takes the bid at 99.0
-    assert [(f.side, f.price, f.qty, f.maker) for f in r.fills] == [("BUY", 99.99, 19.98, True),
-                                                                    ("SELL", 99.0, 19.98, False)]
+    assert [(f.side, f.price, f.qty, f.maker) for f in r.fills] == [
+        ("BUY", 99.99, 19.98, True),
+        ("SELL", 99.0, 19.98, False),
+    ]
     assert r.stops == 1 and r.halted and r.position[-1] == 0
 
 
 def test_a_paused_bot_resumes_after_the_cooldown(tmp_path):
-    r = runner(falling_market(tmp_path), max_loss_usd=Decimal(5), halt_cooldown=0.25).run()   # 15 s
+    r = runner(falling_market(tmp_path), max_loss_usd=Decimal(5), halt_cooldown=0.25).run()  # 15 s
     assert r.paused == 1 and not r.halted
     # paused at +30 s, resumed at the book change at +60 s: the closing SELL rests again and fills at +61 s,
     # then the opening BUY at +62 s
@@ -90,18 +97,20 @@ def test_the_adaptive_model_warms_on_the_replayed_market_and_moves_the_quote():
     r = run.run()
     assert r.estimates["warm"] and r.estimates["trades"] > 50
     buy_spreads = [p.buy_spread for p in asked]
-    assert buy_spreads[0] == Decimal("0.006")                     # fixed spreads while warming up
-    assert min(buy_spreads) < Decimal("0.001")                    # then the model's, far tighter here
-    assert r.fills                                                # the fixed 0.006 quote never fills on this data
+    assert buy_spreads[0] == Decimal("0.006")  # fixed spreads while warming up
+    assert min(buy_spreads) < Decimal("0.001")  # then the model's, far tighter here
+    assert r.fills  # the fixed 0.006 quote never fills on this data
 
 
 def test_the_daily_limit_pauses_until_the_utc_day_of_the_given_wall_clock_ends():
     from aster_mm.core.state import StrategyState
     from aster_mm.core.strategy import Strategy
+
     config = Config(symbol="TESTUSDT", max_daily_loss_usd=Decimal(5), halt_cooldown=1.0)
     state = StrategyState()
     midnight = 86_400 * 20_000
-    strategy = Strategy(config, state, PARAMS, now=lambda: 1000.0, pnl=lambda: (Decimal(-1), Decimal(-6)),
-                        wall=lambda: midnight - 300.0)
+    strategy = Strategy(
+        config, state, PARAMS, now=lambda: 1000.0, pnl=lambda: (Decimal(-1), Decimal(-6)), wall=lambda: midnight - 300.0
+    )
     strategy.check_losses()
-    assert state.paused and strategy.gate.until == 1000.0 + 300.0   # the day's last 5 minutes, not the 60 s cooldown
+    assert state.paused and strategy.gate.until == 1000.0 + 300.0  # the day's last 5 minutes, not the 60 s cooldown

@@ -1,5 +1,6 @@
 """Smoke test of bench.py: a --quick run against the simulator measures what it says it measures (no
 timing targets: the machine is shared)."""
+
 from __future__ import annotations
 
 import json
@@ -16,19 +17,28 @@ REQUOTES, FILLS = 6, 4
 @pytest.fixture(scope="module")
 def bench(tmp_path_factory) -> tuple[dict, str]:
     out = tmp_path_factory.mktemp("bench") / "bench.json"
-    proc = subprocess.run([sys.executable, str(ROOT / "bench.py"), "--quick", "--requotes", str(REQUOTES),
-                           "--json", str(out)], cwd=out.parent, capture_output=True, text=True, timeout=55)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench.py"), "--quick", "--requotes", str(REQUOTES), "--json", str(out)],
+        cwd=out.parent,
+        capture_output=True,
+        text=True,
+        timeout=55,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return json.loads(out.read_text()), proc.stdout
 
 
-@pytest.mark.parametrize("key, requests", [("requote_cancel_place_ms", ["DELETE /fapi/v1/order", "POST /fapi/v1/order"]),
-                                           ("requote_modify_ms", ["PUT /fapi/v3/order"]),
-                                           ("requote_v3_cancel_place_ms", ["DELETE /fapi/v3/order",
-                                                                           "POST /fapi/v3/order"])])
+@pytest.mark.parametrize(
+    "key, requests",
+    [
+        ("requote_cancel_place_ms", ["DELETE /fapi/v1/order", "POST /fapi/v1/order"]),
+        ("requote_modify_ms", ["PUT /fapi/v3/order"]),
+        ("requote_v3_cancel_place_ms", ["DELETE /fapi/v3/order", "POST /fapi/v3/order"]),
+    ],
+)
 def test_bot_and_floor_each_requote_with_the_same_requests(bench, key, requests):
     r = bench[0]["metrics"][key]
-    assert r["order_requests"] == requests       # bench.py raises if either side sent anything else
+    assert r["order_requests"] == requests  # bench.py raises if either side sent anything else
     bot, floor, share = r["bot"], r["floor"], r["bot_share"]
     assert bot["n"] == floor["n"] == share["paired"]["n"] == REQUOTES
     for side in (bot, floor):
@@ -40,9 +50,9 @@ def test_bot_and_floor_each_requote_with_the_same_requests(bench, key, requests)
 def test_bot_ran_with_metrics_ledger_and_alerts_on(bench):
     m = bench[0]["metrics"]
     ops = m["ops"]
-    assert ops["metrics_requotes"] >= REQUOTES          # scraped over HTTP from the bots of both requote runs
+    assert ops["metrics_requotes"] >= REQUOTES  # scraped over HTTP from the bots of both requote runs
     assert ops["ledger_rows"] == FILLS == m["fill_to_order_ms"]["n"]
-    assert ops["bot_runs"] == 6                         # V1, V3, V3 --no-modify, one shutdown, quiet, session
+    assert ops["bot_runs"] == 6  # V1, V3, V3 --no-modify, one shutdown, quiet, session
     assert ops["alerts_started"] == ops["alerts_stopped"] == ops["bot_runs"]
     assert ops["alerts"]["telegram"] == ops["alerts"]["webhook"] >= 2 * ops["bot_runs"]
 
@@ -71,8 +81,8 @@ def test_budget_rows_are_judged_and_all_met_follows_them(bench):
     assert rows["requote, cancel-then-place (V1): bot - floor p99"]["target"] == "<= 1.0 ms"
     modify, cancel_place = (r["metrics"][k]["bot"]["p50"] for k in ("requote_modify_ms", "requote_v3_cancel_place_ms"))
     ratio = rows["requote, modify in place (V3): bot p50 against cancel-then-place (V3)"]
-    assert ratio["met"] is (modify <= 0.6 * cancel_place)      # the same signing scheme on both sides
+    assert ratio["met"] is (modify <= 0.6 * cancel_place)  # the same signing scheme on both sides
     assert r["all_met"] is all(c["met"] for c in r["checks"] if c["met"] is not None)
-    for c in r["checks"]:                      # a row has a target exactly when it is judged
+    for c in r["checks"]:  # a row has a target exactly when it is judged
         assert (c["met"] is None) == (c["target"] == ""), c
     assert "requote, cancel-then-place (V1): bot - floor p50" in stdout

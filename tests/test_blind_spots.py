@@ -2,11 +2,12 @@
 
 Each test names the bug it catches; each was seen to fail with that bug applied.
 """
+
 from __future__ import annotations
 
 import asyncio
-import re
 import json
+import re
 from dataclasses import replace
 from decimal import Decimal as D
 
@@ -16,15 +17,21 @@ from conftest import CID, FAST, SYMBOL, BotRun, FakeClock, open_orders, order_po
 from test_races import FakeClient, make_bot
 from test_signing import DEMO_KEY, DEMO_SIGNER, DEMO_USER
 
-from aster_mm.exchange.client import (AsterClient, BannedError, ExchangeError, RateLimitError, RetryPolicy, UnknownOutcomeError,
-                        WafLimitError)
 from aster_mm.core.config import Config, Timings
 from aster_mm.core.decisions import BUY, Quote
 from aster_mm.core.limits import stop_quote, stop_triggered
-from aster_mm.core.position import unrealized_pnl
 from aster_mm.core.orders import Order, OrderState
-from aster_mm.core.position import PositionTracker
+from aster_mm.core.position import PositionTracker, unrealized_pnl
 from aster_mm.core.rules import SymbolRules
+from aster_mm.exchange.client import (
+    AsterClient,
+    BannedError,
+    ExchangeError,
+    RateLimitError,
+    RetryPolicy,
+    UnknownOutcomeError,
+    WafLimitError,
+)
 from aster_mm.exchange.signing import TESTNET_CHAIN_ID, Eip712Signer, HmacSigner
 
 COUNTDOWN = "/fapi/v1/countdownCancelAll"
@@ -37,13 +44,14 @@ async def test_sync_time_takes_the_server_time_as_of_half_the_round_trip():
     """Bug: the offset measured from the send time (or the answer time) alone, off by half the round trip."""
     now = [NOW]
     with aioresponses() as mock:
+
         def takes_400_ms(url, **kwargs):
             now[0] += 0.4
-        mock.get("https://fapi.test/fapi/v1/time", payload={"serverTime": int(NOW * 1000) + 200},
-                 callback=takes_400_ms)
+
+        mock.get("https://fapi.test/fapi/v1/time", payload={"serverTime": int(NOW * 1000) + 200}, callback=takes_400_ms)
         client = AsterClient("key-0123456789", "secret-0123456789", "https://fapi.test", clock=lambda: now[0])
         try:
-            assert await client.sync_time() == 0       # stamped 200 ms after sending: our clock is right
+            assert await client.sync_time() == 0  # stamped 200 ms after sending: our clock is right
         finally:
             await client.close()
 
@@ -53,7 +61,7 @@ def test_a_fill_older_than_the_snapshot_is_in_it_whatever_the_event_time():
     """Bug: a fill compared with the snapshot's event time instead of its transaction time (counted twice
     when the snapshot carries no event time, as REST reads stamped by the exchange alone do)."""
     tracker = PositionTracker()
-    tracker.apply_snapshot(D("0.8"), at_ms=5_000)                 # includes the fill below
+    tracker.apply_snapshot(D("0.8"), at_ms=5_000)  # includes the fill below
     assert tracker.apply_fill(trade_id=1, at_ms=4_000, signed_qty=D("0.8"))
     assert tracker.amount == D("0.8")
     assert tracker.apply_fill(trade_id=2, at_ms=6_000, signed_qty=D("-0.3"))
@@ -66,10 +74,10 @@ def test_the_tracker_remembers_the_last_10000_trade_ids_and_no_more():
     tracker = PositionTracker()
     for trade_id in range(1, 10_002):
         tracker.apply_fill(trade_id, at_ms=trade_id, signed_qty=D("0.001"))
-    assert not tracker.apply_fill(2, at_ms=2, signed_qty=D("0.001"))          # still remembered: not recounted
+    assert not tracker.apply_fill(2, at_ms=2, signed_qty=D("0.001"))  # still remembered: not recounted
     assert not tracker.apply_fill(10_001, at_ms=10_001, signed_qty=D("0.001"))
     assert tracker.amount == D("10.001")
-    assert tracker.apply_fill(1, at_ms=1, signed_qty=D("0"))                   # the oldest is forgotten
+    assert tracker.apply_fill(1, at_ms=1, signed_qty=D("0"))  # the oldest is forgotten
 
 
 # ============================================================================ the dead-man switch
@@ -78,11 +86,11 @@ async def test_a_short_countdown_is_renewed_well_before_it_runs_out(sim):
     countdown then cancels the quote at the exchange and the bot quotes into a wall of cancels."""
     async with BotRun(sim, cancel_countdown=0.6):
         buy = await wait_open(sim, "BUY")
-        await sim.wait_for(lambda: len(sim.requests("POST", COUNTDOWN)) >= 6, 3)   # at most every 0.15 s
+        await sim.wait_for(lambda: len(sim.requests("POST", COUNTDOWN)) >= 6, 3)  # at most every 0.15 s
         renewals = sim.requests("POST", COUNTDOWN)
         assert all(r["params"]["countdownTime"] == "600" for r in renewals)
         assert max(b["t"] - a["t"] for a, b in zip(renewals, renewals[1:])) < 0.6
-        assert [o["clientOrderId"] for o in open_orders(sim)] == [buy["clientOrderId"]]   # never expired
+        assert [o["clientOrderId"] for o in open_orders(sim)] == [buy["clientOrderId"]]  # never expired
 
 
 async def test_a_clean_stop_disarms_the_dead_man_switch_after_the_last_cancel(sim):
@@ -93,7 +101,7 @@ async def test_a_clean_stop_disarms_the_dead_man_switch_after_the_last_cancel(si
     assert open_orders(sim) == []
     disarms = [r for r in sim.requests("POST", COUNTDOWN) if r["params"]["countdownTime"] == "0"]
     assert len(disarms) == 1 and disarms[0]["params"]["symbol"] == SYMBOL and disarms[0]["status"] == 200
-    assert disarms[0]["t"] > sim.requests("GET", "/fapi/v1/openOrders")[-1]["t"]   # only once none were left
+    assert disarms[0]["t"] > sim.requests("GET", "/fapi/v1/openOrders")[-1]["t"]  # only once none were left
 
 
 # ============================================================================ the sweep and reconciliation
@@ -116,10 +124,10 @@ async def test_a_reconciliation_that_fails_half_way_is_run_again_before_quoting(
     asked for dies at its wallet read, and a stray of ours it would have found stays open beside the quote."""
     async with BotRun(sim) as bot:
         await wait_open(sim, "BUY")
-        sim.freeze_streams("user")                      # its events are lost: only a reconciliation sees it
+        sim.freeze_streams("user")  # its events are lost: only a reconciliation sees it
         await sim.place_order_direct(SYMBOL, "BUY", D("2000"), D("0.01"), client_order_id="amm-oldrun-3")
         sim.freeze_streams("user", False)
-        sim.fail_next("GET", "/fapi/v2/balance", count=3, status=503)   # every retry of the next read
+        sim.fail_next("GET", "/fapi/v2/balance", count=3, status=503)  # every retry of the next read
         await sim.drop_streams("user")
         await sim.wait_for(lambda: all(o["clientOrderId"] != "amm-oldrun-3" for o in open_orders(sim)), 5)
         await wait_open(sim, "BUY")
@@ -134,13 +142,13 @@ async def test_a_market_connection_that_opens_but_stays_silent_is_not_quoted_on(
     async with BotRun(sim) as bot:
         await wait_open(sim, "BUY")
         connects = sim.stream_connects("market")
-        sim.freeze_streams("market")                    # no frame at all, not even the mark price
+        sim.freeze_streams("market")  # no frame at all, not even the mark price
         await sim.wait_for(lambda: not open_orders(sim), FAST.stale_after + 3)
         posts = len(order_posts(sim))
         # A silent connection comes and goes (it lives stale_after): the bot is up on it, but not ready.
         await sim.wait_for(lambda: sim.stream_connects("market") >= connects + 2, 3 * FAST.stale_after + 3)
         assert len(order_posts(sim)) == posts and open_orders(sim) == []
-        assert bot.state.book is not None               # the old book was there all along
+        assert bot.state.book is not None  # the old book was there all along
         sim.freeze_streams("market", False)
         await set_mid(sim, "2501")
         await wait_open(sim, "BUY")
@@ -200,7 +208,7 @@ async def test_an_order_gone_at_cancel_is_queried_by_its_own_symbol_and_client_i
     client = RecordingClient()
     bot = make_bot(client, FakeClock())
     order = resting(bot)
-    assert await bot.desk.cancel(order) is True            # not open at the exchange: -2011
+    assert await bot.desk.cancel(order) is True  # not open at the exchange: -2011
     assert client.queried == [(SYMBOL, CID)]
 
 
@@ -210,11 +218,12 @@ async def test_an_order_gone_with_an_unfamiliar_status_keeps_the_fill_the_query_
     client.open = []
     bot = make_bot(client, FakeClock())
     order = resting(bot)
-    client.query_order = lambda *a, **k: asyncio.sleep(0, result={"clientOrderId": CID, "orderId": 1,
-                                                                   "status": "SOMETHING_NEW", "executedQty": "0.3"})
+    client.query_order = lambda *a, **k: asyncio.sleep(
+        0, result={"clientOrderId": CID, "orderId": 1, "status": "SOMETHING_NEW", "executedQty": "0.3"}
+    )
     assert await bot.desk.cancel(order) is True
     assert order.filled == D("0.3") and not order.assumed_gone
-    assert bot.state.position_dirty                         # a fill the position does not show yet
+    assert bot.state.position_dirty  # a fill the position does not show yet
 
 
 async def test_a_cancel_that_fails_leaves_the_order_as_it_was():
@@ -234,10 +243,10 @@ async def test_an_order_unknown_at_cancel_and_query_that_shows_up_later_is_cance
     client = RecordingClient()
     bot = make_bot(client, FakeClock())
     order = resting(bot)
-    client.open = []                                        # the exchange knows nothing of it
+    client.open = []  # the exchange knows nothing of it
     assert await bot.desk.cancel(order) is True
     assert order.assumed_gone and bot.state.live is None
-    late_report(bot, CID)                                   # it was there after all
+    late_report(bot, CID)  # it was there after all
     assert bot.state.strays == {CID}
 
 
@@ -248,7 +257,7 @@ async def test_a_placement_never_seen_that_lands_late_is_cancelled_as_a_stray():
     bot = make_bot(RecordingClient(), clock)
     order = resting(bot, state=OrderState.UNKNOWN)
     order.since = clock()
-    assert await bot.desk.resolve_unknown(order) is False   # within the grace: not yet, and no busy loop
+    assert await bot.desk.resolve_unknown(order) is False  # within the grace: not yet, and no busy loop
     clock.t += Timings().unknown_grace + 1
     assert await bot.desk.resolve_unknown(order) is True
     assert order.state == OrderState.REJECTED and order.assumed_gone and bot.state.live is None
@@ -258,20 +267,20 @@ async def test_a_placement_never_seen_that_lands_late_is_cancelled_as_a_stray():
 
 async def test_a_placement_found_by_its_query_is_resolved_at_once():
     clock = FakeClock()
-    client = RecordingClient(open_orders=[{"clientOrderId": CID, "orderId": 1, "status": "NEW",
-                                           "executedQty": "0"}])
+    client = RecordingClient(open_orders=[{"clientOrderId": CID, "orderId": 1, "status": "NEW", "executedQty": "0"}])
     bot = make_bot(client, clock)
     order = resting(bot, state=OrderState.UNKNOWN)
     order.since = clock()
-    assert await bot.desk.resolve_unknown(order) is True   # step() runs again at once
+    assert await bot.desk.resolve_unknown(order) is True  # step() runs again at once
     assert order.state == OrderState.NEW and bot.state.live is order
 
 
 async def test_a_cancelled_stray_is_forgotten_and_the_position_reread():
     """Bugs: the stray stays in the set (cancelled on every step for ever, nothing else done), or the
     position it may have changed is not re-read."""
-    client = RecordingClient(open_orders=[{"clientOrderId": "amm-old-1", "orderId": 2, "status": "NEW",
-                                           "executedQty": "0"}])
+    client = RecordingClient(
+        open_orders=[{"clientOrderId": "amm-old-1", "orderId": 2, "status": "NEW", "executedQty": "0"}]
+    )
     bot = make_bot(client, FakeClock())
     bot.state.strays.add("amm-old-1")
     assert await bot.step() is True
@@ -315,11 +324,14 @@ def test_a_short_is_stopped_with_a_reduce_only_ioc_buy_for_all_of_it():
     assert short == Quote(BUY, D("2555.10"), D("0.8"), True, "IOC")
 
 
-@pytest.mark.parametrize("position, entry, mark, fires", [
-    (D("0"), D("2500"), D("3000"), False),          # flat: nothing to stop, whichever way the price went
-    (D("-1"), D("0"), D("2500"), False),            # no entry price known: no stop
-    (D("1"), D("0.5"), D("0.49"), True),            # a cheap coin 2 % down: the stop fires
-])
+@pytest.mark.parametrize(
+    "position, entry, mark, fires",
+    [
+        (D("0"), D("2500"), D("3000"), False),  # flat: nothing to stop, whichever way the price went
+        (D("-1"), D("0"), D("2500"), False),  # no entry price known: no stop
+        (D("1"), D("0.5"), D("0.49"), True),  # a cheap coin 2 % down: the stop fires
+    ],
+)
 def test_the_stop_needs_a_position_and_a_known_entry(position, entry, mark, fires):
     assert stop_triggered(position, entry, mark, D("0.01")) is fires
 
@@ -343,22 +355,31 @@ class ModifyingClient(RecordingClient):
 
 
 async def test_a_modification_counts_once_and_takes_the_exchanges_word_on_price_and_quantity():
-    answer = {"clientOrderId": CID, "orderId": 1, "status": "NEW", "executedQty": "0", "price": "2494.94",
-              "origQty": "0.5"}
+    answer = {
+        "clientOrderId": CID,
+        "orderId": 1,
+        "status": "NEW",
+        "executedQty": "0",
+        "price": "2494.94",
+        "origQty": "0.5",
+    }
     bot = make_bot(ModifyingClient(modify_answer=answer), FakeClock())
     order = resting(bot)
-    assert await bot.desk.modify(order, D("2494.94")) is False      # done: nothing to replace
+    assert await bot.desk.modify(order, D("2494.94")) is False  # done: nothing to replace
     assert await bot.desk.modify(order, D("2494.94")) is False
     assert order.modifications == 2
     assert (order.quote.price, order.quote.qty) == (D("2494.94"), D("0.5"))
     assert bot.state.live is order and order.state == OrderState.NEW
 
 
-@pytest.mark.parametrize("error, replace_it, unknown", [
-    (ExchangeError(400, -5022, "would cross"), True, False),        # refused: replace it instead
-    (UnknownOutcomeError(503, None, "unknown"), False, True),       # query before anything else
-    (RateLimitError(429, None, "slow down", retry_after=7.0), False, False),
-])
+@pytest.mark.parametrize(
+    "error, replace_it, unknown",
+    [
+        (ExchangeError(400, -5022, "would cross"), True, False),  # refused: replace it instead
+        (UnknownOutcomeError(503, None, "unknown"), False, True),  # query before anything else
+        (RateLimitError(429, None, "slow down", retry_after=7.0), False, False),
+    ],
+)
 async def test_a_modification_that_fails(error, replace_it, unknown):
     clock = FakeClock()
     bot = make_bot(ModifyingClient(modify_error=error), clock)
@@ -372,7 +393,7 @@ async def test_a_modification_that_fails(error, replace_it, unknown):
 
 async def test_a_modification_of_unknown_outcome_whose_order_is_gone_ends_it():
     client = ModifyingClient()
-    client.open = []                                                  # the query answers -2013
+    client.open = []  # the query answers -2013
     bot = make_bot(client, FakeClock())
     order = resting(bot)
     order.amend_unknown = True
@@ -391,7 +412,11 @@ async def test_margin_type_already_set_is_success_and_any_other_refusal_is_not()
         with aioresponses() as mock:
             mock.post(url, status=400, payload={"code": -4046, "msg": "No need to change margin type."})
             await client.set_margin_type(SYMBOL, "ISOLATED")
-            mock.post(url, status=400, payload={"code": -4048, "msg": "Margin type cannot be changed if there exists position."})
+            mock.post(
+                url,
+                status=400,
+                payload={"code": -4048, "msg": "Margin type cannot be changed if there exists position."},
+            )
             with pytest.raises(ExchangeError) as refused:
                 await client.set_margin_type(SYMBOL, "ISOLATED")
             assert refused.value.code == -4048
@@ -399,30 +424,39 @@ async def test_margin_type_already_set_is_success_and_any_other_refusal_is_not()
         await client.close()
 
 
-@pytest.mark.parametrize("status, body, headers, kind, retry_after, blocked", [
-    (403, {"code": -1, "msg": "waf"}, {"Retry-After": "5"}, WafLimitError, 5.0, 5.0),
-    (403, {"code": -1, "msg": "waf"}, {}, WafLimitError, 5.0, 5.0),          # the default back-off
-    (418, {"code": -1003, "msg": "banned"}, {"Retry-After": "120"}, BannedError, 120.0, 120.0),
-    (429, {"code": -1003, "msg": "too many"}, {"Retry-After": "2"}, RateLimitError, 2.0, 2.0),
-    (503, {"code": -1001, "msg": "busy"}, {}, UnknownOutcomeError, None, 0.0),
-    (400, {"code": -1102}, {}, ExchangeError, None, 0.0),                      # no msg: an empty one
-])
+@pytest.mark.parametrize(
+    "status, body, headers, kind, retry_after, blocked",
+    [
+        (403, {"code": -1, "msg": "waf"}, {"Retry-After": "5"}, WafLimitError, 5.0, 5.0),
+        (403, {"code": -1, "msg": "waf"}, {}, WafLimitError, 5.0, 5.0),  # the default back-off
+        (418, {"code": -1003, "msg": "banned"}, {"Retry-After": "120"}, BannedError, 120.0, 120.0),
+        (429, {"code": -1003, "msg": "too many"}, {"Retry-After": "2"}, RateLimitError, 2.0, 2.0),
+        (503, {"code": -1001, "msg": "busy"}, {}, UnknownOutcomeError, None, 0.0),
+        (400, {"code": -1102}, {}, ExchangeError, None, 0.0),  # no msg: an empty one
+    ],
+)
 async def test_every_error_carries_what_the_exchange_said(status, body, headers, kind, retry_after, blocked):
     """Bugs: an error that drops the exchange's code, message or path, a 403 that does not block sending."""
-    client = AsterClient("key-0123456789", "secret-0123456789", "https://fapi.test", clock=lambda: NOW,
-                         retry=RetryPolicy(attempts=1))
+    client = AsterClient(
+        "key-0123456789", "secret-0123456789", "https://fapi.test", clock=lambda: NOW, retry=RetryPolicy(attempts=1)
+    )
     try:
         with aioresponses() as mock:
-            mock.get(re.compile(r"^https://fapi\.test/fapi/v1/openOrders"), status=status, payload=body,
-                     headers=headers)
+            mock.get(
+                re.compile(r"^https://fapi\.test/fapi/v1/openOrders"), status=status, payload=body, headers=headers
+            )
             with pytest.raises(ExchangeError) as caught:
                 await client.open_orders(SYMBOL)
     finally:
         await client.close()
     err = caught.value
     assert type(err) is kind
-    assert (err.status, err.code, err.msg, err.path) == (status, body["code"], body.get("msg", ""),
-                                                         "/fapi/v1/openOrders")
+    assert (err.status, err.code, err.msg, err.path) == (
+        status,
+        body["code"],
+        body.get("msg", ""),
+        "/fapi/v1/openOrders",
+    )
     assert getattr(err, "retry_after", None) == retry_after
     assert client.blocked_for() == blocked
 
@@ -520,15 +554,15 @@ def test_post_only_expiries_back_off_from_the_second_and_a_fill_or_a_cancel_ends
     clock = FakeClock()
     bot = make_bot(RecordingClient(), clock)
     settled(bot, OrderState.EXPIRED)
-    assert bot.desk.failures == 1 and bot.desk.retry_at <= clock()          # one expiry: no pause
+    assert bot.desk.failures == 1 and bot.desk.retry_at <= clock()  # one expiry: no pause
     settled(bot, OrderState.EXPIRED)
-    assert bot.desk.retry_at == clock() + 1.0                                 # the second: 0.25 * 2 ** 2
+    assert bot.desk.retry_at == clock() + 1.0  # the second: 0.25 * 2 ** 2
     for ends_it in ((OrderState.FILLED, "0.8"), (OrderState.CANCELED, "0"), (OrderState.EXPIRED, "0.3")):
         bot.desk.failures, bot.desk.retry_at = 5, 0.0
         settled(bot, *ends_it)
         assert bot.desk.failures == 0, ends_it
         settled(bot, OrderState.EXPIRED)
-        assert bot.desk.retry_at <= clock(), ends_it                          # a new streak starts at one
+        assert bot.desk.retry_at <= clock(), ends_it  # a new streak starts at one
 
 
 @pytest.mark.parametrize("code, dirty", [(-2022, True), (-4164, False)])

@@ -3,6 +3,7 @@
 Each test asserts on what the exchange received and on state: never two open orders (peak), no
 position drift, nothing left open after shutdown, no fill forgotten.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -12,7 +13,6 @@ from dataclasses import replace
 from decimal import Decimal
 
 import pytest
-
 from conftest import FAST, SYMBOL, BotRun, assert_invariants, open_orders, order_posts, run_cli, set_mid, wait_open
 
 from aster_mm.simulator import SimExchange
@@ -30,10 +30,10 @@ async def test_market_stream_dropped_pulls_quote_until_data_returns(sim):
         await wait_open(sim, "BUY")
         sim.refuse_streams("market")
         await sim.drop_streams("market")
-        await wait_none_open(sim)                       # quote pulled while the market is unknown
+        await wait_none_open(sim)  # quote pulled while the market is unknown
         posts = len(order_posts(sim))
         sim.refuse_streams("market", False)
-        await wait_open(sim, "BUY")                     # fresh data again: quoting resumes
+        await wait_open(sim, "BUY")  # fresh data again: quoting resumes
         assert len(order_posts(sim)) == posts + 1
         assert_invariants(sim, bot)
 
@@ -55,13 +55,13 @@ async def test_fill_while_user_stream_is_down_is_noticed(sim):
     pulls the quote learns nothing (-2011, then a query the lagging engine answers -2013: taken as gone)."""
     async with BotRun(sim) as bot:
         await wait_open(sim, "BUY")
-        sim.freeze_streams("user")                      # the fill's events are lost on the wire
+        sim.freeze_streams("user")  # the fill's events are lost on the wire
         await sim.fill_order(SYMBOL)
         sim.fail_next("GET", ORDER, status=400, body={"code": -2013, "msg": "Order does not exist."})
         sim.refuse_streams("user")
         await sim.drop_streams("user")
-        await sim.wait_for(lambda: not bot.state.user_up and bot.state.live is None, 5)   # quote pulled
-        assert bot.state.position.amount == 0           # nothing but a reconciliation can tell it now
+        await sim.wait_for(lambda: not bot.state.user_up and bot.state.live is None, 5)  # quote pulled
+        assert bot.state.position.amount == 0  # nothing but a reconciliation can tell it now
         sim.freeze_streams("user", False)
         sim.refuse_streams("user", False)
         sell = await wait_open(sim, "SELL")
@@ -75,12 +75,12 @@ async def test_position_changed_during_user_outage_is_adopted_on_reconnect(sim):
         await wait_open(sim, "BUY")
         sim.refuse_streams("user")
         await sim.drop_streams("user")
-        await wait_none_open(sim)                       # no quoting blind
-        sim.set_position(SYMBOL, Decimal("0.3"), Decimal("2490"))   # e.g. a fill of an earlier order
+        await wait_none_open(sim)  # no quoting blind
+        sim.set_position(SYMBOL, Decimal("0.3"), Decimal("2490"))  # e.g. a fill of an earlier order
         reads = len(sim.requests("GET", "/fapi/v2/positionRisk"))
         sim.refuse_streams("user", False)
         sell = await wait_open(sim, "SELL")
-        assert len(sim.requests("GET", "/fapi/v2/positionRisk")) > reads   # reconciled from REST
+        assert len(sim.requests("GET", "/fapi/v2/positionRisk")) > reads  # reconciled from REST
         assert Decimal(sell["origQty"]) == Decimal("0.3")
         assert_invariants(sim, bot)
 
@@ -91,9 +91,10 @@ async def test_listen_key_expired_gets_new_key_and_misses_nothing(sim):
         await wait_open(sim, "BUY")
         keys = len(sim.requests("POST", "/fapi/v1/listenKey"))
         await sim.expire_listen_key()
-        await sim.wait_for(lambda: len(sim.requests("POST", "/fapi/v1/listenKey")) > keys
-                           and sim.user_stream_connections == 1, 5)
-        await wait_open(sim, "BUY")                    # pulled while blind, placed again after reconciling
+        await sim.wait_for(
+            lambda: len(sim.requests("POST", "/fapi/v1/listenKey")) > keys and sim.user_stream_connections == 1, 5
+        )
+        await wait_open(sim, "BUY")  # pulled while blind, placed again after reconciling
         await sim.fill_order(SYMBOL)
         await wait_open(sim, "SELL")
         assert_invariants(sim, bot)
@@ -103,8 +104,9 @@ async def test_failed_keepalive_reconnects_with_new_key(sim):
     async with BotRun(sim, timings=replace(FAST, keepalive_every=0.2)) as bot:
         await wait_open(sim, "BUY")
         keys = len(sim.requests("POST", "/fapi/v1/listenKey"))
-        sim.fail_next("PUT", "/fapi/v1/listenKey", status=400,
-                      body={"code": -1125, "msg": "This listenKey does not exist."})
+        sim.fail_next(
+            "PUT", "/fapi/v1/listenKey", status=400, body={"code": -1125, "msg": "This listenKey does not exist."}
+        )
         await sim.wait_for(lambda: len(sim.requests("POST", "/fapi/v1/listenKey")) > keys, 5)
         await sim.wait_for(lambda: sim.user_stream_connections == 1 and bot.state.user_up, 5)
         await wait_open(sim, "BUY")
@@ -117,9 +119,9 @@ async def test_server_closes_user_stream_after_24h(sim):
     async with BotRun(sim) as bot:
         await wait_open(sim, "BUY")
         keys = len(sim.requests("POST", "/fapi/v1/listenKey"))
-        await sim.drop_streams("user")                 # what the exchange does after 24 h
+        await sim.drop_streams("user")  # what the exchange does after 24 h
         await sim.wait_for(lambda: len(sim.requests("POST", "/fapi/v1/listenKey")) > keys, 5)
-        await wait_open(sim, "BUY")                    # pulled while blind, placed again after reconciling
+        await wait_open(sim, "BUY")  # pulled while blind, placed again after reconciling
         await sim.fill_order(SYMBOL)
         await wait_open(sim, "SELL")
         assert_invariants(sim, bot)
@@ -133,7 +135,7 @@ async def test_placement_503_but_executed_is_adopted_not_duplicated(sim):
         await sim.wait_for(lambda: bot.state.live is not None and bot.state.live.state.value == "NEW", 5)
         assert bot.state.live.client_id == order["clientOrderId"]
         assert len(order_posts(sim)) == 1
-        assert sim.requests("GET", ORDER)                      # resolved by querying the client order id
+        assert sim.requests("GET", ORDER)  # resolved by querying the client order id
         assert (bot.metrics.orders["unknown"], bot.metrics.orders["sent"]) == (1, 0)
         assert_invariants(sim, bot)
 
@@ -151,10 +153,10 @@ async def test_placement_503_not_executed_waits_out_the_lag_then_places_a_new_id
 
 
 async def test_placement_timeout_is_unknown_and_resolved_by_query(sim):
-    sim.fail_next("POST", ORDER, status=503, execute=True, delay=2.5)   # the client gives up after 2 s
+    sim.fail_next("POST", ORDER, status=503, execute=True, delay=2.5)  # the client gives up after 2 s
     async with BotRun(sim) as bot:
-        order = await wait_open(sim, "BUY")                # executed at once, the answer hangs
-        await sim.wait_for(lambda: sim.requests("GET", ORDER), 8)   # timed out: resolved by a query
+        order = await wait_open(sim, "BUY")  # executed at once, the answer hangs
+        await sim.wait_for(lambda: sim.requests("GET", ORDER), 8)  # timed out: resolved by a query
         await sim.wait_for(lambda: bot.state.live is not None and bot.state.live.state.value == "NEW", 5)
         assert bot.state.live.client_id == order["clientOrderId"]
         assert len(order_posts(sim)) == 1 and len(open_orders(sim)) == 1
@@ -176,7 +178,7 @@ async def test_cancel_5xx_and_network_errors_are_retried(sim):
     async with BotRun(sim) as bot:
         await wait_open(sim, "BUY")
         sim.fail_next("DELETE", ORDER, count=2, status=502)
-        await sim.fill_order(SYMBOL, qty=Decimal("0.004"))   # part-filled: replaced, not modified (V3 too)
+        await sim.fill_order(SYMBOL, qty=Decimal("0.004"))  # part-filled: replaced, not modified (V3 too)
         await set_mid(sim, "2520")
         await sim.wait_for(lambda: len(order_posts(sim)) == 2, 5)
         assert len(sim.requests("DELETE", ORDER)) == 3
@@ -187,9 +189,9 @@ async def test_cancel_5xx_and_network_errors_are_retried(sim):
 async def test_cancel_of_just_filled_order_is_the_fill(sim):
     async with BotRun(sim) as bot:
         await wait_open(sim, "BUY")
-        sim.freeze_streams("user")                       # the fill report is late
+        sim.freeze_streams("user")  # the fill report is late
         await sim.fill_order(SYMBOL)
-        await set_mid(sim, "2520")                       # the bot wants to replace: cancel answers -2011
+        await set_mid(sim, "2520")  # the bot wants to replace: cancel answers -2011
         sell = await wait_open(sim, "SELL")
         sim.freeze_streams("user", False)
         assert Decimal(sell["origQty"]) == Decimal("0.8")
@@ -201,7 +203,7 @@ async def test_partial_fill_then_cancel_counts_the_partial(sim):
     async with BotRun(sim) as bot:
         await wait_open(sim, "BUY")
         sim.freeze_streams("user")
-        await sim.fill_order(SYMBOL, qty=Decimal("0.3"))   # 0.3 * 2485 > 15 USD: a fill that flips the mode
+        await sim.fill_order(SYMBOL, qty=Decimal("0.3"))  # 0.3 * 2485 > 15 USD: a fill that flips the mode
         await set_mid(sim, "2520")
         sim.freeze_streams("user", False)
         sell = await wait_open(sim, "SELL")
@@ -219,16 +221,16 @@ async def test_late_duplicate_and_reordered_fill_events_are_applied_once(sim):
         await sim.fill_order(SYMBOL, qty=Decimal("0.3"))
         lost = [e["payload"] for e in sim.journal[mark:] if e["kind"] == "event" and e["stream"] == "user"]
         assert [p["e"] for p in lost] == ["ORDER_TRADE_UPDATE", "ACCOUNT_UPDATE"]
-        await set_mid(sim, "2520")                         # replace: the cancel answer shows the partial
+        await set_mid(sim, "2520")  # replace: the cancel answer shows the partial
         sell = await wait_open(sim, "SELL")
         sim.freeze_streams("user", False)
         requests = len(sim.order_requests())
-        for payload in [*lost, *reversed(lost), *lost]:    # late, reordered, duplicated
+        for payload in [*lost, *reversed(lost), *lost]:  # late, reordered, duplicated
             await sim.send_raw("user", json.dumps(payload))
-        await set_mid(sim, "2520.5")                       # a market event to be processed after them
+        await set_mid(sim, "2520.5")  # a market event to be processed after them
         await sim.wait_for(lambda: bot.state.book.mid == Decimal("2520.5"), 5)
         assert bot.state.position.amount == Decimal("0.3") == sim.position(SYMBOL)
-        assert len(sim.order_requests()) == requests        # the SELL for 0.3 was right all along
+        assert len(sim.order_requests()) == requests  # the SELL for 0.3 was right all along
         assert open_orders(sim)[0]["clientOrderId"] == sell["clientOrderId"]
         assert_invariants(sim, bot)
 
@@ -253,8 +255,8 @@ async def test_418_ban_stops_all_sending_and_dead_man_switch_pulls_quote(sim):
         sim.fail_next("POST", "/fapi/v1/countdownCancelAll", status=418, retry_after=2)
         await sim.wait_for(lambda: any(r["status"] == 418 for r in sim.requests()), 5)
         banned_at = [r for r in sim.requests() if r["status"] == 418][0]["t"]
-        await wait_none_open(sim, timeout=3)              # the exchange's countdown fired
-        await wait_open(sim, "BUY", timeout=6)            # ban over: quoting again
+        await wait_none_open(sim, timeout=3)  # the exchange's countdown fired
+        await wait_open(sim, "BUY", timeout=6)  # ban over: quoting again
         during = [r for r in sim.requests() if banned_at < r["t"] < banned_at + 1.9]
         assert during == [], "a request was sent during the ban"
         assert_invariants(sim, bot)
@@ -270,7 +272,7 @@ async def test_stop_during_429_backoff_still_cancels_everything(sim):
         await sim.wait_for(lambda: any(r["status"] == 429 for r in sim.requests()), 5)
     limited_at = [r for r in sim.requests() if r["status"] == 429][0]["t"]
     cancel_all = sim.requests("DELETE", "/fapi/v1/allOpenOrders")[-1]
-    assert cancel_all["t"] - limited_at >= 0.9              # waited out the back-off, then cancelled
+    assert cancel_all["t"] - limited_at >= 0.9  # waited out the back-off, then cancelled
     assert open_orders(sim) == []
 
 
@@ -279,8 +281,8 @@ async def test_clock_drift_resyncs_and_continues(sim):
     async with BotRun(sim) as bot:
         await wait_open(sim, "BUY")
         syncs = len(sim.requests("GET", "/fapi/v1/time"))
-        sim.set_clock_offset(12.0)                # outside V1's recvWindow (5 s) and V3's nonce window (10 s)
-        await set_mid(sim, "2520")                # requote to 2520 * 0.994
+        sim.set_clock_offset(12.0)  # outside V1's recvWindow (5 s) and V3's nonce window (10 s)
+        await set_mid(sim, "2520")  # requote to 2520 * 0.994
         await sim.wait_for(lambda: [o["price"] for o in open_orders(sim)] == ["2504.88"], 5)
         assert len(sim.requests("GET", "/fapi/v1/time")) > syncs
         refused = [r["response"]["code"] for r in sim.order_requests() if r["status"] == 400]
@@ -292,11 +294,10 @@ async def test_clock_drift_resyncs_and_continues(sim):
 async def test_malformed_messages_are_skipped_and_streams_kept(sim):
     async with BotRun(sim) as bot:
         await wait_open(sim, "BUY")
-        for junk in ('{"e":"depthUpdate","b":[["x"', "not json", '{"e":"depthUpdate"}', '[1,2]',
-                     '{"e":"mystery"}'):
+        for junk in ('{"e":"depthUpdate","b":[["x"', "not json", '{"e":"depthUpdate"}', "[1,2]", '{"e":"mystery"}'):
             await sim.send_raw("market", junk)
             await sim.send_raw("user", junk)
-        await set_mid(sim, "2520")                       # still requotes (to 2520 * 0.994)
+        await set_mid(sim, "2520")  # still requotes (to 2520 * 0.994)
         await sim.wait_for(lambda: [o["price"] for o in open_orders(sim)] == ["2504.88"], 5)
         assert sim.market_stream_connections == 1 and sim.user_stream_connections == 1
         assert_invariants(sim, bot)
@@ -317,10 +318,10 @@ async def test_exchange_restart(sim):
 
 # ---- 11. SIGTERM with a placement in flight -----------------------------------------------------
 async def test_sigterm_with_placement_in_flight_leaves_nothing_open(sim, bot_env, tmp_path):
-    sim.fail_next("POST", ORDER, status=503, execute=True, delay=1.5)   # executed, the answer hangs
+    sim.fail_next("POST", ORDER, status=503, execute=True, delay=1.5)  # executed, the answer hangs
     proc = await run_cli("--symbol", SYMBOL, "--log-file", str(tmp_path / "mm.log"), env=bot_env, cwd=tmp_path)
     try:
-        await wait_open(sim, "BUY", timeout=15)       # the order exists; the bot still awaits the reply
+        await wait_open(sim, "BUY", timeout=15)  # the order exists; the bot still awaits the reply
         proc.send_signal(signal.SIGTERM)
         await asyncio.wait_for(proc.communicate(), 10)
     finally:
@@ -332,15 +333,16 @@ async def test_sigterm_with_placement_in_flight_leaves_nothing_open(sim, bot_env
 
 # ---- 12. SIGKILL: the dead-man switch takes the quote down ---------------------------------------
 async def test_sigkill_quote_does_not_outlive_the_bot(sim, bot_env, tmp_path):
-    proc = await run_cli("--symbol", SYMBOL, "--cancel-countdown", "5", "--log-file", str(tmp_path / "mm.log"),
-                         env=bot_env, cwd=tmp_path)
+    proc = await run_cli(
+        "--symbol", SYMBOL, "--cancel-countdown", "5", "--log-file", str(tmp_path / "mm.log"), env=bot_env, cwd=tmp_path
+    )
     try:
         await wait_open(sim, "BUY", timeout=15)
         await sim.wait_for(lambda: sim.requests("POST", "/fapi/v1/countdownCancelAll"), 5)
     finally:
         proc.kill()
         await proc.wait()
-    await wait_none_open(sim, timeout=8)               # the exchange cancelled it, nobody else did
+    await wait_none_open(sim, timeout=8)  # the exchange cancelled it, nobody else did
     assert not sim.requests("DELETE", "/fapi/v1/allOpenOrders")[1:]
     # A restart reconciles: the old run's order is gone, a new one is placed by the new run.
     async with BotRun(sim) as bot:
@@ -358,19 +360,24 @@ async def test_margin_insufficient_rereads_account_without_storm(sim):
         posts = sim.requests("POST", ORDER)
         assert len(posts) == 4
         gaps = [b["t"] - a["t"] for a, b in zip(posts, posts[1:])]
-        assert gaps[1] > gaps[0] * 1.5                  # backing off, not hammering
-        await sim.wait_for(lambda: bot.metrics.orders["sent"] == 1, 5)    # the fourth one's answer is in
+        assert gaps[1] > gaps[0] * 1.5  # backing off, not hammering
+        await sim.wait_for(lambda: bot.metrics.orders["sent"] == 1, 5)  # the fourth one's answer is in
         assert bot.metrics.orders["rejected"] == 3
         assert_invariants(sim, bot)
 
 
 async def test_min_notional_rejection_backs_off_without_storm(sim):
-    sim.fail_next("POST", ORDER, count=2, status=400,
-                  body={"code": -4164, "msg": "Order's notional must be no smaller than 5 (unless you choose reduce only)."})
+    sim.fail_next(
+        "POST",
+        ORDER,
+        count=2,
+        status=400,
+        body={"code": -4164, "msg": "Order's notional must be no smaller than 5 (unless you choose reduce only)."},
+    )
     async with BotRun(sim) as bot:
         await wait_open(sim, "BUY", timeout=8)
         first, second, third = sim.requests("POST", ORDER)
-        assert second["t"] - first["t"] >= 0.45 and third["t"] - second["t"] >= 0.9   # 0.5 s, then 1 s
+        assert second["t"] - first["t"] >= 0.45 and third["t"] - second["t"] >= 0.9  # 0.5 s, then 1 s
         assert_invariants(sim, bot)
 
 
@@ -397,7 +404,7 @@ async def test_min_notional_wallet_too_small_sends_nothing():
                 await set_mid(sim, mid)
                 await sim.wait_for(lambda: bot._skip_reason != decided or order_posts(sim), 5)
             assert order_posts(sim) == []
-            assert "notional 2.4" in bot._skip_reason          # 0.001 * 2465.12, at mid 2480
+            assert "notional 2.4" in bot._skip_reason  # 0.001 * 2465.12, at mid 2480
 
 
 # ---- the sweep: strays cancelled, drift adopted --------------------------------------------------
@@ -407,8 +414,7 @@ async def test_sweep_cancels_stray_and_adopts_position(sim):
         sim.freeze_streams("user")
         await sim.place_order_direct(SYMBOL, "BUY", Decimal("2000"), Decimal("0.01"), client_order_id="amm-ghost-1")
         sim.set_position(SYMBOL, Decimal("0.004"), Decimal("2500"))
-        await sim.wait_for(lambda: len(open_orders(sim)) == 1
-                           and bot.state.position.amount == Decimal("0.004"), 5)
+        await sim.wait_for(lambda: len(open_orders(sim)) == 1 and bot.state.position.amount == Decimal("0.004"), 5)
         assert open_orders(sim)[0]["clientOrderId"] != "amm-ghost-1"
         sim.freeze_streams("user", False)
         # (the peak is 2 here by construction: the test itself put the stray beside our order)

@@ -1,5 +1,6 @@
 """The log leaves the quoting path: on the event loop records are written a few ms later, in order,
 with the text they had when logged; off a loop, and at exit, nothing waits and nothing is lost."""
+
 import asyncio
 import logging
 import subprocess
@@ -40,8 +41,8 @@ async def test_on_the_loop_a_record_is_written_later_in_order_with_its_text_of_t
     order = {"state": "NEW"}
     log.info("order %s", order)
     log.info("second")
-    order["state"] = "FILLED"                   # changed after logging: the log says what was true then
-    assert target.lines == []                   # nothing written on the quoting path
+    order["state"] = "FILLED"  # changed after logging: the log says what was true then
+    assert target.lines == []  # nothing written on the quoting path
     await asyncio.wait_for(target.written.wait(), 2)
     assert target.lines == ["order {'state': 'NEW'}", "second"]
 
@@ -58,7 +59,7 @@ def test_a_record_queued_when_a_loop_ends_is_written_by_the_next_flush_and_later
     async def log_and_leave():
         log.info("queued")
 
-    asyncio.run(log_and_leave())                # the loop ends before its scheduled flush runs
+    asyncio.run(log_and_leave())  # the loop ends before its scheduled flush runs
     assert target.lines == []
 
     async def log_and_wait():

@@ -1,4 +1,5 @@
 """Prometheus metrics: scraped over HTTP from the running bot, matching what the exchange saw; and cheap."""
+
 from __future__ import annotations
 
 import asyncio
@@ -11,9 +12,9 @@ import aiohttp
 from conftest import SYMBOL, BotRun, free_port, open_orders, order_posts, run_cli, set_mid, wait_open
 from prometheus_client.parser import text_string_to_metric_families
 
-from aster_mm.settings.parser import parse_config
 from aster_mm.ops.metrics import Histogram, Metrics, Snapshot
 from aster_mm.ops.unattended import Ops, OpsSettings
+from aster_mm.settings.parser import parse_config
 
 
 async def scrape(port: int) -> dict[tuple[str, tuple], float]:
@@ -22,8 +23,11 @@ async def scrape(port: int) -> dict[tuple[str, tuple], float]:
         async with http.get(f"http://127.0.0.1:{port}/metrics") as resp:
             assert resp.status == 200 and resp.headers["Content-Type"].startswith("text/plain")
             text = await resp.text()
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
 async def scrape_until(port: int, predicate, timeout: float = 10.0) -> dict:
@@ -34,14 +38,18 @@ async def scrape_until(port: int, predicate, timeout: float = 10.0) -> dict:
                 if predicate(samples):
                     return samples
             except aiohttp.ClientConnectionError:
-                pass                                # not listening yet
+                pass  # not listening yet
             await asyncio.sleep(0.05)
 
 
 def order_round_trips(samples: dict) -> float:
     """How many placements the REST histogram counted (V1 /fapi/v1/order or V3 /fapi/v3/order)."""
-    [count] = [v for (name, labels), v in samples.items() if name == "aster_mm_rest_request_seconds_count"
-               and re.fullmatch(r"POST /fapi/v\d/order", dict(labels)["endpoint"])]
+    [count] = [
+        v
+        for (name, labels), v in samples.items()
+        if name == "aster_mm_rest_request_seconds_count"
+        and re.fullmatch(r"POST /fapi/v\d/order", dict(labels)["endpoint"])
+    ]
     return count
 
 
@@ -77,23 +85,36 @@ async def test_scrape_shows_orders_fills_position_mode_and_rest_latency_as_the_e
         assert s[("aster_mm_orders_total", (("outcome", "FILLED"),))] == 1
         assert order_round_trips(s) == posts
         assert s[("aster_mm_requote_seconds_count", ())] == posts
-        assert s[("aster_mm_stream_up", (("stream", "market"),))] == s[("aster_mm_stream_up", (("stream", "user"),))] == 1
+        assert (
+            s[("aster_mm_stream_up", (("stream", "market"),))] == s[("aster_mm_stream_up", (("stream", "user"),))] == 1
+        )
         assert s[("aster_mm_used_weight_1m", ())] == bot.client.used_weight_1m > 0
         assert 0 <= s[("aster_mm_market_data_age_seconds", ())] < 5
         assert s[("aster_mm_stream_reconnects_total", (("stream", "market"),))] == 0
-        await set_mid(sim, "2490")                       # a requote: modified in place (V3) or replaced (V1)
+        await set_mid(sim, "2490")  # a requote: modified in place (V3) or replaced (V1)
         await sim.wait_for(lambda: [Decimal(o["price"]) for o in open_orders(sim)] == [Decimal("2504.94")], 5)
         s = await scrape_until(port, lambda s: s[("aster_mm_requote_seconds_count", ())] == 3)
-        assert s[("aster_mm_orders_total", (("outcome", "sent"),))] + \
-            s[("aster_mm_orders_total", (("outcome", "modified"),))] == 3
+        assert (
+            s[("aster_mm_orders_total", (("outcome", "sent"),))]
+            + s[("aster_mm_orders_total", (("outcome", "modified"),))]
+            == 3
+        )
         await sim.drop_streams("market")
         s = await scrape_until(port, lambda s: s[("aster_mm_stream_reconnects_total", (("stream", "market"),))] == 1)
 
 
 async def test_the_bot_as_a_service_serves_metrics_on_its_port(sim, bot_env, tmp_path):
     port = free_port()
-    proc = await run_cli("--symbol", SYMBOL, "--metrics-port", str(port), "--log-file", str(tmp_path / "mm.log"),
-                         env=bot_env, cwd=tmp_path)
+    proc = await run_cli(
+        "--symbol",
+        SYMBOL,
+        "--metrics-port",
+        str(port),
+        "--log-file",
+        str(tmp_path / "mm.log"),
+        env=bot_env,
+        cwd=tmp_path,
+    )
     try:
         await wait_open(sim, "BUY", timeout=15)
         s = await scrape_until(port, lambda s: s[("aster_mm_orders_total", (("outcome", "sent"),))] >= 1)
@@ -109,14 +130,14 @@ def test_the_ledger_and_estimator_hooks_reach_the_scrape():
     m.set_pnl(realized=1.5, fees=-0.2, net=1.3)
     m.snapshot = lambda: Snapshot(entry_price=2485.0, estimators={"warm": True, "sigma_bp": 0.01})
     from aster_mm.ops.metrics import registry_for
-    samples = {(s.name, tuple(s.labels.values())): s.value
-               for f in registry_for(m).collect() for s in f.samples}
+
+    samples = {(s.name, tuple(s.labels.values())): s.value for f in registry_for(m).collect() for s in f.samples}
     assert samples[("aster_mm_pnl_quote", ("realized",))] == 1.5
     assert samples[("aster_mm_pnl_quote", ("fees",))] == -0.2
     assert samples[("aster_mm_entry_price_quote", ())] == 2485.0
     assert samples[("aster_mm_estimator", ("sigma_bp",))] == 0.01
     assert samples[("aster_mm_estimator", ("warm",))] == 1.0
-    assert ("aster_mm_pnl_quote", ("funding",)) not in samples     # never set: not reported as 0
+    assert ("aster_mm_pnl_quote", ("funding",)) not in samples  # never set: not reported as 0
 
 
 def update_cost_ns(update, n: int = 200_000) -> float:
@@ -131,9 +152,11 @@ def update_cost_ns(update, n: int = 200_000) -> float:
 
 def test_an_update_on_the_quoting_path_costs_well_under_a_microsecond_or_two():
     m = Metrics()
-    costs = {"fill": update_cost_ns(lambda: m.fill("BUY", True, 0.8, 2485.0)),
-             "order": update_cost_ns(lambda: m.order("sent")),
-             "rest": update_cost_ns(lambda: m.observe_rest("POST /fapi/v1/order", 0.0012)),
-             "requote": update_cost_ns(lambda: m.observe_requote(0.0012))}
+    costs = {
+        "fill": update_cost_ns(lambda: m.fill("BUY", True, 0.8, 2485.0)),
+        "order": update_cost_ns(lambda: m.order("sent")),
+        "rest": update_cost_ns(lambda: m.observe_rest("POST /fapi/v1/order", 0.0012)),
+        "requote": update_cost_ns(lambda: m.observe_requote(0.0012)),
+    }
     print("metric update cost (ns, including the lambda call):", {k: round(v) for k, v in costs.items()})
-    assert max(costs.values()) < 2000     # a requote on loopback is ~1 ms: 2 us would be 0.2 % of it
+    assert max(costs.values()) < 2000  # a requote on loopback is ~1 ms: 2 us would be 0.2 % of it

@@ -1,5 +1,6 @@
 """systemd's notify protocol on a fake notify socket: READY after start, WATCHDOG pings only while the
 quoting loop and the streams live, STATUS with the status line, STOPPING at the end."""
+
 from __future__ import annotations
 
 import asyncio
@@ -61,7 +62,7 @@ def test_abstract_socket_names_and_the_watchdog_period():
     assert watchdog_period({"WATCHDOG_USEC": "60000000", "WATCHDOG_PID": "1"}, pid=2) is None
     assert watchdog_period({"WATCHDOG_USEC": "60000000", "WATCHDOG_PID": "2"}, pid=2) == 30.0
     assert watchdog_period({}) is None
-    assert not Notifier(None).send("READY=1")          # not under systemd: nothing, no error
+    assert not Notifier(None).send("READY=1")  # not under systemd: nothing, no error
 
 
 def test_alive_means_the_loop_ran_lately_and_each_stream_is_up_or_still_trying():
@@ -77,8 +78,10 @@ def test_alive_means_the_loop_ran_lately_and_each_stream_is_up_or_still_trying()
 async def test_ready_then_pings_that_stop_while_the_loop_is_frozen_and_resume_after(sim, systemd):
     settings = OpsSettings(loop_limit=0.5, stream_limit=5.0)
     timings = dataclasses.replace(FAST, status_every=0.2)
-    async with Ops(settings, notifier=Notifier(systemd.name), watchdog_every=0.05) as ops, \
-            BotRun(sim, timings=timings, ops=ops) as bot:
+    async with (
+        Ops(settings, notifier=Notifier(systemd.name), watchdog_every=0.05) as ops,
+        BotRun(sim, timings=timings, ops=ops) as bot,
+    ):
         ready = await systemd.next(lambda m: "READY=1" in m)
         assert "STATUS=mode=BUY" in ready and bot.state.user_up and bot.state.market_up
         await systemd.next(lambda m: m == "WATCHDOG=1")
@@ -88,16 +91,17 @@ async def test_ready_then_pings_that_stop_while_the_loop_is_frozen_and_resume_af
 
         thawed = asyncio.Event()
 
-        async def frozen() -> bool:                # the quoting loop hangs; everything else runs on
+        async def frozen() -> bool:  # the quoting loop hangs; everything else runs on
             await thawed.wait()
             return False
+
         bot.step = frozen
         bot.wake()
         async with asyncio.timeout(5):
             while not ops.why_not_alive():
                 await asyncio.sleep(0.05)
         systemd.drain()
-        await asyncio.sleep(10 * ops.watchdog_every)          # an observation window of ten ping periods
+        await asyncio.sleep(10 * ops.watchdog_every)  # an observation window of ten ping periods
         assert "WATCHDOG=1" not in systemd.drain()
 
         del bot.step

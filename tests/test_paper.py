@@ -1,6 +1,7 @@
 """Paper trading (`--paper`): the unchanged bot against the simulator, fed by a "live" exchange's public
 depth and trade streams. The live exchange here is a second simulator on 127.0.0.1: what it received
 shows that paper trading sends it nothing but public requests."""
+
 from __future__ import annotations
 
 import asyncio
@@ -13,12 +14,12 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from conftest import free_port, run_cli
 
 import market_maker
 from aster_mm.accounting.books import ledger_path
-from aster_mm.settings.parser import parse_config
 from aster_mm.ops.unattended import Ops
-from conftest import free_port, run_cli
+from aster_mm.settings.parser import parse_config
 from aster_mm.simulator import LiveFeed, SimExchange
 from aster_mm.simulator.live_feed import parse_feed_frame
 
@@ -38,22 +39,26 @@ def paper_env(rest_url: str) -> dict:
 
 async def read_until(proc: asyncio.subprocess.Process, needle: str, lines: list[str], timeout: float = 15) -> str:
     """Collect the bot's output until a line containing `needle` (synchronisation only)."""
+
     async def scan() -> str:
         while line := (await proc.stdout.readline()).decode():
             lines.append(line)
             if needle in line:
                 return line
         raise AssertionError(f"the bot stopped before {needle!r}:\n{''.join(lines)}")
+
     return await asyncio.wait_for(scan(), timeout)
 
 
 async def print_until(proc, lines: list[str], needle: str, live: SimExchange, *trade) -> str:
     """The live market keeps printing `trade` until the bot's output shows `needle`: the bot logs a
     placement before the simulator has the order, so one print could pass before the quote rests."""
+
     async def market() -> None:
         while True:
             await live.trade(SYMBOL, *trade)
-            await asyncio.sleep(0.2)          # the pace of the live market, not a synchronisation
+            await asyncio.sleep(0.2)  # the pace of the live market, not a synchronisation
+
     printer = asyncio.create_task(market())
     try:
         return await read_until(proc, needle, lines)
@@ -69,8 +74,17 @@ def ledger_fills(path: Path) -> list[dict]:
 async def test_a_paper_session_trades_real_prices_with_simulated_fills_and_no_keys(tmp_path, monkeypatch):
     async with SimExchange() as live:
         await live.set_book(SYMBOL, *LIVE_BOOK)
-        proc = await run_cli("--symbol", SYMBOL, "--paper", "--paper-feed-url", live.ws_url,
-                             "--paper-balance", "5000", env=paper_env(live.rest_url), cwd=tmp_path)
+        proc = await run_cli(
+            "--symbol",
+            SYMBOL,
+            "--paper",
+            "--paper-feed-url",
+            live.ws_url,
+            "--paper-balance",
+            "5000",
+            env=paper_env(live.rest_url),
+            cwd=tmp_path,
+        )
         lines: list[str] = []
         try:
             await read_until(proc, "place BUY", lines)
@@ -93,8 +107,10 @@ async def test_a_paper_session_trades_real_prices_with_simulated_fills_and_no_ke
 
     # Simulated fills at the quotes the feed's prices made, sized from the paper balance (5000 * 0.2 / mid).
     fills = ledger_fills(tmp_path / f"ledger-{SYMBOL}-paper.csv")
-    assert [(f["side"], D(f["price"]), f["maker"]) for f in fills] == [("BUY", BUY_PRICE, "true"),
-                                                                       ("SELL", SELL_PRICE, "true")]
+    assert [(f["side"], D(f["price"]), f["maker"]) for f in fills] == [
+        ("BUY", BUY_PRICE, "true"),
+        ("SELL", SELL_PRICE, "true"),
+    ]
     qty = D(fills[0]["qty"])
     assert D("0.45") < qty <= D("0.5") and D(fills[1]["qty"]) == qty
     assert (tmp_path / "market_maker-paper.log").is_file() and not (tmp_path / "market_maker.log").exists()
@@ -105,21 +121,33 @@ async def test_a_paper_session_trades_real_prices_with_simulated_fills_and_no_ke
     accounting = dict(kv.split("=") for kv in text.split("simulator's accounting: ")[1].split("\n")[0].split(", "))
     assert int(accounting["fills"]) == 2 and D(accounting["buy_volume"]) == D(accounting["sell_volume"]) == qty
 
-    monkeypatch.chdir(tmp_path)                     # paper fills never count in the real ledgers' report
+    monkeypatch.chdir(tmp_path)  # paper fills never count in the real ledgers' report
     with pytest.raises(SystemExit) as exit_:
         market_maker.main(["report"])
     assert exit_.value.code == 2
 
 
-@pytest.mark.parametrize("symbol, rest, needle", [
-    ("FOOUSDT", "live", "unknown symbol 'FOOUSDT'"),
-    (SYMBOL, "closed", "paper trading needs the symbol's rules from http://127.0.0.1:"),
-])
+@pytest.mark.parametrize(
+    "symbol, rest, needle",
+    [
+        ("FOOUSDT", "live", "unknown symbol 'FOOUSDT'"),
+        (SYMBOL, "closed", "paper trading needs the symbol's rules from http://127.0.0.1:"),
+    ],
+)
 async def test_paper_without_the_symbols_rules_exits_1(tmp_path, symbol, rest, needle):
     async with SimExchange() as live:
         rest_url = live.rest_url if rest == "live" else f"http://127.0.0.1:{free_port()}"
-        proc = await run_cli("--symbol", symbol, "--paper", "--paper-feed-url", live.ws_url, "--start-timeout", "0",
-                             env=paper_env(rest_url), cwd=tmp_path)
+        proc = await run_cli(
+            "--symbol",
+            symbol,
+            "--paper",
+            "--paper-feed-url",
+            live.ws_url,
+            "--start-timeout",
+            "0",
+            env=paper_env(rest_url),
+            cwd=tmp_path,
+        )
         out, err = await asyncio.wait_for(proc.communicate(), 30)
         assert proc.returncode == 1, out.decode() + err.decode()
         assert needle in err.decode() and "Traceback" not in out.decode() + err.decode()
@@ -133,48 +161,76 @@ def paper_market(paper: SimExchange, session: aiohttp.ClientSession):
 
 async def test_the_feed_applies_books_and_trades_and_survives_a_drop():
     async with SimExchange() as live, SimExchange() as paper, aiohttp.ClientSession() as session:
-        live.refuse_streams("market")                               # the live feed is not there yet
+        live.refuse_streams("market")  # the live feed is not there yet
         feed = LiveFeed(SYMBOL, live.ws_url, reconnect_first=0.05)
         task = asyncio.create_task(feed.run(paper))
         try:
-            with pytest.raises(aiohttp.WSServerHandshakeError):     # no market for the bot without the feed
+            with pytest.raises(aiohttp.WSServerHandshakeError):  # no market for the bot without the feed
                 async with paper_market(paper, session):
                     pass
             live.refuse_streams("market", False)
             await live.set_book(SYMBOL, *LIVE_BOOK)
             await paper.wait_for(lambda: paper.book(SYMBOL)[0] == [(D("2000.00"), D("5"))])
             await live.trade(SYMBOL, "SELL", "1999.50", "0.3")
-            trade = await paper.wait_for(lambda: next((e["payload"] for e in paper.journal if e["kind"] == "event"
-                                                       and e["payload"].get("e") == "aggTrade"), None))
+            trade = await paper.wait_for(
+                lambda: next(
+                    (
+                        e["payload"]
+                        for e in paper.journal
+                        if e["kind"] == "event" and e["payload"].get("e") == "aggTrade"
+                    ),
+                    None,
+                )
+            )
             assert (trade["m"], trade["p"], trade["q"]) == (True, "1999.50", "0.300")
 
-            async with paper_market(paper, session) as bot_market:   # where the bot's market stream would be
+            async with paper_market(paper, session) as bot_market:  # where the bot's market stream would be
                 live.refuse_streams("market")
                 await live.drop_streams("market")
                 async with asyncio.timeout(5):
-                    async for _ in bot_market:                         # dropped with the feed
+                    async for _ in bot_market:  # dropped with the feed
                         pass
             with pytest.raises(aiohttp.WSServerHandshakeError):
                 async with paper_market(paper, session):
                     pass
-            await live.set_book(SYMBOL, [("2100.00", "2")], [("2100.05", "3")])   # sent on reconnecting
+            await live.set_book(SYMBOL, [("2100.00", "2")], [("2100.05", "3")])  # sent on reconnecting
             live.refuse_streams("market", False)
             await paper.wait_for(lambda: paper.book(SYMBOL) == ([(D("2100.00"), D("2"))], [(D("2100.05"), D("3"))]))
-            async with paper_market(paper, session) as bot_market:     # up again with the feed
+            async with paper_market(paper, session) as bot_market:  # up again with the feed
                 assert json.loads((await bot_market.receive()).data)["data"]["b"][0] == ["2100.00", "2.000"]
             await live.trade(SYMBOL, "BUY", "2100.05", "1")
-            await paper.wait_for(lambda: [e["payload"]["m"] for e in paper.journal if e["kind"] == "event"
-                                          and e["payload"].get("e") == "aggTrade"] == [True, False])
+            await paper.wait_for(
+                lambda: (
+                    [
+                        e["payload"]["m"]
+                        for e in paper.journal
+                        if e["kind"] == "event" and e["payload"].get("e") == "aggTrade"
+                    ]
+                    == [True, False]
+                )
+            )
             assert (feed.connections, feed.gaps, feed.bad_frames) == (2, 1, 0)
-            assert live.requests() == []                                  # the feed is the public stream only
+            assert live.requests() == []  # the feed is the public stream only
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
 
 
 def test_feed_frames():
-    book = {"stream": "ethusdt@depth10@100ms", "data": {"e": "depthUpdate", "E": 1, "T": 1, "s": SYMBOL, "U": 1,
-                                                        "u": 2, "pu": 0, "b": [["10.1", "2"]], "a": [["10.2", "3"]]}}
+    book = {
+        "stream": "ethusdt@depth10@100ms",
+        "data": {
+            "e": "depthUpdate",
+            "E": 1,
+            "T": 1,
+            "s": SYMBOL,
+            "U": 1,
+            "u": 2,
+            "pu": 0,
+            "b": [["10.1", "2"]],
+            "a": [["10.2", "3"]],
+        },
+    }
     assert parse_feed_frame(json.dumps(book)) == ("book", [(D("10.1"), D("2"))], [(D("10.2"), D("3"))])
     trade = {"e": "aggTrade", "E": 1, "s": SYMBOL, "a": 7, "p": "10.15", "q": "0.5", "f": 1, "l": 1, "T": 1}
     assert parse_feed_frame(json.dumps(trade | {"m": True})) == ("trade", "SELL", D("10.15"), D("0.5"))
@@ -188,17 +244,24 @@ def test_feed_frames():
 def test_paper_options(tmp_path):
     config = parse_config(["--symbol", "ethusdt", "--paper", "--fill-model", "optimistic", "--order-latency-ms", "5"])
     assert (config.paper, config.fill_model, config.order_latency_ms, config.paper_balance) == (
-        True, "optimistic", 5.0, D("10000"))
+        True,
+        "optimistic",
+        5.0,
+        D("10000"),
+    )
     assert config.log_file == "market_maker-paper.log" and ledger_path(config) == Path("ledger-ETHUSDT-paper.csv")
     assert Ops.from_config(config).alerts.prefix == "aster-mm ETHUSDT [paper]"
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["--paper", "--sim"], "not allowed with argument"),
-    (["--paper-balance", "100"], "only with --paper"),
-    (["--paper", "--start-price", "2500"], "only with --sim"),
-    (["--paper", "--paper-feed-url", "https://x"], "must start with ws:// or wss://"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--paper", "--sim"], "not allowed with argument"),
+        (["--paper-balance", "100"], "only with --paper"),
+        (["--paper", "--start-price", "2500"], "only with --sim"),
+        (["--paper", "--paper-feed-url", "https://x"], "must start with ws:// or wss://"),
+    ],
+)
 def test_paper_option_errors_exit_2(args, needle, capsys):
     with pytest.raises(SystemExit) as exit_:
         parse_config(["--symbol", SYMBOL, *args])

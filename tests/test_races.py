@@ -1,5 +1,6 @@
 """Races and shutdown edge cases found in review: a sweep racing a placement, a late fill after a REST
 re-read, a reconnect during a reconcile, and shutdown under 429, unknown placements and failing cancels."""
+
 from __future__ import annotations
 
 import asyncio
@@ -9,14 +10,13 @@ from dataclasses import replace
 from decimal import Decimal as D
 
 import pytest
-from conftest import (FAST, SYMBOL, T0, BotRun, FakeClock, RecordedOps, open_orders, order_posts, order_update,
-                      wait_open)
+from conftest import FAST, SYMBOL, T0, BotRun, FakeClock, RecordedOps, open_orders, order_posts, order_update, wait_open
 
-from aster_mm.exchange.client import SymbolRules
 from aster_mm.core.config import Config
 from aster_mm.core.decisions import SELL, Quote
 from aster_mm.core.orders import Order, OrderState
 from aster_mm.core.state import Book
+from aster_mm.exchange.client import SymbolRules
 from aster_mm.live.bot import MarketMaker
 
 ORDER = "/fapi/v1/order"
@@ -29,7 +29,7 @@ class FakeClient:
     time_offset_ms = 0
     used_weight_1m = None
     key_hint = "fake…00"
-    can_modify = False                 # a V1 client
+    can_modify = False  # a V1 client
 
     def __init__(self, open_orders=(), position="0", update_time=0):
         self.open = [dict(o) for o in open_orders]
@@ -42,8 +42,9 @@ class FakeClient:
 
     async def position_rows(self, symbol):
         self.calls.append(("position",))
-        return [{"symbol": symbol, "positionAmt": self.position_amt, "updateTime": self.update_time,
-                 "positionSide": "BOTH"}]
+        return [
+            {"symbol": symbol, "positionAmt": self.position_amt, "updateTime": self.update_time, "positionSide": "BOTH"}
+        ]
 
     async def wallet_balances(self):
         self.calls.append(("balance",))
@@ -65,11 +66,19 @@ class FakeClient:
         self.open.remove(found)
         return {**found, "status": "CANCELED"}
 
-    async def place_limit(self, symbol, side, quantity, price, client_order_id, *, reduce_only=False,
-                          time_in_force="GTX"):
+    async def place_limit(
+        self, symbol, side, quantity, price, client_order_id, *, reduce_only=False, time_in_force="GTX"
+    ):
         self.calls.append(("place", client_order_id))
-        order = {"clientOrderId": client_order_id, "orderId": 1000 + len(self.calls), "status": "NEW",
-                 "executedQty": "0", "side": side, "origQty": str(quantity), "price": str(price)}
+        order = {
+            "clientOrderId": client_order_id,
+            "orderId": 1000 + len(self.calls),
+            "status": "NEW",
+            "executedQty": "0",
+            "side": side,
+            "origQty": str(quantity),
+            "price": str(price),
+        }
         self.open.append(order)
         self.peak_open = max(self.peak_open, len(self.open))
         return dict(order)
@@ -91,11 +100,18 @@ def make_bot(client, clock) -> MarketMaker:
 async def test_sweep_finding_a_stray_cancels_it_before_placing_a_new_order():
     """step() runs the periodic sweep, which only *records* strays, then carries on in the same step and
     places a new order while the stray is still open: two of our orders are open at once."""
-    stray = {"clientOrderId": "amm-oldrun-7", "orderId": 7, "status": "NEW", "executedQty": "0",
-             "side": "BUY", "origQty": "0.01", "price": "2000"}
+    stray = {
+        "clientOrderId": "amm-oldrun-7",
+        "orderId": 7,
+        "status": "NEW",
+        "executedQty": "0",
+        "side": "BUY",
+        "origQty": "0.01",
+        "price": "2000",
+    }
     client, clock = FakeClient(open_orders=[stray]), FakeClock()
     bot = make_bot(client, clock)
-    bot.sync.next_sweep = 0.0                                   # a sweep is due
+    bot.sync.next_sweep = 0.0  # a sweep is due
     for _ in range(5):
         if not await bot.step():
             break
@@ -121,11 +137,28 @@ async def test_late_stream_fill_after_a_rest_reread_does_not_hide_the_next_rest_
     # A REST report (e.g. the reconcile query) shows a partial fill of 0.3 the stream has not delivered yet.
     bot.desk.apply_rest(order, {"status": "PARTIALLY_FILLED", "executedQty": "0.3", "orderId": 1})
     assert bot.state.position_dirty
-    await bot.sync.refresh_position()                          # exchange: 0.8 - 0.3 = 0.5
+    await bot.sync.refresh_position()  # exchange: 0.8 - 0.3 = 0.5
     assert bot.state.position.amount == D("0.5")
     # The late stream event of that same fill: must change nothing.
-    bot.on_user_message(json.dumps(order_update("TRADE", "PARTIALLY_FILLED", c=cid, S=SELL, q="0.8", p="2515",
-                                                l="0.3", z="0.3", L="2515", t=1, E=T0 + 11, T=T0 + 10, R=True)))
+    bot.on_user_message(
+        json.dumps(
+            order_update(
+                "TRADE",
+                "PARTIALLY_FILLED",
+                c=cid,
+                S=SELL,
+                q="0.8",
+                p="2515",
+                l="0.3",
+                z="0.3",
+                L="2515",
+                t=1,
+                E=T0 + 11,
+                T=T0 + 10,
+                R=True,
+            )
+        )
+    )
     assert bot.state.position.amount == D("0.5")
     # Another 0.2 fills; REST (a cancel answer or query) reports cum 0.5 before the stream does.
     bot.desk.apply_rest(order, {"status": "PARTIALLY_FILLED", "executedQty": "0.5", "orderId": 1})
@@ -137,14 +170,17 @@ async def test_unstamped_rest_read_lagging_the_stream_does_not_erase_its_fill():
     stream had just reported erased it: the bot went back to BUY mode while long."""
     client, clock = FakeClient(position="0", update_time=0), FakeClock()
     bot = make_bot(client, clock)
-    now_ms = int(time.time() * 1000)                           # the read is stamped by the wall clock
+    now_ms = int(time.time() * 1000)  # the read is stamped by the wall clock
     bot.state.position.apply_snapshot(D("0"), now_ms - 1000)
-    bot.on_user_message(json.dumps(order_update("TRADE", "FILLED", l="0.8", z="0.8", q="0.8", L="2485", t=7,
-                                                E=now_ms - 90, T=now_ms - 100)))
+    bot.on_user_message(
+        json.dumps(
+            order_update("TRADE", "FILLED", l="0.8", z="0.8", q="0.8", L="2485", t=7, E=now_ms - 90, T=now_ms - 100)
+        )
+    )
     assert bot.state.position.amount == D("0.8")
-    await bot.sync.refresh_position()                          # REST still says 0
+    await bot.sync.refresh_position()  # REST still says 0
     assert bot.state.position.amount == D("0.8")
-    assert bot.sync.next_sweep <= clock() + 1.0                # and it is read again shortly
+    assert bot.sync.next_sweep <= clock() + 1.0  # and it is read again shortly
 
 
 # ============================================================================ 3. reconnect during reconcile
@@ -156,7 +192,7 @@ async def test_user_stream_reconnect_during_reconcile_triggers_another_reconcile
         await wait_open(sim, "BUY")
         sim.fail_next("GET", "/fapi/v1/openOrders", status=200, body=[], execute=True, delay=1.5)
         reads = len(sim.requests("GET", "/fapi/v1/openOrders"))
-        await sim.drop_streams("user")                     # reconnect -> reconcile, whose last read hangs
+        await sim.drop_streams("user")  # reconnect -> reconcile, whose last read hangs
         await sim.wait_for(lambda: len(sim.requests("GET", "/fapi/v1/openOrders")) > reads, 5)
         hanging = sim.requests("GET", "/fapi/v1/openOrders")[reads]
         # A second outage while that reconcile is stuck; the position changes meanwhile (a fill whose events
@@ -167,7 +203,7 @@ async def test_user_stream_reconnect_during_reconcile_triggers_another_reconcile
         sim.set_position(SYMBOL, D("0.3"), D(2490))
         sim.refuse_streams("user", False)
         await sim.wait_for(lambda: bot.state.user_up, 5)
-        assert hanging["status"] is None                   # the reconnect happened during the reconcile
+        assert hanging["status"] is None  # the reconnect happened during the reconcile
         await sim.wait_for(lambda: hanging["status"] is not None, 5)
         await sim.wait_for(lambda: bot.state.position.amount == sim.position(SYMBOL), 3)
 
@@ -197,8 +233,12 @@ async def test_stop_while_a_placement_is_unknown_leaves_nothing_open(sim):
         async def lagging_engine_lands_it() -> None:
             await sim.wait_for(lambda: len(sim.requests("DELETE", "/fapi/v1/allOpenOrders")) > cancel_alls, 10)
             mark = sim.requests("DELETE", "/fapi/v1/allOpenOrders")[-1]["t"]
-            await sim.wait_for(lambda: any(r["t"] >= mark and r["status"] is not None
-                                           for r in sim.requests("GET", "/fapi/v1/openOrders")), 10)
+            await sim.wait_for(
+                lambda: any(
+                    r["t"] >= mark and r["status"] is not None for r in sim.requests("GET", "/fapi/v1/openOrders")
+                ),
+                10,
+            )
             await sim.place_order_direct(SYMBOL, quote.side, quote.price, quote.qty, client_order_id=cid)
 
         lander = asyncio.create_task(lagging_engine_lands_it())
@@ -219,14 +259,21 @@ async def test_stop_asks_for_a_doubtful_placement_by_id_and_cancels_it_when_it_l
         cancel_alls = len(sim.requests("DELETE", "/fapi/v1/allOpenOrders"))
 
         def answered_after(mark: float, method: str, path: str, match=lambda params: True) -> list[dict]:
-            return [r for r in sim.requests(method, path) if r["t"] >= mark and r["status"] is not None
-                    and match(r["params"])]
+            return [
+                r
+                for r in sim.requests(method, path)
+                if r["t"] >= mark and r["status"] is not None and match(r["params"])
+            ]
 
         async def lands_after_the_not_found_and_an_empty_book() -> None:
             await sim.wait_for(lambda: len(sim.requests("DELETE", "/fapi/v1/allOpenOrders")) > cancel_alls, 10)
             mark = sim.requests("DELETE", "/fapi/v1/allOpenOrders")[-1]["t"]
-            await sim.wait_for(lambda: answered_after(mark, "GET", ORDER, lambda p: p.get("symbol") == SYMBOL and
-                                                      p.get("origClientOrderId") == cid), 10)
+            await sim.wait_for(
+                lambda: answered_after(
+                    mark, "GET", ORDER, lambda p: p.get("symbol") == SYMBOL and p.get("origClientOrderId") == cid
+                ),
+                10,
+            )
             not_found = answered_after(mark, "GET", ORDER)[0]["t"]
             # then a cancel-all and an empty open-orders list: taking "not found" as "never" stops here
             await sim.wait_for(lambda: answered_after(not_found, "GET", "/fapi/v1/openOrders"), 10)
@@ -258,19 +305,27 @@ async def test_shutdown_keeps_the_dead_man_switch_armed_when_orders_remain_open(
     async with run:
         await wait_open(sim, "BUY")
         # Every cancel-all is acknowledged but does not take the order down, until the shutdown budget is spent.
-        sim.fail_next("DELETE", "/fapi/v1/allOpenOrders", count=10_000, status=200,
-                      body={"code": 200, "msg": "The operation of cancel all open order is done."})
+        sim.fail_next(
+            "DELETE",
+            "/fapi/v1/allOpenOrders",
+            count=10_000,
+            status=200,
+            body={"code": 200, "msg": "The operation of cancel all open order is done."},
+        )
     assert open_orders(sim), "setup: the order should still be open right after shutdown"
-    assert ops.lines[0].startswith("left open: orders not confirmed cancelled; the exchange's dead-man switch "
-                                   "cancels them within 2 s; ")
-    assert not [r for r in sim.requests("POST", "/fapi/v1/countdownCancelAll")
-                if r["params"]["countdownTime"] == "0"], "the dead-man switch was disarmed"
-    await sim.wait_for(lambda: not open_orders(sim), 4)    # the exchange's countdown must still fire
+    assert ops.lines[0].startswith(
+        "left open: orders not confirmed cancelled; the exchange's dead-man switch cancels them within 2 s; "
+    )
+    assert not [
+        r for r in sim.requests("POST", "/fapi/v1/countdownCancelAll") if r["params"]["countdownTime"] == "0"
+    ], "the dead-man switch was disarmed"
+    await sim.wait_for(lambda: not open_orders(sim), 4)  # the exchange's countdown must still fire
 
 
 # ============================================================================ unfamiliar final statuses
-@pytest.mark.parametrize("status, final", [("EXPIRED_IN_MATCH", OrderState.EXPIRED),
-                                           ("SOMETHING_NEW", OrderState.CANCELED)])
+@pytest.mark.parametrize(
+    "status, final", [("EXPIRED_IN_MATCH", OrderState.EXPIRED), ("SOMETHING_NEW", OrderState.CANCELED)]
+)
 async def test_order_gone_with_an_unfamiliar_status_does_not_stay_live(status, final):
     """Cancel answers -2011 (not open) and the query shows a status we do not know: the order is over,
     not open forever (which would cancel, query and never quote again)."""

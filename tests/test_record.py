@@ -1,5 +1,6 @@
 """record.py against the simulator's public streams over real sockets: CSV content, gaps, rotation,
 replay of a recording, and the CLI."""
+
 from __future__ import annotations
 
 import asyncio
@@ -9,13 +10,13 @@ import math
 import os
 import signal
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
-
 from conftest import DATA_DIR, ROOT
+
 from aster_mm.recording.market_csv import HEADERS, DayFiles, utc_day
 from aster_mm.recording.recorder import Recorder, parse_frame
 from aster_mm.simulator import ReplayMarket, SimExchange, SyntheticMarket
@@ -27,7 +28,7 @@ ASKS = [(D("2500.01") + i * D("0.01"), D("2.25") + i) for i in range(10)]
 
 @pytest.fixture
 async def exchange():
-    async with SimExchange() as sim:   # an empty book: no snapshot on connect unless a test sets one
+    async with SimExchange() as sim:  # an empty book: no snapshot on connect unless a test sets one
         yield sim
 
 
@@ -46,7 +47,7 @@ class Recording:
 
     async def __aexit__(self, *exc) -> None:
         self.recorder.stop()
-        await asyncio.wait_for(self.task, 5)   # a crash of the recorder fails the test here
+        await asyncio.wait_for(self.task, 5)  # a crash of the recorder fails the test here
 
 
 def rows(path: Path) -> list[dict]:
@@ -85,7 +86,7 @@ async def test_book_frames_and_trades_land_in_csvs_with_reference_columns(exchan
 
     for kind in ("orderbook", "trades", "prices"):
         reference = header(DATA_DIR / f"{kind}_BNBUSDT.csv")
-        assert header(day / f"{kind}_{SYMBOL}.csv")[:len(reference)] == reference
+        assert header(day / f"{kind}_{SYMBOL}.csv")[: len(reference)] == reference
     [book] = rows(day / f"orderbook_{SYMBOL}.csv")
     assert [(D(book[f"bid_price_{i}"]), D(book[f"bid_qty_{i}"])) for i in range(10)] == BIDS
     assert [(D(book[f"ask_price_{i}"]), D(book[f"ask_qty_{i}"])) for i in range(10)] == ASKS
@@ -93,7 +94,9 @@ async def test_book_frames_and_trades_land_in_csvs_with_reference_columns(exchan
     assert day.name == utc_day(float(book["unix_timestamp"]))
     trades = rows(day / f"trades_{SYMBOL}.csv")
     assert [(t["side"], D(t["price"]), D(t["quantity"]), t["gap"]) for t in trades] == [
-        ("buy", D("2500.01"), D("0.5"), "0"), ("sell", D("2500.00"), D("0.25"), "0")]
+        ("buy", D("2500.01"), D("0.5"), "0"),
+        ("sell", D("2500.00"), D("0.25"), "0"),
+    ]
     assert int(trades[1]["id"]) == int(trades[0]["id"]) + 1
     [price] = rows(day / f"prices_{SYMBOL}.csv")
     assert (D(price["bid"]), D(price["ask"]), D(price["mid"])) == (D("2500.00"), D("2500.01"), D("2500.005"))
@@ -101,8 +104,12 @@ async def test_book_frames_and_trades_land_in_csvs_with_reference_columns(exchan
 
 def test_malformed_and_foreign_frames():
     assert parse_frame('{"result": null, "id": 1}', 1.0) is None
-    for bad in ("not json", '{"e": "aggTrade", "a": 1}', '{"data": {"e": "depthUpdate", "u": "x"}}',
-                '{"e": "aggTrade", "a": 1, "T": 2, "E": 2, "p": "1", "q": "1", "m": "false"}'):
+    for bad in (
+        "not json",
+        '{"e": "aggTrade", "a": 1}',
+        '{"data": {"e": "depthUpdate", "u": "x"}}',
+        '{"e": "aggTrade", "a": 1, "T": 2, "E": 2, "p": "1", "q": "1", "m": "false"}',
+    ):
         with pytest.raises(ValueError):
             parse_frame(bad, 1.0)
 
@@ -114,11 +121,11 @@ async def test_dropped_stream_reconnects_marks_the_gap_and_resumes(exchange, tmp
         await exchange.trade(SYMBOL, "BUY", "2500.01", "1")
         await rec.wait_for(lambda: rec.books == 1 and rec.trades == 1)
 
-        exchange.refuse_streams("market")          # the first reconnection attempts fail too
+        exchange.refuse_streams("market")  # the first reconnection attempts fail too
         await exchange.drop_streams("market")
-        await exchange.trade(SYMBOL, "SELL", "2500.00", "2")   # missed: nobody is connected
+        await exchange.trade(SYMBOL, "SELL", "2500.00", "2")  # missed: nobody is connected
         exchange.refuse_streams("market", False)
-        await rec.wait_for(lambda: rec.connections == 2)       # the snapshot of the book comes with it
+        await rec.wait_for(lambda: rec.connections == 2)  # the snapshot of the book comes with it
         await exchange.trade(SYMBOL, "SELL", "2499.99", "3")
         await exchange.trade(SYMBOL, "BUY", "2500.01", "4")
         await rec.wait_for(lambda: rec.books == 2 and rec.trades == 3)
@@ -129,12 +136,12 @@ async def test_dropped_stream_reconnects_marks_the_gap_and_resumes(exchange, tmp
     assert [r["gap"] for r in rows(day / f"prices_{SYMBOL}.csv")] == ["0", "1"]
     trades = rows(day / f"trades_{SYMBOL}.csv")
     assert [(D(t["quantity"]), t["gap"]) for t in trades] == [(1, "0"), (3, "1"), (4, "0")]
-    assert int(trades[1]["id"]) == int(trades[0]["id"]) + 2   # the id jump shows the missed trade
-    assert len(ReplayMarket(day, SYMBOL, levels=10).events()) == 5   # the gap column does not disturb replay
+    assert int(trades[1]["id"]) == int(trades[0]["id"]) + 2  # the id jump shows the missed trade
+    assert len(ReplayMarket(day, SYMBOL, levels=10).events()) == 5  # the gap column does not disturb replay
 
 
 async def test_rotation_at_a_utc_day_boundary_and_appending_after_a_restart(exchange, tmp_path):
-    midnight = datetime(2026, 11, 23, tzinfo=timezone.utc).timestamp()
+    midnight = datetime(2026, 11, 23, tzinfo=UTC).timestamp()
     now = [midnight - 0.25]
     async with Recording(exchange, tmp_path, clock=lambda: now[0]) as rec:
         await exchange.set_book(SYMBOL, BIDS, ASKS)
@@ -146,14 +153,14 @@ async def test_rotation_at_a_utc_day_boundary_and_appending_after_a_restart(exch
     day1, day2 = tmp_path / "2026-11-22", tmp_path / "2026-11-23"
     assert sorted(p.name for p in tmp_path.iterdir()) == [day1.name, day2.name]
     assert len(rows(day1 / f"orderbook_{SYMBOL}.csv")) == 1 and rows(day1 / f"trades_{SYMBOL}.csv") == []
-    assert [r["gap"] for r in rows(day2 / f"orderbook_{SYMBOL}.csv")] == ["0"]   # continuous across days
+    assert [r["gap"] for r in rows(day2 / f"orderbook_{SYMBOL}.csv")] == ["0"]  # continuous across days
     assert [r["gap"] for r in rows(day2 / f"trades_{SYMBOL}.csv")] == ["0"]
-    assert len(ReplayMarket(day2, SYMBOL, levels=10).events()) == 2   # each day replays on its own
+    assert len(ReplayMarket(day2, SYMBOL, levels=10).events()) == 2  # each day replays on its own
 
-    async with Recording(exchange, tmp_path, clock=lambda: now[0]) as rec:   # a second run, same day
-        await rec.wait_for(lambda: rec.books == 1)   # the snapshot on connect
+    async with Recording(exchange, tmp_path, clock=lambda: now[0]) as rec:  # a second run, same day
+        await rec.wait_for(lambda: rec.books == 1)  # the snapshot on connect
     assert [r["gap"] for r in rows(day2 / f"orderbook_{SYMBOL}.csv")] == ["0", "1"]
-    assert header(day2 / f"orderbook_{SYMBOL}.csv") == HEADERS["orderbook"]   # no second header
+    assert header(day2 / f"orderbook_{SYMBOL}.csv") == HEADERS["orderbook"]  # no second header
 
 
 def test_refuses_to_append_to_a_file_with_other_columns(tmp_path):
@@ -162,8 +169,11 @@ def test_refuses_to_append_to_a_file_with_other_columns(tmp_path):
     (day / f"trades_{SYMBOL}.csv").write_text("id,unix_timestamp_ms,side,price,quantity\n1,2,buy,3,4\n")
     files = DayFiles(tmp_path, SYMBOL)
     with pytest.raises(Exception, match="other columns"):
-        files.write("trades", ["5", "6", "buy", "7", "8", "9", "10.0"], datetime(2026, 11, 23, 1,
-                                                                                  tzinfo=timezone.utc).timestamp())
+        files.write(
+            "trades",
+            ["5", "6", "buy", "7", "8", "9", "10.0"],
+            datetime(2026, 11, 23, 1, tzinfo=UTC).timestamp(),
+        )
     files.close()
 
 
@@ -171,7 +181,7 @@ def test_refuses_to_append_to_a_file_with_other_columns(tmp_path):
 async def test_a_recorded_session_replays_into_a_fresh_simulator(exchange, tmp_path):
     market = SyntheticMarket(symbol=SYMBOL, seed=7, speed=math.inf)
     async with Recording(exchange, tmp_path) as rec:
-        await market.run(exchange, duration=4.0)   # 40 steps, each a book and some trades
+        await market.run(exchange, duration=4.0)  # 40 steps, each a book and some trades
         sent = [e["payload"] for e in exchange.journal if e["kind"] == "event"]
         books = [p for p in sent if p.get("e") == "depthUpdate"]
         trades = [p for p in sent if p.get("e") == "aggTrade"]
@@ -183,9 +193,9 @@ async def test_a_recorded_session_replays_into_a_fresh_simulator(exchange, tmp_p
         assert applied == len(books) + len(trades) == len(again)
         assert [(p["b"], p["a"]) for p in again if p["e"] == "depthUpdate"] == [(p["b"], p["a"]) for p in books]
         assert [(p["p"], p["q"], p["m"]) for p in again if p["e"] == "aggTrade"] == [
-            (p["p"], p["q"], p["m"]) for p in trades]
+            (p["p"], p["q"], p["m"]) for p in trades
+        ]
         assert replayed.book(SYMBOL) == exchange.book(SYMBOL)
-
 
 
 async def test_a_recorded_session_backtests(exchange, tmp_path):
@@ -193,10 +203,10 @@ async def test_a_recorded_session_backtests(exchange, tmp_path):
     pytest.importorskip("hftbacktest", reason="pip install -r requirements-backtest.txt")
     import aster_mm.backtest.cli as backtest
 
-    market = SyntheticMarket(symbol=SYMBOL, seed=7, speed=10)   # stamps 10 ms apart: room for latency
+    market = SyntheticMarket(symbol=SYMBOL, seed=7, speed=10)  # stamps 10 ms apart: room for latency
     async with Recording(exchange, tmp_path) as rec:
-        await market.run(exchange, duration=20.0)   # 200 steps of a lively market, in 2 s
-        summary = exchange.summary(SYMBOL)          # nobody traded: the recording is the market alone
+        await market.run(exchange, duration=20.0)  # 200 steps of a lively market, in 2 s
+        summary = exchange.summary(SYMBOL)  # nobody traded: the recording is the market alone
         sent = [e["payload"] for e in exchange.journal if e["kind"] == "event"]
         n_books = sum(1 for p in sent if p.get("e") == "depthUpdate")
         n_trades = sum(1 for p in sent if p.get("e") == "aggTrade")
@@ -204,14 +214,29 @@ async def test_a_recorded_session_backtests(exchange, tmp_path):
     assert summary["fills"] == 0
 
     out = tmp_path / "report.json"
-    status = backtest.main(["--data", str(day_dir(tmp_path)), "--symbol", SYMBOL, "--buy-spread", "0.001",
-                            "--sell-spread", "0.001", "--order-latency-ms", "1", "--json", str(out)])
+    status = backtest.main(
+        [
+            "--data",
+            str(day_dir(tmp_path)),
+            "--symbol",
+            SYMBOL,
+            "--buy-spread",
+            "0.001",
+            "--sell-spread",
+            "0.001",
+            "--order-latency-ms",
+            "1",
+            "--json",
+            str(out),
+        ]
+    )
     assert status == 0
     result = json.loads(out.read_text())
     m = result["metrics"]
     assert (m["book_snapshots"], m["trades"]) == (n_books, n_trades)
     assert m["orders_sent"] > 0 and m["fills"] > 0
-    assert "feed latency from the data's two timestamps" in result["assumptions"][0]   # record.py keeps both
+    assert "feed latency from the data's two timestamps" in result["assumptions"][0]  # record.py keeps both
+
 
 # ------------------------------------------------------------------------------ CLI
 def cli_env(**extra: str) -> dict:
@@ -221,14 +246,20 @@ def cli_env(**extra: str) -> dict:
 
 async def run_record(*args: str, env: dict | None = None) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        sys.executable, str(ROOT / "record.py"), *args, env=env or cli_env(),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        str(ROOT / "record.py"),
+        *args,
+        env=env or cli_env(),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
 
 
 async def test_cli_records_for_minutes_then_exits_0(exchange, tmp_path):
-    await exchange.set_book(SYMBOL, BIDS, ASKS)   # sent as a snapshot when the recorder connects
-    proc = await run_record("--symbol", "ethusdt", "--out", str(tmp_path), "--minutes", "0.01",
-                            env=cli_env(ASTER_WS_URL=exchange.ws_url))
+    await exchange.set_book(SYMBOL, BIDS, ASKS)  # sent as a snapshot when the recorder connects
+    proc = await run_record(
+        "--symbol", "ethusdt", "--out", str(tmp_path), "--minutes", "0.01", env=cli_env(ASTER_WS_URL=exchange.ws_url)
+    )
     out, err = await asyncio.wait_for(proc.communicate(), 10)
     assert proc.returncode == 0, err.decode()
     assert len(rows(day_dir(tmp_path) / f"orderbook_{SYMBOL}.csv")) == 1
@@ -239,8 +270,8 @@ async def test_cli_sigterm_flushes_and_exits_0(exchange, tmp_path):
     await exchange.wait_for(lambda: exchange.market_stream_connections == 1, timeout=10)
     await exchange.trade(SYMBOL, "SELL", "2500.00", "0.75")
     await exchange.set_book(SYMBOL, BIDS, ASKS)
-    path = tmp_path / utc_day(datetime.now(timezone.utc).timestamp()) / f"orderbook_{SYMBOL}.csv"
-    await eventually(lambda: path.exists() and path.stat().st_size > 0)   # the files are open
+    path = tmp_path / utc_day(datetime.now(UTC).timestamp()) / f"orderbook_{SYMBOL}.csv"
+    await eventually(lambda: path.exists() and path.stat().st_size > 0)  # the files are open
     proc.send_signal(signal.SIGTERM)
     out, err = await asyncio.wait_for(proc.communicate(), 10)
     assert proc.returncode == 0, err.decode()
@@ -249,11 +280,14 @@ async def test_cli_sigterm_flushes_and_exits_0(exchange, tmp_path):
     assert len(rows(path)) == 1
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--symbol", "ETH/USDT"], "--symbol must be"),
-    (["--symbol", SYMBOL, "--minutes", "0"], "--minutes must be"),
-    (["--symbol", SYMBOL, "--ws-url", "http://127.0.0.1:1"], "must start with ws://"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--symbol", "ETH/USDT"], "--symbol must be"),
+        (["--symbol", SYMBOL, "--minutes", "0"], "--minutes must be"),
+        (["--symbol", SYMBOL, "--ws-url", "http://127.0.0.1:1"], "must start with ws://"),
+    ],
+)
 async def test_cli_bad_input_exits_2_without_traceback(tmp_path, args, message):
     proc = await run_record(*args, "--out", str(tmp_path))
     out, err = await asyncio.wait_for(proc.communicate(), 10)

@@ -1,4 +1,5 @@
 """What a new user meets before the bot trades: paths that work on any checkout, the Python version."""
+
 import ast
 import re
 import subprocess
@@ -13,8 +14,13 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_no_file_names_an_absolute_machine_path():
     """Recorded data is found relative to the repository (`ROOT.parent / "shared"`), so CI runs those tests."""
     pattern = re.compile(r"""["'](/work|/home|/Users|/opt/aster-mm/shared)/""")
-    offenders = [f"{path.relative_to(ROOT)}:{n}" for path in ROOT.rglob("*.py") if ".venv" not in path.parts
-                 for n, line in enumerate(path.read_text().splitlines(), 1) if pattern.search(line)]
+    offenders = [
+        f"{path.relative_to(ROOT)}:{n}"
+        for path in ROOT.rglob("*.py")
+        if ".venv" not in path.parts
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if pattern.search(line)
+    ]
     assert offenders == []
 
 
@@ -34,9 +40,11 @@ def test_version_check_message():
 def test_bot_on_python_3_10_exits_2_with_the_message_and_no_traceback(tmp_path):
     """The interpreter pretends to be 3.10, then runs market_maker.py as `python market_maker.py --help` does
     (the script's directory first on sys.path)."""
-    pretend = (f"import runpy, sys; sys.path.insert(0, {str(ROOT)!r}); sys.version_info = (3, 10, 12, 'final', 0); "
-               f"sys.argv = ['market_maker.py', '--help']; runpy.run_path({str(ROOT / 'market_maker.py')!r}, "
-               "run_name='__main__')")
+    pretend = (
+        f"import runpy, sys; sys.path.insert(0, {str(ROOT)!r}); sys.version_info = (3, 10, 12, 'final', 0); "
+        f"sys.argv = ['market_maker.py', '--help']; runpy.run_path({str(ROOT / 'market_maker.py')!r}, "
+        "run_name='__main__')"
+    )
     done = subprocess.run([sys.executable, "-c", pretend], cwd=tmp_path, capture_output=True, text=True, timeout=30)
     assert done.returncode == 2
     assert "Python 3.11 or newer is needed, this is Python 3.10" in done.stderr

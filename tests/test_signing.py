@@ -1,5 +1,6 @@
 """Request signing, V1 (HMAC) and V3 (EIP-712): docs' vectors, the fast path against eth-account,
 nonce ordering under concurrency and bad clocks, and secrets kept out of repr and errors."""
+
 from __future__ import annotations
 
 import asyncio
@@ -11,42 +12,60 @@ import pytest
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 
-from aster_mm.exchange.signing import (MAINNET_CHAIN_ID, TESTNET_CHAIN_ID, Eip712Signer, HmacSigner, NonceClock,
-                              mask)
+from aster_mm.exchange.signing import MAINNET_CHAIN_ID, TESTNET_CHAIN_ID, Eip712Signer, HmacSigner, NonceClock, mask
 
 # The docs' demonstration agent (V3 doc, "Example of POST /fapi/v3/order": "for demonstration
 # purposes only (the privateKey corresponds to the signer)").
 DEMO_USER = "0x63DD5aCC6b1aa0f563956C0e534DD30B6dcF7C4e"
 DEMO_SIGNER = "0x21cF8Ae13Bb72632562c6Fff438652Ba1a151bb0"
 DEMO_KEY = "0x4fd0a42218f3eae43a6ce26d22544e986139a01e5b34a62db53757ffca81bae1"
-DEMO_ORDER = {"symbol": "ASTERUSDT", "type": "LIMIT", "side": "BUY", "timeInForce": "GTC",
-              "quantity": "20", "price": "0.5"}
-DEMO_MSG = ("symbol=ASTERUSDT&type=LIMIT&side=BUY&timeInForce=GTC&quantity=20&price=0.5"
-            "&nonce=1748310859508867&user=0x63DD5aCC6b1aa0f563956C0e534DD30B6dcF7C4e"
-            "&signer=0x21cF8Ae13Bb72632562c6Fff438652Ba1a151bb0")
+DEMO_ORDER = {
+    "symbol": "ASTERUSDT",
+    "type": "LIMIT",
+    "side": "BUY",
+    "timeInForce": "GTC",
+    "quantity": "20",
+    "price": "0.5",
+}
+DEMO_MSG = (
+    "symbol=ASTERUSDT&type=LIMIT&side=BUY&timeInForce=GTC&quantity=20&price=0.5"
+    "&nonce=1748310859508867&user=0x63DD5aCC6b1aa0f563956C0e534DD30B6dcF7C4e"
+    "&signer=0x21cF8Ae13Bb72632562c6Fff438652Ba1a151bb0"
+)
 # The docs publish no expected V3 signature. These were computed outside this module: the EIP-712
 # digest by eth_account.messages.encode_typed_data (domain AsterSignTransaction / 1 / chainId /
 # zero address, Message(string msg) = DEMO_MSG), signed by eth_keys' pure-Python NativeECCBackend
 # (RFC 6979, low s, v = 27 + recovery id), so neither coincurve nor this module produced them.
-DEMO_SIG_MAINNET = ("0x0a56c5923ebf3524475c5f631940ec4c0e41dbd300ad28198d1915d8f3ca49ce"
-                    "26fd1aeb8b0c3079133595da0de38322ae7e860e0c76d032c4a491d27c1430b01c")
-DEMO_SIG_TESTNET = ("0xf91e000376f360c1661cf0fbc79a816e915dce485c616bd49c5e35c6cbc5ba50"
-                    "42ccf75a2bffd282676dbf698087a73982bfd1491a993eeedc276f6827c94a8c1c")
-NOW_MS = 1748310859508.867   # the synced time that gives the demo's nonce 1748310859508867
+DEMO_SIG_MAINNET = (
+    "0x0a56c5923ebf3524475c5f631940ec4c0e41dbd300ad28198d1915d8f3ca49ce"
+    "26fd1aeb8b0c3079133595da0de38322ae7e860e0c76d032c4a491d27c1430b01c"
+)
+DEMO_SIG_TESTNET = (
+    "0xf91e000376f360c1661cf0fbc79a816e915dce485c616bd49c5e35c6cbc5ba50"
+    "42ccf75a2bffd282676dbf698087a73982bfd1491a993eeedc276f6827c94a8c1c"
+)
+NOW_MS = 1748310859508.867  # the synced time that gives the demo's nonce 1748310859508867
 
 
 def typed_data(msg: str, chain_id: int = MAINNET_CHAIN_ID) -> dict:
     """The typed data exactly as the docs' Python demo writes it."""
     return {
         "types": {
-            "EIP712Domain": [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
-                             {"name": "chainId", "type": "uint256"},
-                             {"name": "verifyingContract", "type": "address"}],
+            "EIP712Domain": [
+                {"name": "name", "type": "string"},
+                {"name": "version", "type": "string"},
+                {"name": "chainId", "type": "uint256"},
+                {"name": "verifyingContract", "type": "address"},
+            ],
             "Message": [{"name": "msg", "type": "string"}],
         },
         "primaryType": "Message",
-        "domain": {"name": "AsterSignTransaction", "version": "1", "chainId": chain_id,
-                   "verifyingContract": "0x0000000000000000000000000000000000000000"},
+        "domain": {
+            "name": "AsterSignTransaction",
+            "version": "1",
+            "chainId": chain_id,
+            "verifyingContract": "0x0000000000000000000000000000000000000000",
+        },
         "message": {"msg": msg},
     }
 
@@ -78,16 +97,27 @@ def demo_signer(chain_id: int = MAINNET_CHAIN_ID) -> Eip712Signer:
 
 # ----- V1 ---------------------------------------------------------------------------------------
 
+
 def test_v1_docs_test_vector():
     # V1 doc, "SIGNED Endpoint Examples for POST /fapi/v1/order"
-    signer = HmacSigner("dbefbc809e3e83c283a984c3a1459732ea7db1360ca80c5c2c8867408d28cc83",
-                        "2b5eb11e18796d12d88f13dc27dbbd02c2cc51ff7059765ed9821957d82bb4d9")
-    params = [("symbol", "BTCUSDT"), ("side", "BUY"), ("type", "LIMIT"), ("quantity", "1"), ("price", "9000"),
-              ("timeInForce", "GTC")]
+    signer = HmacSigner(
+        "dbefbc809e3e83c283a984c3a1459732ea7db1360ca80c5c2c8867408d28cc83",
+        "2b5eb11e18796d12d88f13dc27dbbd02c2cc51ff7059765ed9821957d82bb4d9",
+    )
+    params = [
+        ("symbol", "BTCUSDT"),
+        ("side", "BUY"),
+        ("type", "LIMIT"),
+        ("quantity", "1"),
+        ("price", "9000"),
+        ("timeInForce", "GTC"),
+    ]
     signed = signer.sign(params, 1591702613943.9)
-    assert signed.params == ("symbol=BTCUSDT&side=BUY&type=LIMIT&quantity=1&price=9000&timeInForce=GTC"
-                             "&recvWindow=5000&timestamp=1591702613943"
-                             "&signature=3c661234138461fcc7a7d8746c6558c9842d4e10870d2ecbedf7777cad694af9")
+    assert signed.params == (
+        "symbol=BTCUSDT&side=BUY&type=LIMIT&quantity=1&price=9000&timeInForce=GTC"
+        "&recvWindow=5000&timestamp=1591702613943"
+        "&signature=3c661234138461fcc7a7d8746c6558c9842d4e10870d2ecbedf7777cad694af9"
+    )
     assert signed.headers == {"X-MBX-APIKEY": "dbefbc809e3e83c283a984c3a1459732ea7db1360ca80c5c2c8867408d28cc83"}
 
 
@@ -108,6 +138,7 @@ def test_v1_secret_and_full_key_stay_out_of_repr_and_hint():
 
 # ----- V3: known answers -------------------------------------------------------------------------
 
+
 def test_v3_demo_order_signs_to_the_independently_computed_constant():
     signed = demo_signer().sign(DEMO_ORDER, NOW_MS)
     assert signed.params == f"{DEMO_MSG}&signature={DEMO_SIG_MAINNET}"
@@ -126,8 +157,13 @@ def test_v3_string_signed_is_the_string_sent_and_recovers_to_the_signer():
     msg, sig = split(sent)
     assert Account.recover_message(encode_typed_data(full_message=typed_data(msg)), signature=sig) == DEMO_SIGNER
     # what the exchange parses back is what the caller asked for, in order, with the auth fields after
-    assert parse_qsl(sent) == [*params.items(), ("nonce", "1748310859508867"), ("user", DEMO_USER),
-                               ("signer", DEMO_SIGNER), ("signature", sig)]
+    assert parse_qsl(sent) == [
+        *params.items(),
+        ("nonce", "1748310859508867"),
+        ("user", DEMO_USER),
+        ("signer", DEMO_SIGNER),
+        ("signature", sig),
+    ]
     assert sent.isascii()
 
 
@@ -140,6 +176,7 @@ def test_v3_empty_params_listen_key_call_is_signed_too():
 
 
 # ----- V3: fast path against eth-account ----------------------------------------------------------
+
 
 def random_text(rng: random.Random) -> str:
     alphabet = "aZ09.-_~ &=+%/:?#\"'é中€😀\n\t\x00"
@@ -156,7 +193,7 @@ def test_v3_fast_path_equals_eth_account_over_random_keys_and_messages():
         sent = signer.sign(params, 1.7e12 + i).params
         msg, sig = split(sent)
         assert sig == reference_signature(msg, account.key, chain_id), (i, msg)
-        raw = random_text(rng)   # non-ASCII and control characters straight into msg, not url-encoded
+        raw = random_text(rng)  # non-ASCII and control characters straight into msg, not url-encoded
         assert signer.signature(raw) == reference_signature(raw, account.key, chain_id), (i, raw)
 
 
@@ -166,6 +203,7 @@ def test_v3_accepts_key_and_addresses_in_any_hex_case_and_sends_checksummed_addr
 
 
 # ----- V3: nonces ---------------------------------------------------------------------------------
+
 
 def test_nonce_follows_the_clock_in_microseconds():
     nonces = NonceClock()
@@ -177,8 +215,8 @@ def test_nonce_strictly_increases_with_a_frozen_or_backward_clock():
     nonces = NonceClock()
     frozen = [nonces.next(1_700_000_000_000.0) for _ in range(1000)]
     assert frozen == list(range(1_700_000_000_000_000, 1_700_000_000_001_000))
-    assert nonces.next(1_699_999_990_000.0) == 1_700_000_000_001_000    # the clock stepped back 10 s
-    assert nonces.next(1_700_000_000_002.0) == 1_700_000_000_002_000    # and caught up again
+    assert nonces.next(1_699_999_990_000.0) == 1_700_000_000_001_000  # the clock stepped back 10 s
+    assert nonces.next(1_700_000_000_002.0) == 1_700_000_000_002_000  # and caught up again
 
 
 def test_nonces_in_sent_requests_are_unique_across_threads_with_a_frozen_clock():
@@ -189,7 +227,7 @@ def test_nonces_in_sent_requests_are_unique_across_threads_with_a_frozen_clock()
     def worker():
         start.wait()
         batch = [signer.sign({"symbol": "BTCUSDT"}, NOW_MS).params for _ in range(250)]
-        sent.extend(batch)   # list.extend is atomic under the GIL
+        sent.extend(batch)  # list.extend is atomic under the GIL
 
     threads = [threading.Thread(target=worker) for _ in range(8)]
     for thread in threads:
@@ -203,7 +241,7 @@ def test_nonces_in_sent_requests_are_unique_across_threads_with_a_frozen_clock()
 
 async def test_nonces_strictly_increase_across_asyncio_tasks_in_send_order():
     signer = demo_signer()
-    clock = iter([NOW_MS - (i % 7) for i in range(500)])   # a jittery clock that keeps stepping back
+    clock = iter([NOW_MS - (i % 7) for i in range(500)])  # a jittery clock that keeps stepping back
     order: list[int] = []
 
     async def request():
@@ -216,6 +254,7 @@ async def test_nonces_strictly_increase_across_asyncio_tasks_in_send_order():
 
 
 # ----- V3: credentials and secrets ---------------------------------------------------------------
+
 
 def test_v3_key_never_in_repr_str_hint_or_errors():
     signer = demo_signer()
@@ -236,12 +275,15 @@ def test_v3_signer_not_matching_the_key_raises_naming_aster_signer_without_the_k
     assert DEMO_KEY[2:] not in chain_text(err.value).lower()
 
 
-@pytest.mark.parametrize("bad_key", [
-    "0x" + "00" * 32,                 # zero is not a valid secp256k1 key
-    "f" * 64,                         # above the curve order
-    DEMO_KEY[:-1],                    # one digit short
-    DEMO_KEY[:-1] + "g",              # not hex
-])
+@pytest.mark.parametrize(
+    "bad_key",
+    [
+        "0x" + "00" * 32,  # zero is not a valid secp256k1 key
+        "f" * 64,  # above the curve order
+        DEMO_KEY[:-1],  # one digit short
+        DEMO_KEY[:-1] + "g",  # not hex
+    ],
+)
 def test_v3_bad_key_raises_naming_the_variable_without_echoing_the_key(bad_key):
     with pytest.raises(ValueError) as err:
         Eip712Signer(DEMO_USER, DEMO_SIGNER, bad_key)
@@ -251,11 +293,14 @@ def test_v3_bad_key_raises_naming_the_variable_without_echoing_the_key(bad_key):
     assert err.value.__cause__ is None and (err.value.__context__ is None or err.value.__suppress_context__)
 
 
-@pytest.mark.parametrize("user, signer, name", [
-    ("0x63DD5aCC6b1aa0f563956C0e534DD30B6dcF7C4", DEMO_SIGNER, "ASTER_USER"),          # 39 digits
-    ("0x63DD5aCC6b1aa0f563956C0e534DD30B6dcF7C4E", DEMO_SIGNER, "ASTER_USER"),         # checksum typo
-    (DEMO_USER, "21cF8Ae13Bb72632562c6Fff438652Ba1a151bb0", "ASTER_SIGNER"),           # no 0x
-])
+@pytest.mark.parametrize(
+    "user, signer, name",
+    [
+        ("0x63DD5aCC6b1aa0f563956C0e534DD30B6dcF7C4", DEMO_SIGNER, "ASTER_USER"),  # 39 digits
+        ("0x63DD5aCC6b1aa0f563956C0e534DD30B6dcF7C4E", DEMO_SIGNER, "ASTER_USER"),  # checksum typo
+        (DEMO_USER, "21cF8Ae13Bb72632562c6Fff438652Ba1a151bb0", "ASTER_SIGNER"),  # no 0x
+    ],
+)
 def test_v3_malformed_addresses_are_refused_by_name(user, signer, name):
     with pytest.raises(ValueError, match=rf"^{name} "):
         Eip712Signer(user, signer, DEMO_KEY)

@@ -1,5 +1,6 @@
 """The simulator as a new user meets it: its command line, replay data that is missing or of a symbol it does
 not know, and `market_maker.py --sim` for any symbol."""
+
 from __future__ import annotations
 
 import asyncio
@@ -13,14 +14,14 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from aster_mm.simulator import SimExchange
+from aster_mm.simulator import MarketSetupError, ReplayMarket, SimExchange, symbol_table, synthetic_spec
 from aster_mm.simulator.cli import build_parser
-from aster_mm.simulator import MarketSetupError, ReplayMarket, symbol_table, synthetic_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 
 BOOK_HEADER = "unix_timestamp,lastUpdateId," + ",".join(
-    f"{side}_price_{i},{side}_qty_{i}" for side in ("bid", "ask") for i in range(2))
+    f"{side}_price_{i},{side}_qty_{i}" for side in ("bid", "ask") for i in range(2)
+)
 
 
 def write_recording(directory: Path, symbol: str = "FOOUSDT") -> None:
@@ -29,16 +30,19 @@ def write_recording(directory: Path, symbol: str = "FOOUSDT") -> None:
     (directory / f"orderbook_{symbol}.csv").write_text(
         BOOK_HEADER + "\n"
         "1000.5,1,0.054320,1200.000000,0.054310,35.500000,0.054330,900.000000,0.054340,10.000000\n"
-        "1001.5,2,0.054300,1100.000000,0.054290,35.500000,0.054310,800.000000,0.054320,10.000000\n")
+        "1001.5,2,0.054300,1100.000000,0.054290,35.500000,0.054310,800.000000,0.054320,10.000000\n"
+    )
     (directory / f"trades_{symbol}.csv").write_text(
         "id,unix_timestamp_ms,side,price,quantity\n"
-        "1,999000,sell,0.054000,50.000000\n"            # before any book: dropped
-        "2,1001000,buy,0.054330,12.300000\n")
+        "1,999000,sell,0.054000,50.000000\n"  # before any book: dropped
+        "2,1001000,buy,0.054330,12.300000\n"
+    )
 
 
 def run_cli(script: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / script), *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=30)
+    return subprocess.run(
+        [sys.executable, str(ROOT / script), *args], cwd=cwd, capture_output=True, text=True, timeout=30
+    )
 
 
 # ------------------------------------------------------------------ replay
@@ -57,7 +61,7 @@ async def test_replay_starts_at_the_first_book_row_and_serves_the_inferred_rules
     market = ReplayMarket(tmp_path, symbol="FOOUSDT", speed=0)
     spec = market.spec()
     async with SimExchange(symbols=symbol_table(spec)) as sim, aiohttp.ClientSession() as session:
-        assert await market.run(sim) == 3                          # two books, one trade: not the early trade
+        assert await market.run(sim) == 3  # two books, one trade: not the early trade
         frames = [e["payload"]["e"] for e in sim.journal if e["kind"] == "event" and e["stream"] == "market"]
         assert frames[0] == "depthUpdate" and frames.count("aggTrade") == 1
         assert sim.book("FOOUSDT")[0][0] == (D("0.0543"), D("1100"))
@@ -65,7 +69,7 @@ async def test_replay_starts_at_the_first_book_row_and_serves_the_inferred_rules
             info = {s["symbol"]: s for s in (await resp.json())["symbols"]}
         filters = {f["filterType"]: f for f in info["FOOUSDT"]["filters"]}
         assert filters["PRICE_FILTER"]["tickSize"] == "0.00001" and filters["LOT_SIZE"]["stepSize"] == "0.1"
-        assert "ETHUSDT" in info                                   # the known symbols stay
+        assert "ETHUSDT" in info  # the known symbols stay
 
 
 def test_missing_replay_data_is_a_clear_error(tmp_path):
@@ -83,11 +87,14 @@ def test_every_sim_exchange_option_has_help():
     assert undocumented == []
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["--symbol", "FOOUSDT"], "unknown symbol FOOUSDT: give its --start-price"),
-    (["--symbol", "ETH/USDT"], "symbol must be letters and digits"),
-    (["--symbol", "FOOUSDT", "--start-price", "0"], "must be greater than 0"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--symbol", "FOOUSDT"], "unknown symbol FOOUSDT: give its --start-price"),
+        (["--symbol", "ETH/USDT"], "symbol must be letters and digits"),
+        (["--symbol", "FOOUSDT", "--start-price", "0"], "must be greater than 0"),
+    ],
+)
 def test_sim_exchange_bad_symbol_is_a_clear_error(tmp_path, args, needle):
     done = run_cli("sim_exchange.py", *args, "--port", "0", cwd=tmp_path)
     assert done.returncode == 2 and needle in done.stderr
@@ -108,16 +115,27 @@ def test_synthetic_rules_for_any_symbol():
 # ------------------------------------------------------------------ market_maker.py --sim
 async def test_bot_sim_trades_any_symbol_from_its_start_price(tmp_path):
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(ROOT / "market_maker.py"), "--symbol", "FOOUSDT", "--sim", "--start-price", "0.05432",
-        "--log-file", str(tmp_path / "mm.log"), cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        str(ROOT / "market_maker.py"),
+        "--symbol",
+        "FOOUSDT",
+        "--sim",
+        "--start-price",
+        "0.05432",
+        "--log-file",
+        str(tmp_path / "mm.log"),
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     lines = []
 
-    async def until_requoted():                                 # accepted, then moved with the market
+    async def until_requoted():  # accepted, then moved with the market
         while line := (await proc.stdout.readline()).decode():
             lines.append(line)
             if " mm: order amm-" in line or " mm: modified amm-" in line:
                 return line
+
     try:
         assert re.search(r" (CANCELED|FILLED) |modified amm-\S+ \d+@", await asyncio.wait_for(until_requoted(), 20))
     finally:
@@ -130,10 +148,13 @@ async def test_bot_sim_trades_any_symbol_from_its_start_price(tmp_path):
     assert int(summary["orders_sent"]) >= 1
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["--symbol", "FOOUSDT", "--sim"], "unknown symbol FOOUSDT: give its --start-price"),
-    (["--symbol", "ETHUSDT", "--start-price", "2500"], "only with --sim"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--symbol", "FOOUSDT", "--sim"], "unknown symbol FOOUSDT: give its --start-price"),
+        (["--symbol", "ETHUSDT", "--start-price", "2500"], "only with --sim"),
+    ],
+)
 def test_bot_sim_option_errors_exit_2(tmp_path, args, needle):
     done = run_cli("market_maker.py", *args, "--log-file", str(tmp_path / "mm.log"), cwd=tmp_path)
     assert done.returncode == 2 and needle in done.stderr

@@ -1,4 +1,5 @@
 """Tests of the local exchange simulator, over real HTTP and WebSocket connections."""
+
 import asyncio
 import hashlib
 import hmac
@@ -16,7 +17,7 @@ from aster_mm.simulator import ReplayMarket, SimExchange, SymbolSpec, SyntheticM
 
 KEY, SECRET = "simkey", "simsecret"
 ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = ROOT.parent / "shared" / "data" / "aster-2025-09-29"   # beside the repository, as in conftest
+DATA_DIR = ROOT.parent / "shared" / "data" / "aster-2025-09-29"  # beside the repository, as in conftest
 
 
 def signed_query(params: dict, secret: str = SECRET) -> str:
@@ -30,8 +31,9 @@ class Client:
     def __init__(self, sim: SimExchange, session: aiohttp.ClientSession):
         self.sim, self.session = sim, session
 
-    async def call(self, method, path, params=None, signed=True, key=KEY, secret=SECRET,
-                   in_body=False, timestamp=None, timeout=5.0):
+    async def call(
+        self, method, path, params=None, signed=True, key=KEY, secret=SECRET, in_body=False, timestamp=None, timeout=5.0
+    ):
         params = dict(params or {})
         if signed:
             params["timestamp"] = timestamp if timestamp is not None else int(time.time() * 1000)
@@ -47,8 +49,15 @@ class Client:
             return resp.status, await resp.json(), resp.headers
 
     async def order(self, symbol="ETHUSDT", side="BUY", price="2490.00", qty="0.010", tif="GTX", **extra):
-        params = {"symbol": symbol, "side": side, "type": "LIMIT", "timeInForce": tif,
-                  "quantity": qty, "price": price, **extra}
+        params = {
+            "symbol": symbol,
+            "side": side,
+            "type": "LIMIT",
+            "timeInForce": tif,
+            "quantity": qty,
+            "price": price,
+            **extra,
+        }
         return await self.call("POST", "/fapi/v1/order", params)
 
     async def user_ws(self):
@@ -61,6 +70,7 @@ class Client:
 
 async def recv(ws, predicate=lambda m: True, timeout=2.0):
     """Next JSON message matching predicate (others are skipped)."""
+
     async def loop():
         while True:
             msg = await ws.receive()
@@ -69,6 +79,7 @@ async def recv(ws, predicate=lambda m: True, timeout=2.0):
             data = msg.json()
             if predicate(data):
                 return data
+
     return await asyncio.wait_for(loop(), timeout)
 
 
@@ -96,8 +107,10 @@ async def client(sim):
 # ------------------------------------------------------------------ auth
 def test_docs_signature_vector():
     secret = "2b5eb11e18796d12d88f13dc27dbbd02c2cc51ff7059765ed9821957d82bb4d9"
-    total = ("symbol=BTCUSDT&side=BUY&type=LIMIT&quantity=1&price=9000&timeInForce=GTC"
-             "&recvWindow=5000&timestamp=1591702613943")
+    total = (
+        "symbol=BTCUSDT&side=BUY&type=LIMIT&quantity=1&price=9000&timeInForce=GTC"
+        "&recvWindow=5000&timestamp=1591702613943"
+    )
     sig = "3c661234138461fcc7a7d8746c6558c9842d4e10870d2ecbedf7777cad694af9"
     assert hmac.new(secret.encode(), total.encode(), hashlib.sha256).hexdigest() == sig
     sim = SimExchange(api_secret=secret)
@@ -111,14 +124,25 @@ async def test_signature_ok_bad_and_api_key(client):
     status, body, headers = await client.call("GET", "/fapi/v1/openOrders", {"symbol": "ETHUSDT"})
     assert (status, body) == (200, [])
     assert int(headers["X-MBX-USED-WEIGHT-1M"]) >= 1
-    status, body, _ = await client.call("GET", "/fapi/v1/openOrders", {"symbol": "ETHUSDT"}, in_body=False,
-                                        secret="wrong")
+    status, body, _ = await client.call(
+        "GET", "/fapi/v1/openOrders", {"symbol": "ETHUSDT"}, in_body=False, secret="wrong"
+    )
     assert (status, body["code"]) == (400, -1022)
     status, body, _ = await client.call("GET", "/fapi/v1/openOrders", {"symbol": "ETHUSDT"}, key="nope")
     assert (status, body["code"]) == (401, -2015)
     status, body, _ = await client.call(
-        "POST", "/fapi/v1/order", {"symbol": "ETHUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTX",
-                                   "quantity": "0.010", "price": "2490.00"}, in_body=True)
+        "POST",
+        "/fapi/v1/order",
+        {
+            "symbol": "ETHUSDT",
+            "side": "BUY",
+            "type": "LIMIT",
+            "timeInForce": "GTX",
+            "quantity": "0.010",
+            "price": "2490.00",
+        },
+        in_body=True,
+    )
     assert status == 200 and body["status"] == "NEW"
 
 
@@ -180,7 +204,7 @@ async def test_crossing_gtx_rejected_variant():
         assert sim.summary("ETHUSDT")["orders_sent"] == 0
 
 
-@pytest.mark.parametrize("sim", ["optimistic"], indirect=True)   # first in the queue: tests/test_queue.py
+@pytest.mark.parametrize("sim", ["optimistic"], indirect=True)  # first in the queue: tests/test_queue.py
 async def test_trade_through_partial_then_full_fill(client, sim):
     ws = await client.user_ws()
     await client.order(price="2490.00", qty="1.000", newClientOrderId="bid1")
@@ -193,12 +217,26 @@ async def test_trade_through_partial_then_full_fill(client, sim):
     acc = await recv(ws, lambda m: m.get("e") in ("ORDER_TRADE_UPDATE", "ACCOUNT_UPDATE"))
     assert otu["e"] == "ORDER_TRADE_UPDATE" and acc["e"] == "ACCOUNT_UPDATE"
     o = otu["o"]
-    assert (o["x"], o["X"], o["l"], o["z"], o["L"], o["m"]) == ("TRADE", "PARTIALLY_FILLED", "0.400", "0.400",
-                                                                 "2490.00", True)
+    assert (o["x"], o["X"], o["l"], o["z"], o["L"], o["m"]) == (
+        "TRADE",
+        "PARTIALLY_FILLED",
+        "0.400",
+        "0.400",
+        "2490.00",
+        True,
+    )
     assert o["n"] == "0.0996" and o["N"] == "USDT" and o["t"] > 0 and o["ap"] == "2490"
     assert acc["T"] == otu["T"] == o["T"] and acc["a"]["m"] == "ORDER"
-    assert acc["a"]["P"][0] == {"s": "ETHUSDT", "pa": "0.4", "ep": "2490", "cr": "0", "up": acc["a"]["P"][0]["up"],
-                                "mt": "cross", "iw": "0", "ps": "BOTH"}
+    assert acc["a"]["P"][0] == {
+        "s": "ETHUSDT",
+        "pa": "0.4",
+        "ep": "2490",
+        "cr": "0",
+        "up": acc["a"]["P"][0]["up"],
+        "mt": "cross",
+        "iw": "0",
+        "ps": "BOTH",
+    }
     assert {b["a"] for b in acc["a"]["B"]} == {"USDT", "USDF"}
     await sim.trade("ETHUSDT", "SELL", "2480", "10")  # through: the rest (0.6) fills at our price
     o = (await recv(ws, is_otu))["o"]
@@ -254,21 +292,30 @@ async def test_reduce_only(client, sim):
     assert got["executedQty"] == "0.500" and got["status"] == "EXPIRED"
 
 
-@pytest.mark.parametrize("override, code", [
-    ({"price": "2490.005"}, -4014),
-    ({"quantity": "0.0105"}, -1111),
-    ({"symbol": "BNBUSDT", "quantity": "0.001"}, -1111),
-    ({"quantity": "0.001", "price": "100.00"}, -4164),
-    ({"type": "MARKET"}, -1116),
-    ({"symbol": "XYZUSDT"}, -1121),
-    ({"symbol": "OLDUSDT"}, -4140),
-    ({"newClientOrderId": "bad id!"}, -1100),
-    ({"quantity": "100.000"}, -2019),
-    ({"leverage": None, "quantity": None}, -1102),
-])
+@pytest.mark.parametrize(
+    "override, code",
+    [
+        ({"price": "2490.005"}, -4014),
+        ({"quantity": "0.0105"}, -1111),
+        ({"symbol": "BNBUSDT", "quantity": "0.001"}, -1111),
+        ({"quantity": "0.001", "price": "100.00"}, -4164),
+        ({"type": "MARKET"}, -1116),
+        ({"symbol": "XYZUSDT"}, -1121),
+        ({"symbol": "OLDUSDT"}, -4140),
+        ({"newClientOrderId": "bad id!"}, -1100),
+        ({"quantity": "100.000"}, -2019),
+        ({"leverage": None, "quantity": None}, -1102),
+    ],
+)
 async def test_order_validation_errors(client, override, code):
-    params = {"symbol": "ETHUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTX",
-              "quantity": "0.010", "price": "2490.00"}
+    params = {
+        "symbol": "ETHUSDT",
+        "side": "BUY",
+        "type": "LIMIT",
+        "timeInForce": "GTX",
+        "quantity": "0.010",
+        "price": "2490.00",
+    }
     params.update({k: v for k, v in override.items() if v is not None})
     for k in [k for k, v in override.items() if v is None]:
         params.pop(k, None)
@@ -307,14 +354,30 @@ async def test_cancel_query_and_errors(client, sim):
 
 
 async def test_batch_orders(client, sim):
-    batch = [{"symbol": "ETHUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTX", "quantity": "0.010",
-              "price": "2490.00", "newClientOrderId": "b1"},
-             {"symbol": "ETHUSDT", "side": "SELL", "type": "LIMIT", "timeInForce": "GTX", "quantity": "0.010",
-              "price": "2510.001"}]
+    batch = [
+        {
+            "symbol": "ETHUSDT",
+            "side": "BUY",
+            "type": "LIMIT",
+            "timeInForce": "GTX",
+            "quantity": "0.010",
+            "price": "2490.00",
+            "newClientOrderId": "b1",
+        },
+        {
+            "symbol": "ETHUSDT",
+            "side": "SELL",
+            "type": "LIMIT",
+            "timeInForce": "GTX",
+            "quantity": "0.010",
+            "price": "2510.001",
+        },
+    ]
     _, body, _ = await client.call("POST", "/fapi/v1/batchOrders", {"batchOrders": json.dumps(batch)})
     assert body[0]["status"] == "NEW" and body[1]["code"] == -4014
-    _, body, _ = await client.call("DELETE", "/fapi/v1/batchOrders",
-                                   {"symbol": "ETHUSDT", "origClientOrderIdList": json.dumps(["b1", "zz"])})
+    _, body, _ = await client.call(
+        "DELETE", "/fapi/v1/batchOrders", {"symbol": "ETHUSDT", "origClientOrderIdList": json.dumps(["b1", "zz"])}
+    )
     assert body[0]["status"] == "CANCELED" and body[1]["code"] == -2011
 
 
@@ -383,8 +446,7 @@ async def test_fail_next_delay_hangs_but_executes(client, sim):
     sim.fail_next("DELETE", "/fapi/v1/order", execute=True, delay=30)
     await client.order(newClientOrderId="h1")
     with pytest.raises(asyncio.TimeoutError):
-        await client.call("DELETE", "/fapi/v1/order", {"symbol": "ETHUSDT", "origClientOrderId": "h1"},
-                          timeout=0.3)
+        await client.call("DELETE", "/fapi/v1/order", {"symbol": "ETHUSDT", "origClientOrderId": "h1"}, timeout=0.3)
     assert sim.open_orders("ETHUSDT") == []  # the cancel did happen; only the answer is missing
 
 
@@ -404,8 +466,7 @@ async def test_restart(client, sim):
 
 async def test_countdown_cancel_all(client, sim):
     await client.order(newClientOrderId="c1")
-    _, body, _ = await client.call("POST", "/fapi/v1/countdownCancelAll",
-                                   {"symbol": "ETHUSDT", "countdownTime": 200})
+    _, body, _ = await client.call("POST", "/fapi/v1/countdownCancelAll", {"symbol": "ETHUSDT", "countdownTime": 200})
     assert body == {"symbol": "ETHUSDT", "countdownTime": "200"}
     await asyncio.sleep(0.1)  # renewal before expiry keeps the orders
     await client.call("POST", "/fapi/v1/countdownCancelAll", {"symbol": "ETHUSDT", "countdownTime": 200})
@@ -544,8 +605,7 @@ async def test_synthetic_market_run_drives_sim():
         assert sum(1 for e in sim.journal if e["payload"].get("e") == "depthUpdate") == 20
 
 
-@pytest.mark.skipif(not (DATA_DIR / "orderbook_BNBUSDT.csv").exists(),
-                    reason=f"recorded data not found in {DATA_DIR}")
+@pytest.mark.skipif(not (DATA_DIR / "orderbook_BNBUSDT.csv").exists(), reason=f"recorded data not found in {DATA_DIR}")
 async def test_replay_market():
     async with SimExchange() as sim:
         market = ReplayMarket(DATA_DIR, symbol="BNBUSDT", speed=0)

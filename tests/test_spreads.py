@@ -1,4 +1,5 @@
 """The adaptive spread model: estimators on synthetic data with known parameters, GLFT, AdaptiveSpreads."""
+
 from __future__ import annotations
 
 import math
@@ -48,8 +49,7 @@ def feed(model: AdaptiveSpreads, rng, sigma=2e-4, a=1.0, k=4000.0, duration=300.
 
 
 def config(**kw) -> AdaptiveConfig:
-    base = dict(risk_aversion=0.1, min_spread=D("0.0002"), fixed_buy_spread=D("0.006"),
-                fixed_sell_spread=D("0.005"))
+    base = dict(risk_aversion=0.1, min_spread=D("0.0002"), fixed_buy_spread=D("0.006"), fixed_sell_spread=D("0.005"))
     return AdaptiveConfig(**(base | kw))
 
 
@@ -93,12 +93,12 @@ def test_a_book_that_stops_pushing_has_stopped_moving():
 def test_full_ring_buffers_keep_the_newest_samples_in_order():
     rng = np.random.default_rng(15)
     ts, mids = brownian_mids(rng, 3e-4, 900.0, 0.5)
-    vol = VolatilityEstimator(window=300.0, capacity=256)     # holds about the last 128 s
+    vol = VolatilityEstimator(window=300.0, capacity=256)  # holds about the last 128 s
     for t, m in zip(ts, mids):
         vol.add(t, m)
     assert vol.fit(900.0) == pytest.approx(3e-4, rel=0.2)
     tts, prices = poisson_trades(rng, 2.0, 4000.0, 600.0)
-    est = IntensityEstimator(window=600.0, capacity=500)      # about the last 125 s of trades
+    est = IntensityEstimator(window=600.0, capacity=500)  # about the last 125 s of trades
     est.start(0.0)
     for t, p in zip(tts, prices):
         est.add(t, p, MID)
@@ -126,10 +126,10 @@ def test_intensity_counts_quiet_time_and_forgets_old_trades():
     est = IntensityEstimator(window=600.0)
     est.start(0.0)
     for t, p in zip(ts, prices):
-        est.add(300.0 + t, p, MID)       # 300 s without trades, then 300 s at rate 2 per side
+        est.add(300.0 + t, p, MID)  # 300 s without trades, then 300 s at rate 2 per side
     assert est.fit(600.0)[0] == pytest.approx(1.0, rel=0.2)
-    assert est.fit(1100.0)[0] == pytest.approx(2.0 / 6, rel=0.2)   # 100 s of trades in 600
-    assert est.fit(1300.0) is None                                # all forgotten
+    assert est.fit(1100.0)[0] == pytest.approx(2.0 / 6, rel=0.2)  # 100 s of trades in 600
+    assert est.fit(1300.0) is None  # all forgotten
 
 
 # ====================================================================================== GLFT
@@ -150,15 +150,17 @@ def test_glft_monotonicity():
     base = dict(sigma=2.0, a=1.0, k=0.5, gamma=0.1, inventory=0.0)
     flat = glft_depths(**base)
     assert flat.bid == flat.ask == flat.half_spread
-    assert glft_depths(**base | {"sigma": 4.0}).half_spread > flat.half_spread   # wilder: wider
-    assert glft_depths(**base | {"k": 0.25}).half_spread > flat.half_spread      # trades further out
-    assert glft_depths(**base | {"a": 4.0}).half_spread < flat.half_spread       # busier: tighter
-    assert glft_depths(**base | {"gamma": 1.0}).skew > flat.skew                 # more averse: more skew
+    assert glft_depths(**base | {"sigma": 4.0}).half_spread > flat.half_spread  # wilder: wider
+    assert glft_depths(**base | {"k": 0.25}).half_spread > flat.half_spread  # trades further out
+    assert glft_depths(**base | {"a": 4.0}).half_spread < flat.half_spread  # busier: tighter
+    assert glft_depths(**base | {"gamma": 1.0}).skew > flat.skew  # more averse: more skew
     closes = [glft_depths(**base | {"inventory": q}).ask for q in (0.5, 1.0, 2.0, 4.0)]
-    assert closes == sorted(closes, reverse=True)                                # longer: closes nearer
+    assert closes == sorted(closes, reverse=True)  # longer: closes nearer
     # more risk aversion pulls the close of a long towards mid faster
-    assert glft_depths(**base | {"gamma": 1.0, "inventory": 2.0}).ask < \
-        glft_depths(**base | {"gamma": 0.1, "inventory": 2.0}).ask
+    assert (
+        glft_depths(**base | {"gamma": 1.0, "inventory": 2.0}).ask
+        < glft_depths(**base | {"gamma": 0.1, "inventory": 2.0}).ask
+    )
     with pytest.raises(ValueError):
         glft_depths(**base | {"gamma": 0.0})
 
@@ -173,13 +175,13 @@ def test_glft_short_inventory_mirrors_long():
 def test_fixed_spreads_until_warm():
     model = AdaptiveSpreads(config(warmup_seconds=60.0, min_trades=50))
     rng = np.random.default_rng(9)
-    end = feed(model, rng, duration=30.0)                   # too short
+    end = feed(model, rng, duration=30.0)  # too short
     s = model.spreads(end)
     assert (s.buy_spread, s.sell_spread) == (D("0.006"), D("0.005"))
     assert s.estimates == {"warm": False} and "warming" in describe(s.estimates)
 
     model = AdaptiveSpreads(config(warmup_seconds=60.0, min_trades=50))
-    end = feed(model, rng, a=0.02, duration=300.0)          # long enough, but about 12 trades
+    end = feed(model, rng, a=0.02, duration=300.0)  # long enough, but about 12 trades
     assert model.spreads(end).buy_spread == D("0.006")
 
     model = AdaptiveSpreads(config(warmup_seconds=60.0, min_trades=50))
@@ -199,7 +201,7 @@ def test_spreads_follow_the_glft_depths_of_the_estimates():
     assert float(s.sell_spread) == pytest.approx(d.ask * 1e-4, rel=1e-3)
     assert e["sigma_bp"] == pytest.approx(3.0, rel=0.2)
     assert e["k_bp"] == pytest.approx(0.2, rel=0.2)
-    assert s.sell_spread < s.buy_spread                     # long: the close is the nearer side
+    assert s.sell_spread < s.buy_spread  # long: the close is the nearer side
 
 
 def test_more_volatility_widens_the_quotes():
@@ -211,15 +213,15 @@ def test_more_volatility_widens_the_quotes():
 
 def test_never_tighter_than_min_spread_nor_wider_than_max():
     model = AdaptiveSpreads(config(min_spread=D("0.0003"), risk_aversion=1.0))
-    end = feed(model, np.random.default_rng(12), k=20000.0, duration=300.0)   # trades hug the mid
+    end = feed(model, np.random.default_rng(12), k=20000.0, duration=300.0)  # trades hug the mid
     flat = model.spreads(end)
     assert flat.buy_spread == flat.sell_spread == D("0.0003")
-    long = model.spreads(end, inventory=50.0)                # GLFT's ask would cross the mid
+    long = model.spreads(end, inventory=50.0)  # GLFT's ask would cross the mid
     assert long.sell_spread == D("0.0003")
     wide = AdaptiveSpreads(config(max_spread=D("0.001"), risk_aversion=5.0))
     feed(wide, np.random.default_rng(12), sigma=5e-3, k=100.0, duration=300.0)
     assert wide.spreads(end, inventory=5.0).buy_spread == D("0.001")
-    cold = AdaptiveSpreads(config(min_spread=D("0.01")))    # the floor holds for the fallback too
+    cold = AdaptiveSpreads(config(min_spread=D("0.01")))  # the floor holds for the fallback too
     assert cold.spreads(0.0).sell_spread == D("0.01")
 
 
@@ -237,5 +239,5 @@ def test_refits_only_when_due():
     end = feed(model, rng, sigma=2e-4, duration=300.0)
     before = model.spreads(end).estimates
     feed(model, rng, sigma=2e-3, duration=60.0, start=end)  # a violent minute
-    assert model.spreads(end + 4.9).estimates == before     # not due yet
+    assert model.spreads(end + 4.9).estimates == before  # not due yet
     assert model.spreads(end + 60.0).estimates["sigma_bp"] > 2 * before["sigma_bp"]

@@ -1,5 +1,6 @@
 """The log an operator reads: the status line at the symbol's precision, the stop line saying what is
 left open, and a simulated session in its own log file."""
+
 from __future__ import annotations
 
 import asyncio
@@ -10,22 +11,40 @@ from decimal import Decimal as D
 
 from conftest import ROOT, SYMBOL, BotRun, wait_open
 
-from aster_mm.settings.parser import parse_config
 from aster_mm.core.decisions import QuoteParams
 from aster_mm.core.rules import SymbolRules
 from aster_mm.core.state import Book, StrategyState
 from aster_mm.core.status import status_line
+from aster_mm.settings.parser import parse_config
 
 
 def test_status_line_rounds_to_the_symbol_and_labels_the_spread_absolute():
     st = StrategyState(book=Book(D("2500.00"), D("2500.01"), 0.0), balances={"USDT": D("9989.940000001")})
     st.position.amount = D("0.8")
-    rules = SymbolRules(symbol=SYMBOL, status="TRADING", tick=D("0.01"), step=D("0.001"), min_qty=D("0.001"), max_qty=D("100"), min_notional=D("5"))
+    rules = SymbolRules(
+        symbol=SYMBOL,
+        status="TRADING",
+        tick=D("0.01"),
+        step=D("0.001"),
+        min_qty=D("0.001"),
+        max_qty=D("100"),
+        min_notional=D("5"),
+    )
     line = status_line(st, QuoteParams(D("0.006"), D("0.006"), D("0.2"), D("15")), 40, rules)
     assert "position=0.800 " in line and "mid=2500.00 " in line and "book_spread_abs=0.01 " in line
     assert "wallet=9989.94 " in line and "mode=SELL" in line
-    coarse = SymbolRules(symbol=SYMBOL, status="TRADING", tick=D("10"), step=D("1"), min_qty=D("1"), max_qty=D("100"), min_notional=D("5"))
-    assert "mid=2500 " in status_line(st, QuoteParams(D("0.006"), D("0.006"), D("0.2"), D("15")), None, coarse)              # no 2.5E+3
+    coarse = SymbolRules(
+        symbol=SYMBOL,
+        status="TRADING",
+        tick=D("10"),
+        step=D("1"),
+        min_qty=D("1"),
+        max_qty=D("100"),
+        min_notional=D("5"),
+    )
+    assert "mid=2500 " in status_line(
+        st, QuoteParams(D("0.006"), D("0.006"), D("0.2"), D("15")), None, coarse
+    )  # no 2.5E+3
 
 
 def test_a_simulated_session_logs_to_its_own_file_by_default():
@@ -35,9 +54,16 @@ def test_a_simulated_session_logs_to_its_own_file_by_default():
 
 
 async def test_the_sim_demo_never_writes_the_live_log(tmp_path):
-    proc = await asyncio.create_subprocess_exec(sys.executable, str(ROOT / "market_maker.py"), "--symbol", SYMBOL,
-                                                "--sim", cwd=tmp_path, stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.PIPE)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(ROOT / "market_maker.py"),
+        "--symbol",
+        SYMBOL,
+        "--sim",
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     async with asyncio.timeout(20):
         while b" started " not in await proc.stdout.readline():
             pass
@@ -55,5 +81,7 @@ async def test_the_stop_line_says_what_is_left_open(sim, caplog):
         await sim.fill_order(SYMBOL)
         await wait_open(sim, "SELL")
     [stop] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("stopped: ")]
-    assert stop.startswith(f"stopped: left open: position {sim.position(SYMBOL)} {SYMBOL} (stopping the bot never closes a position);")
+    assert stop.startswith(
+        f"stopped: left open: position {sim.position(SYMBOL)} {SYMBOL} (stopping the bot never closes a position);"
+    )
     assert "order=none" in stop and sim.open_orders(SYMBOL) == []

@@ -1,4 +1,5 @@
 """The unit files are accepted by systemd-analyze (where it exists), with the paths they name."""
+
 from __future__ import annotations
 
 import math
@@ -17,8 +18,10 @@ UNITS = Path(__file__).resolve().parent.parent / "systemd"
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
-@pytest.mark.parametrize("unit, instance", [("market_maker.service", "market_maker.service"),
-                                            ("market_maker@.service", "market_maker@ETHUSDT.service")])
+@pytest.mark.parametrize(
+    "unit, instance",
+    [("market_maker.service", "market_maker.service"), ("market_maker@.service", "market_maker@ETHUSDT.service")],
+)
 def test_unit_verifies(tmp_path, unit, instance):
     # systemd-analyze checks that ExecStart exists: point the unit's install root at a scratch copy.
     root = tmp_path / "aster-mm"
@@ -28,20 +31,29 @@ def test_unit_verifies(tmp_path, unit, instance):
     (root / "market_maker.py").touch()
     text = (UNITS / unit).read_text().replace("/opt/aster-mm", str(root))
     (tmp_path / instance).write_text(text)
-    result = subprocess.run(["systemd-analyze", "verify", str(tmp_path / instance)],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        ["systemd-analyze", "verify", str(tmp_path / instance)], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("unit", ["market_maker.service", "market_maker@.service"])
 def test_unit_stops_with_sigterm_and_time_to_cancel(unit):
     text = (UNITS / unit).read_text()
-    for line in ("KillSignal=SIGTERM", "Restart=on-failure", "NoNewPrivileges=true", "ProtectSystem=strict",
-                 "ProtectHome=true", "PrivateTmp=true", "ReadWritePaths=", "EnvironmentFile=",
-                 "WorkingDirectory="):
+    for line in (
+        "KillSignal=SIGTERM",
+        "Restart=on-failure",
+        "NoNewPrivileges=true",
+        "ProtectSystem=strict",
+        "ProtectHome=true",
+        "PrivateTmp=true",
+        "ReadWritePaths=",
+        "EnvironmentFile=",
+        "WorkingDirectory=",
+    ):
         assert line in text
     stop = int(text.split("TimeoutStopSec=")[1].split()[0])
-    assert stop >= 10     # shutdown's own cancel budget is 5 s
+    assert stop >= 10  # shutdown's own cancel budget is 5 s
 
 
 def systemd_version() -> int:
@@ -54,14 +66,20 @@ def setting(text: str, name: str) -> str:
     return re.search(rf"^{name}=(.*)$", text, re.M).group(1).strip()
 
 
-@pytest.mark.skipif(shutil.which("systemd-analyze") is None or systemd_version() < 250,
-                    reason="systemd-analyze security --offline needs systemd 250 or later")
+@pytest.mark.skipif(
+    shutil.which("systemd-analyze") is None or systemd_version() < 250,
+    reason="systemd-analyze security --offline needs systemd 250 or later",
+)
 @pytest.mark.parametrize("unit", ["market_maker.service", "market_maker@.service"])
 def test_unit_exposure_is_at_most_3(tmp_path, unit):
     target = tmp_path / unit.replace("@.", "@ETHUSDT.")
     target.write_text((UNITS / unit).read_text())
-    result = subprocess.run(["systemd-analyze", "security", "--offline=true", "--no-pager", str(target)],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        ["systemd-analyze", "security", "--offline=true", "--no-pager", str(target)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     score = float(re.search(r"Overall exposure level for \S+: (\d+\.\d+)", result.stdout).group(1))
     assert score <= 3.0, result.stdout
 
@@ -71,7 +89,7 @@ def test_unit_waits_for_ready_feeds_a_watchdog_and_restarts_within_the_start_up_
     text = (UNITS / unit).read_text()
     assert setting(text, "Type") == "notify" and setting(text, "NotifyAccess") == "main"
     watchdog = int(setting(text, "WatchdogSec"))
-    assert OpsSettings().loop_limit < watchdog <= 120     # a legitimately slow step is not a frozen loop
+    assert OpsSettings().loop_limit < watchdog <= 120  # a legitimately slow step is not a frozen loop
     start_timeout = Config(symbol="X").start_timeout
     # READY comes after the REST take-over and the first stream connections, each retried for start_timeout.
     assert int(setting(text, "TimeoutStartSec")) > 2 * start_timeout
@@ -80,8 +98,12 @@ def test_unit_waits_for_ready_feeds_a_watchdog_and_restarts_within_the_start_up_
     per_start = start_timeout + int(setting(text, "RestartSec"))
     assert math.ceil(600 / per_start) + 1 <= int(setting(text, "StartLimitBurst"))
     assert "2" in setting(text, "RestartPreventExitStatus").split()
-    for line in ("UMask=0077", "CapabilityBoundingSet=\n", "SystemCallFilter=@system-service",
-                 "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX"):
+    for line in (
+        "UMask=0077",
+        "CapabilityBoundingSet=\n",
+        "SystemCallFilter=@system-service",
+        "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
+    ):
         assert line in text
 
 

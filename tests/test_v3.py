@@ -1,6 +1,7 @@
 """Issue 9, Pro API (V3): the client's V3 requests as sent, the simulator's V3 authentication (signature,
 agent, nonce window, replay), Modify Order at the exchange, and the bot's modify-in-place requote with
 its fall-backs. The e2e and fault suites already run on both schemes (see conftest)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -18,8 +19,8 @@ from conftest import ROOT, SYMBOL, BotRun, assert_invariants, open_orders, order
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 
-from aster_mm.exchange.client import AsterClient, ExchangeError, UnknownOutcomeError
 from aster_mm.core.decisions import MAX_MODIFICATIONS
+from aster_mm.exchange.client import AsterClient, ExchangeError, UnknownOutcomeError
 from aster_mm.exchange.signing import MAINNET_CHAIN_ID, Eip712Signer
 from aster_mm.simulator import SimExchange
 
@@ -33,14 +34,25 @@ NOW = 1_700_000_000.0
 
 def recover(msg: str, signature: str, chain_id: int = MAINNET_CHAIN_ID) -> str:
     """The signer of `msg`, recovered with eth_account (independent of the code under test)."""
-    typed = {"types": {"EIP712Domain": [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
-                                        {"name": "chainId", "type": "uint256"},
-                                        {"name": "verifyingContract", "type": "address"}],
-                       "Message": [{"name": "msg", "type": "string"}]},
-             "primaryType": "Message",
-             "domain": {"name": "AsterSignTransaction", "version": "1", "chainId": chain_id,
-                        "verifyingContract": "0x0000000000000000000000000000000000000000"},
-             "message": {"msg": msg}}
+    typed = {
+        "types": {
+            "EIP712Domain": [
+                {"name": "name", "type": "string"},
+                {"name": "version", "type": "string"},
+                {"name": "chainId", "type": "uint256"},
+                {"name": "verifyingContract", "type": "address"},
+            ],
+            "Message": [{"name": "msg", "type": "string"}],
+        },
+        "primaryType": "Message",
+        "domain": {
+            "name": "AsterSignTransaction",
+            "version": "1",
+            "chainId": chain_id,
+            "verifyingContract": "0x0000000000000000000000000000000000000000",
+        },
+        "message": {"msg": msg},
+    }
     return Account.recover_message(encode_typed_data(full_message=typed), signature=signature)
 
 
@@ -53,6 +65,7 @@ def sent(monkeypatch) -> list[dict]:
     def spy(self, method, url, **kwargs):
         calls.append({"method": method, "url": yarl.URL(url) if isinstance(url, str) else url, **kwargs})
         return original(self, method, url, **kwargs)
+
     monkeypatch.setattr(aiohttp.ClientSession, "request", spy)
     return calls
 
@@ -74,17 +87,29 @@ async def test_v3_post_is_a_form_body_exactly_as_signed_to_the_v3_path(v3client,
     body = req["data"].decode()
     msg, signature = body.rsplit("&signature=", 1)
     params = dict(parse_qsl(msg))
-    assert list(params) == ["symbol", "side", "type", "timeInForce", "quantity", "price", "newClientOrderId",
-                            "newOrderRespType", "nonce", "user", "signer"]
+    assert list(params) == [
+        "symbol",
+        "side",
+        "type",
+        "timeInForce",
+        "quantity",
+        "price",
+        "newClientOrderId",
+        "newOrderRespType",
+        "nonce",
+        "user",
+        "signer",
+    ]
     assert "timestamp" not in params and "recvWindow" not in params
     assert params["nonce"] == str(int(NOW * 1_000_000)) and params["quantity"] == "0.01"
-    assert recover(msg, signature) == DEMO_SIGNER            # the string signed is the string sent
+    assert recover(msg, signature) == DEMO_SIGNER  # the string signed is the string sent
 
 
 async def test_v3_get_and_listen_key_are_signed_on_v3_paths(v3client, sent):
     with aioresponses() as mock:
-        mock.get(re.compile(re.escape(f"{BASE}/fapi/v3/accountWithJoinMargin") + r"\?.*"),
-                 payload={"availableBalance": "5"})
+        mock.get(
+            re.compile(re.escape(f"{BASE}/fapi/v3/accountWithJoinMargin") + r"\?.*"), payload={"availableBalance": "5"}
+        )
         mock.post(f"{BASE}/fapi/v3/listenKey", payload={"listenKey": "lk"})
         assert await v3client.available_balance(multi_assets=True) == Decimal(5)
         assert await v3client.new_listen_key() == "lk"
@@ -93,7 +118,7 @@ async def test_v3_get_and_listen_key_are_signed_on_v3_paths(v3client, sent):
     assert [k for k, _ in parse_qsl(msg)] == ["nonce", "user", "signer"]
     assert recover(msg, signature) == DEMO_SIGNER
     msg, signature = post["data"].decode().rsplit("&signature=", 1)
-    assert recover(msg, signature) == DEMO_SIGNER             # USER_STREAM is signed on V3
+    assert recover(msg, signature) == DEMO_SIGNER  # USER_STREAM is signed on V3
     assert int(dict(parse_qsl(msg))["nonce"]) > int(dict(parse_qsl(get["url"].raw_query_string))["nonce"])
 
 
@@ -111,8 +136,8 @@ async def test_a_nonce_refusal_resyncs_once_and_retries_even_a_placement(v3clien
             await v3client.place_limit(SYMBOL, "BUY", Decimal("1"), Decimal("2"), "amm-a-2")
     assert info.value.code == -4225
     posts = [dict(parse_qsl(r["data"].decode())) for r in sent if r["method"] == "POST"]
-    assert len(posts) == 4                                    # 1 refused + 1 retried; then 1 + 1 and no more
-    assert int(posts[1]["nonce"]) >= int(posts[0]["nonce"]) + 20_000_000 - 1000   # the synced clock
+    assert len(posts) == 4  # 1 refused + 1 retried; then 1 + 1 and no more
+    assert int(posts[1]["nonce"]) >= int(posts[0]["nonce"]) + 20_000_000 - 1000  # the synced clock
 
 
 async def test_modify_is_one_put_never_repeated_and_v1_cannot_modify(v3client, sent):
@@ -122,7 +147,11 @@ async def test_modify_is_one_put_never_repeated_and_v1_cannot_modify(v3client, s
             await v3client.modify_order(SYMBOL, "amm-a-1", Decimal("0.5"), Decimal("2490.5"))
     [put] = sent
     assert [(k, v) for k, v in parse_qsl(put["data"].decode())][:4] == [
-        ("symbol", SYMBOL), ("origClientOrderId", "amm-a-1"), ("quantity", "0.5"), ("price", "2490.5")]
+        ("symbol", SYMBOL),
+        ("origClientOrderId", "amm-a-1"),
+        ("quantity", "0.5"),
+        ("price", "2490.5"),
+    ]
     v1 = AsterClient("key-0123456789", "secret-0123456789", BASE)
     assert not v1.can_modify and v3client.can_modify
     with pytest.raises(RuntimeError):
@@ -158,8 +187,9 @@ async def send(sim: SimExchange, method: str, path: str, payload: str) -> tuple[
 
 async def test_sim_accepts_a_good_v3_request_and_refuses_v1_on_v3_paths(exchange):
     sim = exchange
-    status, body = await send(sim, "GET", "/fapi/v3/openOrders", agent(sim).sign({"symbol": SYMBOL},
-                                                                                 sim.now_ms()).params)
+    status, body = await send(
+        sim, "GET", "/fapi/v3/openOrders", agent(sim).sign({"symbol": SYMBOL}, sim.now_ms()).params
+    )
     assert (status, body) == (200, [])
     status, body = await send(sim, "POST", "/fapi/v3/listenKey", agent(sim).sign({}, sim.now_ms()).params)
     assert status == 200 and body["listenKey"]
@@ -173,13 +203,13 @@ async def test_sim_refuses_a_wrong_signature_and_a_wrong_signer(exchange):
     tampered = good[:-3] + ("0" if good[-3] != "0" else "1") + good[-2:]
     status, body = await send(sim, "GET", "/fapi/v3/openOrders", tampered)
     assert (status, body["code"]) == (400, -1022)
-    other = good.replace("symbol=ETHUSDT", "symbol=BTCUSDT")      # signed for another request
+    other = good.replace("symbol=ETHUSDT", "symbol=BTCUSDT")  # signed for another request
     assert (await send(sim, "GET", "/fapi/v3/openOrders", other))[1]["code"] == -1022
-    stranger = Account.create()                                   # signs correctly, but no agent of the user
+    stranger = Account.create()  # signs correctly, but no agent of the user
     params = agent(sim, stranger.key.hex(), stranger.address).sign({"symbol": SYMBOL}, sim.now_ms()).params
     status, body = await send(sim, "GET", "/fapi/v3/openOrders", params)
     assert (status, body["code"]) == (401, -2015)
-    sim.add_agent(sim.v3_user, stranger.address)                  # approved on the Pro API page: accepted
+    sim.add_agent(sim.v3_user, stranger.address)  # approved on the Pro API page: accepted
     params = agent(sim, stranger.key.hex(), stranger.address).sign({"symbol": SYMBOL}, sim.now_ms()).params
     assert (await send(sim, "GET", "/fapi/v3/openOrders", params))[0] == 200
     wrong_chain = agent(sim, chain_id=714).sign({"symbol": SYMBOL}, sim.now_ms()).params
@@ -189,27 +219,37 @@ async def test_sim_refuses_a_wrong_signature_and_a_wrong_signer(exchange):
 async def test_sim_refuses_a_replayed_and_a_stale_nonce(exchange):
     sim = exchange
     signer = agent(sim)
-    order = {"symbol": SYMBOL, "side": "BUY", "type": "LIMIT", "timeInForce": "GTX", "quantity": "0.01",
-             "price": "2400", "newClientOrderId": "v3-replay-1"}
+    order = {
+        "symbol": SYMBOL,
+        "side": "BUY",
+        "type": "LIMIT",
+        "timeInForce": "GTX",
+        "quantity": "0.01",
+        "price": "2400",
+        "newClientOrderId": "v3-replay-1",
+    }
     payload = signer.sign(order, sim.now_ms()).params
     assert (await send(sim, "POST", "/fapi/v3/order", payload))[0] == 200
-    status, body = await send(sim, "POST", "/fapi/v3/order", payload)          # the same bytes again
+    status, body = await send(sim, "POST", "/fapi/v3/order", payload)  # the same bytes again
     assert (status, body["code"]) == (400, -4225)
     assert len(sim.open_orders(SYMBOL)) == 1
-    for skew_ms in (-11_000, 11_000):                                          # outside the 10 s window
+    for skew_ms in (-11_000, 11_000):  # outside the 10 s window
         stale = agent(sim).sign({"symbol": SYMBOL}, sim.now_ms() + skew_ms).params
         assert (await send(sim, "GET", "/fapi/v3/openOrders", stale))[1]["code"] == -4225
-    assert (await send(sim, "GET", "/fapi/v3/openOrders",
-                       agent(sim).sign({"symbol": SYMBOL}, sim.now_ms() - 9_000).params))[0] == 200
+    assert (
+        await send(sim, "GET", "/fapi/v3/openOrders", agent(sim).sign({"symbol": SYMBOL}, sim.now_ms() - 9_000).params)
+    )[0] == 200
 
 
 async def test_sim_keeps_the_last_100_nonces_and_refuses_older_ones(exchange):
     sim = exchange
     base = sim.now_ms()
-    old = agent(sim).sign({"symbol": SYMBOL}, base - 5000).params                # signed first, sent last
+    old = agent(sim).sign({"symbol": SYMBOL}, base - 5000).params  # signed first, sent last
     signer = agent(sim)
     for i in range(100):
-        assert (await send(sim, "GET", "/fapi/v3/openOrders", signer.sign({"symbol": SYMBOL}, base + i).params))[0] == 200
+        assert (await send(sim, "GET", "/fapi/v3/openOrders", signer.sign({"symbol": SYMBOL}, base + i).params))[
+            0
+        ] == 200
     status, body = await send(sim, "GET", "/fapi/v3/openOrders", old)
     assert (status, body["code"]) == (400, -4225)
 
@@ -237,11 +277,11 @@ async def test_sim_modify_order_semantics(first_in_queue):
     await sim.place_order_direct(SYMBOL, "BUY", "2400", "0.1", client_order_id="b")
     status, body = await modify("a", "0.1", "2400.5")
     assert status == 200 and body["orderId"] == first["orderId"] and body["price"] == "2400.50"
-    assert (await modify("a", "0.1", "2400"))[0] == 200                         # back: now behind "b"
+    assert (await modify("a", "0.1", "2400"))[0] == 200  # back: now behind "b"
     await sim.trade(SYMBOL, "SELL", "2400", "0.1")
-    assert {o["clientOrderId"]: o["status"] for o in sim.open_orders(SYMBOL)} == {"a": "NEW"}   # "b" filled first
-    assert (await modify("a", "0.1", "2400"))[1]["code"] == -5027               # nothing to change
-    assert (await modify("a", "0.1", "2400.001"))[1]["code"] == -4014           # off tick: refused, kept
+    assert {o["clientOrderId"]: o["status"] for o in sim.open_orders(SYMBOL)} == {"a": "NEW"}  # "b" filled first
+    assert (await modify("a", "0.1", "2400"))[1]["code"] == -5027  # nothing to change
+    assert (await modify("a", "0.1", "2400.001"))[1]["code"] == -4014  # off tick: refused, kept
     assert (await modify("zz", "0.1", "2400"))[1]["code"] == -2013
     await sim.place_order_direct(SYMBOL, "SELL", "2600", "0.1", client_order_id="s")
     assert sim.open_orders(SYMBOL)[0]["price"] == "2400.00"
@@ -252,17 +292,28 @@ async def test_sim_modify_of_a_post_only_order_that_would_cross_is_refused_and_t
         sim.session = session
         await set_mid(sim, "2500")
         signer = agent(sim)
-        payload = signer.sign({"symbol": SYMBOL, "side": "BUY", "type": "LIMIT", "timeInForce": "GTX",
-                               "quantity": "0.1", "price": "2400", "newClientOrderId": "p"}, sim.now_ms()).params
+        payload = signer.sign(
+            {
+                "symbol": SYMBOL,
+                "side": "BUY",
+                "type": "LIMIT",
+                "timeInForce": "GTX",
+                "quantity": "0.1",
+                "price": "2400",
+                "newClientOrderId": "p",
+            },
+            sim.now_ms(),
+        ).params
         assert (await send(sim, "POST", "/fapi/v3/order", payload))[0] == 200
 
         async def modify(price):
             params = {"symbol": SYMBOL, "origClientOrderId": "p", "quantity": "0.1", "price": price}
             return await send(sim, "PUT", "/fapi/v3/order", signer.sign(params, sim.now_ms()).params)
-        assert (await modify("2600"))[1]["code"] == -5022                       # through the ask (2500.01)
+
+        assert (await modify("2600"))[1]["code"] == -5022  # through the ask (2500.01)
         assert [o["price"] for o in sim.open_orders(SYMBOL)] == ["2400.00"]
         assert (await modify("2401"))[0] == 200
-        assert (await modify("2402"))[1]["code"] == -5026                       # over the limit (1 here)
+        assert (await modify("2402"))[1]["code"] == -5026  # over the limit (1 here)
 
 
 # ============================================================================ the bot's requote on V3
@@ -312,14 +363,14 @@ async def test_modification_of_unknown_outcome_is_resolved_by_query_not_resent(v
     sim = v3sim
     async with BotRun(sim) as bot:
         first = await wait_open(sim, "BUY")
-        sim.fail_next("PUT", "/fapi/v3/order", status=503, execute=True)       # executed, answered 503
+        sim.fail_next("PUT", "/fapi/v3/order", status=503, execute=True)  # executed, answered 503
         queries = len(sim.requests("GET", "/fapi/v3/order"))
         await set_mid(sim, "2510")
         await sim.wait_for(lambda: len(sim.requests("GET", "/fapi/v3/order")) > queries, 5)
         await sim.wait_for(lambda: bot.state.live is not None and not bot.state.live.amend_unknown, 5)
         assert len(sim.requests("PUT", "/fapi/v3/order")) == 1 and order_posts(sim) == [order_posts(sim)[0]]
         assert bot.state.live.client_id == first["clientOrderId"]
-        assert bot.state.live.quote.price == Decimal("2494.94")                 # learnt from the query
+        assert bot.state.live.quote.price == Decimal("2494.94")  # learnt from the query
         await sim.fill_order(SYMBOL)
         await wait_open(sim, "SELL")
         assert_invariants(sim, bot)
@@ -340,8 +391,17 @@ async def test_order_near_the_modification_limit_is_replaced(v3sim):
 async def test_sim_option_trades_on_v3_end_to_end(tmp_path):
     """`market_maker.py --sim` signs with throwaway V3 wallets and places an order through the simulator."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(ROOT / "market_maker.py"), "--symbol", SYMBOL, "--sim", "--log-file",
-        str(tmp_path / "mm.log"), cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        str(ROOT / "market_maker.py"),
+        "--symbol",
+        SYMBOL,
+        "--sim",
+        "--log-file",
+        str(tmp_path / "mm.log"),
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     try:
         lines = []
         async with asyncio.timeout(20):
@@ -358,8 +418,15 @@ async def test_sim_option_trades_on_v3_end_to_end(tmp_path):
 
 
 # ============================================================================ credentials and networks
-ALL_VARS = ("ASTER_USER", "ASTER_SIGNER", "ASTER_SIGNER_KEY", "ASTER_API_KEY", "ASTER_API_SECRET",
-            "ASTER_REST_URL", "ASTER_WS_URL")
+ALL_VARS = (
+    "ASTER_USER",
+    "ASTER_SIGNER",
+    "ASTER_SIGNER_KEY",
+    "ASTER_API_KEY",
+    "ASTER_API_SECRET",
+    "ASTER_REST_URL",
+    "ASTER_WS_URL",
+)
 V3_ENV = {"ASTER_USER": DEMO_USER, "ASTER_SIGNER": DEMO_SIGNER, "ASTER_SIGNER_KEY": DEMO_KEY}
 V1_ENV = {"ASTER_API_KEY": "key-0123456789abcdef", "ASTER_API_SECRET": "secret-0123456789abcdef"}
 
@@ -368,16 +435,18 @@ V1_ENV = {"ASTER_API_KEY": "key-0123456789abcdef", "ASTER_API_SECRET": "secret-0
 def env(monkeypatch, tmp_path):
     for name in ALL_VARS:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)                                 # no .env unless a test writes one
+    monkeypatch.chdir(tmp_path)  # no .env unless a test writes one
 
     def set_env(values: dict) -> None:
         for name, value in values.items():
             monkeypatch.setenv(name, value)
+
     return set_env
 
 
 def test_v3_credentials_pick_the_network_hosts_and_chain(env):
     from aster_mm.live.credentials import read_credentials
+
     env(V3_ENV)
     signer, rest, ws = read_credentials("testnet")
     assert (signer.version, signer.chain_id) == (3, 714)
@@ -390,33 +459,39 @@ def test_v3_credentials_pick_the_network_hosts_and_chain(env):
 
 def test_v3_credentials_from_dotenv_the_environment_wins(env, tmp_path):
     from aster_mm.live.credentials import read_credentials
+
     stranger = Account.create()
-    (tmp_path / ".env").write_text(f"ASTER_USER={DEMO_USER}\nASTER_SIGNER={stranger.address}\n"
-                                   f"ASTER_SIGNER_KEY={stranger.key.hex()}\n")
+    (tmp_path / ".env").write_text(
+        f"ASTER_USER={DEMO_USER}\nASTER_SIGNER={stranger.address}\nASTER_SIGNER_KEY={stranger.key.hex()}\n"
+    )
     env({"ASTER_SIGNER": DEMO_SIGNER, "ASTER_SIGNER_KEY": DEMO_KEY})
     try:
         signer = read_credentials().signer
     finally:
         import os
+
         os.environ.pop("ASTER_USER", None)
     assert signer.signer == DEMO_SIGNER and signer.user == DEMO_USER
 
 
-@pytest.mark.parametrize("values, args, needles", [
-    ({}, [], ["ASTER_USER", "ASTER_API_KEY"]),                                           # none
-    ({"ASTER_USER": DEMO_USER, "ASTER_SIGNER": DEMO_SIGNER}, [], ["ASTER_SIGNER_KEY"]),  # partial V3
-    ({"ASTER_SIGNER_KEY": DEMO_KEY}, [], ["ASTER_USER and ASTER_SIGNER"]),
-    ({"ASTER_API_KEY": "key-0123456789abcdef"}, [], ["ASTER_API_SECRET"]),               # partial V1
-    (V3_ENV | V1_ENV, [], ["ASTER_SIGNER_KEY", "ASTER_API_SECRET", "not both"]),         # both sets
-    (V3_ENV | {"ASTER_API_SECRET": "secret-0123456789abcdef"}, [], ["not both"]),
-    (V3_ENV | {"ASTER_SIGNER": "0x" + "ab" * 20}, [], ["ASTER_SIGNER", "not the address"]),  # wrong signer
-    (V3_ENV | {"ASTER_SIGNER_KEY": "0x1234"}, [], ["ASTER_SIGNER_KEY"]),                  # malformed key
-    (V3_ENV | {"ASTER_USER": "alice"}, [], ["ASTER_USER"]),
-    (V1_ENV, ["--network", "testnet"], ["testnet", "V3"]),                               # testnet is V3-only
-])
-def test_bad_credentials_exit_2_naming_the_variable_and_never_the_key(env, capsys, tmp_path, values, args,
-                                                                        needles):
+@pytest.mark.parametrize(
+    "values, args, needles",
+    [
+        ({}, [], ["ASTER_USER", "ASTER_API_KEY"]),  # none
+        ({"ASTER_USER": DEMO_USER, "ASTER_SIGNER": DEMO_SIGNER}, [], ["ASTER_SIGNER_KEY"]),  # partial V3
+        ({"ASTER_SIGNER_KEY": DEMO_KEY}, [], ["ASTER_USER and ASTER_SIGNER"]),
+        ({"ASTER_API_KEY": "key-0123456789abcdef"}, [], ["ASTER_API_SECRET"]),  # partial V1
+        (V3_ENV | V1_ENV, [], ["ASTER_SIGNER_KEY", "ASTER_API_SECRET", "not both"]),  # both sets
+        (V3_ENV | {"ASTER_API_SECRET": "secret-0123456789abcdef"}, [], ["not both"]),
+        (V3_ENV | {"ASTER_SIGNER": "0x" + "ab" * 20}, [], ["ASTER_SIGNER", "not the address"]),  # wrong signer
+        (V3_ENV | {"ASTER_SIGNER_KEY": "0x1234"}, [], ["ASTER_SIGNER_KEY"]),  # malformed key
+        (V3_ENV | {"ASTER_USER": "alice"}, [], ["ASTER_USER"]),
+        (V1_ENV, ["--network", "testnet"], ["testnet", "V3"]),  # testnet is V3-only
+    ],
+)
+def test_bad_credentials_exit_2_naming_the_variable_and_never_the_key(env, capsys, tmp_path, values, args, needles):
     import market_maker as mm
+
     env(values)
     with pytest.raises(SystemExit) as info:
         mm.main(["--symbol", SYMBOL, *args])
@@ -431,6 +506,7 @@ def test_bad_credentials_exit_2_naming_the_variable_and_never_the_key(env, capsy
 
 def test_every_variable_is_documented_in_env_example_and_readme():
     from aster_mm.live.credentials import V1_VARS, V3_VARS
+
     example, readme = (ROOT / ".env.example").read_text(), (ROOT / "README.md").read_text()
     for name in (*V3_VARS, *V1_VARS, "ASTER_REST_URL", "ASTER_WS_URL"):
         assert f"\n{name}=\n" in example and f"`{name}`" in readme

@@ -1,5 +1,6 @@
 """The bot's books: the ledger file, the session's PnL and the income reconciliation, wired to the
 stream events (fills, funding) and to what the status line and the session summary show."""
+
 from __future__ import annotations
 
 import logging
@@ -7,15 +8,15 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from aster_mm.exchange.client import AsterClient
-from aster_mm.core.config import Config, Timings
-from aster_mm.core.events import AccountUpdate, OrderReport
 from aster_mm.accounting.income import IncomeSync
 from aster_mm.accounting.ledger import Entry, Ledger, fill_entry, funding_entries, utc_day
 from aster_mm.accounting.pnl import PnL, SessionPnL, pnl_text
-from aster_mm.core.rules import SymbolRules
+from aster_mm.core.config import Config, Timings
 from aster_mm.core.errors import FatalError
+from aster_mm.core.events import AccountUpdate, OrderReport
+from aster_mm.core.rules import SymbolRules
 from aster_mm.core.state import StrategyState
+from aster_mm.exchange.client import AsterClient
 
 log = logging.getLogger("ledger")
 
@@ -33,8 +34,9 @@ class Books:
         self.client, self.symbol, self.state = client, config.symbol, state
         self.session = SessionPnL()
         self.ledger = Ledger(ledger_path(config), self._on_entry)
-        self.income = IncomeSync(client, self.symbol, self.ledger, timings.income_every, timings.income_lag,
-                                 lambda: self.session.start_ms)
+        self.income = IncomeSync(
+            client, self.symbol, self.ledger, timings.income_every, timings.income_lag, lambda: self.session.start_ms
+        )
 
     def open(self) -> None:
         """Read the ledger back and open it for appending; FatalError when it cannot be used."""
@@ -42,8 +44,12 @@ class Books:
             self.ledger.open()
         except (OSError, ValueError) as err:
             raise FatalError(f"cannot use the ledger {self.ledger.path}: {err}") from None
-        log.info("ledger %s: %d fills, %d funding payments known", self.ledger.path, len(self.ledger.trade_ids),
-                 len(self.ledger.tran_ids))
+        log.info(
+            "ledger %s: %d fills, %d funding payments known",
+            self.ledger.path,
+            len(self.ledger.trade_ids),
+            len(self.ledger.tran_ids),
+        )
 
     def start_session(self) -> None:
         """The session starts now (exchange time, after the clock sync and the position read). The adopted
@@ -65,8 +71,11 @@ class Books:
         if not entries:
             return
         if update.other_symbols or (not update.positions and self.state.position.amount == 0):
-            log.info("funding payment %s not for %s (flat, or another symbol's): not in its ledger",
-                     {e.asset: str(e.funding) for e in entries}, self.symbol)
+            log.info(
+                "funding payment %s not for %s (flat, or another symbol's): not in its ledger",
+                {e.asset: str(e.funding) for e in entries},
+                self.symbol,
+            )
             return
         for entry in entries:
             if self.ledger.record(entry):

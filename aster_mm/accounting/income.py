@@ -8,24 +8,25 @@ to a few seconds ago, so the stream's own events arrive first. A trade id the le
 never saw: its side, price, quantity and order come from GET /fapi/v1/userTrades, its commission and
 realized PnL from the income rows. Rows are written with source `income`; the ledger drops what it has.
 """
+
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Callable
 
-from aster_mm.exchange.client import AsterClient, ExchangeError
 from aster_mm.accounting.ledger import FILL, FUNDING, INCOME, SYNC, ZERO, Entry, Ledger
+from aster_mm.exchange.client import AsterClient, ExchangeError
 
 log = logging.getLogger("ledger")
 
 KINDS = ("REALIZED_PNL", "COMMISSION", "FUNDING_FEE")
-PAGE = 1000                                  # the largest page both endpoints give
-WINDOW_MS = 7 * 24 * 3600 * 1000             # userTrades refuses a longer window
-OLDEST_MS = 90 * 24 * 3600 * 1000            # never ask further back than this
+PAGE = 1000  # the largest page both endpoints give
+WINDOW_MS = 7 * 24 * 3600 * 1000  # userTrades refuses a longer window
+OLDEST_MS = 90 * 24 * 3600 * 1000  # never ask further back than this
 
 
 def income_entries(symbol: str, rows: list[dict], trades: dict[str, dict]) -> list[Entry]:
@@ -36,8 +37,17 @@ def income_entries(symbol: str, rows: list[dict], trades: dict[str, dict]) -> li
     entries = []
     for r in unique.values():
         if r["incomeType"] == "FUNDING_FEE":
-            entries.append(Entry(FUNDING, int(r["time"]), symbol, INCOME, tran_id=str(r["tranId"]),
-                                 funding=Decimal(r["income"]), asset=r["asset"]))
+            entries.append(
+                Entry(
+                    FUNDING,
+                    int(r["time"]),
+                    symbol,
+                    INCOME,
+                    tran_id=str(r["tranId"]),
+                    funding=Decimal(r["income"]),
+                    asset=r["asset"],
+                )
+            )
         elif r["incomeType"] in ("REALIZED_PNL", "COMMISSION") and str(r.get("tradeId") or ""):
             per_trade[str(r["tradeId"])].append(r)
     for trade_id, group in per_trade.items():
@@ -47,21 +57,52 @@ def income_entries(symbol: str, rows: list[dict], trades: dict[str, dict]) -> li
 
 def _fill(symbol: str, trade_id: str, group: list[dict], trade: dict | None) -> Entry:
     fees = [r for r in group if r["incomeType"] == "COMMISSION"]
-    commission = -sum((Decimal(r["income"]) for r in fees), ZERO)      # income is negative for a fee
+    commission = -sum((Decimal(r["income"]) for r in fees), ZERO)  # income is negative for a fee
     realized = sum((Decimal(r["income"]) for r in group if r["incomeType"] == "REALIZED_PNL"), ZERO)
     asset = fees[0]["asset"] if fees else (trade or {}).get("commissionAsset", "")
     if trade is None:
-        log.warning("trade %s is in the income history but not in the trade list: recorded without "
-                    "price and quantity", trade_id)
-        return Entry(FILL, min(int(r["time"]) for r in group), symbol, INCOME, trade_id,
-                     commission=commission, commission_asset=asset, realized_pnl=realized)
-    return Entry(FILL, int(trade["time"]), symbol, INCOME, trade_id, "", str(trade["orderId"]), "", trade["side"],
-                 Decimal(trade["price"]), Decimal(trade["qty"]), bool(trade["maker"]), commission, asset, realized)
+        log.warning(
+            "trade %s is in the income history but not in the trade list: recorded without price and quantity", trade_id
+        )
+        return Entry(
+            FILL,
+            min(int(r["time"]) for r in group),
+            symbol,
+            INCOME,
+            trade_id,
+            commission=commission,
+            commission_asset=asset,
+            realized_pnl=realized,
+        )
+    return Entry(
+        FILL,
+        int(trade["time"]),
+        symbol,
+        INCOME,
+        trade_id,
+        "",
+        str(trade["orderId"]),
+        "",
+        trade["side"],
+        Decimal(trade["price"]),
+        Decimal(trade["qty"]),
+        bool(trade["maker"]),
+        commission,
+        asset,
+        realized,
+    )
 
 
 class IncomeSync:
-    def __init__(self, client: AsterClient, symbol: str, ledger: Ledger, every: float, lag: float,
-                 session_start_ms: Callable[[], int]):
+    def __init__(
+        self,
+        client: AsterClient,
+        symbol: str,
+        ledger: Ledger,
+        every: float,
+        lag: float,
+        session_start_ms: Callable[[], int],
+    ):
         self.client, self.symbol, self.ledger = client, symbol, ledger
         self.every, self.lag = every, lag
         self.session_start_ms = session_start_ms
@@ -80,8 +121,8 @@ class IncomeSync:
             except TimeoutError:
                 pass
             self._due.clear()
-            await asyncio.sleep(self.lag)            # the stream's own events for what just happened first
-            await asyncio.sleep(self.client.blocked_for())   # never during a 429 back-off or a 418 ban
+            await asyncio.sleep(self.lag)  # the stream's own events for what just happened first
+            await asyncio.sleep(self.client.blocked_for())  # never during a 429 back-off or a 418 ban
             try:
                 await self.sync()
                 wait = self.every
@@ -100,8 +141,11 @@ class IncomeSync:
         if start > end:
             return 0
         rows = [r for kind in KINDS for r in await self._pages(self.client.income, kind, start, end)]
-        missing = {str(r["tradeId"]): int(r["time"]) for r in rows if r["incomeType"] != "FUNDING_FEE"
-                   and r.get("tradeId") and str(r["tradeId"]) not in self.ledger.trade_ids}
+        missing = {
+            str(r["tradeId"]): int(r["time"])
+            for r in rows
+            if r["incomeType"] != "FUNDING_FEE" and r.get("tradeId") and str(r["tradeId"]) not in self.ledger.trade_ids
+        }
         trades = await self._trades(min(missing.values()), max(missing.values())) if missing else {}
         added = sum(self.ledger.record(e) for e in income_entries(self.symbol, rows, trades))
         self.ledger.record(Entry(SYNC, end, self.symbol, INCOME))
@@ -120,7 +164,7 @@ class IncomeSync:
                 if len(page) < PAGE:
                     break
                 last = max(int(r["time"]) for r in page)
-                at = last if last > at else at + 1    # rows sharing `last` come again: deduplicated later
+                at = last if last > at else at + 1  # rows sharing `last` come again: deduplicated later
         return out
 
     async def _trades(self, start: int, end: int) -> dict[str, dict]:

@@ -12,13 +12,14 @@ Money columns keep the exchange's own figures: `commission` is what a fill cost 
 `realized_pnl` the PnL it realized before commission, `funding` what a funding payment brought (negative
 when paid). Net = realized - commission + funding.
 """
+
 from __future__ import annotations
 
 import csv
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -29,39 +30,58 @@ log = logging.getLogger("ledger")
 ZERO = Decimal(0)
 FILL, FUNDING, SYNC = "fill", "funding", "sync"
 STREAM, INCOME = "stream", "income"
-FUNDING_MATCH_MS = 60_000      # a stream funding event and its income row: same amount, this close in time
-COLUMNS = ["time_utc", "time_ms", "kind", "symbol", "source", "trade_id", "tran_id", "order_id", "client_id",
-           "side", "price", "qty", "maker", "commission", "commission_asset", "realized_pnl", "funding", "asset"]
+FUNDING_MATCH_MS = 60_000  # a stream funding event and its income row: same amount, this close in time
+COLUMNS = [
+    "time_utc",
+    "time_ms",
+    "kind",
+    "symbol",
+    "source",
+    "trade_id",
+    "tran_id",
+    "order_id",
+    "client_id",
+    "side",
+    "price",
+    "qty",
+    "maker",
+    "commission",
+    "commission_asset",
+    "realized_pnl",
+    "funding",
+    "asset",
+]
 
 
 def utc_text(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
 def utc_day(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%d")
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d")
 
 
 @dataclass(frozen=True)
 class Entry:
     """One ledger row."""
-    kind: str                          # fill, funding or sync
-    time_ms: int                       # exchange time: trade time, funding time, or how far income was read
+
+    kind: str  # fill, funding or sync
+    time_ms: int  # exchange time: trade time, funding time, or how far income was read
     symbol: str
     source: str = STREAM
     trade_id: str = ""
-    tran_id: str = ""                  # the income history's transaction id
+    tran_id: str = ""  # the income history's transaction id
     order_id: str = ""
     client_id: str = ""
     side: str = ""
-    price: Decimal | None = None       # None: a fill known only from the income history
+    price: Decimal | None = None  # None: a fill known only from the income history
     qty: Decimal | None = None
     maker: bool | None = None
     commission: Decimal = ZERO
     commission_asset: str = ""
     realized_pnl: Decimal = ZERO
     funding: Decimal = ZERO
-    asset: str = ""                    # the funding asset
+    asset: str = ""  # the funding asset
 
     @property
     def notional(self) -> Decimal:
@@ -74,6 +94,7 @@ class Entry:
             if isinstance(value, bool):
                 return "true" if value else "false"
             return str(value)
+
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         return [utc_text(self.time_ms) if c == "time_utc" else text(values[c]) for c in COLUMNS]
 
@@ -81,24 +102,42 @@ class Entry:
     def from_row(cls, row: dict[str, str]) -> Entry:
         """The inverse of `row()`. Every column is there; an empty cell is no price, quantity or maker
         flag, or no money (a hand-edited ledger leaves them empty)."""
+
         def dec(name: str, empty: Decimal | None = ZERO) -> Decimal | None:
             return Decimal(row[name]) if row[name] else empty
+
         maker = row["maker"]
-        return cls(row["kind"], int(row["time_ms"]), row["symbol"], row["source"], row["trade_id"], row["tran_id"],
-                   row["order_id"], row["client_id"], row["side"], dec("price", None), dec("qty", None),
-                   None if maker == "" else maker == "true", dec("commission"), row["commission_asset"],
-                   dec("realized_pnl"), dec("funding"), row["asset"])
+        return cls(
+            row["kind"],
+            int(row["time_ms"]),
+            row["symbol"],
+            row["source"],
+            row["trade_id"],
+            row["tran_id"],
+            row["order_id"],
+            row["client_id"],
+            row["side"],
+            dec("price", None),
+            dec("qty", None),
+            None if maker == "" else maker == "true",
+            dec("commission"),
+            row["commission_asset"],
+            dec("realized_pnl"),
+            dec("funding"),
+            row["asset"],
+        )
 
 
 @dataclass
 class Totals:
     """What a set of ledger rows adds up to, in USD (commissions and funding in USDT or USDF)."""
+
     fills: int = 0
-    volume: Decimal = ZERO             # traded notional
+    volume: Decimal = ZERO  # traded notional
     fees: Decimal = ZERO
     funding: Decimal = ZERO
     realized: Decimal = ZERO
-    other_fees: dict[str, Decimal] = field(default_factory=dict)   # commissions in other assets, not in `fees`
+    other_fees: dict[str, Decimal] = field(default_factory=dict)  # commissions in other assets, not in `fees`
 
     @property
     def net(self) -> Decimal:
@@ -139,16 +178,33 @@ def read_entries(path: Path) -> list[Entry]:
 
 def fill_entry(report: OrderReport, symbol: str) -> Entry:
     t = report.trade
-    return Entry(FILL, t.at_ms, symbol, STREAM, str(t.trade_id), "", str(report.order_id), report.client_id,
-                 report.side, Decimal(t.price), t.qty, t.maker, t.commission, t.commission_asset, t.realized)
+    return Entry(
+        FILL,
+        t.at_ms,
+        symbol,
+        STREAM,
+        str(t.trade_id),
+        "",
+        str(report.order_id),
+        report.client_id,
+        report.side,
+        Decimal(t.price),
+        t.qty,
+        t.maker,
+        t.commission,
+        t.commission_asset,
+        t.realized,
+    )
 
 
 def funding_entries(update: AccountUpdate, symbol: str) -> list[Entry]:
     """The funding payments of a FUNDING_FEE ACCOUNT_UPDATE (`bc`, the balance change, per asset)."""
     if update.reason != "FUNDING_FEE":
         return []
-    return [Entry(FUNDING, update.at_ms, symbol, source=STREAM, funding=amount, asset=asset)
-            for asset, amount in update.changes.items()]
+    return [
+        Entry(FUNDING, update.at_ms, symbol, source=STREAM, funding=amount, asset=asset)
+        for asset, amount in update.changes.items()
+    ]
 
 
 class Ledger:
@@ -160,11 +216,11 @@ class Ledger:
         self.days: dict[str, Totals] = {}
         self.trade_ids: set[str] = set()
         self.tran_ids: set[str] = set()
-        self.synced_ms: int | None = None        # the income history is in the ledger up to here
+        self.synced_ms: int | None = None  # the income history is in the ledger up to here
         self.first_ms: int | None = None
-        self._stream_keys: set[tuple] = set()      # (time, amount, asset) of stream funding rows
-        self._unpaired_stream: list[Entry] = []    # funding rows from the stream no income row matched yet
-        self._unpaired_income: list[Entry] = []    # and from the income history no stream row matched
+        self._stream_keys: set[tuple] = set()  # (time, amount, asset) of stream funding rows
+        self._unpaired_stream: list[Entry] = []  # funding rows from the stream no income row matched yet
+        self._unpaired_income: list[Entry] = []  # and from the income history no stream row matched
         self._file = None
 
     def open(self) -> None:
@@ -205,7 +261,7 @@ class Ledger:
         try:
             self._writer.writerow(e.row())
             self._file.flush()
-        except (OSError, ValueError) as err:    # ValueError: the file was closed under us
+        except (OSError, ValueError) as err:  # ValueError: the file was closed under us
             log.error("could not write to the ledger %s (%s): %s", self.path, err, e)
             return False
         self._remember(e)
@@ -233,8 +289,11 @@ class Ledger:
         """A funding payment seen both on the stream (no id) and in the income history: the same asset and
         amount, close in time. Each row pairs with one other at most."""
         for other in candidates:
-            if other.asset == e.asset and other.funding == e.funding and \
-                    abs(other.time_ms - e.time_ms) <= FUNDING_MATCH_MS:
+            if (
+                other.asset == e.asset
+                and other.funding == e.funding
+                and abs(other.time_ms - e.time_ms) <= FUNDING_MATCH_MS
+            ):
                 candidates.remove(other)
                 if e.tran_id:
                     self.tran_ids.add(e.tran_id)

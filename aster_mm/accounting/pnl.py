@@ -5,6 +5,7 @@ Net = realized - fees + funding + (unrealized now - unrealized at start): a posi
 counts only for what it gained or lost during the session. The loss limits read `PnL.net` from here and
 the UTC day's net from the ledger (`Ledger.day`).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ CENT = Decimal("0.01")
 @dataclass(frozen=True)
 class PnL:
     """One look at the session's figures, unrounded."""
+
     position: Decimal
     entry_price: Decimal | None
     mark_price: Decimal | None
@@ -48,8 +50,9 @@ class SessionPnL:
         if entry.time_ms >= self.start_ms:
             self.totals.add(entry)
 
-    def figures(self, position: Decimal, entry: Decimal | None, mark: Decimal | None,
-                reported_unrealized: Decimal | None = None) -> PnL:
+    def figures(
+        self, position: Decimal, entry: Decimal | None, mark: Decimal | None, reported_unrealized: Decimal | None = None
+    ) -> PnL:
         t = self.totals
         upnl = unrealized_pnl(position, entry, mark, reported_unrealized)
         net = t.realized - t.fees + t.funding + upnl - self.unrealized_at_start
@@ -72,6 +75,8 @@ def pnl_text(p: PnL, tick: Decimal | None, step: Decimal | None) -> str:
     """`position=0.800@2485.00 upnl=12.00 realized=0.00 fees=0.20 funding=-0.02 net=11.78 volume=1988.00
     net/volume=59.3bp fills=1`: the part of the status line and of the session summary about money."""
     entry = f"@{to_unit(p.entry_price, tick)}" if p.position and p.entry_price else ""
-    return (f"position={to_unit(p.position, step)}{entry} upnl={usd(p.unrealized)} realized={usd(p.realized)} "
-            f"fees={usd(p.fees)} funding={usd(p.funding)} net={usd(p.net)} volume={usd(p.volume)} "
-            f"net/volume={bp_text(p.bp)} fills={p.fills}")
+    return (
+        f"position={to_unit(p.position, step)}{entry} upnl={usd(p.unrealized)} realized={usd(p.realized)} "
+        f"fees={usd(p.fees)} funding={usd(p.funding)} net={usd(p.net)} volume={usd(p.volume)} "
+        f"net/volume={bp_text(p.bp)} fills={p.fills}"
+    )

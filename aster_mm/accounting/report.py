@@ -1,9 +1,10 @@
 """`market_maker.py report`: a ledger summarised per UTC day and symbol (fills, volume, fees, funding,
 realized PnL, net, net per volume in bp), with a total line. Reads only; never writes the ledger."""
+
 from __future__ import annotations
 
 import argparse
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from aster_mm.accounting.ledger import FILL, FUNDING, Entry, Totals, read_entries, utc_day
@@ -23,12 +24,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="market_maker.py report",
         description="Summarise the ledger per UTC day: fills, volume, fees, funding, realized PnL, net PnL "
-                    "(realized - fees + funding) and net per unit of volume in basis points.")
-    p.add_argument("--ledger", action="append", type=Path, default=None, metavar="FILE",
-                   help="ledger file (repeatable; default: every ledger-*.csv in the working directory "
-                        "except the --sim and --paper ones)")
-    p.add_argument("--since", type=_day, default=None, metavar="DATE",
-                   help="first UTC day to show, e.g. 2025-09-29 (default: all)")
+        "(realized - fees + funding) and net per unit of volume in basis points.",
+    )
+    p.add_argument(
+        "--ledger",
+        action="append",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="ledger file (repeatable; default: every ledger-*.csv in the working directory "
+        "except the --sim and --paper ones)",
+    )
+    p.add_argument(
+        "--since", type=_day, default=None, metavar="DATE", help="first UTC day to show, e.g. 2025-09-29 (default: all)"
+    )
     return p
 
 
@@ -51,14 +60,25 @@ def table(days: dict[tuple[str, str], Totals]) -> str:
             setattr(total, name, getattr(total, name) + getattr(t, name))
     rows.append(_cells("total", "", total))
     widths = [max(len(r[i]) for r in [HEADER, *rows]) for i in range(len(HEADER))]
-    lines = ["  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
-             for r in [HEADER, *rows]]
+    lines = [
+        "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+        for r in [HEADER, *rows]
+    ]
     return "\n".join(line.rstrip() for line in lines)
 
 
 def _cells(day: str, symbol: str, t: Totals) -> tuple[str, ...]:
-    return (day, symbol, str(t.fills), usd(t.volume), usd(t.fees), usd(t.funding), usd(t.realized), usd(t.net),
-            bp_text(t.bp_of(t.net)))
+    return (
+        day,
+        symbol,
+        str(t.fills),
+        usd(t.volume),
+        usd(t.fees),
+        usd(t.funding),
+        usd(t.realized),
+        usd(t.net),
+        bp_text(t.bp_of(t.net)),
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -80,6 +100,7 @@ def main(argv: list[str]) -> int:
     print(table(days))
     if others:
         print(f"(fees paid in {', '.join(others)} are not in the fees column)")
-    print(f"as of {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; net = realized - fees + funding "
-          "(open positions not included)")
+    print(
+        f"as of {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; net = realized - fees + funding (open positions not included)"
+    )
     return 0

@@ -11,6 +11,7 @@ Strategy flags are market_maker.py's own (--buy-spread, --sell-spread, --balance
 --halt-cooldown, --flatten-on-halt), parsed by its parser; the bot's own Strategy decides. Needs the extra
 requirements-backtest.txt (hftbacktest). Exit status: 0 done, 2 bad option, data or missing extra.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,35 +21,53 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
-from aster_mm.backtest.bot import BUY, SELL, QuoteParams, build_parser as bot_parser, parse_config
+from aster_mm.backtest.bot import BUY, SELL, QuoteParams, parse_config
+from aster_mm.backtest.bot import build_parser as bot_parser
 
 try:
     from aster_mm.backtest import convert, engine, report
     from aster_mm.backtest.runner import Runner
-except ImportError as err:                      # the extra is not installed
+except ImportError as err:  # the extra is not installed
     engine = None
     _MISSING = err
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="backtest.py", description=__doc__.split("\n\n")[0],
+        prog="backtest.py",
+        description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         epilog="Any other flag is a strategy flag of market_maker.py (see python market_maker.py --help), "
-               "e.g. --buy-spread 0.0005 --sell-spread 0.0005.")
+        "e.g. --buy-spread 0.0005 --sell-spread 0.0005.",
+    )
     p.add_argument("--data", type=Path, required=True, help="directory with orderbook_<SYM>.csv and trades_<SYM>.csv")
     p.add_argument("--symbol", required=True, type=str.upper, help="symbol, e.g. BNBUSDT")
-    p.add_argument("--queue-model", default="risk-averse", choices=["risk-averse", "power2", "power3"],
-                   help="queue position: risk-averse (advances only on trades at our price), or hftbacktest's "
-                        "probabilistic model with f(x)=x^2 / x^3")
-    p.add_argument("--order-latency-ms", type=float, default=30.0,
-                   help="constant order latency, each way (request to exchange, and response back)")
-    p.add_argument("--order-latency-file", type=Path,
-                   help="measured order latencies instead: hftbacktest .npz, or CSV req_ts,exch_ts,resp_ts in ns")
-    p.add_argument("--feed-latency-ms", type=float, default=50.0,
-                   help="assumed market-data latency, for rows with one timestamp: a book row's is its receipt "
-                        "(the exchange sent it this much earlier), a trade's is the exchange's (the bot sees it this "
-                        "much later)")
+    p.add_argument(
+        "--queue-model",
+        default="risk-averse",
+        choices=["risk-averse", "power2", "power3"],
+        help="queue position: risk-averse (advances only on trades at our price), or hftbacktest's "
+        "probabilistic model with f(x)=x^2 / x^3",
+    )
+    p.add_argument(
+        "--order-latency-ms",
+        type=float,
+        default=30.0,
+        help="constant order latency, each way (request to exchange, and response back)",
+    )
+    p.add_argument(
+        "--order-latency-file",
+        type=Path,
+        help="measured order latencies instead: hftbacktest .npz, or CSV req_ts,exch_ts,resp_ts in ns",
+    )
+    p.add_argument(
+        "--feed-latency-ms",
+        type=float,
+        default=50.0,
+        help="assumed market-data latency, for rows with one timestamp: a book row's is its receipt "
+        "(the exchange sent it this much earlier), a trade's is the exchange's (the bot sees it this "
+        "much later)",
+    )
     p.add_argument("--maker-fee", type=float, default=0.0001, help="maker fee rate (Aster base tier)")
     p.add_argument("--taker-fee", type=float, default=0.00035, help="taker fee rate (Aster base tier)")
     p.add_argument("--wallet", type=Decimal, default=Decimal(10000), help="opening wallet in USD")
@@ -56,9 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--step", type=Decimal, help="quantity step (default: known rules, else inferred)")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON ('-' for stdout)")
     p.add_argument("--plot", metavar="PNG", type=Path, help="write equity, position and mid over time as a PNG")
-    p.add_argument("--sweep", action="append", default=[], metavar="NAME=v1,v2,...",
-                   help="run every combination of these values (repeatable); NAME is any flag without its "
-                        "dashes, e.g. buy_spread, queue_model; 'a+b=v' sets both a and b")
+    p.add_argument(
+        "--sweep",
+        action="append",
+        default=[],
+        metavar="NAME=v1,v2,...",
+        help="run every combination of these values (repeatable); NAME is any flag without its "
+        "dashes, e.g. buy_spread, queue_model; 'a+b=v' sets both a and b",
+    )
     return p
 
 
@@ -78,8 +102,9 @@ def _sweep_variants(specs: list[str], parser: argparse.ArgumentParser) -> list[t
             parser.error(f"--sweep wants NAME=v1,v2,..., got {spec!r}")
         flags = ["--" + n.strip().replace("_", "-") for n in name.split("+")]
         axes.append([(name.strip(), v.strip(), [x for f in flags for x in (f, v.strip())]) for v in values.split(",")])
-    return [({n: v for n, v, _ in combo}, [x for *_, argv in combo for x in argv])
-            for combo in itertools.product(*axes)]
+    return [
+        ({n: v for n, v, _ in combo}, [x for *_, argv in combo for x in argv]) for combo in itertools.product(*axes)
+    ]
 
 
 def _without_sweeps(argv: list[str]) -> list[str]:
@@ -101,23 +126,48 @@ def run_once(args: argparse.Namespace, cfg, cache: dict) -> tuple[dict, object]:
     if feed_ns not in cache:
         cache[feed_ns] = convert.load(book, trades, feed_ns)
     market = cache[feed_ns]
-    eng = engine.EngineConfig(tick=float(rules.tick), lot=float(rules.step), queue_model=args.queue_model,
-                              order_latency_ns=int(args.order_latency_ms * 1e6), latency_file=args.order_latency_file,
-                              maker_fee=args.maker_fee, taker_fee=args.taker_fee)
-    params = QuoteParams(cfg.buy_spread, cfg.sell_spread, cfg.balance_fraction, cfg.position_threshold_usd,
-                         open_side=BUY if cfg.side == "long" else SELL)
+    eng = engine.EngineConfig(
+        tick=float(rules.tick),
+        lot=float(rules.step),
+        queue_model=args.queue_model,
+        order_latency_ns=int(args.order_latency_ms * 1e6),
+        latency_file=args.order_latency_file,
+        maker_fee=args.maker_fee,
+        taker_fee=args.taker_fee,
+    )
+    params = QuoteParams(
+        cfg.buy_spread,
+        cfg.sell_spread,
+        cfg.balance_fraction,
+        cfg.position_threshold_usd,
+        open_side=BUY if cfg.side == "long" else SELL,
+    )
     result = Runner(market, rules, params, cfg.reprice_threshold, args.wallet, eng, cfg).run()
-    latency = (f"order latency from {args.order_latency_file}" if args.order_latency_file
-               else f"order latency {args.order_latency_ms:g} ms each way (constant)")
+    latency = (
+        f"order latency from {args.order_latency_file}"
+        if args.order_latency_file
+        else f"order latency {args.order_latency_ms:g} ms each way (constant)"
+    )
     out = {
         "settings": {
-            "symbol": args.symbol, "buy_spread": str(cfg.buy_spread), "sell_spread": str(cfg.sell_spread),
-            "balance_fraction": str(cfg.balance_fraction), "position_threshold_usd": str(cfg.position_threshold_usd),
-            "reprice_threshold": str(cfg.reprice_threshold), "wallet_usd": str(args.wallet), "side": cfg.side,
-            "spread_model": cfg.spread_model, **_limit_settings(cfg),
-            "queue_model": args.queue_model, "order_latency_ms": None if args.order_latency_file else args.order_latency_ms,
-            "feed_latency_ms": args.feed_latency_ms, "maker_fee": args.maker_fee, "taker_fee": args.taker_fee,
-            "tick": str(rules.tick), "step": str(rules.step), "min_qty": str(rules.min_qty),
+            "symbol": args.symbol,
+            "buy_spread": str(cfg.buy_spread),
+            "sell_spread": str(cfg.sell_spread),
+            "balance_fraction": str(cfg.balance_fraction),
+            "position_threshold_usd": str(cfg.position_threshold_usd),
+            "reprice_threshold": str(cfg.reprice_threshold),
+            "wallet_usd": str(args.wallet),
+            "side": cfg.side,
+            "spread_model": cfg.spread_model,
+            **_limit_settings(cfg),
+            "queue_model": args.queue_model,
+            "order_latency_ms": None if args.order_latency_file else args.order_latency_ms,
+            "feed_latency_ms": args.feed_latency_ms,
+            "maker_fee": args.maker_fee,
+            "taker_fee": args.taker_fee,
+            "tick": str(rules.tick),
+            "step": str(rules.step),
+            "min_qty": str(rules.min_qty),
             "min_notional": str(rules.min_notional),
         },
         "assumptions": [
@@ -127,8 +177,12 @@ def run_once(args: argparse.Namespace, cfg, cache: dict) -> tuple[dict, object]:
             f"taker {args.taker_fee:g}",
             "depth beyond the recorded 10 levels is unknown and treated as empty: a quote there is first in its queue",
             "a position still open at the end is marked to the last mid",
-        ] + (["a stop order (reduce-only IOC) fills whole at the best price it crosses, whatever the depth there"]
-             if cfg.stop_loss is not None or cfg.flatten_on_halt else []),
+        ]
+        + (
+            ["a stop order (reduce-only IOC) fills whole at the best price it crosses, whatever the depth there"]
+            if cfg.stop_loss is not None or cfg.flatten_on_halt
+            else []
+        ),
         "metrics": report.summarize(result, market),
     }
     return out, result
@@ -156,13 +210,23 @@ def _sweep_table(runs: list[tuple[dict, dict]]) -> str:
         m = out["metrics"]
         bp = m["pnl_per_volume_bp"]
         mk = m["markouts"]["10s"]["mean_bp"]
-        lines.append([" ".join(f"{n}={v}" for n, v in setting.items()), str(m["fills"]),
-                      f"{m['volume_usd']:,.0f}", f"{m['net_pnl_usd']:.2f}", "n/a" if bp is None else f"{bp:.2f}",
-                      f"{m['max_drawdown_usd']:.2f}", f"{m['time_in_position'] * 100:.0f}%",
-                      "n/a" if mk is None else f"{mk:.2f}"])
+        lines.append(
+            [
+                " ".join(f"{n}={v}" for n, v in setting.items()),
+                str(m["fills"]),
+                f"{m['volume_usd']:,.0f}",
+                f"{m['net_pnl_usd']:.2f}",
+                "n/a" if bp is None else f"{bp:.2f}",
+                f"{m['max_drawdown_usd']:.2f}",
+                f"{m['time_in_position'] * 100:.0f}%",
+                "n/a" if mk is None else f"{mk:.2f}",
+            ]
+        )
     widths = [max(len(r[i]) for r in [head, *lines]) for i in range(len(head))]
-    return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
-                     for row in [head, *lines])
+    return "\n".join(
+        "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+        for row in [head, *lines]
+    )
 
 
 def _rank(item) -> tuple:
@@ -183,8 +247,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     if engine is None:
-        print(f"backtest.py needs the backtest extra ({_MISSING}): pip install -r requirements-backtest.txt",
-              file=sys.stderr)
+        print(
+            f"backtest.py needs the backtest extra ({_MISSING}): pip install -r requirements-backtest.txt",
+            file=sys.stderr,
+        )
         return 2
     args, cfg = _parse(argv)
     cache: dict = {}
@@ -194,8 +260,9 @@ def main(argv: list[str] | None = None) -> int:
             print(report.table(out["metrics"]))
             print("assumptions:\n" + "\n".join(f"  - {a}" for a in out["assumptions"]))
             if args.plot:
-                spreads = ("adaptive" if cfg.spread_model == "adaptive"
-                           else f"buy {cfg.buy_spread} / sell {cfg.sell_spread}")
+                spreads = (
+                    "adaptive" if cfg.spread_model == "adaptive" else f"buy {cfg.buy_spread} / sell {cfg.sell_spread}"
+                )
                 report.plot(result, args.plot, f"{args.symbol} {spreads}, {args.queue_model}")
                 print(f"plot: {args.plot}")
             if args.json:

@@ -11,6 +11,7 @@ exchange's trade time (aster_mm/market_csv.py). Newer recordings also carry the 
 transaction/event time, a trade's receipt); where a row has only one, the other is derived with an
 assumed constant feed latency, and the report says which.
 """
+
 from __future__ import annotations
 
 import csv
@@ -24,9 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from aster_mm.backtest.bot import SymbolRules
-
 from aster_mm.backtest import stream
+from aster_mm.backtest.bot import SymbolRules
 
 # Rules of the symbols in the shared recordings, as the exchange's exchangeInfo listed them.
 KNOWN_RULES = {
@@ -39,16 +39,16 @@ INFER_FROM_ROWS = 20_000
 
 @dataclass(frozen=True)
 class MarketData:
-    chunks: list[str]           # .npz files of hftbacktest events (key "data"), to be read in this order
-    mid_ts: np.ndarray          # exchange ns of each snapshot with both sides
-    mid: np.ndarray             # that snapshot's mid (float, for statistics)
+    chunks: list[str]  # .npz files of hftbacktest events (key "data"), to be read in this order
+    mid_ts: np.ndarray  # exchange ns of each snapshot with both sides
+    mid: np.ndarray  # that snapshot's mid (float, for statistics)
     n_snapshots: int
     n_trades: int
     feed_latency_ns: int
-    start_ns: int               # exchange time of the first and last event
+    start_ns: int  # exchange time of the first and last event
     end_ns: int
-    feed_note: str              # how the feed latency was found, for the report
-    price_range: tuple[float, float]   # lowest and highest price of any event
+    feed_note: str  # how the feed latency was found, for the report
+    price_range: tuple[float, float]  # lowest and highest price of any event
 
 
 def data_files(data_dir: Path, symbol: str) -> tuple[Path, Path]:
@@ -72,8 +72,9 @@ def _decimals(texts) -> int:
     return max((max(0, -Decimal(t).normalize().as_tuple().exponent) for t in set(texts) if t), default=0)
 
 
-def symbol_rules(symbol: str, book_csv: Path, trades_csv: Path, tick: Decimal | None = None,
-                 step: Decimal | None = None) -> SymbolRules:
+def symbol_rules(
+    symbol: str, book_csv: Path, trades_csv: Path, tick: Decimal | None = None, step: Decimal | None = None
+) -> SymbolRules:
     """Known rules for the recorded symbols; otherwise the tick from the prices' decimals and the step
     from the quantities' decimals in the files' first INFER_FROM_ROWS rows (a day's files are too long to
     read twice). `tick`/`step` override either."""
@@ -88,25 +89,26 @@ def symbol_rules(symbol: str, book_csv: Path, trades_csv: Path, tick: Decimal | 
         s = Decimal(1).scaleb(-_decimals([r[i] for r in rows for i in qty_cols] + [r[4] for r in trade_rows]))
         min_qty, min_notional = s, DEFAULT_MIN_NOTIONAL
     t, s = tick or t, step or s
-    return SymbolRules(symbol=symbol, status="TRADING", tick=t, step=s, min_qty=max(min_qty, s),
-                       min_notional=min_notional)
+    return SymbolRules(
+        symbol=symbol, status="TRADING", tick=t, step=s, min_qty=max(min_qty, s), min_notional=min_notional
+    )
 
 
-CACHE_FORMAT = 2                # bump when the event stream or its metadata change
-CHUNK_EVENTS = 2_000_000        # events per .npz file (128 MB)
+CACHE_FORMAT = 2  # bump when the event stream or its metadata change
+CHUNK_EVENTS = 2_000_000  # events per .npz file (128 MB)
 
 
 def load(book_csv: Path, trades_csv: Path, feed_latency_ns: int, cache_root: Path | None = None) -> MarketData:
     """Both files as hftbacktest's event stream (stream.py), written as .npz chunks under `cache_root`
-    (default: ~/.cache/aster-mm/backtest/<data folder hash>, or under $XDG_CACHE_HOME), one directory per symbol and feed latency, reused while
-    the CSVs keep their path, size and mtime."""
+    (default: ~/.cache/aster-mm/backtest/<data folder hash>, or under $XDG_CACHE_HOME), one directory per
+    symbol and feed latency, reused while the CSVs keep their path, size and mtime."""
     cache, key = _cache_dir(book_csv, trades_csv, feed_latency_ns, cache_root)
     meta_path = cache / "meta.npz"
     if meta_path.is_file():
         market = _read_meta(cache, meta_path, key)
         if market is not None:
             return market
-    build = cache.with_name(f"{cache.name}.building-{os.getpid()}")     # readers never see half a cache
+    build = cache.with_name(f"{cache.name}.building-{os.getpid()}")  # readers never see half a cache
     shutil.rmtree(build, ignore_errors=True)
     build.mkdir(parents=True)
     book = stream.read_book(book_csv, feed_latency_ns)
@@ -142,14 +144,21 @@ def load(book_csv: Path, trades_csv: Path, feed_latency_ns: int, cache_root: Pat
     mid_ts = np.concatenate([m[0] for m in mids]) if mids else np.zeros(0, np.int64)
     mid = np.concatenate([m[1] for m in mids]) if mids else np.zeros(0)
     start, end = (span[0], span[1]) if span[0] <= span[1] else (0, 0)
-    np.savez(build / meta_path.name, mid_ts=mid_ts, mid=mid, counts=np.array([len(book["local"]), len(trades["exch"]), len(chunks)]),
-             span=np.array([start, end]), feed_latency_ns=feed_latency_ns,
-             prices=np.array(prices if prices[0] <= prices[1] else [1.0, 1.0]), key=key,
-             feed_note=_feed_note(latencies, feed_latency_ns, measured, total))
-    shutil.rmtree(cache, ignore_errors=True)                                # a stale conversion
+    np.savez(
+        build / meta_path.name,
+        mid_ts=mid_ts,
+        mid=mid,
+        counts=np.array([len(book["local"]), len(trades["exch"]), len(chunks)]),
+        span=np.array([start, end]),
+        feed_latency_ns=feed_latency_ns,
+        prices=np.array(prices if prices[0] <= prices[1] else [1.0, 1.0]),
+        key=key,
+        feed_note=_feed_note(latencies, feed_latency_ns, measured, total),
+    )
+    shutil.rmtree(cache, ignore_errors=True)  # a stale conversion
     try:
         build.rename(cache)
-    except OSError:                                 # another run has just put the same conversion there
+    except OSError:  # another run has just put the same conversion there
         shutil.rmtree(build, ignore_errors=True)
     market = _read_meta(cache, meta_path, key)
     if market is None:
@@ -166,7 +175,7 @@ def _cache_dir(book_csv: Path, trades_csv: Path, feed_latency_ns: int, root: Pat
     """The cache directory, and the key its contents must carry to be current."""
     stats = [(str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in (book_csv, trades_csv)]
     key = hashlib.sha1(repr((CACHE_FORMAT, stats, feed_latency_ns)).encode()).hexdigest()
-    if root is None:                   # never beside the data: a shared data folder may be read-only
+    if root is None:  # never beside the data: a shared data folder may be read-only
         folder = hashlib.sha1(str(book_csv.parent.resolve()).encode()).hexdigest()[:12]
         root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "aster-mm" / "backtest" / folder
     root.mkdir(parents=True, exist_ok=True)
@@ -200,19 +209,32 @@ def _read_meta(cache: Path, meta_path: Path, key: str) -> MarketData | None:
     if "key" not in meta or str(meta["key"]) != key:
         return None
     n_book, n_trades, n_chunks = (int(x) for x in meta["counts"])
-    return MarketData([str(cache / f"events-{i:04d}.npz") for i in range(n_chunks)], meta["mid_ts"], meta["mid"],
-                      n_book, n_trades, int(meta["feed_latency_ns"]), int(meta["span"][0]), int(meta["span"][1]),
-                      str(meta["feed_note"]), (float(meta["prices"][0]), float(meta["prices"][1])))
+    return MarketData(
+        [str(cache / f"events-{i:04d}.npz") for i in range(n_chunks)],
+        meta["mid_ts"],
+        meta["mid"],
+        n_book,
+        n_trades,
+        int(meta["feed_latency_ns"]),
+        int(meta["span"][0]),
+        int(meta["span"][1]),
+        str(meta["feed_note"]),
+        (float(meta["prices"][0]), float(meta["prices"][1])),
+    )
 
 
 def _feed_note(latencies: dict[int, int], feed_latency_ns: int, measured: int, total: int) -> str:
     if measured == 0:
-        return (f"feed latency {feed_latency_ns / 1e6:g} ms assumed (one timestamp per row: a book row's is "
-                "its receipt, a trade's is the exchange's)")
+        return (
+            f"feed latency {feed_latency_ns / 1e6:g} ms assumed (one timestamp per row: a book row's is "
+            "its receipt, a trade's is the exchange's)"
+        )
     values = sorted(latencies)
     cum = np.cumsum([latencies[v] for v in values])
     n = int(cum[-1])
     lo, hi = (values[int(np.searchsorted(cum, k, side="right"))] for k in ((n - 1) // 2, n // 2))
     median = (lo + hi) / 2 / 1e6
-    return (f"feed latency from the data's two timestamps on {measured} of {total} rows (median {median:.1f} ms), "
-            f"{feed_latency_ns / 1e6:g} ms assumed on the rest")
+    return (
+        f"feed latency from the data's two timestamps on {measured} of {total} rows (median {median:.1f} ms), "
+        f"{feed_latency_ns / 1e6:g} ms assumed on the rest"
+    )

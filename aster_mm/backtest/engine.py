@@ -10,6 +10,7 @@ queue model puts it at the front. Aster's post-only (GTX) order that would cross
 hftbacktest (asterdex/api-docs, futures "Time in force (timeInForce)": "GTX - Good Till Crossing
 (Post Only)").
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -40,11 +41,11 @@ class EngineConfig:
     tick: float
     lot: float
     queue_model: str = "risk-averse"
-    order_latency_ns: int = 30_000_000          # each way: request to matching engine, and back
+    order_latency_ns: int = 30_000_000  # each way: request to matching engine, and back
     latency_file: Path | None = None
     maker_fee: float = 0.0001
     taker_fee: float = 0.00035
-    trades: bool = False                        # keep the market's trades for `last_trades` (adaptive spreads)
+    trades: bool = False  # keep the market's trades for `last_trades` (adaptive spreads)
 
 
 def _order_latency_array(path: Path) -> np.ndarray:
@@ -53,28 +54,32 @@ def _order_latency_array(path: Path) -> np.ndarray:
     if path.suffix == ".npz":
         return np.load(path)["data"]
     raw = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.int64, ndmin=2)
-    out = np.zeros(len(raw), np.dtype([("req_ts", "i8"), ("exch_ts", "i8"), ("resp_ts", "i8"),
-                                       ("_padding", "i8")], align=True))
+    out = np.zeros(
+        len(raw), np.dtype([("req_ts", "i8"), ("exch_ts", "i8"), ("resp_ts", "i8"), ("_padding", "i8")], align=True)
+    )
     out["req_ts"], out["exch_ts"], out["resp_ts"] = raw[:, 0], raw[:, 1], raw[:, 2]
     return out
 
 
-def _asset(chunks: list[str], price_range: tuple[float, float], latencies: np.ndarray | None,
-           cfg: EngineConfig) -> BacktestAsset:
+def _asset(
+    chunks: list[str], price_range: tuple[float, float], latencies: np.ndarray | None, cfg: EngineConfig
+) -> BacktestAsset:
     low, high = price_range
-    asset = (BacktestAsset()
-             .data(list(chunks))
-             .roi_lb(low / ROI_MARGIN)
-             .roi_ub(high * ROI_MARGIN)
-             .linear_asset(1.0)
-             .no_partial_fill_exchange()
-             .trading_value_fee_model(cfg.maker_fee, cfg.taker_fee)
-             .tick_size(cfg.tick)
-             .lot_size(cfg.lot))
+    asset = (
+        BacktestAsset()
+        .data(list(chunks))
+        .roi_lb(low / ROI_MARGIN)
+        .roi_ub(high * ROI_MARGIN)
+        .linear_asset(1.0)
+        .no_partial_fill_exchange()
+        .trading_value_fee_model(cfg.maker_fee, cfg.taker_fee)
+        .tick_size(cfg.tick)
+        .lot_size(cfg.lot)
+    )
     if cfg.queue_model == "risk-averse":
         asset.risk_adverse_queue_model()
     elif cfg.queue_model in ("power2", "power3"):
-        asset.power_prob_queue_model(float(cfg.queue_model[-1]))     # f(x) = x ** n
+        asset.power_prob_queue_model(float(cfg.queue_model[-1]))  # f(x) = x ** n
     else:
         raise ValueError(f"queue model must be one of {', '.join(QUEUE_MODELS)}, got {cfg.queue_model!r}")
     if cfg.trades:
@@ -137,8 +142,9 @@ class Backtest:
         ptr = b.roivecbt_last_trades(self.ptr, 0, ctypes.byref(length))
         if not length.value:
             return _NO_TRADES
-        out = np.frombuffer((ctypes.c_char * (event_dtype.itemsize * length.value)).from_address(ptr),
-                            event_dtype).copy()
+        out = np.frombuffer(
+            (ctypes.c_char * (event_dtype.itemsize * length.value)).from_address(ptr), event_dtype
+        ).copy()
         b.roivecbt_clear_last_trades(self.ptr, 0)
         return out
 

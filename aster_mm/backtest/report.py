@@ -6,6 +6,7 @@ the figure that compares settings. A markout is the mid's move h seconds after a
 at the fill, in bp of that mid, signed by the fill's side (+ for a buy): negative means the market
 moved against the fill (adverse selection).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -58,7 +59,7 @@ def time_in_position(ts: np.ndarray, held: np.ndarray) -> float:
 
 
 def _iso(ns: int) -> str:
-    return dt.datetime.fromtimestamp(ns / NS, dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.fromtimestamp(ns / NS, dt.UTC).isoformat(timespec="seconds")
 
 
 def summarize(r: RunResult, market) -> dict:
@@ -68,11 +69,21 @@ def summarize(r: RunResult, market) -> dict:
     net = float(r.equity[-1]) if len(r.equity) else 0.0
     notional = np.abs(r.position * r.mid)
     return {
-        "data_start": _iso(data_start), "data_end": _iso(data_end), "span_s": round(span_s, 3),
-        "book_snapshots": market.n_snapshots, "trades": market.n_trades,
-        "orders_sent": r.orders_sent, "cancels_sent": r.cancels_sent, "post_only_expired": r.expired,
-        "fills": len(r.fills), "maker_fills": maker, "taker_fills": len(r.fills) - maker,
-        "volume_base": r.volume, "volume_usd": r.value, "fees_usd": r.fees, "net_pnl_usd": net,
+        "data_start": _iso(data_start),
+        "data_end": _iso(data_end),
+        "span_s": round(span_s, 3),
+        "book_snapshots": market.n_snapshots,
+        "trades": market.n_trades,
+        "orders_sent": r.orders_sent,
+        "cancels_sent": r.cancels_sent,
+        "post_only_expired": r.expired,
+        "fills": len(r.fills),
+        "maker_fills": maker,
+        "taker_fills": len(r.fills) - maker,
+        "volume_base": r.volume,
+        "volume_usd": r.value,
+        "fees_usd": r.fees,
+        "net_pnl_usd": net,
         "pnl_per_volume_bp": net / r.value * 1e4 if r.value > 0 else None,
         "max_drawdown_usd": max_drawdown(r.equity),
         "max_position_notional_usd": float(notional.max()) if len(notional) else 0.0,
@@ -80,7 +91,9 @@ def summarize(r: RunResult, market) -> dict:
         "time_in_position": time_in_position(r.ts, r.held),
         "fills_per_hour": len(r.fills) / (span_s / 3600) if span_s > 0 else 0.0,
         "markouts": markouts(r.fills, market.mid_ts, market.mid),
-        "stop_orders": r.stops, "loss_limit_pauses": r.paused, "halted": r.halted or None,
+        "stop_orders": r.stops,
+        "loss_limit_pauses": r.paused,
+        "halted": r.halted or None,
         "halted_at": _iso(r.halted_ns) if r.halted_ns is not None else None,
         "adaptive_estimates": r.estimates or None,
     }
@@ -96,9 +109,15 @@ def _fmt(value, digits: int = 4) -> str:
 
 def table(m: dict) -> str:
     rows = [
-        ("data", f"{m['data_start']} .. {m['data_end']} ({m['span_s']:.0f} s, "
-                 f"{m['book_snapshots']} book snapshots, {m['trades']} trades)"),
-        ("orders sent / cancels / post-only expired", f"{m['orders_sent']} / {m['cancels_sent']} / {m['post_only_expired']}"),
+        (
+            "data",
+            f"{m['data_start']} .. {m['data_end']} ({m['span_s']:.0f} s, "
+            f"{m['book_snapshots']} book snapshots, {m['trades']} trades)",
+        ),
+        (
+            "orders sent / cancels / post-only expired",
+            f"{m['orders_sent']} / {m['cancels_sent']} / {m['post_only_expired']}",
+        ),
         ("fills (maker / taker)", f"{m['fills']} ({m['maker_fills']} / {m['taker_fills']})"),
         ("traded volume", f"{_fmt(m['volume_base'])} base, {_fmt(m['volume_usd'], 2)} USD"),
         ("fees", f"{_fmt(m['fees_usd'])} USD"),
@@ -126,12 +145,13 @@ def table(m: dict) -> str:
 
 def plot(r: RunResult, path: Path, title: str) -> None:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     t = (r.ts - r.ts[0]) / NS if len(r.ts) else r.ts
     fig, (ax_eq, ax_pos, ax_mid) = plt.subplots(3, 1, sharex=True, figsize=(10, 7))
-    ax_eq.step(t, r.equity, where="post")          # the trace holds only the steps where it changed
+    ax_eq.step(t, r.equity, where="post")  # the trace holds only the steps where it changed
     ax_eq.set_ylabel("equity (USD)")
     ax_pos.step(t, r.position, where="post")
     ax_pos.set_ylabel("position")

@@ -15,6 +15,7 @@ decision functions the same inputs as the last one, so it only moves the clock.
 Position, wallet and the top of book are what the bot would see locally (after the feed and order
 latencies), converted to Decimal before they reach the decision functions.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -23,12 +24,22 @@ from decimal import Decimal
 import numpy as np
 
 from aster_mm.backtest import engine
-from aster_mm.backtest.bot import (BUY, Book, Config, Quote, QuoteParams, Strategy, StrategyState,
-                             SymbolRules, in_position, needs_replace)
+from aster_mm.backtest.bot import (
+    BUY,
+    Book,
+    Config,
+    Quote,
+    QuoteParams,
+    Strategy,
+    StrategyState,
+    SymbolRules,
+    in_position,
+    needs_replace,
+)
 from aster_mm.backtest.convert import MarketData
 
 IDLE_WAKE_NS = 1_000_000_000
-_VALID_TICK = 1 << 62            # hftbacktest marks an empty side with i64::MIN / i64::MAX
+_VALID_TICK = 1 << 62  # hftbacktest marks an empty side with i64::MIN / i64::MAX
 _FINISHED = (engine.FILLED, engine.CANCELED, engine.EXPIRED, engine.REJECTED)
 NS = 1_000_000_000
 DAY_NS = 86_400 * NS
@@ -36,7 +47,7 @@ DAY_NS = 86_400 * NS
 
 @dataclass(frozen=True)
 class Fill:
-    ts_ns: int                   # exchange time of the fill
+    ts_ns: int  # exchange time of the fill
     side: str
     price: float
     qty: float
@@ -48,21 +59,21 @@ class RunResult:
     fills: list[Fill] = field(default_factory=list)
     orders_sent: int = 0
     cancels_sent: int = 0
-    expired: int = 0             # post-only orders that would have crossed
-    ts: np.ndarray = None        # local ns of each decision step with a book
+    expired: int = 0  # post-only orders that would have crossed
+    ts: np.ndarray = None  # local ns of each decision step with a book
     mid: np.ndarray = None
     position: np.ndarray = None
-    equity: np.ndarray = None    # USD relative to the start: balance + position * mid - fees
-    held: np.ndarray = None      # the bot's own in_position() at each step
+    equity: np.ndarray = None  # USD relative to the start: balance + position * mid - fees
+    held: np.ndarray = None  # the bot's own in_position() at each step
     fees: float = 0.0
-    volume: float = 0.0          # base
-    value: float = 0.0           # USD
-    steps: int = 0               # wakes at which the inputs had changed
-    stops: int = 0               # stop-loss orders sent (reduce-only IOC)
-    paused: int = 0              # times a loss limit paused the bot
-    halted: str = ""             # why a loss limit halted the bot ("" if it never did)
-    halted_ns: int | None = None # when trading ended for it
-    estimates: dict = field(default_factory=dict)   # the adaptive model's last estimates
+    volume: float = 0.0  # base
+    value: float = 0.0  # USD
+    steps: int = 0  # wakes at which the inputs had changed
+    stops: int = 0  # stop-loss orders sent (reduce-only IOC)
+    paused: int = 0  # times a loss limit paused the bot
+    halted: str = ""  # why a loss limit halted the bot ("" if it never did)
+    halted_ns: int | None = None  # when trading ended for it
+    estimates: dict = field(default_factory=dict)  # the adaptive model's last estimates
 
 
 @dataclass
@@ -87,14 +98,27 @@ def entry_after(position: Decimal, entry: Decimal, signed_qty: Decimal, price: D
 
 def default_config(params: QuoteParams, reprice_threshold: Decimal) -> Config:
     """The bot's configuration with these quote parameters and every other flag at its default."""
-    return Config(symbol="BACKTEST", buy_spread=params.buy_spread, sell_spread=params.sell_spread,
-                  balance_fraction=params.balance_fraction, position_threshold_usd=params.position_threshold_usd,
-                  reprice_threshold=reprice_threshold)
+    return Config(
+        symbol="BACKTEST",
+        buy_spread=params.buy_spread,
+        sell_spread=params.sell_spread,
+        balance_fraction=params.balance_fraction,
+        position_threshold_usd=params.position_threshold_usd,
+        reprice_threshold=reprice_threshold,
+    )
 
 
 class Runner:
-    def __init__(self, market: MarketData, rules: SymbolRules, params: QuoteParams, reprice_threshold: Decimal,
-                 wallet: Decimal, cfg: engine.EngineConfig, config: Config | None = None):
+    def __init__(
+        self,
+        market: MarketData,
+        rules: SymbolRules,
+        params: QuoteParams,
+        reprice_threshold: Decimal,
+        wallet: Decimal,
+        cfg: engine.EngineConfig,
+        config: Config | None = None,
+    ):
         """`config`: the bot's own flags (spread model, limits); by default, `params` and nothing else."""
         self.market, self.rules, self.params = market, rules, params
         self.reprice_threshold, self.wallet0 = reprice_threshold, wallet
@@ -102,8 +126,14 @@ class Runner:
         self.state = StrategyState()
         self.clock_ns = 0
         self.net, self.day_base, self.day = Decimal(0), Decimal(0), None
-        self.strategy = Strategy(self.config, self.state, params, now=lambda: self.clock_ns / NS,
-                                 pnl=lambda: (self.net, self.net - self.day_base), wall=lambda: self.clock_ns / NS)
+        self.strategy = Strategy(
+            self.config,
+            self.state,
+            params,
+            now=lambda: self.clock_ns / NS,
+            pnl=lambda: (self.net, self.net - self.day_base),
+            wall=lambda: self.clock_ns / NS,
+        )
         self.cfg = cfg if self.strategy.spreads is None else replace(cfg, trades=True)
         self.live: _Live | None = None
         self.next_id = 1
@@ -126,8 +156,9 @@ class Runner:
         if filled > live.filled:
             maker = bool(order["maker"])
             price = live.quote.price if maker else Decimal(int(order["exec_price_tick"])) * self.rules.tick
-            self.result.fills.append(Fill(int(order["exch_timestamp"]), live.quote.side, float(price),
-                                          float(filled - live.filled), maker))
+            self.result.fills.append(
+                Fill(int(order["exch_timestamp"]), live.quote.side, float(price), float(filled - live.filled), maker)
+            )
             st, signed = self.state, (filled - live.filled) * (1 if live.quote.side == BUY else -1)
             st.entry_price = entry_after(st.position.amount, st.entry_price, signed, price)
             st.position.amount += signed
@@ -196,11 +227,12 @@ class Runner:
         mid_f, pos_f = float(mid), float(state["position"])
         equity = float(state["balance"]) + pos_f * mid_f - float(state["fee"])
         self._sync(bt, bid, ask, equity)
-        self.state.position.amount = position = self._decimal_qty(pos_f)     # hftbacktest's own figure
-        self._trace.append((bt.timestamp, mid_f, pos_f, equity,
-                            in_position(position, mid, self.params.position_threshold_usd)))
+        self.state.position.amount = position = self._decimal_qty(pos_f)  # hftbacktest's own figure
+        self._trace.append(
+            (bt.timestamp, mid_f, pos_f, equity, in_position(position, mid, self.params.position_threshold_usd))
+        )
         if order is not None and order["req"] != engine.NONE:
-            return                                      # its placement or cancel is still in flight
+            return  # its placement or cancel is still in flight
         if not self.result.halted:
             self._decide(bt)
 
@@ -225,7 +257,7 @@ class Runner:
             state = bt.state()
         finally:
             bt.close()
-        if quiet_at is not None and traced:             # a step there would have traced the same again
+        if quiet_at is not None and traced:  # a step there would have traced the same again
             self._trace.append((quiet_at, *self._trace[-1][1:]))
         r = self.result
         r.fees, r.volume, r.value = float(state["fee"]), float(state["trading_volume"]), float(state["trading_value"])

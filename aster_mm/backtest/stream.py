@@ -14,19 +14,28 @@ read), so each window's raw events are final; a local time below B is final too,
 never earlier than the exchange time. The merge then runs exactly as hftbacktest's does, stopping where
 it would need a local event not yet known.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numba
 import numpy as np
 import polars as pl
+from hftbacktest.types import (
+    BUY_EVENT,
+    DEPTH_EVENT,
+    EXCH_EVENT,
+    LOCAL_EVENT,
+    SELL_EVENT,
+    TRADE_EVENT,
+)
+from hftbacktest.types import (
+    event_dtype as EVENT_DTYPE,
+)
 
-from hftbacktest.types import (BUY_EVENT, DEPTH_EVENT, EXCH_EVENT, LOCAL_EVENT, SELL_EVENT, TRADE_EVENT,
-                               event_dtype as EVENT_DTYPE)
-
-BLOCK_ROWS = 20_000          # book rows diffed at once
+BLOCK_ROWS = 20_000  # book rows diffed at once
 _NO_TIME = np.iinfo(np.int64).max
 
 
@@ -46,8 +55,9 @@ def read_book(path: Path, feed_latency_ns: int) -> dict:
     header = pl.read_csv(path, n_rows=0).columns
     n_levels = sum(1 for name in header if name.startswith("bid_price_"))
     level_cols = [f"{side}_{what}_{i}" for side in ("bid", "ask") for what in ("price", "qty") for i in range(n_levels)]
-    df = pl.read_csv(path, schema_overrides={c: pl.Float64 for c in ["unix_timestamp", *level_cols]},
-                     infer_schema=False)
+    df = pl.read_csv(
+        path, schema_overrides={c: pl.Float64 for c in ["unix_timestamp", *level_cols]}, infer_schema=False
+    )
     local = _stamp_ns(df["unix_timestamp"].to_numpy())
     exch_ms = _column(df, "transaction_time_ms", pl.Int64)
     event_ms = _column(df, "event_time_ms", pl.Int64)
@@ -64,15 +74,25 @@ def read_book(path: Path, feed_latency_ns: int) -> dict:
     def levels(side: str, what: str) -> np.ndarray:
         cols = [f"{side}_{what}_{i}" for i in range(n_levels)]
         return df.select(cols).to_numpy().astype(np.float64) if cols else np.zeros((len(df), 0))
-    return {"local": local, "exch": exch, "measured": int((~null).sum()),
-            "bid_px": levels("bid", "price"), "bid_qty": levels("bid", "qty"),
-            "ask_px": levels("ask", "price"), "ask_qty": levels("ask", "qty")}
+
+    return {
+        "local": local,
+        "exch": exch,
+        "measured": int((~null).sum()),
+        "bid_px": levels("bid", "price"),
+        "bid_qty": levels("bid", "qty"),
+        "ask_px": levels("ask", "price"),
+        "ask_qty": levels("ask", "qty"),
+    }
 
 
 def read_trades(path: Path, feed_latency_ns: int) -> dict:
     """Each trade's exchange and local ns, aggressor flag, price and quantity."""
-    df = pl.read_csv(path, schema_overrides={"price": pl.Float64, "quantity": pl.Float64, "local_timestamp": pl.Float64},
-                     infer_schema=False)
+    df = pl.read_csv(
+        path,
+        schema_overrides={"price": pl.Float64, "quantity": pl.Float64, "local_timestamp": pl.Float64},
+        infer_schema=False,
+    )
     side = df["side"].str.strip_chars().str.to_lowercase()
     bad = df.filter(~side.is_in(["buy", "sell"]))
     if len(bad):
@@ -85,8 +105,14 @@ def read_trades(path: Path, feed_latency_ns: int) -> dict:
         null = np.isnan(received)
         local = np.where(null, exch + feed_latency_ns, _stamp_ns(np.nan_to_num(received)))
     flag = np.where((side == "buy").to_numpy(), BUY_EVENT, SELL_EVENT).astype(np.uint64) | TRADE_EVENT
-    return {"exch": exch, "local": local, "measured": int((~null).sum()), "ev": flag,
-            "px": df["price"].to_numpy(), "qty": df["quantity"].to_numpy()}
+    return {
+        "exch": exch,
+        "local": local,
+        "measured": int((~null).sum()),
+        "ev": flag,
+        "px": df["price"].to_numpy(),
+        "qty": df["quantity"].to_numpy(),
+    }
 
 
 def _side_diff(px: np.ndarray, qty: np.ndarray):
@@ -108,16 +134,17 @@ def book_block(book: dict, start: int, stop: int) -> tuple[np.ndarray, np.ndarra
     slots, flags, rows_mids = [], [], []
     lo = start - 1
     for side, flag in (("bid", BUY_EVENT), ("ask", SELL_EVENT)):
-        px, qty = book[f"{side}_px"][max(lo, 0):stop], book[f"{side}_qty"][max(lo, 0):stop]
-        if lo < 0:                               # the first snapshot is diffed against an empty book
+        px, qty = book[f"{side}_px"][max(lo, 0) : stop], book[f"{side}_qty"][max(lo, 0) : stop]
+        if lo < 0:  # the first snapshot is diffed against an empty book
             px = np.vstack([np.full((1, px.shape[1]), np.nan), px])
             qty = np.vstack([np.full((1, qty.shape[1]), np.nan), qty])
         changed, left, cur_px, cur_q, prev_px, valid = _side_diff(px, qty)
         slots += [(changed, cur_px, cur_q), (left, prev_px, np.zeros_like(prev_px))]
         flags += [flag, flag]
         best = np.where(valid[1:], px[1:], -np.inf if side == "bid" else np.inf)
-        rows_mids.append((best.max(axis=1) if side == "bid" else best.min(axis=1)) if best.shape[1] else
-                         np.full(len(best), np.nan))
+        rows_mids.append(
+            (best.max(axis=1) if side == "bid" else best.min(axis=1)) if best.shape[1] else np.full(len(best), np.nan)
+        )
     mask = np.concatenate([s[0] for s in slots], axis=1)
     sel_row, sel_col = np.nonzero(mask)
     px = np.concatenate([s[1] for s in slots], axis=1)[sel_row, sel_col]
@@ -194,7 +221,7 @@ def _merge(exch, local, out, final):
                 out[k] = lo
                 out[k].ev = lo.ev | LOCAL_EVENT
                 j += 1
-        elif j < n_l:           # every exchange event still unknown is later than this local one's
+        elif j < n_l:  # every exchange event still unknown is later than this local one's
             out[k] = local[j]
             out[k].ev = local[j].ev | LOCAL_EVENT
             j += 1

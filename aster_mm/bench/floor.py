@@ -9,6 +9,7 @@ the bot sends for that requote: on V3 one Modify Order (PUT), on V1 a cancel (DE
 answered, the new order (POST). No state machine, no position, no checks, no metrics, no logging: what
 the bot takes beyond this is the bot's own share of a requote.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,7 +23,7 @@ import websockets
 from aster_mm.exchange.client import AsterClient
 from aster_mm.live.credentials import read_credentials
 
-SPREAD = Decimal("0.006")        # the bot's default --buy-spread, so the prices are the ones it sends
+SPREAD = Decimal("0.006")  # the bot's default --buy-spread, so the prices are the ones it sends
 QTY = Decimal("0.01")
 
 
@@ -56,9 +57,12 @@ class Floor:
     async def run(self, ws_url: str) -> None:
         name = self.symbol.lower()
         listen_key = await self.client.new_listen_key()
-        async with websockets.connect(f"{ws_url}/ws/{listen_key}", max_size=2**22) as user, \
-                websockets.connect(f"{ws_url}/stream?streams={name}@depth5@100ms/{name}@markPrice@1s",
-                                   max_size=2**22) as market:
+        async with (
+            websockets.connect(f"{ws_url}/ws/{listen_key}", max_size=2**22) as user,
+            websockets.connect(
+                f"{ws_url}/stream?streams={name}@depth5@100ms/{name}@markPrice@1s", max_size=2**22
+            ) as market,
+        ):
             drain = asyncio.create_task(self.drain(user))
             async for raw in market:
                 price = self.target(raw)
@@ -92,6 +96,8 @@ async def main(symbol: str, modify: bool) -> None:
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--symbol", required=True)
-    p.add_argument("--no-modify", dest="modify", action="store_false", help="V3: cancel then place, as the bot's --no-modify")
+    p.add_argument(
+        "--no-modify", dest="modify", action="store_false", help="V3: cancel then place, as the bot's --no-modify"
+    )
     args = p.parse_args()
     asyncio.run(main(args.symbol, args.modify))

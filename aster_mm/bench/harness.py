@@ -6,6 +6,7 @@ before the simulator emits it, a request's arrival when the simulator's aiohttp 
 entered (the simulator's `on_request` observers: after aiohttp parsed the request head, before the body
 is read), and its answer when the handler returns.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -26,13 +27,13 @@ from aiohttp import web
 
 from aster_mm.simulator import SimExchange
 
-PACKAGE_ROOT = Path(__file__).resolve().parents[2]   # the folder holding aster_mm
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder holding aster_mm
 SYMBOL = "ETHUSDT"
 ORDER = "/fapi/v1/order"
 V3_ORDER = "/fapi/v3/order"
 MID = Decimal("2500")
 TICK = Decimal("0.01")
-GAP = 0.02                      # idle pause between two measured events, so they never overlap
+GAP = 0.02  # idle pause between two measured events, so they never overlap
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 TELEGRAM_TOKEN = "123456:bench-token"
 
@@ -42,8 +43,8 @@ class TimedSim(SimExchange):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.arrivals: list[list] = []   # [perf_counter at arrival, method, path, perf_counter when answered]
-        self.market_sent = 0.0           # perf_counter when the last market frame was handed to the socket
+        self.arrivals: list[list] = []  # [perf_counter at arrival, method, path, perf_counter when answered]
+        self.market_sent = 0.0  # perf_counter when the last market frame was handed to the socket
         self.on_request.append(self._arrived)
         self.on_market_frame.append(self._frame_sent)
 
@@ -53,6 +54,7 @@ class TimedSim(SimExchange):
 
         def answered() -> None:
             entry[3] = time.perf_counter()
+
         return answered
 
     def _frame_sent(self) -> None:
@@ -96,8 +98,14 @@ def summarize(values: list[float]) -> dict:
 
     def pct(q: float) -> float:
         return s[min(len(s) - 1, max(0, math.ceil(q * len(s)) - 1))]
-    return {"n": len(s), "p50": round(pct(0.5), 3), "p99": round(pct(0.99), 3), "max": round(s[-1], 3),
-            "mean": round(statistics.fmean(s), 3)}
+
+    return {
+        "n": len(s),
+        "p50": round(pct(0.5), 3),
+        "p99": round(pct(0.99), 3),
+        "max": round(s[-1], 3),
+        "mean": round(statistics.fmean(s), 3),
+    }
 
 
 def free_port() -> int:
@@ -111,8 +119,8 @@ class AlertInbox:
     """A local HTTP server standing in for both a webhook and the Telegram Bot API: it keeps each text."""
 
     def __init__(self):
-        self.texts: list[tuple[str, str]] = []    # (sink, text)
-        self.runs = 0                             # bots started with alerts to this inbox
+        self.texts: list[tuple[str, str]] = []  # (sink, text)
+        self.runs = 0  # bots started with alerts to this inbox
         self._runner: web.AppRunner | None = None
         self.url = ""
 
@@ -121,7 +129,7 @@ class AlertInbox:
         self.texts.append((sink, (await request.json()).get("text", "")))
         return web.json_response({"ok": True})
 
-    async def __aenter__(self) -> "AlertInbox":
+    async def __aenter__(self) -> AlertInbox:
         app = web.Application()
         app.router.add_post("/{tail:.*}", self._hook)
         self._runner = web.AppRunner(app, access_log=None)
@@ -153,8 +161,11 @@ def proc_sample(pid: int) -> tuple[float, float, float]:
     """(RSS MB, peak RSS MB, CPU seconds user+system) of a live process, from /proc."""
     status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
     stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(status["VmRSS"].split()[0]) / 1024, int(status["VmHWM"].split()[0]) / 1024,
-            (int(stat[11]) + int(stat[12])) / CLK_TCK)
+    return (
+        int(status["VmRSS"].split()[0]) / 1024,
+        int(status["VmHWM"].split()[0]) / 1024,
+        (int(stat[11]) + int(stat[12])) / CLK_TCK,
+    )
 
 
 async def stop_process(proc: asyncio.subprocess.Process) -> None:
@@ -182,8 +193,9 @@ async def running(sim: TimedSim, workdir: Path, name: str, args: list[str], env:
     `sim`, stop it with SIGTERM."""
     workdir.mkdir(parents=True, exist_ok=True)
     with open(workdir / "stdout.log", "ab") as out:
-        proc = await asyncio.create_subprocess_exec(sys.executable, *args, cwd=workdir, env=env, stdout=out,
-                                                    stderr=asyncio.subprocess.STDOUT)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, *args, cwd=workdir, env=env, stdout=out, stderr=asyncio.subprocess.STDOUT
+        )
         try:
             await sim.wait_for(lambda: sim.open_orders(SYMBOL) or proc.returncode is not None, timeout)
             if proc.returncode is not None:
@@ -205,17 +217,42 @@ class Bot:
 
 
 @contextlib.asynccontextmanager
-async def running_bot(sim: TimedSim, workdir: Path, log_level: str, inbox: AlertInbox, timeout: float = 20.0,
-                      v3: bool = False, modify: bool = True):
+async def running_bot(
+    sim: TimedSim,
+    workdir: Path,
+    log_level: str,
+    inbox: AlertInbox,
+    timeout: float = 20.0,
+    v3: bool = False,
+    modify: bool = True,
+):
     """market_maker.py against `sim` (V1 credentials, or V3 with `v3`; `--no-modify` unless `modify`) with
     everything an unattended run has on: metrics on a free port, the ledger in `workdir`, alerts to `inbox`
     as webhook and Telegram."""
     port, ledger = free_port(), workdir / "ledger.csv"
-    env = credentials(sim, v3) | {"PYTHONPATH": str(PACKAGE_ROOT), "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN, "TELEGRAM_CHAT_ID": "42",
-                                  "TELEGRAM_API_URL": inbox.url}
-    args = ["-m", "aster_mm", "--symbol", SYMBOL, "--log-file", str(workdir / "mm.log"),
-            "--log-level", log_level, "--metrics-port", str(port), "--ledger", str(ledger),
-            "--alert-webhook", f"{inbox.url}/hook", *([] if modify else ["--no-modify"])]
+    env = credentials(sim, v3) | {
+        "PYTHONPATH": str(PACKAGE_ROOT),
+        "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
+        "TELEGRAM_CHAT_ID": "42",
+        "TELEGRAM_API_URL": inbox.url,
+    }
+    args = [
+        "-m",
+        "aster_mm",
+        "--symbol",
+        SYMBOL,
+        "--log-file",
+        str(workdir / "mm.log"),
+        "--log-level",
+        log_level,
+        "--metrics-port",
+        str(port),
+        "--ledger",
+        str(ledger),
+        "--alert-webhook",
+        f"{inbox.url}/hook",
+        *([] if modify else ["--no-modify"]),
+    ]
     inbox.runs += 1
     async with running(sim, workdir, "bot", args, env, timeout) as proc:
         yield Bot(proc, port, ledger)

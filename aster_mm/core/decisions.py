@@ -3,6 +3,7 @@
 No I/O and no state: plain data in, plain data out, so the live bot, the simulator's tests and the
 backtester all judge the same code. The two sides are symmetric; nothing here assumes long-only.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from aster_mm.core.rules import SymbolRules
 
 BUY, SELL = "BUY", "SELL"
 REUSE, MODIFY, REPLACE = "reuse", "modify", "replace"
-MAX_MODIFICATIONS = 10000          # V3 doc, Modify Order: "Maximum 10000 modifications per order."
+MAX_MODIFICATIONS = 10000  # V3 doc, Modify Order: "Maximum 10000 modifications per order."
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,7 @@ class Quote:
     price: Decimal
     qty: Decimal
     reduce_only: bool
-    time_in_force: str = "GTX"         # post-only; IOC only for a stop that must cross the spread
+    time_in_force: str = "GTX"  # post-only; IOC only for a stop that must cross the spread
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class QuoteParams:
     sell_spread: Decimal
     balance_fraction: Decimal
     position_threshold_usd: Decimal
-    open_side: str = BUY               # BUY: long-biased (the original script); SELL: short-biased
+    open_side: str = BUY  # BUY: long-biased (the original script); SELL: short-biased
 
 
 def in_position(position: Decimal, mid: Decimal, threshold_usd: Decimal) -> bool:
@@ -50,8 +51,15 @@ def capped(qty: Decimal, rules: SymbolRules) -> Decimal:
     return qty if rules.max_qty is None else min(qty, rules.max_qty)
 
 
-def desired_quote(position: Decimal, mid: Decimal, wallet: Decimal, params: QuoteParams,
-                  rules: SymbolRules, close_only: str = "", room: Decimal | None = None) -> tuple[Quote | None, str]:
+def desired_quote(
+    position: Decimal,
+    mid: Decimal,
+    wallet: Decimal,
+    params: QuoteParams,
+    rules: SymbolRules,
+    close_only: str = "",
+    room: Decimal | None = None,
+) -> tuple[Quote | None, str]:
     """The one order we want resting now, or None with the reason why we want none. `wallet` is the
     balance usable for margin; `close_only`, when set, is why no opening order may be sent; `room`,
     when set, is the most an opening order may add to the position (--max-position-usd)."""
@@ -81,16 +89,27 @@ def desired_quote(position: Decimal, mid: Decimal, wallet: Decimal, params: Quot
 def needs_replace(resting: Quote, remaining: Decimal, want: Quote, threshold: Decimal) -> bool:
     """Reuse the resting order unless it is on the wrong side, of the wrong kind, a closing order of
     the wrong size, or its price is more than `threshold` (relative) away from the target."""
-    if resting.side != want.side or resting.reduce_only != want.reduce_only or \
-            resting.time_in_force != want.time_in_force:
+    if (
+        resting.side != want.side
+        or resting.reduce_only != want.reduce_only
+        or resting.time_in_force != want.time_in_force
+    ):
         return True
     if want.reduce_only and remaining != want.qty:
         return True
     return abs(want.price - resting.price) > threshold * resting.price
 
 
-def requote_action(resting: Quote, remaining: Decimal, want: Quote, threshold: Decimal, *,
-                   can_modify: bool, modifications: int, crosses: bool) -> str:
+def requote_action(
+    resting: Quote,
+    remaining: Decimal,
+    want: Quote,
+    threshold: Decimal,
+    *,
+    can_modify: bool,
+    modifications: int,
+    crosses: bool,
+) -> str:
     """REUSE the resting order, MODIFY it in place (one request, never a moment without a quote), or
     REPLACE it (cancel, then place). Modify only what needs nothing but a new price: same side and kind,
     nothing filled yet (the docs do not say what `quantity` means once part of it has traded), for a
@@ -98,9 +117,16 @@ def requote_action(resting: Quote, remaining: Decimal, want: Quote, threshold: D
     one modification before it), never to a price that crosses the book (post-only)."""
     if not needs_replace(resting, remaining, want, threshold):
         return REUSE
-    if (not can_modify or resting.side != want.side or resting.reduce_only != want.reduce_only
-            or resting.time_in_force != want.time_in_force or remaining != resting.qty or (want.reduce_only and want.qty != remaining)
-            or modifications + 1 >= MAX_MODIFICATIONS or crosses):
+    if (
+        not can_modify
+        or resting.side != want.side
+        or resting.reduce_only != want.reduce_only
+        or resting.time_in_force != want.time_in_force
+        or remaining != resting.qty
+        or (want.reduce_only and want.qty != remaining)
+        or modifications + 1 >= MAX_MODIFICATIONS
+        or crosses
+    ):
         return REPLACE
     return MODIFY
 

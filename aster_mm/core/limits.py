@@ -4,6 +4,7 @@ out and with which order, and whether a loss limit pauses or halts the bot.
 Nothing here does I/O or reads a clock: the caller passes the figures and the time. `LossGate` keeps
 the little state a pause needs (why, until when, and where the next session loss is measured from).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -40,9 +41,9 @@ def stop_quote(position: Decimal, bid: Decimal, ask: Decimal, slippage: Decimal,
 
 @dataclass(frozen=True)
 class LossLimits:
-    max_loss_usd: Decimal | None = None          # session net PnL, unrealized included
-    max_daily_loss_usd: Decimal | None = None    # UTC day, from the ledger
-    cooldown_s: float = 0.0                      # pause this long on a breach; 0: halt until restarted
+    max_loss_usd: Decimal | None = None  # session net PnL, unrealized included
+    max_daily_loss_usd: Decimal | None = None  # UTC day, from the ledger
+    cooldown_s: float = 0.0  # pause this long on a breach; 0: halt until restarted
 
 
 def breached(limits: LossLimits, session_net: Decimal, day_net: Decimal) -> str:

@@ -3,18 +3,19 @@
 An order is registered before its request is sent, so a stream report that beats the REST answer still
 finds it. Reports only move an order forward; a terminal state is final.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 
 from aster_mm.core.decisions import Quote
 
 
-class OrderState(str, Enum):
-    PENDING_NEW = "PENDING_NEW"        # sent, no answer yet
-    UNKNOWN = "UNKNOWN"                # the placement's fate is unknown: counts as live
+class OrderState(StrEnum):
+    PENDING_NEW = "PENDING_NEW"  # sent, no answer yet
+    UNKNOWN = "UNKNOWN"  # the placement's fate is unknown: counts as live
     NEW = "NEW"
     PARTIALLY_FILLED = "PARTIALLY_FILLED"
     PENDING_CANCEL = "PENDING_CANCEL"  # cancel sent, no answer yet
@@ -26,12 +27,22 @@ class OrderState(str, Enum):
 
 TERMINAL = {OrderState.FILLED, OrderState.CANCELED, OrderState.EXPIRED, OrderState.REJECTED}
 # Order of progress: an older event (a late NEW after PARTIALLY_FILLED) never moves an order back.
-_RANK = {OrderState.PENDING_NEW: 0, OrderState.UNKNOWN: 0, OrderState.NEW: 1, OrderState.PENDING_CANCEL: 1,
-         OrderState.PARTIALLY_FILLED: 2}
-EXCHANGE_STATUS = {"NEW": OrderState.NEW, "PARTIALLY_FILLED": OrderState.PARTIALLY_FILLED,
-                    "FILLED": OrderState.FILLED, "CANCELED": OrderState.CANCELED,
-                    "EXPIRED": OrderState.EXPIRED, "EXPIRED_IN_MATCH": OrderState.EXPIRED,
-                    "REJECTED": OrderState.REJECTED}
+_RANK = {
+    OrderState.PENDING_NEW: 0,
+    OrderState.UNKNOWN: 0,
+    OrderState.NEW: 1,
+    OrderState.PENDING_CANCEL: 1,
+    OrderState.PARTIALLY_FILLED: 2,
+}
+EXCHANGE_STATUS = {
+    "NEW": OrderState.NEW,
+    "PARTIALLY_FILLED": OrderState.PARTIALLY_FILLED,
+    "FILLED": OrderState.FILLED,
+    "CANCELED": OrderState.CANCELED,
+    "EXPIRED": OrderState.EXPIRED,
+    "EXPIRED_IN_MATCH": OrderState.EXPIRED,
+    "REJECTED": OrderState.REJECTED,
+}
 
 
 @dataclass
@@ -39,13 +50,13 @@ class Order:
     client_id: str
     quote: Quote
     state: OrderState = OrderState.PENDING_NEW
-    filled: Decimal = Decimal(0)       # cumulative filled quantity, the largest seen from any source
-    traded: Decimal = Decimal(0)       # how much of it the position tracker already reflects
-    since: float = 0.0                 # when it entered its current doubtful state (UNKNOWN)
-    assumed_gone: bool = False         # finished by our inference (the exchange said -2013), not its word
-    modifications: int = 0             # Modify Order requests sent for it (the exchange caps them)
-    no_modify: bool = False            # a modification was refused: replace it instead
-    amend_unknown: bool = False        # a modification's outcome is unknown: query before anything else
+    filled: Decimal = Decimal(0)  # cumulative filled quantity, the largest seen from any source
+    traded: Decimal = Decimal(0)  # how much of it the position tracker already reflects
+    since: float = 0.0  # when it entered its current doubtful state (UNKNOWN)
+    assumed_gone: bool = False  # finished by our inference (the exchange said -2013), not its word
+    modifications: int = 0  # Modify Order requests sent for it (the exchange caps them)
+    no_modify: bool = False  # a modification was refused: replace it instead
+    amend_unknown: bool = False  # a modification's outcome is unknown: query before anything else
 
     @property
     def live(self) -> bool:
@@ -73,4 +84,3 @@ def apply_report(order: Order, status: str, cum_filled: Decimal) -> None:
     """Apply an exchange status report (stream or REST) to an order."""
     order.state = next_state(order.state, status)
     order.filled = max(order.filled, cum_filled)
-

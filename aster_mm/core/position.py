@@ -1,4 +1,5 @@
 """The exchange position as the bot knows it: absolute snapshots plus the newer fills, each counted once."""
+
 from __future__ import annotations
 
 from collections import deque
@@ -15,8 +16,8 @@ class PositionTracker:
 
     def __init__(self, amount: Decimal = Decimal(0)):
         self.amount = amount
-        self._stamp: tuple[int, int] = (0, 0)              # (transaction time, event time)
-        self._fills: list[tuple[int, Decimal]] = []        # (trade time, signed qty) newer than the stamp
+        self._stamp: tuple[int, int] = (0, 0)  # (transaction time, event time)
+        self._fills: list[tuple[int, Decimal]] = []  # (trade time, signed qty) newer than the stamp
         self._seen: set[int] = set()
         self._seen_order: deque[int] = deque()
 
@@ -38,7 +39,7 @@ class PositionTracker:
             return True
         if any(t > read_ms - lag_ms for t, _ in self._fills):
             return False
-        self._fills = []               # all older than the lag: the read includes them
+        self._fills = []  # all older than the lag: the read includes them
         self.amount = amount
         return True
 
@@ -50,14 +51,13 @@ class PositionTracker:
         self._seen_order.append(trade_id)
         if len(self._seen_order) > 10_000:
             self._seen.discard(self._seen_order.popleft())
-        if at_ms > self._stamp[0]:     # otherwise the snapshot already includes it
+        if at_ms > self._stamp[0]:  # otherwise the snapshot already includes it
             self._fills.append((at_ms, signed_qty))
             self.amount += signed_qty
         return True
 
 
-def unrealized_pnl(position: Decimal, entry: Decimal | None, mark: Decimal | None,
-                   reported: Decimal | None) -> Decimal:
+def unrealized_pnl(position: Decimal, entry: Decimal | None, mark: Decimal | None, reported: Decimal | None) -> Decimal:
     """The position marked at the mark price when both prices are known, else what the exchange said."""
     if position == 0:
         return Decimal(0)

@@ -1,4 +1,5 @@
 """A symbol's trading rules (tick, step, minimums, status) as exact decimals, read from exchangeInfo."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,8 +14,8 @@ class SymbolRules:
     step: Decimal
     min_qty: Decimal
     min_notional: Decimal
-    max_qty: Decimal | None = None          # LOT_SIZE.maxQty: the largest limit order
-    market_max_qty: Decimal | None = None   # MARKET_LOT_SIZE.maxQty: the largest market order
+    max_qty: Decimal | None = None  # LOT_SIZE.maxQty: the largest limit order
+    market_max_qty: Decimal | None = None  # MARKET_LOT_SIZE.maxQty: the largest market order
 
     @property
     def trading(self) -> bool:

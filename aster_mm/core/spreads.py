@@ -17,6 +17,7 @@ works in basis points, so the risk aversion gamma reads "per basis point per lot
 opening order's size) and sits in the same range as hftbacktest's per-tick examples (0.01 .. 1).
 Statistics are floats; only the spreads handed back are Decimal.
 """
+
 from __future__ import annotations
 
 import math
@@ -25,7 +26,7 @@ from decimal import ROUND_CEILING, Decimal
 
 import numpy as np
 
-BP = 1e-4                      # one basis point as a fraction
+BP = 1e-4  # one basis point as a fraction
 _SPREAD_QUANTUM = Decimal("1e-8")
 
 
@@ -49,13 +50,12 @@ class _Ring:
     def rows(self) -> np.ndarray:
         """The rows oldest first (a copy when the buffer has wrapped)."""
         if not self.full:
-            return self._data[:self._size]
-        return np.concatenate((self._data[self._next:], self._data[:self._next]))
+            return self._data[: self._size]
+        return np.concatenate((self._data[self._next :], self._data[: self._next]))
 
 
 # ================================================================================== volatility
-def realized_sigma(ts: np.ndarray, mids: np.ndarray, start: float, now: float,
-                   step: float) -> float | None:
+def realized_sigma(ts: np.ndarray, mids: np.ndarray, start: float, now: float, step: float) -> float | None:
     """Volatility of log(mid) per sqrt(second) over [start, now], or None with too little data.
 
     The mid is sampled on a regular grid of `step` seconds with the last value seen before each grid
@@ -93,8 +93,9 @@ class VolatilityEstimator:
 
 
 # =================================================================================== intensity
-def fit_intensity(distances: np.ndarray, duration: float, buckets: int = 20,
-                  min_count: int = 10) -> tuple[float, float] | None:
+def fit_intensity(
+    distances: np.ndarray, duration: float, buckets: int = 20, min_count: int = 10
+) -> tuple[float, float] | None:
     """(A, k) of lambda(delta) = A*exp(-k*delta) per side and second, or None if it cannot be fitted.
 
     An order resting at distance delta is reached by every trade printing at least delta from mid,
@@ -123,8 +124,7 @@ def fit_intensity(distances: np.ndarray, duration: float, buckets: int = 20,
 class IntensityEstimator:
     """Rolling trade-arrival intensity over the last `window` seconds."""
 
-    def __init__(self, window: float = 600.0, buckets: int = 20, min_count: int = 10,
-                 capacity: int = 65536) -> None:
+    def __init__(self, window: float = 600.0, buckets: int = 20, min_count: int = 10, capacity: int = 65536) -> None:
         self.window, self.buckets, self.min_count = window, buckets, min_count
         self._trades = _Ring(capacity, 2)
         self._since: float | None = None
@@ -144,7 +144,7 @@ class IntensityEstimator:
             return np.empty(0), 0.0
         rows = self._trades.rows()
         begin = max(now - self.window, self._since)
-        if self._trades.full:      # older trades were overwritten: observation starts at the oldest
+        if self._trades.full:  # older trades were overwritten: observation starts at the oldest
             begin = max(begin, rows[0, 0])
         recent = rows[rows[:, 0] >= begin]
         return recent[:, 1], now - begin
@@ -158,14 +158,14 @@ class IntensityEstimator:
 @dataclass(frozen=True)
 class Depths:
     """Optimal distances from mid (price units of the inputs) and the terms they are built from."""
+
     bid: float
     ask: float
-    half_spread: float        # the distance of both sides when flat
-    skew: float               # how far both quotes move per lot of inventory
+    half_spread: float  # the distance of both sides when flat
+    skew: float  # how far both quotes move per lot of inventory
 
 
-def glft_depths(sigma: float, a: float, k: float, gamma: float, inventory: float,
-                lot: float = 1.0) -> Depths:
+def glft_depths(sigma: float, a: float, k: float, gamma: float, inventory: float, lot: float = 1.0) -> Depths:
     """GLFT (2013) asymptotic optimal bid and ask distances from mid, in the price unit of sigma and 1/k.
 
     sigma: volatility per sqrt(time unit); a: arrivals per time unit at distance 0; k: decay per price
@@ -183,20 +183,21 @@ def glft_depths(sigma: float, a: float, k: float, gamma: float, inventory: float
     c2 = math.sqrt(gamma / (2.0 * a * lot * k) * math.exp((1.0 + 1.0 / x) * math.log1p(x)))
     skew = sigma * c2
     half_spread = c1 + lot / 2.0 * skew
-    return Depths(bid=half_spread + skew * inventory, ask=half_spread - skew * inventory,
-                  half_spread=half_spread, skew=skew)
+    return Depths(
+        bid=half_spread + skew * inventory, ask=half_spread - skew * inventory, half_spread=half_spread, skew=skew
+    )
 
 
 # ================================================================================== the model
 @dataclass(frozen=True)
 class AdaptiveConfig:
-    risk_aversion: float                  # gamma, per basis point per lot
-    min_spread: Decimal                   # floor for both sides (at least the fees of a round trip)
-    fixed_buy_spread: Decimal             # used until the estimators are warm
+    risk_aversion: float  # gamma, per basis point per lot
+    min_spread: Decimal  # floor for both sides (at least the fees of a round trip)
+    fixed_buy_spread: Decimal  # used until the estimators are warm
     fixed_sell_spread: Decimal
     max_spread: Decimal = Decimal("0.05")  # a runaway estimate must never put a price near zero
-    warmup_seconds: float = 60.0          # of observation before the estimates are trusted
-    min_trades: int = 50                  # in the intensity window before the estimates are trusted
+    warmup_seconds: float = 60.0  # of observation before the estimates are trusted
+    min_trades: int = 50  # in the intensity window before the estimates are trusted
     refit_every: float = 5.0
     vol_window: float = 300.0
     vol_step: float = 1.0
@@ -207,14 +208,14 @@ class AdaptiveConfig:
 class Spreads:
     buy_spread: Decimal
     sell_spread: Decimal
-    estimates: dict                       # for the status line; see AdaptiveSpreads.estimates
+    estimates: dict  # for the status line; see AdaptiveSpreads.estimates
 
 
 @dataclass(frozen=True)
 class _Fit:
-    sigma_bp: float                       # per sqrt(second)
-    a: float                              # per second and side
-    k_bp: float                           # per basis point
+    sigma_bp: float  # per sqrt(second)
+    a: float  # per second and side
+    k_bp: float  # per basis point
     trades: int
 
 
@@ -245,21 +246,25 @@ class AdaptiveSpreads:
             self._fitted_at = now
         cfg = self.config
         if self._fit is None:
-            return Spreads(_clamp(cfg.fixed_buy_spread, cfg), _clamp(cfg.fixed_sell_spread, cfg),
-                           self.estimates(None))
+            return Spreads(_clamp(cfg.fixed_buy_spread, cfg), _clamp(cfg.fixed_sell_spread, cfg), self.estimates(None))
         fit = self._fit
         depths = glft_depths(fit.sigma_bp, fit.a, fit.k_bp, cfg.risk_aversion, inventory)
-        return Spreads(_to_spread(depths.bid * BP, cfg), _to_spread(depths.ask * BP, cfg),
-                       self.estimates(depths))
+        return Spreads(_to_spread(depths.bid * BP, cfg), _to_spread(depths.ask * BP, cfg), self.estimates(depths))
 
     def estimates(self, depths: Depths | None) -> dict:
         """Short, printable: warm?, sigma (bp/sqrt s), A (/s), k (/bp), trades, GLFT terms (bp)."""
         fit = self._fit
         if fit is None or depths is None:
             return {"warm": False}
-        return {"warm": True, "sigma_bp": round(fit.sigma_bp, 3), "A": round(fit.a, 4),
-                "k_bp": round(fit.k_bp, 4), "trades": fit.trades,
-                "half_spread_bp": round(depths.half_spread, 3), "skew_bp": round(depths.skew, 3)}
+        return {
+            "warm": True,
+            "sigma_bp": round(fit.sigma_bp, 3),
+            "A": round(fit.a, 4),
+            "k_bp": round(fit.k_bp, 4),
+            "trades": fit.trades,
+            "half_spread_bp": round(depths.half_spread, 3),
+            "skew_bp": round(depths.skew, 3),
+        }
 
     def _refit(self, now: float) -> _Fit | None:
         """Fresh estimates, or None while not warm (too little time or too few trades, or no fit)."""
@@ -292,5 +297,7 @@ def describe(estimates: dict) -> str:
     """The estimates as a compact status-line fragment."""
     if not estimates.get("warm"):
         return "spreads=fixed (warming up)"
-    return ("spreads=adaptive sigma={sigma_bp}bp/sqrt(s) A={A}/s k={k_bp}/bp trades={trades} "
-            "half={half_spread_bp}bp skew={skew_bp}bp").format(**estimates)
+    return (
+        "spreads=adaptive sigma={sigma_bp}bp/sqrt(s) A={A}/s k={k_bp}/bp trades={trades} "
+        "half={half_spread_bp}bp skew={skew_bp}bp"
+    ).format(**estimates)

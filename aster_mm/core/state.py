@@ -1,26 +1,27 @@
 """`StrategyState`: everything the bot knows (book top, position, wallet, its order), fed by the two
 streams and REST reconciliation."""
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Callable
 
 from aster_mm.core.events import AccountUpdate
 from aster_mm.core.orders import Order
 from aster_mm.core.position import PositionTracker
 
 log = logging.getLogger("mm")
-LIQUIDATION = "liquidation"        # the close-only cause a liquidation or margin call sets
+LIQUIDATION = "liquidation"  # the close-only cause a liquidation or margin call sets
 
 
 @dataclass
 class Book:
     bid: Decimal
     ask: Decimal
-    seen_at: float                     # monotonic seconds
-    raw: tuple[str, str] = ("", "")    # best bid/ask as received, to spot an unchanged top cheaply
+    seen_at: float  # monotonic seconds
+    raw: tuple[str, str] = ("", "")  # best bid/ask as received, to spot an unchanged top cheaply
 
     @property
     def mid(self) -> Decimal:
@@ -30,33 +31,34 @@ class Book:
 @dataclass
 class StrategyState:
     """Everything the bot knows, fed by the two streams and REST reconciliation."""
+
     book: Book | None = None
     position: PositionTracker = field(default_factory=PositionTracker)
     balances: dict[str, Decimal] = field(default_factory=dict)
-    live: Order | None = None                      # the one order that may be open
-    orders: dict[str, Order] = field(default_factory=dict)   # this run's recent orders by client id
+    live: Order | None = None  # the one order that may be open
+    orders: dict[str, Order] = field(default_factory=dict)  # this run's recent orders by client id
     strays: set[str] = field(default_factory=set)  # open orders of ours that are not `live`
     market_up: bool = False
-    market_seen_at: float = 0.0                    # the last frame of any kind on the market connection
+    market_seen_at: float = 0.0  # the last frame of any kind on the market connection
     mark_price: Decimal | None = None
-    unrealized: Decimal | None = None              # its unrealized PnL, as the exchange last said
+    unrealized: Decimal | None = None  # its unrealized PnL, as the exchange last said
     user_up: bool = False
     need_reconcile: bool = True
-    position_dirty: bool = False                   # REST showed fills the stream has not: re-read
-    available: Decimal = Decimal(0)                # balance usable for new margin, as the exchange says
-    wallet_dirty: bool = False                     # the wallet changed: re-read `available` before opening
-    multi_assets: bool = False                     # multi-assets margin mode (else single-asset USDT)
-    leverage: int | None = None                    # the symbol's leverage and margin type in force
+    position_dirty: bool = False  # REST showed fills the stream has not: re-read
+    available: Decimal = Decimal(0)  # balance usable for new margin, as the exchange says
+    wallet_dirty: bool = False  # the wallet changed: re-read `available` before opening
+    multi_assets: bool = False  # multi-assets margin mode (else single-asset USDT)
+    leverage: int | None = None  # the symbol's leverage and margin type in force
     margin_type: str | None = None
-    hedge_mode: bool = False                       # dual-side positions: this bot cannot trade them
-    modes_stale: bool = False                      # the account's configuration changed: re-read its modes
-    rules_stale: bool = False                      # a filter rejection: re-read the symbol's rules
-    close_only: dict[str, str] = field(default_factory=dict)   # why no opening order may be sent, by cause
-    size_scale: Decimal = Decimal(1)               # halved after each -2019 until an order rests or fills
+    hedge_mode: bool = False  # dual-side positions: this bot cannot trade them
+    modes_stale: bool = False  # the account's configuration changed: re-read its modes
+    rules_stale: bool = False  # a filter rejection: re-read the symbol's rules
+    close_only: dict[str, str] = field(default_factory=dict)  # why no opening order may be sent, by cause
+    size_scale: Decimal = Decimal(1)  # halved after each -2019 until an order rests or fills
     on_alert: Callable[[str], None] = field(default=lambda text: None, repr=False, compare=False)  # operator alerts
-    entry_price: Decimal = Decimal(0)              # of the position, as the exchange reports it
-    paused: str = ""                               # why a loss limit paused the bot (resumes by itself)
-    halted: str = ""                               # why a loss limit halted it until restarted
+    entry_price: Decimal = Decimal(0)  # of the position, as the exchange reports it
+    paused: str = ""  # why a loss limit paused the bot (resumes by itself)
+    halted: str = ""  # why a loss limit halted it until restarted
 
     @property
     def wallet(self) -> Decimal:
@@ -84,7 +86,6 @@ class StrategyState:
 
     def remember(self, order: Order) -> None:
         self.orders[order.client_id] = order
-        if len(self.orders) > 500:                 # keep finished orders a while for late fills
+        if len(self.orders) > 500:  # keep finished orders a while for late fills
             for cid in [c for c, o in self.orders.items() if not o.live][:100]:
                 del self.orders[cid]
-

@@ -1,4 +1,5 @@
 """The one-line status the bot logs every 30 s and at start and stop: mode, position and PnL, order, market."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -28,19 +29,29 @@ def mode(state: StrategyState, params: QuoteParams) -> str:
     return "CLOSE-ONLY" if state.close_only else params.open_side
 
 
-def status_line(state: StrategyState, params: QuoteParams, used_weight: int | None,
-                rules: SymbolRules | None = None, money: str = "") -> str:
+def status_line(
+    state: StrategyState,
+    params: QuoteParams,
+    used_weight: int | None,
+    rules: SymbolRules | None = None,
+    money: str = "",
+) -> str:
     """`money`: the session's PnL figures (aster_mm.pnl.pnl_text), which include the position."""
     tick, step = (rules.tick, rules.step) if rules else (None, None)
     o = state.live
     resting = f"{o.quote.side} {o.remaining}@{o.quote.price} {o.state.value}" if o else "none"
     book = state.book
-    market = (f"mid={rounded(book.mid, tick)} book_spread_abs={rounded(book.ask - book.bid, tick)}" if book
-              else "mid=? (no market data yet)")
+    market = (
+        f"mid={rounded(book.mid, tick)} book_spread_abs={rounded(book.ask - book.bid, tick)}"
+        if book
+        else "mid=? (no market data yet)"
+    )
     close_only = f" close-only=({state.close_only_reason})" if state.close_only else ""
     if state.halted or state.paused:
         close_only += f" why=({state.halted or state.paused})"
     position = money or f"position={rounded(state.position.amount, step)}"
-    return (f"mode={mode(state, params)}{close_only} {position} "
-            f"order={resting} {market} wallet={rounded(state.wallet, CENT)}"
-            + (f" weight_1m={used_weight}" if used_weight is not None else ""))
+    return (
+        f"mode={mode(state, params)}{close_only} {position} "
+        f"order={resting} {market} wallet={rounded(state.wallet, CENT)}"
+        + (f" weight_1m={used_weight}" if used_weight is not None else "")
+    )

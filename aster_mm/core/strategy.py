@@ -4,22 +4,21 @@ within the position limit), a running stop-loss, and the loss limits that pause 
 The decisions themselves are pure (`decisions`, `limits`, `spreads`); this holds the little state
 between them (a stop in progress, the adaptive estimates, the pause) and reads the bot's state.
 """
+
 from __future__ import annotations
 
 import logging
-import time
+from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
-from typing import Callable
 
 from aster_mm.core.config import Config
 from aster_mm.core.decisions import Quote, QuoteParams, desired_quote
-from aster_mm.core.state import LIQUIDATION
 from aster_mm.core.limits import BREACH, RESUME, LossGate, LossLimits, position_room, stop_quote, stop_triggered
 from aster_mm.core.position import unrealized_pnl
 from aster_mm.core.rules import SymbolRules
 from aster_mm.core.spreads import AdaptiveConfig, AdaptiveSpreads
-from aster_mm.core.state import StrategyState
+from aster_mm.core.state import LIQUIDATION, StrategyState
 
 log = logging.getLogger("mm")
 DAY_S = 86_400
@@ -28,19 +27,27 @@ DAY_S = 86_400
 def adaptive_spreads(config: Config) -> AdaptiveSpreads | None:
     if config.spread_model != "adaptive":
         return None
-    return AdaptiveSpreads(AdaptiveConfig(config.risk_aversion, config.min_spread, config.buy_spread,
-                                          config.sell_spread))
+    return AdaptiveSpreads(
+        AdaptiveConfig(config.risk_aversion, config.min_spread, config.buy_spread, config.sell_spread)
+    )
 
 
 class Strategy:
-    def __init__(self, cfg: Config, state: StrategyState, params: QuoteParams, now: Callable[[], float],
-                 pnl: Callable[[], tuple[Decimal, Decimal]], wall: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        cfg: Config,
+        state: StrategyState,
+        params: QuoteParams,
+        now: Callable[[], float],
+        pnl: Callable[[], tuple[Decimal, Decimal]],
+        wall: Callable[[], float],
+    ):
         """`pnl()` answers (session net, today's net), unrealized included; `now()` is the bot's clock in
-        seconds and `wall()` the epoch time that places the UTC day (a backtest passes its own)."""
+        seconds and `wall()` the epoch time that places the UTC day (time.time live, its own in a backtest)."""
         self.cfg, self.state, self.params, self.now, self.pnl, self.wall = cfg, state, params, now, pnl, wall
         self.spreads = adaptive_spreads(cfg)
         self.estimates: dict = {}
-        self.stopping = False              # a stop-loss is closing the position: until flat
+        self.stopping = False  # a stop-loss is closing the position: until flat
         self.gate = LossGate(LossLimits(cfg.max_loss_usd, cfg.max_daily_loss_usd, cfg.halt_cooldown * 60))
         self._next_check = 0.0
 
@@ -66,8 +73,12 @@ class Strategy:
         st = self.state
         if change == BREACH:
             kind = "HALTED until restarted" if self.gate.halts else f"PAUSED for {self.gate.until - self.now():.0f} s"
-            log.critical("LOSS LIMIT: %s; %s%s", self.gate.reason, kind,
-                         "; closing the position" if self.cfg.flatten_on_halt else "")
+            log.critical(
+                "LOSS LIMIT: %s; %s%s",
+                self.gate.reason,
+                kind,
+                "; closing the position" if self.cfg.flatten_on_halt else "",
+            )
             st.on_alert(f"loss limit: {self.gate.reason}; {kind}")
             if self.gate.halts:
                 st.halted = self.gate.reason
@@ -96,13 +107,26 @@ class Strategy:
             return None, f"{'halted' if st.halted else 'paused'}: {st.halted or st.paused}"
         mark = st.mark_price or book.mid
         if abs(position) >= rules.min_qty and (
-                self.stopping or stop_triggered(position, st.entry_price, mark, cfg.stop_loss)):
+            self.stopping or stop_triggered(position, st.entry_price, mark, cfg.stop_loss)
+        ):
             if not self.stopping:
-                log.warning("STOP LOSS: mark %s against entry %s: closing %s, loss %.2f USD", mark,
-                            st.entry_price, position, -unrealized_pnl(position, st.entry_price, mark, None))
+                log.warning(
+                    "STOP LOSS: mark %s against entry %s: closing %s, loss %.2f USD",
+                    mark,
+                    st.entry_price,
+                    position,
+                    -unrealized_pnl(position, st.entry_price, mark, None),
+                )
                 self.stopping = True
             return stop_quote(position, book.bid, book.ask, cfg.stop_slippage, rules), "stop"
         self.stopping = False
         wallet = st.available * st.size_scale
-        return desired_quote(position, book.mid, wallet, self.quote_params(wallet), rules, st.close_only_reason,
-                             position_room(position, book.mid, cfg.max_position_usd))
+        return desired_quote(
+            position,
+            book.mid,
+            wallet,
+            self.quote_params(wallet),
+            rules,
+            st.close_only_reason,
+            position_room(position, book.mid, cfg.max_position_usd),
+        )

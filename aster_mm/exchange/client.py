@@ -4,6 +4,7 @@ path family each uses, clock sync, errors, rate limits, retries, symbol rules.
 No strategy knowledge lives here. Prices and quantities go out as exact decimal strings. Callers name
 endpoints by their V1 path; on V3 the client sends to the /fapi/v3 path of the same endpoint.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -11,28 +12,29 @@ import hashlib
 import hmac
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
 from yarl import URL
 
 from aster_mm.core.rules import SymbolRules, parse_symbol_rules  # noqa: F401 (SymbolRules is part of this API)
-from aster_mm.exchange.signing import HmacSigner, Signer
 from aster_mm.exchange.hosts import DEFAULT_REST_URL
+from aster_mm.exchange.signing import HmacSigner, Signer
 
 log = logging.getLogger("api")
 
 
-GONE_CODES = (-2011, -2013)           # cancel of an order that is not open / no such order
-UNKNOWN_CODES = (-1006, -1007)        # the exchange does not know whether it executed the request
+GONE_CODES = (-2011, -2013)  # cancel of an order that is not open / no such order
+UNKNOWN_CODES = (-1006, -1007)  # the exchange does not know whether it executed the request
 TIMESTAMP_CODE = -1021
 # V3: the only nonce code in the docs is -4225 "Nonce Expired" (V3 doc, Noop example response); a nonce
 # outside the server's window may come as -1021 as on V1. Either is a definite refusal.
 NONCE_CODES = (-4225, TIMESTAMP_CODE)
-NO_CHANGE_CODE = -4046                # "No need to change margin type."
+NO_CHANGE_CODE = -4046  # "No need to change margin type."
 
 
 def sign(secret: str, total_params: str) -> str:
@@ -50,7 +52,7 @@ V3_PATHS = {
     "/fapi/v1/countdownCancelAll": "/fapi/v3/countdownCancelAll",
     "/fapi/v2/positionRisk": "/fapi/v3/positionRisk",
     "/fapi/v2/balance": "/fapi/v3/balance",
-    "/fapi/v4/account": "/fapi/v3/accountWithJoinMargin",   # there is no /fapi/v3/account
+    "/fapi/v4/account": "/fapi/v3/accountWithJoinMargin",  # there is no /fapi/v3/account
     "/fapi/v1/positionSide/dual": "/fapi/v3/positionSide/dual",
     "/fapi/v1/multiAssetsMargin": "/fapi/v3/multiAssetsMargin",
     "/fapi/v1/marginType": "/fapi/v3/marginType",
@@ -97,9 +99,9 @@ class BannedError(RateLimitError):
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    attempts: int = 3            # total tries for requests that are safe to repeat
-    base_delay: float = 0.2      # doubled after each failure ...
-    max_delay: float = 2.0       # ... up to this
+    attempts: int = 3  # total tries for requests that are safe to repeat
+    base_delay: float = 0.2  # doubled after each failure ...
+    max_delay: float = 2.0  # ... up to this
 
 
 class AsterClient:
@@ -127,9 +129,9 @@ class AsterClient:
         self._session: aiohttp.ClientSession | None = None
         self.time_offset_ms = 0
         self.used_weight_1m: int | None = None
-        self._blocked_until = 0.0    # 429 back-off or 418 ban, in clock() seconds
+        self._blocked_until = 0.0  # 429 back-off or 418 ban, in clock() seconds
         self._banned = False
-        self.on_latency: Callable[[str, float], None] | None = None   # (endpoint, seconds) of each round trip
+        self.on_latency: Callable[[str, float], None] | None = None  # (endpoint, seconds) of each round trip
 
     def __repr__(self) -> str:  # never show the secret, even in a debugger or traceback locals
         return f"AsterClient({self.rest_url}, {self.key_hint})"
@@ -146,7 +148,7 @@ class AsterClient:
     def path(self, v1_path: str) -> str:
         return V3_PATHS[v1_path] if self.signer.version == 3 else v1_path
 
-    async def __aenter__(self) -> "AsterClient":
+    async def __aenter__(self) -> AsterClient:
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -195,11 +197,11 @@ class AsterClient:
             raise cls(429 if not self._banned else 418, None, "back-off in force, not sent", path, self.blocked_for())
         query, headers = self._encode(params, signed, auth)
         url, body = f"{self.rest_url}{path}", None
-        if method != "GET" and self.signer.version == 3:   # V3: a form body, the string exactly as signed
+        if method != "GET" and self.signer.version == 3:  # V3: a form body, the string exactly as signed
             body, headers = query.encode(), {**headers, **FORM}
-        elif query:                                        # V1 sends everything in the query string
+        elif query:  # V1 sends everything in the query string
             url = f"{url}?{query}"
-            if self.signer.version == 3:                   # exactly as signed: yarl must not re-quote it
+            if self.signer.version == 3:  # exactly as signed: yarl must not re-quote it
                 url = URL(url, encoded=True)
         started = time.perf_counter()
         try:
@@ -218,7 +220,7 @@ class AsterClient:
             except ValueError:
                 data = None
             if resp.status < 400:
-                if not isinstance(data, (dict, list)):   # e.g. a proxy's HTML page: what happened?
+                if not isinstance(data, (dict, list)):  # e.g. a proxy's HTML page: what happened?
                     raise UnknownOutcomeError(resp.status, None, "answer is not JSON", path)
                 return data
             return self._raise_for(resp.status, resp.headers.get("Retry-After"), data, path)
@@ -246,10 +248,18 @@ class AsterClient:
 
     @staticmethod
     def _retry_after(header: str | None, default: float) -> float:
-        return float(header) if header and header.replace(".", "", 1).isdigit() else default   # "7", "0.5"
+        return float(header) if header and header.replace(".", "", 1).isdigit() else default  # "7", "0.5"
 
-    async def _request(self, method: str, path: str, params: dict | None = None, *,
-                       signed: bool = False, auth: bool = True, idempotent: bool = True) -> Any:
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        params: dict | None = None,
+        *,
+        signed: bool = False,
+        auth: bool = True,
+        idempotent: bool = True,
+    ) -> Any:
         """Send a request. Reads and cancels (idempotent) are retried on network errors and 5xx;
         a placement is never repeated: any doubt about its fate becomes UnknownOutcomeError."""
         params = params or {}
@@ -260,8 +270,12 @@ class AsterClient:
             try:
                 return await self._send_once(method, path, params, signed, auth)
             except ExchangeError as err:
-                if err.code in NONCE_CODES and err.status < 500 and (signed or self.signer.version == 3) \
-                        and not resynced:
+                if (
+                    err.code in NONCE_CODES
+                    and err.status < 500
+                    and (signed or self.signer.version == 3)
+                    and not resynced
+                ):
                     # a definite refusal (nothing executed), so even a placement may be sent again
                     log.warning("timestamp/nonce refused (%s): resyncing clock and retrying once", err.code)
                     resynced = True
@@ -275,10 +289,11 @@ class AsterClient:
             except aiohttp.ClientConnectorError as err:
                 # Never reached the exchange: safe to treat as "not executed", even for a placement.
                 if attempt >= self.retry.attempts or not idempotent:
-                    raise ExchangeError(0, None, f"cannot connect to {err.host}:{err.port}: {type(err).__name__}",
-                                        path) from None
+                    raise ExchangeError(
+                        0, None, f"cannot connect to {err.host}:{err.port}: {type(err).__name__}", path
+                    ) from None
                 log.warning("%s %s: cannot connect to %s:%s, retry %d", method, path, err.host, err.port, attempt)
-            except (aiohttp.ClientError, asyncio.TimeoutError) as err:
+            except (TimeoutError, aiohttp.ClientError) as err:
                 reason = f"network error: {type(err).__name__}"
                 if not idempotent:
                     raise UnknownOutcomeError(0, None, reason, path) from None
@@ -293,12 +308,27 @@ class AsterClient:
         return parse_symbol_rules(info, symbol)
 
     # ----- orders ---------------------------------------------------------------------------
-    async def place_limit(self, symbol: str, side: str, quantity: Decimal, price: Decimal,
-                          client_order_id: str, *, reduce_only: bool = False, time_in_force: str = "GTX") -> dict:
+    async def place_limit(
+        self,
+        symbol: str,
+        side: str,
+        quantity: Decimal,
+        price: Decimal,
+        client_order_id: str,
+        *,
+        reduce_only: bool = False,
+        time_in_force: str = "GTX",
+    ) -> dict:
         params = {
-            "symbol": symbol, "side": side, "type": "LIMIT", "timeInForce": time_in_force,
-            "quantity": quantity, "price": price, "newClientOrderId": client_order_id,
-            "reduceOnly": "true" if reduce_only else None, "newOrderRespType": "ACK",
+            "symbol": symbol,
+            "side": side,
+            "type": "LIMIT",
+            "timeInForce": time_in_force,
+            "quantity": quantity,
+            "price": price,
+            "newClientOrderId": client_order_id,
+            "reduceOnly": "true" if reduce_only else None,
+            "newOrderRespType": "ACK",
         }
         return await self._request("POST", self.path("/fapi/v1/order"), params, signed=True, idempotent=False)
 
@@ -309,7 +339,7 @@ class AsterClient:
         if not self.can_modify:
             raise RuntimeError("Modify Order needs V3 (Pro API) credentials: check can_modify first")
         params = {"symbol": symbol, "origClientOrderId": client_order_id, "quantity": quantity, "price": price}
-        return await self._request("PUT", "/fapi/v3/order", params, idempotent=False)   # V3 signs every call
+        return await self._request("PUT", "/fapi/v3/order", params, idempotent=False)  # V3 signs every call
 
     async def cancel_order(self, symbol: str, *, client_order_id: str) -> dict | None:
         """The cancelled order, or None when it is no longer open (-2011/-2013): already filled,
@@ -345,8 +375,11 @@ class AsterClient:
     # ----- account ----------------------------------------------------------------------------
     async def position_rows(self, symbol: str) -> list[dict]:
         """Every positionRisk row of `symbol`: one BOTH row in one-way mode, LONG and SHORT in hedge mode."""
-        return [r for r in await self._request("GET", self.path("/fapi/v2/positionRisk"), {"symbol": symbol}, signed=True)
-                if r.get("symbol") == symbol]
+        return [
+            r
+            for r in await self._request("GET", self.path("/fapi/v2/positionRisk"), {"symbol": symbol}, signed=True)
+            if r.get("symbol") == symbol
+        ]
 
     async def wallet_balances(self) -> dict[str, Decimal]:
         rows = await self._request("GET", self.path("/fapi/v2/balance"), signed=True)
@@ -363,8 +396,7 @@ class AsterClient:
     async def income(self, symbol: str, income_type: str, start_ms: int, end_ms: int, limit: int = 1000) -> list[dict]:
         """Income history rows (REALIZED_PNL, COMMISSION, FUNDING_FEE, ...) with start <= time <= end, oldest
         first, at most `limit` (1000): the caller pages on by time."""
-        params = {"symbol": symbol, "incomeType": income_type, "startTime": start_ms, "endTime": end_ms,
-                  "limit": limit}
+        params = {"symbol": symbol, "incomeType": income_type, "startTime": start_ms, "endTime": end_ms, "limit": limit}
         return await self._request("GET", self.path("/fapi/v1/income"), params, signed=True)
 
     async def user_trades(self, symbol: str, start_ms: int, end_ms: int, limit: int = 1000) -> list[dict]:
@@ -384,15 +416,17 @@ class AsterClient:
     async def set_margin_type(self, symbol: str, margin_type: str) -> None:
         """ISOLATED or CROSSED; already so (-4046) is success."""
         try:
-            await self._request("POST", self.path("/fapi/v1/marginType"), {"symbol": symbol, "marginType": margin_type},
-                                signed=True)
+            await self._request(
+                "POST", self.path("/fapi/v1/marginType"), {"symbol": symbol, "marginType": margin_type}, signed=True
+            )
         except ExchangeError as err:
             if err.code != NO_CHANGE_CODE:
                 raise
 
     async def set_leverage(self, symbol: str, leverage: int) -> dict:
-        return await self._request("POST", self.path("/fapi/v1/leverage"), {"symbol": symbol, "leverage": leverage},
-                                   signed=True)
+        return await self._request(
+            "POST", self.path("/fapi/v1/leverage"), {"symbol": symbol, "leverage": leverage}, signed=True
+        )
 
     # ----- user data stream -------------------------------------------------------------------
     async def new_listen_key(self) -> str:

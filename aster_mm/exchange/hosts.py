@@ -1,4 +1,5 @@
 """The exchange's hosts per network, and the V3 signing chain id of each."""
+
 from __future__ import annotations
 
 from aster_mm.exchange.signing import MAINNET_CHAIN_ID, TESTNET_CHAIN_ID

@@ -10,6 +10,7 @@ application/x-www-form-urlencoded) of a POST/PUT/DELETE. V1 paths are /fapi/v1|v
 Secrets (the V1 secret, the agent's private key, the full V1 key) never appear in repr, str,
 exceptions or logs; `hint` and `mask` give enough to tell credentials apart.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -24,8 +25,8 @@ import coincurve
 from eth_hash.auto import keccak
 from eth_utils import is_checksum_address, to_checksum_address
 
-MAINNET_CHAIN_ID = 1666   # V3 doc, "Example of POST /fapi/v3/order": domain.chainId
-TESTNET_CHAIN_ID = 714    # V3 testnet doc, same section
+MAINNET_CHAIN_ID = 1666  # V3 doc, "Example of POST /fapi/v3/order": domain.chainId
+TESTNET_CHAIN_ID = 714  # V3 testnet doc, same section
 
 # Names the signers add themselves; a business parameter with one of these names is a caller bug.
 _RESERVED = frozenset({"recvWindow", "timestamp", "signature", "nonce", "user", "signer"})
@@ -37,12 +38,13 @@ Params = Mapping[str, str] | Iterable[tuple[str, str]]
 
 class Signed(NamedTuple):
     """What to send: `params` is the complete encoded parameter string, `headers` the auth headers."""
+
     params: str
     headers: Mapping[str, str]
 
 
 class Signer(Protocol):
-    version: int   # 1: /fapi/v1 paths with HMAC; 3: /fapi/v3 paths with EIP-712
+    version: int  # 1: /fapi/v1 paths with HMAC; 3: /fapi/v3 paths with EIP-712
 
     @property
     def hint(self) -> str: ...
@@ -87,7 +89,7 @@ class HmacSigner:
         if not 0 < recv_window <= 60000:
             raise ValueError(f"recvWindow must be in 1..60000 ms, not {recv_window}")
         self._key = api_key
-        self._mac = hmac.new(api_secret.encode(), digestmod=hashlib.sha256)   # copied per request
+        self._mac = hmac.new(api_secret.encode(), digestmod=hashlib.sha256)  # copied per request
         self.recv_window = recv_window
 
     def __repr__(self) -> str:
@@ -134,8 +136,9 @@ class NonceClock:
 
 def _domain_separator(chain_id: int) -> bytes:
     type_hash = keccak(b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
-    return keccak(type_hash + keccak(b"AsterSignTransaction") + keccak(b"1")
-                  + chain_id.to_bytes(32, "big") + bytes(32))   # verifyingContract: the zero address
+    return keccak(
+        type_hash + keccak(b"AsterSignTransaction") + keccak(b"1") + chain_id.to_bytes(32, "big") + bytes(32)
+    )  # verifyingContract: the zero address
 
 
 _MESSAGE_TYPE_HASH = keccak(b"Message(string msg)")
@@ -155,8 +158,10 @@ class Eip712Signer:
         self._key = _load_key(private_key)
         derived = _address_of(self._key)
         if derived != self.signer:
-            raise ValueError(f"ASTER_SIGNER {mask(self.signer)} is not the address of ASTER_SIGNER_KEY "
-                             f"(that key belongs to {mask(derived)}): use the agent wallet's own address")
+            raise ValueError(
+                f"ASTER_SIGNER {mask(self.signer)} is not the address of ASTER_SIGNER_KEY "
+                f"(that key belongs to {mask(derived)}): use the agent wallet's own address"
+            )
         self.chain_id = chain_id
         self._prefix = b"\x19\x01" + _domain_separator(chain_id)
         self._suffix = f"&user={self.user}&signer={self.signer}"
@@ -167,7 +172,7 @@ class Eip712Signer:
 
     __str__ = __repr__
 
-    def __reduce__(self):   # pickling would carry the key into files and other processes
+    def __reduce__(self):  # pickling would carry the key into files and other processes
         raise TypeError("Eip712Signer holds a private key and cannot be pickled")
 
     @property
@@ -186,7 +191,7 @@ class Eip712Signer:
         msg = f"{query}&{nonce}" if query else nonce
         return Signed(f"{msg}&signature={self.signature(msg)}", {})
 
-    sign_stream = sign   # V3 USER_STREAM calls need the same signature as TRADE and USER_DATA
+    sign_stream = sign  # V3 USER_STREAM calls need the same signature as TRADE and USER_DATA
 
 
 def _checksum(address: str, env_name: str) -> str:

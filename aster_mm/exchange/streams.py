@@ -1,22 +1,31 @@
 """A WebSocket stream that reconnects: first retry fast, doubling back-off, reset once a connection
 has been stable. The caller supplies the URL (asked anew on every connect) and the callbacks."""
+
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import websockets
 
-from aster_mm.exchange.client import ExchangeError
 from aster_mm.core.config import Timings
+from aster_mm.exchange.client import ExchangeError
 
 stream_log = logging.getLogger("stream")
 
 
-async def run_stream(name: str, url: Callable[[], Awaitable[str]], on_message: Callable, on_up: Callable,
-                     on_down: Callable, idle_timeout: float | None, timings: Timings, now: Callable[[], float],
-                     leave: Callable[[], bool] = lambda: False) -> None:
+async def run_stream(
+    name: str,
+    url: Callable[[], Awaitable[str]],
+    on_message: Callable,
+    on_up: Callable,
+    on_down: Callable,
+    idle_timeout: float | None,
+    timings: Timings,
+    now: Callable[[], float],
+    leave: Callable[[], bool] = lambda: False,
+) -> None:
     """Forever: connect, feed every frame to `on_message` until the connection drops, goes silent for
     `idle_timeout` or `leave()` says so, then reconnect after a back-off."""
     delay = timings.reconnect_first
@@ -24,8 +33,9 @@ async def run_stream(name: str, url: Callable[[], Awaitable[str]], on_message: C
         opened = None
         try:
             target = await url()
-            async with websockets.connect(target, open_timeout=10, close_timeout=1, ping_interval=20,
-                                          ping_timeout=20, max_size=2**22) as ws:
+            async with websockets.connect(
+                target, open_timeout=10, close_timeout=1, ping_interval=20, ping_timeout=20, max_size=2**22
+            ) as ws:
                 opened = now()
                 stream_log.info("%s stream connected", name)
                 on_up(ws)

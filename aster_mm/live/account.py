@@ -4,36 +4,40 @@ Position mode (hedge mode cannot be traded by this bot), margin mode and the bal
 margin, the symbol's leverage and margin type (set when flat, confirmed before every opening order),
 and the symbol's rules and status (a symbol that leaves TRADING makes the bot close-only).
 """
+
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
-from aster_mm.exchange.client import AsterClient, ExchangeError
 from aster_mm.core.config import Config, Timings
 from aster_mm.core.rules import SymbolRules
 from aster_mm.core.state import StrategyState
+from aster_mm.exchange.client import AsterClient, ExchangeError
 
 log = logging.getLogger("mm")
 
-HEDGE_MODE_HELP = ("the account is in hedge mode (dual-side LONG/SHORT positions), which this bot does not "
-                   "trade: switch it to one-way mode (Aster futures: Settings > Position mode > One-way, or "
-                   "POST /fapi/v1/positionSide/dual with dualSidePosition=false) while flat, then restart")
+HEDGE_MODE_HELP = (
+    "the account is in hedge mode (dual-side LONG/SHORT positions), which this bot does not "
+    "trade: switch it to one-way mode (Aster futures: Settings > Position mode > One-way, or "
+    "POST /fapi/v1/positionSide/dual with dualSidePosition=false) while flat, then restart"
+)
 SYMBOL_CAUSE = "symbol"
-FILTER_CODES = (-1111, -1013, -4014, -4003, -4005, -4164)   # a symbol rule we broke: the rules may have changed
-REDUCE_ONLY_CODE = -4087                                    # "User can only place reduce only order"
-NOT_TRADING_CODE = -4140                                    # "Invalid symbol status for opening position"
-POSITION_MODE_CODES = (-4061, -1106)                        # positionSide required / reduceOnly refused: hedge mode
+FILTER_CODES = (-1111, -1013, -4014, -4003, -4005, -4164)  # a symbol rule we broke: the rules may have changed
+REDUCE_ONLY_CODE = -4087  # "User can only place reduce only order"
+NOT_TRADING_CODE = -4140  # "Invalid symbol status for opening position"
+POSITION_MODE_CODES = (-4061, -1106)  # positionSide required / reduceOnly refused: hedge mode
 
 
 class AccountGuard:
-    def __init__(self, client: AsterClient, cfg: Config, state: StrategyState, timings: Timings,
-                 now: Callable[[], float]):
+    def __init__(
+        self, client: AsterClient, cfg: Config, state: StrategyState, timings: Timings, now: Callable[[], float]
+    ):
         self.client, self.cfg, self.state, self.t, self.now = client, cfg, state, timings, now
         self.symbol = cfg.symbol
         self.rules: SymbolRules | None = None
         self.next_rules = 0.0
-        self._settings_failed = ""     # why the configured leverage or margin type is not in force
+        self._settings_failed = ""  # why the configured leverage or margin type is not in force
         self.next_settings_try = 0.0
 
     # ----- modes and balance -----
@@ -54,8 +58,11 @@ class AccountGuard:
         self.state.available = await self.client.available_balance(self.state.multi_assets)
         self.state.wallet_dirty = False
         if self.state.available != before:
-            mode = "multi-assets (account availableBalance)" if self.state.multi_assets else \
-                "single-asset (USDT availableBalance)"
+            mode = (
+                "multi-assets (account availableBalance)"
+                if self.state.multi_assets
+                else "single-asset (USDT availableBalance)"
+            )
             log.info("sizing from %s margin mode: available %s", mode, self.state.available)
 
     # ----- leverage and margin type -----
@@ -72,8 +79,11 @@ class AccountGuard:
                 self.state.leverage = self.cfg.leverage
         except ExchangeError as err:
             self.next_settings_try = self.now() + self.t.settings_retry
-            self._settings_failed = f"cannot set leverage {self.cfg.leverage}" + (
-                f" / margin type {self.cfg.margin_type}" if self.cfg.margin_type else "") + f": {err}"
+            self._settings_failed = (
+                f"cannot set leverage {self.cfg.leverage}"
+                + (f" / margin type {self.cfg.margin_type}" if self.cfg.margin_type else "")
+                + f": {err}"
+            )
             log.warning("%s", self._settings_failed)
 
     def settings_wrong(self) -> str:

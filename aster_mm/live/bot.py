@@ -7,32 +7,33 @@ replaced when it moves more than --reprice-threshold. See README.md for the whol
 This file is the CLI and `MarketMaker`, the wiring: streams in, state, decisions, orders out, life
 cycle. The parts live in the `aster_mm` package.
 """
+
 from __future__ import annotations
 
-import aster_mm.python_version  # noqa: F401  (first: on Python < 3.11 it exits 2 with a clear message)
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Callable
 
-from aster_mm.exchange.client import AsterClient, ExchangeError, SymbolRules
-from aster_mm.live.account import HEDGE_MODE_HELP, AccountGuard
+import aster_mm.python_version  # noqa: F401  (first: on Python < 3.11 it exits 2 with a clear message)
 from aster_mm.accounting.books import Books
-from aster_mm.live.chores import DeadManSwitch, keep_listen_key_alive, report_status
 from aster_mm.core.config import Config, Timings
 from aster_mm.core.decisions import BUY, MODIFY, REUSE, SELL, QuoteParams, crosses_book, requote_action
-from aster_mm.live.execution import OrderDesk
-from aster_mm.live.feeds import Feeds
-from aster_mm.ops.unattended import Ops
-from aster_mm.core.orders import OrderState
-from aster_mm.live.reconcile import Reconciler
-from aster_mm.core.spreads import describe as describe_spreads
 from aster_mm.core.errors import FatalError
-from aster_mm.live.startup import retry_until
+from aster_mm.core.orders import OrderState
+from aster_mm.core.spreads import describe as describe_spreads
 from aster_mm.core.state import StrategyState
 from aster_mm.core.status import status_line
 from aster_mm.core.strategy import Strategy
+from aster_mm.exchange.client import AsterClient, ExchangeError, SymbolRules
+from aster_mm.live.account import HEDGE_MODE_HELP, AccountGuard
+from aster_mm.live.chores import DeadManSwitch, keep_listen_key_alive, report_status
+from aster_mm.live.execution import OrderDesk
+from aster_mm.live.feeds import Feeds
+from aster_mm.live.reconcile import Reconciler
+from aster_mm.live.startup import retry_until
+from aster_mm.ops.unattended import Ops
 
 log = logging.getLogger("mm")
 
@@ -43,17 +44,31 @@ class ShutdownRequested(Exception):
 
 class LossLimitHalt(FatalError):
     """A loss limit halted the bot for good (--halt-cooldown 0)."""
+
     exit_status = 3
 
 
 class MarketMaker:
-    def __init__(self, config: Config, client: AsterClient, ws_url: str, *,
-                 timings: Timings = Timings(), now: Callable[[], float] = time.monotonic, ops: Ops | None = None):
+    def __init__(
+        self,
+        config: Config,
+        client: AsterClient,
+        ws_url: str,
+        *,
+        timings: Timings = Timings(),
+        now: Callable[[], float] = time.monotonic,
+        ops: Ops | None = None,
+    ):
         self.cfg, self.client, self.ws_url = config, client, ws_url.rstrip("/")
         self.t, self.now = timings, now
         self.symbol = config.symbol
-        self.params = QuoteParams(config.buy_spread, config.sell_spread, config.balance_fraction,
-                                  config.position_threshold_usd, open_side=BUY if config.side == "long" else SELL)
+        self.params = QuoteParams(
+            config.buy_spread,
+            config.sell_spread,
+            config.balance_fraction,
+            config.position_threshold_usd,
+            open_side=BUY if config.side == "long" else SELL,
+        )
         self.state = StrategyState()
         self.guard = AccountGuard(client, config, self.state, timings, now)
         self.desk = OrderDesk(client, self.symbol, self.state, timings, now)
@@ -63,24 +78,43 @@ class MarketMaker:
         self.books = Books(client, config, self.state, timings)
         self._wake = asyncio.Event()
         self.stop = asyncio.Event()
-        self.feeds = Feeds(client, ws_url, self.symbol, self.state, self.desk, self.guard, timings, now, self.wake,
-                           config.start_timeout, self.books)
+        self.feeds = Feeds(
+            client,
+            ws_url,
+            self.symbol,
+            self.state,
+            self.desk,
+            self.guard,
+            timings,
+            now,
+            self.wake,
+            config.start_timeout,
+            self.books,
+        )
         self.on_market_message, self.on_user_message = self.feeds.on_market_message, self.feeds.on_user_message
-        self.strategy = Strategy(config, self.state, self.params, now, self._pnl)
+        self.strategy = Strategy(config, self.state, self.params, now, self._pnl, wall=time.time)
         self.feeds.spreads = self.strategy.spreads
         self._skip_reason = ""
         self.ops = ops or Ops()
         self.metrics = self.desk.metrics = self.feeds.metrics = self.ops.metrics
-        self.beat_at = self.woke_at = now()     # the quoting loop's heartbeat (the watchdog reads it)
+        self.beat_at = self.woke_at = now()  # the quoting loop's heartbeat (the watchdog reads it)
         self.ops.attach(self)
 
     def wake(self) -> None:
         self._wake.set()
 
     def describe(self) -> str:
-        line = status_line(self.state, self.params, self.client.used_weight_1m, self.rules,
-                           self.books.text(self.rules))
+        line = status_line(self.state, self.params, self.client.used_weight_1m, self.rules, self.books.text(self.rules))
         return line if self.strategy.spreads is None else f"{line} {describe_spreads(self.strategy.estimates)}"
+
+    @property
+    def used_weight_1m(self) -> int | None:
+        """The exchange's request weight used this minute, as its last answer said."""
+        return self.client.used_weight_1m
+
+    def stream_attempted_at(self, stream: str) -> float:
+        """When the `stream` ("market" or "user") last tried to connect."""
+        return self.feeds.attempted_at[stream]
 
     @property
     def estimates(self) -> dict:
@@ -113,14 +147,26 @@ class MarketMaker:
         if st.hedge_mode:
             raise FatalError(HEDGE_MODE_HELP)
         if not self.rules.trading and st.position.amount == 0:
-            raise FatalError(f"symbol {self.symbol} is not trading (status {self.rules.status}) "
-                             "and holds no position to close")
+            raise FatalError(
+                f"symbol {self.symbol} is not trading (status {self.rules.status}) and holds no position to close"
+            )
         if st.position.amount == 0:
             await self.guard.apply_settings()
-        log.info("started %s run %s: tick=%s step=%s min_notional=%s max_qty=%s position=%s available=%s "
-                 "leverage=%s margin=%s %s", self.symbol, self.desk.run_id, self.rules.tick, self.rules.step,
-                 self.rules.min_notional, self.rules.max_qty, st.position.amount, st.available, st.leverage,
-                 st.margin_type, self.client.key_hint)
+        log.info(
+            "started %s run %s: tick=%s step=%s min_notional=%s max_qty=%s position=%s available=%s "
+            "leverage=%s margin=%s %s",
+            self.symbol,
+            self.desk.run_id,
+            self.rules.tick,
+            self.rules.step,
+            self.rules.min_notional,
+            self.rules.max_qty,
+            st.position.amount,
+            st.available,
+            st.leverage,
+            st.margin_type,
+            self.client.key_hint,
+        )
 
     async def _take_over(self) -> None:
         await self.client.sync_time()
@@ -139,7 +185,7 @@ class MarketMaker:
                     pass
             except (ExchangeError, OSError) as err:
                 log.warning("step failed: %s", err)
-                self.state.need_reconcile = True   # re-read the exchange's truth before quoting again
+                self.state.need_reconcile = True  # re-read the exchange's truth before quoting again
                 self.desk.hold_off(self.desk.backoff())
             await self._sleep_until_woken(self._next_wake())
             self.woke_at = self.now()
@@ -177,7 +223,7 @@ class MarketMaker:
         self.beat_at = self.now()
         if st.hedge_mode:
             log.critical("%s", HEDGE_MODE_HELP)
-            raise FatalError(HEDGE_MODE_HELP)          # the shutdown path cancels everything
+            raise FatalError(HEDGE_MODE_HELP)  # the shutdown path cancels everything
         if self.client.blocked_for() > 0:
             desk.hold_off(self.client.blocked_for())
             return False
@@ -198,7 +244,7 @@ class MarketMaker:
             return await desk.resolve_amend(live)
         if self.sync.sweep_due() and st.user_up:
             await self.sync.sweep()
-            return True                                    # cancel what it found before placing anything
+            return True  # cancel what it found before placing anything
         if st.modes_stale:
             st.modes_stale = False
             await self.guard.read_modes()
@@ -215,23 +261,30 @@ class MarketMaker:
             return False
         self.strategy.check_losses()
         if st.halted and live is None and not self.strategy.flattening(self.rules.min_qty):
-            raise LossLimitHalt(st.halted)              # cancelled (and flattened if asked): stop, exit 3
+            raise LossLimitHalt(st.halted)  # cancelled (and flattened if asked): stop, exit 3
         want, why = self.strategy.wanted(self.rules)
         if live is not None:
             action = want and requote_action(
-                live.quote, live.remaining, want, self.cfg.reprice_threshold,
-                can_modify=self.cfg.modify and self.client.can_modify and live.state == OrderState.NEW
+                live.quote,
+                live.remaining,
+                want,
+                self.cfg.reprice_threshold,
+                can_modify=self.cfg.modify
+                and self.client.can_modify
+                and live.state == OrderState.NEW
                 and not live.no_modify,
-                modifications=live.modifications, crosses=crosses_book(want, st.book.bid, st.book.ask))
+                modifications=live.modifications,
+                crosses=crosses_book(want, st.book.bid, st.book.ask),
+            )
             if action == REUSE:
-                return False                               # nothing to send
+                return False  # nothing to send
             if action == MODIFY and (want.reduce_only or not self.guard.settings_wrong()):
                 refused = await desk.modify(live, want.price)  # a new opening price waits for the settings
                 self.metrics.observe_requote(self.now() - self.woke_at)
                 return refused
             return await desk.cancel(live)
         if want is not None and not want.reduce_only:
-            if st.wallet_dirty:                            # size from what the exchange says is usable now
+            if st.wallet_dirty:  # size from what the exchange says is usable now
                 await self.guard.refresh_available()
                 return True
             if self.guard.settings_wrong() and st.position.amount == 0 and self.now() >= self.guard.next_settings_try:
@@ -256,22 +309,27 @@ class MarketMaker:
         self.client.on_latency = self.metrics.observe_rest
         await self.start()
         feeds = self.feeds
-        jobs = {"market_stream": feeds.market_stream, "user_stream": feeds.user_stream,
-                "quote_loop": self.quote_loop, "heartbeat": self.dead_man.run, "wait_for_stop": self._wait_for_stop,
-                "first_contact": self._first_contact, "income": self.books.income.run,
-                "keepalive": lambda: keep_listen_key_alive(self.client, self.t.keepalive_every,
-                                                           feeds.renew_user_stream),
-                "status": lambda: report_status(self.t.status_every, self.describe, self.ops.status)}
+        jobs = {
+            "market_stream": feeds.market_stream,
+            "user_stream": feeds.user_stream,
+            "quote_loop": self.quote_loop,
+            "heartbeat": self.dead_man.run,
+            "wait_for_stop": self._wait_for_stop,
+            "first_contact": self._first_contact,
+            "income": self.books.income.run,
+            "keepalive": lambda: keep_listen_key_alive(self.client, self.t.keepalive_every, feeds.renew_user_stream),
+            "status": lambda: report_status(self.t.status_every, self.describe, self.ops.status),
+        }
         fatal: FatalError | None = None
         try:
             async with asyncio.TaskGroup() as tg:
                 for name, job in jobs.items():
                     tg.create_task(self._guard(name, job), name=name)
-        except BaseExceptionGroup as group:    # not except*: this file must parse on 3.10 to say it is too old
+        except BaseExceptionGroup as group:  # not except*: this file must parse on 3.10 to say it is too old
             fatals, rest = group.split(FatalError)
             rest = rest.split(ShutdownRequested)[1] if rest is not None else None
             if rest is not None:
-                raise rest
+                raise rest from None
             fatal = fatals.exceptions[0] if fatals is not None else None
         finally:
             await self.shutdown()
@@ -304,16 +362,22 @@ class MarketMaker:
         try:
             async with asyncio.timeout(self.t.shutdown_timeout):
                 await self.desk.cancel_everything()
-                self.state.live = None             # the exchange has just shown nothing open
+                self.state.live = None  # the exchange has just shown nothing open
                 await self.dead_man.disarm()
         except (TimeoutError, ExchangeError, OSError) as err:
-            backstop = (f"; the exchange's dead-man switch cancels them within {self.cfg.cancel_countdown:.0f} s"
-                        if self.dead_man.available else "")
-            log.error("shutdown could not confirm that all orders are cancelled (%s)%s",
-                      err or type(err).__name__, backstop)
+            backstop = (
+                f"; the exchange's dead-man switch cancels them within {self.cfg.cancel_countdown:.0f} s"
+                if self.dead_man.available
+                else ""
+            )
+            log.error(
+                "shutdown could not confirm that all orders are cancelled (%s)%s", err or type(err).__name__, backstop
+            )
             left.append("orders not confirmed cancelled" + backstop)
         if self.state.position.amount:
-            left.append(f"position {self.state.position.amount} {self.symbol} (stopping the bot never closes a position)")
+            left.append(
+                f"position {self.state.position.amount} {self.symbol} (stopping the bot never closes a position)"
+            )
         line = f"left open: {'; '.join(left) or 'nothing'}; {self.describe()}"
         log.info("stopped: %s", line)
         log.info("session summary: %s", self.books.text(self.rules))

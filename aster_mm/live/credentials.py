@@ -3,6 +3,7 @@ turned into the request signer, with the hosts to use; the Telegram alert settin
 
 Every mistake becomes a ValueError naming what is missing or conflicting, never a traceback.
 """
+
 from __future__ import annotations
 
 import os
@@ -56,8 +57,10 @@ def paper_hosts(config: Config) -> tuple[str, str]:
 
 
 def _check_urls(rest: str, ws: str) -> None:
-    for name, value, schemes in (("ASTER_REST_URL", rest, ("http://", "https://")),
-                                 ("ASTER_WS_URL", ws, ("ws://", "wss://"))):
+    for name, value, schemes in (
+        ("ASTER_REST_URL", rest, ("http://", "https://")),
+        ("ASTER_WS_URL", ws, ("ws://", "wss://")),
+    ):
         if not value.startswith(schemes):
             raise ValueError(f"{name} must start with {' or '.join(schemes)}, got {value!r}")
 
@@ -71,24 +74,34 @@ def read_credentials(network: str = "mainnet") -> Credentials:
     has_v3, has_v1 = any(v3.values()), any(v1.values())
     if has_v3 and has_v1:
         given = [n for n, v in (v3 | v1).items() if v]
-        raise ValueError(f"two sets of credentials ({', '.join(given)}): set either ASTER_USER, ASTER_SIGNER and "
-                         "ASTER_SIGNER_KEY (Pro API) or ASTER_API_KEY and ASTER_API_SECRET (V1), not both")
+        raise ValueError(
+            f"two sets of credentials ({', '.join(given)}): set either ASTER_USER, ASTER_SIGNER and "
+            "ASTER_SIGNER_KEY (Pro API) or ASTER_API_KEY and ASTER_API_SECRET (V1), not both"
+        )
     if not has_v3 and not has_v1:
-        raise ValueError("no credentials: set ASTER_USER, ASTER_SIGNER and ASTER_SIGNER_KEY (Pro API agent wallet) "
-                         "or ASTER_API_KEY and ASTER_API_SECRET (existing V1 keys), in the environment or in .env "
-                         "(see .env.example)")
+        raise ValueError(
+            "no credentials: set ASTER_USER, ASTER_SIGNER and ASTER_SIGNER_KEY (Pro API agent wallet) "
+            "or ASTER_API_KEY and ASTER_API_SECRET (existing V1 keys), in the environment or in .env "
+            "(see .env.example)"
+        )
     given = v3 if has_v3 else v1
     missing = [n for n, v in given.items() if not v]
     if missing:
-        raise ValueError(f"{' and '.join(missing)} not set: {'V3' if has_v3 else 'V1'} credentials need "
-                         f"{', '.join(given)}")
+        raise ValueError(
+            f"{' and '.join(missing)} not set: {'V3' if has_v3 else 'V1'} credentials need {', '.join(given)}"
+        )
     default_rest, default_ws, chain_id = NETWORKS[network]
     if has_v1 and network != "mainnet":
-        raise ValueError(f"--network {network} accepts Pro API (V3) credentials only, and ASTER_API_KEY is a V1 "
-                         "key: create an agent wallet on the testnet's API wallet page and set ASTER_USER, "
-                         "ASTER_SIGNER and ASTER_SIGNER_KEY")
-    signer: Signer = (Eip712Signer(v3["ASTER_USER"], v3["ASTER_SIGNER"], v3["ASTER_SIGNER_KEY"], chain_id)
-                      if has_v3 else HmacSigner(v1["ASTER_API_KEY"], v1["ASTER_API_SECRET"]))
+        raise ValueError(
+            f"--network {network} accepts Pro API (V3) credentials only, and ASTER_API_KEY is a V1 "
+            "key: create an agent wallet on the testnet's API wallet page and set ASTER_USER, "
+            "ASTER_SIGNER and ASTER_SIGNER_KEY"
+        )
+    signer: Signer = (
+        Eip712Signer(v3["ASTER_USER"], v3["ASTER_SIGNER"], v3["ASTER_SIGNER_KEY"], chain_id)
+        if has_v3
+        else HmacSigner(v1["ASTER_API_KEY"], v1["ASTER_API_SECRET"])
+    )
     rest = _env("ASTER_REST_URL") or default_rest
     ws = _env("ASTER_WS_URL") or default_ws
     _check_urls(rest, ws)

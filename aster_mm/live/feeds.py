@@ -3,43 +3,55 @@
 Frames are parsed at the edge (`aster_mm.events`) and applied to the state, the order desk and the
 account guard; every applied frame wakes the quoting loop. Each connection reconnects on its own.
 """
+
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Callable
 
-from aster_mm.exchange.client import AsterClient
-from aster_mm.live.account import AccountGuard
 from aster_mm.accounting.books import Books
 from aster_mm.core.config import Timings
+from aster_mm.core.errors import FatalError
 from aster_mm.core.events import MALFORMED, market_frame, parse_account_update, parse_order_update, top_of_book
 from aster_mm.core.spreads import AdaptiveSpreads
+from aster_mm.core.state import LIQUIDATION, Book, StrategyState
+from aster_mm.exchange.client import AsterClient
+from aster_mm.exchange.streams import run_stream
+from aster_mm.live.account import AccountGuard
 from aster_mm.live.execution import OrderDesk
 from aster_mm.ops.metrics import Metrics
-from aster_mm.core.errors import FatalError
-from aster_mm.core.state import LIQUIDATION, Book, StrategyState
-from aster_mm.exchange.streams import run_stream
 
 stream_log = logging.getLogger("stream")
 
 
 class Feeds:
-    def __init__(self, client: AsterClient, ws_url: str, symbol: str, state: StrategyState, desk: OrderDesk,
-                 guard: AccountGuard, timings: Timings, now: Callable[[], float], wake: Callable[[], None],
-                 start_timeout: float, books: Books):
+    def __init__(
+        self,
+        client: AsterClient,
+        ws_url: str,
+        symbol: str,
+        state: StrategyState,
+        desk: OrderDesk,
+        guard: AccountGuard,
+        timings: Timings,
+        now: Callable[[], float],
+        wake: Callable[[], None],
+        start_timeout: float,
+        books: Books,
+    ):
         self.client, self.ws_url, self.symbol, self.state = client, ws_url.rstrip("/"), symbol, state
         self.desk, self.guard, self.t, self.now, self.wake = desk, guard, timings, now, wake
         self.start_timeout, self.books = start_timeout, books
         self.listen_key: str | None = None
         self._user_ws = None
-        self.reconnect_user = False        # set by a handler: leave the user stream and reconnect
-        self.seen = {"market": asyncio.Event(), "user": asyncio.Event()}   # connected at least once
-        self.attempted_at = {"market": now(), "user": now()}   # the last connection attempt: the loop lives
+        self.reconnect_user = False  # set by a handler: leave the user stream and reconnect
+        self.seen = {"market": asyncio.Event(), "user": asyncio.Event()}  # connected at least once
+        self.attempted_at = {"market": now(), "user": now()}  # the last connection attempt: the loop lives
         self.metrics = Metrics()
-        self.spreads: AdaptiveSpreads | None = None   # fed mids and trades when the spreads adapt
+        self.spreads: AdaptiveSpreads | None = None  # fed mids and trades when the spreads adapt
 
     def on_market_message(self, raw: str | bytes) -> None:
         """A depth or mark-price frame. Any frame proves the connection alive; only a changed top of the
@@ -94,9 +106,12 @@ class Feeds:
         self.desk.on_report(report)
         self.books.on_report(report)
         if report.forced and report.trade is not None:
-            self.state.go_close_only(LIQUIDATION, f"liquidation/ADL fill {report.side} {report.trade.qty}@"
-                                     f"{report.trade.price} ({report.client_id}), position now "
-                                     f"{self.state.position.amount}")
+            self.state.go_close_only(
+                LIQUIDATION,
+                f"liquidation/ADL fill {report.side} {report.trade.qty}@"
+                f"{report.trade.price} ({report.client_id}), position now "
+                f"{self.state.position.amount}",
+            )
 
     def _on_account_update(self, msg: dict) -> None:
         update = parse_account_update(msg, self.symbol)
@@ -111,7 +126,7 @@ class Feeds:
         stream_log.info("user: %s %.300s", msg.get("e"), json.dumps(msg))
         if "ac" in msg:
             self.guard.on_leverage_event(msg["ac"]["s"], int(msg["ac"]["l"]))
-        if "ai" in msg:                        # V1 doc: `j` multi-assets mode, `d` dual-side position mode
+        if "ai" in msg:  # V1 doc: `j` multi-assets mode, `d` dual-side position mode
             self.state.hedge_mode = self.state.hedge_mode or bool(msg["ai"].get("d"))
             self.state.modes_stale = True
 
@@ -143,6 +158,7 @@ class Feeds:
         def down() -> None:
             self.state.market_up = False
             self.wake()
+
         await run_stream("market", url, self.on_market_message, up, down, self.t.stale_after, self.t, self.now)
 
     async def user_stream(self) -> None:
@@ -158,7 +174,7 @@ class Feeds:
             self.metrics.connected("user")
             self.seen["user"].set()
             self.state.user_up = True
-            self.state.need_reconcile = True   # whatever happened while we were away
+            self.state.need_reconcile = True  # whatever happened while we were away
             self.books.income.poke()
             self.wake()
 
@@ -166,8 +182,10 @@ class Feeds:
             self._user_ws = None
             self.state.user_up = False
             self.wake()
-        await run_stream("user", url, self.on_user_message, up, down, None, self.t, self.now,
-                         lambda: self.reconnect_user)
+
+        await run_stream(
+            "user", url, self.on_user_message, up, down, None, self.t, self.now, lambda: self.reconnect_user
+        )
 
     async def first_contact(self) -> None:
         """An unreachable WebSocket host at start is as fatal as an unreachable REST host."""
@@ -177,8 +195,10 @@ class Feeds:
                     await seen.wait()
         except TimeoutError:
             down = [name for name, seen in self.seen.items() if not seen.is_set()]
-            raise FatalError(f"no {' and '.join(down)} stream from the WebSocket host {self.ws_url} within "
-                             f"{self.start_timeout:.0f} s of start") from None
+            raise FatalError(
+                f"no {' and '.join(down)} stream from the WebSocket host {self.ws_url} within "
+                f"{self.start_timeout:.0f} s of start"
+            ) from None
 
     async def renew_user_stream(self) -> None:
         self.reconnect_user = True

@@ -3,18 +3,19 @@
 Run after every user-stream reconnect and as a periodic sweep, so nothing that happened while a
 stream was down is forgotten.
 """
+
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Callable
 
-from aster_mm.exchange.client import AsterClient
 from aster_mm.core.config import Timings
-from aster_mm.live.execution import OrderDesk, is_ours
 from aster_mm.core.orders import OrderState
 from aster_mm.core.state import StrategyState
+from aster_mm.exchange.client import AsterClient
+from aster_mm.live.execution import OrderDesk, is_ours
 
 log = logging.getLogger("mm")
 
@@ -28,8 +29,15 @@ def margin_type_of(row: dict) -> str | None:
 
 
 class Reconciler:
-    def __init__(self, client: AsterClient, symbol: str, state: StrategyState, desk: OrderDesk,
-                 timings: Timings, now: Callable[[], float]):
+    def __init__(
+        self,
+        client: AsterClient,
+        symbol: str,
+        state: StrategyState,
+        desk: OrderDesk,
+        timings: Timings,
+        now: Callable[[], float],
+    ):
         self.client, self.symbol, self.state, self.desk, self.t, self.now = client, symbol, state, desk, timings, now
         self.next_sweep = 0.0
 
@@ -52,11 +60,15 @@ class Reconciler:
         elif self.state.position.apply_unstamped(amount, sent_ms):
             self._adopt_prices(row)
         else:
-            log.info("position read %s lacks the exchange's time and disagrees with recent stream fills "
-                     "(%s): reading again shortly", amount, self.state.position.amount)
+            log.info(
+                "position read %s lacks the exchange's time and disagrees with recent stream fills "
+                "(%s): reading again shortly",
+                amount,
+                self.state.position.amount,
+            )
             self.next_sweep = min(self.next_sweep, self.now() + 1.0)
             return
-        for order, filled in seen:        # the snapshot includes every fill reported before the read
+        for order, filled in seen:  # the snapshot includes every fill reported before the read
             order.traded = max(order.traded, filled)
 
     def _adopt_prices(self, row: dict) -> None:
@@ -66,17 +78,17 @@ class Reconciler:
     async def reconcile(self) -> None:
         """Adopt the exchange's truth: position, wallet, the state of our order, strays."""
         st = self.state
-        st.need_reconcile = False          # now: a reconnect while we read asks for another round
+        st.need_reconcile = False  # now: a reconnect while we read asks for another round
         await self.refresh_position()
         st.balances = await self.client.wallet_balances()
-        st.wallet_dirty = True             # `available` is re-read before the next opening order
+        st.wallet_dirty = True  # `available` is re-read before the next opening order
         live = st.live
         if live is not None and live.state != OrderState.UNKNOWN:
             resp = await self.client.query_order(self.symbol, client_order_id=live.client_id)
             if resp is not None:
                 self.desk.apply_rest(live, resp)
         await self._find_strays()
-        self.next_sweep = self.now() + self.t.sweep_every   # this was a sweep
+        self.next_sweep = self.now() + self.t.sweep_every  # this was a sweep
 
     async def _find_strays(self) -> None:
         live = self.state.live

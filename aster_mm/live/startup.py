@@ -1,11 +1,13 @@
 """Start-up against a struggling exchange: keep trying what may pass (the network, 5xx, 403/429/418
 limits) until a deadline, give up at once on what will not (rejected credentials, an unknown symbol)."""
+
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from typing import Awaitable, Callable, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from aster_mm.core.errors import FatalError
 from aster_mm.exchange.client import ExchangeError, RateLimitError, UnknownOutcomeError
@@ -24,9 +26,13 @@ def fatal_reason(err: ExchangeError) -> str | None:
     return f"cannot start: {err}"
 
 
-async def retry_until(action: Callable[[], Awaitable[T]], timeout: float, max_pause: float,
-                      clock: Callable[[], float] = time.monotonic,
-                      sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> T:
+async def retry_until(
+    action: Callable[[], Awaitable[T]],
+    timeout: float,
+    max_pause: float,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> T:
     """Run `action` until it succeeds; FatalError on a final error or when `timeout` seconds have passed."""
     deadline, pause = clock() + timeout, 0.5
     while True:

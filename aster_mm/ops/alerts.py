@@ -6,14 +6,15 @@ minute, each delivery is retried a bounded number of times, and `close()` flushe
 so an alert never holds up shutdown. The webhook URL and the Telegram token are secrets: they are
 never logged, and removed from any text before it is sent.
 """
+
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import aiohttp
 
@@ -27,6 +28,7 @@ TELEGRAM_API_URL = "https://api.telegram.org"
 @dataclass(frozen=True)
 class Sink:
     """One destination: where to POST and how to wrap the text. `name` is what the log may show."""
+
     name: str
     url: str = field(repr=False)
     body: Callable[[str], dict] = field(repr=False)
@@ -39,22 +41,36 @@ def webhook_sink(url: str) -> Sink:
 
 
 def telegram_sink(token: str, chat_id: str, api_url: str = TELEGRAM_API_URL) -> Sink:
-    return Sink("telegram", f"{api_url.rstrip('/')}/bot{token}/sendMessage",
-                lambda text: {"chat_id": chat_id, "text": text, "disable_web_page_preview": True}, (token,))
+    return Sink(
+        "telegram",
+        f"{api_url.rstrip('/')}/bot{token}/sendMessage",
+        lambda text: {"chat_id": chat_id, "text": text, "disable_web_page_preview": True},
+        (token,),
+    )
 
 
 class Alerts:
-    def __init__(self, sinks: list[Sink], prefix: str = "aster-mm", *, per_minute: int = 10, limit: int = 100,
-                 attempts: int = 3, retry_delay: float = 1.0, timeout: float = 5.0, metrics: Metrics | None = None,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        sinks: list[Sink],
+        prefix: str = "aster-mm",
+        *,
+        per_minute: int = 10,
+        limit: int = 100,
+        attempts: int = 3,
+        retry_delay: float = 1.0,
+        timeout: float = 5.0,
+        metrics: Metrics | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.sinks, self.prefix = sinks, prefix
         self.per_minute, self.limit, self.attempts, self.retry_delay = per_minute, limit, attempts, retry_delay
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self.metrics, self.clock = metrics or Metrics(), clock
-        self._pending: OrderedDict[str, int] = OrderedDict()    # text -> how many times it was sent
+        self._pending: OrderedDict[str, int] = OrderedDict()  # text -> how many times it was sent
         self._sent_at: deque[float] = deque()
         self._wake = asyncio.Event()
-        self._idle = asyncio.Event()                            # nothing pending, nothing being delivered
+        self._idle = asyncio.Event()  # nothing pending, nothing being delivered
         self._idle.set()
         self._task: asyncio.Task | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -77,7 +93,7 @@ class Alerts:
         self._idle.clear()
         self._wake.set()
 
-    async def __aenter__(self) -> "Alerts":
+    async def __aenter__(self) -> Alerts:
         if self.sinks:
             self._session = aiohttp.ClientSession(timeout=self.timeout)
             self._task = asyncio.create_task(self._run(), name="alerts")
@@ -126,7 +142,7 @@ class Alerts:
         for sink in self.sinks:
             for secret in sink.secrets:
                 text = text.replace(secret, "***")
-        return text[:3500]                       # Telegram refuses more than 4096 characters
+        return text[:3500]  # Telegram refuses more than 4096 characters
 
     async def _deliver(self, text: str) -> None:
         for sink in self.sinks:
@@ -145,9 +161,9 @@ class Alerts:
                         return True
                     reason = f"HTTP {resp.status}"
                     if resp.status < 500 and resp.status != 429:
-                        break                   # a bad token or chat id: trying again will not help
+                        break  # a bad token or chat id: trying again will not help
             except (aiohttp.ClientError, TimeoutError) as err:
-                reason = type(err).__name__     # its text may hold the URL, and so the token
+                reason = type(err).__name__  # its text may hold the URL, and so the token
             if attempt < self.attempts:
                 await asyncio.sleep(self.retry_delay * 2 ** (attempt - 1))
         log.warning("alert to %s failed (%s): dropped", sink.name, reason)

@@ -9,6 +9,7 @@ it is on the wire. Off a loop (start-up, exit, another thread) records are writt
 `logging.shutdown` at exit writes what is still queued, so nothing is lost on a normal or fatal exit
 (a SIGKILL can lose the last few milliseconds).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -17,7 +18,7 @@ import logging.handlers
 import sys
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-FLUSH_AFTER = 0.005       # seconds: longer than a requote on loopback, short enough to read live
+FLUSH_AFTER = 0.005  # seconds: longer than a requote on loopback, short enough to read live
 
 
 class DeferredHandler(logging.Handler):
@@ -27,7 +28,7 @@ class DeferredHandler(logging.Handler):
         super().__init__()
         self.targets, self.flush_after = targets, flush_after
         self.pending: list[logging.LogRecord] = []
-        self.flush_on: asyncio.AbstractEventLoop | None = None   # the loop a flush is scheduled on
+        self.flush_on: asyncio.AbstractEventLoop | None = None  # the loop a flush is scheduled on
 
     def emit(self, record: logging.LogRecord) -> None:
         # The text as of now: an argument read later could have changed (QueueHandler does the same).
@@ -38,7 +39,7 @@ class DeferredHandler(logging.Handler):
         except RuntimeError:
             self.flush()
             return
-        if self.flush_on is not loop:      # none scheduled, or on a loop that has since ended
+        if self.flush_on is not loop:  # none scheduled, or on a loop that has since ended
             self.flush_on = loop
             loop.call_later(self.flush_after, self.flush)
 
@@ -65,8 +66,10 @@ def setup_logging(path: str, level: str) -> None:
     root.handlers.clear()
     root.setLevel(level)
     fmt = logging.Formatter(FORMAT)
-    targets = [logging.StreamHandler(sys.stdout),
-               logging.handlers.RotatingFileHandler(path, maxBytes=10_000_000, backupCount=5)]
+    targets = [
+        logging.StreamHandler(sys.stdout),
+        logging.handlers.RotatingFileHandler(path, maxBytes=10_000_000, backupCount=5),
+    ]
     for target in targets:
         target.setFormatter(fmt)
     root.addHandler(DeferredHandler(targets))

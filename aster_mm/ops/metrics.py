@@ -7,12 +7,13 @@ at all: `Collector` reads them through a `Snapshot` callback when Prometheus scr
 provides the registry and the exposition format; the scrape is served on the bot's own event loop
 (`serve`), so no thread ever reads a half-written figure.
 """
+
 from __future__ import annotations
 
 import logging
 from bisect import bisect_left
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -30,13 +31,14 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0
 
 class Histogram:
     """Per-bucket counts (made cumulative only at scrape time) and a sum: O(log buckets) to observe."""
+
     __slots__ = ("bounds", "counts", "sum")
 
     def __init__(self, bounds: tuple[float, ...] = LATENCY_BUCKETS):
         self.bounds, self.counts, self.sum = bounds, [0] * (len(bounds) + 1), 0.0
 
     def observe(self, value: float) -> None:
-        self.counts[bisect_left(self.bounds, value)] += 1     # `le` buckets: a value on a bound is in it
+        self.counts[bisect_left(self.bounds, value)] += 1  # `le` buckets: a value on a bound is in it
         self.sum += value
 
     def buckets(self) -> list[tuple[str, int]]:
@@ -50,6 +52,7 @@ class Histogram:
 @dataclass
 class Snapshot:
     """What a scrape reads from the live bot (nothing of it is copied on the quoting path)."""
+
     position: float = 0.0
     entry_price: float | None = None
     mode: str = "BUY"
@@ -57,7 +60,7 @@ class Snapshot:
     market_data_age_s: float | None = None
     streams_up: dict[str, bool] = field(default_factory=dict)
     loop_heartbeat_age_s: float | None = None
-    estimators: dict[str, float] = field(default_factory=dict)   # the adaptive model's, when it is on
+    estimators: dict[str, float] = field(default_factory=dict)  # the adaptive model's, when it is on
 
 
 class Metrics:
@@ -91,7 +94,7 @@ class Metrics:
 
     def observe_rest(self, endpoint: str, seconds: float) -> None:
         hist = self.rest.get(endpoint)
-        if hist is None:                   # one per endpoint the client uses: a couple of dozen at most
+        if hist is None:  # one per endpoint the client uses: a couple of dozen at most
             hist = self.rest[endpoint] = Histogram()
         hist.observe(seconds)
 
@@ -99,8 +102,15 @@ class Metrics:
         self.connects[stream] = self.connects.get(stream, 0) + 1
 
     # ----- the ledger's hook -----
-    def set_pnl(self, *, realized: float | None = None, unrealized: float | None = None, fees: float | None = None,
-                funding: float | None = None, net: float | None = None) -> None:
+    def set_pnl(
+        self,
+        *,
+        realized: float | None = None,
+        unrealized: float | None = None,
+        fees: float | None = None,
+        funding: float | None = None,
+        net: float | None = None,
+    ) -> None:
         """The ledger's figures in the quote asset (fees and funding as costs are negative). Called with
         the status line (`Ops.pnl`), not per fill; None leaves a figure as it was."""
         for kind, value in zip(PNL_KINDS, (realized, unrealized, fees, funding, net)):
@@ -139,18 +149,26 @@ class Collector:
         for (side, liq), n in m.fills.items():
             fills.add_metric([side, liq], n)
         yield fills
-        orders = CounterMetricFamily(f"{PREFIX}_orders", "Order requests by outcome (sent, modified, rejected, unknown) "
-                                     "and finished orders by final state", labels=["outcome"])
+        orders = CounterMetricFamily(
+            f"{PREFIX}_orders",
+            "Order requests by outcome (sent, modified, rejected, unknown) and finished orders by final state",
+            labels=["outcome"],
+        )
         for outcome, n in m.orders.items():
             orders.add_metric([outcome], n)
         yield orders
-        yield self._histogram("requote_seconds", "From the quoting loop waking to the answer to the new or "
-                              "modified order",
-                              {(): m.requote}, ())
-        yield self._histogram("rest_request_seconds", "REST round trip by endpoint",
-                              {(k,): h for k, h in m.rest.items()}, ("endpoint",))
-        connects = CounterMetricFamily(f"{PREFIX}_stream_reconnects", "WebSocket reconnections after the first "
-                                       "connection", labels=["stream"])
+        yield self._histogram(
+            "requote_seconds",
+            "From the quoting loop waking to the answer to the new or modified order",
+            {(): m.requote},
+            (),
+        )
+        yield self._histogram(
+            "rest_request_seconds", "REST round trip by endpoint", {(k,): h for k, h in m.rest.items()}, ("endpoint",)
+        )
+        connects = CounterMetricFamily(
+            f"{PREFIX}_stream_reconnects", "WebSocket reconnections after the first connection", labels=["stream"]
+        )
         up = GaugeMetricFamily(f"{PREFIX}_stream_up", "1 while the stream is connected", labels=["stream"])
         for name, n in m.connects.items():
             connects.add_metric([name], max(n - 1, 0))
@@ -158,17 +176,15 @@ class Collector:
         yield connects
         yield up
         yield _gauge("market_data_age_seconds", "Seconds since the last market frame", snap.market_data_age_s)
-        yield _gauge("loop_heartbeat_age_seconds", "Seconds since the quoting loop last ran",
-                     snap.loop_heartbeat_age_s)
-        yield _gauge("used_weight_1m", "The exchange's request weight used in the current minute",
-                     snap.used_weight_1m)
+        yield _gauge("loop_heartbeat_age_seconds", "Seconds since the quoting loop last ran", snap.loop_heartbeat_age_s)
+        yield _gauge("used_weight_1m", "The exchange's request weight used in the current minute", snap.used_weight_1m)
         alerts = CounterMetricFamily(f"{PREFIX}_alerts", "Alert messages by outcome", labels=["outcome"])
         for outcome, n in m.alerts.items():
             alerts.add_metric([outcome], n)
         yield alerts
         est = GaugeMetricFamily(f"{PREFIX}_estimator", "The adaptive model's estimates", labels=["name"])
         for name, value in snap.estimators.items():
-            if isinstance(value, (int, float)):        # bools too: warm is 1
+            if isinstance(value, (int, float)):  # bools too: warm is 1
                 est.add_metric([name], float(value))
         yield est
 

@@ -4,12 +4,13 @@ A few lines of socket code instead of a dependency: one AF_UNIX datagram per mes
 named by NOTIFY_SOCKET ('@' at the start means the abstract namespace). Without NOTIFY_SOCKET (not
 run by systemd, or Type=simple) every call does nothing. Sending never blocks and never raises.
 """
+
 from __future__ import annotations
 
 import logging
 import os
 import socket
-from typing import Mapping
+from collections.abc import Mapping
 
 log = logging.getLogger("mm")
 
@@ -29,7 +30,7 @@ class Notifier:
             self._sock.setblocking(False)
 
     @classmethod
-    def from_environ(cls, env: Mapping[str, str] = os.environ) -> "Notifier":
+    def from_environ(cls, env: Mapping[str, str] = os.environ) -> Notifier:
         return cls(env.get("NOTIFY_SOCKET") or None)
 
     @property
@@ -43,7 +44,7 @@ class Notifier:
         try:
             self._sock.sendto("\n".join(f.replace("\n", " ") for f in fields).encode(), self.address)
         except OSError as err:
-            if not self._failed:               # say it once, not every watchdog period
+            if not self._failed:  # say it once, not every watchdog period
                 log.warning("systemd notify failed: %s", err.strerror or type(err).__name__)
                 self._failed = True
             return False

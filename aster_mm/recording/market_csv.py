@@ -15,11 +15,12 @@ new run appended to an existing file), else 0. The flagged row is itself good da
 ignores the column loses nothing; a reader that cares must not assume continuity between the previous
 row and the flagged one.
 """
+
 from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
@@ -42,9 +43,10 @@ class WriteError(Exception):
 @dataclass(frozen=True)
 class Book:
     """One partial-depth frame."""
-    received: float            # local unix time of receipt, s
-    update_id: int             # u: last update id
-    event_ms: int              # E: event time
+
+    received: float  # local unix time of receipt, s
+    update_id: int  # u: last update id
+    event_ms: int  # E: event time
     transaction_ms: int | None  # T: transaction time (absent on some streams)
     bids: tuple[tuple[Decimal, Decimal], ...]  # b: (price, qty), best first
     asks: tuple[tuple[Decimal, Decimal], ...]  # a: (price, qty), best first
@@ -53,13 +55,14 @@ class Book:
 @dataclass(frozen=True)
 class Trade:
     """One aggregate trade."""
-    received: float   # local unix time of receipt, s
-    trade_id: int     # a: aggregate trade id
-    trade_ms: int     # T: trade time
-    event_ms: int     # E: event time
-    side: str         # aggressor, "buy" or "sell" (m true: the buyer was the maker, so a seller hit)
-    price: Decimal    # p
-    qty: Decimal      # q
+
+    received: float  # local unix time of receipt, s
+    trade_id: int  # a: aggregate trade id
+    trade_ms: int  # T: trade time
+    event_ms: int  # E: event time
+    side: str  # aggressor, "buy" or "sell" (m true: the buyer was the maker, so a seller hit)
+    price: Decimal  # p
+    qty: Decimal  # q
 
 
 def num(d: Decimal) -> str:
@@ -82,12 +85,19 @@ def price_row(book: Book) -> list[str] | None:
 
 
 def trade_row(trade: Trade) -> list[str]:
-    return [str(trade.trade_id), str(trade.trade_ms), trade.side, num(trade.price), num(trade.qty),
-            str(trade.event_ms), f"{trade.received:.6f}"]
+    return [
+        str(trade.trade_id),
+        str(trade.trade_ms),
+        trade.side,
+        num(trade.price),
+        num(trade.qty),
+        str(trade.event_ms),
+        f"{trade.received:.6f}",
+    ]
 
 
 def utc_day(t: float) -> str:
-    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%d")
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d")
 
 
 class DayFiles:
@@ -100,9 +110,9 @@ class DayFiles:
     def __init__(self, out_dir: Path, symbol: str):
         self.out_dir, self.symbol = Path(out_dir), symbol
         self.day: str | None = None
-        self.rows = dict.fromkeys(KINDS, 0)   # rows written this run, all days
+        self.rows = dict.fromkeys(KINDS, 0)  # rows written this run, all days
         self._files: dict[str, TextIO] = {}
-        self._writers: dict[str, Any] = {}   # csv writers
+        self._writers: dict[str, Any] = {}  # csv writers
         self._gap_pending: set[str] = set()
 
     def path(self, kind: str, day: str | None = None) -> Path:
@@ -133,7 +143,7 @@ class DayFiles:
 
     def close(self) -> None:
         files, self._files, self._writers = self._files, {}, {}
-        for kind, f in files.items():
+        for f in files.values():
             try:
                 f.close()
             except OSError as err:
@@ -149,7 +159,7 @@ class DayFiles:
                 appending = path.exists() and path.stat().st_size > 0
                 if appending:
                     self._check_header(path, HEADERS[kind])
-                    self._gap_pending.add(kind)   # whatever happened between the runs is missing
+                    self._gap_pending.add(kind)  # whatever happened between the runs is missing
                 f = open(path, "a", newline="", encoding="utf-8")
             except OSError as err:
                 raise WriteError(f"cannot open {path}: {err.strerror or err}") from err

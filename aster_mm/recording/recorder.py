@@ -9,6 +9,7 @@ flags the first row of each file after it (gap=1). Files are flushed every secon
 Exit status: 0 done (--minutes) or stopped (SIGINT/SIGTERM), 1 the files cannot be written,
 2 a bad option or a stream the exchange refuses (e.g. an unknown symbol).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,14 +50,20 @@ def parse_frame(text: str | bytes, received: float) -> Book | Trade | None:
         data = msg.get("data", msg)
         kind = data.get("e")
         if kind == "depthUpdate":
-            return Book(received, int(data["u"]), int(data["E"]),
-                        int(data["T"]) if "T" in data else None,
-                        _levels(data["b"]), _levels(data["a"]))
+            return Book(
+                received,
+                int(data["u"]),
+                int(data["E"]),
+                int(data["T"]) if "T" in data else None,
+                _levels(data["b"]),
+                _levels(data["a"]),
+            )
         if kind == "aggTrade":
             # m: the buyer is the maker, so the aggressor sold
             side = "sell" if _flag(data["m"]) else "buy"
-            return Trade(received, int(data["a"]), int(data["T"]), int(data["E"]), side,
-                         Decimal(data["p"]), Decimal(data["q"]))
+            return Trade(
+                received, int(data["a"]), int(data["T"]), int(data["E"]), side, Decimal(data["p"]), Decimal(data["q"])
+            )
         return None
     except (AttributeError, KeyError, TypeError, IndexError, InvalidOperation, ValueError) as err:
         raise ValueError(f"malformed frame ({type(err).__name__}: {err}): {str(text)[:200]}") from None
@@ -85,15 +92,23 @@ class Recorder:
     until a condition on them holds.
     """
 
-    def __init__(self, symbol: str, out_dir: Path, ws_url: str = DEFAULT_WS_URL,
-                 clock: Callable[[], float] = time.time, flush_every: float = 1.0,
-                 reconnect_first: float = 0.5, reconnect_max: float = 30.0, stable_after: float = 30.0):
+    def __init__(
+        self,
+        symbol: str,
+        out_dir: Path,
+        ws_url: str = DEFAULT_WS_URL,
+        clock: Callable[[], float] = time.time,
+        flush_every: float = 1.0,
+        reconnect_first: float = 0.5,
+        reconnect_max: float = 30.0,
+        stable_after: float = 30.0,
+    ):
         self.symbol, self.url = symbol, stream_url(ws_url, symbol)
         self.files = DayFiles(out_dir, symbol)
         self.clock, self.flush_every = clock, flush_every
         self.reconnect_first, self.reconnect_max, self.stable_after = reconnect_first, reconnect_max, stable_after
         self.books = self.trades = self.gaps = self.connections = self.bad_frames = 0
-        self._lost_at: float | None = None     # local time the stream was lost, until it is back
+        self._lost_at: float | None = None  # local time the stream was lost, until it is back
         self._last_trade_id: int | None = None
         self._stopping = asyncio.Event()
         self._changed = asyncio.Event()
@@ -106,13 +121,15 @@ class Recorder:
         loop = asyncio.get_running_loop()
         timer = loop.call_later(duration, self.stop) if duration is not None else None
         log.info("recording %s from %s into %s", self.symbol, self.url, self.files.out_dir)
-        tasks = [asyncio.create_task(self._stream_forever(), name="stream"),
-                 asyncio.create_task(self._flush_forever(), name="flush"),
-                 asyncio.create_task(self._stopping.wait(), name="stop")]
+        tasks = [
+            asyncio.create_task(self._stream_forever(), name="stream"),
+            asyncio.create_task(self._flush_forever(), name="flush"),
+            asyncio.create_task(self._stopping.wait(), name="stop"),
+        ]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
-                task.result()   # re-raises what ended the stream or the flusher
+                task.result()  # re-raises what ended the stream or the flusher
         finally:
             if timer is not None:
                 timer.cancel()
@@ -143,33 +160,40 @@ class Recorder:
         while True:
             opened = None
             try:
-                async with websockets.connect(self.url, open_timeout=10, close_timeout=1, ping_interval=20,
-                                              ping_timeout=20, max_size=2**22) as ws:
+                async with websockets.connect(
+                    self.url, open_timeout=10, close_timeout=1, ping_interval=20, ping_timeout=20, max_size=2**22
+                ) as ws:
                     opened = loop.time()
                     self._on_connected()
                     async for message in ws:
                         self._on_message(message)
-                reason = f"closed by the exchange (code {ws.close_code}{': ' + ws.close_reason if ws.close_reason else ''})"
+                reason = (
+                    f"closed by the exchange (code {ws.close_code}{': ' + ws.close_reason if ws.close_reason else ''})"
+                )
             except websockets.InvalidStatus as err:
                 status = err.response.status_code
                 if status in (400, 404) and self.connections == 0:
-                    raise StreamRefused(f"the exchange refused {self.url} with HTTP {status}: "
-                                        f"is {self.symbol} listed there?") from None
+                    raise StreamRefused(
+                        f"the exchange refused {self.url} with HTTP {status}: is {self.symbol} listed there?"
+                    ) from None
                 reason = f"handshake refused with HTTP {status}"
             except (OSError, websockets.WebSocketException, TimeoutError) as err:
                 reason = str(err) or type(err).__name__
             if opened is not None and loop.time() - opened >= self.stable_after:
                 delay = self.reconnect_first
             self._on_lost(reason, delay)
-            await asyncio.sleep(delay)   # backoff before the next attempt
+            await asyncio.sleep(delay)  # backoff before the next attempt
             delay = min(delay * 2, self.reconnect_max)
 
     def _on_connected(self) -> None:
         self.connections += 1
         if self._lost_at is not None:
             self.gaps += 1
-            log.warning("gap %d: market stream back after %.1f s; the first rows after it have gap=1",
-                        self.gaps, self.clock() - self._lost_at)
+            log.warning(
+                "gap %d: market stream back after %.1f s; the first rows after it have gap=1",
+                self.gaps,
+                self.clock() - self._lost_at,
+            )
             self._lost_at = None
         else:
             log.info("market stream connected")
@@ -211,10 +235,12 @@ class Recorder:
 # ------------------------------------------------------------------------------ CLI
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="record.py", description="Record Aster futures depth (top 10, 100 ms) and aggregate trades "
+        prog="record.py",
+        description="Record Aster futures depth (top 10, 100 ms) and aggregate trades "
         "to daily CSV files (public streams, no API key).",
         epilog=f"The WebSocket host is --ws-url, else ASTER_WS_URL, else {DEFAULT_WS_URL}. "
-        "Exit status: 0 done or stopped, 1 cannot write, 2 bad option or refused stream.")
+        "Exit status: 0 done or stopped, 1 cannot write, 2 bad option or refused stream.",
+    )
     parser.add_argument("--symbol", required=True, help="e.g. ETHUSDT")
     parser.add_argument("--out", required=True, type=Path, help="output directory (one folder per UTC day)")
     parser.add_argument("--minutes", type=float, help="stop after this many minutes (default: until stopped)")
@@ -248,8 +274,7 @@ async def record(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parse_args(argv, parser)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("websockets").setLevel(logging.WARNING)
     try:
         asyncio.run(record(args))
@@ -259,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     except WriteError as err:
         print(f"record.py: error: {err}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:   # Ctrl+C before the handlers were installed: nothing recorded yet
+    except KeyboardInterrupt:  # Ctrl+C before the handlers were installed: nothing recorded yet
         pass
     return 0
 

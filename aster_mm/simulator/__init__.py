@@ -7,10 +7,19 @@ trade against it unchanged. Layers, each importing only those below it:
   (a real exchange's public streams, for paper trading).
 It shares no code with the bot.
 """
+
 from .exchange import SimExchange
 from .live_feed import LiveFeed
 from .markets import MarketSetupError, ReplayMarket, SyntheticMarket, symbol_table, synthetic_spec
 from .orders import SymbolSpec
 
-__all__ = ["LiveFeed", "MarketSetupError", "ReplayMarket", "SimExchange", "SymbolSpec", "SyntheticMarket",
-           "symbol_table", "synthetic_spec"]
+__all__ = [
+    "LiveFeed",
+    "MarketSetupError",
+    "ReplayMarket",
+    "SimExchange",
+    "SymbolSpec",
+    "SyntheticMarket",
+    "symbol_table",
+    "synthetic_spec",
+]

@@ -11,6 +11,7 @@ shows LONG and SHORT rows, and orders must name a positionSide and may not send 
 -1106). The simulator keeps one net position underneath; it only needs to refuse what hedge mode
 refuses.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -68,11 +69,12 @@ class Stats:
     notional_volume: Decimal = ZERO
     realized_pnl: Decimal = ZERO
     fees: Decimal = ZERO
-    funding: Decimal = ZERO   # funding fees received (negative: paid)
+    funding: Decimal = ZERO  # funding fees received (negative: paid)
     max_abs_position: Decimal = ZERO
 
-    def record_fill(self, side: str, qty: Decimal, price: Decimal, realized: Decimal, fee: Decimal,
-                    position: Decimal) -> None:
+    def record_fill(
+        self, side: str, qty: Decimal, price: Decimal, realized: Decimal, fee: Decimal, position: Decimal
+    ) -> None:
         self.fills += 1
         if side == "BUY":
             self.buy_volume += qty
@@ -85,8 +87,14 @@ class Stats:
 
 
 class Accounts:
-    def __init__(self, symbols: dict[str, SymbolSpec], books: dict[str, Book],
-                 balances: dict[str, Any] | None, maker_fee: Decimal, taker_fee: Decimal):
+    def __init__(
+        self,
+        symbols: dict[str, SymbolSpec],
+        books: dict[str, Book],
+        balances: dict[str, Any] | None,
+        maker_fee: Decimal,
+        taker_fee: Decimal,
+    ):
         start = balances if balances is not None else {"USDT": Decimal("10000"), "USDF": ZERO}
         self.wallet = {"USDT": ZERO, "USDF": ZERO} | {a: to_dec(v) for a, v in start.items()}
         self.maker_fee, self.taker_fee = to_dec(maker_fee), to_dec(taker_fee)
@@ -95,13 +103,22 @@ class Accounts:
         self.stats = {s: Stats() for s in symbols}
         self.history = History()
         self.multi_assets = False
-        self.dual_side = False             # hedge mode
-        self.stamp_positions = True        # False: positionRisk updateTime is 0, as in the docs' example
-        self.reduce_only_only = False      # the account may place reduce-only orders only (-4087)
-        self.leverage_locked = False       # leverage changes refused (-4161), as with an isolated position
+        self.dual_side = False  # hedge mode
+        self.stamp_positions = True  # False: positionRisk updateTime is 0, as in the docs' example
+        self.reduce_only_only = False  # the account may place reduce-only orders only (-4087)
+        self.leverage_locked = False  # leverage changes refused (-4161), as with an isolated position
 
-    def settle_fill(self, symbol: str, side: str, qty: Decimal, price: Decimal, maker: bool,
-                    now: int, trade_id: int = 0, order_id: int = 0) -> tuple[Decimal, Decimal]:
+    def settle_fill(
+        self,
+        symbol: str,
+        side: str,
+        qty: Decimal,
+        price: Decimal,
+        maker: bool,
+        now: int,
+        trade_id: int = 0,
+        order_id: int = 0,
+    ) -> tuple[Decimal, Decimal]:
         """Book a fill on the position, the USDT wallet, the statistics and the account's history;
         returns (realized, fee)."""
         fee = price * qty * (self.maker_fee if maker else self.taker_fee)
@@ -140,8 +157,9 @@ class Accounts:
         return sum((abs(p.amt) * p.entry / p.leverage for p in self.positions.values()), ZERO)
 
     def order_margin(self, open_orders: Iterable[Order]) -> Decimal:
-        return sum((o.price * o.remaining / self.positions[o.symbol].leverage
-                    for o in open_orders if not o.reduce_only), ZERO)
+        return sum(
+            (o.price * o.remaining / self.positions[o.symbol].leverage for o in open_orders if not o.reduce_only), ZERO
+        )
 
     def collateral(self) -> Decimal:
         usdf = self.wallet["USDF"] * USDF_HAIRCUT if self.multi_assets else ZERO
@@ -165,22 +183,39 @@ class Accounts:
         if not self.dual_side:
             return [row]
         amt = self.positions[symbol].amt
-        return [{**row, "positionSide": "LONG", "positionAmt": fmt(max(amt, ZERO))},
-                {**row, "positionSide": "SHORT", "positionAmt": fmt(min(amt, ZERO))}]
+        return [
+            {**row, "positionSide": "LONG", "positionAmt": fmt(max(amt, ZERO))},
+            {**row, "positionSide": "SHORT", "positionAmt": fmt(min(amt, ZERO))},
+        ]
 
     def position_dict(self, symbol: str) -> dict:
         pos, mark = self.positions[symbol], self.mark(symbol)
-        return {"symbol": symbol, "positionAmt": fmt(pos.amt), "entryPrice": fmt(round(pos.entry, 8)),
-                "markPrice": fmt(round(mark, 8)), "unRealizedProfit": fmt(round(self.unrealized(symbol), 8)),
-                "liquidationPrice": "0", "leverage": str(pos.leverage),
-                "maxNotionalValue": fmt(MAX_NOTIONAL), "marginType": pos.margin_type, "isolatedMargin": "0",
-                "isAutoAddMargin": "false", "positionSide": "BOTH", "notional": fmt(round(pos.amt * mark, 8)),
-                "isolatedWallet": "0", "updateTime": pos.update_time if self.stamp_positions else 0}
+        return {
+            "symbol": symbol,
+            "positionAmt": fmt(pos.amt),
+            "entryPrice": fmt(round(pos.entry, 8)),
+            "markPrice": fmt(round(mark, 8)),
+            "unRealizedProfit": fmt(round(self.unrealized(symbol), 8)),
+            "liquidationPrice": "0",
+            "leverage": str(pos.leverage),
+            "maxNotionalValue": fmt(MAX_NOTIONAL),
+            "marginType": pos.margin_type,
+            "isolatedMargin": "0",
+            "isAutoAddMargin": "false",
+            "positionSide": "BOTH",
+            "notional": fmt(round(pos.amt * mark, 8)),
+            "isolatedWallet": "0",
+            "updateTime": pos.update_time if self.stamp_positions else 0,
+        }
 
     def account_update(self, symbol: str, now: int, t: int) -> dict:
         balances = [{"a": a, "wb": fmt(w), "cw": fmt(w), "bc": "0"} for a, w in self.wallet.items()]
-        return {"e": "ACCOUNT_UPDATE", "E": now, "T": t, "a": {"m": "ORDER", "B": balances,
-                                                               "P": [self._position_event(symbol)]}}
+        return {
+            "e": "ACCOUNT_UPDATE",
+            "E": now,
+            "T": t,
+            "a": {"m": "ORDER", "B": balances, "P": [self._position_event(symbol)]},
+        }
 
     def funding_update(self, symbol: str, amount: Decimal, now: int) -> dict:
         """The ACCOUNT_UPDATE of a funding payment. V1 doc, "Event: Balance and Position Update": in a
@@ -194,17 +229,34 @@ class Accounts:
 
     def _position_event(self, symbol: str) -> dict:
         pos = self.positions[symbol]
-        return {"s": symbol, "pa": fmt(pos.amt), "ep": fmt(round(pos.entry, 8)), "cr": fmt(pos.realized),
-                "up": fmt(round(self.unrealized(symbol), 8)), "mt": pos.margin_type, "iw": "0", "ps": "BOTH"}
+        return {
+            "s": symbol,
+            "pa": fmt(pos.amt),
+            "ep": fmt(round(pos.entry, 8)),
+            "cr": fmt(pos.realized),
+            "up": fmt(round(self.unrealized(symbol), 8)),
+            "mt": pos.margin_type,
+            "iw": "0",
+            "ps": "BOTH",
+        }
 
     def balance_rows(self, open_orders: list[Order], now: int) -> list:
         """The body of GET /fapi/v2/balance."""
         upnl = self.total_unrealized()
-        return [{"accountAlias": "SimAccount", "asset": a, "balance": fmt(w), "crossWalletBalance": fmt(w),
-                 "crossUnPnl": fmt(round(upnl if a == "USDT" else ZERO, 8)),
-                 "availableBalance": fmt(round(self.asset_available(a, open_orders), 8)),
-                 "maxWithdrawAmount": fmt(round(self.asset_available(a, open_orders), 8)),
-                 "marginAvailable": True, "updateTime": now} for a, w in self.wallet.items()]
+        return [
+            {
+                "accountAlias": "SimAccount",
+                "asset": a,
+                "balance": fmt(w),
+                "crossWalletBalance": fmt(w),
+                "crossUnPnl": fmt(round(upnl if a == "USDT" else ZERO, 8)),
+                "availableBalance": fmt(round(self.asset_available(a, open_orders), 8)),
+                "maxWithdrawAmount": fmt(round(self.asset_available(a, open_orders), 8)),
+                "marginAvailable": True,
+                "updateTime": now,
+            }
+            for a, w in self.wallet.items()
+        ]
 
     def account_body(self, open_orders: list[Order], now: int) -> dict:
         """The body of GET /fapi/v4/account."""
@@ -212,27 +264,62 @@ class Accounts:
         wallet = sum(self.wallet.values(), ZERO)
         pos_margin, order_margin = self.position_margin(), self.order_margin(open_orders)
         avail = round(max(ZERO, self.available(open_orders)), 8)
-        assets = [{"asset": a, "walletBalance": fmt(w),
-                   "unrealizedProfit": fmt(round(upnl if a == "USDT" else ZERO, 8)),
-                   "marginBalance": fmt(round(w + (upnl if a == "USDT" else ZERO), 8)),
-                   "maintMargin": "0", "initialMargin": "0", "positionInitialMargin": "0",
-                   "openOrderInitialMargin": "0", "crossWalletBalance": fmt(w), "crossUnPnl": "0",
-                   "availableBalance": fmt(round(self.asset_available(a, open_orders), 8)),
-                   "maxWithdrawAmount": fmt(round(self.asset_available(a, open_orders), 8)),
-                   "marginAvailable": True, "updateTime": now} for a, w in self.wallet.items()]
-        positions = [{"symbol": s, "initialMargin": "0", "maintMargin": "0",
-                      "unrealizedProfit": d["unRealizedProfit"], "positionInitialMargin": "0",
-                      "openOrderInitialMargin": "0", "leverage": d["leverage"], "isolated": False,
-                      "entryPrice": d["entryPrice"], "maxNotional": d["maxNotionalValue"],
-                      "positionSide": "BOTH", "positionAmt": d["positionAmt"], "notional": d["notional"],
-                      "updateTime": d["updateTime"]}
-                     for s in self.symbols for d in [self.position_dict(s)]]
-        return {"feeTier": 0, "canTrade": True, "canDeposit": True, "canWithdraw": True, "updateTime": 0,
-                "totalInitialMargin": fmt(round(pos_margin + order_margin, 8)), "totalMaintMargin": "0",
-                "totalWalletBalance": fmt(wallet), "totalUnrealizedProfit": fmt(round(upnl, 8)),
-                "totalMarginBalance": fmt(round(wallet + upnl, 8)),
-                "totalPositionInitialMargin": fmt(round(pos_margin, 8)),
-                "totalOpenOrderInitialMargin": fmt(round(order_margin, 8)),
-                "totalCrossWalletBalance": fmt(wallet), "totalCrossUnPnl": fmt(round(upnl, 8)),
-                "availableBalance": fmt(avail), "maxWithdrawAmount": fmt(avail),
-                "assets": assets, "positions": positions}
+        assets = [
+            {
+                "asset": a,
+                "walletBalance": fmt(w),
+                "unrealizedProfit": fmt(round(upnl if a == "USDT" else ZERO, 8)),
+                "marginBalance": fmt(round(w + (upnl if a == "USDT" else ZERO), 8)),
+                "maintMargin": "0",
+                "initialMargin": "0",
+                "positionInitialMargin": "0",
+                "openOrderInitialMargin": "0",
+                "crossWalletBalance": fmt(w),
+                "crossUnPnl": "0",
+                "availableBalance": fmt(round(self.asset_available(a, open_orders), 8)),
+                "maxWithdrawAmount": fmt(round(self.asset_available(a, open_orders), 8)),
+                "marginAvailable": True,
+                "updateTime": now,
+            }
+            for a, w in self.wallet.items()
+        ]
+        positions = [
+            {
+                "symbol": s,
+                "initialMargin": "0",
+                "maintMargin": "0",
+                "unrealizedProfit": d["unRealizedProfit"],
+                "positionInitialMargin": "0",
+                "openOrderInitialMargin": "0",
+                "leverage": d["leverage"],
+                "isolated": False,
+                "entryPrice": d["entryPrice"],
+                "maxNotional": d["maxNotionalValue"],
+                "positionSide": "BOTH",
+                "positionAmt": d["positionAmt"],
+                "notional": d["notional"],
+                "updateTime": d["updateTime"],
+            }
+            for s in self.symbols
+            for d in [self.position_dict(s)]
+        ]
+        return {
+            "feeTier": 0,
+            "canTrade": True,
+            "canDeposit": True,
+            "canWithdraw": True,
+            "updateTime": 0,
+            "totalInitialMargin": fmt(round(pos_margin + order_margin, 8)),
+            "totalMaintMargin": "0",
+            "totalWalletBalance": fmt(wallet),
+            "totalUnrealizedProfit": fmt(round(upnl, 8)),
+            "totalMarginBalance": fmt(round(wallet + upnl, 8)),
+            "totalPositionInitialMargin": fmt(round(pos_margin, 8)),
+            "totalOpenOrderInitialMargin": fmt(round(order_margin, 8)),
+            "totalCrossWalletBalance": fmt(wallet),
+            "totalCrossUnPnl": fmt(round(upnl, 8)),
+            "availableBalance": fmt(avail),
+            "maxWithdrawAmount": fmt(avail),
+            "assets": assets,
+            "positions": positions,
+        }

@@ -6,6 +6,7 @@ EIP-712 signature and a fresh nonce). `HmacAuth` is the V1 scheme ("SIGNED (TRAD
 Endpoint security" in asterdex/api-docs aster-finance-futures-api.md), `Eip712Auth` the V3 one
 (aster-finance-futures-api-v3.md), and `Schemes` hands each request to the scheme of its route.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -27,6 +28,7 @@ SIGNATURE_RE = re.compile(r"(?:^|&)signature=([0-9a-fA-F]*)$")
 @dataclass(frozen=True)
 class SignedRequest:
     """What authentication sees of a request: headers, the raw query and body, and their parameters."""
+
     headers: Mapping[str, str]
     query: str
     body: str
@@ -58,9 +60,9 @@ class HmacAuth:
         # signature is the last parameter of query + body: strip it from whichever part carries it
         sig = None
         if m := SIGNATURE_RE.search(body):
-            sig, body = m.group(1), body[:m.start()]
+            sig, body = m.group(1), body[: m.start()]
         elif m := SIGNATURE_RE.search(query):
-            sig, query = m.group(1), query[:m.start()]
+            sig, query = m.group(1), query[: m.start()]
         expected = hmac.new(self._secret.encode(), (query + body).encode(), hashlib.sha256).hexdigest()
         if not sig or not hmac.compare_digest(sig.lower(), expected):
             raise ApiError(-1022, "Signature for this request is not valid.")
@@ -106,12 +108,13 @@ class Eip712Auth:
     signature is -1022 and an unknown agent -2015, the codes Binance (and Aster V1) use for those."""
 
     def __init__(self, chain_id: int, now_ms: Callable[[], int]):
-        domain = keccak(_DOMAIN_TYPE + keccak(b"AsterSignTransaction") + keccak(b"1")
-                        + chain_id.to_bytes(32, "big") + bytes(32))
+        domain = keccak(
+            _DOMAIN_TYPE + keccak(b"AsterSignTransaction") + keccak(b"1") + chain_id.to_bytes(32, "big") + bytes(32)
+        )
         self._prefix = b"\x19\x01" + domain
         self._now_ms = now_ms
-        self.agents: dict[str, set[str]] = {}      # user -> agent addresses, all lowercase
-        self._nonces: dict[str, list[int]] = {}    # user -> its most recent nonces, sorted
+        self.agents: dict[str, set[str]] = {}  # user -> agent addresses, all lowercase
+        self._nonces: dict[str, list[int]] = {}  # user -> its most recent nonces, sorted
 
     def __repr__(self) -> str:
         return f"Eip712Auth({sum(map(len, self.agents.values()))} agents)"
@@ -124,9 +127,9 @@ class Eip712Auth:
             return
         signed, other = (request.query, request.body) if request.query else (request.body, request.query)
         m = V3_SIGNATURE_RE.search(signed)
-        if m is None or other:            # everything in one place, signature last
+        if m is None or other:  # everything in one place, signature last
             raise ApiError(-1022, "Signature for this request is not valid.")
-        msg, params = signed[:m.start()], request.params
+        msg, params = signed[: m.start()], request.params
         user, signer = params.get("user", "").lower(), params.get("signer", "").lower()
         if self.recover(msg, m.group(1)) != signer:
             raise ApiError(-1022, "Signature for this request is not valid.")
@@ -140,8 +143,9 @@ class Eip712Auth:
         if rsv[64] not in (27, 28):
             return ""
         try:
-            return address_of(coincurve.PublicKey.from_signature_and_message(
-                rsv[:64] + bytes([rsv[64] - 27]), digest, hasher=None))
+            return address_of(
+                coincurve.PublicKey.from_signature_and_message(rsv[:64] + bytes([rsv[64] - 27]), digest, hasher=None)
+            )
         except ValueError:
             return ""
 
@@ -150,13 +154,13 @@ class Eip712Auth:
             raise ApiError(-1102, "Mandatory parameter 'nonce' was not sent, was empty/null, or malformed.")
         nonce, kept = int(text), self._nonces.setdefault(user, [])
         if abs(nonce - self._now_ms() * 1000) > NONCE_WINDOW_US:
-            raise ApiError(-4225, "Nonce Expired")             # outside the server's 10 s window
+            raise ApiError(-4225, "Nonce Expired")  # outside the server's 10 s window
         at = bisect.bisect_left(kept, nonce)
         if at < len(kept) and kept[at] == nonce:
-            raise ApiError(-4225, "Nonce Expired")             # duplicate: a replayed request
+            raise ApiError(-4225, "Nonce Expired")  # duplicate: a replayed request
         if len(kept) >= NONCES_KEPT:
             if nonce < kept[0]:
-                raise ApiError(-4225, "Nonce Expired")         # older than every nonce kept
+                raise ApiError(-4225, "Nonce Expired")  # older than every nonce kept
             kept.pop(0)
             at -= 1
         kept.insert(at, nonce)

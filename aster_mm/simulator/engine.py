@@ -8,6 +8,7 @@ Both models: an incoming order that crosses the book: GTX expires (or is refused
 gtx_reject), GTC fills fully as taker at the best opposite price, IOC/FOK fill against the best level
 only; a reduce-only order is capped to the position at fill time and expires once the position is flat.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -21,7 +22,7 @@ from .market_events import MarketEvents
 from .orders import Book, Order, SymbolSpec, check_filters, parse_order
 from .wire import ZERO, ApiError, dec_param, fmt_unit, mandatory
 
-MAX_MODIFICATIONS = 10000   # V3 doc, Modify Order: "Maximum 10000 modifications per order."
+MAX_MODIFICATIONS = 10000  # V3 doc, Modify Order: "Maximum 10000 modifications per order."
 
 
 FILL_MODELS = ("queue", "optimistic")
@@ -32,9 +33,18 @@ async def _discard(*_: Any) -> None:
 
 
 class Engine(MarketEvents):
-    def __init__(self, symbols: dict[str, SymbolSpec], books: dict[str, Book], accounts: Accounts,
-                 clock: Clock, journal: Journal, gtx_reject: bool = False, fill_model: str = "queue",
-                 max_modifications: int = MAX_MODIFICATIONS, partial_fills: bool = True):
+    def __init__(
+        self,
+        symbols: dict[str, SymbolSpec],
+        books: dict[str, Book],
+        accounts: Accounts,
+        clock: Clock,
+        journal: Journal,
+        gtx_reject: bool = False,
+        fill_model: str = "queue",
+        max_modifications: int = MAX_MODIFICATIONS,
+        partial_fills: bool = True,
+    ):
         if fill_model not in FILL_MODELS:
             raise ValueError(f"fill_model must be one of {', '.join(FILL_MODELS)}, not {fill_model!r}")
         self.symbols, self.books, self.accounts = symbols, books, accounts
@@ -76,8 +86,16 @@ class Engine(MarketEvents):
         """A markPriceUpdate frame (funding is not modelled: rate 0)."""
         now, spec = self.clock.now_ms(), self.spec(symbol)
         mark = fmt_unit(self.accounts.mark(symbol), spec.tick)
-        return {"e": "markPriceUpdate", "E": now, "s": symbol, "p": mark, "i": mark, "P": mark, "r": "0",
-                "T": now - now % 28_800_000 + 28_800_000}
+        return {
+            "e": "markPriceUpdate",
+            "E": now,
+            "s": symbol,
+            "p": mark,
+            "i": mark,
+            "P": mark,
+            "r": "0",
+            "T": now - now % 28_800_000 + 28_800_000,
+        }
 
     async def pay_funding(self, symbol: str, rate: Decimal) -> Decimal:
         """A funding settlement: book it and push its ACCOUNT_UPDATE (none when nothing was paid)."""
@@ -94,11 +112,29 @@ class Engine(MarketEvents):
 
     # ---------------------------------------------------------------- market events
     # ---------------------------------------------------------------- orders
-    async def create(self, spec: SymbolSpec, side: str, price: Decimal, qty: Decimal, tif: str,
-                     reduce_only: bool, client_id: str | None) -> Order:
+    async def create(
+        self,
+        spec: SymbolSpec,
+        side: str,
+        price: Decimal,
+        qty: Decimal,
+        tif: str,
+        reduce_only: bool,
+        client_id: str | None,
+    ) -> Order:
         now = self.clock.now_ms()
-        order = Order(self._next_order_id, spec, side, price, qty, tif, reduce_only,
-                      client_id or f"sim_{self._next_order_id}", now, update_time=now)
+        order = Order(
+            self._next_order_id,
+            spec,
+            side,
+            price,
+            qty,
+            tif,
+            reduce_only,
+            client_id or f"sim_{self._next_order_id}",
+            now,
+            update_time=now,
+        )
         self._next_order_id += 1
         self.requeue(order)
         self.orders[order.order_id] = order
@@ -152,8 +188,11 @@ class Engine(MarketEvents):
             raise
         if tif == "GTX" and self.gtx_reject and self._crosses(spec.symbol, side, price):
             self.accounts.stats[spec.symbol].rejected += 1
-            raise ApiError(-5022, "Due to the order could not be executed as maker, the Post Only order "
-                                  "will be rejected. The order will not be recorded in the order history")
+            raise ApiError(
+                -5022,
+                "Due to the order could not be executed as maker, the Post Only order "
+                "will be rejected. The order will not be recorded in the order history",
+            )
         order = await self.create(spec, side, price, qty, tif, reduce_only, client_id)
         if ack:
             self._spawn(self._match_soon(order))
@@ -199,18 +238,21 @@ class Engine(MarketEvents):
         qty, price = dec_param(params, "quantity"), dec_param(params, "price")
         check_filters(order.spec, price, qty, order.reduce_only)
         if qty <= order.executed:
-            raise ApiError(-4003, "Quantity less than or equal to zero.")   # nothing would be left to rest
+            raise ApiError(-4003, "Quantity less than or equal to zero.")  # nothing would be left to rest
         if (price, qty) == (order.price, order.qty):
             raise ApiError(-5027, "No need to modify the order.")
         if order.modifications >= self.max_modifications:
             raise ApiError(-5026, "Exceeded the maximum allowable order modification limit.")
         crosses = self._crosses(order.symbol, order.side, price)
         if crosses and order.tif == "GTX":
-            raise ApiError(-5022, "Due to the order could not be executed as maker, the Post Only order "
-                                  "will be rejected. The order will not be recorded in the order history")
+            raise ApiError(
+                -5022,
+                "Due to the order could not be executed as maker, the Post Only order "
+                "will be rejected. The order will not be recorded in the order history",
+            )
         order.price, order.qty, order.modifications = price, qty, order.modifications + 1
         order.update_time = self.clock.now_ms()
-        self.requeue(order)                             # back of the queue, as a new order would be
+        self.requeue(order)  # back of the queue, as a new order would be
         self._track_open(order)
         await self._push_order_update(order, "AMENDMENT")
         if crosses:
@@ -218,8 +260,7 @@ class Engine(MarketEvents):
             await self.fill(order, order.remaining, best_price, maker=False)
         return order
 
-    async def fill(self, order: Order, qty: Decimal, price: Decimal, maker: bool,
-                   exec_type: str = "TRADE") -> Decimal:
+    async def fill(self, order: Order, qty: Decimal, price: Decimal, maker: bool, exec_type: str = "TRADE") -> Decimal:
         """Fill up to qty of order at price; returns the quantity actually filled. `exec_type` is
         CALCULATED for a liquidation's fill."""
         if not order.is_open:  # e.g. cancelled while an earlier event was being pushed
@@ -232,17 +273,26 @@ class Engine(MarketEvents):
                 await self.finish(order, "EXPIRED")
                 return ZERO
         now, trade_id = self.clock.now_ms(), self._next_trade_id(order.symbol)
-        realized, fee = self.accounts.settle_fill(order.symbol, order.side, qty, price, maker, now, trade_id,
-                                                  order.order_id)
+        realized, fee = self.accounts.settle_fill(
+            order.symbol, order.side, qty, price, maker, now, trade_id, order.order_id
+        )
         order.executed += qty
         order.cum_quote += price * qty
         order.status = "FILLED" if order.remaining <= 0 else "PARTIALLY_FILLED"
         order.update_time = now
         self.books[order.symbol].last_price = price
         self._track_open(order)
-        await self._push_order_update(order, exec_type, last_qty=qty, last_price=price, fee=fee,
-                                      trade_id=trade_id, maker=maker,
-                                      realized=realized, t=now)
+        await self._push_order_update(
+            order,
+            exec_type,
+            last_qty=qty,
+            last_price=price,
+            fee=fee,
+            trade_id=trade_id,
+            maker=maker,
+            realized=realized,
+            t=now,
+        )
         await self.push_user(self.accounts.account_update(order.symbol, self.clock.now_ms(), now))
         if order.reduce_only and order.is_open and pos.amt == 0:
             await self.finish(order, "EXPIRED")
@@ -286,7 +336,8 @@ class Engine(MarketEvents):
             old.cancel()
         if millis > 0:
             self._countdowns[symbol] = asyncio.get_running_loop().call_later(
-                millis / 1000, self._countdown_fired, symbol)
+                millis / 1000, self._countdown_fired, symbol
+            )
 
     def _countdown_fired(self, symbol: str) -> None:
         self._countdowns.pop(symbol, None)

@@ -16,6 +16,7 @@ frames after their event, `order_latency_ms` delays order requests before the en
 are fixed, so a run is deterministic; 0 (the default) leaves everything immediate. `partial_fills=False`
 fills a queued order whole once a print reaches it (hftbacktest's rule; for comparing the two engines).
 """
+
 from __future__ import annotations
 
 import time
@@ -24,9 +25,9 @@ from dataclasses import asdict
 from decimal import Decimal
 from typing import Any
 
-from .accounts import Accounts
 from eth_account import Account
 
+from .accounts import Accounts
 from .auth import Eip712Auth, HmacAuth, Schemes
 from .engine import MAX_MODIFICATIONS, Engine
 from .faults import Faults
@@ -39,14 +40,25 @@ from .wire import D, to_dec
 
 
 class SimExchange:
-    def __init__(self, api_key: str = "simkey", api_secret: str = "simsecret",
-                 balances: dict[str, Decimal] | None = None,
-                 symbols: dict[str, SymbolSpec] | None = None,
-                 maker_fee: Decimal = D("0.0001"), taker_fee: Decimal = D("0.00035"),
-                 gtx_reject: bool = False, clock: Callable[[], float] = time.time,
-                 journal_limit: int | None = None, mark_price_every: float = 1.0, fill_model: str = "queue",
-                 feed_latency_ms: float = 0, order_latency_ms: float = 0, chain_id: int = 1666,
-                 max_modifications: int = MAX_MODIFICATIONS, partial_fills: bool = True):
+    def __init__(
+        self,
+        api_key: str = "simkey",
+        api_secret: str = "simsecret",
+        balances: dict[str, Decimal] | None = None,
+        symbols: dict[str, SymbolSpec] | None = None,
+        maker_fee: Decimal = D("0.0001"),
+        taker_fee: Decimal = D("0.00035"),
+        gtx_reject: bool = False,
+        clock: Callable[[], float] = time.time,
+        journal_limit: int | None = None,
+        mark_price_every: float = 1.0,
+        fill_model: str = "queue",
+        feed_latency_ms: float = 0,
+        order_latency_ms: float = 0,
+        chain_id: int = 1666,
+        max_modifications: int = MAX_MODIFICATIONS,
+        partial_fills: bool = True,
+    ):
         self.api_key, self.api_secret = api_key, api_secret
         agent = Account.create()
         self.v3_user, self.v3_signer, self.v3_signer_key = Account.create().address, agent.address, agent.key.hex()
@@ -56,8 +68,17 @@ class SimExchange:
         self.journal = self._journal.entries
         books = {s: Book() for s in self.symbols}
         self._accounts = Accounts(self.symbols, books, balances, maker_fee, taker_fee)
-        self._engine = Engine(self.symbols, books, self._accounts, self._clock, self._journal, gtx_reject,
-                              fill_model, max_modifications, partial_fills)
+        self._engine = Engine(
+            self.symbols,
+            books,
+            self._accounts,
+            self._clock,
+            self._journal,
+            gtx_reject,
+            fill_model,
+            max_modifications,
+            partial_fills,
+        )
         self._faults = Faults()
         self._streams = Streams(self._engine, self._faults, self._journal, mark_price_every)
         self._streams.feed_latency = feed_latency_ms / 1000
@@ -66,8 +87,15 @@ class SimExchange:
         self._v3 = Eip712Auth(chain_id, self._clock.now_ms)
         self._v3.register(self.v3_user, self.v3_signer)
         self._rest = RestApi(self._engine, self._accounts, self._streams)
-        self._server = Server(self._engine, self._rest, self._streams, Schemes(self._auth, self._v3), self._faults,
-                              self._journal, self._clock)
+        self._server = Server(
+            self._engine,
+            self._rest,
+            self._streams,
+            Schemes(self._auth, self._v3),
+            self._faults,
+            self._journal,
+            self._clock,
+        )
         self._server.order_latency = order_latency_ms / 1000
         self.peak_open_orders = self._engine.peak_open_orders
         # Observers, e.g. for latency measurements: see server.RequestObserver; market-frame observers
@@ -176,10 +204,18 @@ class SimExchange:
         pos.amt, pos.entry, pos.update_time = to_dec(amount), to_dec(entry_price), self.now_ms()
         self._journal.notify()
 
-    async def place_order_direct(self, symbol: str, side: str, price: Any, qty: Any,
-                                 client_order_id: str | None = None, reduce_only: bool = False) -> dict:
-        order = await self._engine.create(self._engine.spec(symbol), side, to_dec(price), to_dec(qty), "GTC",
-                                          reduce_only, client_order_id)
+    async def place_order_direct(
+        self,
+        symbol: str,
+        side: str,
+        price: Any,
+        qty: Any,
+        client_order_id: str | None = None,
+        reduce_only: bool = False,
+    ) -> dict:
+        order = await self._engine.create(
+            self._engine.spec(symbol), side, to_dec(price), to_dec(qty), "GTC", reduce_only, client_order_id
+        )
         return order.to_dict()
 
     async def _cancel_all(self, symbol: str) -> None:
@@ -223,20 +259,51 @@ class SimExchange:
             return
         await self._engine.cancel_all(symbol)
         side = "SELL" if amount > 0 else "BUY"
-        order = await self._engine.create(self._engine.spec(symbol), side, to_dec(price), abs(amount), "IOC", True,
-                                          "adl_autoclose" if adl else f"autoclose-{self.now_ms()}")
+        order = await self._engine.create(
+            self._engine.spec(symbol),
+            side,
+            to_dec(price),
+            abs(amount),
+            "IOC",
+            True,
+            "adl_autoclose" if adl else f"autoclose-{self.now_ms()}",
+        )
         await self._engine.fill(order, abs(amount), to_dec(price), maker=False, exec_type="CALCULATED")
 
     async def margin_call(self, symbol: str) -> None:
         pos, now = self._accounts.positions[symbol], self.now_ms()
-        await self._engine.push_user({"e": "MARGIN_CALL", "E": now, "cw": "0", "p": [
-            {"s": symbol, "ps": "BOTH", "pa": str(pos.amt), "mt": "CROSSED", "iw": "0",
-             "mp": str(self._accounts.mark(symbol)), "up": str(self._accounts.unrealized(symbol)), "mm": "0"}]})
+        await self._engine.push_user(
+            {
+                "e": "MARGIN_CALL",
+                "E": now,
+                "cw": "0",
+                "p": [
+                    {
+                        "s": symbol,
+                        "ps": "BOTH",
+                        "pa": str(pos.amt),
+                        "mt": "CROSSED",
+                        "iw": "0",
+                        "mp": str(self._accounts.mark(symbol)),
+                        "up": str(self._accounts.unrealized(symbol)),
+                        "mm": "0",
+                    }
+                ],
+            }
+        )
 
     # ---------------------------------------------------------------- fault injection
-    def fail_next(self, method: str, path: str, count: int = 1, status: int = 503,
-                  body: dict | None = None, retry_after: float | None = None,
-                  execute: bool = False, delay: float = 0.0) -> None:
+    def fail_next(
+        self,
+        method: str,
+        path: str,
+        count: int = 1,
+        status: int = 503,
+        body: dict | None = None,
+        retry_after: float | None = None,
+        execute: bool = False,
+        delay: float = 0.0,
+    ) -> None:
         """Answer the next `count` (method, path) requests with `status`; see faults.Fault."""
         self._faults.fail_next(method, path, count, status, body, retry_after, execute, delay)
 

@@ -5,6 +5,7 @@ A `Fault` answers the next `count` requests to (method, path) with `status` (and
 exchange's usual body for that status), optionally after executing the request anyway (`execute`: the
 outcome is unknown to the caller) and after a delay (a hanging request).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -40,7 +41,7 @@ class Fault:
 
 
 def stream_kinds(kind: str) -> tuple[str, ...]:
-    """"market", "user" or "all" -> the stream kinds it names."""
+    """ "market", "user" or "all" -> the stream kinds it names."""
     if kind == "all":
         return KINDS
     if kind not in KINDS:
@@ -55,9 +56,17 @@ class Faults:
         self.refused: set[str] = set()  # stream kinds whose connections are answered 503
         self._down_until = 0.0  # event-loop time until which the exchange is restarting
 
-    def fail_next(self, method: str, path: str, count: int = 1, status: int = 503,
-                  body: dict | None = None, retry_after: float | None = None,
-                  execute: bool = False, delay: float = 0.0) -> None:
+    def fail_next(
+        self,
+        method: str,
+        path: str,
+        count: int = 1,
+        status: int = 503,
+        body: dict | None = None,
+        retry_after: float | None = None,
+        execute: bool = False,
+        delay: float = 0.0,
+    ) -> None:
         self._pending.append(Fault(method.upper(), path, count, status, body, retry_after, execute, delay))
 
     def clear(self) -> None:

@@ -9,6 +9,7 @@ COMMISSION row when its fee is not zero and a REALIZED_PNL row when it realized 
 simulator's reading of the exchange: opening fills realize nothing and show no REALIZED_PNL row).
 Commissions are negative income. Rows are returned oldest first.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -17,8 +18,15 @@ from decimal import Decimal
 from .wire import ZERO, ApiError, fmt
 
 SEVEN_DAYS_MS = 7 * 24 * 3600 * 1000
-INCOME_TYPES = ("TRANSFER", "WELCOME_BONUS", "REALIZED_PNL", "FUNDING_FEE", "COMMISSION", "INSURANCE_CLEAR",
-                "MARKET_MERCHANT_RETURN_REWARD")
+INCOME_TYPES = (
+    "TRANSFER",
+    "WELCOME_BONUS",
+    "REALIZED_PNL",
+    "FUNDING_FEE",
+    "COMMISSION",
+    "INSURANCE_CLEAR",
+    "MARKET_MERCHANT_RETURN_REWARD",
+)
 
 
 def _int_param(params: dict, name: str) -> int | None:
@@ -52,20 +60,53 @@ class History:
     income: list[dict] = field(default_factory=list)
     _next_tran_id: int = 900000001
 
-    def record_trade(self, symbol: str, trade_id: int, order_id: int, side: str, qty: Decimal, price: Decimal,
-                     maker: bool, fee: Decimal, realized: Decimal, now: int) -> None:
-        self.trades.append({"buyer": side == "BUY", "commission": fmt(-fee), "commissionAsset": "USDT",
-                            "id": trade_id, "maker": maker, "orderId": order_id, "price": fmt(price),
-                            "qty": fmt(qty), "quoteQty": fmt(price * qty), "realizedPnl": fmt(realized),
-                            "side": side, "positionSide": "BOTH", "symbol": symbol, "time": now})
+    def record_trade(
+        self,
+        symbol: str,
+        trade_id: int,
+        order_id: int,
+        side: str,
+        qty: Decimal,
+        price: Decimal,
+        maker: bool,
+        fee: Decimal,
+        realized: Decimal,
+        now: int,
+    ) -> None:
+        self.trades.append(
+            {
+                "buyer": side == "BUY",
+                "commission": fmt(-fee),
+                "commissionAsset": "USDT",
+                "id": trade_id,
+                "maker": maker,
+                "orderId": order_id,
+                "price": fmt(price),
+                "qty": fmt(qty),
+                "quoteQty": fmt(price * qty),
+                "realizedPnl": fmt(realized),
+                "side": side,
+                "positionSide": "BOTH",
+                "symbol": symbol,
+                "time": now,
+            }
+        )
         if realized != 0:
             self.add_income(symbol, "REALIZED_PNL", realized, now, str(trade_id))
         if fee != 0:
             self.add_income(symbol, "COMMISSION", -fee, now, str(trade_id))
 
     def add_income(self, symbol: str, kind: str, amount: Decimal, now: int, trade_id: str = "") -> dict:
-        row = {"symbol": symbol, "incomeType": kind, "income": fmt(amount), "asset": "USDT", "info": kind,
-               "time": now, "tranId": str(self._next_tran_id), "tradeId": trade_id}
+        row = {
+            "symbol": symbol,
+            "incomeType": kind,
+            "income": fmt(amount),
+            "asset": "USDT",
+            "info": kind,
+            "time": now,
+            "tranId": str(self._next_tran_id),
+            "tradeId": trade_id,
+        }
         self._next_tran_id += 1
         self.income.append(row)
         return row
@@ -77,8 +118,11 @@ class History:
         start, end = _window(params, now)
         limit = _limit(params, 100)
         symbol = params.get("symbol") or None
-        rows = [r for r in self.income if start <= r["time"] <= end and kind in (None, r["incomeType"])
-                and symbol in (None, r["symbol"])]
+        rows = [
+            r
+            for r in self.income
+            if start <= r["time"] <= end and kind in (None, r["incomeType"]) and symbol in (None, r["symbol"])
+        ]
         return rows[:limit]
 
     def user_trades(self, symbol: str, params: dict, now: int) -> list[dict]:
@@ -93,7 +137,8 @@ class History:
         if end - start > SEVEN_DAYS_MS:
             raise ApiError(-1127, "More than 7 days between startTime and endTime.")
         rows = [t for t in rows if start <= t["time"] <= end]
-        return rows[:limit] if params.get("startTime") else rows[-limit:]   # from the start, else the latest
+        return rows[:limit] if params.get("startTime") else rows[-limit:]  # from the start, else the latest
+
 
 def funding_amount(position: Decimal, mark: Decimal, rate: Decimal) -> Decimal:
     """What the position receives (positive) or pays: a long pays a positive rate, to 8 decimals."""

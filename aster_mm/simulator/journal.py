@@ -3,6 +3,7 @@
 Every REST request (journaled on arrival, answered later) and every stream event goes into one list,
 newest last; each change wakes whoever waits in `wait_for`, so tests wait on conditions, not sleeps.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -41,7 +42,7 @@ class Journal:
     def log(self, entry: dict) -> None:
         self.entries.append(entry if "t" in entry else {"t": self._clock(), **entry})
         if self._limit and len(self.entries) > 2 * self._limit:
-            del self.entries[:-self._limit]
+            del self.entries[: -self._limit]
         self.notify()
 
     async def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0, poll: float = 0.02) -> Any:
@@ -61,10 +62,18 @@ class Journal:
 
     def requests(self, method: str | None = None, path: str | None = None) -> list[dict]:
         """Requests by method and path; a V1 path also matches the V3 path of the same endpoint."""
-        return [e for e in self.entries if e["kind"] == "request" and (method is None or e["method"] == method)
-                and (path is None or path in (e["path"], e.get("endpoint")))]
+        return [
+            e
+            for e in self.entries
+            if e["kind"] == "request"
+            and (method is None or e["method"] == method)
+            and (path is None or path in (e["path"], e.get("endpoint")))
+        ]
 
     def order_requests(self) -> list[dict]:
         """Placements, cancels and modifications, whichever path family they came on."""
-        return [e for e in self.requests() if e["method"] in ("POST", "DELETE", "PUT")
-                and e.get("endpoint", e["path"]) in ORDER_PATHS]
+        return [
+            e
+            for e in self.requests()
+            if e["method"] in ("POST", "DELETE", "PUT") and e.get("endpoint", e["path"]) in ORDER_PATHS
+        ]

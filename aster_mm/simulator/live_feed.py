@@ -12,6 +12,7 @@ The simulator's own market streams are up only while the feed is: they refuse co
 connects, and are dropped and refused while it is lost, so the bot sees the outage as it would live
 (its market stream down) rather than a book that stands still while the mark price keeps ticking.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -59,8 +60,14 @@ class LiveFeed:
     """Keeps one public market-data connection open and applies every frame to a simulator. Counters
     (connections, books, trades, gaps, bad_frames) are for logs and tests."""
 
-    def __init__(self, symbol: str, base_url: str, reconnect_first: float = 0.5, reconnect_max: float = 30.0,
-                 stable_after: float = 10.0):
+    def __init__(
+        self,
+        symbol: str,
+        base_url: str,
+        reconnect_first: float = 0.5,
+        reconnect_max: float = 30.0,
+        stable_after: float = 10.0,
+    ):
         self.symbol, self.url = symbol, feed_url(base_url, symbol)
         self.reconnect_first, self.reconnect_max, self.stable_after = reconnect_first, reconnect_max, stable_after
         self.connections = self.books = self.trades = self.gaps = self.bad_frames = 0
@@ -76,8 +83,9 @@ class LiveFeed:
             while True:
                 opened = None
                 try:
-                    async with session.ws_connect(self.url, heartbeat=20, timeout=aiohttp.ClientWSTimeout(ws_close=1),
-                                                  max_msg_size=2**22) as ws:
+                    async with session.ws_connect(
+                        self.url, heartbeat=20, timeout=aiohttp.ClientWSTimeout(ws_close=1), max_msg_size=2**22
+                    ) as ws:
                         opened = loop.time()
                         self._on_connected(loop.time())
                         sim.refuse_streams("market", False)
@@ -104,8 +112,11 @@ class LiveFeed:
         self.connections += 1
         if self._lost_at is not None:
             self.gaps += 1
-            log.warning("paper feed back after a gap of %.1f s (gap %d): no market data was applied meanwhile",
-                        now - self._lost_at, self.gaps)
+            log.warning(
+                "paper feed back after a gap of %.1f s (gap %d): no market data was applied meanwhile",
+                now - self._lost_at,
+                self.gaps,
+            )
             self._lost_at = None
         else:
             log.info("paper feed connected")
@@ -113,8 +124,11 @@ class LiveFeed:
     def _on_lost(self, reason: str, retry_in: float, now: float) -> None:
         if self.connections and self._lost_at is None:
             self._lost_at = now
-            log.warning("paper feed lost: %s; the simulator's market streams are down until it is back, "
-                        "reconnecting in %.2f s", reason, retry_in)
+            log.warning(
+                "paper feed lost: %s; the simulator's market streams are down until it is back, reconnecting in %.2f s",
+                reason,
+                retry_in,
+            )
         else:
             log.warning("paper feed: cannot connect: %s; retrying in %.2f s", reason, retry_in)
 
@@ -135,5 +149,10 @@ class LiveFeed:
             self.trades += 1
 
     def counters(self) -> dict[str, Any]:
-        return {"connections": self.connections, "books": self.books, "trades": self.trades, "gaps": self.gaps,
-                "bad_frames": self.bad_frames}
+        return {
+            "connections": self.connections,
+            "books": self.books,
+            "trades": self.trades,
+            "gaps": self.gaps,
+            "bad_frames": self.bad_frames,
+        }

@@ -36,6 +36,7 @@ maker, at its own price, when a market trade prints at or through its price, for
 qty); one print's qty is shared among our orders, best price first; the book moving through it fills it
 fully.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -60,8 +61,10 @@ class MarketEvents:
         await self.on_market(symbol, "depth", None)
         bid, ask = book.best()
         for order in self.open(symbol):
-            if order.is_open and ((order.side == "BUY" and ask is not None and ask <= order.price)
-                                  or (order.side == "SELL" and bid is not None and bid >= order.price)):
+            if order.is_open and (
+                (order.side == "BUY" and ask is not None and ask <= order.price)
+                or (order.side == "SELL" and bid is not None and bid >= order.price)
+            ):
                 await self.fill(order, order.remaining, order.price, maker=True)
         for order in self.open(symbol):
             order.ahead = queue.on_book(order.ahead, self._shown(order), self._ours_ahead(order))
@@ -72,13 +75,24 @@ class MarketEvents:
         tid = self._next_trade_id(symbol)
         self.books[symbol].last_price = price
         now = self.clock.now_ms()
-        payload = {"e": "aggTrade", "E": now, "s": symbol, "a": tid, "p": fmt_unit(price, spec.tick),
-                   "q": fmt_unit(left, spec.step), "f": tid, "l": tid, "T": now, "m": side == "SELL"}
+        payload = {
+            "e": "aggTrade",
+            "E": now,
+            "s": symbol,
+            "a": tid,
+            "p": fmt_unit(price, spec.tick),
+            "q": fmt_unit(left, spec.step),
+            "f": tid,
+            "l": tid,
+            "T": now,
+            "m": side == "SELL",
+        }
         self.journal.log({"kind": "event", "stream": "market", "payload": payload})
         await self.on_market(symbol, "aggTrade", payload)
         hit = "BUY" if side == "SELL" else "SELL"
-        reached = [o for o in self.open(symbol) if o.side == hit
-                   and (o.price >= price if hit == "BUY" else o.price <= price)]
+        reached = [
+            o for o in self.open(symbol) if o.side == hit and (o.price >= price if hit == "BUY" else o.price <= price)
+        ]
         reached.sort(key=lambda o: (-o.price if hit == "BUY" else o.price, o.priority))
         if self.fill_model == "optimistic":
             for order in reached:
@@ -113,10 +127,15 @@ class MarketEvents:
 
     def _ours_ahead(self, order: Order) -> Decimal:
         """Our own open orders queued before this one at its price (the displayed book lacks them)."""
-        return sum((o.remaining for o in self.open(order.symbol) if o is not order and o.side == order.side
-                    and o.price == order.price and o.priority < order.priority), ZERO)
+        return sum(
+            (
+                o.remaining
+                for o in self.open(order.symbol)
+                if o is not order and o.side == order.side and o.price == order.price and o.priority < order.priority
+            ),
+            ZERO,
+        )
 
     def _next_trade_id(self, symbol: str) -> int:
         self._trade_ids[symbol] += 1
         return self._trade_ids[symbol]
-

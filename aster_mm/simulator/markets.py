@@ -3,6 +3,7 @@ walk (`SyntheticMarket`) and a replay of recorded CSV data (`ReplayMarket`, the 
 shared/data/aster-2025-09-29/). The synthetic market can also write itself in that format
 (`SyntheticMarket.write_csv`), so a long synthetic day can be replayed or backtested like a recording.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -24,10 +25,12 @@ if TYPE_CHECKING:
 
 # The synthetic market's first mid for the simulator's known symbols; any other symbol needs one given.
 START_PRICES = {"ETHUSDT": D("2500"), "BNBUSDT": D("1020"), "ASTERUSDT": D("1.85")}
-RECORDED_LEVELS = 10                    # depth levels per side in the recorded CSVs
-SYNTHETIC_START = 1_759_104_000.0       # 2025-09-29 00:00 UTC: where a written synthetic day begins
-DATA_HINT = ("the 2025-09-29 BNBUSDT and ASTERUSDT recordings are published in a public repository of Aster "
-             "market-making research: copy them into this directory, or record your own with record.py")
+RECORDED_LEVELS = 10  # depth levels per side in the recorded CSVs
+SYNTHETIC_START = 1_759_104_000.0  # 2025-09-29 00:00 UTC: where a written synthetic day begins
+DATA_HINT = (
+    "the 2025-09-29 BNBUSDT and ASTERUSDT recordings are published in a public repository of Aster "
+    "market-making research: copy them into this directory, or record your own with record.py"
+)
 
 
 class MarketSetupError(ValueError):
@@ -49,22 +52,25 @@ def _with_units(spec: SymbolSpec, tick: Any, step: Any) -> SymbolSpec:
     return replace(spec, tick=tick, step=step, min_qty=max(spec.min_qty, step))
 
 
-def synthetic_spec(symbol: str, start_price: Any = None, tick: Any = None,
-                   step: Any = None) -> tuple[SymbolSpec, Decimal]:
+def synthetic_spec(
+    symbol: str, start_price: Any = None, tick: Any = None, step: Any = None
+) -> tuple[SymbolSpec, Decimal]:
     """Rules and first mid for a synthetic market in `symbol`. A symbol the simulator does not know needs
     `start_price`; its tick is then a power of ten about 1/10,000 of that price and its step a power of ten
     worth 1 to 10 USD, unless `tick`/`step` are given."""
     known = default_symbols().get(symbol)
     if start_price is None:
         if symbol not in START_PRICES:
-            raise MarketSetupError(f"unknown symbol {symbol}: give its --start-price (and, if you like, --tick "
-                                   f"and --step), or use one of {', '.join(START_PRICES)}")
+            raise MarketSetupError(
+                f"unknown symbol {symbol}: give its --start-price (and, if you like, --tick "
+                f"and --step), or use one of {', '.join(START_PRICES)}"
+            )
         start_price = START_PRICES[symbol]
     start = to_dec(start_price)
     if not start.is_finite() or start <= 0:
         raise MarketSetupError(f"start price must be greater than 0, got {start_price}")
     if known is None:
-        magnitude = start.adjusted()                   # the exponent of its leading digit
+        magnitude = start.adjusted()  # the exponent of its leading digit
         known = SymbolSpec(symbol, D(10) ** (magnitude - 4), D(10) ** -magnitude, D(10) ** -magnitude)
     return _with_units(known, tick, step), start
 
@@ -85,11 +91,24 @@ class SyntheticMarket:
     are hit on both sides after a median of ~15 s of simulated time, within ~33 s for 90 % of seeds.
     """
 
-    def __init__(self, symbol: str = "ETHUSDT", start_price: Any = D("2500"), seed: int = 1,
-                 volatility: float = 0.0004, tick: Any = None, spread_ticks: int = 1, levels: int = 5,
-                 interval: float = 0.1, trades_per_step: float = 1.0, speed: float = 1.0,
-                 sweep_prob: float = 0.03, sweep_min: float = 0.002, sweep_max: float = 0.012,
-                 level_notional: float = 20000.0, step: Any = None):
+    def __init__(
+        self,
+        symbol: str = "ETHUSDT",
+        start_price: Any = D("2500"),
+        seed: int = 1,
+        volatility: float = 0.0004,
+        tick: Any = None,
+        spread_ticks: int = 1,
+        levels: int = 5,
+        interval: float = 0.1,
+        trades_per_step: float = 1.0,
+        speed: float = 1.0,
+        sweep_prob: float = 0.03,
+        sweep_min: float = 0.002,
+        sweep_max: float = 0.012,
+        level_notional: float = 20000.0,
+        step: Any = None,
+    ):
         spec = _spec_for(symbol)
         self.symbol, self.seed, self.volatility = symbol, seed, volatility
         self.tick = to_dec(tick) if tick is not None else spec.tick
@@ -119,8 +138,13 @@ class SyntheticMarket:
         trades = []
         for _ in range(rng.poisson(self.trades_per_step)):
             buy = rng.random() < 0.5
-            trades.append(("BUY" if buy else "SELL", best_ask if buy else best_bid,
-                           self._qty(rng.exponential(0.1) * self.level_notional)))
+            trades.append(
+                (
+                    "BUY" if buy else "SELL",
+                    best_ask if buy else best_bid,
+                    self._qty(rng.exponential(0.1) * self.level_notional),
+                )
+            )
         if rng.random() < self.sweep_prob:
             buy = rng.random() < 0.5
             depth = rng.uniform(self.sweep_min, self.sweep_max)
@@ -141,11 +165,14 @@ class SyntheticMarket:
         out.mkdir(parents=True, exist_ok=True)
         levels = range(RECORDED_LEVELS)
         book_header = ["unix_timestamp", "lastUpdateId"] + [
-            f"{side}_{what}_{i}" for side in ("bid", "ask") for i in levels for what in ("price", "qty")]
+            f"{side}_{what}_{i}" for side in ("bid", "ask") for i in levels for what in ("price", "qty")
+        ]
         n_steps, trade_id = round(hours * 3600 / self.interval), 0
-        with open(out / f"orderbook_{self.symbol}.csv", "w", newline="") as fb, \
-                open(out / f"trades_{self.symbol}.csv", "w", newline="") as ft, \
-                open(out / f"prices_{self.symbol}.csv", "w", newline="") as fp:
+        with (
+            open(out / f"orderbook_{self.symbol}.csv", "w", newline="") as fb,
+            open(out / f"trades_{self.symbol}.csv", "w", newline="") as ft,
+            open(out / f"prices_{self.symbol}.csv", "w", newline="") as fp,
+        ):
             books, trades, prices = csv.writer(fb), csv.writer(ft), csv.writer(fp)
             books.writerow(book_header)
             trades.writerow(["id", "unix_timestamp_ms", "side", "price", "quantity"])
@@ -189,8 +216,9 @@ class ReplayMarket:
         self.trades_csv = self.data_dir / f"trades_{symbol}.csv"
         missing = [p.name for p in (self.book_csv, self.trades_csv) if not p.is_file()]
         if missing:
-            raise MarketSetupError(f"no recorded {symbol} data in {self.data_dir} ({' and '.join(missing)} "
-                                   f"not found); {DATA_HINT}")
+            raise MarketSetupError(
+                f"no recorded {symbol} data in {self.data_dir} ({' and '.join(missing)} not found); {DATA_HINT}"
+            )
 
     def spec(self, tick: Any = None, step: Any = None) -> SymbolSpec:
         """The simulator's rules for a symbol it knows; otherwise the tick from the recorded prices' decimals
@@ -228,8 +256,11 @@ class ReplayMarket:
         return out[first_book:]
 
     def _side(self, row: dict, side: str) -> list:
-        return [(D(row[f"{side}_price_{i}"]), D(row[f"{side}_qty_{i}"]))
-                for i in range(self.levels) if row.get(f"{side}_price_{i}")]
+        return [
+            (D(row[f"{side}_price_{i}"]), D(row[f"{side}_qty_{i}"]))
+            for i in range(self.levels)
+            if row.get(f"{side}_price_{i}")
+        ]
 
     async def run(self, sim: SimExchange) -> int:
         """Replay all events into sim; returns the number of events applied."""

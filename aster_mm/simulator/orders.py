@@ -3,13 +3,14 @@
 Also the stateless half of order validation (`parse_order`: the checks that need only the request and
 the symbol's filters) and how an order and a book look on the wire.
 """
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from .wire import D, ZERO, ApiError, dec_param, fmt, fmt_unit, mandatory, to_dec
+from .wire import ZERO, ApiError, D, dec_param, fmt, fmt_unit, mandatory, to_dec
 
 CLIENT_ID_RE = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
 
@@ -22,7 +23,7 @@ class SymbolSpec:
     min_qty: Decimal = D("0.001")
     min_notional: Decimal = D("5")
     status: str = "TRADING"
-    max_qty: Decimal = D("1000000")     # LOT_SIZE.maxQty (MARKET_LOT_SIZE shows the same)
+    max_qty: Decimal = D("1000000")  # LOT_SIZE.maxQty (MARKET_LOT_SIZE shows the same)
 
     def __post_init__(self):
         self.tick, self.step = to_dec(self.tick), to_dec(self.step)
@@ -35,10 +36,12 @@ class SymbolSpec:
 
 
 def default_symbols() -> dict[str, SymbolSpec]:
-    specs = [SymbolSpec("ETHUSDT", D("0.01"), D("0.001"), D("0.001")),
-             SymbolSpec("BNBUSDT", D("0.01"), D("0.01"), D("0.01")),
-             SymbolSpec("ASTERUSDT", D("0.0001"), D("0.01"), D("0.01")),
-             SymbolSpec("OLDUSDT", D("0.01"), D("0.01"), D("0.01"), status="SETTLING")]
+    specs = [
+        SymbolSpec("ETHUSDT", D("0.01"), D("0.001"), D("0.001")),
+        SymbolSpec("BNBUSDT", D("0.01"), D("0.01"), D("0.01")),
+        SymbolSpec("ASTERUSDT", D("0.0001"), D("0.01"), D("0.01")),
+        SymbolSpec("OLDUSDT", D("0.01"), D("0.01"), D("0.01"), status="SETTLING"),
+    ]
     return {s.symbol: s for s in specs}
 
 
@@ -80,32 +83,87 @@ class Order:
 
     def accepted_dict(self) -> dict:
         """The order as the exchange accepted it, before matching (the ACK answer)."""
-        return {**self.to_dict(), "status": "NEW", "executedQty": fmt_unit(ZERO, self.spec.step),
-                "cumQuote": "0", "avgPrice": "0", "updateTime": self.time}
+        return {
+            **self.to_dict(),
+            "status": "NEW",
+            "executedQty": fmt_unit(ZERO, self.spec.step),
+            "cumQuote": "0",
+            "avgPrice": "0",
+            "updateTime": self.time,
+        }
 
     def to_dict(self) -> dict:
         s = self.spec
-        return {"orderId": self.order_id, "symbol": s.symbol, "status": self.status,
-                "clientOrderId": self.client_id, "price": fmt_unit(self.price, s.tick),
-                "avgPrice": self.avg_price(), "origQty": fmt_unit(self.qty, s.step),
-                "executedQty": fmt_unit(self.executed, s.step), "cumQuote": fmt(self.cum_quote),
-                "timeInForce": self.tif, "type": "LIMIT", "reduceOnly": self.reduce_only,
-                "closePosition": False, "side": self.side, "positionSide": "BOTH", "stopPrice": "0",
-                "workingType": "CONTRACT_PRICE", "priceProtect": False, "origType": "LIMIT",
-                "time": self.time, "updateTime": self.update_time}
+        return {
+            "orderId": self.order_id,
+            "symbol": s.symbol,
+            "status": self.status,
+            "clientOrderId": self.client_id,
+            "price": fmt_unit(self.price, s.tick),
+            "avgPrice": self.avg_price(),
+            "origQty": fmt_unit(self.qty, s.step),
+            "executedQty": fmt_unit(self.executed, s.step),
+            "cumQuote": fmt(self.cum_quote),
+            "timeInForce": self.tif,
+            "type": "LIMIT",
+            "reduceOnly": self.reduce_only,
+            "closePosition": False,
+            "side": self.side,
+            "positionSide": "BOTH",
+            "stopPrice": "0",
+            "workingType": "CONTRACT_PRICE",
+            "priceProtect": False,
+            "origType": "LIMIT",
+            "time": self.time,
+            "updateTime": self.update_time,
+        }
 
-    def to_event(self, exec_type: str, t: int, last_qty: Decimal = ZERO, last_price: Decimal = ZERO,
-                 fee: Decimal = ZERO, trade_id: int = 0, maker: bool = False,
-                 realized: Decimal = ZERO) -> dict:
+    def to_event(
+        self,
+        exec_type: str,
+        t: int,
+        last_qty: Decimal = ZERO,
+        last_price: Decimal = ZERO,
+        fee: Decimal = ZERO,
+        trade_id: int = 0,
+        maker: bool = False,
+        realized: Decimal = ZERO,
+    ) -> dict:
         """The "o" object of an ORDER_TRADE_UPDATE."""
         spec = self.spec
-        return {"s": self.symbol, "c": self.client_id, "S": self.side, "o": "LIMIT", "f": self.tif,
-                "q": fmt_unit(self.qty, spec.step), "p": fmt_unit(self.price, spec.tick),
-                "ap": self.avg_price(), "sp": "0", "x": exec_type, "X": self.status, "i": self.order_id,
-                "l": fmt_unit(last_qty, spec.step), "z": fmt_unit(self.executed, spec.step),
-                "L": fmt_unit(last_price, spec.tick), "N": "USDT", "n": fmt(fee), "T": t, "t": trade_id,
-                "b": "0", "a": "0", "m": maker, "R": self.reduce_only, "wt": "CONTRACT_PRICE", "ot": "LIMIT",
-                "ps": "BOTH", "cp": False, "rp": fmt(realized), "pP": False, "si": 0, "ss": 0}
+        return {
+            "s": self.symbol,
+            "c": self.client_id,
+            "S": self.side,
+            "o": "LIMIT",
+            "f": self.tif,
+            "q": fmt_unit(self.qty, spec.step),
+            "p": fmt_unit(self.price, spec.tick),
+            "ap": self.avg_price(),
+            "sp": "0",
+            "x": exec_type,
+            "X": self.status,
+            "i": self.order_id,
+            "l": fmt_unit(last_qty, spec.step),
+            "z": fmt_unit(self.executed, spec.step),
+            "L": fmt_unit(last_price, spec.tick),
+            "N": "USDT",
+            "n": fmt(fee),
+            "T": t,
+            "t": trade_id,
+            "b": "0",
+            "a": "0",
+            "m": maker,
+            "R": self.reduce_only,
+            "wt": "CONTRACT_PRICE",
+            "ot": "LIMIT",
+            "ps": "BOTH",
+            "cp": False,
+            "rp": fmt(realized),
+            "pP": False,
+            "si": 0,
+            "ss": 0,
+        }
 
 
 @dataclass
@@ -120,10 +178,21 @@ class Book:
 
     def frame(self, spec: SymbolSpec, levels: int, now: int) -> dict:
         """A depthUpdate frame of the top `levels` levels (also the body of GET /fapi/v1/depth)."""
+
         def side(rows):
             return [[fmt_unit(p, spec.tick), fmt_unit(q, spec.step)] for p, q in rows[:levels]]
-        return {"e": "depthUpdate", "E": now, "T": now, "s": spec.symbol, "U": self.update_id,
-                "u": self.update_id, "pu": self.update_id - 1, "b": side(self.bids), "a": side(self.asks)}
+
+        return {
+            "e": "depthUpdate",
+            "E": now,
+            "T": now,
+            "s": spec.symbol,
+            "U": self.update_id,
+            "u": self.update_id,
+            "pu": self.update_id - 1,
+            "b": side(self.bids),
+            "a": side(self.asks),
+        }
 
 
 def parse_order(params: dict, spec: SymbolSpec) -> tuple[str, Decimal, Decimal, str, bool, str | None]:
@@ -146,8 +215,10 @@ def parse_order(params: dict, spec: SymbolSpec) -> tuple[str, Decimal, Decimal, 
         raise ApiError(-4140, "Invalid symbol status for opening position.")
     client_id = params.get("newClientOrderId") or None
     if client_id is not None and not CLIENT_ID_RE.match(client_id):
-        raise ApiError(-1100, "Illegal characters found in parameter 'newClientOrderId'; "
-                              "legal range is '^[\\.A-Z\\:/a-z0-9_-]{1,36}$'.")
+        raise ApiError(
+            -1100,
+            "Illegal characters found in parameter 'newClientOrderId'; legal range is '^[\\.A-Z\\:/a-z0-9_-]{1,36}$'.",
+        )
     check_filters(spec, price, qty, reduce_only)
     return side, price, qty, tif, reduce_only, client_id
 
@@ -167,5 +238,6 @@ def check_filters(spec: SymbolSpec, price: Decimal, qty: Decimal, reduce_only: b
     if qty > spec.max_qty:
         raise ApiError(-4005, "Quantity greater than max quantity.")
     if price * qty < spec.min_notional and not reduce_only:
-        raise ApiError(-4164, f"Order's notional must be no smaller than {fmt(spec.min_notional)} "
-                              "(unless you choose reduce only).")
+        raise ApiError(
+            -4164, f"Order's notional must be no smaller than {fmt(spec.min_notional)} (unless you choose reduce only)."
+        )

@@ -4,6 +4,7 @@
 None when it is unknown (the level lay beyond the visible book when we joined and has not been seen
 since). The engine keeps one per resting order and applies these rules on every book and trade event.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal

@@ -5,6 +5,7 @@ Endpoint shapes follow the Aster futures API docs (`asterdex/api-docs`, aster-fi
 Every endpoint also answers on its /fapi/v3 path (aster-finance-futures-api-v3.md) with V3 security,
 the same handler and the same answer; `ENDPOINT` maps each path to its V1 name, what tests ask for.
 """
+
 from __future__ import annotations
 
 import json
@@ -47,20 +48,34 @@ ROUTES = {
 
 # V1 path -> V3 path of the same endpoint (V3 doc; account is "Account Information v3")
 V3_PATHS = {
-    "/fapi/v1/ping": "/fapi/v3/ping", "/fapi/v1/time": "/fapi/v3/time",
-    "/fapi/v1/exchangeInfo": "/fapi/v3/exchangeInfo", "/fapi/v1/depth": "/fapi/v3/depth",
-    "/fapi/v1/order": "/fapi/v3/order", "/fapi/v1/batchOrders": "/fapi/v3/batchOrders",
-    "/fapi/v1/allOpenOrders": "/fapi/v3/allOpenOrders", "/fapi/v1/openOrders": "/fapi/v3/openOrders",
-    "/fapi/v1/countdownCancelAll": "/fapi/v3/countdownCancelAll", "/fapi/v2/positionRisk": "/fapi/v3/positionRisk",
-    "/fapi/v2/balance": "/fapi/v3/balance", "/fapi/v4/account": "/fapi/v3/accountWithJoinMargin",
-    "/fapi/v1/leverage": "/fapi/v3/leverage", "/fapi/v1/marginType": "/fapi/v3/marginType",
+    "/fapi/v1/ping": "/fapi/v3/ping",
+    "/fapi/v1/time": "/fapi/v3/time",
+    "/fapi/v1/exchangeInfo": "/fapi/v3/exchangeInfo",
+    "/fapi/v1/depth": "/fapi/v3/depth",
+    "/fapi/v1/order": "/fapi/v3/order",
+    "/fapi/v1/batchOrders": "/fapi/v3/batchOrders",
+    "/fapi/v1/allOpenOrders": "/fapi/v3/allOpenOrders",
+    "/fapi/v1/openOrders": "/fapi/v3/openOrders",
+    "/fapi/v1/countdownCancelAll": "/fapi/v3/countdownCancelAll",
+    "/fapi/v2/positionRisk": "/fapi/v3/positionRisk",
+    "/fapi/v2/balance": "/fapi/v3/balance",
+    "/fapi/v4/account": "/fapi/v3/accountWithJoinMargin",
+    "/fapi/v1/leverage": "/fapi/v3/leverage",
+    "/fapi/v1/marginType": "/fapi/v3/marginType",
     "/fapi/v1/positionSide/dual": "/fapi/v3/positionSide/dual",
-    "/fapi/v1/multiAssetsMargin": "/fapi/v3/multiAssetsMargin", "/fapi/v1/listenKey": "/fapi/v3/listenKey",
-    "/fapi/v1/income": "/fapi/v3/income", "/fapi/v1/userTrades": "/fapi/v3/userTrades",
+    "/fapi/v1/multiAssetsMargin": "/fapi/v3/multiAssetsMargin",
+    "/fapi/v1/listenKey": "/fapi/v3/listenKey",
+    "/fapi/v1/income": "/fapi/v3/income",
+    "/fapi/v1/userTrades": "/fapi/v3/userTrades",
 }
 ENDPOINT = {V3_PATHS[path]: path for _, path in ROUTES if path in V3_PATHS}
-ROUTES.update({(method, V3_PATHS[path]): (name, weight, "none" if security == "none" else "v3")
-               for (method, path), (name, weight, security) in list(ROUTES.items()) if path in V3_PATHS})
+ROUTES.update(
+    {
+        (method, V3_PATHS[path]): (name, weight, "none" if security == "none" else "v3")
+        for (method, path), (name, weight, security) in list(ROUTES.items())
+        if path in V3_PATHS
+    }
+)
 # Modify Order exists on V3 only ("Modify Order (TRADE)", PUT /fapi/v3/order, weight 1)
 ROUTES[("PUT", "/fapi/v3/order")] = ("h_modify_order", 1, "v3")
 
@@ -68,21 +83,43 @@ ROUTES[("PUT", "/fapi/v3/order")] = ("h_modify_order", 1, "v3")
 def symbol_info(s: SymbolSpec) -> dict:
     """One symbol of GET /fapi/v1/exchangeInfo."""
     lot = {"minQty": fmt(s.min_qty), "maxQty": fmt(s.max_qty), "stepSize": fmt(s.step)}
-    return {"symbol": s.symbol, "pair": s.symbol, "contractType": "PERPETUAL", "status": s.status,
-            "baseAsset": s.base_asset, "quoteAsset": "USDT", "marginAsset": "USDT",
-            "pricePrecision": decimals(s.tick), "quantityPrecision": decimals(s.step),
-            "baseAssetPrecision": 8, "quotePrecision": 8, "underlyingType": "COIN",
-            "filters": [{"filterType": "PRICE_FILTER", "minPrice": fmt(s.tick), "maxPrice": "1000000",
-                         "tickSize": fmt(s.tick)},
-                        {"filterType": "LOT_SIZE", **lot},
-                        {"filterType": "MARKET_LOT_SIZE", **lot},
-                        {"filterType": "MAX_NUM_ORDERS", "limit": 200},
-                        {"filterType": "MIN_NOTIONAL", "notional": fmt(s.min_notional)},
-                        {"filterType": "PERCENT_PRICE", "multiplierUp": "1.0500",
-                         "multiplierDown": "0.9500", "multiplierDecimal": "4"}],
-            "orderTypes": ["LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT",
-                           "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET"],
-            "timeInForce": ["GTC", "IOC", "FOK", "GTX"]}
+    return {
+        "symbol": s.symbol,
+        "pair": s.symbol,
+        "contractType": "PERPETUAL",
+        "status": s.status,
+        "baseAsset": s.base_asset,
+        "quoteAsset": "USDT",
+        "marginAsset": "USDT",
+        "pricePrecision": decimals(s.tick),
+        "quantityPrecision": decimals(s.step),
+        "baseAssetPrecision": 8,
+        "quotePrecision": 8,
+        "underlyingType": "COIN",
+        "filters": [
+            {"filterType": "PRICE_FILTER", "minPrice": fmt(s.tick), "maxPrice": "1000000", "tickSize": fmt(s.tick)},
+            {"filterType": "LOT_SIZE", **lot},
+            {"filterType": "MARKET_LOT_SIZE", **lot},
+            {"filterType": "MAX_NUM_ORDERS", "limit": 200},
+            {"filterType": "MIN_NOTIONAL", "notional": fmt(s.min_notional)},
+            {
+                "filterType": "PERCENT_PRICE",
+                "multiplierUp": "1.0500",
+                "multiplierDown": "0.9500",
+                "multiplierDecimal": "4",
+            },
+        ],
+        "orderTypes": [
+            "LIMIT",
+            "MARKET",
+            "STOP",
+            "STOP_MARKET",
+            "TAKE_PROFIT",
+            "TAKE_PROFIT_MARKET",
+            "TRAILING_STOP_MARKET",
+        ],
+        "timeInForce": ["GTC", "IOC", "FOK", "GTX"],
+    }
 
 
 class RestApi:
@@ -102,20 +139,21 @@ class RestApi:
         return {"serverTime": self._now()}
 
     async def h_exchange_info(self, params: dict) -> dict:
-        return {"timezone": "UTC", "serverTime": self._now(),
-                "rateLimits": [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
-                                "limit": 2400},
-                               {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1,
-                                "limit": 1200}],
-                "exchangeFilters": [],
-                "assets": [{"asset": a, "marginAvailable": True, "autoAssetExchange": "0"}
-                           for a in self._accounts.wallet],
-                "symbols": [symbol_info(s) for s in self._engine.symbols.values()]}
+        return {
+            "timezone": "UTC",
+            "serverTime": self._now(),
+            "rateLimits": [
+                {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 2400},
+                {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 1200},
+            ],
+            "exchangeFilters": [],
+            "assets": [{"asset": a, "marginAvailable": True, "autoAssetExchange": "0"} for a in self._accounts.wallet],
+            "symbols": [symbol_info(s) for s in self._engine.symbols.values()],
+        }
 
     async def h_depth(self, params: dict) -> dict:
         frame = self._engine.depth_frame(self._symbol(params), int(params.get("limit") or 20))
-        return {"lastUpdateId": frame["u"], "E": frame["E"], "T": frame["T"],
-                "bids": frame["b"], "asks": frame["a"]}
+        return {"lastUpdateId": frame["u"], "E": frame["E"], "T": frame["T"], "bids": frame["b"], "asks": frame["a"]}
 
     # ---------------------------------------------------------------- orders
     async def h_new_order(self, params: dict) -> dict:
@@ -216,8 +254,9 @@ class RestApi:
         """Set the leverage and push ACCOUNT_CONFIG_UPDATE `ac` (also when the user changes it elsewhere)."""
         self._accounts.positions[symbol].leverage = leverage
         now = self._now()
-        await self._engine.push_user({"e": "ACCOUNT_CONFIG_UPDATE", "E": now, "T": now,
-                                      "ac": {"s": symbol, "l": leverage}})
+        await self._engine.push_user(
+            {"e": "ACCOUNT_CONFIG_UPDATE", "E": now, "T": now, "ac": {"s": symbol, "l": leverage}}
+        )
 
     async def h_margin_type(self, params: dict) -> dict:
         symbol, kind = self._symbol(params), mandatory(params, "marginType")
@@ -260,8 +299,14 @@ class RestApi:
         acc.dual_side = acc.dual_side if dual_side is None else dual_side
         acc.multi_assets = acc.multi_assets if multi_assets is None else multi_assets
         now = self._now()
-        await self._engine.push_user({"e": "ACCOUNT_CONFIG_UPDATE", "E": now, "T": now,
-                                      "ai": {"j": acc.multi_assets, "f": False, "d": acc.dual_side}})
+        await self._engine.push_user(
+            {
+                "e": "ACCOUNT_CONFIG_UPDATE",
+                "E": now,
+                "T": now,
+                "ai": {"j": acc.multi_assets, "f": False, "d": acc.dual_side},
+            }
+        )
 
     # ---------------------------------------------------------------- user stream
     async def h_listen_key_new(self, params: dict) -> dict:

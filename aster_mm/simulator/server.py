@@ -7,6 +7,7 @@ authenticated for its route's security level, and handed to its `RestApi` handle
 (placing, modifying or cancelling orders) reaches the engine `order_latency` seconds (event-loop time)
 after it arrived; its answer is sent as soon as the engine has acted on it.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -38,8 +39,16 @@ def is_order_request(method: str, path: str) -> bool:
 
 
 class Server:
-    def __init__(self, engine: Engine, api: RestApi, streams: Streams, auth: Authenticator,
-                 faults: Faults, journal: Journal, clock: Clock):
+    def __init__(
+        self,
+        engine: Engine,
+        api: RestApi,
+        streams: Streams,
+        auth: Authenticator,
+        faults: Faults,
+        journal: Journal,
+        clock: Clock,
+    ):
         self._engine, self._api, self._streams, self.auth = engine, api, streams, auth
         self._faults, self._journal, self._clock = faults, journal, clock
         self.on_request: list[RequestObserver] = []
@@ -84,11 +93,20 @@ class Server:
         query, body = request.rel_url.raw_query_string, await request.text()
         params = dict(parse_qsl(query, keep_blank_values=True))
         params.update(parse_qsl(body, keep_blank_values=True))
-        entry = {"t": self._clock(), "kind": "request", "method": method, "path": path,
-                 "endpoint": ENDPOINT.get(path, path), "params": params, "status": None, "response": None}
+        entry = {
+            "t": self._clock(),
+            "kind": "request",
+            "method": method,
+            "path": path,
+            "endpoint": ENDPOINT.get(path, path),
+            "params": params,
+            "status": None,
+            "response": None,
+        }
         self._journal.log(entry)
-        status, payload, headers = await self._dispatch(method, path, SignedRequest(request.headers, query,
-                                                                                     body, params))
+        status, payload, headers = await self._dispatch(
+            method, path, SignedRequest(request.headers, query, body, params)
+        )
         entry.update(status=status, response=payload)
         self._journal.notify()
         headers["X-MBX-USED-WEIGHT-1M"] = str(self._weight[1])

@@ -13,6 +13,7 @@ drop frames silently; refused ones answer 503.
 is made at the event (the book as it was then) and written that much later, in order. The first
 snapshot on connecting and the user stream are not delayed.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -55,7 +56,7 @@ class Streams:
         self._engine, self._faults, self._journal = engine, faults, journal
         self.mark_every = mark_every
         self.conns: list[Conn] = []
-        self.opened = {"market": 0, "user": 0}   # connections accepted so far: reconnects show here
+        self.opened = {"market": 0, "user": 0}  # connections accepted so far: reconnects show here
         self.listen_key: str | None = None
         self.accepting = False  # False once the server stops
         self.on_market_frame: list[Callable[[], None]] = []  # called after each market frame is written
@@ -107,6 +108,7 @@ class Streams:
             task = asyncio.get_running_loop().create_task(self._send_frame(conn, stream, frame))
             self._delayed.add(task)
             task.add_done_callback(self._delayed.discard)
+
         handle = asyncio.get_running_loop().call_later(self.feed_latency, start)
         self._delayed.add(handle)
 

@@ -3,6 +3,7 @@
 Prices, quantities and balances are Decimals inside the simulator and plain decimal strings on the
 wire; every error answer is an `ApiError` carrying the exchange's code, message and HTTP status.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
