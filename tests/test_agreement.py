@@ -10,8 +10,8 @@ decision functions on hftbacktest (risk-averse queue model) on the other, with
     past the queue, so the simulator runs with partial_fills=False here; a fill is then an order;
   * the same data span (the simulator starts at the first book row, where the backtester can first
     quote) and the same opening balance (10,000 USDT).
-The README's "Backtesting" section gives the figures, and those of the simulator's default rule
-(partial fills), where the two engines part for a reason.
+docs/backtesting.md ("The simulator and the backtester agree") gives the figures, and those of the simulator's
+default rule (partial fills), where the two engines part for a reason.
 """
 
 from __future__ import annotations

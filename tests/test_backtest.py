@@ -1,4 +1,4 @@
-"""backtest.py and backtesting/: data conversion, the decision loop on hftbacktest, the report, the CLI."""
+"""backtest.py and aster_mm/backtest/: data conversion, the decision loop on hftbacktest, the report, the CLI."""
 
 from __future__ import annotations
 
@@ -321,7 +321,7 @@ def test_cli_on_recorded_bnbusdt_prints_the_report(tmp_path):
 
 def test_a_synthetic_slice_written_by_the_simulator_replays_and_backtests(tmp_path):
     """sim_exchange.py --write-synthetic writes the recorded format; the replay and the backtester read it
-    whole (a full day is the same command with --hours 24: see the README for its time)."""
+    whole (a full day is the same command with --hours 24: see docs/backtesting.md for its time)."""
     from aster_mm.simulator import ReplayMarket
 
     data = tmp_path / "synthetic"

@@ -1,4 +1,4 @@
-"""The pure decision functions (aster_mm.decisions), the position tracker and the CLI."""
+"""The pure decision functions (aster_mm.core.decisions), the position tracker and the CLI."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ event with the new quantity, a level that left the 10 recorded levels is a depth
 Depth beyond the recorded levels is therefore unknown and treated as empty.
 
 Times: a book row's `unix_timestamp` is its local receipt and a trade's `unix_timestamp_ms` the
-exchange's trade time (aster_mm/market_csv.py). Newer recordings also carry the other stamp (a book's
+exchange's trade time (aster_mm/recording/market_csv.py). Newer recordings also carry the other stamp (a book's
 transaction/event time, a trade's receipt); where a row has only one, the other is derived with an
 assumed constant feed latency, and the report says which.
 """

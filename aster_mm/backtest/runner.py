@@ -3,13 +3,13 @@
 It decides through the bot's own `Strategy` (fixed or adaptive spreads, position limit, stop-loss, loss
 limits), over a `StrategyState` kept in step with what the bot would see, with hftbacktest's time as
 both its clock and its wall clock. The adaptive model is fed every changed top of the book and every
-market trade, as aster_mm/feeds.py feeds it. A halt ends the trading (the live bot exits); the position
+market trade, as aster_mm/live/feeds.py feeds it. A halt ends the trading (the live bot exits); the position
 left is still marked to the mid until the data ends.
 
 It keeps the bot's order discipline: at most one order, open from the moment it is sent until the
 exchange says it finished; a requote is a cancel, and the new order goes out only once the cancel is
 confirmed; decisions run whenever the bot's inputs change: the top of the book (the live bot wakes on
-nothing else, aster_mm/feeds.py `on_market_message`) or the order's local record (every order response
+nothing else, aster_mm/live/feeds.py `on_market_message`) or the order's local record (every order response
 changes it, and with it position, balance and fees). A wake where neither changed would give the
 decision functions the same inputs as the last one, so it only moves the clock.
 Position, wallet and the top of book are what the bot would see locally (after the feed and order

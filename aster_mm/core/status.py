@@ -36,7 +36,7 @@ def status_line(
     rules: SymbolRules | None = None,
     money: str = "",
 ) -> str:
-    """`money`: the session's PnL figures (aster_mm.pnl.pnl_text), which include the position."""
+    """`money`: the session's PnL figures (aster_mm.accounting.pnl.pnl_text), which include the position."""
     tick, step = (rules.tick, rules.step) if rules else (None, None)
     o = state.live
     resting = f"{o.quote.side} {o.remaining}@{o.quote.price} {o.state.value}" if o else "none"

@@ -1,4 +1,4 @@
-"""Aster futures REST client: authentication (V1 HMAC or V3 EIP-712, through `aster_mm.signing`), the
+"""Aster futures REST client: authentication (V1 HMAC or V3 EIP-712, through `aster_mm.exchange.signing`), the
 path family each uses, clock sync, errors, rate limits, retries, symbol rules.
 
 No strategy knowledge lives here. Prices and quantities go out as exact decimal strings. Callers name
@@ -42,7 +42,7 @@ def sign(secret: str, total_params: str) -> str:
     return hmac.new(secret.encode(), total_params.encode(), hashlib.sha256).hexdigest()
 
 
-# V3 path of each endpoint the client calls, by its V1 path (V3 futures doc; notes/v3-facts.md section 4).
+# V3 path of each endpoint the client calls, by its V1 path (the official V3 futures doc: docs/exchange.md links it).
 V3_PATHS = {
     "/fapi/v1/time": "/fapi/v3/time",
     "/fapi/v1/exchangeInfo": "/fapi/v3/exchangeInfo",

@@ -5,7 +5,8 @@ The client hands over the business parameters (already strings, in the order it 
 the synced server time; it gets back the final url-encoded parameter string and the headers to send.
 It sends that string unchanged: as the query string of a GET, as the form body (Content-Type
 application/x-www-form-urlencoded) of a POST/PUT/DELETE. V1 paths are /fapi/v1|v2|v4/..., V3 paths
-/fapi/v3/... (`version` says which family); the path table is in notes/v3-facts.md.
+/fapi/v3/... (`version` says which family); the path table is `V3_PATHS` in aster_mm/exchange/client.py,
+and docs/exchange.md links the official docs for both.
 
 Secrets (the V1 secret, the agent's private key, the full V1 key) never appear in repr, str,
 exceptions or logs; `hint` and `mask` give enough to tell credentials apart.
@@ -206,7 +207,8 @@ def _checksum(address: str, env_name: str) -> str:
 
 def _address_of(key: coincurve.PrivateKey) -> str:
     """The Ethereum address of a key: the last 20 bytes of the keccak of its uncompressed public key (eth-account
-    gives the same over 300 random keys in the tests; importing it cost the bot 0.46 s and 6 MB at start-up)."""
+    gives the same over 300 random keys in the tests; the bot never imports it: its cost at start-up is in
+    docs/performance.md)."""
     return to_checksum_address(keccak(key.public_key.format(compressed=False)[1:])[-20:])
 
 

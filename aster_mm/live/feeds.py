@@ -1,6 +1,6 @@
 """The two streams in: the market connection (depth + mark price) and the listenKey user stream.
 
-Frames are parsed at the edge (`aster_mm.events`) and applied to the state, the order desk and the
+Frames are parsed at the edge (`aster_mm.core.events`) and applied to the state, the order desk and the
 account guard; every applied frame wakes the quoting loop. Each connection reconnects on its own.
 """
 

@@ -1,9 +1,8 @@
 """The log: stdout and a rotating file, written off the quoting path.
 
 A log record costs more than the Python of the request it describes: formatting the time, two writes
-and, for the rotating file, formatting it again to decide whether to roll over (py-spy put logging at
-21 % of the bot's busy time during `bench.py`; moving it off the quoting path took the bot's share of a
-V1 requote from 0.35-0.54 ms to 0.27-0.28 ms at p50). On the event loop `DeferredHandler` only fixes the record's
+and, for the rotating file, formatting it again to decide whether to roll over (what that cost and what
+moving it saved: docs/performance.md). On the event loop `DeferredHandler` only fixes the record's
 text and queues it; the loop writes the queue a few milliseconds later, after the requote that logged
 it is on the wire. Off a loop (start-up, exit, another thread) records are written at once, and
 `logging.shutdown` at exit writes what is still queued, so nothing is lost on a normal or fatal exit

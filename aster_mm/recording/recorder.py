@@ -4,8 +4,8 @@
 
 One combined WebSocket connection (<sym>@depth10@100ms and <sym>@aggTrade; public, no API key) feeds
 OUT/<UTC day>/{orderbook,trades,prices}_<SYM>.csv in the layout of ../shared/data/aster-2025-09-29/
-(see aster_mm/market_csv.py). When the connection drops, the recorder reconnects with backoff, logs the gap and
-flags the first row of each file after it (gap=1). Files are flushed every second.
+(see aster_mm/recording/market_csv.py). When the connection drops, the recorder reconnects with backoff, logs
+the gap and flags the first row of each file after it (gap=1). Files are flushed every second.
 Exit status: 0 done (--minutes) or stopped (SIGINT/SIGTERM), 1 the files cannot be written,
 2 a bad option or a stream the exchange refuses (e.g. an unknown symbol).
 """
