@@ -178,7 +178,7 @@ def main() -> int:
     if args.recheck:
         # mutants/ holds the tests of the last run, and none of the files some tests read: copy them in. The
         # tests find the shared data beside their repository, which for mutants/ is this one: link it.
-        for path in ("tests", "backtest.py", ".env.example", "README.md"):
+        for path in ("tests", "backtest.py", ".env.example", "README.md", "docs"):
             if (ROOT / path).is_dir():
                 shutil.copytree(ROOT / path, ROOT / "mutants" / path, dirs_exist_ok=True)
             else:
