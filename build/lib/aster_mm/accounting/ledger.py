@@ -1,0 +1,303 @@
+"""The ledger: every fill and funding payment of the symbol, appended once to a CSV file that outlives
+the bot, and the totals (fills, volume, fees, funding, realized PnL) per UTC day read from it.
+
+Append-only; each row is flushed as it is written. At open the existing file is read back, so an event
+replayed by the stream, a REST reconciliation or a restart never adds a row twice: a fill is known by its
+trade id, an income-history funding row by its `tranId`, a funding payment seen on the stream (which has
+no id) by its time and amount. `source` says where a row came from: `stream` (the user stream, as it
+happened) or `income` (the exchange's income history, read at start and every hour: what happened while
+the bot was down or a stream event was lost). `sync` rows mark how far the income history has been read.
+
+Money columns keep the exchange's own figures: `commission` is what a fill cost (a rebate is negative),
+`realized_pnl` the PnL it realized before commission, `funding` what a funding payment brought (negative
+when paid). Net = realized - commission + funding.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from aster_mm.core.events import STABLE_ASSETS, AccountUpdate, OrderReport
+
+log = logging.getLogger("ledger")
+
+ZERO = Decimal(0)
+FILL, FUNDING, SYNC = "fill", "funding", "sync"
+STREAM, INCOME = "stream", "income"
+FUNDING_MATCH_MS = 60_000  # a stream funding event and its income row: same amount, this close in time
+COLUMNS = [
+    "time_utc",
+    "time_ms",
+    "kind",
+    "symbol",
+    "source",
+    "trade_id",
+    "tran_id",
+    "order_id",
+    "client_id",
+    "side",
+    "price",
+    "qty",
+    "maker",
+    "commission",
+    "commission_asset",
+    "realized_pnl",
+    "funding",
+    "asset",
+]
+
+
+def utc_text(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def utc_day(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One ledger row."""
+
+    kind: str  # fill, funding or sync
+    time_ms: int  # exchange time: trade time, funding time, or how far income was read
+    symbol: str
+    source: str = STREAM
+    trade_id: str = ""
+    tran_id: str = ""  # the income history's transaction id
+    order_id: str = ""
+    client_id: str = ""
+    side: str = ""
+    price: Decimal | None = None  # None: a fill known only from the income history
+    qty: Decimal | None = None
+    maker: bool | None = None
+    commission: Decimal = ZERO
+    commission_asset: str = ""
+    realized_pnl: Decimal = ZERO
+    funding: Decimal = ZERO
+    asset: str = ""  # the funding asset
+
+    @property
+    def notional(self) -> Decimal:
+        return self.price * self.qty if self.price is not None and self.qty is not None else ZERO
+
+    def row(self) -> list[str]:
+        def text(value) -> str:
+            if value is None:
+                return ""
+            if isinstance(value, bool):
+                return "true" if value else "false"
+            return str(value)
+
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return [utc_text(self.time_ms) if c == "time_utc" else text(values[c]) for c in COLUMNS]
+
+    @classmethod
+    def from_row(cls, row: dict[str, str]) -> Entry:
+        """The inverse of `row()`. Every column is there; an empty cell is no price, quantity or maker
+        flag, or no money (a hand-edited ledger leaves them empty)."""
+
+        def dec(name: str, empty: Decimal | None = ZERO) -> Decimal | None:
+            return Decimal(row[name]) if row[name] else empty
+
+        maker = row["maker"]
+        return cls(
+            row["kind"],
+            int(row["time_ms"]),
+            row["symbol"],
+            row["source"],
+            row["trade_id"],
+            row["tran_id"],
+            row["order_id"],
+            row["client_id"],
+            row["side"],
+            dec("price", None),
+            dec("qty", None),
+            None if maker == "" else maker == "true",
+            dec("commission"),
+            row["commission_asset"],
+            dec("realized_pnl"),
+            dec("funding"),
+            row["asset"],
+        )
+
+
+@dataclass
+class Totals:
+    """What a set of ledger rows adds up to, in USD (commissions and funding in USDT or USDF)."""
+
+    fills: int = 0
+    volume: Decimal = ZERO  # traded notional
+    fees: Decimal = ZERO
+    funding: Decimal = ZERO
+    realized: Decimal = ZERO
+    other_fees: dict[str, Decimal] = field(default_factory=dict)  # commissions in other assets, not in `fees`
+
+    @property
+    def net(self) -> Decimal:
+        return self.realized - self.fees + self.funding
+
+    def bp_of(self, net: Decimal) -> Decimal | None:
+        """`net` per unit of volume in basis points; None without volume."""
+        return net / self.volume * 10_000 if self.volume else None
+
+    def add(self, e: Entry) -> None:
+        if e.kind == FILL:
+            self.fills += 1
+            self.volume += e.notional
+            self.realized += e.realized_pnl
+            if e.commission_asset in STABLE_ASSETS or not e.commission:
+                self.fees += e.commission
+            else:
+                self.other_fees[e.commission_asset] = self.other_fees.get(e.commission_asset, ZERO) + e.commission
+        elif e.kind == FUNDING and e.asset in STABLE_ASSETS:
+            self.funding += e.funding
+
+
+def read_entries(path: Path) -> list[Entry]:
+    """Every row of a ledger file; ValueError names the first row that is not a ledger row."""
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in COLUMNS if c not in (reader.fieldnames or COLUMNS)]
+        if missing:
+            raise ValueError(f"{path} is not a ledger: its header lacks {', '.join(missing)}")
+        entries = []
+        for number, row in enumerate(reader, start=2):
+            try:
+                entries.append(Entry.from_row(row))
+            except (KeyError, ValueError, TypeError, InvalidOperation) as err:
+                raise ValueError(f"{path} line {number} is not a ledger row ({err!r})") from None
+        return entries
+
+
+def fill_entry(report: OrderReport, symbol: str) -> Entry:
+    t = report.trade
+    return Entry(
+        FILL,
+        t.at_ms,
+        symbol,
+        STREAM,
+        str(t.trade_id),
+        "",
+        str(report.order_id),
+        report.client_id,
+        report.side,
+        Decimal(t.price),
+        t.qty,
+        t.maker,
+        t.commission,
+        t.commission_asset,
+        t.realized,
+    )
+
+
+def funding_entries(update: AccountUpdate, symbol: str) -> list[Entry]:
+    """The funding payments of a FUNDING_FEE ACCOUNT_UPDATE (`bc`, the balance change, per asset)."""
+    if update.reason != "FUNDING_FEE":
+        return []
+    return [
+        Entry(FUNDING, update.at_ms, symbol, source=STREAM, funding=amount, asset=asset)
+        for asset, amount in update.changes.items()
+    ]
+
+
+class Ledger:
+    """The CSV file and what it holds. `open()` reads it back; `record()` appends a row once."""
+
+    def __init__(self, path: str | Path, on_entry: Callable[[Entry], None] | None = None):
+        self.path = Path(path)
+        self.on_entry = on_entry or (lambda entry: None)
+        self.days: dict[str, Totals] = {}
+        self.trade_ids: set[str] = set()
+        self.tran_ids: set[str] = set()
+        self.synced_ms: int | None = None  # the income history is in the ledger up to here
+        self.first_ms: int | None = None
+        self._stream_keys: set[tuple] = set()  # (time, amount, asset) of stream funding rows
+        self._unpaired_stream: list[Entry] = []  # funding rows from the stream no income row matched yet
+        self._unpaired_income: list[Entry] = []  # and from the income history no stream row matched
+        self._file = None
+
+    def open(self) -> None:
+        """Read the file back (ValueError names a bad row), then open it for appending."""
+        if self.path.exists():
+            for entry in read_entries(self.path):
+                self._remember(entry)
+        new = not self.path.exists() or self.path.stat().st_size == 0
+        self._file = self.path.open("a", newline="")
+        self._writer = csv.writer(self._file)
+        if new:
+            self._writer.writerow(COLUMNS)
+            self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def day(self, day: str) -> Totals:
+        """The totals of a UTC day ("2025-09-29")."""
+        return self.days.get(day, Totals())
+
+    def known(self, e: Entry) -> bool:
+        if e.kind == FILL:
+            return e.trade_id in self.trade_ids
+        if e.kind != FUNDING:
+            return False
+        if e.tran_id:
+            return e.tran_id in self.tran_ids or self._pair(e, self._unpaired_stream)
+        return (e.time_ms, e.funding, e.asset) in self._stream_keys or self._pair(e, self._unpaired_income)
+
+    def record(self, e: Entry) -> bool:
+        """Append `e` unless the ledger has it; True when written. A failed write is logged and left for
+        the next income reconciliation to bring back."""
+        if self.known(e):
+            return False
+        try:
+            self._writer.writerow(e.row())
+            self._file.flush()
+        except (OSError, ValueError) as err:  # ValueError: the file was closed under us
+            log.error("could not write to the ledger %s (%s): %s", self.path, err, e)
+            return False
+        self._remember(e)
+        self.on_entry(e)
+        return True
+
+    def _remember(self, e: Entry) -> None:
+        if e.kind == SYNC:
+            self.synced_ms = max(self.synced_ms or 0, e.time_ms)
+            return
+        self.first_ms = e.time_ms if self.first_ms is None else min(self.first_ms, e.time_ms)
+        if e.kind == FILL:
+            self.trade_ids.add(e.trade_id)
+        elif e.tran_id:
+            self.tran_ids.add(e.tran_id)
+            if not self._pair(e, self._unpaired_stream):
+                self._unpaired_income.append(e)
+        else:
+            self._stream_keys.add((e.time_ms, e.funding, e.asset))
+            if not self._pair(e, self._unpaired_income):
+                self._unpaired_stream.append(e)
+        self.days.setdefault(utc_day(e.time_ms), Totals()).add(e)
+
+    def _pair(self, e: Entry, candidates: list[Entry]) -> bool:
+        """A funding payment seen both on the stream (no id) and in the income history: the same asset and
+        amount, close in time. Each row pairs with one other at most."""
+        for other in candidates:
+            if (
+                other.asset == e.asset
+                and other.funding == e.funding
+                and abs(other.time_ms - e.time_ms) <= FUNDING_MATCH_MS
+            ):
+                candidates.remove(other)
+                if e.tran_id:
+                    self.tran_ids.add(e.tran_id)
+                else:
+                    self._stream_keys.add((e.time_ms, e.funding, e.asset))
+                return True
+        return False

@@ -1,0 +1,28 @@
+"""The live bot's own decision code and option parser, imported here once so the backtester never
+carries a copy of them (design invariant 11). Every backtesting module takes these names from here."""
+
+from aster_mm.core.config import Config
+from aster_mm.core.decisions import BUY, SELL, Quote, QuoteParams, desired_quote, in_position, needs_replace
+from aster_mm.core.rules import SymbolRules
+from aster_mm.core.spreads import describe
+from aster_mm.core.state import Book, StrategyState
+from aster_mm.core.strategy import Strategy
+from aster_mm.settings.parser import build_parser, parse_config
+
+__all__ = [
+    "BUY",
+    "SELL",
+    "Book",
+    "Config",
+    "Quote",
+    "QuoteParams",
+    "Strategy",
+    "StrategyState",
+    "SymbolRules",
+    "build_parser",
+    "describe",
+    "desired_quote",
+    "in_position",
+    "needs_replace",
+    "parse_config",
+]

@@ -1,0 +1,165 @@
+"""The hftbacktest side of the backtest: the simulated asset and the calls the loop makes into it.
+
+hftbacktest owns matching, queue position, latency and fees. The bot's decisions are plain Python
+over Decimal, so the loop stays in Python and reaches the backtester through `Backtest` below.
+
+Exchange model: NoPartialFillExchange (hftbacktest's default). hftbacktest 2.4's PartialFillExchange
+does not apply partial fills to the local position and balance (nkaz001/hftbacktest issues #299 and
+#316), so a quote here fills whole: when a trade prints through its price, or at its price once the
+queue model puts it at the front. Aster's post-only (GTX) order that would cross is EXPIRED, as in
+hftbacktest (asterdex/api-docs, futures "Time in force (timeInForce)": "GTX - Good Till Crossing
+(Post Only)").
+"""
+
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from hftbacktest import GTX, LIMIT, BacktestAsset, build_roivec_backtest
+from hftbacktest import binding as b
+from hftbacktest.order import IOC, order_dtype
+from hftbacktest.types import event_dtype, state_values_dtype
+
+QUEUE_MODELS = ("risk-averse", "power2", "power3")
+
+# hftbacktest order status / request codes (hftbacktest/order.py)
+NONE, EXPIRED, FILLED, CANCELED, REJECTED = 0, 2, 3, 4, 6
+# The book is kept as a vector over the data's price range widened by this factor each way: quotes fall
+# well inside it, and it is an order of magnitude faster than hftbacktest's hash-map book.
+ROI_MARGIN = 2.0
+# trades kept between two reads; each wait returns at the next feed event, so a few at most
+TRADES_CAPACITY = 1024
+# wait_next_feed's answers
+END_OF_DATA = 1
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    tick: float
+    lot: float
+    queue_model: str = "risk-averse"
+    order_latency_ns: int = 30_000_000  # each way: request to matching engine, and back
+    latency_file: Path | None = None
+    maker_fee: float = 0.0001
+    taker_fee: float = 0.00035
+    trades: bool = False  # keep the market's trades for `last_trades` (adaptive spreads)
+
+
+def _order_latency_array(path: Path) -> np.ndarray:
+    """Measured order latencies: an hftbacktest .npz, or a CSV with columns req_ts, exch_ts, resp_ts
+    (ns; a header line is skipped)."""
+    if path.suffix == ".npz":
+        return np.load(path)["data"]
+    raw = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.int64, ndmin=2)
+    out = np.zeros(
+        len(raw), np.dtype([("req_ts", "i8"), ("exch_ts", "i8"), ("resp_ts", "i8"), ("_padding", "i8")], align=True)
+    )
+    out["req_ts"], out["exch_ts"], out["resp_ts"] = raw[:, 0], raw[:, 1], raw[:, 2]
+    return out
+
+
+def _asset(
+    chunks: list[str], price_range: tuple[float, float], latencies: np.ndarray | None, cfg: EngineConfig
+) -> BacktestAsset:
+    low, high = price_range
+    asset = (
+        BacktestAsset()
+        .data(list(chunks))
+        .roi_lb(low / ROI_MARGIN)
+        .roi_ub(high * ROI_MARGIN)
+        .linear_asset(1.0)
+        .no_partial_fill_exchange()
+        .trading_value_fee_model(cfg.maker_fee, cfg.taker_fee)
+        .tick_size(cfg.tick)
+        .lot_size(cfg.lot)
+    )
+    if cfg.queue_model == "risk-averse":
+        asset.risk_adverse_queue_model()
+    elif cfg.queue_model in ("power2", "power3"):
+        asset.power_prob_queue_model(float(cfg.queue_model[-1]))  # f(x) = x ** n
+    else:
+        raise ValueError(f"queue model must be one of {', '.join(QUEUE_MODELS)}, got {cfg.queue_model!r}")
+    if cfg.trades:
+        asset.last_trades_capacity(TRADES_CAPACITY)
+    if latencies is not None:
+        asset.intp_order_latency(latencies)
+    else:
+        asset.constant_order_latency(cfg.order_latency_ns, cfg.order_latency_ns)
+    return asset
+
+
+class Backtest:
+    """One hftbacktest backtester, driven through the library's own C functions (`hftbacktest.binding`),
+    the same calls its numba wrapper makes. Calling them from Python avoids numba's compile on every run:
+    the jitclass wrapper cannot be cached on disk."""
+
+    def __init__(self, chunks: list[str], price_range: tuple[float, float], cfg: EngineConfig):
+        """`chunks`: .npz event files, read one after another; `price_range`: the lowest and highest price
+        in them."""
+        # hftbacktest is handed this array by address: keep it alive as long as it runs
+        self._latencies = _order_latency_array(cfg.latency_file) if cfg.latency_file else None
+        self.ptr = build_roivec_backtest([_asset(chunks, price_range, self._latencies, cfg)])
+        self._depth = b.roivecbt_depth(self.ptr, 0)
+
+    def advance(self, timeout_ns: int) -> int:
+        """Run the market until the next feed event or order response, or `timeout_ns`."""
+        return b.roivecbt_wait_next_feed(self.ptr, True, timeout_ns)
+
+    @property
+    def timestamp(self) -> int:
+        return b.roivecbt_current_timestamp(self.ptr)
+
+    def top_ticks(self) -> tuple[int, int]:
+        return b.roivecdepth_best_bid_tick(self._depth), b.roivecdepth_best_ask_tick(self._depth)
+
+    def state(self):
+        """position, balance, fee, num_trades, trading_volume, trading_value (a copy)."""
+        return _read(b.roivecbt_state_values(self.ptr, 0), state_values_dtype)
+
+    def order(self, order_id: int):
+        """The local copy of order `order_id` (a copy of hftbacktest's order record), or None."""
+        ptr = b.orders_get(b.roivecbt_orders(self.ptr, 0), order_id)
+        return None if not ptr else _read(ptr, order_dtype)
+
+    def order_bytes(self, order_id: int) -> bytes | None:
+        """Order `order_id`'s local record as raw bytes (cheap to compare: any response changes it)."""
+        ptr = b.orders_get(b.roivecbt_orders(self.ptr, 0), order_id)
+        return None if not ptr else ctypes.string_at(ptr, order_dtype.itemsize)
+
+    def submit(self, order_id: int, buy: bool, price: float, qty: float, time_in_force: str = "GTX") -> int:
+        """A limit order, post-only (GTX) or, for a stop that must cross the spread, IOC; its answer comes
+        later (wait=False), as the bot's does. The stop's reduce-only needs no flag here: its quantity
+        never exceeds the position."""
+        fn = b.roivecbt_submit_buy_order if buy else b.roivecbt_submit_sell_order
+        return fn(self.ptr, 0, order_id, price, qty, IOC if time_in_force == "IOC" else GTX, LIMIT, False)
+
+    def take_trades(self) -> np.ndarray:
+        """The market trades seen since the last call (local_ts, px, ...: hftbacktest's event records)."""
+        length = ctypes.c_uint64(0)
+        ptr = b.roivecbt_last_trades(self.ptr, 0, ctypes.byref(length))
+        if not length.value:
+            return _NO_TRADES
+        out = np.frombuffer(
+            (ctypes.c_char * (event_dtype.itemsize * length.value)).from_address(ptr), event_dtype
+        ).copy()
+        b.roivecbt_clear_last_trades(self.ptr, 0)
+        return out
+
+    def cancel(self, order_id: int) -> int:
+        return b.roivecbt_cancel(self.ptr, 0, order_id, False)
+
+    def forget_finished(self) -> None:
+        b.roivecbt_clear_inactive_orders(self.ptr, 0)
+
+    def close(self) -> None:
+        b.roivecbt_close(self.ptr)
+
+
+_NO_TRADES = np.zeros(0, event_dtype)
+
+
+def _read(ptr: int, dtype: np.dtype):
+    return np.frombuffer((ctypes.c_char * dtype.itemsize).from_address(ptr), dtype).copy()[0]

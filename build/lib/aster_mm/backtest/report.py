@@ -1,0 +1,171 @@
+"""A backtest's figures: PnL, volume, risk, markouts; as a table, a JSON-ready dict, and a PNG.
+
+Equity is hftbacktest's: cash balance + position * mid - fees, in USD from a start of 0, with any
+position left at the end marked to the last mid. PnL per volume (bp) = net PnL / traded USD * 10^4,
+the figure that compares settings. A markout is the mid's move h seconds after a fill, from the mid
+at the fill, in bp of that mid, signed by the fill's side (+ for a buy): negative means the market
+moved against the fill (adverse selection).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+
+from aster_mm.backtest.bot import BUY, describe
+from aster_mm.backtest.runner import Fill, RunResult
+
+MARKOUT_HORIZONS_S = (1, 10, 60)
+NS = 1_000_000_000
+
+
+def mid_at(mid_ts: np.ndarray, mid: np.ndarray, t_ns) -> np.ndarray:
+    """The last recorded mid at or before each time (NaN before the first)."""
+    i = np.searchsorted(mid_ts, np.asarray(t_ns, dtype=np.int64), side="right") - 1
+    return np.where(i >= 0, mid[np.clip(i, 0, None)], np.nan)
+
+
+def markouts(fills: list[Fill], mid_ts: np.ndarray, mid: np.ndarray) -> dict[str, dict]:
+    """Mean signed mid move after the fills, per horizon; fills too close to the data's end are left out."""
+    out = {}
+    if not fills or len(mid_ts) == 0:
+        return {f"{h}s": {"mean_bp": None, "n": 0} for h in MARKOUT_HORIZONS_S}
+    t = np.array([f.ts_ns for f in fills], dtype=np.int64)
+    sign = np.array([1.0 if f.side == BUY else -1.0 for f in fills])
+    m0 = mid_at(mid_ts, mid, t)
+    for h in MARKOUT_HORIZONS_S:
+        later = t + h * NS
+        ok = (later <= mid_ts[-1]) & ~np.isnan(m0)
+        move = sign[ok] * (mid_at(mid_ts, mid, later[ok]) - m0[ok]) / m0[ok] * 1e4
+        out[f"{h}s"] = {"mean_bp": float(move.mean()) if ok.any() else None, "n": int(ok.sum())}
+    return out
+
+
+def max_drawdown(equity: np.ndarray) -> float:
+    if len(equity) == 0:
+        return 0.0
+    curve = np.concatenate(([0.0], equity))
+    return float(np.max(np.maximum.accumulate(curve) - curve))
+
+
+def time_in_position(ts: np.ndarray, held: np.ndarray) -> float:
+    """Time-weighted share of the steps at which the bot's own `in_position` said it held a position."""
+    if len(ts) < 2:
+        return 0.0
+    dur = np.diff(ts).astype(np.float64)
+    return float((dur * held[:-1]).sum() / dur.sum()) if dur.sum() > 0 else 0.0
+
+
+def _iso(ns: int) -> str:
+    return dt.datetime.fromtimestamp(ns / NS, dt.UTC).isoformat(timespec="seconds")
+
+
+def summarize(r: RunResult, market) -> dict:
+    data_start, data_end = market.start_ns, market.end_ns
+    span_s = (data_end - data_start) / NS
+    maker = sum(1 for f in r.fills if f.maker)
+    net = float(r.equity[-1]) if len(r.equity) else 0.0
+    notional = np.abs(r.position * r.mid)
+    return {
+        "data_start": _iso(data_start),
+        "data_end": _iso(data_end),
+        "span_s": round(span_s, 3),
+        "book_snapshots": market.n_snapshots,
+        "trades": market.n_trades,
+        "orders_sent": r.orders_sent,
+        "cancels_sent": r.cancels_sent,
+        "post_only_expired": r.expired,
+        "fills": len(r.fills),
+        "maker_fills": maker,
+        "taker_fills": len(r.fills) - maker,
+        "volume_base": r.volume,
+        "volume_usd": r.value,
+        "fees_usd": r.fees,
+        "net_pnl_usd": net,
+        "pnl_per_volume_bp": net / r.value * 1e4 if r.value > 0 else None,
+        "max_drawdown_usd": max_drawdown(r.equity),
+        "max_position_notional_usd": float(notional.max()) if len(notional) else 0.0,
+        "final_position": float(r.position[-1]) if len(r.position) else 0.0,
+        "time_in_position": time_in_position(r.ts, r.held),
+        "fills_per_hour": len(r.fills) / (span_s / 3600) if span_s > 0 else 0.0,
+        "markouts": markouts(r.fills, market.mid_ts, market.mid),
+        "stop_orders": r.stops,
+        "loss_limit_pauses": r.paused,
+        "halted": r.halted or None,
+        "halted_at": _iso(r.halted_ns) if r.halted_ns is not None else None,
+        "adaptive_estimates": r.estimates or None,
+    }
+
+
+def _fmt(value, digits: int = 4) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return str(value)
+
+
+def table(m: dict) -> str:
+    rows = [
+        (
+            "data",
+            f"{m['data_start']} .. {m['data_end']} ({m['span_s']:.0f} s, "
+            f"{m['book_snapshots']} book snapshots, {m['trades']} trades)",
+        ),
+        (
+            "orders sent / cancels / post-only expired",
+            f"{m['orders_sent']} / {m['cancels_sent']} / {m['post_only_expired']}",
+        ),
+        ("fills (maker / taker)", f"{m['fills']} ({m['maker_fills']} / {m['taker_fills']})"),
+        ("traded volume", f"{_fmt(m['volume_base'])} base, {_fmt(m['volume_usd'], 2)} USD"),
+        ("fees", f"{_fmt(m['fees_usd'])} USD"),
+        ("net PnL after fees", f"{_fmt(m['net_pnl_usd'])} USD"),
+        ("PnL per volume", f"{_fmt(m['pnl_per_volume_bp'], 2)} bp"),
+        ("max drawdown", f"{_fmt(m['max_drawdown_usd'])} USD"),
+        ("max position notional", f"{_fmt(m['max_position_notional_usd'], 2)} USD"),
+        ("position at end (marked to mid)", _fmt(m["final_position"])),
+        ("time in position", f"{m['time_in_position'] * 100:.1f} %"),
+        ("fills per hour", _fmt(m["fills_per_hour"], 1)),
+    ]
+    for h, mk in m["markouts"].items():
+        rows.append((f"markout {h} (mean, n)", f"{_fmt(mk['mean_bp'], 2)} bp, n={mk['n']}"))
+    if m["stop_orders"]:
+        rows.append(("stop-loss orders", str(m["stop_orders"])))
+    if m["loss_limit_pauses"]:
+        rows.append(("loss-limit pauses", str(m["loss_limit_pauses"])))
+    if m["halted"]:
+        rows.append(("halted (trading ended)", f"{m['halted_at']}: {m['halted']}"))
+    if m["adaptive_estimates"] is not None:
+        rows.append(("adaptive spreads at the end", describe(m["adaptive_estimates"])))
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+
+def plot(r: RunResult, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t = (r.ts - r.ts[0]) / NS if len(r.ts) else r.ts
+    fig, (ax_eq, ax_pos, ax_mid) = plt.subplots(3, 1, sharex=True, figsize=(10, 7))
+    ax_eq.step(t, r.equity, where="post")  # the trace holds only the steps where it changed
+    ax_eq.set_ylabel("equity (USD)")
+    ax_pos.step(t, r.position, where="post")
+    ax_pos.set_ylabel("position")
+    ax_mid.step(t, r.mid, where="post", lw=0.8, color="grey")
+    t0 = r.ts[0] if len(r.ts) else 0
+    for side, marker, color in ((BUY, "^", "green"), ("SELL", "v", "red")):
+        pts = [((f.ts_ns - t0) / NS, f.price) for f in r.fills if f.side == side]
+        if pts:
+            ax_mid.scatter(*zip(*pts), marker=marker, color=color, label=f"{side} fill", zorder=3)
+    if r.fills:
+        ax_mid.legend(loc="best")
+    ax_mid.set_ylabel("mid")
+    ax_mid.set_xlabel("seconds since start")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,79 @@
+"""The bot's settings as plain data: what the user chose (`Config`) and every delay the bot waits on
+(`Timings`). Parsing them from the command line is `aster_mm.settings`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+
+@dataclass(frozen=True)
+class Config:
+    symbol: str
+    buy_spread: Decimal = Decimal("0.006")
+    sell_spread: Decimal = Decimal("0.006")
+    balance_fraction: Decimal = Decimal("0.2")
+    leverage: int = 1
+    position_threshold_usd: Decimal = Decimal("15")
+    reprice_threshold: Decimal = Decimal("0.001")
+    cancel_countdown: float = 60.0  # dead-man switch in seconds; 0 disables it
+    log_file: str = "market_maker.log"
+    log_level: str = "INFO"
+    ledger: str | None = None  # None: ledger-<SYMBOL>.csv beside the log file
+    sim: bool = False
+    margin_type: str | None = None  # "CROSSED" or "ISOLATED"; None leaves the account's as it is
+    start_timeout: float = 120.0  # keep retrying an unreachable exchange at start this long
+    resume_after_liquidation: bool = False
+    modify: bool = True  # V3: move a resting order with Modify Order; False: cancel, then place
+    side: str = "long"  # long: BUY to open, SELL to close (the original); short: mirrored
+    spread_model: str = "fixed"  # fixed: --buy-spread/--sell-spread; adaptive: GLFT on live estimates
+    risk_aversion: float = 0.1  # GLFT gamma, per basis point per lot
+    min_spread: Decimal = Decimal("0.00045")  # adaptive floor: a maker and a taker fee at Aster's base tier
+    max_position_usd: Decimal | None = None  # an opening order never takes the position past this notional
+    stop_loss: Decimal | None = None  # close when the mark is this fraction against the entry price
+    stop_slippage: Decimal = Decimal("0.002")  # a stop crosses the spread by at most this fraction
+    max_loss_usd: Decimal | None = None  # session net PnL (unrealized included) that pauses or halts
+    max_daily_loss_usd: Decimal | None = None  # UTC-day net PnL from the ledger that pauses or halts
+    halt_cooldown: float = 60.0  # minutes paused after a loss limit; 0: halted until restarted
+    flatten_on_halt: bool = False  # close the position when a loss limit fires
+    network: str = "mainnet"
+    start_price: Decimal | None = None  # --sim only: the synthetic market's first mid and the symbol's units
+    tick: Decimal | None = None
+    step: Decimal | None = None
+    fill_model: str = "queue"  # --sim/--paper only: the simulator's fill rule
+    feed_latency_ms: float = 0.0  # --sim/--paper only: market data delay
+    order_latency_ms: float = 0.0  # --sim/--paper only: order request delay
+    paper: bool = False  # the simulator fed by the real exchange's public streams
+    paper_feed_url: str | None = None  # None: ASTER_WS_URL, else the network's WebSocket host
+    paper_balance: Decimal = Decimal("10000")  # the paper account's USDT
+    metrics_port: int | None = None  # serve Prometheus metrics here; None: no metrics server
+    metrics_host: str = "127.0.0.1"
+    alert_webhook: str | None = field(default=None, repr=False)  # the URL is the webhook's secret
+
+    @property
+    def mode(self) -> str:
+        """ "sim", "paper" or "" (live): names the default log and ledger files and tags alerts."""
+        return "sim" if self.sim else "paper" if self.paper else ""
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Every delay the bot waits on, injectable so tests run fast."""
+
+    stale_after: float = 30.0  # no market frame for this long: data is stale
+    status_every: float = 30.0
+    keepalive_every: float = 30 * 60.0
+    sweep_every: float = 30.0  # compare exchange orders/position with ours
+    heartbeat_every: float = 15.0  # dead-man switch renewal
+    reconnect_first: float = 0.5
+    reconnect_max: float = 30.0
+    stable_after: float = 10.0  # a connection up this long resets the reconnect back-off
+    unknown_grace: float = 3.0  # a brand-new order may answer -2013 for this long
+    requery_every: float = 0.25  # how often an UNKNOWN order is queried again
+    shutdown_timeout: float = 5.0
+    idle_wake: float = 1.0  # the loop re-checks staleness and sweeps at least this often
+    rules_every: float = 15 * 60.0  # re-read the symbol's rules and status
+    start_retry_max: float = 10.0  # longest pause between start-up attempts
+    settings_retry: float = 60.0  # after leverage or margin type could not be set, try again this late
+    income_every: float = 3600.0  # reconcile the ledger with the exchange's income history
+    income_lag: float = 5.0  # ... up to this long ago, after waiting as long: stream events first

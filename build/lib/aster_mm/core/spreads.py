@@ -1,0 +1,303 @@
+"""Spreads that follow the market: rolling estimators and the Guéant–Lehalle–Fernandez-Tapia quotes.
+
+Owns the adaptive spread model (`--spread-model adaptive`) and nothing else: no I/O, no clock (the
+caller passes the time, in seconds), no orders. Three pieces:
+
+- `VolatilityEstimator`: the mid's volatility per sqrt(second), from (t, mid) samples however irregular.
+- `IntensityEstimator`: the rate lambda(delta) = A * exp(-k * delta) at which a resting order at a
+  relative distance delta from mid is reached by trades, from (t, trade price, mid) observations.
+- `glft_depths`: the GLFT asymptotic optimal distances from mid for both sides given inventory.
+
+`AdaptiveSpreads` wires them: fed mids and trades, it refits every few seconds and answers the
+(buy_spread, sell_spread) the bot uses as today (BUY at mid*(1-buy_spread), SELL at mid*(1+sell_spread)),
+never tighter than min_spread, the fixed spreads until the estimators are warm.
+
+Units. Estimators work in relative terms (log returns; distances as fractions of mid). The GLFT step
+works in basis points, so the risk aversion gamma reads "per basis point per lot" (a lot is one
+opening order's size) and sits in the same range as hftbacktest's per-tick examples (0.01 .. 1).
+Statistics are floats; only the spreads handed back are Decimal.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, Decimal
+
+import numpy as np
+
+BP = 1e-4  # one basis point as a fraction
+_SPREAD_QUANTUM = Decimal("1e-8")
+
+
+class _Ring:
+    """Fixed-capacity ring buffer of float rows; when full the oldest row is overwritten."""
+
+    def __init__(self, capacity: int, width: int) -> None:
+        self._data = np.empty((capacity, width), dtype=np.float64)
+        self._next = 0
+        self._size = 0
+
+    def append(self, *row: float) -> None:
+        self._data[self._next] = row
+        self._next = (self._next + 1) % len(self._data)
+        self._size = min(self._size + 1, len(self._data))
+
+    @property
+    def full(self) -> bool:
+        return self._size == len(self._data)
+
+    def rows(self) -> np.ndarray:
+        """The rows oldest first (a copy when the buffer has wrapped)."""
+        if not self.full:
+            return self._data[: self._size]
+        return np.concatenate((self._data[self._next :], self._data[: self._next]))
+
+
+# ================================================================================== volatility
+def realized_sigma(ts: np.ndarray, mids: np.ndarray, start: float, now: float, step: float) -> float | None:
+    """Volatility of log(mid) per sqrt(second) over [start, now], or None with too little data.
+
+    The mid is sampled on a regular grid of `step` seconds with the last value seen before each grid
+    point (a book that does not push has not moved), so irregular pushes neither bias the estimate nor
+    let the bid/ask bounce of very frequent pushes inflate it. `ts` is sorted; ts[0] <= start.
+    """
+    n = int((now - start) // step)
+    if n < 2:
+        return None
+    grid = start + step * np.arange(n + 1)
+    idx = np.searchsorted(ts, grid, side="right") - 1
+    returns = np.diff(np.log(mids[idx]))
+    return math.sqrt(float(np.dot(returns, returns)) / (n * step))
+
+
+class VolatilityEstimator:
+    """Rolling volatility of the mid over the last `window` seconds."""
+
+    def __init__(self, window: float = 300.0, step: float = 1.0, capacity: int = 16384) -> None:
+        self.window, self.step = window, step
+        self._samples = _Ring(capacity, 2)
+
+    def add(self, t: float, mid: float) -> None:
+        self._samples.append(t, mid)
+
+    def fit(self, now: float) -> float | None:
+        rows = self._samples.rows()
+        if len(rows) == 0:
+            return None
+        ts, mids = rows[:, 0], rows[:, 1]
+        # keep the last sample before the window: it is the mid at the window's start
+        first = max(int(np.searchsorted(ts, now - self.window, side="right")) - 1, 0)
+        start = max(ts[first], now - self.window)
+        return realized_sigma(ts[first:], mids[first:], start, now, self.step)
+
+
+# =================================================================================== intensity
+def fit_intensity(
+    distances: np.ndarray, duration: float, buckets: int = 20, min_count: int = 10
+) -> tuple[float, float] | None:
+    """(A, k) of lambda(delta) = A*exp(-k*delta) per side and second, or None if it cannot be fitted.
+
+    An order resting at distance delta is reached by every trade printing at least delta from mid,
+    so lambda(delta) is the rate of trades at distance >= delta. `distances` pools both sides
+    (|price - mid| / mid), hence the division by two: the model is symmetric. The fit is least
+    squares of log(lambda) on delta over a grid from the nearest trade to the 95th percentile,
+    using only grid points with at least `min_count` trades beyond them.
+    """
+    if duration <= 0 or len(distances) < min_count:
+        return None
+    ordered = np.sort(distances)
+    lo, hi = ordered[0], float(np.quantile(ordered, 0.95))
+    if hi <= lo:
+        return None
+    grid = np.linspace(lo, hi, buckets)
+    beyond = len(ordered) - np.searchsorted(ordered, grid, side="left")
+    usable = beyond >= min_count
+    if np.count_nonzero(usable) < 3:
+        return None
+    slope, intercept = np.polyfit(grid[usable], np.log(beyond[usable] / (2.0 * duration)), 1)
+    if slope >= 0:
+        return None
+    return math.exp(intercept), -float(slope)
+
+
+class IntensityEstimator:
+    """Rolling trade-arrival intensity over the last `window` seconds."""
+
+    def __init__(self, window: float = 600.0, buckets: int = 20, min_count: int = 10, capacity: int = 65536) -> None:
+        self.window, self.buckets, self.min_count = window, buckets, min_count
+        self._trades = _Ring(capacity, 2)
+        self._since: float | None = None
+
+    def start(self, t: float) -> None:
+        """Observation begins at t (if not already begun): quiet time counts, trades or not."""
+        if self._since is None:
+            self._since = t
+
+    def add(self, t: float, price: float, mid: float) -> None:
+        self.start(t)
+        self._trades.append(t, abs(price - mid) / mid)
+
+    def window_distances(self, now: float) -> tuple[np.ndarray, float]:
+        """The distances of the trades in the window and how many seconds the window covers."""
+        if self._since is None:
+            return np.empty(0), 0.0
+        rows = self._trades.rows()
+        begin = max(now - self.window, self._since)
+        if self._trades.full:  # older trades were overwritten: observation starts at the oldest
+            begin = max(begin, rows[0, 0])
+        recent = rows[rows[:, 0] >= begin]
+        return recent[:, 1], now - begin
+
+    def fit(self, now: float) -> tuple[float, float] | None:
+        distances, duration = self.window_distances(now)
+        return fit_intensity(distances, duration, self.buckets, self.min_count)
+
+
+# ======================================================================================== GLFT
+@dataclass(frozen=True)
+class Depths:
+    """Optimal distances from mid (price units of the inputs) and the terms they are built from."""
+
+    bid: float
+    ask: float
+    half_spread: float  # the distance of both sides when flat
+    skew: float  # how far both quotes move per lot of inventory
+
+
+def glft_depths(sigma: float, a: float, k: float, gamma: float, inventory: float, lot: float = 1.0) -> Depths:
+    """GLFT (2013) asymptotic optimal bid and ask distances from mid, in the price unit of sigma and 1/k.
+
+    sigma: volatility per sqrt(time unit); a: arrivals per time unit at distance 0; k: decay per price
+    unit; gamma: risk aversion; inventory and lot in the same quantity unit (lots: lot=1). With
+    x = gamma*lot/k:
+        c1 = ln(1 + x) / (gamma*lot)
+        c2 = sqrt(gamma / (2*a*lot*k) * (1 + x)**(1 + 1/x))
+        bid = c1 + (2*inventory + lot)/2 * sigma*c2,  ask = c1 - (2*inventory - lot)/2 * sigma*c2
+    A long inventory lowers the ask (it closes sooner) and raises the bid; a short one mirrors it.
+    """
+    if min(sigma, a, k, gamma, lot) <= 0:
+        raise ValueError("sigma, A, k, gamma and lot must be positive")
+    x = gamma * lot / k
+    c1 = math.log1p(x) / (gamma * lot)
+    c2 = math.sqrt(gamma / (2.0 * a * lot * k) * math.exp((1.0 + 1.0 / x) * math.log1p(x)))
+    skew = sigma * c2
+    half_spread = c1 + lot / 2.0 * skew
+    return Depths(
+        bid=half_spread + skew * inventory, ask=half_spread - skew * inventory, half_spread=half_spread, skew=skew
+    )
+
+
+# ================================================================================== the model
+@dataclass(frozen=True)
+class AdaptiveConfig:
+    risk_aversion: float  # gamma, per basis point per lot
+    min_spread: Decimal  # floor for both sides (at least the fees of a round trip)
+    fixed_buy_spread: Decimal  # used until the estimators are warm
+    fixed_sell_spread: Decimal
+    max_spread: Decimal = Decimal("0.05")  # a runaway estimate must never put a price near zero
+    warmup_seconds: float = 60.0  # of observation before the estimates are trusted
+    min_trades: int = 50  # in the intensity window before the estimates are trusted
+    refit_every: float = 5.0
+    vol_window: float = 300.0
+    vol_step: float = 1.0
+    intensity_window: float = 600.0
+
+
+@dataclass(frozen=True)
+class Spreads:
+    buy_spread: Decimal
+    sell_spread: Decimal
+    estimates: dict  # for the status line; see AdaptiveSpreads.estimates
+
+
+@dataclass(frozen=True)
+class _Fit:
+    sigma_bp: float  # per sqrt(second)
+    a: float  # per second and side
+    k_bp: float  # per basis point
+    trades: int
+
+
+class AdaptiveSpreads:
+    """Estimators plus GLFT: fed mids and trades, answers the spreads for the current inventory."""
+
+    def __init__(self, config: AdaptiveConfig) -> None:
+        self.config = config
+        self.volatility = VolatilityEstimator(config.vol_window, config.vol_step)
+        self.intensity = IntensityEstimator(config.intensity_window)
+        self._since: float | None = None
+        self._fitted_at: float | None = None
+        self._fit: _Fit | None = None
+
+    def on_mid(self, t: float, mid: float) -> None:
+        if self._since is None:
+            self._since = t
+        self.intensity.start(t)
+        self.volatility.add(t, mid)
+
+    def on_trade(self, t: float, price: float, mid: float) -> None:
+        self.intensity.add(t, price, mid)
+
+    def spreads(self, now: float, inventory: float = 0.0) -> Spreads:
+        """(buy_spread, sell_spread) for `inventory` lots (signed: long > 0), refitting when due."""
+        if self._fitted_at is None or now - self._fitted_at >= self.config.refit_every:
+            self._fit = self._refit(now)
+            self._fitted_at = now
+        cfg = self.config
+        if self._fit is None:
+            return Spreads(_clamp(cfg.fixed_buy_spread, cfg), _clamp(cfg.fixed_sell_spread, cfg), self.estimates(None))
+        fit = self._fit
+        depths = glft_depths(fit.sigma_bp, fit.a, fit.k_bp, cfg.risk_aversion, inventory)
+        return Spreads(_to_spread(depths.bid * BP, cfg), _to_spread(depths.ask * BP, cfg), self.estimates(depths))
+
+    def estimates(self, depths: Depths | None) -> dict:
+        """Short, printable: warm?, sigma (bp/sqrt s), A (/s), k (/bp), trades, GLFT terms (bp)."""
+        fit = self._fit
+        if fit is None or depths is None:
+            return {"warm": False}
+        return {
+            "warm": True,
+            "sigma_bp": round(fit.sigma_bp, 3),
+            "A": round(fit.a, 4),
+            "k_bp": round(fit.k_bp, 4),
+            "trades": fit.trades,
+            "half_spread_bp": round(depths.half_spread, 3),
+            "skew_bp": round(depths.skew, 3),
+        }
+
+    def _refit(self, now: float) -> _Fit | None:
+        """Fresh estimates, or None while not warm (too little time or too few trades, or no fit)."""
+        cfg = self.config
+        if self._since is None or now - self._since < cfg.warmup_seconds:
+            return None
+        distances, duration = self.intensity.window_distances(now)
+        if len(distances) < cfg.min_trades:
+            return None
+        sigma = self.volatility.fit(now)
+        ak = fit_intensity(distances, duration, self.intensity.buckets, self.intensity.min_count)
+        if not sigma or ak is None:
+            return None
+        return _Fit(sigma_bp=sigma / BP, a=ak[0], k_bp=ak[1] * BP, trades=len(distances))
+
+
+def _clamp(spread: Decimal, cfg: AdaptiveConfig) -> Decimal:
+    return min(max(spread, cfg.min_spread), cfg.max_spread)
+
+
+def _to_spread(fraction: float, cfg: AdaptiveConfig) -> Decimal:
+    """A float distance as a Decimal spread, rounded wider, within [min_spread, max_spread]."""
+    if not math.isfinite(fraction):
+        return cfg.max_spread
+    exact = Decimal(repr(max(fraction, 0.0))).quantize(_SPREAD_QUANTUM, rounding=ROUND_CEILING)
+    return _clamp(exact, cfg)
+
+
+def describe(estimates: dict) -> str:
+    """The estimates as a compact status-line fragment."""
+    if not estimates.get("warm"):
+        return "spreads=fixed (warming up)"
+    return (
+        "spreads=adaptive sigma={sigma_bp}bp/sqrt(s) A={A}/s k={k_bp}/bp trades={trades} "
+        "half={half_spread_bp}bp skew={skew_bp}bp"
+    ).format(**estimates)

@@ -1,0 +1,132 @@
+"""What the bot wants resting now, every decision combined: the quote (fixed or adaptive spreads,
+within the position limit), a running stop-loss, and the loss limits that pause or halt the bot.
+
+The decisions themselves are pure (`decisions`, `limits`, `spreads`); this holds the little state
+between them (a stop in progress, the adaptive estimates, the pause) and reads the bot's state.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from decimal import Decimal
+
+from aster_mm.core.config import Config
+from aster_mm.core.decisions import Quote, QuoteParams, desired_quote
+from aster_mm.core.limits import BREACH, RESUME, LossGate, LossLimits, position_room, stop_quote, stop_triggered
+from aster_mm.core.position import unrealized_pnl
+from aster_mm.core.rules import SymbolRules
+from aster_mm.core.spreads import AdaptiveConfig, AdaptiveSpreads
+from aster_mm.core.state import LIQUIDATION, StrategyState
+
+log = logging.getLogger("mm")
+DAY_S = 86_400
+
+
+def adaptive_spreads(config: Config) -> AdaptiveSpreads | None:
+    if config.spread_model != "adaptive":
+        return None
+    return AdaptiveSpreads(
+        AdaptiveConfig(config.risk_aversion, config.min_spread, config.buy_spread, config.sell_spread)
+    )
+
+
+class Strategy:
+    def __init__(
+        self,
+        cfg: Config,
+        state: StrategyState,
+        params: QuoteParams,
+        now: Callable[[], float],
+        pnl: Callable[[], tuple[Decimal, Decimal]],
+        wall: Callable[[], float],
+    ):
+        """`pnl()` answers (session net, today's net), unrealized included; `now()` is the bot's clock in
+        seconds and `wall()` the epoch time that places the UTC day (time.time live, its own in a backtest)."""
+        self.cfg, self.state, self.params, self.now, self.pnl, self.wall = cfg, state, params, now, pnl, wall
+        self.spreads = adaptive_spreads(cfg)
+        self.estimates: dict = {}
+        self.stopping = False  # a stop-loss is closing the position: until flat
+        self.gate = LossGate(LossLimits(cfg.max_loss_usd, cfg.max_daily_loss_usd, cfg.halt_cooldown * 60))
+        self._next_check = 0.0
+
+    def quote_params(self, wallet: Decimal) -> QuoteParams:
+        """The configured parameters, with the adaptive model's spreads for the position held (in lots
+        of one opening order) when it is on."""
+        if self.spreads is None:
+            return self.params
+        book, position = self.state.book, self.state.position.amount
+        lot = float(wallet * self.params.balance_fraction / book.mid) if wallet > 0 else 0.0
+        spreads = self.spreads.spreads(self.now(), float(position) / lot if lot else 0.0)
+        self.estimates = spreads.estimates
+        return replace(self.params, buy_spread=spreads.buy_spread, sell_spread=spreads.sell_spread)
+
+    def check_losses(self) -> None:
+        """At most twice a second: a loss limit pauses or halts the bot, a pause ends by itself."""
+        no_limits = self.cfg.max_loss_usd is None and self.cfg.max_daily_loss_usd is None
+        if no_limits or self.now() < self._next_check:
+            return
+        self._next_check = self.now() + 0.5
+        session, today = self.pnl()
+        change = self.gate.update(self.now(), session, today, DAY_S - self.wall() % DAY_S)
+        st = self.state
+        if change == BREACH:
+            kind = "HALTED until restarted" if self.gate.halts else f"PAUSED for {self.gate.until - self.now():.0f} s"
+            log.critical(
+                "LOSS LIMIT: %s; %s%s",
+                self.gate.reason,
+                kind,
+                "; closing the position" if self.cfg.flatten_on_halt else "",
+            )
+            st.on_alert(f"loss limit: {self.gate.reason}; {kind}")
+            if self.gate.halts:
+                st.halted = self.gate.reason
+            else:
+                st.paused = self.gate.reason
+        elif change == RESUME:
+            log.warning("loss-limit pause over: resuming (session net %s)", session)
+            st.on_alert("loss-limit pause over: resuming")
+            st.paused = ""
+
+    def flattening(self, min_qty: Decimal) -> bool:
+        st = self.state
+        return bool(st.paused or st.halted) and self.cfg.flatten_on_halt and abs(st.position.amount) >= min_qty
+
+    def wanted(self, rules: SymbolRules) -> tuple[Quote | None, str]:
+        """The one order the bot wants now: paused or halted, nothing (or a flattening stop); while a
+        stop-loss runs, the stop; otherwise the quote."""
+        st, cfg = self.state, self.cfg
+        position, book = st.position.amount, st.book
+        if LIQUIDATION in st.close_only and cfg.resume_after_liquidation and position == 0:
+            log.warning("flat after the liquidation: resuming (--resume-after-liquidation)")
+            del st.close_only[LIQUIDATION]
+        if self.flattening(rules.min_qty):
+            return stop_quote(position, book.bid, book.ask, cfg.stop_slippage, rules), "flatten"
+        if st.paused or st.halted:
+            return None, f"{'halted' if st.halted else 'paused'}: {st.halted or st.paused}"
+        mark = st.mark_price or book.mid
+        if abs(position) >= rules.min_qty and (
+            self.stopping or stop_triggered(position, st.entry_price, mark, cfg.stop_loss)
+        ):
+            if not self.stopping:
+                log.warning(
+                    "STOP LOSS: mark %s against entry %s: closing %s, loss %.2f USD",
+                    mark,
+                    st.entry_price,
+                    position,
+                    -unrealized_pnl(position, st.entry_price, mark, None),
+                )
+                self.stopping = True
+            return stop_quote(position, book.bid, book.ask, cfg.stop_slippage, rules), "stop"
+        self.stopping = False
+        wallet = st.available * st.size_scale
+        return desired_quote(
+            position,
+            book.mid,
+            wallet,
+            self.quote_params(wallet),
+            rules,
+            st.close_only_reason,
+            position_room(position, book.mid, cfg.max_position_usd),
+        )

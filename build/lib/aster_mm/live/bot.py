@@ -1,0 +1,385 @@
+"""aster-mm: a one-symbol market maker for Aster perpetual futures.
+
+BUY mode (flat): one post-only limit BUY below mid. SELL mode (long): one post-only reduce-only SELL
+above mid for the whole position. The resting order is reused while the target price barely moves and
+replaced when it moves more than --reprice-threshold. See README.md for the whole contract.
+
+This file is the CLI and `MarketMaker`, the wiring: streams in, state, decisions, orders out, life
+cycle. The parts live in the `aster_mm` package.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from decimal import Decimal
+
+import aster_mm.python_version  # noqa: F401  (first: on Python < 3.11 it exits 2 with a clear message)
+from aster_mm.accounting.books import Books
+from aster_mm.core.config import Config, Timings
+from aster_mm.core.decisions import BUY, MODIFY, REUSE, SELL, QuoteParams, crosses_book, requote_action
+from aster_mm.core.errors import FatalError
+from aster_mm.core.orders import OrderState
+from aster_mm.core.spreads import describe as describe_spreads
+from aster_mm.core.state import StrategyState
+from aster_mm.core.status import status_line
+from aster_mm.core.strategy import Strategy
+from aster_mm.exchange.client import AsterClient, ExchangeError, SymbolRules
+from aster_mm.live.account import HEDGE_MODE_HELP, AccountGuard
+from aster_mm.live.chores import DeadManSwitch, keep_listen_key_alive, report_status
+from aster_mm.live.execution import OrderDesk
+from aster_mm.live.feeds import Feeds
+from aster_mm.live.reconcile import Reconciler
+from aster_mm.live.startup import retry_until
+from aster_mm.ops.unattended import Ops
+
+log = logging.getLogger("mm")
+
+
+class ShutdownRequested(Exception):
+    pass
+
+
+class LossLimitHalt(FatalError):
+    """A loss limit halted the bot for good (--halt-cooldown 0)."""
+
+    exit_status = 3
+
+
+class MarketMaker:
+    def __init__(
+        self,
+        config: Config,
+        client: AsterClient,
+        ws_url: str,
+        *,
+        timings: Timings = Timings(),
+        now: Callable[[], float] = time.monotonic,
+        ops: Ops | None = None,
+    ):
+        self.cfg, self.client, self.ws_url = config, client, ws_url.rstrip("/")
+        self.t, self.now = timings, now
+        self.symbol = config.symbol
+        self.params = QuoteParams(
+            config.buy_spread,
+            config.sell_spread,
+            config.balance_fraction,
+            config.position_threshold_usd,
+            open_side=BUY if config.side == "long" else SELL,
+        )
+        self.state = StrategyState()
+        self.guard = AccountGuard(client, config, self.state, timings, now)
+        self.desk = OrderDesk(client, self.symbol, self.state, timings, now)
+        self.desk.on_rejected = self.guard.on_rejection
+        self.sync = Reconciler(client, self.symbol, self.state, self.desk, timings, now)
+        self.dead_man = DeadManSwitch(client, self.symbol, config.cancel_countdown, timings)
+        self.books = Books(client, config, self.state, timings)
+        self._wake = asyncio.Event()
+        self.stop = asyncio.Event()
+        self.feeds = Feeds(
+            client,
+            ws_url,
+            self.symbol,
+            self.state,
+            self.desk,
+            self.guard,
+            timings,
+            now,
+            self.wake,
+            config.start_timeout,
+            self.books,
+        )
+        self.on_market_message, self.on_user_message = self.feeds.on_market_message, self.feeds.on_user_message
+        self.strategy = Strategy(config, self.state, self.params, now, self._pnl, wall=time.time)
+        self.feeds.spreads = self.strategy.spreads
+        self._skip_reason = ""
+        self.ops = ops or Ops()
+        self.metrics = self.desk.metrics = self.feeds.metrics = self.ops.metrics
+        self.beat_at = self.woke_at = now()  # the quoting loop's heartbeat (the watchdog reads it)
+        self.ops.attach(self)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def describe(self) -> str:
+        line = status_line(self.state, self.params, self.client.used_weight_1m, self.rules, self.books.text(self.rules))
+        return line if self.strategy.spreads is None else f"{line} {describe_spreads(self.strategy.estimates)}"
+
+    @property
+    def used_weight_1m(self) -> int | None:
+        """The exchange's request weight used this minute, as its last answer said."""
+        return self.client.used_weight_1m
+
+    def stream_attempted_at(self, stream: str) -> float:
+        """When the `stream` ("market" or "user") last tried to connect."""
+        return self.feeds.attempted_at[stream]
+
+    @property
+    def estimates(self) -> dict:
+        """The adaptive model's latest estimates (empty when the spreads are fixed)."""
+        return self.strategy.estimates
+
+    def _pnl(self) -> tuple[Decimal, Decimal]:
+        """The session's and the UTC day's net PnL, the open position's unrealized PnL included in both."""
+        figures = self.books.figures()
+        return figures.net, self.books.today_net() + figures.unrealized
+
+    @property
+    def rules(self) -> SymbolRules | None:
+        return self.guard.rules
+
+    @rules.setter
+    def rules(self, rules: SymbolRules) -> None:
+        """Rules as just read (tests set them without a start)."""
+        self.guard.rules = rules
+        self.guard.next_rules = self.now() + self.t.rules_every
+
+    # ----- start-up -----
+    async def start(self) -> None:
+        """Clock, rules, then the bot owns the symbol: cancel everything, adopt the position; then decide
+        whether it can trade at all. An unreachable exchange is retried for --start-timeout."""
+        self.books.open()
+        await retry_until(self._take_over, self.cfg.start_timeout, self.t.start_retry_max)
+        self.books.start_session()
+        st = self.state
+        if st.hedge_mode:
+            raise FatalError(HEDGE_MODE_HELP)
+        if not self.rules.trading and st.position.amount == 0:
+            raise FatalError(
+                f"symbol {self.symbol} is not trading (status {self.rules.status}) and holds no position to close"
+            )
+        if st.position.amount == 0:
+            await self.guard.apply_settings()
+        log.info(
+            "started %s run %s: tick=%s step=%s min_notional=%s max_qty=%s position=%s available=%s "
+            "leverage=%s margin=%s %s",
+            self.symbol,
+            self.desk.run_id,
+            self.rules.tick,
+            self.rules.step,
+            self.rules.min_notional,
+            self.rules.max_qty,
+            st.position.amount,
+            st.available,
+            st.leverage,
+            st.margin_type,
+            self.client.key_hint,
+        )
+
+    async def _take_over(self) -> None:
+        await self.client.sync_time()
+        await self.guard.refresh_rules()
+        await self.client.cancel_all(self.symbol)
+        await self.guard.read_modes()
+        await self.sync.refresh_position()
+        self.state.balances = await self.client.wallet_balances()
+        await self.guard.refresh_available()
+
+    # ----- the quoting loop: the only place that sends order requests -----
+    async def quote_loop(self) -> None:
+        while True:
+            try:
+                while await self.step():
+                    pass
+            except (ExchangeError, OSError) as err:
+                log.warning("step failed: %s", err)
+                self.state.need_reconcile = True  # re-read the exchange's truth before quoting again
+                self.desk.hold_off(self.desk.backoff())
+            await self._sleep_until_woken(self._next_wake())
+            self.woke_at = self.now()
+
+    def _next_wake(self) -> float:
+        live = self.state.live
+        timeout = self.t.idle_wake
+        if live is not None and live.state == OrderState.UNKNOWN:
+            timeout = min(timeout, self.t.requery_every)
+        if self.desk.retry_at > self.now():
+            timeout = min(timeout, self.desk.retry_at - self.now())
+        return max(timeout, 0.0)
+
+    async def _sleep_until_woken(self, timeout: float) -> None:
+        try:
+            async with asyncio.timeout(timeout):
+                await self._wake.wait()
+        except TimeoutError:
+            pass
+        self._wake.clear()
+
+    def not_ready(self) -> str:
+        st = self.state
+        if not st.user_up:
+            return "user stream down"
+        if not st.market_up or st.book is None:
+            return "no market data"
+        if self.now() - st.market_seen_at > self.t.stale_after:
+            return "market data stale"
+        return ""
+
+    async def step(self) -> bool:
+        """One decision. True when it did something and should be run again at once."""
+        st, desk = self.state, self.desk
+        self.beat_at = self.now()
+        if st.hedge_mode:
+            log.critical("%s", HEDGE_MODE_HELP)
+            raise FatalError(HEDGE_MODE_HELP)  # the shutdown path cancels everything
+        if self.client.blocked_for() > 0:
+            desk.hold_off(self.client.blocked_for())
+            return False
+        if st.need_reconcile and st.user_up:
+            await self.sync.reconcile()
+            log.info("reconciled: %s", self.describe())
+            return True
+        if st.strays:
+            await desk.cancel_strays()
+            return True
+        if st.position_dirty:
+            await self.sync.refresh_position()
+            return True
+        live = st.live
+        if live is not None and live.state == OrderState.UNKNOWN:
+            return await desk.resolve_unknown(live)
+        if live is not None and live.amend_unknown:
+            return await desk.resolve_amend(live)
+        if self.sync.sweep_due() and st.user_up:
+            await self.sync.sweep()
+            return True  # cancel what it found before placing anything
+        if st.modes_stale:
+            st.modes_stale = False
+            await self.guard.read_modes()
+            st.wallet_dirty = True
+            return True
+        if self.guard.rules_due():
+            await self.guard.refresh_rules()
+            return True
+        reason = self.not_ready()
+        if reason:
+            if live is not None:
+                log.warning("%s: pulling the quote", reason)
+                return await desk.cancel(live)
+            return False
+        self.strategy.check_losses()
+        if st.halted and live is None and not self.strategy.flattening(self.rules.min_qty):
+            raise LossLimitHalt(st.halted)  # cancelled (and flattened if asked): stop, exit 3
+        want, why = self.strategy.wanted(self.rules)
+        if live is not None:
+            action = want and requote_action(
+                live.quote,
+                live.remaining,
+                want,
+                self.cfg.reprice_threshold,
+                can_modify=self.cfg.modify
+                and self.client.can_modify
+                and live.state == OrderState.NEW
+                and not live.no_modify,
+                modifications=live.modifications,
+                crosses=crosses_book(want, st.book.bid, st.book.ask),
+            )
+            if action == REUSE:
+                return False  # nothing to send
+            if action == MODIFY and (want.reduce_only or not self.guard.settings_wrong()):
+                refused = await desk.modify(live, want.price)  # a new opening price waits for the settings
+                self.metrics.observe_requote(self.now() - self.woke_at)
+                return refused
+            return await desk.cancel(live)
+        if want is not None and not want.reduce_only:
+            if st.wallet_dirty:  # size from what the exchange says is usable now
+                await self.guard.refresh_available()
+                return True
+            if self.guard.settings_wrong() and st.position.amount == 0 and self.now() >= self.guard.next_settings_try:
+                await self.guard.apply_settings()
+                return True
+            why = self.guard.settings_wrong() or why
+            want = None if self.guard.settings_wrong() else want
+        if want is None:
+            if why != self._skip_reason:
+                log.info("not quoting: %s", why)
+                self._skip_reason = why
+            return False
+        self._skip_reason = ""
+        if self.now() < desk.retry_at:
+            return False
+        await desk.place(want)
+        self.metrics.observe_requote(self.now() - self.woke_at)
+        return False
+
+    # ----- life cycle -----
+    async def run(self) -> None:
+        self.client.on_latency = self.metrics.observe_rest
+        await self.start()
+        feeds = self.feeds
+        jobs = {
+            "market_stream": feeds.market_stream,
+            "user_stream": feeds.user_stream,
+            "quote_loop": self.quote_loop,
+            "heartbeat": self.dead_man.run,
+            "wait_for_stop": self._wait_for_stop,
+            "first_contact": self._first_contact,
+            "income": self.books.income.run,
+            "keepalive": lambda: keep_listen_key_alive(self.client, self.t.keepalive_every, feeds.renew_user_stream),
+            "status": lambda: report_status(self.t.status_every, self.describe, self.ops.status),
+        }
+        fatal: FatalError | None = None
+        try:
+            async with asyncio.TaskGroup() as tg:
+                for name, job in jobs.items():
+                    tg.create_task(self._guard(name, job), name=name)
+        except BaseExceptionGroup as group:  # not except*: this file must parse on 3.10 to say it is too old
+            fatals, rest = group.split(FatalError)
+            rest = rest.split(ShutdownRequested)[1] if rest is not None else None
+            if rest is not None:
+                raise rest from None
+            fatal = fatals.exceptions[0] if fatals is not None else None
+        finally:
+            await self.shutdown()
+        if fatal is not None:
+            raise fatal
+
+    async def _first_contact(self) -> None:
+        await self.feeds.first_contact()
+        self.ops.ready(self.describe())
+
+    async def _wait_for_stop(self) -> None:
+        await self.stop.wait()
+        raise ShutdownRequested
+
+    async def _guard(self, name: str, job: Callable) -> None:
+        """No task dies silently: a crash is logged, then brings the whole bot down cleanly."""
+        try:
+            await job()
+        except (asyncio.CancelledError, ShutdownRequested, FatalError):
+            raise
+        except Exception:
+            log.exception("task %s crashed", name)
+            raise
+
+    async def shutdown(self) -> None:
+        """Cancel every open order of the symbol; only then stop the dead-man switch. The listenKey is
+        the account's, shared by every client of it: it is left to expire, never deleted."""
+        log.info("shutting down: cancelling all open orders of %s", self.symbol)
+        left = []
+        try:
+            async with asyncio.timeout(self.t.shutdown_timeout):
+                await self.desk.cancel_everything()
+                self.state.live = None  # the exchange has just shown nothing open
+                await self.dead_man.disarm()
+        except (TimeoutError, ExchangeError, OSError) as err:
+            backstop = (
+                f"; the exchange's dead-man switch cancels them within {self.cfg.cancel_countdown:.0f} s"
+                if self.dead_man.available
+                else ""
+            )
+            log.error(
+                "shutdown could not confirm that all orders are cancelled (%s)%s", err or type(err).__name__, backstop
+            )
+            left.append("orders not confirmed cancelled" + backstop)
+        if self.state.position.amount:
+            left.append(
+                f"position {self.state.position.amount} {self.symbol} (stopping the bot never closes a position)"
+            )
+        line = f"left open: {'; '.join(left) or 'nothing'}; {self.describe()}"
+        log.info("stopped: %s", line)
+        log.info("session summary: %s", self.books.text(self.rules))
+        self.books.close()
+        self.ops.stopped(line)

@@ -1,0 +1,285 @@
+"""The order desk: every order request the bot sends, and what each answer means for its order.
+
+Placing, modifying in place (V3), cancelling, resolving a placement or modification of unknown outcome,
+cancelling strays and the final cancel-everything live here, with the back-off after rejections. Only the
+quoting loop calls these, so there is one sender of order requests and never two orders open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import random
+import string
+from collections.abc import Callable
+from dataclasses import replace
+from decimal import Decimal
+
+from aster_mm.core.config import Timings
+from aster_mm.core.decisions import Quote
+from aster_mm.core.events import OrderReport
+from aster_mm.core.orders import EXCHANGE_STATUS, Order, OrderState, apply_report
+from aster_mm.core.state import StrategyState
+from aster_mm.exchange.client import AsterClient, ExchangeError, RateLimitError, UnknownOutcomeError
+from aster_mm.ops.metrics import Metrics
+
+log = logging.getLogger("mm")
+
+CLIENT_ID_PREFIX = "amm"  # every order this program places starts with it
+
+
+def is_ours(client_id: str) -> bool:
+    return str(client_id).startswith(CLIENT_ID_PREFIX + "-")
+
+
+class OrderDesk:
+    def __init__(
+        self, client: AsterClient, symbol: str, state: StrategyState, timings: Timings, now: Callable[[], float]
+    ):
+        self.client, self.symbol, self.state, self.t, self.now = client, symbol, state, timings, now
+        self.run_id = "".join(random.choices(string.ascii_lowercase + string.digits, k=6))
+        self._seq = itertools.count(1)
+        self.retry_at = 0.0  # no placement before this (after rejections)
+        self.failures = 0  # consecutive rejections and post-only expiries
+        self.on_rejected: Callable[[ExchangeError], None] = lambda err: None
+        self.metrics = Metrics()
+
+    def new_client_id(self) -> str:
+        return f"{CLIENT_ID_PREFIX}-{self.run_id}-{next(self._seq)}"
+
+    def backoff(self) -> float:
+        return min(30.0, 0.25 * 2 ** min(self.failures, 8))
+
+    def hold_off(self, seconds: float) -> None:
+        """Send no placement for at least `seconds` from now."""
+        self.retry_at = max(self.retry_at, self.now() + seconds)
+
+    # ----- applying what the exchange says -----
+    def apply_rest(self, order: Order, answer: dict) -> None:
+        """Apply a REST order answer (place, cancel, query)."""
+        self.apply(order, answer.get("status", "NEW"), Decimal(answer.get("executedQty", "0")))
+
+    def apply(self, order: Order, status: str, cum_filled: Decimal) -> None:
+        """Apply a status report to an order, note fills the position lacks, settle the order."""
+        was = order.state
+        apply_report(order, status, cum_filled)
+        if order.state != was:
+            log.debug("order %s: %s -> %s", order.client_id, was.value, order.state.value)
+        if order.filled > order.traded:
+            self.state.position_dirty = True  # fills the position does not show yet: re-read it
+        self.settle(order)
+
+    def settle(self, order: Order) -> None:
+        """Forget the live order once it is finished. Consecutive post-only expiries back off; only a
+        fill or an order that rested until we cancelled it ends the streak (an ACK's NEW proves nothing)."""
+        if order is self.state.live and not order.live:
+            self.state.live = None
+            if order.filled > 0 or order.state == OrderState.CANCELED:
+                self.failures = 0
+                self.state.size_scale = Decimal(1)
+            elif order.state == OrderState.EXPIRED:
+                self.failures += 1  # a post-only order that would have crossed
+                if self.failures > 1:
+                    self.retry_at = self.now() + self.backoff()
+            self.metrics.order(order.state.value)
+            log.info("order %s %s (filled %s of %s)", order.client_id, order.state.value, order.filled, order.quote.qty)
+
+    def on_report(self, report: OrderReport) -> None:
+        """An ORDER_TRADE_UPDATE from the user stream: count its fill once, then move the order on."""
+        order = self.state.orders.get(report.client_id)
+        trade = report.trade
+        if trade is not None and self.state.position.apply_fill(trade.trade_id, trade.at_ms, report.signed_qty):
+            if order is not None and report.cum_filled > order.traded:
+                # a late event for a fill a REST re-read already counted must not count twice
+                order.traded = min(report.cum_filled, order.traded + trade.qty)
+            self.metrics.fill(report.side, trade.maker, float(trade.qty), float(trade.price))
+            log.info(
+                "fill %s %s@%s of %s: position now %s",
+                report.side,
+                trade.qty,
+                trade.price,
+                report.client_id,
+                self.state.position.amount,
+            )
+        still_open = report.status in ("NEW", "PARTIALLY_FILLED")
+        if order is None:
+            if is_ours(report.client_id) and still_open:
+                log.warning("order %s of ours is open but not tracked: cancelling it", report.client_id)
+                self.state.strays.add(report.client_id)
+            return
+        if order.assumed_gone and still_open:
+            self.state.strays.add(report.client_id)  # we thought it never placed or gone: make sure it is
+        self.apply(order, report.status, report.cum_filled)
+
+    # ----- requests -----
+    async def place(self, want: Quote) -> None:
+        order = Order(self.new_client_id(), want)
+        self.state.live = order  # registered before sending: a stream event may beat the reply
+        self.state.remember(order)
+        log.info(
+            "place %s %s@%s%s%s as %s",
+            want.side,
+            want.qty,
+            want.price,
+            " reduceOnly" if want.reduce_only else "",
+            "" if want.time_in_force == "GTX" else " IOC",
+            order.client_id,
+        )
+        try:
+            resp = await self.client.place_limit(
+                self.symbol,
+                want.side,
+                want.qty,
+                want.price,
+                order.client_id,
+                reduce_only=want.reduce_only,
+                time_in_force=want.time_in_force,
+            )
+        except UnknownOutcomeError as err:
+            self.metrics.order("unknown")
+            order.state, order.since = OrderState.UNKNOWN, self.now()
+            log.warning(
+                "placement of %s has an unknown outcome (%s): querying before anything else", order.client_id, err
+            )
+            return
+        except ExchangeError as err:
+            self.metrics.order("rejected")
+            order.state = OrderState.REJECTED
+            self.settle(order)
+            self._on_rejected(err)
+            return
+        self.metrics.order("sent")
+        self.apply_rest(order, resp)
+
+    def _on_rejected(self, err: ExchangeError) -> None:
+        self.failures += 1
+        self.retry_at = self.now() + self.backoff()
+        if isinstance(err, RateLimitError):
+            self.hold_off(err.retry_after)
+        elif err.code == -2019:
+            self.state.size_scale = max(self.state.size_scale / 2, Decimal(1) / 16)
+            log.warning("margin insufficient (-2019): re-reading the balance; next size x%s", self.state.size_scale)
+            self.state.need_reconcile = True
+        elif err.code == -2022:
+            log.warning("reduce-only order rejected (-2022): re-reading the position")
+            self.state.position_dirty = True
+        self.on_rejected(err)
+        log.warning("order rejected: %s; next attempt in %.1f s", err, self.retry_at - self.now())
+
+    async def modify(self, order: Order, price: Decimal) -> bool:
+        """Move the resting order to `price` in one request, its quantity unchanged (sized from the balance
+        before it rested: re-reading it now would count the order's own margin); True when refused (the
+        order stays as it was, and is replaced instead)."""
+        was = order.quote
+        order.modifications += 1  # counted when sent: an unknown outcome may have counted
+        try:
+            resp = await self.client.modify_order(self.symbol, order.client_id, was.qty, price)
+        except UnknownOutcomeError as err:
+            order.amend_unknown, order.since = True, self.now()
+            log.warning("modification of %s has an unknown outcome (%s): querying it", order.client_id, err)
+            return False
+        except RateLimitError as err:
+            self.hold_off(err.retry_after)
+            return False
+        except ExchangeError as err:
+            order.no_modify = True
+            log.warning("modification of %s refused (%s): replacing it instead", order.client_id, err)
+            return True
+        self.metrics.order("modified")
+        self._amended(order, resp)
+        log.info(
+            "modified %s %s@%s -> %s@%s", order.client_id, was.qty, was.price, order.quote.qty, order.quote.price
+        )  # logged after sending: the log is slower than the wire
+        return False
+
+    def _amended(self, order: Order, answer: dict) -> None:
+        """The exchange's word on the order's price and quantity after a modification."""
+        order.quote = replace(order.quote, price=Decimal(answer["price"]), qty=Decimal(answer["origQty"]))
+        self.apply_rest(order, answer)
+
+    async def resolve_amend(self, order: Order) -> bool:
+        """Query the order after a modification of unknown outcome; True once its price is known."""
+        resp = await self.client.query_order(self.symbol, client_order_id=order.client_id)
+        order.amend_unknown = False
+        if resp is None:  # the exchange no longer knows it: gone
+            order.assumed_gone = True
+            self.apply(order, "CANCELED", order.filled)
+        else:
+            self._amended(order, resp)
+            log.info(
+                "order %s after the modification: %s@%s %s",
+                order.client_id,
+                order.quote.qty,
+                order.quote.price,
+                order.state.value,
+            )
+        return True
+
+    async def cancel(self, order: Order) -> bool:
+        """Cancel `order`; True once it is finished (cancelled, or found filled or gone)."""
+        previous = order.state
+        order.state = OrderState.PENDING_CANCEL
+        try:
+            resp = await self.client.cancel_order(self.symbol, client_order_id=order.client_id)
+            if resp is None:  # already gone: filled, cancelled or expired?
+                resp = await self.client.query_order(self.symbol, client_order_id=order.client_id)
+                if resp is not None and resp.get("status") not in EXCHANGE_STATUS:
+                    log.warning(
+                        "order %s is not open, status %r: taken as cancelled", order.client_id, resp.get("status")
+                    )
+                    resp = {**resp, "status": "CANCELED"}
+        finally:  # unless a stream event moved it on, it is as before
+            if order.state == OrderState.PENDING_CANCEL:
+                order.state = previous
+        if resp is None:  # unknown to the exchange: treat as cancelled
+            order.assumed_gone = True
+            self.apply(order, "CANCELED", order.filled)
+        else:
+            self.apply_rest(order, resp)
+        return not order.live  # still open at the exchange: try again later
+
+    async def resolve_unknown(self, order: Order) -> bool:
+        """Query a placement of unknown outcome; True once its fate is known."""
+        resp = await self.client.query_order(self.symbol, client_order_id=order.client_id)
+        if resp is None:
+            if self.now() - order.since < self.t.unknown_grace:
+                return False  # the matching engine may not know it yet
+            log.warning("order %s was never placed", order.client_id)
+            order.state, order.assumed_gone = OrderState.REJECTED, True
+            self.settle(order)
+        else:
+            order.state = OrderState.PENDING_NEW  # let the report move it forward from here
+            self.apply_rest(order, resp)
+            log.info("order %s resolved: %s", order.client_id, order.state.value)
+        return True
+
+    async def cancel_strays(self) -> None:
+        for cid in list(self.state.strays):
+            live = self.state.live
+            if live is None or live.client_id != cid:
+                await self.client.cancel_order(self.symbol, client_order_id=cid)
+                self.state.position_dirty = True  # it may have traded: re-read the position
+            self.state.strays.discard(cid)
+
+    async def cancel_everything(self) -> None:
+        """Cancel-all until the exchange shows nothing open (the caller bounds the time). A placement
+        whose fate is unknown (or was in flight) may still land: until it is found or its grace has
+        passed, an empty book proves nothing."""
+        live = self.state.live
+        doubtful = live if live is not None and live.state in (OrderState.PENDING_NEW, OrderState.UNKNOWN) else None
+        settle_by = self.now() + self.t.unknown_grace
+        while True:
+            await asyncio.sleep(self.client.blocked_for())  # a 429 back-off ends within the budget
+            try:
+                await self.client.cancel_all(self.symbol)
+                if await self.client.open_orders(self.symbol):
+                    continue
+                if doubtful is None or self.now() >= settle_by:
+                    return
+                if await self.client.query_order(self.symbol, client_order_id=doubtful.client_id) is not None:
+                    doubtful = None  # it exists: one more cancel-all round covers it
+                else:
+                    await asyncio.sleep(self.t.requery_every)
+            except RateLimitError:
+                continue

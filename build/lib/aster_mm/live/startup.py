@@ -1,0 +1,53 @@
+"""Start-up against a struggling exchange: keep trying what may pass (the network, 5xx, 403/429/418
+limits) until a deadline, give up at once on what will not (rejected credentials, an unknown symbol)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from aster_mm.core.errors import FatalError
+from aster_mm.exchange.client import ExchangeError, RateLimitError, UnknownOutcomeError
+
+log = logging.getLogger("mm")
+T = TypeVar("T")
+CREDENTIAL_CODES = (-2014, -2015, -1022)
+
+
+def fatal_reason(err: ExchangeError) -> str | None:
+    """Why this start-up error is final, or None when trying again may help."""
+    if err.code in CREDENTIAL_CODES or err.status == 401:
+        return f"credentials rejected by the exchange: {err.msg} (code {err.code})"
+    if isinstance(err, (RateLimitError, UnknownOutcomeError)) or err.status == 0 or err.status >= 500:
+        return None
+    return f"cannot start: {err}"
+
+
+async def retry_until(
+    action: Callable[[], Awaitable[T]],
+    timeout: float,
+    max_pause: float,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> T:
+    """Run `action` until it succeeds; FatalError on a final error or when `timeout` seconds have passed."""
+    deadline, pause = clock() + timeout, 0.5
+    while True:
+        try:
+            return await action()
+        except ValueError as err:
+            raise FatalError(str(err)) from None
+        except ExchangeError as err:
+            reason = fatal_reason(err)
+            if reason is not None:
+                raise FatalError(reason) from None
+            left = deadline - clock()
+            if left <= 0:
+                raise FatalError(f"exchange unavailable for {timeout:.0f} s at start: {err}") from None
+            wait = min(max(pause, getattr(err, "retry_after", 0.0)), left)
+            log.warning("start-up failed (%s): retrying in %.1f s, giving up in %.0f s", err, wait, left)
+            await sleep(wait)
+            pause = min(pause * 2, max_pause)

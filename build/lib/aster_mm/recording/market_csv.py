@@ -1,0 +1,175 @@
+"""The CSV layout of recorded market data, and a writer that rotates the files per UTC day.
+
+The layout is the one of ../shared/data/aster-2025-09-29/ (which the simulator's ReplayMarket and the
+backtester read); the recorder appends a few columns after the original ones:
+
+  orderbook_<SYM>.csv  unix_timestamp (local receipt, s), lastUpdateId (u), bid_price_0, bid_qty_0 ...
+                       ask_price_9, ask_qty_9 (best first; empty cells when the book is thinner),
+                       + event_time_ms (E), transaction_time_ms (T), gap
+  trades_<SYM>.csv     id (aggregate trade id a), unix_timestamp_ms (trade time T), side (aggressor:
+                       buy/sell), price, quantity, + event_time_ms (E), local_timestamp (receipt, s), gap
+  prices_<SYM>.csv     unix_timestamp, bid, ask, mid (best of each depth frame), + gap
+
+gap is 1 on the first row of a file written after data may have been missed (the stream dropped, or a
+new run appended to an existing file), else 0. The flagged row is itself good data, so a reader that
+ignores the column loses nothing; a reader that cares must not assume continuity between the previous
+row and the flagged one.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TextIO
+
+LEVELS = 10
+KINDS = ("orderbook", "trades", "prices")
+HEADERS = {
+    "orderbook": ["unix_timestamp", "lastUpdateId"]
+    + [f"{side}_{what}_{i}" for side in ("bid", "ask") for i in range(LEVELS) for what in ("price", "qty")]
+    + ["event_time_ms", "transaction_time_ms", "gap"],
+    "trades": ["id", "unix_timestamp_ms", "side", "price", "quantity", "event_time_ms", "local_timestamp", "gap"],
+    "prices": ["unix_timestamp", "bid", "ask", "mid", "gap"],
+}
+
+
+class WriteError(Exception):
+    """A recording file cannot be opened or written (disk full, permissions, foreign file)."""
+
+
+@dataclass(frozen=True)
+class Book:
+    """One partial-depth frame."""
+
+    received: float  # local unix time of receipt, s
+    update_id: int  # u: last update id
+    event_ms: int  # E: event time
+    transaction_ms: int | None  # T: transaction time (absent on some streams)
+    bids: tuple[tuple[Decimal, Decimal], ...]  # b: (price, qty), best first
+    asks: tuple[tuple[Decimal, Decimal], ...]  # a: (price, qty), best first
+
+
+@dataclass(frozen=True)
+class Trade:
+    """One aggregate trade."""
+
+    received: float  # local unix time of receipt, s
+    trade_id: int  # a: aggregate trade id
+    trade_ms: int  # T: trade time
+    event_ms: int  # E: event time
+    side: str  # aggressor, "buy" or "sell" (m true: the buyer was the maker, so a seller hit)
+    price: Decimal  # p
+    qty: Decimal  # q
+
+
+def num(d: Decimal) -> str:
+    return format(d, "f")
+
+
+def book_row(book: Book) -> list[str]:
+    cells = [f"{book.received:.6f}", str(book.update_id)]
+    for levels in (book.bids, book.asks):
+        for i in range(LEVELS):
+            cells += [num(levels[i][0]), num(levels[i][1])] if i < len(levels) else ["", ""]
+    return cells + [str(book.event_ms), "" if book.transaction_ms is None else str(book.transaction_ms)]
+
+
+def price_row(book: Book) -> list[str] | None:
+    if not book.bids or not book.asks:
+        return None
+    bid, ask = book.bids[0][0], book.asks[0][0]
+    return [f"{book.received:.6f}", num(bid), num(ask), num((bid + ask) / 2)]
+
+
+def trade_row(trade: Trade) -> list[str]:
+    return [
+        str(trade.trade_id),
+        str(trade.trade_ms),
+        trade.side,
+        num(trade.price),
+        num(trade.qty),
+        str(trade.event_ms),
+        f"{trade.received:.6f}",
+    ]
+
+
+def utc_day(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d")
+
+
+class DayFiles:
+    """Appends rows to OUT/<UTC day>/<kind>_<SYM>.csv; the first row of a new day opens that day's files.
+
+    Each day's folder holds all three files (with headers, maybe no rows), so it is a data directory
+    that replays on its own. Rows are buffered until flush() or close().
+    """
+
+    def __init__(self, out_dir: Path, symbol: str):
+        self.out_dir, self.symbol = Path(out_dir), symbol
+        self.day: str | None = None
+        self.rows = dict.fromkeys(KINDS, 0)  # rows written this run, all days
+        self._files: dict[str, TextIO] = {}
+        self._writers: dict[str, Any] = {}  # csv writers
+        self._gap_pending: set[str] = set()
+
+    def path(self, kind: str, day: str | None = None) -> Path:
+        return self.out_dir / (day or self.day) / f"{kind}_{self.symbol}.csv"
+
+    def mark_gap(self) -> None:
+        """The next row of every file follows missing data."""
+        self._gap_pending = set(KINDS)
+
+    def write(self, kind: str, row: list[str], now: float) -> None:
+        day = utc_day(now)
+        if day != self.day:
+            self._open_day(day)
+        gap = kind in self._gap_pending
+        self._gap_pending.discard(kind)
+        try:
+            self._writers[kind].writerow(row + ["1" if gap else "0"])
+        except OSError as err:
+            raise WriteError(f"cannot write {self.path(kind)}: {err.strerror or err}") from err
+        self.rows[kind] += 1
+
+    def flush(self) -> None:
+        for kind, f in self._files.items():
+            try:
+                f.flush()
+            except OSError as err:
+                raise WriteError(f"cannot write {self.path(kind)}: {err.strerror or err}") from err
+
+    def close(self) -> None:
+        files, self._files, self._writers = self._files, {}, {}
+        for f in files.values():
+            try:
+                f.close()
+            except OSError as err:
+                raise WriteError(f"cannot write {f.name}: {err.strerror or err}") from err
+
+    def _open_day(self, day: str) -> None:
+        self.close()
+        self.day = day
+        for kind in KINDS:
+            path = self.path(kind)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                appending = path.exists() and path.stat().st_size > 0
+                if appending:
+                    self._check_header(path, HEADERS[kind])
+                    self._gap_pending.add(kind)  # whatever happened between the runs is missing
+                f = open(path, "a", newline="", encoding="utf-8")
+            except OSError as err:
+                raise WriteError(f"cannot open {path}: {err.strerror or err}") from err
+            self._files[kind], self._writers[kind] = f, csv.writer(f)
+            if not appending:
+                self._writers[kind].writerow(HEADERS[kind])
+
+    @staticmethod
+    def _check_header(path: Path, header: list[str]) -> None:
+        with open(path, newline="", encoding="utf-8") as f:
+            found = next(csv.reader(f), [])
+        if found != header:
+            raise WriteError(f"{path} exists with other columns; record into another directory")
