@@ -18,7 +18,8 @@ from test_races import FakeClient, make_bot
 from test_signing import DEMO_KEY, DEMO_SIGNER, DEMO_USER
 
 from aster_mm.core.config import Config, Timings
-from aster_mm.core.decisions import BUY, Quote
+from aster_mm.core.decisions import Quote
+from aster_mm.core.kinds import Side
 from aster_mm.core.limits import stop_quote, stop_triggered
 from aster_mm.core.orders import Order, OrderState
 from aster_mm.core.position import PositionTracker, unrealized_pnl
@@ -174,7 +175,7 @@ class RecordingClient(FakeClient):
 
 
 def resting(bot, cid: str = CID, state: OrderState = OrderState.NEW) -> Order:
-    order = Order(cid, Quote(BUY, D("2485"), D("0.8"), False), state=state)
+    order = Order(cid, Quote(Side.BUY, D("2485"), D("0.8"), False), state=state)
     bot.state.live = order
     bot.state.remember(order)
     return order
@@ -321,7 +322,7 @@ def test_a_v3_signer_knows_its_chain():
 # ============================================================================ loss limits
 def test_a_short_is_stopped_with_a_reduce_only_ioc_buy_for_all_of_it():
     short = stop_quote(D("-0.8"), D("2549.98"), D("2550"), D("0.002"), LIMIT_RULES)
-    assert short == Quote(BUY, D("2555.10"), D("0.8"), True, "IOC")
+    assert short == Quote(Side.BUY, D("2555.10"), D("0.8"), True, "IOC")
 
 
 @pytest.mark.parametrize(

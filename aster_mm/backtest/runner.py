@@ -25,14 +25,15 @@ import numpy as np
 
 from aster_mm.backtest import engine
 from aster_mm.backtest.bot import (
-    BUY,
     Book,
     Config,
     Quote,
     QuoteParams,
+    Side,
     Strategy,
     StrategyState,
     SymbolRules,
+    TimeInForce,
     in_position,
     needs_replace,
 )
@@ -159,12 +160,12 @@ class Runner:
             self.result.fills.append(
                 Fill(int(order["exch_timestamp"]), live.quote.side, float(price), float(filled - live.filled), maker)
             )
-            st, signed = self.state, (filled - live.filled) * (1 if live.quote.side == BUY else -1)
+            st, signed = self.state, (filled - live.filled) * (1 if live.quote.side == Side.BUY else -1)
             st.entry_price = entry_after(st.position.amount, st.entry_price, signed, price)
             st.position.amount += signed
             live.filled = filled
         if order["status"] in _FINISHED and order["req"] == engine.NONE:
-            if order["status"] == engine.EXPIRED and live.filled == 0 and live.quote.time_in_force == "GTX":
+            if order["status"] == engine.EXPIRED and live.filled == 0 and live.quote.time_in_force == TimeInForce.GTX:
                 self.result.expired += 1
             self.live = None
             bt.forget_finished()
@@ -200,11 +201,11 @@ class Runner:
         if want is None:
             return
         order_id, self.next_id = self.next_id, self.next_id + 1
-        if bt.submit(order_id, want.side == BUY, float(want.price), float(want.qty), want.time_in_force) != 0:
+        if bt.submit(order_id, want.side == Side.BUY, float(want.price), float(want.qty), want.time_in_force) != 0:
             raise RuntimeError(f"hftbacktest refused order {order_id}")
         self.live = _Live(order_id, want)
         self.result.orders_sent += 1
-        self.result.stops += want.time_in_force == "IOC"
+        self.result.stops += want.time_in_force == TimeInForce.IOC
 
     def _sync(self, bt: engine.Backtest, bid: int, ask: int, equity: float) -> None:
         """The state the bot would hold now: book, wallet, session and UTC-day net PnL."""

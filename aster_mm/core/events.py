@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from aster_mm.core.decisions import BUY, SELL
+from aster_mm.core.kinds import Side
 
 # TRADE is an ordinary fill; CALCULATED a liquidation's (the exchange's own order, with a trade id).
 FILL_EXECUTIONS = ("TRADE", "CALCULATED")
@@ -51,7 +51,7 @@ class OrderReport:
     """An ORDER_TRADE_UPDATE for our symbol."""
 
     client_id: str
-    side: str
+    side: Side
     status: str  # X: the order's status after this event
     order_id: int
     cum_filled: Decimal  # z: cumulative filled quantity
@@ -60,7 +60,7 @@ class OrderReport:
 
     @property
     def signed_qty(self) -> Decimal:
-        return self.trade.qty if self.side == BUY else -self.trade.qty
+        return self.trade.qty if self.side == Side.BUY else -self.trade.qty
 
 
 def parse_order_update(msg: dict, symbol: str) -> OrderReport | None:
@@ -81,10 +81,10 @@ def parse_order_update(msg: dict, symbol: str) -> OrderReport | None:
             Decimal(o.get("rp") or 0),
         )
     forced = o["x"] == "CALCULATED" or str(o["c"]).startswith(FORCED_CLIENT_IDS)
-    report = OrderReport(o["c"], o["S"], o["X"], int(o["i"]), Decimal(o["z"]), trade, forced)
-    if report.side not in (BUY, SELL):
-        raise ValueError(f"unexpected side {report.side!r}")  # an unknown status only leaves the order as is
-    return report
+    side, status, order_id, cum_filled = o["S"], o["X"], int(o["i"]), Decimal(o["z"])
+    if side not in tuple(Side):
+        raise ValueError(f"unexpected side {side!r}")  # an unknown status only leaves the order as is
+    return OrderReport(o["c"], Side(side), status, order_id, cum_filled, trade, forced)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from aster_mm.core.decisions import BUY, SELL, QuoteParams, in_position
+from aster_mm.core.decisions import QuoteParams, in_position
+from aster_mm.core.kinds import Side
 from aster_mm.core.rules import SymbolRules
 from aster_mm.core.state import StrategyState
 
@@ -25,7 +26,7 @@ def mode(state: StrategyState, params: QuoteParams) -> str:
         return "HALTED" if state.halted else "PAUSED"
     book = state.book
     if book is not None and in_position(state.position.amount, book.mid, params.position_threshold_usd):
-        return SELL if state.position.amount > 0 else BUY
+        return Side.SELL if state.position.amount > 0 else Side.BUY
     return "CLOSE-ONLY" if state.close_only else params.open_side
 
 

@@ -14,7 +14,8 @@ from decimal import Decimal
 
 from aster_mm.core.config import Config
 from aster_mm.core.decisions import Quote, QuoteParams, desired_quote
-from aster_mm.core.limits import BREACH, RESUME, LossGate, LossLimits, position_room, stop_quote, stop_triggered
+from aster_mm.core.kinds import SpreadModel
+from aster_mm.core.limits import LossChange, LossGate, LossLimits, position_room, stop_quote, stop_triggered
 from aster_mm.core.position import unrealized_pnl
 from aster_mm.core.rules import SymbolRules
 from aster_mm.core.spreads import AdaptiveConfig, AdaptiveSpreads
@@ -25,7 +26,7 @@ DAY_S = 86_400
 
 
 def adaptive_spreads(config: Config) -> AdaptiveSpreads | None:
-    if config.spread_model != "adaptive":
+    if config.spread_model != SpreadModel.ADAPTIVE:
         return None
     return AdaptiveSpreads(
         AdaptiveConfig(config.risk_aversion, config.min_spread, config.buy_spread, config.sell_spread)
@@ -71,7 +72,7 @@ class Strategy:
         session, today = self.pnl()
         change = self.gate.update(self.now(), session, today, DAY_S - self.wall() % DAY_S)
         st = self.state
-        if change == BREACH:
+        if change == LossChange.BREACH:
             kind = "HALTED until restarted" if self.gate.halts else f"PAUSED for {self.gate.until - self.now():.0f} s"
             log.critical(
                 "LOSS LIMIT: %s; %s%s",
@@ -84,7 +85,7 @@ class Strategy:
                 st.halted = self.gate.reason
             else:
                 st.paused = self.gate.reason
-        elif change == RESUME:
+        elif change == LossChange.RESUME:
             log.warning("loss-limit pause over: resuming (session net %s)", session)
             st.on_alert("loss-limit pause over: resuming")
             st.paused = ""

@@ -21,20 +21,14 @@ from urllib.parse import urlencode
 import aiohttp
 from yarl import URL
 
+from aster_mm.core import codes
+from aster_mm.core.codes import ErrorCode
+from aster_mm.core.kinds import Side, TimeInForce
 from aster_mm.core.rules import SymbolRules, parse_symbol_rules  # noqa: F401 (SymbolRules is part of this API)
 from aster_mm.exchange.hosts import DEFAULT_REST_URL
 from aster_mm.exchange.signing import HmacSigner, Signer
 
 log = logging.getLogger("api")
-
-
-GONE_CODES = (-2011, -2013)  # cancel of an order that is not open / no such order
-UNKNOWN_CODES = (-1006, -1007)  # the exchange does not know whether it executed the request
-TIMESTAMP_CODE = -1021
-# V3: the only nonce code in the docs is -4225 "Nonce Expired" (V3 doc, Noop example response); a nonce
-# outside the server's window may come as -1021 as on V1. Either is a definite refusal.
-NONCE_CODES = (-4225, TIMESTAMP_CODE)
-NO_CHANGE_CODE = -4046  # "No need to change margin type."
 
 
 def sign(secret: str, total_params: str) -> str:
@@ -242,7 +236,7 @@ class AsterClient:
                 raise BannedError(status, code, msg, path, wait)
             log.warning("rate limited (HTTP 429) on %s: backing off %.1f s", path, wait)
             raise RateLimitError(status, code, msg, path, wait)
-        if status >= 500 or code in UNKNOWN_CODES:
+        if status >= 500 or code in codes.UNKNOWN:
             raise UnknownOutcomeError(status, code, msg, path)
         raise ExchangeError(status, code, msg, path)
 
@@ -271,7 +265,7 @@ class AsterClient:
                 return await self._send_once(method, path, params, signed, auth)
             except ExchangeError as err:
                 if (
-                    err.code in NONCE_CODES
+                    err.code in codes.NONCE
                     and err.status < 500
                     and (signed or self.signer.version == 3)
                     and not resynced
@@ -311,13 +305,13 @@ class AsterClient:
     async def place_limit(
         self,
         symbol: str,
-        side: str,
+        side: Side,
         quantity: Decimal,
         price: Decimal,
         client_order_id: str,
         *,
         reduce_only: bool = False,
-        time_in_force: str = "GTX",
+        time_in_force: TimeInForce = TimeInForce.GTX,
     ) -> dict:
         params = {
             "symbol": symbol,
@@ -348,7 +342,7 @@ class AsterClient:
         try:
             return await self._request("DELETE", self.path("/fapi/v1/order"), params, signed=True)
         except ExchangeError as err:
-            if err.code in GONE_CODES:
+            if err.code in codes.GONE:
                 return None
             raise
 
@@ -361,7 +355,7 @@ class AsterClient:
         try:
             return await self._request("GET", self.path("/fapi/v1/order"), params, signed=True)
         except ExchangeError as err:
-            if err.code == -2013:
+            if err.code == ErrorCode.NO_SUCH_ORDER:
                 return None
             raise
 
@@ -420,7 +414,7 @@ class AsterClient:
                 "POST", self.path("/fapi/v1/marginType"), {"symbol": symbol, "marginType": margin_type}, signed=True
             )
         except ExchangeError as err:
-            if err.code != NO_CHANGE_CODE:
+            if err.code != ErrorCode.NO_NEED_TO_CHANGE_MARGIN_TYPE:
                 raise
 
     async def set_leverage(self, symbol: str, leverage: int) -> dict:

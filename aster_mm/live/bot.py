@@ -19,8 +19,9 @@ from decimal import Decimal
 import aster_mm.python_version  # noqa: F401  (first: on Python < 3.11 it exits 2 with a clear message)
 from aster_mm.accounting.books import Books
 from aster_mm.core.config import Config, Timings
-from aster_mm.core.decisions import BUY, MODIFY, REUSE, SELL, QuoteParams, crosses_book, requote_action
+from aster_mm.core.decisions import QuoteParams, Requote, crosses_book, requote_action
 from aster_mm.core.errors import FatalError
+from aster_mm.core.kinds import Bias
 from aster_mm.core.orders import OrderState
 from aster_mm.core.spreads import describe as describe_spreads
 from aster_mm.core.state import StrategyState
@@ -67,7 +68,7 @@ class MarketMaker:
             config.sell_spread,
             config.balance_fraction,
             config.position_threshold_usd,
-            open_side=BUY if config.side == "long" else SELL,
+            open_side=Bias(config.side).opening_side,
         )
         self.state = StrategyState()
         self.guard = AccountGuard(client, config, self.state, timings, now)
@@ -276,9 +277,9 @@ class MarketMaker:
                 modifications=live.modifications,
                 crosses=crosses_book(want, st.book.bid, st.book.ask),
             )
-            if action == REUSE:
+            if action == Requote.REUSE:
                 return False  # nothing to send
-            if action == MODIFY and (want.reduce_only or not self.guard.settings_wrong()):
+            if action == Requote.MODIFY and (want.reduce_only or not self.guard.settings_wrong()):
                 refused = await desk.modify(live, want.price)  # a new opening price waits for the settings
                 self.metrics.observe_requote(self.now() - self.woke_at)
                 return refused

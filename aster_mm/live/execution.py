@@ -16,9 +16,11 @@ from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
 
+from aster_mm.core.codes import ErrorCode
 from aster_mm.core.config import Timings
 from aster_mm.core.decisions import Quote
 from aster_mm.core.events import OrderReport
+from aster_mm.core.kinds import TimeInForce
 from aster_mm.core.orders import EXCHANGE_STATUS, Order, OrderState, apply_report
 from aster_mm.core.state import StrategyState
 from aster_mm.exchange.client import AsterClient, ExchangeError, RateLimitError, UnknownOutcomeError
@@ -123,7 +125,7 @@ class OrderDesk:
             want.qty,
             want.price,
             " reduceOnly" if want.reduce_only else "",
-            "" if want.time_in_force == "GTX" else " IOC",
+            "" if want.time_in_force == TimeInForce.GTX else " IOC",
             order.client_id,
         )
         try:
@@ -157,12 +159,14 @@ class OrderDesk:
         self.retry_at = self.now() + self.backoff()
         if isinstance(err, RateLimitError):
             self.hold_off(err.retry_after)
-        elif err.code == -2019:
+        elif err.code == ErrorCode.MARGIN_NOT_SUFFICIENT:
             self.state.size_scale = max(self.state.size_scale / 2, Decimal(1) / 16)
-            log.warning("margin insufficient (-2019): re-reading the balance; next size x%s", self.state.size_scale)
+            log.warning(
+                "margin insufficient (%s): re-reading the balance; next size x%s", err.code, self.state.size_scale
+            )
             self.state.need_reconcile = True
-        elif err.code == -2022:
-            log.warning("reduce-only order rejected (-2022): re-reading the position")
+        elif err.code == ErrorCode.REDUCE_ONLY_REJECT:
+            log.warning("reduce-only order rejected (%s): re-reading the position", err.code)
             self.state.position_dirty = True
         self.on_rejected(err)
         log.warning("order rejected: %s; next attempt in %.1f s", err, self.retry_at - self.now())

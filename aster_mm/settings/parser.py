@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from aster_mm.core.config import Config
+from aster_mm.core.kinds import Bias, SpreadModel
 
 DESCRIPTION = "aster-mm: a one-symbol market maker for Aster perpetual futures."
 
@@ -165,15 +166,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--side",
-        choices=["long", "short"],
-        default="long",
+        choices=[bias.value for bias in Bias],
+        default=Bias.LONG.value,
         help="long: open with a post-only BUY below mid, close with a reduce-only SELL above it "
         "(the original script); short: open with a SELL above mid, close with a BUY below it",
     )
     p.add_argument(
         "--spread-model",
-        choices=["fixed", "adaptive"],
-        default="fixed",
+        choices=[model.value for model in SpreadModel],
+        default=SpreadModel.FIXED.value,
         help="fixed: quote at --buy-spread/--sell-spread; adaptive: Gueant-Lehalle-Fernandez-Tapia "
         "distances from live volatility and trade intensity (fixed spreads until warm)",
     )
@@ -392,6 +393,7 @@ def parse_config(argv: list[str] | None, parser: argparse.ArgumentParser | None 
         args["log_file"] = f"market_maker-{mode}.log" if mode else "market_maker.log"
     if args["ledger"] is not None and not Path(args["ledger"]).resolve().parent.is_dir():
         parser.error(f"--ledger {args['ledger']!r}: its directory does not exist")
+    args["side"], args["spread_model"] = Bias(args["side"]), SpreadModel(args["spread_model"])
     return Config(**args)
 
 
