@@ -19,6 +19,7 @@ from aster_mm.core.orders import Order, OrderState
 from aster_mm.core.state import Book
 from aster_mm.exchange.client import SymbolRules
 from aster_mm.live.bot import MarketMaker
+from aster_mm.live.execution import CancelOutcome
 
 ORDER = "/fapi/v1/order"
 
@@ -338,5 +339,5 @@ async def test_order_gone_with_an_unfamiliar_status_does_not_stay_live(status, f
     order = Order("amm-x-1", Quote("BUY", D("2485"), D("0.8"), False), state=OrderState.NEW)
     bot.state.live = order
     bot.state.remember(order)
-    assert await bot.desk.cancel(order) is True
+    assert await bot.desk.cancel(order) is CancelOutcome.FINISHED
     assert order.state == final and bot.state.live is None

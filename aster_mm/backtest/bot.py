@@ -1,6 +1,7 @@
 """The live bot's own decision code and option parser, imported here once so the backtester never
 carries a copy of them (design invariant 11). Every backtesting module takes these names from here."""
 
+from aster_mm.core.actions import Cancel, Halt, Place, Resting, Situation, next_action
 from aster_mm.core.config import Config
 from aster_mm.core.decisions import Quote, QuoteParams, desired_quote, in_position, needs_replace
 from aster_mm.core.kinds import Bias, Side, SpreadModel, TimeInForce
@@ -13,10 +14,15 @@ from aster_mm.settings.parser import build_parser, parse_config
 __all__ = [
     "Bias",
     "Book",
+    "Cancel",
     "Config",
+    "Halt",
+    "Place",
     "Quote",
     "QuoteParams",
+    "Resting",
     "Side",
+    "Situation",
     "SpreadModel",
     "Strategy",
     "StrategyState",
@@ -27,5 +33,6 @@ __all__ = [
     "desired_quote",
     "in_position",
     "needs_replace",
+    "next_action",
     "parse_config",
 ]

@@ -94,6 +94,17 @@ class Strategy:
         st = self.state
         return bool(st.paused or st.halted) and self.cfg.flatten_on_halt and abs(st.position.amount) >= min_qty
 
+    def decide(self, rules: SymbolRules, order_open: bool) -> tuple[Quote | None, str, str]:
+        """The loss check, then (the order wanted, why, why the bot halts for good now). It halts when a
+        loss limit halted it, nothing of ours is open and nothing is left to flatten; then it wants
+        nothing and `wanted` is not asked (it would end a liquidation's close-only on the way out)."""
+        self.check_losses()
+        st = self.state
+        if st.halted and not order_open and not self.flattening(rules.min_qty):
+            return None, st.halted, st.halted
+        want, why = self.wanted(rules)
+        return want, why, ""
+
     def wanted(self, rules: SymbolRules) -> tuple[Quote | None, str]:
         """The one order the bot wants now: paused or halted, nothing (or a flattening stop); while a
         stop-loss runs, the stop; otherwise the quote."""

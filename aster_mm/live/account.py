@@ -98,6 +98,13 @@ class AccountGuard:
             self.state.leverage = leverage
 
     # ----- rules and status -----
+    @property
+    def known_rules(self) -> SymbolRules:
+        """The rules, once read: start-up reads them first, so the quoting loop always has them."""
+        if self.rules is None:
+            raise RuntimeError(f"the rules of {self.symbol} have not been read yet")
+        return self.rules
+
     async def refresh_rules(self) -> SymbolRules:
         """Re-read the symbol's rules; a symbol out of TRADING makes the bot close-only, back in clears it."""
         self.rules = await self.client.symbol_rules(self.symbol)
