@@ -72,10 +72,9 @@ SCOPE = [
             "xǁAsterClientǁcancel_all",
             "xǁAsterClientǁquery_order",
             "xǁAsterClientǁset_margin_type",
-            "xǁExchangeErrorǁ__init__",
-            "xǁRateLimitErrorǁ__init__",
         )
     ),
+    "aster_mm.exchange.errors.*",  # what the client's errors carry
     # a new module that decides or moves money: add it here and to only_mutate in pyproject.toml
 ]
 

@@ -21,7 +21,7 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
-from aster_mm.backtest.bot import Bias, QuoteParams, SpreadModel, parse_config
+from aster_mm.backtest.bot import QuoteParams, SpreadModel, parse_config
 from aster_mm.backtest.bot import build_parser as bot_parser
 
 try:
@@ -135,13 +135,7 @@ def run_once(args: argparse.Namespace, cfg, cache: dict) -> tuple[dict, object]:
         maker_fee=args.maker_fee,
         taker_fee=args.taker_fee,
     )
-    params = QuoteParams(
-        cfg.buy_spread,
-        cfg.sell_spread,
-        cfg.balance_fraction,
-        cfg.position_threshold_usd,
-        open_side=Bias(cfg.side).opening_side,
-    )
+    params = QuoteParams.from_config(cfg)
     result = Runner(market, rules, params, cfg.reprice_threshold, args.wallet, eng, cfg).run()
     latency = (
         f"order latency from {args.order_latency_file}"

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
-from aster_mm.core.kinds import Side, TimeInForce
+from aster_mm.core.config import Config
+from aster_mm.core.kinds import Bias, Side, TimeInForce
 from aster_mm.core.rules import SymbolRules
 
 MAX_MODIFICATIONS = 10000  # V3 doc, Modify Order: "Maximum 10000 modifications per order."
@@ -40,6 +41,16 @@ class QuoteParams:
     balance_fraction: Decimal
     position_threshold_usd: Decimal
     open_side: Side = Side.BUY  # BUY: long-biased (the original script); SELL: short-biased
+
+    @classmethod
+    def from_config(cls, config: Config) -> QuoteParams:
+        return cls(
+            config.buy_spread,
+            config.sell_spread,
+            config.balance_fraction,
+            config.position_threshold_usd,
+            open_side=Bias(config.side).opening_side,
+        )
 
 
 def in_position(position: Decimal, mid: Decimal, threshold_usd: Decimal) -> bool:

@@ -25,7 +25,14 @@ from aster_mm.core import codes
 from aster_mm.core.codes import ErrorCode
 from aster_mm.core.kinds import Side, TimeInForce
 from aster_mm.core.rules import SymbolRules, parse_symbol_rules  # noqa: F401 (SymbolRules is part of this API)
-from aster_mm.exchange.hosts import DEFAULT_REST_URL
+from aster_mm.exchange.errors import (  # noqa: F401 (the errors are part of this API)
+    BannedError,
+    ExchangeError,
+    RateLimitError,
+    UnknownOutcomeError,
+    WafLimitError,
+)
+from aster_mm.exchange.hosts import DEFAULT_REST_URL, V3_PATHS
 from aster_mm.exchange.signing import HmacSigner, Signer
 
 log = logging.getLogger("api")
@@ -36,59 +43,12 @@ def sign(secret: str, total_params: str) -> str:
     return hmac.new(secret.encode(), total_params.encode(), hashlib.sha256).hexdigest()
 
 
-# V3 path of each endpoint the client calls, by its V1 path (V3 futures doc; notes/v3-facts.md section 4).
-V3_PATHS = {
-    "/fapi/v1/time": "/fapi/v3/time",
-    "/fapi/v1/exchangeInfo": "/fapi/v3/exchangeInfo",
-    "/fapi/v1/order": "/fapi/v3/order",
-    "/fapi/v1/allOpenOrders": "/fapi/v3/allOpenOrders",
-    "/fapi/v1/openOrders": "/fapi/v3/openOrders",
-    "/fapi/v1/countdownCancelAll": "/fapi/v3/countdownCancelAll",
-    "/fapi/v2/positionRisk": "/fapi/v3/positionRisk",
-    "/fapi/v2/balance": "/fapi/v3/balance",
-    "/fapi/v4/account": "/fapi/v3/accountWithJoinMargin",  # there is no /fapi/v3/account
-    "/fapi/v1/positionSide/dual": "/fapi/v3/positionSide/dual",
-    "/fapi/v1/multiAssetsMargin": "/fapi/v3/multiAssetsMargin",
-    "/fapi/v1/marginType": "/fapi/v3/marginType",
-    "/fapi/v1/leverage": "/fapi/v3/leverage",
-    "/fapi/v1/listenKey": "/fapi/v3/listenKey",
-    "/fapi/v1/income": "/fapi/v3/income",
-    "/fapi/v1/userTrades": "/fapi/v3/userTrades",
-}
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 def decimal_str(value: Decimal) -> str:
     """A plain decimal string without exponent or trailing zeros: Decimal('1E+1') -> '10'."""
     return format(value.normalize(), "f")
-
-
-class ExchangeError(Exception):
-    """An answer from the exchange (or the lack of one). Never carries credentials."""
-
-    def __init__(self, status: int, code: int | None, msg: str, path: str = ""):
-        self.status, self.code, self.msg, self.path = status, code, msg, path
-        super().__init__(f"{path} HTTP {status} code={code} {msg}".strip())
-
-
-class UnknownOutcomeError(ExchangeError):
-    """The request may or may not have executed (503, -1006/-1007, timeout, dropped connection)."""
-
-
-class RateLimitError(ExchangeError):
-    """HTTP 429, or a request refused locally while a back-off is in force."""
-
-    def __init__(self, status: int, code: int | None, msg: str, path: str = "", retry_after: float = 0.0):
-        super().__init__(status, code, msg, path)
-        self.retry_after = retry_after
-
-
-class WafLimitError(RateLimitError):
-    """HTTP 403: the exchange's web application firewall is limiting us; not a credential problem."""
-
-
-class BannedError(RateLimitError):
-    """HTTP 418: the IP is banned until `retry_after` seconds from now. Nothing may be sent."""
 
 
 @dataclass(frozen=True)

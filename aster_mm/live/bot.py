@@ -36,7 +36,6 @@ from aster_mm.core.actions import (
 from aster_mm.core.config import Config, Timings
 from aster_mm.core.decisions import QuoteParams
 from aster_mm.core.errors import FatalError
-from aster_mm.core.kinds import Bias
 from aster_mm.core.orders import Order, OrderState
 from aster_mm.core.spreads import describe as describe_spreads
 from aster_mm.core.state import StrategyState
@@ -79,13 +78,7 @@ class MarketMaker:
         self.cfg, self.client, self.ws_url = config, client, ws_url.rstrip("/")
         self.t, self.now = timings, now
         self.symbol = symbol = config.symbol
-        self.params = QuoteParams(
-            config.buy_spread,
-            config.sell_spread,
-            config.balance_fraction,
-            config.position_threshold_usd,
-            open_side=Bias(config.side).opening_side,
-        )
+        self.params = QuoteParams.from_config(config)
         self.state = state = StrategyState()
         self.ops = ops or Ops()
         self.metrics = self.ops.metrics
