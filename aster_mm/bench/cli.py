@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import random
 import signal
@@ -107,15 +108,20 @@ def measure_signatures(n: int) -> dict:
     return summarize(out)
 
 
+def answered_and_resting(sim: TimedSim, post: list) -> bool:
+    """The exchange has answered the POST that arrived as `post`, and its order rests."""
+    return post[3] is not None and bool(sim.open_orders(SYMBOL))
+
+
 async def measure_fills(sim: TimedSim, fills: int, timeout: float) -> dict:
     """Fill of the resting order (BUY, then SELL, ...) -> the opposite order's POST arrives."""
     out = []
     for _ in range(fills):
         t0 = time.perf_counter()
         await sim.fill_order(SYMBOL)
-        post = await sim.wait_for(lambda t0=t0: sim.arrival_after(t0), timeout)
+        post = await sim.wait_for(functools.partial(sim.arrival_after, t0), timeout)
         out.append((post[0] - t0) * 1000)
-        await sim.wait_for(lambda post=post: post[3] is not None and sim.open_orders(SYMBOL), timeout)
+        await sim.wait_for(functools.partial(answered_and_resting, sim, post), timeout)
         await asyncio.sleep(GAP)
     return summarize(out)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from aster_mm.core.kinds import Side
 
@@ -16,15 +17,16 @@ FILL_EXECUTIONS = ("TRADE", "CALCULATED")
 FORCED_CLIENT_IDS = ("autoclose-", "adl_autoclose")  # liquidation and auto-deleverage orders
 STABLE_ASSETS = ("USDT", "USDF")  # the wallet assets counted as USD
 MALFORMED = (ValueError, KeyError, IndexError, TypeError, AttributeError, ArithmeticError)
+Payload = dict[str, Any]  # a JSON object as received: anything in it may be missing or malformed
 
 
-def market_frame(msg: dict) -> tuple[str, dict]:
+def market_frame(msg: Payload) -> tuple[str, Payload]:
     """(event type, payload) of a market-stream frame, plain or combined ({"stream", "data"})."""
     data = msg.get("data", msg)
     return data.get("e", ""), data
 
 
-def top_of_book(data: dict) -> tuple[str, str] | None:
+def top_of_book(data: Payload) -> tuple[str, str] | None:
     """Best bid and ask prices as received in a depth payload, None if a side is empty."""
     bids, asks = data["b"], data["a"]
     if not bids or not asks:
@@ -60,10 +62,13 @@ class OrderReport:
 
     @property
     def signed_qty(self) -> Decimal:
+        """The fill's quantity, positive for a BUY; only a report of a fill has one."""
+        if self.trade is None:
+            raise ValueError(f"the report of {self.client_id} carries no fill")
         return self.trade.qty if self.side == Side.BUY else -self.trade.qty
 
 
-def parse_order_update(msg: dict, symbol: str) -> OrderReport | None:
+def parse_order_update(msg: Payload, symbol: str) -> OrderReport | None:
     """The report, or None when it is about another symbol."""
     o = msg["o"]
     if o["s"] != symbol:
@@ -103,7 +108,7 @@ class AccountUpdate:
     other_symbols: bool = False  # P names another symbol (and not ours)
 
 
-def parse_account_update(msg: dict, symbol: str) -> AccountUpdate:
+def parse_account_update(msg: Payload, symbol: str) -> AccountUpdate:
     update, event_ms = msg["a"], int(msg["E"])
     stable = [b for b in update.get("B", []) if b["a"] in STABLE_ASSETS]
     balances = {b["a"]: Decimal(b["wb"]) for b in stable}

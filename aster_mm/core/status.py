@@ -14,9 +14,10 @@ CENT = Decimal("0.01")
 
 def rounded(value: Decimal, unit: Decimal | None) -> Decimal:
     """`value` to the precision of `unit` (the symbol's tick or step), as it would be sent."""
-    if not unit:
+    exponent = unit.normalize().as_tuple().exponent if unit else None
+    if not isinstance(exponent, int):  # no unit, or not a finite one
         return value
-    return value.quantize(Decimal(1).scaleb(min(unit.normalize().as_tuple().exponent, 0)))
+    return value.quantize(Decimal(1).scaleb(min(exponent, 0)))
 
 
 def mode(state: StrategyState, params: QuoteParams) -> str:

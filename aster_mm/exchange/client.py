@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -33,7 +33,7 @@ from aster_mm.exchange.errors import (  # noqa: F401 (the errors are part of thi
     WafLimitError,
 )
 from aster_mm.exchange.hosts import DEFAULT_REST_URL, V3_PATHS
-from aster_mm.exchange.signing import HmacSigner, Signer
+from aster_mm.exchange.signing import HmacSigner, Signed, Signer
 
 log = logging.getLogger("api")
 
@@ -127,14 +127,14 @@ class AsterClient:
         """The synced exchange time; the fraction feeds V3's microsecond nonces."""
         return self._clock() * 1000 + self.time_offset_ms
 
-    def _encode(self, params: dict[str, Any], signed: bool, auth: bool) -> tuple[str, dict]:
+    def _encode(self, params: dict[str, Any], signed: bool, auth: bool) -> Signed:
         """The parameter string to send, exactly as signed, and the auth headers."""
         clean = [(k, decimal_str(v) if isinstance(v, Decimal) else str(v)) for k, v in params.items() if v is not None]
         if signed:
             return self.signer.sign(clean, self._now_ms())
         if auth:
             return self.signer.sign_stream(clean, self._now_ms())
-        return urlencode(clean), {}
+        return Signed(urlencode(clean), {})
 
     async def sync_time(self) -> int:
         """Measure the offset between the exchange clock and ours (half the round trip assumed)."""
@@ -150,7 +150,8 @@ class AsterClient:
             cls = BannedError if self._banned else RateLimitError
             raise cls(429 if not self._banned else 418, None, "back-off in force, not sent", path, self.blocked_for())
         query, headers = self._encode(params, signed, auth)
-        url, body = f"{self.rest_url}{path}", None
+        url: str | URL = f"{self.rest_url}{path}"
+        body = None
         if method != "GET" and self.signer.version == 3:  # V3: a form body, the string exactly as signed
             body, headers = query.encode(), {**headers, **FORM}
         elif query:  # V1 sends everything in the query string
@@ -164,7 +165,9 @@ class AsterClient:
             if self.on_latency is not None:
                 self.on_latency(f"{method} {path}", time.perf_counter() - started)
 
-    async def _exchange(self, method: str, path: str, url: str | URL, headers: dict, body: bytes | None) -> Any:
+    async def _exchange(
+        self, method: str, path: str, url: str | URL, headers: Mapping[str, str], body: bytes | None
+    ) -> Any:
         async with self.session.request(method, url, headers=headers, data=body) as resp:
             weight = resp.headers.get("X-MBX-USED-WEIGHT-1M")
             if weight and weight.isdigit():

@@ -64,6 +64,12 @@ class LossLimitHalt(FatalError):
     exit_status = 3
 
 
+def first_leaf(group: BaseExceptionGroup[FatalError]) -> FatalError:
+    """The first fatal error in `group`, however deeply nested (a task may raise a group of its own)."""
+    first = group.exceptions[0]
+    return first if isinstance(first, FatalError) else first_leaf(first)
+
+
 class MarketMaker:
     def __init__(
         self,
@@ -331,7 +337,7 @@ class MarketMaker:
             rest = rest.split(ShutdownRequested)[1] if rest is not None else None
             if rest is not None:
                 raise rest from None
-            fatal = fatals.exceptions[0] if fatals is not None else None
+            fatal = first_leaf(fatals) if fatals is not None else None
         finally:
             await self.shutdown()
         if fatal is not None:
