@@ -11,9 +11,7 @@ from enum import IntEnum
 
 class ErrorCode(IntEnum):
     UNEXPECTED_RESP = -1006  # "An unexpected response was received from the message bus. Execution status unknown."
-    TIMEOUT = (
-        -1007
-    )  # "Timeout waiting for response from backend server. Send status unknown; execution status unknown."
+    TIMEOUT = -1007  # "Timeout waiting for response from backend server. ... execution status unknown."
     INVALID_MESSAGE = -1013  # "INVALID_MESSAGE." (a filter failure on Binance-style APIs)
     INVALID_TIMESTAMP = -1021  # "Timestamp for this request is outside of the recvWindow." (V1 and testnet lists)
     INVALID_SIGNATURE = -1022  # "Signature for this request is not valid."

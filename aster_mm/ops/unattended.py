@@ -21,6 +21,7 @@ from aiohttp import web
 
 from aster_mm.core.decisions import QuoteParams
 from aster_mm.core.errors import FatalError
+from aster_mm.core.kinds import Side
 from aster_mm.core.state import StrategyState
 from aster_mm.core.status import mode as quoting_side
 from aster_mm.ops.alerts import Alerts, Sink, telegram_sink, webhook_sink
@@ -227,7 +228,7 @@ class Ops:
                 continue
             st, now = bot.state, bot.now()
             mode = trading_mode(st, bot.params)
-            now_held = "" if mode in ("BUY", "SELL") else mode  # BUY <-> SELL is just trading
+            now_held = "" if mode in tuple(Side) else mode  # BUY <-> SELL is just trading
             if now_held != held:
                 if not now_held:
                     self.alert(f"{held} over: quoting again ({mode})")
