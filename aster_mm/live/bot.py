@@ -4,8 +4,8 @@ BUY mode (flat): one post-only limit BUY below mid. SELL mode (long): one post-o
 above mid for the whole position. The resting order is reused while the target price barely moves and
 replaced when it moves more than --reprice-threshold. See README.md for the whole contract.
 
-This file is the CLI and `MarketMaker`, the wiring: streams in, state, decisions, orders out, life
-cycle. The parts live in the `aster_mm` package.
+This file is `MarketMaker`, the wiring: streams in (live.feeds), housekeeping (live.housekeeping), one
+decision per step (core.actions), orders out (live.execution), life cycle. The command line is live.main.
 """
 
 from __future__ import annotations
