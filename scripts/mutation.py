@@ -33,6 +33,7 @@ TARGET = 0.90
 # mutmut names a mutant module.x_function__mutmut_N or module.xǁClassǁmethod__mutmut_N.
 SCOPE = [
     "aster_mm.core.decisions.*",  # what to quote
+    "aster_mm.core.actions.*",  # what the quoting loop does next (live and backtest alike)
     "aster_mm.core.orders.*",  # the order state machine
     "aster_mm.core.position.*",  # the position tracker
     "aster_mm.live.execution.*",  # every order request and what its answer means
@@ -40,7 +41,10 @@ SCOPE = [
     "aster_mm.exchange.signing.*",  # V1 and V3 request signing
     "aster_mm.live.chores.xǁDeadManSwitchǁ*",  # the dead-man switch: renewal and disarm
     "aster_mm.live.bot.xǁMarketMakerǁshutdown*",  # cancel everything, then disarm
-    "aster_mm.live.bot.xǁMarketMakerǁstep*",  # the one decision per wake-up
+    "aster_mm.live.bot.xǁMarketMakerǁstep*",  # the one decision per wake-up ...
+    "aster_mm.live.bot.xǁMarketMakerǁ_situation*",  # ... the plain data it is decided on ...
+    "aster_mm.live.bot.xǁMarketMakerǁ_act*",  # ... and what is sent for it
+    "aster_mm.live.housekeeping.*",  # what must hold before deciding, in order
     "aster_mm.live.bot.xǁMarketMakerǁnot_ready*",  # no quoting blind
     "aster_mm.live.bot.xǁMarketMakerǁquote_loop*",  # a failed step forces a reconciliation
     "aster_mm.core.strategy.*",  # the order wanted: quote, stop-loss, loss limits
@@ -68,10 +72,9 @@ SCOPE = [
             "xǁAsterClientǁcancel_all",
             "xǁAsterClientǁquery_order",
             "xǁAsterClientǁset_margin_type",
-            "xǁExchangeErrorǁ__init__",
-            "xǁRateLimitErrorǁ__init__",
         )
     ),
+    "aster_mm.exchange.errors.*",  # what the client's errors carry
     # a new module that decides or moves money: add it here and to only_mutate in pyproject.toml
 ]
 

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from aster_mm.core.config import Config, Timings  # noqa: E402
-from aster_mm.core.decisions import BUY  # noqa: E402
+from aster_mm.core.kinds import Side  # noqa: E402
 from aster_mm.exchange.client import AsterClient  # noqa: E402
 from aster_mm.exchange.signing import Eip712Signer, HmacSigner  # noqa: E402
 from aster_mm.live.bot import MarketMaker  # noqa: E402
@@ -210,7 +210,7 @@ def order_update(
     X,
     *,
     c=CID,
-    S=BUY,
+    S=Side.BUY,
     q="0.010",
     p="2490.00",
     l="0",  # noqa: E741 (l: the payload's own field name)

@@ -18,7 +18,8 @@ from test_races import FakeClient, make_bot
 from test_signing import DEMO_KEY, DEMO_SIGNER, DEMO_USER
 
 from aster_mm.core.config import Config, Timings
-from aster_mm.core.decisions import BUY, Quote
+from aster_mm.core.decisions import Quote
+from aster_mm.core.kinds import Side
 from aster_mm.core.limits import stop_quote, stop_triggered
 from aster_mm.core.orders import Order, OrderState
 from aster_mm.core.position import PositionTracker, unrealized_pnl
@@ -33,6 +34,7 @@ from aster_mm.exchange.client import (
     WafLimitError,
 )
 from aster_mm.exchange.signing import TESTNET_CHAIN_ID, Eip712Signer, HmacSigner
+from aster_mm.live.execution import CancelOutcome, ModifyOutcome
 
 COUNTDOWN = "/fapi/v1/countdownCancelAll"
 LIMIT_RULES = SymbolRules(SYMBOL, "TRADING", D("0.01"), D("0.001"), D("0.001"), D("5"))
@@ -174,7 +176,7 @@ class RecordingClient(FakeClient):
 
 
 def resting(bot, cid: str = CID, state: OrderState = OrderState.NEW) -> Order:
-    order = Order(cid, Quote(BUY, D("2485"), D("0.8"), False), state=state)
+    order = Order(cid, Quote(Side.BUY, D("2485"), D("0.8"), False), state=state)
     bot.state.live = order
     bot.state.remember(order)
     return order
@@ -208,7 +210,7 @@ async def test_an_order_gone_at_cancel_is_queried_by_its_own_symbol_and_client_i
     client = RecordingClient()
     bot = make_bot(client, FakeClock())
     order = resting(bot)
-    assert await bot.desk.cancel(order) is True  # not open at the exchange: -2011
+    assert await bot.desk.cancel(order) is CancelOutcome.FINISHED  # not open at the exchange: -2011
     assert client.queried == [(SYMBOL, CID)]
 
 
@@ -221,7 +223,7 @@ async def test_an_order_gone_with_an_unfamiliar_status_keeps_the_fill_the_query_
     client.query_order = lambda *a, **k: asyncio.sleep(
         0, result={"clientOrderId": CID, "orderId": 1, "status": "SOMETHING_NEW", "executedQty": "0.3"}
     )
-    assert await bot.desk.cancel(order) is True
+    assert await bot.desk.cancel(order) is CancelOutcome.FINISHED
     assert order.filled == D("0.3") and not order.assumed_gone
     assert bot.state.position_dirty  # a fill the position does not show yet
 
@@ -244,7 +246,7 @@ async def test_an_order_unknown_at_cancel_and_query_that_shows_up_later_is_cance
     bot = make_bot(client, FakeClock())
     order = resting(bot)
     client.open = []  # the exchange knows nothing of it
-    assert await bot.desk.cancel(order) is True
+    assert await bot.desk.cancel(order) is CancelOutcome.FINISHED
     assert order.assumed_gone and bot.state.live is None
     late_report(bot, CID)  # it was there after all
     assert bot.state.strays == {CID}
@@ -321,7 +323,7 @@ def test_a_v3_signer_knows_its_chain():
 # ============================================================================ loss limits
 def test_a_short_is_stopped_with_a_reduce_only_ioc_buy_for_all_of_it():
     short = stop_quote(D("-0.8"), D("2549.98"), D("2550"), D("0.002"), LIMIT_RULES)
-    assert short == Quote(BUY, D("2555.10"), D("0.8"), True, "IOC")
+    assert short == Quote(Side.BUY, D("2555.10"), D("0.8"), True, "IOC")
 
 
 @pytest.mark.parametrize(
@@ -365,27 +367,27 @@ async def test_a_modification_counts_once_and_takes_the_exchanges_word_on_price_
     }
     bot = make_bot(ModifyingClient(modify_answer=answer), FakeClock())
     order = resting(bot)
-    assert await bot.desk.modify(order, D("2494.94")) is False  # done: nothing to replace
-    assert await bot.desk.modify(order, D("2494.94")) is False
+    assert await bot.desk.modify(order, D("2494.94")) is ModifyOutcome.MOVED  # done: nothing to replace
+    assert await bot.desk.modify(order, D("2494.94")) is ModifyOutcome.MOVED
     assert order.modifications == 2
     assert (order.quote.price, order.quote.qty) == (D("2494.94"), D("0.5"))
     assert bot.state.live is order and order.state == OrderState.NEW
 
 
 @pytest.mark.parametrize(
-    "error, replace_it, unknown",
+    "error, outcome, unknown",
     [
-        (ExchangeError(400, -5022, "would cross"), True, False),  # refused: replace it instead
-        (UnknownOutcomeError(503, None, "unknown"), False, True),  # query before anything else
-        (RateLimitError(429, None, "slow down", retry_after=7.0), False, False),
+        (ExchangeError(400, -5022, "would cross"), ModifyOutcome.REFUSED, False),  # replace it instead
+        (UnknownOutcomeError(503, None, "unknown"), ModifyOutcome.UNKNOWN, True),  # query before anything else
+        (RateLimitError(429, None, "slow down", retry_after=7.0), ModifyOutcome.RATE_LIMITED, False),
     ],
 )
-async def test_a_modification_that_fails(error, replace_it, unknown):
+async def test_a_modification_that_fails(error, outcome, unknown):
     clock = FakeClock()
     bot = make_bot(ModifyingClient(modify_error=error), clock)
     order = resting(bot)
-    assert await bot.desk.modify(order, D("2494.94")) is replace_it
-    assert order.no_modify is replace_it and order.amend_unknown is unknown
+    assert await bot.desk.modify(order, D("2494.94")) is outcome
+    assert order.no_modify is (outcome is ModifyOutcome.REFUSED) and order.amend_unknown is unknown
     assert order.quote.price == D("2485") and bot.state.live is order
     if isinstance(error, RateLimitError):
         assert bot.desk.retry_at == clock() + 7.0

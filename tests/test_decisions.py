@@ -10,8 +10,6 @@ import pytest
 import market_maker as mm
 from aster_mm.core.config import Config
 from aster_mm.core.decisions import (
-    BUY,
-    SELL,
     Quote,
     QuoteParams,
     crosses_book,
@@ -21,6 +19,7 @@ from aster_mm.core.decisions import (
     quote_price,
     requote_action,
 )
+from aster_mm.core.kinds import Side
 from aster_mm.core.orders import Order, OrderState, apply_report, next_state
 from aster_mm.core.position import PositionTracker
 from aster_mm.exchange.client import SymbolRules
@@ -31,7 +30,7 @@ RULES = SymbolRules("ETHUSDT", "TRADING", tick=D("0.01"), step=D("0.001"), min_q
 LONG = QuoteParams(
     buy_spread=D("0.006"), sell_spread=D("0.006"), balance_fraction=D("0.2"), position_threshold_usd=D("15")
 )
-SHORT = QuoteParams(D("0.006"), D("0.006"), D("0.2"), D("15"), open_side=SELL)
+SHORT = QuoteParams(D("0.006"), D("0.006"), D("0.2"), D("15"), open_side=Side.SELL)
 MID = D("2500")
 
 
@@ -60,39 +59,39 @@ def test_in_position_threshold(position, expected):
     ],
 )
 def test_quote_price_rounds_away_from_mid(mid, buy, sell):
-    assert quote_price(BUY, mid, LONG, RULES) == buy
-    assert quote_price(SELL, mid, LONG, RULES) == sell
-    assert quote_price(BUY, mid, LONG, RULES) < mid < quote_price(SELL, mid, LONG, RULES)
+    assert quote_price(Side.BUY, mid, LONG, RULES) == buy
+    assert quote_price(Side.SELL, mid, LONG, RULES) == sell
+    assert quote_price(Side.BUY, mid, LONG, RULES) < mid < quote_price(Side.SELL, mid, LONG, RULES)
 
 
 # ============================================================================ desired quote
 def test_flat_buys_a_fraction_of_the_wallet_rounded_down():
     quote, why = desired_quote(D("0"), MID, D("1000"), LONG, RULES)
     # 1000 * 0.2 / 2500 = 0.08 exactly
-    assert quote == Quote(BUY, D("2485.00"), D("0.080"), reduce_only=False) and why == "open"
+    assert quote == Quote(Side.BUY, D("2485.00"), D("0.080"), reduce_only=False) and why == "open"
     quote, _ = desired_quote(D("0"), MID, D("1001.99"), LONG, RULES)
     assert quote.qty == D("0.080")  # 0.0801592 -> step 0.001, down
 
 
 def test_small_position_below_threshold_still_buys():
     quote, _ = desired_quote(D("0.005"), MID, D("1000"), LONG, RULES)
-    assert quote.side == BUY and not quote.reduce_only
+    assert quote.side == Side.BUY and not quote.reduce_only
 
 
 def test_long_sells_exactly_the_position_reduce_only():
     quote, why = desired_quote(D("0.037"), MID, D("1000"), LONG, RULES)
-    assert quote == Quote(SELL, D("2515.00"), D("0.037"), reduce_only=True) and why == "close"
+    assert quote == Quote(Side.SELL, D("2515.00"), D("0.037"), reduce_only=True) and why == "close"
 
 
 @pytest.mark.parametrize("params", [LONG, SHORT])
 def test_short_buys_back_exactly_the_position_reduce_only(params):
     quote, _ = desired_quote(D("-0.037"), MID, D("1000"), params, RULES)
-    assert quote == Quote(BUY, D("2485.00"), D("0.037"), reduce_only=True)
+    assert quote == Quote(Side.BUY, D("2485.00"), D("0.037"), reduce_only=True)
 
 
 def test_short_biased_opens_with_a_sell():
     quote, why = desired_quote(D("0"), MID, D("1000"), SHORT, RULES)
-    assert quote == Quote(SELL, D("2515.00"), D("0.080"), reduce_only=False) and why == "open"
+    assert quote == Quote(Side.SELL, D("2515.00"), D("0.080"), reduce_only=False) and why == "open"
 
 
 @pytest.mark.parametrize(
@@ -124,7 +123,7 @@ def test_close_below_min_qty_is_skipped():
 def test_a_position_of_exactly_the_minimum_quantity_is_closed():
     rules = SymbolRules("ETHUSDT", "TRADING", D("0.01"), D("0.001"), D("0.01"), D("5"))
     quote, _ = desired_quote(D("0.01"), D("3000"), D("1000"), LONG, rules)  # 30 USD, qty == 0.01
-    assert quote == Quote(SELL, D("3018.00"), D("0.01"), reduce_only=True)
+    assert quote == Quote(Side.SELL, D("3018.00"), D("0.01"), reduce_only=True)
 
 
 @pytest.mark.parametrize(
@@ -149,26 +148,26 @@ def test_nothing_to_send_is_never_an_order_even_without_exchange_minimums():
 
 
 # ============================================================================ reuse or replace
-OPEN = Quote(BUY, D("2000.00"), D("0.05"), reduce_only=False)
-CLOSE = Quote(SELL, D("2000.00"), D("0.05"), reduce_only=True)
+OPEN = Quote(Side.BUY, D("2000.00"), D("0.05"), reduce_only=False)
+CLOSE = Quote(Side.SELL, D("2000.00"), D("0.05"), reduce_only=True)
 
 
 @pytest.mark.parametrize(
     "resting, remaining, want, replace",
     [
         (OPEN, D("0.05"), OPEN, False),
-        (OPEN, D("0.05"), Quote(BUY, D("2001.99"), D("0.05"), False), False),  # below threshold
-        (OPEN, D("0.05"), Quote(BUY, D("2002.00"), D("0.05"), False), False),  # exactly at threshold
-        (OPEN, D("0.05"), Quote(BUY, D("1998.00"), D("0.05"), False), False),
-        (OPEN, D("0.05"), Quote(BUY, D("2002.01"), D("0.05"), False), True),  # above
-        (OPEN, D("0.05"), Quote(BUY, D("1997.99"), D("0.05"), False), True),
-        (OPEN, D("0.02"), Quote(BUY, D("2000.00"), D("0.06"), False), False),  # open size drift: reused
-        (OPEN, D("0.05"), Quote(SELL, D("2000.00"), D("0.05"), False), True),  # side change
-        (OPEN, D("0.05"), Quote(BUY, D("2000.00"), D("0.05"), True), True),  # reduce-only change
+        (OPEN, D("0.05"), Quote(Side.BUY, D("2001.99"), D("0.05"), False), False),  # below threshold
+        (OPEN, D("0.05"), Quote(Side.BUY, D("2002.00"), D("0.05"), False), False),  # exactly at threshold
+        (OPEN, D("0.05"), Quote(Side.BUY, D("1998.00"), D("0.05"), False), False),
+        (OPEN, D("0.05"), Quote(Side.BUY, D("2002.01"), D("0.05"), False), True),  # above
+        (OPEN, D("0.05"), Quote(Side.BUY, D("1997.99"), D("0.05"), False), True),
+        (OPEN, D("0.02"), Quote(Side.BUY, D("2000.00"), D("0.06"), False), False),  # open size drift: reused
+        (OPEN, D("0.05"), Quote(Side.SELL, D("2000.00"), D("0.05"), False), True),  # side change
+        (OPEN, D("0.05"), Quote(Side.BUY, D("2000.00"), D("0.05"), True), True),  # reduce-only change
         (CLOSE, D("0.05"), CLOSE, False),
         (CLOSE, D("0.03"), CLOSE, True),  # partly filled close no longer equals the position
-        (CLOSE, D("0.05"), Quote(SELL, D("2000.00"), D("0.07"), True), True),  # position grew
-        (CLOSE, D("0.05"), Quote(SELL, D("2002.00"), D("0.05"), True), False),
+        (CLOSE, D("0.05"), Quote(Side.SELL, D("2000.00"), D("0.07"), True), True),  # position grew
+        (CLOSE, D("0.05"), Quote(Side.SELL, D("2002.00"), D("0.05"), True), False),
     ],
 )
 def test_needs_replace(resting, remaining, want, replace):
@@ -206,7 +205,7 @@ def test_next_state(current, status, expected):
 
 
 def order(state=S.NEW, qty="0.05") -> Order:
-    return Order("amm-t-1", Quote(BUY, D("2000"), D(qty), False), state=state)
+    return Order("amm-t-1", Quote(Side.BUY, D("2000"), D(qty), False), state=state)
 
 
 def test_apply_report_keeps_the_largest_cumulative_fill():

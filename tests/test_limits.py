@@ -22,10 +22,10 @@ from conftest import (
 )
 
 from aster_mm.core.config import Config
-from aster_mm.core.decisions import BUY, SELL, Quote
+from aster_mm.core.decisions import Quote
+from aster_mm.core.kinds import Side
 from aster_mm.core.limits import (
-    BREACH,
-    RESUME,
+    LossChange,
     LossGate,
     LossLimits,
     breached,
@@ -63,10 +63,10 @@ def test_stop_fires_only_against_the_position(position, mark, fires):
 
 def test_stop_order_crosses_by_at_most_the_slippage():
     long = stop_quote(D("0.8"), D("2450"), D("2450.02"), D("0.002"), RULES)
-    assert (long.side, long.qty, long.reduce_only, long.time_in_force) == (SELL, D("0.8"), True, "IOC")
+    assert (long.side, long.qty, long.reduce_only, long.time_in_force) == (Side.SELL, D("0.8"), True, "IOC")
     assert long.price == D("2445.10")  # 2450 * 0.998, rounded towards the bid
     short = stop_quote(D("-0.8"), D("2549.98"), D("2550"), D("0.002"), RULES)
-    assert (short.side, short.price) == (BUY, D("2555.10"))
+    assert (short.side, short.price) == (Side.BUY, D("2555.10"))
 
 
 def test_loss_limits_breach_at_the_threshold():
@@ -78,16 +78,19 @@ def test_loss_limits_breach_at_the_threshold():
 
 def test_loss_gate_measures_the_next_session_loss_from_the_resume():
     gate = LossGate(LossLimits(max_loss_usd=D("50"), cooldown_s=60))
-    assert gate.update(0, D("-50"), D("0"), 1e6) == BREACH
+    assert gate.update(0, D("-50"), D("0"), 1e6) == LossChange.BREACH
     assert gate.update(59, D("-70"), D("0"), 1e6) == ""  # paused
-    assert gate.update(60, D("-70"), D("0"), 1e6) == RESUME
+    assert gate.update(60, D("-70"), D("0"), 1e6) == LossChange.RESUME
     assert gate.update(61, D("-119"), D("0"), 1e6) == ""  # 49 more: fine
-    assert gate.update(62, D("-120"), D("0"), 1e6) == BREACH  # 50 more since the resume
+    assert gate.update(62, D("-120"), D("0"), 1e6) == LossChange.BREACH  # 50 more since the resume
     halt = LossGate(LossLimits(max_loss_usd=D("50"), cooldown_s=0))
-    assert halt.update(0, D("-60"), D("0"), 1e6) == BREACH and halt.halts
+    assert halt.update(0, D("-60"), D("0"), 1e6) == LossChange.BREACH and halt.halts
     assert halt.update(1e9, D("0"), D("0"), 1e6) == ""  # never resumes
     short = LossGate(LossLimits(max_loss_usd=D("50"), cooldown_s=0.5))
-    assert short.update(0, D("-60"), D("0"), 1e6) == BREACH and short.update(0.5, D("-60"), D("0"), 1e6) == RESUME
+    assert (
+        short.update(0, D("-60"), D("0"), 1e6) == LossChange.BREACH
+        and short.update(0.5, D("-60"), D("0"), 1e6) == LossChange.RESUME
+    )
 
 
 def test_the_halt_cooldown_is_given_in_minutes():
@@ -115,7 +118,7 @@ MIN_QTY_RULES = SymbolRules(SYMBOL, "TRADING", tick=D("0.01"), step=D("0.001"), 
 
 def test_a_position_of_exactly_the_minimum_quantity_is_stopped_and_flattened():
     bot = bot_holding("0.001", stop_loss=D("0.01"), flatten_on_halt=True)
-    assert bot.strategy.wanted(MIN_QTY_RULES) == (Quote(SELL, D("2395.20"), D("0.001"), True, "IOC"), "stop")
+    assert bot.strategy.wanted(MIN_QTY_RULES) == (Quote(Side.SELL, D("2395.20"), D("0.001"), True, "IOC"), "stop")
     bot.state.paused = "max-loss-usd"
     assert bot.strategy.flattening(D("0.001"))
 
@@ -125,7 +128,7 @@ def test_the_halt_flattens_a_short_position_with_a_buy_above_the_ask():
     bot.state.halted = "max-loss-usd"
     want, why = bot.strategy.wanted(MIN_QTY_RULES)
     assert why == "flatten" and (want.side, want.qty, want.reduce_only, want.time_in_force) == (
-        BUY,
+        Side.BUY,
         D("0.5"),
         True,
         "IOC",

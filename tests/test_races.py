@@ -13,11 +13,13 @@ import pytest
 from conftest import FAST, SYMBOL, T0, BotRun, FakeClock, RecordedOps, open_orders, order_posts, order_update, wait_open
 
 from aster_mm.core.config import Config
-from aster_mm.core.decisions import SELL, Quote
+from aster_mm.core.decisions import Quote
+from aster_mm.core.kinds import Side
 from aster_mm.core.orders import Order, OrderState
 from aster_mm.core.state import Book
 from aster_mm.exchange.client import SymbolRules
 from aster_mm.live.bot import MarketMaker
+from aster_mm.live.execution import CancelOutcome
 
 ORDER = "/fapi/v1/order"
 
@@ -131,7 +133,7 @@ async def test_late_stream_fill_after_a_rest_reread_does_not_hide_the_next_rest_
     bot = make_bot(client, clock)
     bot.state.position.apply_snapshot(D("0.8"), T0)
     cid = "amm-run1-1"
-    order = Order(cid, Quote(SELL, D(2515), D("0.8"), True), state=OrderState.NEW)
+    order = Order(cid, Quote(Side.SELL, D(2515), D("0.8"), True), state=OrderState.NEW)
     bot.state.live = order
     bot.state.remember(order)
     # A REST report (e.g. the reconcile query) shows a partial fill of 0.3 the stream has not delivered yet.
@@ -146,7 +148,7 @@ async def test_late_stream_fill_after_a_rest_reread_does_not_hide_the_next_rest_
                 "TRADE",
                 "PARTIALLY_FILLED",
                 c=cid,
-                S=SELL,
+                S=Side.SELL,
                 q="0.8",
                 p="2515",
                 l="0.3",
@@ -337,5 +339,5 @@ async def test_order_gone_with_an_unfamiliar_status_does_not_stay_live(status, f
     order = Order("amm-x-1", Quote("BUY", D("2485"), D("0.8"), False), state=OrderState.NEW)
     bot.state.live = order
     bot.state.remember(order)
-    assert await bot.desk.cancel(order) is True
+    assert await bot.desk.cancel(order) is CancelOutcome.FINISHED
     assert order.state == final and bot.state.live is None

@@ -10,7 +10,8 @@ import pytest
 from conftest import CID, T0, FakeClock, order_update
 
 from aster_mm.core.config import Config
-from aster_mm.core.decisions import BUY, SELL, Quote
+from aster_mm.core.decisions import Quote
+from aster_mm.core.kinds import Side
 from aster_mm.core.orders import Order, OrderState
 from aster_mm.exchange.client import AsterClient, SymbolRules
 from aster_mm.live.bot import MarketMaker
@@ -30,7 +31,13 @@ def bot(clock) -> MarketMaker:
 
 
 def track(
-    bot: MarketMaker, side=BUY, qty="0.010", price="2490.00", reduce_only=False, state=OrderState.PENDING_NEW, cid=CID
+    bot: MarketMaker,
+    side=Side.BUY,
+    qty="0.010",
+    price="2490.00",
+    reduce_only=False,
+    state=OrderState.PENDING_NEW,
+    cid=CID,
 ) -> Order:
     order = Order(cid, Quote(side, D(price), D(qty), reduce_only), state=state)
     bot.state.live = order
@@ -183,8 +190,8 @@ def test_report_of_fills_the_stream_never_showed_forces_a_position_reread(bot):
 
 def test_sell_fill_reduces_the_position(bot):
     bot.state.position.apply_snapshot(D("0.010"), T0 - 1000)
-    order = track(bot, side=SELL, price="2515.00", reduce_only=True, state=OrderState.NEW)
-    feed(bot, order_update("TRADE", "FILLED", S=SELL, p="2515.00", l="0.010", z="0.010", L="2515.00", t=9, R=True))
+    order = track(bot, side=Side.SELL, price="2515.00", reduce_only=True, state=OrderState.NEW)
+    feed(bot, order_update("TRADE", "FILLED", S=Side.SELL, p="2515.00", l="0.010", z="0.010", L="2515.00", t=9, R=True))
     assert bot.state.position.amount == 0 and bot.state.live is None and order.state == OrderState.FILLED
 
 
@@ -192,7 +199,7 @@ def test_trade_with_an_unfamiliar_status_still_moves_the_position(bot):
     """E.g. an auto-deleverage trade: the fill counts; the status leaves our order as it was."""
     bot.state.position.apply_snapshot(D("0.010"), T0 - 1000)
     order = track(bot, state=OrderState.NEW)
-    feed(bot, order_update("TRADE", "NEW_ADL", c="adl_autoclose", S=SELL, l="0.004", z="0.004", L="2400", t=11))
+    feed(bot, order_update("TRADE", "NEW_ADL", c="adl_autoclose", S=Side.SELL, l="0.004", z="0.004", L="2400", t=11))
     assert bot.state.position.amount == D("0.006") and order.state == OrderState.NEW
 
 

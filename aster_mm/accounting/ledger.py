@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import TextIO
 
 from aster_mm.core.events import STABLE_ASSETS, AccountUpdate, OrderReport
 
@@ -103,8 +104,11 @@ class Entry:
         """The inverse of `row()`. Every column is there; an empty cell is no price, quantity or maker
         flag, or no money (a hand-edited ledger leaves them empty)."""
 
-        def dec(name: str, empty: Decimal | None = ZERO) -> Decimal | None:
-            return Decimal(row[name]) if row[name] else empty
+        def money(name: str) -> Decimal:
+            return Decimal(row[name]) if row[name] else ZERO
+
+        def figure(name: str) -> Decimal | None:
+            return Decimal(row[name]) if row[name] else None
 
         maker = row["maker"]
         return cls(
@@ -117,13 +121,13 @@ class Entry:
             row["order_id"],
             row["client_id"],
             row["side"],
-            dec("price", None),
-            dec("qty", None),
+            figure("price"),
+            figure("qty"),
             None if maker == "" else maker == "true",
-            dec("commission"),
+            money("commission"),
             row["commission_asset"],
-            dec("realized_pnl"),
-            dec("funding"),
+            money("realized_pnl"),
+            money("funding"),
             row["asset"],
         )
 
@@ -178,6 +182,8 @@ def read_entries(path: Path) -> list[Entry]:
 
 def fill_entry(report: OrderReport, symbol: str) -> Entry:
     t = report.trade
+    if t is None:
+        raise ValueError(f"the report of {report.client_id} carries no fill")
     return Entry(
         FILL,
         t.at_ms,
@@ -221,7 +227,7 @@ class Ledger:
         self._stream_keys: set[tuple] = set()  # (time, amount, asset) of stream funding rows
         self._unpaired_stream: list[Entry] = []  # funding rows from the stream no income row matched yet
         self._unpaired_income: list[Entry] = []  # and from the income history no stream row matched
-        self._file = None
+        self._file: TextIO | None = None
 
     def open(self) -> None:
         """Read the file back (ValueError names a bad row), then open it for appending."""
@@ -229,11 +235,11 @@ class Ledger:
             for entry in read_entries(self.path):
                 self._remember(entry)
         new = not self.path.exists() or self.path.stat().st_size == 0
-        self._file = self.path.open("a", newline="")
-        self._writer = csv.writer(self._file)
+        self._file = file = self.path.open("a", newline="")
+        self._writer = csv.writer(file)
         if new:
             self._writer.writerow(COLUMNS)
-            self._file.flush()
+            file.flush()
 
     def close(self) -> None:
         if self._file is not None:
@@ -259,6 +265,8 @@ class Ledger:
         if self.known(e):
             return False
         try:
+            if self._file is None:
+                raise ValueError("the ledger is not open")
             self._writer.writerow(e.row())
             self._file.flush()
         except (OSError, ValueError) as err:  # ValueError: the file was closed under us

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aster_mm.backtest.bot import BUY, describe
+from aster_mm.backtest.bot import Side, describe
 from aster_mm.backtest.runner import Fill, RunResult
 
 MARKOUT_HORIZONS_S = (1, 10, 60)
@@ -33,7 +33,7 @@ def markouts(fills: list[Fill], mid_ts: np.ndarray, mid: np.ndarray) -> dict[str
     if not fills or len(mid_ts) == 0:
         return {f"{h}s": {"mean_bp": None, "n": 0} for h in MARKOUT_HORIZONS_S}
     t = np.array([f.ts_ns for f in fills], dtype=np.int64)
-    sign = np.array([1.0 if f.side == BUY else -1.0 for f in fills])
+    sign = np.array([1.0 if f.side == Side.BUY else -1.0 for f in fills])
     m0 = mid_at(mid_ts, mid, t)
     for h in MARKOUT_HORIZONS_S:
         later = t + h * NS
@@ -157,7 +157,7 @@ def plot(r: RunResult, path: Path, title: str) -> None:
     ax_pos.set_ylabel("position")
     ax_mid.step(t, r.mid, where="post", lw=0.8, color="grey")
     t0 = r.ts[0] if len(r.ts) else 0
-    for side, marker, color in ((BUY, "^", "green"), ("SELL", "v", "red")):
+    for side, marker, color in ((Side.BUY, "^", "green"), (Side.SELL, "v", "red")):
         pts = [((f.ts_ns - t0) / NS, f.price) for f in r.fills if f.side == side]
         if pts:
             ax_mid.scatter(*zip(*pts), marker=marker, color=color, label=f"{side} fill", zorder=3)

@@ -1,4 +1,4 @@
-"""The backtest loop: the live bot's decisions (`Strategy.wanted`, `needs_replace`) on hftbacktest's clock.
+"""The backtest loop: the live bot's decisions (`Strategy.decide`, `next_action`) on hftbacktest's clock.
 
 It decides through the bot's own `Strategy` (fixed or adaptive spreads, position limit, stop-loss, loss
 limits), over a `StrategyState` kept in step with what the bot would see, with hftbacktest's time as
@@ -25,16 +25,22 @@ import numpy as np
 
 from aster_mm.backtest import engine
 from aster_mm.backtest.bot import (
-    BUY,
     Book,
+    Cancel,
     Config,
+    Halt,
+    Place,
     Quote,
     QuoteParams,
+    Resting,
+    Side,
+    Situation,
     Strategy,
     StrategyState,
     SymbolRules,
+    TimeInForce,
     in_position,
-    needs_replace,
+    next_action,
 )
 from aster_mm.backtest.convert import MarketData
 
@@ -159,12 +165,12 @@ class Runner:
             self.result.fills.append(
                 Fill(int(order["exch_timestamp"]), live.quote.side, float(price), float(filled - live.filled), maker)
             )
-            st, signed = self.state, (filled - live.filled) * (1 if live.quote.side == BUY else -1)
+            st, signed = self.state, (filled - live.filled) * (1 if live.quote.side == Side.BUY else -1)
             st.entry_price = entry_after(st.position.amount, st.entry_price, signed, price)
             st.position.amount += signed
             live.filled = filled
         if order["status"] in _FINISHED and order["req"] == engine.NONE:
-            if order["status"] == engine.EXPIRED and live.filled == 0 and live.quote.time_in_force == "GTX":
+            if order["status"] == engine.EXPIRED and live.filled == 0 and live.quote.time_in_force == TimeInForce.GTX:
                 self.result.expired += 1
             self.live = None
             bt.forget_finished()
@@ -183,28 +189,34 @@ class Runner:
             spreads.on_mid(bt.timestamp / NS, (top[0] + top[1]) * float(self.rules.tick) / 2)
 
     def _decide(self, bt: engine.Backtest) -> None:
+        """The live bot's decision (`next_action`), carried out on hftbacktest: it has no Modify Order, so a
+        requote is a cancel; its account needs no balance re-read and no leverage setting."""
         st, live = self.state, self.live
         was_paused = bool(st.paused)
-        self.strategy.check_losses()
+        want, why, halt = self.strategy.decide(self.rules, order_open=live is not None)
         self.result.paused += bool(st.paused) and not was_paused
-        if st.halted and live is None and not self.strategy.flattening(self.rules.min_qty):
-            self.result.halted, self.result.halted_ns = st.halted, bt.timestamp
-            return
-        want, _why = self.strategy.wanted(self.rules)
-        if live is not None:
-            if want is None or needs_replace(live.quote, live.quote.qty - live.filled, want, self.reprice_threshold):
+        resting = None if live is None else Resting(live.quote, live.quote.qty - live.filled)
+        book = st.book
+        assert book is not None  # _sync() set it
+        action = next_action(Situation(want, why, resting, book.bid, book.ask, self.reprice_threshold, halt=halt))
+        match action:
+            case Halt(reason):
+                self.result.halted, self.result.halted_ns = reason, bt.timestamp
+            case Cancel():
+                assert live is not None  # only a resting order is cancelled
                 if bt.cancel(live.order_id) != 0:
                     raise RuntimeError(f"hftbacktest refused to cancel order {live.order_id}")
                 self.result.cancels_sent += 1
-            return
-        if want is None:
-            return
+            case Place(quote):
+                self._submit(bt, quote)
+
+    def _submit(self, bt: engine.Backtest, want: Quote) -> None:
         order_id, self.next_id = self.next_id, self.next_id + 1
-        if bt.submit(order_id, want.side == BUY, float(want.price), float(want.qty), want.time_in_force) != 0:
+        if bt.submit(order_id, want.side == Side.BUY, float(want.price), float(want.qty), want.time_in_force) != 0:
             raise RuntimeError(f"hftbacktest refused order {order_id}")
         self.live = _Live(order_id, want)
         self.result.orders_sent += 1
-        self.result.stops += want.time_in_force == "IOC"
+        self.result.stops += want.time_in_force == TimeInForce.IOC
 
     def _sync(self, bt: engine.Backtest, bid: int, ask: int, equity: float) -> None:
         """The state the bot would hold now: book, wallet, session and UTC-day net PnL."""

@@ -71,7 +71,8 @@ async def measure_pairs(
     """`moves` requotes of the bot and of the floor, interleaved; raises if either sends anything but the
     requests of one requote (a DELETE then a POST, or with `modify` one PUT)."""
     requests = expected(v3, modify)
-    bot, floor = [], []
+    bot: list[Requote] = []
+    floor: list[Requote] = []
     for i in range(moves):
         mid = MID * Decimal("1.003") if i % 2 == 0 else MID
         order = ((bot_sim, bot), (floor_sim, floor)) if i % 2 == 0 else ((floor_sim, floor), (bot_sim, bot))

@@ -25,6 +25,10 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 
 import numpy as np
+import numpy.typing as npt
+
+Floats = npt.NDArray[np.float64]
+Estimates = dict[str, float]  # printable figures by name ("warm" is a bool: 0 or 1)
 
 BP = 1e-4  # one basis point as a fraction
 _SPREAD_QUANTUM = Decimal("1e-8")
@@ -47,7 +51,7 @@ class _Ring:
     def full(self) -> bool:
         return self._size == len(self._data)
 
-    def rows(self) -> np.ndarray:
+    def rows(self) -> Floats:
         """The rows oldest first (a copy when the buffer has wrapped)."""
         if not self.full:
             return self._data[: self._size]
@@ -55,7 +59,7 @@ class _Ring:
 
 
 # ================================================================================== volatility
-def realized_sigma(ts: np.ndarray, mids: np.ndarray, start: float, now: float, step: float) -> float | None:
+def realized_sigma(ts: Floats, mids: Floats, start: float, now: float, step: float) -> float | None:
     """Volatility of log(mid) per sqrt(second) over [start, now], or None with too little data.
 
     The mid is sampled on a regular grid of `step` seconds with the last value seen before each grid
@@ -94,7 +98,7 @@ class VolatilityEstimator:
 
 # =================================================================================== intensity
 def fit_intensity(
-    distances: np.ndarray, duration: float, buckets: int = 20, min_count: int = 10
+    distances: Floats, duration: float, buckets: int = 20, min_count: int = 10
 ) -> tuple[float, float] | None:
     """(A, k) of lambda(delta) = A*exp(-k*delta) per side and second, or None if it cannot be fitted.
 
@@ -138,7 +142,7 @@ class IntensityEstimator:
         self.start(t)
         self._trades.append(t, abs(price - mid) / mid)
 
-    def window_distances(self, now: float) -> tuple[np.ndarray, float]:
+    def window_distances(self, now: float) -> tuple[Floats, float]:
         """The distances of the trades in the window and how many seconds the window covers."""
         if self._since is None:
             return np.empty(0), 0.0
@@ -208,7 +212,7 @@ class AdaptiveConfig:
 class Spreads:
     buy_spread: Decimal
     sell_spread: Decimal
-    estimates: dict  # for the status line; see AdaptiveSpreads.estimates
+    estimates: Estimates  # for the status line; see AdaptiveSpreads.estimates
 
 
 @dataclass(frozen=True)
@@ -251,7 +255,7 @@ class AdaptiveSpreads:
         depths = glft_depths(fit.sigma_bp, fit.a, fit.k_bp, cfg.risk_aversion, inventory)
         return Spreads(_to_spread(depths.bid * BP, cfg), _to_spread(depths.ask * BP, cfg), self.estimates(depths))
 
-    def estimates(self, depths: Depths | None) -> dict:
+    def estimates(self, depths: Depths | None) -> Estimates:
         """Short, printable: warm?, sigma (bp/sqrt s), A (/s), k (/bp), trades, GLFT terms (bp)."""
         fit = self._fit
         if fit is None or depths is None:
@@ -293,7 +297,7 @@ def _to_spread(fraction: float, cfg: AdaptiveConfig) -> Decimal:
     return _clamp(exact, cfg)
 
 
-def describe(estimates: dict) -> str:
+def describe(estimates: Estimates) -> str:
     """The estimates as a compact status-line fragment."""
     if not estimates.get("warm"):
         return "spreads=fixed (warming up)"

@@ -5,7 +5,7 @@ The client hands over the business parameters (already strings, in the order it 
 the synced server time; it gets back the final url-encoded parameter string and the headers to send.
 It sends that string unchanged: as the query string of a GET, as the form body (Content-Type
 application/x-www-form-urlencoded) of a POST/PUT/DELETE. V1 paths are /fapi/v1|v2|v4/..., V3 paths
-/fapi/v3/... (`version` says which family); the path table is `V3_PATHS` in aster_mm/exchange/client.py,
+/fapi/v3/... (`version` says which family); the path table is `V3_PATHS` in aster_mm/exchange/hosts.py,
 and docs/exchange.md links the official docs for both.
 
 Secrets (the V1 secret, the agent's private key, the full V1 key) never appear in repr, str,

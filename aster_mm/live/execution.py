@@ -15,10 +15,13 @@ import string
 from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
+from enum import Enum
 
+from aster_mm.core.codes import ErrorCode
 from aster_mm.core.config import Timings
 from aster_mm.core.decisions import Quote
 from aster_mm.core.events import OrderReport
+from aster_mm.core.kinds import TimeInForce
 from aster_mm.core.orders import EXCHANGE_STATUS, Order, OrderState, apply_report
 from aster_mm.core.state import StrategyState
 from aster_mm.exchange.client import AsterClient, ExchangeError, RateLimitError, UnknownOutcomeError
@@ -33,17 +36,41 @@ def is_ours(client_id: str) -> bool:
     return str(client_id).startswith(CLIENT_ID_PREFIX + "-")
 
 
+class ModifyOutcome(Enum):
+    """What became of a modification (`OrderDesk.modify`)."""
+
+    MOVED = "moved"  # the order rests at the new price
+    REFUSED = "refused"  # the exchange refused it: the order is as it was; replace it instead
+    UNKNOWN = "unknown"  # no answer: the order is queried before anything else
+    RATE_LIMITED = "rate limited"  # not done: a back-off is in force
+
+
+class CancelOutcome(Enum):
+    """What became of a cancel (`OrderDesk.cancel`)."""
+
+    FINISHED = "finished"  # cancelled, or found filled or gone
+    STILL_OPEN = "still open"  # still open at the exchange: try again later
+
+
 class OrderDesk:
     def __init__(
-        self, client: AsterClient, symbol: str, state: StrategyState, timings: Timings, now: Callable[[], float]
+        self,
+        client: AsterClient,
+        symbol: str,
+        state: StrategyState,
+        timings: Timings,
+        now: Callable[[], float],
+        *,
+        metrics: Metrics,
+        on_rejected: Callable[[ExchangeError], None],
     ):
+        """`on_rejected` hears every rejected placement, after the desk's own back-off."""
         self.client, self.symbol, self.state, self.t, self.now = client, symbol, state, timings, now
+        self.metrics, self.on_rejected = metrics, on_rejected
         self.run_id = "".join(random.choices(string.ascii_lowercase + string.digits, k=6))
         self._seq = itertools.count(1)
         self.retry_at = 0.0  # no placement before this (after rejections)
         self.failures = 0  # consecutive rejections and post-only expiries
-        self.on_rejected: Callable[[ExchangeError], None] = lambda err: None
-        self.metrics = Metrics()
 
     def new_client_id(self) -> str:
         return f"{CLIENT_ID_PREFIX}-{self.run_id}-{next(self._seq)}"
@@ -123,7 +150,7 @@ class OrderDesk:
             want.qty,
             want.price,
             " reduceOnly" if want.reduce_only else "",
-            "" if want.time_in_force == "GTX" else " IOC",
+            "" if want.time_in_force == TimeInForce.GTX else " IOC",
             order.client_id,
         )
         try:
@@ -157,20 +184,21 @@ class OrderDesk:
         self.retry_at = self.now() + self.backoff()
         if isinstance(err, RateLimitError):
             self.hold_off(err.retry_after)
-        elif err.code == -2019:
+        elif err.code == ErrorCode.MARGIN_NOT_SUFFICIENT:
             self.state.size_scale = max(self.state.size_scale / 2, Decimal(1) / 16)
-            log.warning("margin insufficient (-2019): re-reading the balance; next size x%s", self.state.size_scale)
+            log.warning(
+                "margin insufficient (%s): re-reading the balance; next size x%s", err.code, self.state.size_scale
+            )
             self.state.need_reconcile = True
-        elif err.code == -2022:
-            log.warning("reduce-only order rejected (-2022): re-reading the position")
+        elif err.code == ErrorCode.REDUCE_ONLY_REJECT:
+            log.warning("reduce-only order rejected (%s): re-reading the position", err.code)
             self.state.position_dirty = True
         self.on_rejected(err)
         log.warning("order rejected: %s; next attempt in %.1f s", err, self.retry_at - self.now())
 
-    async def modify(self, order: Order, price: Decimal) -> bool:
+    async def modify(self, order: Order, price: Decimal) -> ModifyOutcome:
         """Move the resting order to `price` in one request, its quantity unchanged (sized from the balance
-        before it rested: re-reading it now would count the order's own margin); True when refused (the
-        order stays as it was, and is replaced instead)."""
+        before it rested: re-reading it now would count the order's own margin)."""
         was = order.quote
         order.modifications += 1  # counted when sent: an unknown outcome may have counted
         try:
@@ -178,20 +206,20 @@ class OrderDesk:
         except UnknownOutcomeError as err:
             order.amend_unknown, order.since = True, self.now()
             log.warning("modification of %s has an unknown outcome (%s): querying it", order.client_id, err)
-            return False
+            return ModifyOutcome.UNKNOWN
         except RateLimitError as err:
             self.hold_off(err.retry_after)
-            return False
+            return ModifyOutcome.RATE_LIMITED
         except ExchangeError as err:
             order.no_modify = True
             log.warning("modification of %s refused (%s): replacing it instead", order.client_id, err)
-            return True
+            return ModifyOutcome.REFUSED
         self.metrics.order("modified")
         self._amended(order, resp)
         log.info(
             "modified %s %s@%s -> %s@%s", order.client_id, was.qty, was.price, order.quote.qty, order.quote.price
         )  # logged after sending: the log is slower than the wire
-        return False
+        return ModifyOutcome.MOVED
 
     def _amended(self, order: Order, answer: dict) -> None:
         """The exchange's word on the order's price and quantity after a modification."""
@@ -216,8 +244,8 @@ class OrderDesk:
             )
         return True
 
-    async def cancel(self, order: Order) -> bool:
-        """Cancel `order`; True once it is finished (cancelled, or found filled or gone)."""
+    async def cancel(self, order: Order) -> CancelOutcome:
+        """Cancel `order`: FINISHED once it is (cancelled, or found filled or gone)."""
         previous = order.state
         order.state = OrderState.PENDING_CANCEL
         try:
@@ -237,7 +265,7 @@ class OrderDesk:
             self.apply(order, "CANCELED", order.filled)
         else:
             self.apply_rest(order, resp)
-        return not order.live  # still open at the exchange: try again later
+        return CancelOutcome.STILL_OPEN if order.live else CancelOutcome.FINISHED
 
     async def resolve_unknown(self, order: Order) -> bool:
         """Query a placement of unknown outcome; True once its fate is known."""

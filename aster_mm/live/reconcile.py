@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 from aster_mm.core.config import Timings
 from aster_mm.core.orders import OrderState
@@ -50,7 +51,7 @@ class Reconciler:
         if any(r.get("positionSide", "BOTH") != "BOTH" for r in rows):
             self.state.hedge_mode = True
             return
-        row = next(iter(rows), {"positionAmt": "0", "updateTime": 0})
+        row: dict[str, Any] = next(iter(rows), {"positionAmt": "0", "updateTime": 0})
         self.state.leverage = int(row["leverage"]) if row.get("leverage") else self.state.leverage
         self.state.margin_type = margin_type_of(row) or self.state.margin_type
         amount, stamp = Decimal(row["positionAmt"]), int(row.get("updateTime") or 0)

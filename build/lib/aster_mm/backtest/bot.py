@@ -1,8 +1,10 @@
 """The live bot's own decision code and option parser, imported here once so the backtester never
 carries a copy of them (design invariant 11). Every backtesting module takes these names from here."""
 
+from aster_mm.core.actions import Cancel, Halt, Place, Resting, Situation, next_action
 from aster_mm.core.config import Config
-from aster_mm.core.decisions import BUY, SELL, Quote, QuoteParams, desired_quote, in_position, needs_replace
+from aster_mm.core.decisions import Quote, QuoteParams, desired_quote, in_position, needs_replace
+from aster_mm.core.kinds import Bias, Side, SpreadModel, TimeInForce
 from aster_mm.core.rules import SymbolRules
 from aster_mm.core.spreads import describe
 from aster_mm.core.state import Book, StrategyState
@@ -10,19 +12,27 @@ from aster_mm.core.strategy import Strategy
 from aster_mm.settings.parser import build_parser, parse_config
 
 __all__ = [
-    "BUY",
-    "SELL",
+    "Bias",
     "Book",
+    "Cancel",
     "Config",
+    "Halt",
+    "Place",
     "Quote",
     "QuoteParams",
+    "Resting",
+    "Side",
+    "Situation",
+    "SpreadModel",
     "Strategy",
     "StrategyState",
     "SymbolRules",
+    "TimeInForce",
     "build_parser",
     "describe",
     "desired_quote",
     "in_position",
     "needs_replace",
+    "next_action",
     "parse_config",
 ]

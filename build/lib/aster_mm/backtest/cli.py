@@ -21,7 +21,7 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
-from aster_mm.backtest.bot import BUY, SELL, QuoteParams, parse_config
+from aster_mm.backtest.bot import QuoteParams, SpreadModel, parse_config
 from aster_mm.backtest.bot import build_parser as bot_parser
 
 try:
@@ -135,13 +135,7 @@ def run_once(args: argparse.Namespace, cfg, cache: dict) -> tuple[dict, object]:
         maker_fee=args.maker_fee,
         taker_fee=args.taker_fee,
     )
-    params = QuoteParams(
-        cfg.buy_spread,
-        cfg.sell_spread,
-        cfg.balance_fraction,
-        cfg.position_threshold_usd,
-        open_side=BUY if cfg.side == "long" else SELL,
-    )
+    params = QuoteParams.from_config(cfg)
     result = Runner(market, rules, params, cfg.reprice_threshold, args.wallet, eng, cfg).run()
     latency = (
         f"order latency from {args.order_latency_file}"
@@ -191,7 +185,7 @@ def run_once(args: argparse.Namespace, cfg, cache: dict) -> tuple[dict, object]:
 def _limit_settings(cfg) -> dict:
     """The adaptive model's and the loss limits' flags, those that are in force."""
     out = {}
-    if cfg.spread_model == "adaptive":
+    if cfg.spread_model == SpreadModel.ADAPTIVE:
         out.update(risk_aversion=cfg.risk_aversion, min_spread=str(cfg.min_spread))
     for name in ("max_position_usd", "stop_loss", "max_loss_usd", "max_daily_loss_usd"):
         if getattr(cfg, name) is not None:
@@ -261,7 +255,9 @@ def main(argv: list[str] | None = None) -> int:
             print("assumptions:\n" + "\n".join(f"  - {a}" for a in out["assumptions"]))
             if args.plot:
                 spreads = (
-                    "adaptive" if cfg.spread_model == "adaptive" else f"buy {cfg.buy_spread} / sell {cfg.sell_spread}"
+                    "adaptive"
+                    if cfg.spread_model == SpreadModel.ADAPTIVE
+                    else f"buy {cfg.buy_spread} / sell {cfg.sell_spread}"
                 )
                 report.plot(result, args.plot, f"{args.symbol} {spreads}, {args.queue_model}")
                 print(f"plot: {args.plot}")

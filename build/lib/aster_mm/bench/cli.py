@@ -24,9 +24,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
-import os
-import platform
 import random
 import signal
 import statistics
@@ -52,6 +51,7 @@ from aster_mm.bench.harness import (
     scrape,
     summarize,
 )
+from aster_mm.bench.report import checks, machine_info, print_table
 from aster_mm.bench.requotes import measure_pairs
 from aster_mm.core.config import Config
 from aster_mm.exchange.client import AsterClient, SymbolRules
@@ -60,7 +60,6 @@ from aster_mm.live.bot import MarketMaker
 from aster_mm.simulator import SimExchange, SyntheticMarket
 
 ORDER_PATHS = (ORDER, "/fapi/v1/batchOrders", "/fapi/v1/allOpenOrders")
-BUDGET_MS = {"p50": 0.3, "p99": 1.0}  # the bot's own share of a requote (bot minus floor)
 
 FULL = dict(
     requotes=200,
@@ -109,15 +108,20 @@ def measure_signatures(n: int) -> dict:
     return summarize(out)
 
 
+def answered_and_resting(sim: TimedSim, post: list) -> bool:
+    """The exchange has answered the POST that arrived as `post`, and its order rests."""
+    return post[3] is not None and bool(sim.open_orders(SYMBOL))
+
+
 async def measure_fills(sim: TimedSim, fills: int, timeout: float) -> dict:
     """Fill of the resting order (BUY, then SELL, ...) -> the opposite order's POST arrives."""
     out = []
     for _ in range(fills):
         t0 = time.perf_counter()
         await sim.fill_order(SYMBOL)
-        post = await sim.wait_for(lambda t0=t0: sim.arrival_after(t0), timeout)
+        post = await sim.wait_for(functools.partial(sim.arrival_after, t0), timeout)
         out.append((post[0] - t0) * 1000)
-        await sim.wait_for(lambda post=post: post[3] is not None and sim.open_orders(SYMBOL), timeout)
+        await sim.wait_for(functools.partial(answered_and_resting, sim, post), timeout)
         await asyncio.sleep(GAP)
     return summarize(out)
 
@@ -277,122 +281,6 @@ async def measure_session(workdir: Path, wall: float, minutes: float, every: flo
             "cancelled": stats["cancelled"],
             "expired": stats["expired"],
         },
-    }
-
-
-# ------------------------------------------------------------------------------------ report
-def requote_rows(name: str, r: dict) -> list[tuple[str, str, str, bool | None]]:
-    bot, floor, share = r["bot"], r["floor"], r["bot_share"]
-    return [
-        (f"requote, {name}: bot p50 / p99", f"{bot['p50']:.2f} / {bot['p99']:.2f} ms", "", None),
-        (f"requote, {name}: floor p50 / p99", f"{floor['p50']:.2f} / {floor['p99']:.2f} ms", "", None),
-        (
-            f"requote, {name}: bot - floor p50",
-            f"{share['p50']:.2f} ms",
-            f"<= {BUDGET_MS['p50']} ms",
-            share["p50"] <= BUDGET_MS["p50"],
-        ),
-        (
-            f"requote, {name}: bot - floor p99",
-            f"{share['p99']:.2f} ms",
-            f"<= {BUDGET_MS['p99']} ms",
-            share["p99"] <= BUDGET_MS["p99"],
-        ),
-        (
-            f"requote, {name}: bot - floor per event, p50 / p99",
-            f"{share['paired']['p50']:.2f} / {share['paired']['p99']:.2f} ms",
-            "",
-            None,
-        ),
-        (f"new price resting, {name}: bot p50", f"{bot['to_resting']['p50']:.2f} ms", "", None),
-    ]
-
-
-def checks(m: dict) -> list[tuple[str, str, str, bool | None]]:
-    v1, v3, v3cp, fl, sd, qt, tp, ss, ops = (
-        m[k]
-        for k in (
-            "requote_cancel_place_ms",
-            "requote_modify_ms",
-            "requote_v3_cancel_place_ms",
-            "fill_to_order_ms",
-            "shutdown_ms",
-            "quiet",
-            "depth_frames_per_s",
-            "session",
-            "ops",
-        )
-    )
-    sig = m["v3_signature_us"]
-    left = sum(sd["open_orders_after"])
-    ops_on = ops["metrics_requotes"] >= 1 and min(ops["alerts"].values()) >= 1 and ops["ledger_rows"] >= 1
-    return [
-        (
-            "metrics, ledger and alerts on",
-            f"{ops['metrics_requotes']:.0f} requotes scraped, "
-            f"{sum(ops['alerts'].values())} alerts, {ops['ledger_rows']} ledger rows",
-            "all seen",
-            ops_on,
-        ),
-        *requote_rows("cancel-then-place (V1)", v1),
-        ("requote, cancel-then-place (V1): bot max", f"{v1['bot']['max']:.2f} ms", "", None),
-        ("requote, cancel-then-place (V1): bot p99", f"{v1['bot']['p99']:.2f} ms", "<= 5 ms", v1["bot"]["p99"] <= 5),
-        *requote_rows("modify in place (V3)", v3),
-        *requote_rows("cancel-then-place (V3, --no-modify)", v3cp),
-        (
-            "requote, modify in place (V3): bot p50 against cancel-then-place (V3)",
-            f"{v3['bot']['p50']:.2f} ms",
-            f"<= 0.6 x {v3cp['bot']['p50']:.2f} ms",
-            v3["bot"]["p50"] <= 0.6 * v3cp["bot"]["p50"],
-        ),
-        ("V3 signature p50", f"{sig['p50']:.1f} us", "<= 100 us", sig["p50"] <= 100),
-        ("V3 signature p99", f"{sig['p99']:.1f} us", "", None),
-        ("fill-to-next-order p50", f"{fl['p50']:.2f} ms", "", None),
-        ("fill-to-next-order p99", f"{fl['p99']:.2f} ms", "<= 5 ms", fl["p99"] <= 5),
-        ("shutdown (SIGTERM->exit) median", f"{sd['median']:.0f} ms", "", None),
-        ("shutdown (SIGTERM->exit) max", f"{sd['max']:.0f} ms", "<= 300 ms", sd["max"] <= 300),
-        ("open orders after shutdown", str(left), "0, exit 0", left == 0 and not any(sd["exit_codes"])),
-        ("quiet market: order requests/h", f"{qt['order_requests_per_hour']:.0f}", "0", qt["order_requests"] == 0),
-        ("quiet market: other requests/h", f"{qt['other_requests_per_hour']:.0f}", "", None),
-        ("depth frames/s (top changes ~50 %)", f"{tp['top_changing']:,}", ">= 50,000", tp["top_changing"] >= 50_000),
-        ("depth frames/s (top unchanged)", f"{tp['top_unchanged']:,}", "", None),
-        ("peak RSS (session)", f"{ss['peak_rss_mb']:.1f} MB", "<= 80 MB", ss["peak_rss_mb"] <= 80),
-        (
-            "RSS growth over session",
-            f"{ss['rss_growth_mb']:+.1f} MB ({ss['rss_growth_pct']:+.1f} %)",
-            "flat (<= 5 %)",
-            ss["rss_growth_pct"] <= 5,
-        ),
-        ("CPU share, accelerated session", f"{ss['cpu_pct']:.1f} %", "", None),
-        ("idle CPU share, quiet market", f"{qt['idle_cpu_pct']:.2f} %", "<= 2 %", qt["idle_cpu_pct"] <= 2),
-    ]
-
-
-def print_table(rows: list[tuple]) -> None:
-    header = ("metric", "value", "target", "met?")
-    table = [header] + [(a, b, c, "-" if ok is None else ("yes" if ok else "NO")) for a, b, c, ok in rows]
-    widths = [max(len(r[i]) for r in table) for i in range(4)]
-    for n, r in enumerate(table):
-        print("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip())
-        if n == 0:
-            print("  ".join("-" * w for w in widths))
-
-
-def machine_info() -> dict:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    return {
-        "nproc": len(os.sched_getaffinity(0)),
-        "cpu": cpu,
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
     }
 
 

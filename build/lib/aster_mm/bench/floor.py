@@ -20,6 +20,7 @@ from decimal import ROUND_DOWN, Decimal
 
 import websockets
 
+from aster_mm.core.kinds import Side
 from aster_mm.exchange.client import AsterClient
 from aster_mm.live.credentials import read_credentials
 
@@ -51,7 +52,7 @@ class Floor:
                 await self.client.cancel_order(self.symbol, client_order_id=self.client_id)
             self.seq += 1
             self.client_id = f"floor-{self.seq}"
-            await self.client.place_limit(self.symbol, "BUY", QTY, price, self.client_id)
+            await self.client.place_limit(self.symbol, Side.BUY, QTY, price, self.client_id)
         self.price = price
 
     async def run(self, ws_url: str) -> None:

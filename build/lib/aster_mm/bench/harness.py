@@ -132,15 +132,15 @@ class AlertInbox:
     async def __aenter__(self) -> AlertInbox:
         app = web.Application()
         app.router.add_post("/{tail:.*}", self._hook)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+        self._runner = runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        self.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
         return self
 
     async def __aexit__(self, *exc) -> None:
-        await self._runner.cleanup()
+        if self._runner is not None:
+            await self._runner.cleanup()
 
     def count(self, sink: str, containing: str = "") -> int:
         return sum(1 for s, text in self.texts if s == sink and containing in text)

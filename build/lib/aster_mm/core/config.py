@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from aster_mm.core.kinds import Bias, SpreadModel
+
 
 @dataclass(frozen=True)
 class Config:
@@ -25,8 +27,8 @@ class Config:
     start_timeout: float = 120.0  # keep retrying an unreachable exchange at start this long
     resume_after_liquidation: bool = False
     modify: bool = True  # V3: move a resting order with Modify Order; False: cancel, then place
-    side: str = "long"  # long: BUY to open, SELL to close (the original); short: mirrored
-    spread_model: str = "fixed"  # fixed: --buy-spread/--sell-spread; adaptive: GLFT on live estimates
+    side: Bias = Bias.LONG  # long: BUY to open, SELL to close (the original); short: mirrored
+    spread_model: SpreadModel = SpreadModel.FIXED  # fixed: --buy-spread/--sell-spread; adaptive: GLFT on live estimates
     risk_aversion: float = 0.1  # GLFT gamma, per basis point per lot
     min_spread: Decimal = Decimal("0.00045")  # adaptive floor: a maker and a taker fee at Aster's base tier
     max_position_usd: Decimal | None = None  # an opening order never takes the position past this notional

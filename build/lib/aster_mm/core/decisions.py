@@ -8,21 +8,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import StrEnum
 
+from aster_mm.core.config import Config
+from aster_mm.core.kinds import Bias, Side, TimeInForce
 from aster_mm.core.rules import SymbolRules
 
-BUY, SELL = "BUY", "SELL"
-REUSE, MODIFY, REPLACE = "reuse", "modify", "replace"
 MAX_MODIFICATIONS = 10000  # V3 doc, Modify Order: "Maximum 10000 modifications per order."
+
+
+class Requote(StrEnum):
+    """What to do with the resting order when the order wanted changes (`requote_action`)."""
+
+    REUSE = "reuse"  # leave it: close enough to the order wanted
+    MODIFY = "modify"  # move it in place (V3 Modify Order)
+    REPLACE = "replace"  # cancel it, then place the order wanted
 
 
 @dataclass(frozen=True)
 class Quote:
-    side: str
+    side: Side
     price: Decimal
     qty: Decimal
     reduce_only: bool
-    time_in_force: str = "GTX"  # post-only; IOC only for a stop that must cross the spread
+    time_in_force: TimeInForce = TimeInForce.GTX  # post-only; IOC only for a stop that must cross the spread
 
 
 @dataclass(frozen=True)
@@ -31,7 +40,17 @@ class QuoteParams:
     sell_spread: Decimal
     balance_fraction: Decimal
     position_threshold_usd: Decimal
-    open_side: str = BUY  # BUY: long-biased (the original script); SELL: short-biased
+    open_side: Side = Side.BUY  # BUY: long-biased (the original script); SELL: short-biased
+
+    @classmethod
+    def from_config(cls, config: Config) -> QuoteParams:
+        return cls(
+            config.buy_spread,
+            config.sell_spread,
+            config.balance_fraction,
+            config.position_threshold_usd,
+            open_side=Bias(config.side).opening_side,
+        )
 
 
 def in_position(position: Decimal, mid: Decimal, threshold_usd: Decimal) -> bool:
@@ -39,9 +58,9 @@ def in_position(position: Decimal, mid: Decimal, threshold_usd: Decimal) -> bool
     return abs(position) * mid > threshold_usd
 
 
-def quote_price(side: str, mid: Decimal, params: QuoteParams, rules: SymbolRules) -> Decimal:
+def quote_price(side: Side, mid: Decimal, params: QuoteParams, rules: SymbolRules) -> Decimal:
     """Away from mid by the side's spread, rounded away from mid onto the tick grid."""
-    if side == BUY:
+    if side == Side.BUY:
         return rules.price_down(mid * (1 - params.buy_spread))
     return rules.price_up(mid * (1 + params.sell_spread))
 
@@ -64,7 +83,7 @@ def desired_quote(
     balance usable for margin; `close_only`, when set, is why no opening order may be sent; `room`,
     when set, is the most an opening order may add to the position (--max-position-usd)."""
     if in_position(position, mid, params.position_threshold_usd):
-        side = SELL if position > 0 else BUY
+        side = Side.SELL if position > 0 else Side.BUY
         price = quote_price(side, mid, params, rules)
         qty = capped(abs(position), rules)
         if qty < rules.min_qty:
@@ -109,14 +128,14 @@ def requote_action(
     can_modify: bool,
     modifications: int,
     crosses: bool,
-) -> str:
+) -> Requote:
     """REUSE the resting order, MODIFY it in place (one request, never a moment without a quote), or
     REPLACE it (cancel, then place). Modify only what needs nothing but a new price: same side and kind,
     nothing filled yet (the docs do not say what `quantity` means once part of it has traded), for a
     closing order the right size; never past the exchange's modification limit (the order is replaced
     one modification before it), never to a price that crosses the book (post-only)."""
     if not needs_replace(resting, remaining, want, threshold):
-        return REUSE
+        return Requote.REUSE
     if (
         not can_modify
         or resting.side != want.side
@@ -127,10 +146,10 @@ def requote_action(
         or modifications + 1 >= MAX_MODIFICATIONS
         or crosses
     ):
-        return REPLACE
-    return MODIFY
+        return Requote.REPLACE
+    return Requote.MODIFY
 
 
 def crosses_book(quote: Quote, best_bid: Decimal, best_ask: Decimal) -> bool:
     """A post-only quote at this price would take liquidity."""
-    return quote.price >= best_ask if quote.side == BUY else quote.price <= best_bid
+    return quote.price >= best_ask if quote.side == Side.BUY else quote.price <= best_bid

@@ -8,23 +8,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
-from aster_mm.core.decisions import BUY, SELL
+from aster_mm.core.kinds import Side
 
 # TRADE is an ordinary fill; CALCULATED a liquidation's (the exchange's own order, with a trade id).
 FILL_EXECUTIONS = ("TRADE", "CALCULATED")
 FORCED_CLIENT_IDS = ("autoclose-", "adl_autoclose")  # liquidation and auto-deleverage orders
 STABLE_ASSETS = ("USDT", "USDF")  # the wallet assets counted as USD
 MALFORMED = (ValueError, KeyError, IndexError, TypeError, AttributeError, ArithmeticError)
+Payload = dict[str, Any]  # a JSON object as received: anything in it may be missing or malformed
 
 
-def market_frame(msg: dict) -> tuple[str, dict]:
+def market_frame(msg: Payload) -> tuple[str, Payload]:
     """(event type, payload) of a market-stream frame, plain or combined ({"stream", "data"})."""
     data = msg.get("data", msg)
     return data.get("e", ""), data
 
 
-def top_of_book(data: dict) -> tuple[str, str] | None:
+def top_of_book(data: Payload) -> tuple[str, str] | None:
     """Best bid and ask prices as received in a depth payload, None if a side is empty."""
     bids, asks = data["b"], data["a"]
     if not bids or not asks:
@@ -51,7 +53,7 @@ class OrderReport:
     """An ORDER_TRADE_UPDATE for our symbol."""
 
     client_id: str
-    side: str
+    side: Side
     status: str  # X: the order's status after this event
     order_id: int
     cum_filled: Decimal  # z: cumulative filled quantity
@@ -60,10 +62,13 @@ class OrderReport:
 
     @property
     def signed_qty(self) -> Decimal:
-        return self.trade.qty if self.side == BUY else -self.trade.qty
+        """The fill's quantity, positive for a BUY; only a report of a fill has one."""
+        if self.trade is None:
+            raise ValueError(f"the report of {self.client_id} carries no fill")
+        return self.trade.qty if self.side == Side.BUY else -self.trade.qty
 
 
-def parse_order_update(msg: dict, symbol: str) -> OrderReport | None:
+def parse_order_update(msg: Payload, symbol: str) -> OrderReport | None:
     """The report, or None when it is about another symbol."""
     o = msg["o"]
     if o["s"] != symbol:
@@ -81,10 +86,10 @@ def parse_order_update(msg: dict, symbol: str) -> OrderReport | None:
             Decimal(o.get("rp") or 0),
         )
     forced = o["x"] == "CALCULATED" or str(o["c"]).startswith(FORCED_CLIENT_IDS)
-    report = OrderReport(o["c"], o["S"], o["X"], int(o["i"]), Decimal(o["z"]), trade, forced)
-    if report.side not in (BUY, SELL):
-        raise ValueError(f"unexpected side {report.side!r}")  # an unknown status only leaves the order as is
-    return report
+    side, status, order_id, cum_filled = o["S"], o["X"], int(o["i"]), Decimal(o["z"])
+    if side not in tuple(Side):
+        raise ValueError(f"unexpected side {side!r}")  # an unknown status only leaves the order as is
+    return OrderReport(o["c"], Side(side), status, order_id, cum_filled, trade, forced)
 
 
 @dataclass(frozen=True)
@@ -103,7 +108,7 @@ class AccountUpdate:
     other_symbols: bool = False  # P names another symbol (and not ours)
 
 
-def parse_account_update(msg: dict, symbol: str) -> AccountUpdate:
+def parse_account_update(msg: Payload, symbol: str) -> AccountUpdate:
     update, event_ms = msg["a"], int(msg["E"])
     stable = [b for b in update.get("B", []) if b["a"] in STABLE_ASSETS]
     balances = {b["a"]: Decimal(b["wb"]) for b in stable}

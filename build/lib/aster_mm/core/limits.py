@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import StrEnum
 
-from aster_mm.core.decisions import BUY, SELL, Quote, capped
+from aster_mm.core.decisions import Quote, capped
+from aster_mm.core.kinds import Side, TimeInForce
 from aster_mm.core.rules import SymbolRules
 
 
@@ -35,8 +37,16 @@ def stop_quote(position: Decimal, bid: Decimal, ask: Decimal, slippage: Decimal,
     """A reduce-only IOC order that closes the position (up to maxQty) crossing the spread by at most
     `slippage`: a long sells down to bid * (1 - slippage), a short buys up to ask * (1 + slippage)."""
     if position > 0:
-        return Quote(SELL, rules.price_up(bid * (1 - slippage)), capped(position, rules), True, "IOC")
-    return Quote(BUY, rules.price_down(ask * (1 + slippage)), capped(-position, rules), True, "IOC")
+        return Quote(Side.SELL, rules.price_up(bid * (1 - slippage)), capped(position, rules), True, TimeInForce.IOC)
+    return Quote(Side.BUY, rules.price_down(ask * (1 + slippage)), capped(-position, rules), True, TimeInForce.IOC)
+
+
+class LossChange(StrEnum):
+    """What a loss-limit check changed (`LossGate.update`)."""
+
+    BREACH = "breach"  # a limit fired: pause, or halt
+    RESUME = "resume"  # a pause is over
+    UNCHANGED = ""  # neither (falsy, like the empty reason)
 
 
 @dataclass(frozen=True)
@@ -70,20 +80,17 @@ class LossGate:
     def halts(self) -> bool:
         return self.limits.cooldown_s == 0
 
-    def update(self, now: float, session_net: Decimal, day_net: Decimal, day_left_s: float) -> str:
-        """BREACH when a limit fires now, RESUME when a pause ends, else "" (no change)."""
+    def update(self, now: float, session_net: Decimal, day_net: Decimal, day_left_s: float) -> LossChange:
+        """BREACH when a limit fires now, RESUME when a pause ends, else UNCHANGED."""
         if self.reason:
             if self.halts or now < self.until:
-                return ""
+                return LossChange.UNCHANGED
             self.reason, self.session_base = "", session_net
-            return RESUME
+            return LossChange.RESUME
         why = breached(self.limits, session_net - self.session_base, day_net)
         if not why:
-            return ""
+            return LossChange.UNCHANGED
         self.reason = why
         daily = "daily" in why
         self.until = now + max(self.limits.cooldown_s, day_left_s if daily else 0.0)
-        return BREACH
-
-
-BREACH, RESUME = "breach", "resume"
+        return LossChange.BREACH

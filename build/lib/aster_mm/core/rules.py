@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -35,14 +36,17 @@ def unit(text: str) -> Decimal:
     """A tick or step without trailing zeros and without an exponent ("0.0100" -> 0.01, "100" -> 100), so
     prices and quantities built from it print plainly."""
     value = Decimal(text).normalize()
-    return value.quantize(Decimal(1)) if value.as_tuple().exponent > 0 else value
+    exponent = value.as_tuple().exponent
+    if not isinstance(exponent, int):  # "n", "N" or "F": not a number at all
+        raise ValueError(f"not a finite number: {text!r}")
+    return value.quantize(Decimal(1)) if exponent > 0 else value
 
 
 def _positive(value: str | None) -> Decimal | None:
     return Decimal(value) if value is not None and Decimal(value) > 0 else None
 
 
-def parse_symbol_rules(exchange_info: dict, symbol: str) -> SymbolRules:
+def parse_symbol_rules(exchange_info: dict[str, Any], symbol: str) -> SymbolRules:
     """Rules for `symbol` from an exchangeInfo answer (any status); ValueError for an unknown symbol."""
     entry = next((s for s in exchange_info.get("symbols", []) if s.get("symbol") == symbol), None)
     if entry is None:

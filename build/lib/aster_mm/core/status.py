@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from aster_mm.core.decisions import BUY, SELL, QuoteParams, in_position
+from aster_mm.core.decisions import QuoteParams, in_position
+from aster_mm.core.kinds import Side
 from aster_mm.core.rules import SymbolRules
 from aster_mm.core.state import StrategyState
 
@@ -13,9 +14,10 @@ CENT = Decimal("0.01")
 
 def rounded(value: Decimal, unit: Decimal | None) -> Decimal:
     """`value` to the precision of `unit` (the symbol's tick or step), as it would be sent."""
-    if not unit:
+    exponent = unit.normalize().as_tuple().exponent if unit else None
+    if not isinstance(exponent, int):  # no unit, or not a finite one
         return value
-    return value.quantize(Decimal(1).scaleb(min(unit.normalize().as_tuple().exponent, 0)))
+    return value.quantize(Decimal(1).scaleb(min(exponent, 0)))
 
 
 def mode(state: StrategyState, params: QuoteParams) -> str:
@@ -25,7 +27,7 @@ def mode(state: StrategyState, params: QuoteParams) -> str:
         return "HALTED" if state.halted else "PAUSED"
     book = state.book
     if book is not None and in_position(state.position.amount, book.mid, params.position_threshold_usd):
-        return SELL if state.position.amount > 0 else BUY
+        return Side.SELL if state.position.amount > 0 else Side.BUY
     return "CLOSE-ONLY" if state.close_only else params.open_side
 
 

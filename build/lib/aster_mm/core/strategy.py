@@ -14,18 +14,19 @@ from decimal import Decimal
 
 from aster_mm.core.config import Config
 from aster_mm.core.decisions import Quote, QuoteParams, desired_quote
-from aster_mm.core.limits import BREACH, RESUME, LossGate, LossLimits, position_room, stop_quote, stop_triggered
+from aster_mm.core.kinds import SpreadModel
+from aster_mm.core.limits import LossChange, LossGate, LossLimits, position_room, stop_quote, stop_triggered
 from aster_mm.core.position import unrealized_pnl
 from aster_mm.core.rules import SymbolRules
-from aster_mm.core.spreads import AdaptiveConfig, AdaptiveSpreads
-from aster_mm.core.state import LIQUIDATION, StrategyState
+from aster_mm.core.spreads import AdaptiveConfig, AdaptiveSpreads, Estimates
+from aster_mm.core.state import LIQUIDATION, Book, StrategyState
 
 log = logging.getLogger("mm")
 DAY_S = 86_400
 
 
 def adaptive_spreads(config: Config) -> AdaptiveSpreads | None:
-    if config.spread_model != "adaptive":
+    if config.spread_model != SpreadModel.ADAPTIVE:
         return None
     return AdaptiveSpreads(
         AdaptiveConfig(config.risk_aversion, config.min_spread, config.buy_spread, config.sell_spread)
@@ -46,7 +47,7 @@ class Strategy:
         seconds and `wall()` the epoch time that places the UTC day (time.time live, its own in a backtest)."""
         self.cfg, self.state, self.params, self.now, self.pnl, self.wall = cfg, state, params, now, pnl, wall
         self.spreads = adaptive_spreads(cfg)
-        self.estimates: dict = {}
+        self.estimates: Estimates = {}
         self.stopping = False  # a stop-loss is closing the position: until flat
         self.gate = LossGate(LossLimits(cfg.max_loss_usd, cfg.max_daily_loss_usd, cfg.halt_cooldown * 60))
         self._next_check = 0.0
@@ -56,8 +57,8 @@ class Strategy:
         of one opening order) when it is on."""
         if self.spreads is None:
             return self.params
-        book, position = self.state.book, self.state.position.amount
-        lot = float(wallet * self.params.balance_fraction / book.mid) if wallet > 0 else 0.0
+        position = self.state.position.amount
+        lot = float(wallet * self.params.balance_fraction / self._book().mid) if wallet > 0 else 0.0
         spreads = self.spreads.spreads(self.now(), float(position) / lot if lot else 0.0)
         self.estimates = spreads.estimates
         return replace(self.params, buy_spread=spreads.buy_spread, sell_spread=spreads.sell_spread)
@@ -71,7 +72,7 @@ class Strategy:
         session, today = self.pnl()
         change = self.gate.update(self.now(), session, today, DAY_S - self.wall() % DAY_S)
         st = self.state
-        if change == BREACH:
+        if change == LossChange.BREACH:
             kind = "HALTED until restarted" if self.gate.halts else f"PAUSED for {self.gate.until - self.now():.0f} s"
             log.critical(
                 "LOSS LIMIT: %s; %s%s",
@@ -84,7 +85,7 @@ class Strategy:
                 st.halted = self.gate.reason
             else:
                 st.paused = self.gate.reason
-        elif change == RESUME:
+        elif change == LossChange.RESUME:
             log.warning("loss-limit pause over: resuming (session net %s)", session)
             st.on_alert("loss-limit pause over: resuming")
             st.paused = ""
@@ -93,18 +94,31 @@ class Strategy:
         st = self.state
         return bool(st.paused or st.halted) and self.cfg.flatten_on_halt and abs(st.position.amount) >= min_qty
 
+    def decide(self, rules: SymbolRules, order_open: bool) -> tuple[Quote | None, str, str]:
+        """The loss check, then (the order wanted, why, why the bot halts for good now). It halts when a
+        loss limit halted it, nothing of ours is open and nothing is left to flatten; then it wants
+        nothing and `wanted` is not asked (it would end a liquidation's close-only on the way out)."""
+        self.check_losses()
+        st = self.state
+        if st.halted and not order_open and not self.flattening(rules.min_qty):
+            return None, st.halted, st.halted
+        want, why = self.wanted(rules)
+        return want, why, ""
+
     def wanted(self, rules: SymbolRules) -> tuple[Quote | None, str]:
         """The one order the bot wants now: paused or halted, nothing (or a flattening stop); while a
         stop-loss runs, the stop; otherwise the quote."""
         st, cfg = self.state, self.cfg
-        position, book = st.position.amount, st.book
+        position = st.position.amount
         if LIQUIDATION in st.close_only and cfg.resume_after_liquidation and position == 0:
             log.warning("flat after the liquidation: resuming (--resume-after-liquidation)")
             del st.close_only[LIQUIDATION]
         if self.flattening(rules.min_qty):
+            book = self._book()
             return stop_quote(position, book.bid, book.ask, cfg.stop_slippage, rules), "flatten"
         if st.paused or st.halted:
             return None, f"{'halted' if st.halted else 'paused'}: {st.halted or st.paused}"
+        book = self._book()
         mark = st.mark_price or book.mid
         if abs(position) >= rules.min_qty and (
             self.stopping or stop_triggered(position, st.entry_price, mark, cfg.stop_loss)
@@ -130,3 +144,9 @@ class Strategy:
             st.close_only_reason,
             position_room(position, book.mid, cfg.max_position_usd),
         )
+
+    def _book(self) -> Book:
+        """The top of the book: the bot decides only once it has one (its not-ready check)."""
+        if self.state.book is None:
+            raise RuntimeError("no top of the book to decide on")
+        return self.state.book

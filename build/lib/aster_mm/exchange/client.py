@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -21,20 +21,21 @@ from urllib.parse import urlencode
 import aiohttp
 from yarl import URL
 
+from aster_mm.core import codes
+from aster_mm.core.codes import ErrorCode
+from aster_mm.core.kinds import Side, TimeInForce
 from aster_mm.core.rules import SymbolRules, parse_symbol_rules  # noqa: F401 (SymbolRules is part of this API)
-from aster_mm.exchange.hosts import DEFAULT_REST_URL
-from aster_mm.exchange.signing import HmacSigner, Signer
+from aster_mm.exchange.errors import (  # noqa: F401 (the errors are part of this API)
+    BannedError,
+    ExchangeError,
+    RateLimitError,
+    UnknownOutcomeError,
+    WafLimitError,
+)
+from aster_mm.exchange.hosts import DEFAULT_REST_URL, V3_PATHS
+from aster_mm.exchange.signing import HmacSigner, Signed, Signer
 
 log = logging.getLogger("api")
-
-
-GONE_CODES = (-2011, -2013)  # cancel of an order that is not open / no such order
-UNKNOWN_CODES = (-1006, -1007)  # the exchange does not know whether it executed the request
-TIMESTAMP_CODE = -1021
-# V3: the only nonce code in the docs is -4225 "Nonce Expired" (V3 doc, Noop example response); a nonce
-# outside the server's window may come as -1021 as on V1. Either is a definite refusal.
-NONCE_CODES = (-4225, TIMESTAMP_CODE)
-NO_CHANGE_CODE = -4046  # "No need to change margin type."
 
 
 def sign(secret: str, total_params: str) -> str:
@@ -42,59 +43,12 @@ def sign(secret: str, total_params: str) -> str:
     return hmac.new(secret.encode(), total_params.encode(), hashlib.sha256).hexdigest()
 
 
-# V3 path of each endpoint the client calls, by its V1 path (the official V3 futures doc: docs/exchange.md links it).
-V3_PATHS = {
-    "/fapi/v1/time": "/fapi/v3/time",
-    "/fapi/v1/exchangeInfo": "/fapi/v3/exchangeInfo",
-    "/fapi/v1/order": "/fapi/v3/order",
-    "/fapi/v1/allOpenOrders": "/fapi/v3/allOpenOrders",
-    "/fapi/v1/openOrders": "/fapi/v3/openOrders",
-    "/fapi/v1/countdownCancelAll": "/fapi/v3/countdownCancelAll",
-    "/fapi/v2/positionRisk": "/fapi/v3/positionRisk",
-    "/fapi/v2/balance": "/fapi/v3/balance",
-    "/fapi/v4/account": "/fapi/v3/accountWithJoinMargin",  # there is no /fapi/v3/account
-    "/fapi/v1/positionSide/dual": "/fapi/v3/positionSide/dual",
-    "/fapi/v1/multiAssetsMargin": "/fapi/v3/multiAssetsMargin",
-    "/fapi/v1/marginType": "/fapi/v3/marginType",
-    "/fapi/v1/leverage": "/fapi/v3/leverage",
-    "/fapi/v1/listenKey": "/fapi/v3/listenKey",
-    "/fapi/v1/income": "/fapi/v3/income",
-    "/fapi/v1/userTrades": "/fapi/v3/userTrades",
-}
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 def decimal_str(value: Decimal) -> str:
     """A plain decimal string without exponent or trailing zeros: Decimal('1E+1') -> '10'."""
     return format(value.normalize(), "f")
-
-
-class ExchangeError(Exception):
-    """An answer from the exchange (or the lack of one). Never carries credentials."""
-
-    def __init__(self, status: int, code: int | None, msg: str, path: str = ""):
-        self.status, self.code, self.msg, self.path = status, code, msg, path
-        super().__init__(f"{path} HTTP {status} code={code} {msg}".strip())
-
-
-class UnknownOutcomeError(ExchangeError):
-    """The request may or may not have executed (503, -1006/-1007, timeout, dropped connection)."""
-
-
-class RateLimitError(ExchangeError):
-    """HTTP 429, or a request refused locally while a back-off is in force."""
-
-    def __init__(self, status: int, code: int | None, msg: str, path: str = "", retry_after: float = 0.0):
-        super().__init__(status, code, msg, path)
-        self.retry_after = retry_after
-
-
-class WafLimitError(RateLimitError):
-    """HTTP 403: the exchange's web application firewall is limiting us; not a credential problem."""
-
-
-class BannedError(RateLimitError):
-    """HTTP 418: the IP is banned until `retry_after` seconds from now. Nothing may be sent."""
 
 
 @dataclass(frozen=True)
@@ -173,14 +127,14 @@ class AsterClient:
         """The synced exchange time; the fraction feeds V3's microsecond nonces."""
         return self._clock() * 1000 + self.time_offset_ms
 
-    def _encode(self, params: dict[str, Any], signed: bool, auth: bool) -> tuple[str, dict]:
+    def _encode(self, params: dict[str, Any], signed: bool, auth: bool) -> Signed:
         """The parameter string to send, exactly as signed, and the auth headers."""
         clean = [(k, decimal_str(v) if isinstance(v, Decimal) else str(v)) for k, v in params.items() if v is not None]
         if signed:
             return self.signer.sign(clean, self._now_ms())
         if auth:
             return self.signer.sign_stream(clean, self._now_ms())
-        return urlencode(clean), {}
+        return Signed(urlencode(clean), {})
 
     async def sync_time(self) -> int:
         """Measure the offset between the exchange clock and ours (half the round trip assumed)."""
@@ -196,7 +150,8 @@ class AsterClient:
             cls = BannedError if self._banned else RateLimitError
             raise cls(429 if not self._banned else 418, None, "back-off in force, not sent", path, self.blocked_for())
         query, headers = self._encode(params, signed, auth)
-        url, body = f"{self.rest_url}{path}", None
+        url: str | URL = f"{self.rest_url}{path}"
+        body = None
         if method != "GET" and self.signer.version == 3:  # V3: a form body, the string exactly as signed
             body, headers = query.encode(), {**headers, **FORM}
         elif query:  # V1 sends everything in the query string
@@ -210,7 +165,9 @@ class AsterClient:
             if self.on_latency is not None:
                 self.on_latency(f"{method} {path}", time.perf_counter() - started)
 
-    async def _exchange(self, method: str, path: str, url: str | URL, headers: dict, body: bytes | None) -> Any:
+    async def _exchange(
+        self, method: str, path: str, url: str | URL, headers: Mapping[str, str], body: bytes | None
+    ) -> Any:
         async with self.session.request(method, url, headers=headers, data=body) as resp:
             weight = resp.headers.get("X-MBX-USED-WEIGHT-1M")
             if weight and weight.isdigit():
@@ -242,7 +199,7 @@ class AsterClient:
                 raise BannedError(status, code, msg, path, wait)
             log.warning("rate limited (HTTP 429) on %s: backing off %.1f s", path, wait)
             raise RateLimitError(status, code, msg, path, wait)
-        if status >= 500 or code in UNKNOWN_CODES:
+        if status >= 500 or code in codes.UNKNOWN:
             raise UnknownOutcomeError(status, code, msg, path)
         raise ExchangeError(status, code, msg, path)
 
@@ -271,7 +228,7 @@ class AsterClient:
                 return await self._send_once(method, path, params, signed, auth)
             except ExchangeError as err:
                 if (
-                    err.code in NONCE_CODES
+                    err.code in codes.NONCE
                     and err.status < 500
                     and (signed or self.signer.version == 3)
                     and not resynced
@@ -311,13 +268,13 @@ class AsterClient:
     async def place_limit(
         self,
         symbol: str,
-        side: str,
+        side: Side,
         quantity: Decimal,
         price: Decimal,
         client_order_id: str,
         *,
         reduce_only: bool = False,
-        time_in_force: str = "GTX",
+        time_in_force: TimeInForce = TimeInForce.GTX,
     ) -> dict:
         params = {
             "symbol": symbol,
@@ -348,7 +305,7 @@ class AsterClient:
         try:
             return await self._request("DELETE", self.path("/fapi/v1/order"), params, signed=True)
         except ExchangeError as err:
-            if err.code in GONE_CODES:
+            if err.code in codes.GONE:
                 return None
             raise
 
@@ -361,7 +318,7 @@ class AsterClient:
         try:
             return await self._request("GET", self.path("/fapi/v1/order"), params, signed=True)
         except ExchangeError as err:
-            if err.code == -2013:
+            if err.code == ErrorCode.NO_SUCH_ORDER:
                 return None
             raise
 
@@ -420,7 +377,7 @@ class AsterClient:
                 "POST", self.path("/fapi/v1/marginType"), {"symbol": symbol, "marginType": margin_type}, signed=True
             )
         except ExchangeError as err:
-            if err.code != NO_CHANGE_CODE:
+            if err.code != ErrorCode.NO_NEED_TO_CHANGE_MARGIN_TYPE:
                 raise
 
     async def set_leverage(self, symbol: str, leverage: int) -> dict:

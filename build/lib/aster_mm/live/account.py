@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from aster_mm.core import codes
 from aster_mm.core.config import Config, Timings
 from aster_mm.core.rules import SymbolRules
 from aster_mm.core.state import StrategyState
@@ -23,10 +24,6 @@ HEDGE_MODE_HELP = (
     "POST /fapi/v1/positionSide/dual with dualSidePosition=false) while flat, then restart"
 )
 SYMBOL_CAUSE = "symbol"
-FILTER_CODES = (-1111, -1013, -4014, -4003, -4005, -4164)  # a symbol rule we broke: the rules may have changed
-REDUCE_ONLY_CODE = -4087  # "User can only place reduce only order"
-NOT_TRADING_CODE = -4140  # "Invalid symbol status for opening position"
-POSITION_MODE_CODES = (-4061, -1106)  # positionSide required / reduceOnly refused: hedge mode
 
 
 class AccountGuard:
@@ -101,6 +98,13 @@ class AccountGuard:
             self.state.leverage = leverage
 
     # ----- rules and status -----
+    @property
+    def known_rules(self) -> SymbolRules:
+        """The rules, once read: start-up reads them first, so the quoting loop always has them."""
+        if self.rules is None:
+            raise RuntimeError(f"the rules of {self.symbol} have not been read yet")
+        return self.rules
+
     async def refresh_rules(self) -> SymbolRules:
         """Re-read the symbol's rules; a symbol out of TRADING makes the bot close-only, back in clears it."""
         self.rules = await self.client.symbol_rules(self.symbol)
@@ -117,9 +121,9 @@ class AccountGuard:
         return self.state.rules_stale or self.now() >= self.next_rules
 
     def on_rejection(self, err: ExchangeError) -> None:
-        if err.code in FILTER_CODES or err.code == NOT_TRADING_CODE:
+        if err.code in codes.FILTER or err.code in codes.SYMBOL_STATUS:
             self.state.rules_stale = True
-        elif err.code in POSITION_MODE_CODES:
+        elif err.code in codes.POSITION_MODE:
             self.state.modes_stale = True
-        elif err.code == REDUCE_ONLY_CODE:
-            self.state.go_close_only(SYMBOL_CAUSE, "the exchange accepts only reduce-only orders (-4087)")
+        elif err.code in codes.REDUCE_ONLY_ACCOUNT:
+            self.state.go_close_only(SYMBOL_CAUSE, f"the exchange accepts only reduce-only orders ({err.code})")

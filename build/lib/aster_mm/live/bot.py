@@ -4,8 +4,8 @@ BUY mode (flat): one post-only limit BUY below mid. SELL mode (long): one post-o
 above mid for the whole position. The resting order is reused while the target price barely moves and
 replaced when it moves more than --reprice-threshold. See README.md for the whole contract.
 
-This file is the CLI and `MarketMaker`, the wiring: streams in, state, decisions, orders out, life
-cycle. The parts live in the `aster_mm` package.
+This file is `MarketMaker`, the wiring: streams in (live.feeds), housekeeping (live.housekeeping), one
+decision per step (core.actions), orders out (live.execution), life cycle. The command line is live.main.
 """
 
 from __future__ import annotations
@@ -18,10 +18,25 @@ from decimal import Decimal
 
 import aster_mm.python_version  # noqa: F401  (first: on Python < 3.11 it exits 2 with a clear message)
 from aster_mm.accounting.books import Books
+from aster_mm.core.actions import (
+    Action,
+    ApplySettings,
+    Cancel,
+    Halt,
+    Modify,
+    Place,
+    ReadBalance,
+    Resting,
+    Reuse,
+    Situation,
+    Skip,
+    Wait,
+    next_action,
+)
 from aster_mm.core.config import Config, Timings
-from aster_mm.core.decisions import BUY, MODIFY, REUSE, SELL, QuoteParams, crosses_book, requote_action
+from aster_mm.core.decisions import QuoteParams
 from aster_mm.core.errors import FatalError
-from aster_mm.core.orders import OrderState
+from aster_mm.core.orders import Order, OrderState
 from aster_mm.core.spreads import describe as describe_spreads
 from aster_mm.core.state import StrategyState
 from aster_mm.core.status import status_line
@@ -29,8 +44,9 @@ from aster_mm.core.strategy import Strategy
 from aster_mm.exchange.client import AsterClient, ExchangeError, SymbolRules
 from aster_mm.live.account import HEDGE_MODE_HELP, AccountGuard
 from aster_mm.live.chores import DeadManSwitch, keep_listen_key_alive, report_status
-from aster_mm.live.execution import OrderDesk
+from aster_mm.live.execution import CancelOutcome, ModifyOutcome, OrderDesk
 from aster_mm.live.feeds import Feeds
+from aster_mm.live.housekeeping import Housekeeping
 from aster_mm.live.reconcile import Reconciler
 from aster_mm.live.startup import retry_until
 from aster_mm.ops.unattended import Ops
@@ -48,6 +64,12 @@ class LossLimitHalt(FatalError):
     exit_status = 3
 
 
+def first_leaf(group: BaseExceptionGroup[FatalError]) -> FatalError:
+    """The first fatal error in `group`, however deeply nested (a task may raise a group of its own)."""
+    first = group.exceptions[0]
+    return first if isinstance(first, FatalError) else first_leaf(first)
+
+
 class MarketMaker:
     def __init__(
         self,
@@ -61,42 +83,47 @@ class MarketMaker:
     ):
         self.cfg, self.client, self.ws_url = config, client, ws_url.rstrip("/")
         self.t, self.now = timings, now
-        self.symbol = config.symbol
-        self.params = QuoteParams(
-            config.buy_spread,
-            config.sell_spread,
-            config.balance_fraction,
-            config.position_threshold_usd,
-            open_side=BUY if config.side == "long" else SELL,
+        self.symbol = symbol = config.symbol
+        self.params = QuoteParams.from_config(config)
+        self.state = state = StrategyState()
+        self.ops = ops or Ops()
+        self.metrics = self.ops.metrics
+        self.guard = AccountGuard(client, config, state, timings, now)
+        self.desk = OrderDesk(
+            client, symbol, state, timings, now, metrics=self.metrics, on_rejected=self.guard.on_rejection
         )
-        self.state = StrategyState()
-        self.guard = AccountGuard(client, config, self.state, timings, now)
-        self.desk = OrderDesk(client, self.symbol, self.state, timings, now)
-        self.desk.on_rejected = self.guard.on_rejection
-        self.sync = Reconciler(client, self.symbol, self.state, self.desk, timings, now)
-        self.dead_man = DeadManSwitch(client, self.symbol, config.cancel_countdown, timings)
-        self.books = Books(client, config, self.state, timings)
+        self.sync = Reconciler(client, symbol, state, self.desk, timings, now)
+        self.dead_man = DeadManSwitch(client, symbol, config.cancel_countdown, timings)
+        self.books = Books(client, config, state, timings)
+        self.strategy = Strategy(config, state, self.params, now, self._pnl, wall=time.time)
         self._wake = asyncio.Event()
         self.stop = asyncio.Event()
         self.feeds = Feeds(
-            client,
-            ws_url,
-            self.symbol,
-            self.state,
-            self.desk,
-            self.guard,
-            timings,
-            now,
-            self.wake,
-            config.start_timeout,
-            self.books,
+            client=client,
+            ws_url=ws_url,
+            symbol=symbol,
+            state=state,
+            desk=self.desk,
+            guard=self.guard,
+            books=self.books,
+            timings=timings,
+            now=now,
+            wake=self.wake,
+            start_timeout=config.start_timeout,
+            spreads=self.strategy.spreads,
+            metrics=self.metrics,
         )
         self.on_market_message, self.on_user_message = self.feeds.on_market_message, self.feeds.on_user_message
-        self.strategy = Strategy(config, self.state, self.params, now, self._pnl, wall=time.time)
-        self.feeds.spreads = self.strategy.spreads
+        self.housekeeping = Housekeeping(
+            state=state,
+            client=client,
+            desk=self.desk,
+            sync=self.sync,
+            guard=self.guard,
+            not_ready=self.not_ready,
+            describe=self.describe,
+        )
         self._skip_reason = ""
-        self.ops = ops or Ops()
-        self.metrics = self.desk.metrics = self.feeds.metrics = self.ops.metrics
         self.beat_at = self.woke_at = now()  # the quoting loop's heartbeat (the watchdog reads it)
         self.ops.attach(self)
 
@@ -143,12 +170,12 @@ class MarketMaker:
         self.books.open()
         await retry_until(self._take_over, self.cfg.start_timeout, self.t.start_retry_max)
         self.books.start_session()
-        st = self.state
+        st, rules = self.state, self.guard.known_rules
         if st.hedge_mode:
             raise FatalError(HEDGE_MODE_HELP)
-        if not self.rules.trading and st.position.amount == 0:
+        if not rules.trading and st.position.amount == 0:
             raise FatalError(
-                f"symbol {self.symbol} is not trading (status {self.rules.status}) and holds no position to close"
+                f"symbol {self.symbol} is not trading (status {rules.status}) and holds no position to close"
             )
         if st.position.amount == 0:
             await self.guard.apply_settings()
@@ -157,10 +184,10 @@ class MarketMaker:
             "leverage=%s margin=%s %s",
             self.symbol,
             self.desk.run_id,
-            self.rules.tick,
-            self.rules.step,
-            self.rules.min_notional,
-            self.rules.max_qty,
+            rules.tick,
+            rules.step,
+            rules.min_notional,
+            rules.max_qty,
             st.position.amount,
             st.available,
             st.leverage,
@@ -219,90 +246,70 @@ class MarketMaker:
 
     async def step(self) -> bool:
         """One decision. True when it did something and should be run again at once."""
-        st, desk = self.state, self.desk
         self.beat_at = self.now()
-        if st.hedge_mode:
-            log.critical("%s", HEDGE_MODE_HELP)
-            raise FatalError(HEDGE_MODE_HELP)  # the shutdown path cancels everything
-        if self.client.blocked_for() > 0:
-            desk.hold_off(self.client.blocked_for())
-            return False
-        if st.need_reconcile and st.user_up:
-            await self.sync.reconcile()
-            log.info("reconciled: %s", self.describe())
-            return True
-        if st.strays:
-            await desk.cancel_strays()
-            return True
-        if st.position_dirty:
-            await self.sync.refresh_position()
-            return True
-        live = st.live
-        if live is not None and live.state == OrderState.UNKNOWN:
-            return await desk.resolve_unknown(live)
-        if live is not None and live.amend_unknown:
-            return await desk.resolve_amend(live)
-        if self.sync.sweep_due() and st.user_up:
-            await self.sync.sweep()
-            return True  # cancel what it found before placing anything
-        if st.modes_stale:
-            st.modes_stale = False
-            await self.guard.read_modes()
-            st.wallet_dirty = True
-            return True
-        if self.guard.rules_due():
-            await self.guard.refresh_rules()
-            return True
-        reason = self.not_ready()
-        if reason:
-            if live is not None:
-                log.warning("%s: pulling the quote", reason)
-                return await desk.cancel(live)
-            return False
-        self.strategy.check_losses()
-        if st.halted and live is None and not self.strategy.flattening(self.rules.min_qty):
-            raise LossLimitHalt(st.halted)  # cancelled (and flattened if asked): stop, exit 3
-        want, why = self.strategy.wanted(self.rules)
-        if live is not None:
-            action = want and requote_action(
-                live.quote,
-                live.remaining,
-                want,
-                self.cfg.reprice_threshold,
-                can_modify=self.cfg.modify
-                and self.client.can_modify
-                and live.state == OrderState.NEW
-                and not live.no_modify,
-                modifications=live.modifications,
-                crosses=crosses_book(want, st.book.bid, st.book.ask),
-            )
-            if action == REUSE:
-                return False  # nothing to send
-            if action == MODIFY and (want.reduce_only or not self.guard.settings_wrong()):
-                refused = await desk.modify(live, want.price)  # a new opening price waits for the settings
+        chore = self.housekeeping.due()
+        if chore is not None:
+            return await chore()
+        return await self._act(next_action(self._situation()))
+
+    # ----- the decision (aster_mm.core.actions) and its execution -----
+    def _situation(self) -> Situation:
+        st, guard, book = self.state, self.guard, self.state.book
+        assert book is not None  # not_ready() saw one
+        want, why, halt = self.strategy.decide(guard.known_rules, order_open=st.live is not None)
+        return Situation(
+            want,
+            why,
+            Resting.of(st.live),
+            book.bid,
+            book.ask,
+            self.cfg.reprice_threshold,
+            halt=halt,
+            can_modify=self.cfg.modify and self.client.can_modify,
+            settings_wrong=guard.settings_wrong(),
+            settings_due=st.position.amount == 0 and self.now() >= guard.next_settings_try,
+            balance_stale=st.wallet_dirty,
+            backing_off=self.now() < self.desk.retry_at,
+        )
+
+    async def _act(self, action: Action) -> bool:
+        """Carry out the decision; True when the step should run again at once."""
+        match action:
+            case Halt(reason):
+                raise LossLimitHalt(reason)  # cancelled (and flattened if asked): stop, exit 3
+            case Modify(price):
+                outcome = await self.desk.modify(self._resting(), price)
                 self.metrics.observe_requote(self.now() - self.woke_at)
-                return refused
-            return await desk.cancel(live)
-        if want is not None and not want.reduce_only:
-            if st.wallet_dirty:  # size from what the exchange says is usable now
+                return outcome is ModifyOutcome.REFUSED  # replace it at once
+            case Cancel():
+                return await self.desk.cancel(self._resting()) is CancelOutcome.FINISHED
+            case ReadBalance():
                 await self.guard.refresh_available()
                 return True
-            if self.guard.settings_wrong() and st.position.amount == 0 and self.now() >= self.guard.next_settings_try:
+            case ApplySettings():
                 await self.guard.apply_settings()
                 return True
-            why = self.guard.settings_wrong() or why
-            want = None if self.guard.settings_wrong() else want
-        if want is None:
-            if why != self._skip_reason:
-                log.info("not quoting: %s", why)
-                self._skip_reason = why
-            return False
-        self._skip_reason = ""
-        if self.now() < desk.retry_at:
-            return False
-        await desk.place(want)
-        self.metrics.observe_requote(self.now() - self.woke_at)
-        return False
+            case Skip(reason):
+                if reason != self._skip_reason:
+                    log.info("not quoting: %s", reason)
+                    self._skip_reason = reason
+                return False
+            case Place(quote):
+                self._skip_reason = ""
+                await self.desk.place(quote)
+                self.metrics.observe_requote(self.now() - self.woke_at)
+                return False
+            case Wait():
+                self._skip_reason = ""
+                return False
+            case Reuse():
+                return False  # nothing to send
+
+    def _resting(self) -> Order:
+        """The live order, where the step has just seen one."""
+        live = self.state.live
+        assert live is not None
+        return live
 
     # ----- life cycle -----
     async def run(self) -> None:
@@ -330,7 +337,7 @@ class MarketMaker:
             rest = rest.split(ShutdownRequested)[1] if rest is not None else None
             if rest is not None:
                 raise rest from None
-            fatal = fatals.exceptions[0] if fatals is not None else None
+            fatal = first_leaf(fatals) if fatals is not None else None
         finally:
             await self.shutdown()
         if fatal is not None:

@@ -73,9 +73,9 @@ def read_credentials(network: str = "mainnet") -> Credentials:
     v1 = {name: _env(name) for name in V1_VARS}
     has_v3, has_v1 = any(v3.values()), any(v1.values())
     if has_v3 and has_v1:
-        given = [n for n, v in (v3 | v1).items() if v]
+        named = [n for n, v in (v3 | v1).items() if v]
         raise ValueError(
-            f"two sets of credentials ({', '.join(given)}): set either ASTER_USER, ASTER_SIGNER and "
+            f"two sets of credentials ({', '.join(named)}): set either ASTER_USER, ASTER_SIGNER and "
             "ASTER_SIGNER_KEY (Pro API) or ASTER_API_KEY and ASTER_API_SECRET (V1), not both"
         )
     if not has_v3 and not has_v1:

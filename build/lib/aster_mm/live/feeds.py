@@ -30,28 +30,31 @@ stream_log = logging.getLogger("stream")
 class Feeds:
     def __init__(
         self,
+        *,
         client: AsterClient,
         ws_url: str,
         symbol: str,
         state: StrategyState,
         desk: OrderDesk,
         guard: AccountGuard,
+        books: Books,
         timings: Timings,
         now: Callable[[], float],
         wake: Callable[[], None],
         start_timeout: float,
-        books: Books,
+        spreads: AdaptiveSpreads | None,
+        metrics: Metrics,
     ):
+        """Frames go to `state`, `desk` (order reports), `guard` (leverage events), `books` (the ledger) and
+        `spreads` (mids and trades, when the spreads adapt); `wake` tells the quoting loop."""
         self.client, self.ws_url, self.symbol, self.state = client, ws_url.rstrip("/"), symbol, state
-        self.desk, self.guard, self.t, self.now, self.wake = desk, guard, timings, now, wake
-        self.start_timeout, self.books = start_timeout, books
+        self.desk, self.guard, self.books, self.spreads = desk, guard, books, spreads
+        self.t, self.now, self.wake, self.start_timeout, self.metrics = timings, now, wake, start_timeout, metrics
         self.listen_key: str | None = None
         self._user_ws = None
         self.reconnect_user = False  # set by a handler: leave the user stream and reconnect
         self.seen = {"market": asyncio.Event(), "user": asyncio.Event()}  # connected at least once
         self.attempted_at = {"market": now(), "user": now()}  # the last connection attempt: the loop lives
-        self.metrics = Metrics()
-        self.spreads: AdaptiveSpreads | None = None  # fed mids and trades when the spreads adapt
 
     def on_market_message(self, raw: str | bytes) -> None:
         """A depth or mark-price frame. Any frame proves the connection alive; only a changed top of the
@@ -204,5 +207,3 @@ class Feeds:
         self.reconnect_user = True
         if self._user_ws is not None:
             await self._user_ws.close()
-
-    # ----- the quoting loop: the only place that sends order requests -----

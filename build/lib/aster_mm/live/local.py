@@ -9,6 +9,7 @@ throwaway wallets the simulator generated); on the way out it prints the simulat
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -107,12 +108,16 @@ async def _local_exchange(
         order_latency_ms=config.order_latency_ms,
     ) as sim:
         feeder = asyncio.create_task(drive(sim), name=name)
-        feeder.add_done_callback(
-            lambda t: t.cancelled() or t.exception() is None or log.error("%s stopped: %r", name, t.exception())
-        )
+        feeder.add_done_callback(functools.partial(_report_stop, name))
         try:
             yield Credentials(Eip712Signer(sim.v3_user, sim.v3_signer, sim.v3_signer_key), sim.rest_url, sim.ws_url)
         finally:
             feeder.cancel()
         s = sim.summary(config.symbol)
         print("simulator's accounting: " + ", ".join(f"{k}={v}" for k, v in s.items()))
+
+
+def _report_stop(name: str, task: asyncio.Task[None]) -> None:
+    """A feeder that ends by itself (not cancelled) says why."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("%s stopped: %r", name, task.exception())

@@ -9,17 +9,17 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from aster_mm.core import codes
 from aster_mm.core.errors import FatalError
 from aster_mm.exchange.client import ExchangeError, RateLimitError, UnknownOutcomeError
 
 log = logging.getLogger("mm")
 T = TypeVar("T")
-CREDENTIAL_CODES = (-2014, -2015, -1022)
 
 
 def fatal_reason(err: ExchangeError) -> str | None:
     """Why this start-up error is final, or None when trying again may help."""
-    if err.code in CREDENTIAL_CODES or err.status == 401:
+    if err.code in codes.CREDENTIAL or err.status == 401:
         return f"credentials rejected by the exchange: {err.msg} (code {err.code})"
     if isinstance(err, (RateLimitError, UnknownOutcomeError)) or err.status == 0 or err.status >= 500:
         return None

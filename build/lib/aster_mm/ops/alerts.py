@@ -95,8 +95,8 @@ class Alerts:
 
     async def __aenter__(self) -> Alerts:
         if self.sinks:
-            self._session = aiohttp.ClientSession(timeout=self.timeout)
-            self._task = asyncio.create_task(self._run(), name="alerts")
+            self._session = session = aiohttp.ClientSession(timeout=self.timeout)
+            self._task = asyncio.create_task(self._run(session), name="alerts")
             self._task.add_done_callback(_log_crash)
         return self
 
@@ -115,9 +115,10 @@ class Alerts:
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
         self._task = None
-        await self._session.close()
+        if self._session is not None:
+            await self._session.close()
 
-    async def _run(self) -> None:
+    async def _run(self, session: aiohttp.ClientSession) -> None:
         while True:
             if not self._pending:
                 self._wake.clear()
@@ -126,7 +127,7 @@ class Alerts:
                 continue
             await self._rate_limit()
             text, count = self._pending.popitem(last=False)
-            await self._deliver(self._render(text, count))
+            await self._deliver(session, self._render(text, count))
 
     async def _rate_limit(self) -> None:
         while len(self._sent_at) >= self.per_minute:
@@ -144,19 +145,19 @@ class Alerts:
                 text = text.replace(secret, "***")
         return text[:3500]  # Telegram refuses more than 4096 characters
 
-    async def _deliver(self, text: str) -> None:
+    async def _deliver(self, session: aiohttp.ClientSession, text: str) -> None:
         for sink in self.sinks:
-            if await self._post(sink, text):
+            if await self._post(session, sink, text):
                 self.metrics.alerts["sent"] += 1
             else:
                 self.metrics.alerts["failed"] += 1
 
-    async def _post(self, sink: Sink, text: str) -> bool:
+    async def _post(self, session: aiohttp.ClientSession, sink: Sink, text: str) -> bool:
         """POST with bounded retries; only the sink's name and the failure reach the log, never the URL."""
         reason = ""
         for attempt in range(1, self.attempts + 1):
             try:
-                async with self._session.post(sink.url, json=sink.body(text)) as resp:
+                async with session.post(sink.url, json=sink.body(text)) as resp:
                     if resp.status < 300:
                         return True
                     reason = f"HTTP {resp.status}"

@@ -43,7 +43,8 @@ class DeferredHandler(logging.Handler):
             loop.call_later(self.flush_after, self.flush)
 
     def flush(self) -> None:
-        with self.lock:
+        self.acquire()  # the handler's own lock (Handler.acquire: also when it has none)
+        try:
             self.flush_on = None
             records, self.pending = self.pending, []
             for record in records:
@@ -52,6 +53,8 @@ class DeferredHandler(logging.Handler):
                         target.handle(record)
             for target in self.targets:
                 target.flush()
+        finally:
+            self.release()
 
     def close(self) -> None:
         self.flush()
@@ -65,7 +68,7 @@ def setup_logging(path: str, level: str) -> None:
     root.handlers.clear()
     root.setLevel(level)
     fmt = logging.Formatter(FORMAT)
-    targets = [
+    targets: list[logging.Handler] = [
         logging.StreamHandler(sys.stdout),
         logging.handlers.RotatingFileHandler(path, maxBytes=10_000_000, backupCount=5),
     ]

@@ -19,6 +19,8 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
+from aster_mm.core.kinds import Side
+
 log = logging.getLogger("mm")
 
 PREFIX = "aster_mm"
@@ -67,7 +69,7 @@ class Metrics:
     """The bot's counters. Every method is O(1) and lock-free; call them from the event loop only."""
 
     def __init__(self) -> None:
-        self.fills = {(side, liq): 0 for side in ("BUY", "SELL") for liq in ("maker", "taker")}
+        self.fills = {(side, liq): 0 for side in Side for liq in ("maker", "taker")}
         self.volume_quote = 0.0
         self.volume_base = 0.0
         self.orders = dict.fromkeys(ORDER_OUTCOMES, 0)
@@ -79,7 +81,7 @@ class Metrics:
         self.snapshot: Callable[[], Snapshot] = Snapshot
 
     # ----- the quoting path -----
-    def fill(self, side: str, maker: bool, qty: float, price: float) -> None:
+    def fill(self, side: Side, maker: bool, qty: float, price: float) -> None:
         self.fills[side, "maker" if maker else "taker"] += 1
         self.volume_base += qty
         self.volume_quote += qty * price

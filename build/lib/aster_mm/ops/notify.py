@@ -39,7 +39,7 @@ class Notifier:
 
     def send(self, *fields: str) -> bool:
         """Send `fields` ("READY=1", "STATUS=...") as one datagram; False when it could not be sent."""
-        if self._sock is None:
+        if self._sock is None or self.address is None:  # both set, or neither
             return False
         try:
             self._sock.sendto("\n".join(f.replace("\n", " ") for f in fields).encode(), self.address)

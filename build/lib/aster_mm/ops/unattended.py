@@ -17,8 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from aiohttp import web
+
 from aster_mm.core.decisions import QuoteParams
 from aster_mm.core.errors import FatalError
+from aster_mm.core.kinds import Side
 from aster_mm.core.state import StrategyState
 from aster_mm.core.status import mode as quoting_side
 from aster_mm.ops.alerts import Alerts, Sink, telegram_sink, webhook_sink
@@ -101,7 +104,7 @@ class Ops:
         self.bot: Watched | None = None
         self.is_ready = False
         self._tasks: list[asyncio.Task] = []
-        self._runner = None
+        self._runner: web.AppRunner | None = None
 
     @classmethod
     def from_config(cls, config, telegram: tuple[str, str, str] | None = None, env=None) -> Ops:
@@ -131,7 +134,7 @@ class Ops:
                     f"cannot serve metrics on {self.settings.metrics_host}:{self.settings.metrics_port}: {err.strerror}"
                 ) from None
         if self.watchdog_every:
-            self._spawn(self._watchdog(), "watchdog")
+            self._spawn(self._watchdog(self.watchdog_every), "watchdog")
         if self.alerts.enabled:
             self._spawn(self._watch(), "ops watcher")
         return self
@@ -158,7 +161,7 @@ class Ops:
     def attach(self, bot: Watched) -> None:
         self.bot = bot
         bot.state.on_alert = self.alert
-        self.metrics.snapshot = self.snapshot
+        self.metrics.snapshot = lambda: self.snapshot(bot)
 
     # ----- what the bot tells us -----
     def alert(self, text: str) -> None:
@@ -180,8 +183,7 @@ class Ops:
         self.alert(f"stopped: {text}")
 
     # ----- what an operator reads -----
-    def snapshot(self) -> Snapshot:
-        bot = self.bot
+    def snapshot(self, bot: Watched) -> Snapshot:
         st, now = bot.state, bot.now()
         return Snapshot(
             position=float(st.position.amount),
@@ -205,7 +207,7 @@ class Ops:
         }
         return not_alive(bot.now(), bot.beat_at, streams, self.settings.loop_limit, self.settings.stream_limit)
 
-    async def _watchdog(self) -> None:
+    async def _watchdog(self, every: float) -> None:
         said = ""
         while True:
             reason = self.why_not_alive()
@@ -214,7 +216,7 @@ class Ops:
             elif reason != said:
                 log.critical("watchdog: not feeding systemd's watchdog (%s): expect a restart", reason)
             said = reason
-            await asyncio.sleep(self.watchdog_every)
+            await asyncio.sleep(every)
 
     async def _watch(self) -> None:
         """Turn state changes into alerts, checked once a second (off the quoting path)."""
@@ -226,7 +228,7 @@ class Ops:
                 continue
             st, now = bot.state, bot.now()
             mode = trading_mode(st, bot.params)
-            now_held = "" if mode in ("BUY", "SELL") else mode  # BUY <-> SELL is just trading
+            now_held = "" if mode in tuple(Side) else mode  # BUY <-> SELL is just trading
             if now_held != held:
                 if not now_held:
                     self.alert(f"{held} over: quoting again ({mode})")

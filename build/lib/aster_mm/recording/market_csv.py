@@ -116,7 +116,10 @@ class DayFiles:
         self._gap_pending: set[str] = set()
 
     def path(self, kind: str, day: str | None = None) -> Path:
-        return self.out_dir / (day or self.day) / f"{kind}_{self.symbol}.csv"
+        day = day or self.day
+        if day is None:
+            raise ValueError("no day yet: its files open with the first row")
+        return self.out_dir / day / f"{kind}_{self.symbol}.csv"
 
     def mark_gap(self) -> None:
         """The next row of every file follows missing data."""

@@ -6,111 +6,23 @@ Every user mistake becomes an argparse error with a message naming the bad value
 from __future__ import annotations
 
 import argparse
-import math
-import re
-from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 
 from aster_mm.core.config import Config
+from aster_mm.core.kinds import Bias, SpreadModel
+from aster_mm.settings import values
 
 DESCRIPTION = "aster-mm: a one-symbol market maker for Aster perpetual futures."
+EPILOG = (
+    "environment (also read from .env in the working directory; the environment wins), one set "
+    "required unless --sim or --paper: ASTER_USER, ASTER_SIGNER, ASTER_SIGNER_KEY (Pro API agent wallet) or "
+    "ASTER_API_KEY, ASTER_API_SECRET (existing V1 keys, mainnet only); ASTER_REST_URL and ASTER_WS_URL "
+    "override the network's hosts. `market_maker.py report --help`: the ledger per day. Exit status: 0 "
+    "clean stop, 2 bad option or configuration, 1 fatal runtime error, 3 halted by a loss limit."
+)
 
 NETWORK_NAMES = ("mainnet", "testnet")  # aster_mm.exchange.hosts.NETWORKS has their hosts
-
-
-def _decimal_arg(name: str, upper: Decimal | None) -> Callable[[str], Decimal]:
-    """An argparse type: a finite Decimal above 0 and, with `upper`, below it."""
-    bounds = f"between 0 and {upper} (exclusive)" if upper is not None else "greater than 0"
-
-    def parse(text: str) -> Decimal:
-        try:
-            value = Decimal(text)
-        except InvalidOperation:
-            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
-        if not value.is_finite() or value <= 0 or (upper is not None and value >= upper):
-            raise argparse.ArgumentTypeError(f"{name} must be {bounds}, got {text}")
-        return value
-
-    return parse
-
-
-def _fraction(name: str) -> Callable[[str], Decimal]:
-    return _decimal_arg(name, Decimal(1))
-
-
-def _leverage(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 125:
-        raise argparse.ArgumentTypeError(f"leverage must be an integer from 1 to 125, got {text!r}")
-    return int(text)
-
-
-def _countdown(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if value != 0 and not 5 <= value <= 3600:
-        raise argparse.ArgumentTypeError(f"cancel-countdown must be 0 (off) or 5..3600 seconds, got {text!r}")
-    return value
-
-
-def _margin_type(text: str) -> str:
-    names = {"cross": "CROSSED", "crossed": "CROSSED", "isolated": "ISOLATED"}
-    if text.lower() not in names:
-        raise argparse.ArgumentTypeError(f"margin-type must be cross or isolated, got {text!r}")
-    return names[text.lower()]
-
-
-def _float_range(name: str, low: float, high: float, unit: str) -> Callable[[str], float]:
-    """An argparse type: a number from `low` to `high` (inclusive)."""
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            value = math.nan
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{name} must be {low:g}..{high:g} {unit}, got {text!r}")
-        return value
-
-    return parse
-
-
-_start_timeout = _float_range("start-timeout", 0, 86400, "seconds")
-_latency_ms = _float_range("a latency", 0, 60_000, "ms")
-_minutes = _float_range("halt-cooldown", 0, 10080, "minutes")
-
-
-def _port(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 65535:
-        raise argparse.ArgumentTypeError(f"metrics-port must be a TCP port 1..65535, got {text!r}")
-    return int(text)
-
-
-def _webhook(text: str) -> str:
-    if not re.fullmatch(r"https?://[^\s/]+/\S*", text):
-        raise argparse.ArgumentTypeError("alert-webhook must be an http:// or https:// URL")  # never echo it
-    return text
-
-
-def _positive_float(name: str) -> Callable[[str], float]:
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            value = -1.0
-        if not 0 < value < float("inf"):
-            raise argparse.ArgumentTypeError(f"{name} must be a number greater than 0, got {text!r}")
-        return value
-
-    return parse
-
-
-def _symbol(text: str) -> str:
-    if not re.fullmatch(r"[A-Za-z0-9]{2,20}", text):
-        raise argparse.ArgumentTypeError(f"symbol must be letters and digits like ETHUSDT, got {text!r}")
-    return text.upper()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -118,195 +30,228 @@ def build_parser() -> argparse.ArgumentParser:
         prog="market_maker.py",
         description=DESCRIPTION,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        epilog="environment (also read from .env in the working directory; the environment wins), one set "
-        "required unless --sim or --paper: ASTER_USER, ASTER_SIGNER, ASTER_SIGNER_KEY (Pro API agent wallet) or "
-        "ASTER_API_KEY, ASTER_API_SECRET (existing V1 keys, mainnet only); ASTER_REST_URL and ASTER_WS_URL "
-        "override the network's hosts. `market_maker.py report --help`: the ledger per day. Exit status: 0 "
-        "clean stop, 2 bad option or configuration, 1 fatal runtime error, 3 halted by a loss limit.",
+        epilog=EPILOG,
     )
-    p.add_argument("--symbol", type=_symbol, required=True, help="perpetual symbol, e.g. ETHUSDT")
-    p.add_argument(
+    for add_group in (
+        _quoting,
+        _adaptive_spreads,
+        _loss_limits,
+        _account,
+        _files_and_logging,
+        _unattended,
+        _local_runs,
+        _paper,
+        _simulator,
+    ):
+        add_group(p)
+    return p
+
+
+def _quoting(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("quoting")
+    g.add_argument("--symbol", type=values.symbol, required=True, help="perpetual symbol, e.g. ETHUSDT")
+    g.add_argument(
         "--buy-spread",
-        type=_fraction("buy-spread"),
+        type=values.fraction("buy-spread"),
         default=Decimal("0.006"),
         help="BUY price = mid * (1 - buy_spread)",
     )
-    p.add_argument(
+    g.add_argument(
         "--sell-spread",
-        type=_fraction("sell-spread"),
+        type=values.fraction("sell-spread"),
         default=Decimal("0.006"),
         help="SELL price = mid * (1 + sell_spread)",
     )
-    p.add_argument(
+    g.add_argument(
         "--balance-fraction",
-        type=_fraction("balance-fraction"),
+        type=values.fraction("balance-fraction"),
         default=Decimal("0.2"),
         help="BUY size = available balance * fraction / mid",
     )
-    p.add_argument("--leverage", type=_leverage, default=1, help="leverage set on the symbol when flat (1-125)")
-    p.add_argument(
+    g.add_argument(
         "--position-threshold-usd",
-        type=_decimal_arg("position-threshold-usd", None),
+        type=values.decimal_arg("position-threshold-usd", None),
         default=Decimal("15"),
         help="a position worth more than this (USD) switches to SELL mode",
     )
-    p.add_argument(
+    g.add_argument(
         "--reprice-threshold",
-        type=_fraction("reprice-threshold"),
+        type=values.fraction("reprice-threshold"),
         default=Decimal("0.001"),
         help="replace the order when its target price moves more than this",
     )
-    p.add_argument(
-        "--cancel-countdown",
-        type=_countdown,
-        default=60.0,
-        help="dead-man switch: the exchange cancels our orders if not renewed for this many seconds "
-        "(renewed every quarter of it, at most every 15 s); 0 turns it off",
-    )
-    p.add_argument(
+    g.add_argument(
         "--side",
-        choices=["long", "short"],
-        default="long",
+        choices=[bias.value for bias in Bias],
+        default=Bias.LONG.value,
         help="long: open with a post-only BUY below mid, close with a reduce-only SELL above it "
         "(the original script); short: open with a SELL above mid, close with a BUY below it",
     )
-    p.add_argument(
-        "--spread-model",
-        choices=["fixed", "adaptive"],
-        default="fixed",
-        help="fixed: quote at --buy-spread/--sell-spread; adaptive: Gueant-Lehalle-Fernandez-Tapia "
-        "distances from live volatility and trade intensity (fixed spreads until warm)",
-    )
-    p.add_argument(
-        "--risk-aversion",
-        type=_positive_float("risk-aversion"),
-        default=0.1,
-        help="adaptive: GLFT risk aversion per basis point per lot (typically 0.01-1): how hard a "
-        "position pulls the closing price towards mid",
-    )
-    p.add_argument(
-        "--min-spread",
-        type=_fraction("min-spread"),
-        default=Decimal("0.00045"),
-        help="adaptive: no quote closer to mid than this (default: a maker plus a taker fee)",
-    )
-    limits = p.add_argument_group("loss limits (off unless given)")
-    limits.add_argument(
-        "--max-position-usd",
-        type=_decimal_arg("max-position-usd", None),
-        default=None,
-        help="an opening order never takes the position's notional past this (USD)",
-    )
-    limits.add_argument(
-        "--stop-loss",
-        type=_fraction("stop-loss"),
-        default=None,
-        help="when the mark price is this fraction against the entry price, close the position "
-        "with reduce-only IOC orders until flat",
-    )
-    limits.add_argument(
-        "--stop-slippage",
-        type=_fraction("stop-slippage"),
-        default=Decimal("0.002"),
-        help="a stop order crosses the spread by at most this fraction of the best price",
-    )
-    limits.add_argument(
-        "--max-loss-usd",
-        type=_decimal_arg("max-loss-usd", None),
-        default=None,
-        help="session net PnL (fees, funding and unrealized included) at which the bot cancels "
-        "and pauses (USD, a positive number)",
-    )
-    limits.add_argument(
-        "--max-daily-loss-usd",
-        type=_decimal_arg("max-daily-loss-usd", None),
-        default=None,
-        help="net PnL of the UTC day (from the ledger) at which the bot cancels and pauses (USD)",
-    )
-    limits.add_argument(
-        "--halt-cooldown",
-        type=_minutes,
-        default=60.0,
-        help="minutes to pause after a loss limit fires; 0 halts until restarted (exit status 3)",
-    )
-    limits.add_argument(
-        "--flatten-on-halt",
-        action="store_true",
-        help="when a loss limit fires, also close the position (reduce-only IOC orders)",
-    )
-    p.add_argument(
-        "--margin-type",
-        type=_margin_type,
-        default=None,
-        help="cross or isolated: set on the symbol when flat and confirmed before every opening order "
-        "(default: leave the account's setting)",
-    )
-    p.add_argument(
-        "--start-timeout",
-        type=_start_timeout,
-        default=120.0,
-        help="at start, keep retrying an unreachable or overloaded exchange for this many seconds before exiting 1",
-    )
-    p.add_argument(
-        "--resume-after-liquidation",
-        action="store_true",
-        help="after a liquidation or ADL, resume opening positions instead of staying close-only until restarted",
-    )
-    p.add_argument(
+    g.add_argument(
         "--no-modify",
         dest="modify",
         action="store_false",
         help="V3: requote by cancel-then-place, as on V1, instead of Modify Order (whose post-only "
         "and partial-fill behaviour the API docs leave open)",
     )
-    p.add_argument(
+
+
+def _adaptive_spreads(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("adaptive spreads")
+    g.add_argument(
+        "--spread-model",
+        choices=[model.value for model in SpreadModel],
+        default=SpreadModel.FIXED.value,
+        help="fixed: quote at --buy-spread/--sell-spread; adaptive: Gueant-Lehalle-Fernandez-Tapia "
+        "distances from live volatility and trade intensity (fixed spreads until warm)",
+    )
+    g.add_argument(
+        "--risk-aversion",
+        type=values.positive_float("risk-aversion"),
+        default=0.1,
+        help="adaptive: GLFT risk aversion per basis point per lot (typically 0.01-1): how hard a "
+        "position pulls the closing price towards mid",
+    )
+    g.add_argument(
+        "--min-spread",
+        type=values.fraction("min-spread"),
+        default=Decimal("0.00045"),
+        help="adaptive: no quote closer to mid than this (default: a maker plus a taker fee)",
+    )
+
+
+def _loss_limits(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("loss limits (off unless given)")
+    g.add_argument(
+        "--max-position-usd",
+        type=values.decimal_arg("max-position-usd", None),
+        default=None,
+        help="an opening order never takes the position's notional past this (USD)",
+    )
+    g.add_argument(
+        "--stop-loss",
+        type=values.fraction("stop-loss"),
+        default=None,
+        help="when the mark price is this fraction against the entry price, close the position "
+        "with reduce-only IOC orders until flat",
+    )
+    g.add_argument(
+        "--stop-slippage",
+        type=values.fraction("stop-slippage"),
+        default=Decimal("0.002"),
+        help="a stop order crosses the spread by at most this fraction of the best price",
+    )
+    g.add_argument(
+        "--max-loss-usd",
+        type=values.decimal_arg("max-loss-usd", None),
+        default=None,
+        help="session net PnL (fees, funding and unrealized included) at which the bot cancels "
+        "and pauses (USD, a positive number)",
+    )
+    g.add_argument(
+        "--max-daily-loss-usd",
+        type=values.decimal_arg("max-daily-loss-usd", None),
+        default=None,
+        help="net PnL of the UTC day (from the ledger) at which the bot cancels and pauses (USD)",
+    )
+    g.add_argument(
+        "--halt-cooldown",
+        type=values.minutes,
+        default=60.0,
+        help="minutes to pause after a loss limit fires; 0 halts until restarted (exit status 3)",
+    )
+    g.add_argument(
+        "--flatten-on-halt",
+        action="store_true",
+        help="when a loss limit fires, also close the position (reduce-only IOC orders)",
+    )
+
+
+def _account(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("exchange and account")
+    g.add_argument(
+        "--network",
+        choices=NETWORK_NAMES,
+        default="mainnet",
+        help="default REST/WS hosts and V3 signing chain id (testnet accepts V3 credentials only)",
+    )
+    g.add_argument("--leverage", type=values.leverage, default=1, help="leverage set on the symbol when flat (1-125)")
+    g.add_argument(
+        "--margin-type",
+        type=values.margin_type,
+        default=None,
+        help="cross or isolated: set on the symbol when flat and confirmed before every opening order "
+        "(default: leave the account's setting)",
+    )
+    g.add_argument(
+        "--cancel-countdown",
+        type=values.countdown,
+        default=60.0,
+        help="dead-man switch: the exchange cancels our orders if not renewed for this many seconds "
+        "(renewed every quarter of it, at most every 15 s); 0 turns it off",
+    )
+    g.add_argument(
+        "--start-timeout",
+        type=values.start_timeout,
+        default=120.0,
+        help="at start, keep retrying an unreachable or overloaded exchange for this many seconds before exiting 1",
+    )
+    g.add_argument(
+        "--resume-after-liquidation",
+        action="store_true",
+        help="after a liquidation or ADL, resume opening positions instead of staying close-only until restarted",
+    )
+
+
+def _files_and_logging(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("files and logging")
+    g.add_argument(
         "--log-file",
         default=None,
         help="log file, rotated by size (default: market_maker.log; market_maker-sim.log with --sim, "
         "market_maker-paper.log with --paper)",
     )
-    p.add_argument(
+    g.add_argument(
         "--ledger",
         default=None,
         help="CSV file every fill and funding payment is appended to (default: ledger-<SYMBOL>.csv "
         "beside the log file; ledger-<SYMBOL>-sim.csv with --sim, ledger-<SYMBOL>-paper.csv "
         "with --paper); summarise it with `market_maker.py report`",
     )
-    p.add_argument(
+    g.add_argument(
         "--log-level",
         default="INFO",
         type=str.upper,
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="log verbosity",
     )
-    p.add_argument(
-        "--network",
-        choices=NETWORK_NAMES,
-        default="mainnet",
-        help="default REST/WS hosts and V3 signing chain id (testnet accepts V3 credentials only)",
-    )
 
-    ops = p.add_argument_group("running unattended")
-    ops.add_argument(
+
+def _unattended(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("running unattended")
+    g.add_argument(
         "--metrics-port",
-        type=_port,
+        type=values.port,
         default=None,
         help="serve Prometheus metrics on this port at /metrics (default: off)",
     )
-    ops.add_argument(
+    g.add_argument(
         "--metrics-host",
         default="127.0.0.1",
         help="address the metrics server binds to; 0.0.0.0 exposes it to the network",
     )
-    ops.add_argument(
+    g.add_argument(
         "--alert-webhook",
-        type=_webhook,
+        type=values.webhook,
         default=None,
         metavar="URL",
         help="POST alerts as JSON {text, content} to this Slack/Discord-style incoming webhook "
         "(Telegram: set TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID)",
     )
-    local = p.add_mutually_exclusive_group()
+
+
+def _local_runs(p: argparse.ArgumentParser) -> None:
+    local = p.add_argument_group("local runs").add_mutually_exclusive_group()
     local.add_argument(
         "--sim", action="store_true", help="trade against the built-in exchange simulator: no keys, no network"
     )
@@ -316,65 +261,70 @@ def build_parser() -> argparse.ArgumentParser:
         help="paper trading: the simulator fed by the real exchange's public depth and trade "
         "streams for the symbol (real prices, simulated fills, no keys, no orders sent)",
     )
-    paper = p.add_argument_group("with --paper")
-    paper.add_argument(
+
+
+def _paper(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("with --paper")
+    g.add_argument(
         "--paper-feed-url",
-        type=_ws_url,
+        type=values.ws_url,
         default=argparse.SUPPRESS,
         metavar="URL",
         help="the public WebSocket host the market data comes from (default: ASTER_WS_URL, else "
         "the network's, e.g. wss://fstream.asterdex.com); the symbol's rules come from "
         "ASTER_REST_URL, else the network's REST host",
     )
-    paper.add_argument(
+    g.add_argument(
         "--paper-balance",
-        type=_decimal_arg("paper-balance", None),
+        type=values.decimal_arg("paper-balance", None),
         default=argparse.SUPPRESS,
         help="the paper account's starting balance in USDT (default: 10000)",
     )
-    sim = p.add_argument_group(
+
+
+def _simulator(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group(
         "with --sim (--fill-model and the latencies also with --paper)",
         "The simulator knows ETHUSDT, BNBUSDT and ASTERUSDT; any other symbol needs --start-price.",
     )
-    sim.add_argument(
+    g.add_argument(
         "--start-price",
-        type=_decimal_arg("start-price", None),
+        type=values.decimal_arg("start-price", None),
         default=argparse.SUPPRESS,
         help="the synthetic market's first mid (default: 2500, 1020, 1.85 for the known symbols)",
     )
-    sim.add_argument(
+    g.add_argument(
         "--tick",
-        type=_decimal_arg("tick", None),
+        type=values.decimal_arg("tick", None),
         default=argparse.SUPPRESS,
         help="the symbol's price tick (default: the simulator's rules for a known symbol, "
         "else a power of ten about 1/10,000 of --start-price)",
     )
-    sim.add_argument(
+    g.add_argument(
         "--step",
-        type=_decimal_arg("step", None),
+        type=values.decimal_arg("step", None),
         default=argparse.SUPPRESS,
         help="the symbol's quantity step (default: known rules, else a power of ten worth 1-10 USD)",
     )
-    sim.add_argument(
+    g.add_argument(
         "--fill-model",
         choices=["queue", "optimistic"],
         default=argparse.SUPPRESS,
         help="queue (the default: wait behind the size displayed at the price when the order "
         "joined) or optimistic (first in the queue)",
     )
-    sim.add_argument(
+    g.add_argument(
         "--feed-latency-ms",
-        type=_latency_ms,
+        type=values.latency_ms,
         default=argparse.SUPPRESS,
         help="market data reaches the bot this long after the event (default: 0)",
     )
-    sim.add_argument(
+    g.add_argument(
         "--order-latency-ms",
-        type=_latency_ms,
+        type=values.latency_ms,
         default=argparse.SUPPRESS,
         help="an order request reaches the simulator's matching engine this long after it is received (default: 0)",
     )
-    return p
 
 
 def parse_config(argv: list[str] | None, parser: argparse.ArgumentParser | None = None) -> Config:
@@ -392,10 +342,5 @@ def parse_config(argv: list[str] | None, parser: argparse.ArgumentParser | None 
         args["log_file"] = f"market_maker-{mode}.log" if mode else "market_maker.log"
     if args["ledger"] is not None and not Path(args["ledger"]).resolve().parent.is_dir():
         parser.error(f"--ledger {args['ledger']!r}: its directory does not exist")
+    args["side"], args["spread_model"] = Bias(args["side"]), SpreadModel(args["spread_model"])
     return Config(**args)
-
-
-def _ws_url(text: str) -> str:
-    if not text.startswith(("ws://", "wss://")):
-        raise argparse.ArgumentTypeError(f"the feed URL must start with ws:// or wss://, got {text!r}")
-    return text.rstrip("/")

@@ -1,0 +1,87 @@
+"""The code's size limits (team rule): no source file over 400 lines and no function over 60 lines outside
+tests/ (the package, scripts/ and the top-level entry points). A function's length is what `ast` says:
+end_lineno - lineno + 1 of every def and async def, nested ones too (decorators not counted)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MAX_FILE_LINES = 400
+MAX_FUNCTION_LINES = 60
+
+# Offenders in files owned by other branches when this test was written, each held to its length then:
+# it may shrink, never grow. The lead empties this after merging those branches (an entry whose function
+# is back within the limit fails below, so that it is removed).
+ALLOWED: dict[str, int] = {
+    # branch l-data (the backtester)
+    "aster_mm/backtest/cli.py:run_once": 61,
+    "aster_mm/backtest/convert.py:load": 66,
+    # branch l-sim (the exchange simulator)
+    "aster_mm/simulator/accounts.py:Accounts.account_body": 65,
+    "aster_mm/simulator/cli.py:build_parser": 92,
+    "aster_mm/simulator/exchange.py:SimExchange.__init__": 62,
+}
+
+
+def sources() -> list[Path]:
+    found = [*ROOT.glob("*.py"), *(ROOT / "aster_mm").rglob("*.py"), *(ROOT / "scripts").rglob("*.py")]
+    return sorted(p for p in found if "__pycache__" not in p.parts)
+
+
+def function_lengths(source: str) -> dict[str, int]:
+    """Qualified name (Class.method, outer.inner) -> lines, for every function in `source`."""
+    lengths: dict[str, int] = {}
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                name = prefix + child.name
+                if not isinstance(child, ast.ClassDef):
+                    assert child.end_lineno is not None
+                    lengths[name] = child.end_lineno - child.lineno + 1
+                visit(child, name + ".")
+            else:
+                visit(child, prefix)
+
+    visit(ast.parse(source), "")
+    return lengths
+
+
+def long_functions() -> dict[str, int]:
+    return {
+        f"{path.relative_to(ROOT).as_posix()}:{name}": lines
+        for path in sources()
+        for name, lines in function_lengths(path.read_text()).items()
+        if lines > MAX_FUNCTION_LINES
+    }
+
+
+def test_the_checks_see_the_whole_code():
+    names = {p.relative_to(ROOT).as_posix() for p in sources()}
+    assert {"market_maker.py", "aster_mm/live/bot.py", "aster_mm/core/actions.py", "scripts/mutation.py"} <= names
+    assert not any(name.startswith("tests/") for name in names)
+
+
+def test_a_function_of_61_lines_is_too_long_and_one_of_60_is_not():
+    def source(lines: int) -> str:
+        body = "".join(f"        x{i} = {i}\n" for i in range(lines - 2))
+        return f"class C:\n    def f(self):\n{body}        return 0\n"
+
+    assert function_lengths(source(61)) == {"C.f": 61}
+    assert function_lengths(source(60))["C.f"] == MAX_FUNCTION_LINES
+
+
+def test_no_source_file_is_longer_than_400_lines():
+    long = {p.relative_to(ROOT).as_posix(): n for p in sources() if (n := len(p.read_text().splitlines())) > 400}
+    assert long == {}
+
+
+def test_no_function_is_longer_than_60_lines_outside_the_allow_list():
+    grown = {name: n for name, n in long_functions().items() if n > ALLOWED.get(name, MAX_FUNCTION_LINES)}
+    assert grown == {}
+
+
+def test_the_allow_list_holds_only_functions_still_too_long():
+    assert set(ALLOWED) <= set(long_functions()), "within the limit now: remove them from ALLOWED"
