@@ -1,8 +1,10 @@
-"""What the bot wants resting now, every decision combined: the quote (fixed or adaptive spreads,
-within the position limit), a running stop-loss, and the loss limits that pause or halt the bot.
+"""What the bot wants resting now, every decision combined: the quote (fixed or adaptive spreads, or
+the signal model, within the position limit), a running stop-loss, and the loss limits that pause or halt
+the bot.
 
-The decisions themselves are pure (`decisions`, `limits`, `spreads`); this holds the little state
-between them (a stop in progress, the adaptive estimates, the pause) and reads the bot's state.
+The decisions themselves are pure (`decisions`, `limits`, `spreads`, `quoting`); this holds the little
+state between them (a stop in progress, the adaptive estimates, the signal, the pause) and reads the
+bot's state.
 """
 
 from __future__ import annotations
@@ -17,8 +19,12 @@ from aster_mm.core.decisions import Quote, QuoteParams, desired_quote
 from aster_mm.core.kinds import SpreadModel
 from aster_mm.core.limits import LossChange, LossGate, LossLimits, position_room, stop_quote, stop_triggered
 from aster_mm.core.position import unrealized_pnl
+from aster_mm.core.quoting import BP, Holding, SignalQuoter
+from aster_mm.core.quoting import describe as describe_signal
 from aster_mm.core.rules import SymbolRules
+from aster_mm.core.signals import SignalState
 from aster_mm.core.spreads import AdaptiveConfig, AdaptiveSpreads, Estimates
+from aster_mm.core.spreads import describe as describe_spreads
 from aster_mm.core.state import LIQUIDATION, Book, StrategyState
 
 log = logging.getLogger("mm")
@@ -47,6 +53,11 @@ class Strategy:
         seconds and `wall()` the epoch time that places the UTC day (time.time live, its own in a backtest)."""
         self.cfg, self.state, self.params, self.now, self.pnl, self.wall = cfg, state, params, now, pnl, wall
         self.spreads = adaptive_spreads(cfg)
+        self.quoter = (
+            SignalQuoter(cfg.signal, cfg.quote_policy, params.open_side)
+            if cfg.spread_model == SpreadModel.SIGNAL
+            else None
+        )
         self.estimates: Estimates = {}
         self.stopping = False  # a stop-loss is closing the position: until flat
         self.gate = LossGate(LossLimits(cfg.max_loss_usd, cfg.max_daily_loss_usd, cfg.halt_cooldown * 60))
@@ -62,6 +73,31 @@ class Strategy:
         spreads = self.spreads.spreads(self.now(), float(position) / lot if lot else 0.0)
         self.estimates = spreads.estimates
         return replace(self.params, buy_spread=spreads.buy_spread, sell_spread=spreads.sell_spread)
+
+    @property
+    def signal(self) -> SignalState | None:
+        """The signal the market stream feeds (None unless --spread-model signal)."""
+        return None if self.quoter is None else self.quoter.signal
+
+    def describe(self) -> str:
+        """The model's part of the status line ("" for fixed spreads)."""
+        if self.quoter is not None:
+            return describe_signal(self.estimates)
+        return "" if self.spreads is None else describe_spreads(self.estimates)
+
+    def reprice_threshold(self, rules: SymbolRules) -> Decimal:
+        """How far (relative to the resting order's price) the target may move before the order follows:
+        --reprice-threshold; for the signal model, more than requote_ticks ticks and requote_bp bp."""
+        if self.quoter is None:
+            return self.cfg.reprice_threshold
+        policy, live = self.quoter.policy, self.state.live
+        price = live.quote.price if live is not None else self._book().mid
+        return max(policy.requote_ticks * rules.tick / price, Decimal(repr(policy.requote_bp)) * BP)
+
+    def wake_within(self) -> float | None:
+        """The longest the quoting loop may sleep with nothing new: a second while the signal model holds a
+        position (its floor decays with time), else no limit of the strategy's own."""
+        return 1.0 if self.quoter is not None and self.state.position.amount != 0 else None
 
     def check_losses(self) -> None:
         """At most twice a second: a loss limit pauses or halts the bot, a pause ends by itself."""
@@ -135,7 +171,7 @@ class Strategy:
             return stop_quote(position, book.bid, book.ask, cfg.stop_slippage, rules), "stop"
         self.stopping = False
         wallet = st.available * st.size_scale
-        return desired_quote(
+        want, why = desired_quote(
             position,
             book.mid,
             wallet,
@@ -144,6 +180,13 @@ class Strategy:
             st.close_only_reason,
             position_room(position, book.mid, cfg.max_position_usd),
         )
+        if self.quoter is None:
+            return want, why
+        lot = wallet * self.params.balance_fraction / book.mid
+        holding = Holding(position, st.entry_price, float(abs(position) / lot) if lot > 0 else 0.0, st.fees.maker)
+        want, why = self.quoter.price(want, why, self.now(), holding, (book.bid, book.ask), rules)
+        self.estimates = self.quoter.estimates
+        return want, why
 
     def _book(self) -> Book:
         """The top of the book: the bot decides only once it has one (its not-ready check)."""

@@ -1,0 +1,199 @@
+"""The quote of `--spread-model signal`: the one order of the card, priced from the signal and the entry.
+
+- Opening (flat): only while the adverse-selection guard passes (long-biased: pred >= guard_sigma; short-
+  biased: pred <= -guard_sigma); otherwise no opening order, and a resting one is pulled. Placed in the
+  queue: improve the market's touch by up to `improve_ticks` (never to the other side's touch: it stays
+  post-only), so with a one-tick spread it joins the touch; `open_depth_ticks` further back.
+- Closing (in position): long, SELL at max(floor, fair * (1 + close_offset_sigma * sigma), bid + 1 tick);
+  short, the mirror. The breakeven floor is entry * (1 + 2 * maker fee + target_bp); once the position
+  has been held `decay_after` seconds it falls `decay_bp_per_min` a minute, down to entry * (1 + floor_bp).
+  An inventory skew of `skew_bp_per_lot` per lot held moves the fair-value part towards the touch.
+
+Pure: plain data in, a price out; floats only for the statistics, Decimal for every price.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from aster_mm.core.decisions import Quote
+from aster_mm.core.kinds import Side
+from aster_mm.core.rules import SymbolRules
+from aster_mm.core.signals import Reading, SignalConfig, SignalState
+
+BP = Decimal("0.0001")
+
+
+@dataclass(frozen=True)
+class QuotePolicy:
+    """Defaults: the research's choice on BTC 2026-01-05/06 (docs/trading.md)."""
+
+    fair_weight: float = 4.0  # fair = mid * (1 + fair_weight * pred * sigma)
+    guard_sigma: float = 0.4  # open only while the predicted move is at least this (in sigma) our way
+    improve_ticks: int = 1  # opening price: the touch improved by up to this many ticks
+    open_depth_ticks: int = 0  # ... then this many ticks further from the other side
+    close_offset_sigma: float = 2.0  # closing price: at least fair + this many sigma (long; mirrored short)
+    target_bp: float = -2.0  # breakeven floor over the entry: two maker fees plus this
+    decay_after: float = 15.0  # s held before the floor starts to fall
+    decay_bp_per_min: float = 10.0  # then it falls this fast ...
+    floor_bp: float = -20.0  # ... down to entry plus this (bp; negative: a loss accepted)
+    skew_bp_per_lot: float = 0.0  # the fair-value part of the close moves this far towards the touch per lot
+    requote_ticks: int = 20  # the resting order moves when its target moves more than this many ticks ...
+    requote_bp: float = 0.0  # ... and more than this many basis points
+
+
+def guard_passes(reading: Reading, opening: Side, policy: QuotePolicy) -> bool:
+    """The adverse-selection guard: the signal is warm and predicts a move of at least guard_sigma
+    towards the opening order's profit (up for a BUY, down for a SELL)."""
+    if not reading.warm:
+        return False
+    towards = reading.pred if opening == Side.BUY else -reading.pred
+    return towards >= policy.guard_sigma
+
+
+def opening_price(side: Side, bid: Decimal, ask: Decimal, rules: SymbolRules, policy: QuotePolicy) -> Decimal:
+    """The market's touch improved by up to improve_ticks but never to the other side's touch (with a
+    one-tick spread that joins the touch), then open_depth_ticks back."""
+    tick = rules.tick
+    if side == Side.BUY:
+        return min(bid + policy.improve_ticks * tick, ask - tick) - policy.open_depth_ticks * tick
+    return max(ask - policy.improve_ticks * tick, bid + tick) + policy.open_depth_ticks * tick
+
+
+def floor_bp(held: float, maker_fee: Decimal, policy: QuotePolicy) -> float:
+    """The breakeven floor's distance from the entry, in bp towards profit, after `held` seconds: the
+    round trip's maker fees plus target_bp; past decay_after it falls decay_bp_per_min a minute down to
+    floor_bp (never up to it: a floor that starts lower stays)."""
+    start = 2 * float(maker_fee) * 1e4 + policy.target_bp
+    if held <= policy.decay_after:
+        return start
+    decayed = start - policy.decay_bp_per_min * (held - policy.decay_after) / 60.0
+    return min(start, max(decayed, policy.floor_bp))
+
+
+def _price_of(value: float) -> Decimal:
+    return Decimal(repr(value))
+
+
+@dataclass(frozen=True)
+class Close:
+    price: Decimal
+    floor: Decimal | None  # the breakeven floor's price now (None: no entry price known)
+
+
+def closing_price(
+    position: Decimal,
+    entry: Decimal,
+    held: float,
+    reading: Reading | None,
+    touch: tuple[Decimal, Decimal],
+    lots: float,
+    maker_fee: Decimal,
+    rules: SymbolRules,
+    policy: QuotePolicy,
+) -> Close:
+    """The closing order's price: the furthest of the floor, the fair value plus close_offset_sigma (less
+    the inventory skew), and one tick inside the opposite touch (post-only); for a long the highest of
+    them, for a short the lowest. Without an entry price, no floor; without a warm signal, no fair part."""
+    bid, ask = touch
+    long = position > 0
+    towards = 1 if long else -1
+    candidates = [bid + rules.tick] if long else [ask - rules.tick]
+    floor = None
+    if entry > 0:
+        distance = Decimal(repr(floor_bp(held, maker_fee, policy))) * BP
+        floor = entry * (1 + towards * distance)
+        floor = rules.price_up(floor) if long else rules.price_down(floor)
+        candidates.append(floor)
+    if reading is not None and reading.warm:
+        assert reading.sigma_bp is not None
+        offset_bp = policy.close_offset_sigma * reading.sigma_bp - policy.skew_bp_per_lot * lots
+        fair = _price_of(reading.fair(policy.fair_weight) * (1 + towards * offset_bp * 1e-4))
+        candidates.append(rules.price_up(fair) if long else rules.price_down(fair))
+    return Close(max(candidates) if long else min(candidates), floor)
+
+
+@dataclass(frozen=True)
+class Holding:
+    """What the close needs to know of the position, as the bot knows it now."""
+
+    position: Decimal
+    entry: Decimal  # the exchange's entry price (0: unknown)
+    lots: float  # the position in lots of one opening order
+    maker_fee: Decimal  # the account's maker rate: the breakeven floor pays two of them
+
+
+class SignalQuoter:
+    """The signal model's state (`signal`, fed by the market stream) and the time the position has been
+    held; prices the order the bot's common decision (`desired_quote`) wants: its side, size and kind
+    come from there, its price and whether to open at all from here."""
+
+    def __init__(self, config: SignalConfig, policy: QuotePolicy, opening: Side) -> None:
+        self.signal = SignalState(config)
+        self.policy, self.opening = policy, opening
+        self.held_since: float | None = None
+        self.estimates: dict[str, float] = {"warm": False}
+
+    def price(
+        self,
+        want: Quote | None,
+        why: str,
+        now: float,
+        holding: Holding,
+        book: tuple[Decimal, Decimal],
+        rules: SymbolRules,
+    ) -> tuple[Quote | None, str]:
+        """The order wanted, priced; or None and why (the guard, the warm-up). `book` is the top of the
+        book, used until the signal has one of its own."""
+        reading = self.signal.reading
+        touch = book if reading is None else (_price_of(reading.bid), _price_of(reading.ask))
+        self._estimate(now, reading)
+        if want is None or not want.reduce_only:
+            self.held_since = None
+        if want is None:
+            return None, why
+        if want.reduce_only:
+            if self.held_since is None:
+                self.held_since = now
+            close = closing_price(
+                holding.position,
+                holding.entry,
+                now - self.held_since,
+                reading,
+                touch,
+                holding.lots,
+                holding.maker_fee,
+                rules,
+                self.policy,
+            )
+            if close.floor is not None:
+                self.estimates["floor"] = float(close.floor)
+            return replace(want, price=close.price), why
+        if reading is None or not reading.warm:
+            return None, f"signal warming up ({self.signal.warmup_left(now):.0f} s of market data to go)"
+        if not guard_passes(reading, want.side, self.policy):
+            return None, f"guard: predicted move {reading.pred:+.2f} sigma, opening needs {self.policy.guard_sigma:g}"
+        return replace(want, price=opening_price(want.side, *touch, rules, self.policy)), why
+
+    def _estimate(self, now: float, reading: Reading | None) -> None:
+        """The figures the status line and the metrics show."""
+        if reading is None or not reading.warm:
+            self.estimates = {"warm": False, "warmup_left_s": round(self.signal.warmup_left(now), 1)}
+            return
+        assert reading.sigma_bp is not None
+        self.estimates = {
+            "warm": True,
+            "pred": round(reading.pred, 3),
+            "sigma_bp": round(reading.sigma_bp, 3),
+            "guard_open": guard_passes(reading, self.opening, self.policy),
+        }
+
+
+def describe(estimates: dict[str, float]) -> str:
+    """The signal model's state as a compact status-line fragment."""
+    if not estimates.get("warm"):
+        return f"signal=warming-up ({estimates.get('warmup_left_s', 0):.0f} s to go, no opening orders)"
+    floor = f" floor={estimates['floor']:g}" if "floor" in estimates else ""
+    guard = "open" if estimates["guard_open"] else "closed"
+    return f"signal pred={estimates['pred']:+.2f}sigma sigma={estimates['sigma_bp']:.2f}bp guard={guard}{floor}"
