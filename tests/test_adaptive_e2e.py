@@ -87,3 +87,46 @@ def test_a_long_position_pulls_the_close_towards_mid():
     assert bot.strategy.estimates["warm"]
     assert long.sell_spread < flat.sell_spread  # the close comes towards mid
     assert long.buy_spread > flat.buy_spread  # and adding is pushed away
+
+
+async def test_a_quiet_market_decays_the_adaptive_quote_towards_the_fixed_one_and_says_so(sim):
+    run = BotRun(
+        sim,
+        spread_model="adaptive",
+        buy_spread=D("0.006"),
+        sell_spread=D("0.006"),
+        min_spread=D("0.0002"),
+        reprice_threshold=D("0.0002"),
+    )
+    bot = run.bot
+    quiet_soon = FAST_WARM | dict(intensity_window=1.0, half_life=1.5)  # trades leave the window within 1 s
+    model = AdaptiveSpreads(AdaptiveConfig(0.1, D("0.0002"), D("0.006"), D("0.006"), **quiet_soon))
+    bot.strategy.spreads = bot.feeds.spreads = model
+    market = SyntheticMarket(
+        symbol=SYMBOL, start_price=D("2500"), seed=7, speed=10, sweep_prob=0.0, trades_per_step=3.0
+    )
+    async with run:
+        feeder = asyncio.create_task(market.run(sim))
+        try:
+            await sim.wait_for(
+                lambda: open_orders(sim) and D(open_orders(sim)[0]["price"]) > mid_of(sim) * D("0.995"), 15
+            )
+        finally:
+            feeder.cancel()
+        # the market goes quiet: its book stays, no more trades
+        await sim.wait_for(lambda: bot.strategy.estimates.get("quiet"), 5)
+        sent_before = len(sim.order_requests())
+        adaptive_price = bot.state.live.quote.price
+        fixed_price = (mid_of(sim) * D("0.994")).quantize(D("0.01"), "ROUND_FLOOR")
+        assert "quiet: last fit" in bot.describe()
+        await sim.wait_for(lambda: bot.strategy.estimates.get("weight", 1) < 0.05, 15)
+        await sim.wait_for(lambda: bot.state.live is not None and bot.state.live.state.value == "NEW", 5)
+        prices = [
+            D(r["params"]["price"])
+            for r in sim.order_requests()[sent_before:]
+            if r["method"] in ("POST", "PUT") and "price" in r["params"]
+        ]
+        # down from the last fit's quote towards the fixed one in steps, never past it: no jump back
+        assert prices == sorted(prices, reverse=True) and fixed_price <= prices[-1] < adaptive_price
+        assert len([p for p in prices if fixed_price < p < adaptive_price]) >= 2
+        assert_invariants(sim, bot)

@@ -69,7 +69,8 @@ def test_the_floor_pays_the_fees_then_decays_to_its_limit():
     assert floor_bp(3600.0, MAKER, low) == pytest.approx(-28.0)
 
 
-def close(position: str, entry: str, held: float, r: Reading | None, touch=("100000", "100001"), lots=1.0, policy=POLICY):
+def close(position: str, entry: str, held: float, r: Reading | None, touch=("100000", "100001"), lots=1.0, policy=None):
+    policy = policy or POLICY
     return closing_price(D(position), D(entry), held, r, (D(touch[0]), D(touch[1])), lots, MAKER, RULES, policy)
 
 
@@ -95,9 +96,13 @@ def test_a_short_close_is_the_lowest_of_them():
 def test_the_inventory_skew_brings_the_fair_part_towards_the_touch():
     skewed = QuotePolicy(skew_bp_per_lot=2.0)
     plain = close("0.02", "90000", 0.0, reading(0.5)).price
-    assert close("0.02", "90000", 0.0, reading(0.5), lots=2.0, policy=skewed).price == (
-        D(repr(100000.5 * (1 + 4 * 0.5 * 5e-4) * (1 + (10 - 4) * 1e-4))) / RULES.tick
-    ).to_integral_value("ROUND_CEILING") * RULES.tick
+    assert (
+        close("0.02", "90000", 0.0, reading(0.5), lots=2.0, policy=skewed).price
+        == (D(repr(100000.5 * (1 + 4 * 0.5 * 5e-4) * (1 + (10 - 4) * 1e-4))) / RULES.tick).to_integral_value(
+            "ROUND_CEILING"
+        )
+        * RULES.tick
+    )
     assert close("0.02", "90000", 0.0, reading(0.5), lots=2.0, policy=skewed).price < plain
 
 
@@ -176,7 +181,8 @@ def test_the_options_default_to_the_research_choice_and_name_a_bad_value(capsys)
     cfg = parse_config(["--symbol", "X1", "--weight-ret5", "0.25", "--decay-floor-bp", "-5", "--improve-ticks", "0"])
     assert (cfg.signal.weights.ret5, cfg.quote_policy.floor_bp, cfg.quote_policy.improve_ticks) == (0.25, -5.0, 0)
     assert parse_config(["--symbol", "X1"]).spread_model == SpreadModel.FIXED  # the default is unchanged
-    for flag, bad in (("--guard-sigma", "inf"), ("--improve-ticks", "1.5"), ("--sigma-window", "5"), ("--weight-imb1", "x")):
+    bad_values = (("--guard-sigma", "inf"), ("--improve-ticks", "1.5"), ("--sigma-window", "5"), ("--weight-imb1", "x"))
+    for flag, bad in bad_values:
         with pytest.raises(SystemExit) as exit_:
             parse_config(["--symbol", "X1", flag, bad])
         err = capsys.readouterr().err

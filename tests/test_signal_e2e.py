@@ -32,7 +32,8 @@ async def show(sim, bot, bid: D, ask: D, bid_qty: D = LIGHT, ask_qty: D = LIGHT)
     signal, seen = bot.strategy.signal, bot.strategy.signal.books
     bids, asks = book(bid, ask, bid_qty, ask_qty)
     await sim.set_book(SYMBOL, bids=bids, asks=asks)
-    await sim.wait_for(lambda: signal.books > seen and (signal.reading.bid, signal.reading.ask) == (float(bid), float(ask)), 5)
+    shown = (float(bid), float(ask))
+    await sim.wait_for(lambda: signal.books > seen and (signal.reading.bid, signal.reading.ask) == shown, 5)
     await sim.wait_for(lambda: not bot._wake.is_set(), 5)
 
 
@@ -89,7 +90,8 @@ async def test_the_guard_pulls_the_opening_order_when_the_imbalance_turns_agains
         [order] = await sim.wait_for(lambda: open_orders(sim), 5)
         # a 3-tick spread: one tick better than the touch
         assert (order["side"], D(order["price"])) == (opening, D("2500.00") if side == "long" else D("2500.01"))
-        assert "guard=open" in bot.describe() and bot.estimates["pred"] == pytest.approx(0.5 if side == "long" else -0.5)
+        assert "guard=open" in bot.describe()
+        assert bot.estimates["pred"] == pytest.approx(0.5 if side == "long" else -0.5)
         await show(sim, bot, D("2499.99"), D("2500.02"), **adverse(side))
         await sim.wait_for(lambda: open_orders(sim) == [], 5)
         assert sim.requests("DELETE", "/fapi/v1/order")  # pulled by the bot, not filled

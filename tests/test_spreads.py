@@ -14,6 +14,7 @@ from aster_mm.core.spreads import (
     IntensityEstimator,
     VolatilityEstimator,
     describe,
+    fit_intensity,
     glft_depths,
 )
 
@@ -115,9 +116,10 @@ def test_intensity_a_and_k_are_recovered_within_20_percent(seed, a, k):
     est.start(0.0)
     for t, p in zip(ts, prices):
         est.add(t, p, MID)
-    fitted_a, fitted_k = est.fit(600.0)
+    fitted_a, fitted_k, r2 = est.fit(600.0)
     assert fitted_a == pytest.approx(a, rel=0.2)
     assert fitted_k == pytest.approx(k, rel=0.2)
+    assert r2 > 0.9  # exponential by construction: the log-linear fit is good
 
 
 def test_intensity_counts_quiet_time_and_forgets_old_trades():
@@ -241,3 +243,37 @@ def test_refits_only_when_due():
     feed(model, rng, sigma=2e-3, duration=60.0, start=end)  # a violent minute
     assert model.spreads(end + 4.9).estimates == before  # not due yet
     assert model.spreads(end + 60.0).estimates["sigma_bp"] > 2 * before["sigma_bp"]
+
+
+def test_the_fit_reports_its_quality_and_the_distances_in_ticks():
+    model = AdaptiveSpreads(config(min_spread=D("0.00001")))
+    end = feed(model, np.random.default_rng(16), sigma=3e-4, k=2000.0, duration=300.0)
+    e = model.spreads(end, tick_bp=0.05).estimates  # a tick of 0.05 bp
+    assert 0.9 < e["r2"] <= 1.0 and "quiet" not in e
+    assert e["half_spread_ticks"] == pytest.approx(e["half_spread_bp"] / 0.05, abs=0.1)
+    assert "r2=" in describe(e) and "ticks)" in describe(e)
+    # a book that is not exponential at all: the fit says so
+    bumpy = np.concatenate([np.full(300, 1e-5), np.full(300, 5e-4)])
+    _, _, r2 = fit_intensity(bumpy, 600.0)
+    assert r2 < 0.8
+
+
+def test_a_quiet_window_decays_the_last_fit_towards_the_fixed_spreads():
+    model = AdaptiveSpreads(config(min_spread=D("0.00001"), half_life=60.0, intensity_window=300.0))
+    end = feed(model, np.random.default_rng(17), sigma=3e-4, k=2000.0, duration=300.0)
+    fitted = model.spreads(end)
+    fixed = D("0.006")
+    assert fitted.buy_spread < fixed and "quiet" not in fitted.estimates
+    model.on_mid(end + 400.0, MID)  # no trades for 400 s: nothing left in the 300 s window to fit
+    quiet = model.spreads(end + 400.0)
+    assert quiet.estimates["quiet"] and quiet.estimates["fit_age_s"] == 400
+    weight = 0.5 ** (400 / 60)
+    assert float(quiet.buy_spread) == pytest.approx(
+        weight * float(fitted.buy_spread) + (1 - weight) * float(fixed), rel=1e-4
+    )
+    assert fitted.buy_spread < quiet.buy_spread < fixed  # between the two: no jump back
+    assert "quiet: last fit 400 s ago, decaying towards the fixed spreads" in describe(quiet.estimates)
+    later = model.spreads(end + 460.0)
+    assert later.estimates["fit_age_s"] == 460 and quiet.buy_spread < later.buy_spread < fixed
+    feed(model, np.random.default_rng(18), sigma=3e-4, k=2000.0, duration=300.0, start=end + 400.0)
+    assert "quiet" not in model.spreads(end + 700.0).estimates  # trades again: a fresh fit

@@ -33,6 +33,7 @@ class Config:
     spread_model: SpreadModel = SpreadModel.FIXED  # fixed: --buy-spread/--sell-spread; adaptive: GLFT on live estimates
     risk_aversion: float = 0.1  # GLFT gamma, per basis point per lot
     min_spread: Decimal = Decimal("0.00045")  # adaptive floor: a maker and a taker fee at Aster's base tier
+    adaptive_half_life: float = 300.0  # s: in a quiet market the last fit's spreads decay to the fixed ones
     signal: SignalConfig = field(default_factory=SignalConfig)  # --spread-model signal: the signal's weights
     quote_policy: QuotePolicy = field(default_factory=QuotePolicy)  # --spread-model signal: the quote's rules
     max_position_usd: Decimal | None = None  # an opening order never takes the position past this notional

@@ -35,7 +35,13 @@ def adaptive_spreads(config: Config) -> AdaptiveSpreads | None:
     if config.spread_model != SpreadModel.ADAPTIVE:
         return None
     return AdaptiveSpreads(
-        AdaptiveConfig(config.risk_aversion, config.min_spread, config.buy_spread, config.sell_spread)
+        AdaptiveConfig(
+            config.risk_aversion,
+            config.min_spread,
+            config.buy_spread,
+            config.sell_spread,
+            half_life=config.adaptive_half_life,
+        )
     )
 
 
@@ -59,6 +65,7 @@ class Strategy:
             else None
         )
         self.estimates: Estimates = {}
+        self.tick: Decimal | None = None  # the symbol's, as last decided with
         self.stopping = False  # a stop-loss is closing the position: until flat
         self.gate = LossGate(LossLimits(cfg.max_loss_usd, cfg.max_daily_loss_usd, cfg.halt_cooldown * 60))
         self._next_check = 0.0
@@ -68,9 +75,10 @@ class Strategy:
         of one opening order) when it is on."""
         if self.spreads is None:
             return self.params
-        position = self.state.position.amount
-        lot = float(wallet * self.params.balance_fraction / self._book().mid) if wallet > 0 else 0.0
-        spreads = self.spreads.spreads(self.now(), float(position) / lot if lot else 0.0)
+        position, mid = self.state.position.amount, self._book().mid
+        lot = float(wallet * self.params.balance_fraction / mid) if wallet > 0 else 0.0
+        tick_bp = float(self.tick / mid) * 1e4 if self.tick else None  # the estimates in ticks too
+        spreads = self.spreads.spreads(self.now(), float(position) / lot if lot else 0.0, tick_bp)
         self.estimates = spreads.estimates
         return replace(self.params, buy_spread=spreads.buy_spread, sell_spread=spreads.sell_spread)
 
@@ -170,6 +178,7 @@ class Strategy:
                 self.stopping = True
             return stop_quote(position, book.bid, book.ask, cfg.stop_slippage, rules), "stop"
         self.stopping = False
+        self.tick = rules.tick
         wallet = st.available * st.size_scale
         want, why = desired_quote(
             position,

@@ -122,6 +122,13 @@ def _adaptive_spreads(p: argparse.ArgumentParser) -> None:
         default=Decimal("0.00045"),
         help="adaptive: no quote closer to mid than this (default: a maker plus a taker fee)",
     )
+    g.add_argument(
+        "--adaptive-half-life",
+        type=values.number("adaptive-half-life", 1, 86400, "seconds"),
+        default=300.0,
+        help="adaptive: when too few trades leave nothing to fit, the last fit's spreads decay towards "
+        "--buy-spread/--sell-spread with this half-life (seconds) instead of jumping back to them",
+    )
 
 
 def _loss_limits(p: argparse.ArgumentParser) -> None:
