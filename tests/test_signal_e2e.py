@@ -5,10 +5,11 @@ floor and the floor decays with holding time. Asserted on what the exchange rece
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from decimal import Decimal as D
 
 import pytest
-from conftest import SYMBOL, BotRun, assert_invariants, open_orders
+from conftest import FAST, SYMBOL, BotRun, assert_invariants, open_orders
 
 from aster_mm.core.quoting import QuotePolicy
 from aster_mm.core.signals import SignalConfig, SignalWeights
@@ -59,8 +60,8 @@ def adverse(side: str) -> dict:
     return dict(bid_qty=LIGHT, ask_qty=HEAVY) if side == "long" else dict(bid_qty=HEAVY, ask_qty=LIGHT)
 
 
-def signal_run(sim, side: str = "long", **policy) -> BotRun:
-    return BotRun(sim, spread_model="signal", side=side, signal=SIGNAL, quote_policy=QuotePolicy(**policy))
+def signal_run(sim, side: str = "long", signal: SignalConfig = SIGNAL, timings=FAST, **policy) -> BotRun:
+    return BotRun(sim, timings, spread_model="signal", side=side, signal=signal, quote_policy=QuotePolicy(**policy))
 
 
 def prices_sent(sim, side: str) -> list[D]:
@@ -78,7 +79,8 @@ def prices_sent(sim, side: str) -> list[D]:
 @pytest.mark.parametrize("side", ["long", "short"])
 async def test_the_guard_pulls_the_opening_order_when_the_imbalance_turns_against_it(sim, side):
     opening = "BUY" if side == "long" else "SELL"
-    run = signal_run(sim, side)
+    # no idle wake-ups: the loop decides only when the market stream says the signal changed
+    run = signal_run(sim, side, timings=replace(FAST, idle_wake=30.0))
     async with run as bot:
         await sim.wait_for(lambda: bot.strategy.signal.reading is not None, 5)
         assert "signal=warming-up" in bot.describe()
@@ -96,6 +98,24 @@ async def test_the_guard_pulls_the_opening_order_when_the_imbalance_turns_agains
         await sim.wait_for(lambda: open_orders(sim) == [], 5)
         assert sim.requests("DELETE", "/fapi/v1/order")  # pulled by the bot, not filled
         assert sim.position(SYMBOL) == 0
+        assert_invariants(sim, bot)
+
+
+async def test_the_signal_reads_ten_levels_of_depth_and_the_trade_flow_from_the_market_stream(sim):
+    weights = SignalWeights(imb1=0, imb5=0, imb10=0.5, micro=0, ret5=0, ret30=0, flow=0.5)
+    async with signal_run(sim, signal=replace(SIGNAL, weights=weights), guard_sigma=0.6) as bot:
+        await warm_up(sim, bot)
+        # the top five levels balanced, the next five bid-heavy: imbalance(10) = (25 + 200 - 50) / 275
+        bids = [(D("2499.99") - i * TICK, D(5) if i < 5 else D(40)) for i in range(10)]
+        asks = [(D("2500.02") + i * TICK, D(5)) for i in range(10)]
+        await sim.set_book(SYMBOL, bids=bids, asks=asks)
+        await sim.wait_for(lambda: bot.strategy.signal.reading.pred > 0, 5)
+        assert bot.strategy.signal.reading.pred == pytest.approx(0.5 * 175 / 275)  # below the guard alone
+        assert open_orders(sim) == []
+        await sim.trade(SYMBOL, "BUY", "2500.02", "1")  # buyers take: trade flow +1
+        await sim.set_book(SYMBOL, bids=bids, asks=asks[1:])  # the trade took the ask
+        [order] = await sim.wait_for(lambda: open_orders(sim), 5)
+        assert bot.strategy.signal.reading.pred == pytest.approx(0.5 * (225 - 45) / 270 + 0.5)
         assert_invariants(sim, bot)
 
 
