@@ -49,6 +49,8 @@ SCOPE = [
     "aster_mm.live.bot.xǁMarketMakerǁquote_loop*",  # a failed step forces a reconciliation
     "aster_mm.core.strategy.*",  # the order wanted: quote, stop-loss, loss limits
     "aster_mm.core.limits.*",  # position cap, stop-loss and loss-limit decisions
+    "aster_mm.core.quoting.*",  # the signal model's quote: guard, placement, breakeven floor and its decay
+    "aster_mm.core.signals.*",  # the signal the guard and the fair value read
     "aster_mm.accounting.ledger.*",  # every fill and funding payment, once; daily totals
     "aster_mm.accounting.pnl.*",  # the session's net PnL the loss limits read
     # the client: signing glue, clock, error mapping, retries, the order endpoints' answers

@@ -114,3 +114,31 @@ def test_the_daily_limit_pauses_until_the_utc_day_of_the_given_wall_clock_ends()
     )
     strategy.check_losses()
     assert state.paused and strategy.gate.until == 1000.0 + 300.0  # the day's last 5 minutes, not the 60 s cooldown
+
+
+def signal_market(tmp_path):
+    """A neutral book whose bid moves a tick every half second (sigma) until +2.5 s, then: bid-heavy at +3 s
+    (the guard opens), ask-heavy at +5 s (it closes), a sell print through 100.01 at +6 s, bid-heavy at +7 s,
+    the same print at +8 s, neutral again at +9 s and a buy print at 100.50 at +12 s."""
+    neutral = [BOOK, ("100.01", "5", "99.9", "5", "100.2", "5", "100.3", "5")]
+    books = [(i * 0.5, neutral[i % 2]) for i in range(6)]
+    bid_heavy = ("100.0", "15", "99.9", "15", "100.2", "5", "100.3", "5")
+    ask_heavy = ("100.0", "5", "99.9", "5", "100.2", "15", "100.3", "15")
+    books += [(3.0, bid_heavy), (5.0, ask_heavy), (7.0, bid_heavy), (9.0, BOOK)]
+    trades = [(6.0, "sell", "99.95", "1"), (8.0, "sell", "99.95", "1"), (12.0, "buy", "100.5", "50")]
+    return load(write_market(tmp_path, books, trades))
+
+
+def test_the_signal_model_decides_on_the_replayed_book_as_live(tmp_path):
+    from aster_mm.core.quoting import QuotePolicy
+    from aster_mm.core.signals import SignalConfig, SignalWeights
+
+    signal = SignalConfig(SignalWeights(imb1=0, imb5=1.0, imb10=0, ret5=0, ret30=0), warmup=1.0, step=0.1)
+    r = runner(signal_market(tmp_path), spread_model="signal", signal=signal, quote_policy=QuotePolicy()).run()
+    # pulled at +5 s, so the print at +6 s misses; placed again one tick over the bid at +7 s, filled at +8 s
+    assert [(f.side, f.price, f.ts_ns // NS - T0) for f in r.fills][:1] == [("BUY", 100.01, 8)]
+    assert r.orders_sent >= 2 and r.cancels_sent >= 1
+    # the close: never below the breakeven floor (entry + 2 maker fees - 2 bp = the entry), filled at +12 s
+    [close] = r.fills[1:]
+    assert close.side == "SELL" and 100.01 <= close.price <= 100.5 and close.ts_ns // NS - T0 == 12
+    assert "signal pred=" in r.model

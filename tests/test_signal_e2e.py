@@ -13,6 +13,7 @@ from conftest import FAST, SYMBOL, BotRun, assert_invariants, open_orders
 
 from aster_mm.core.quoting import QuotePolicy
 from aster_mm.core.signals import SignalConfig, SignalWeights
+from aster_mm.ops.metrics import registry_for
 
 TICK = D("0.01")
 # The prediction is the 5-level imbalance alone, so a test sets it with the book's sizes; the signal is warm
@@ -94,6 +95,8 @@ async def test_the_guard_pulls_the_opening_order_when_the_imbalance_turns_agains
         assert (order["side"], D(order["price"])) == (opening, D("2500.00") if side == "long" else D("2500.01"))
         assert "guard=open" in bot.describe()
         assert bot.estimates["pred"] == pytest.approx(0.5 if side == "long" else -0.5)
+        scrape = {s.labels.get("name"): s.value for f in registry_for(bot.metrics).collect() for s in f.samples}
+        assert (scrape["guard_open"], scrape["warm"], scrape["pred"]) == (1.0, 1.0, bot.estimates["pred"])
         await show(sim, bot, D("2499.99"), D("2500.02"), **adverse(side))
         await sim.wait_for(lambda: open_orders(sim) == [], 5)
         assert sim.requests("DELETE", "/fapi/v1/order")  # pulled by the bot, not filled

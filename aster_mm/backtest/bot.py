@@ -6,8 +6,7 @@ from aster_mm.core.config import Config
 from aster_mm.core.decisions import Quote, QuoteParams, desired_quote, in_position, needs_replace
 from aster_mm.core.kinds import Bias, Side, SpreadModel, TimeInForce
 from aster_mm.core.rules import SymbolRules
-from aster_mm.core.spreads import describe
-from aster_mm.core.state import Book, StrategyState
+from aster_mm.core.state import Book, FeeRates, StrategyState
 from aster_mm.core.strategy import Strategy
 from aster_mm.settings.parser import build_parser, parse_config
 
@@ -16,6 +15,7 @@ __all__ = [
     "Book",
     "Cancel",
     "Config",
+    "FeeRates",
     "Halt",
     "Place",
     "Quote",
@@ -29,7 +29,6 @@ __all__ = [
     "SymbolRules",
     "TimeInForce",
     "build_parser",
-    "describe",
     "desired_quote",
     "in_position",
     "needs_replace",

@@ -103,6 +103,11 @@ class Backtest:
         self._latencies = _order_latency_array(cfg.latency_file) if cfg.latency_file else None
         self.ptr = build_roivec_backtest([_asset(chunks, price_range, self._latencies, cfg)])
         self._depth = b.roivecbt_depth(self.ptr, 0)
+        self._lot = cfg.lot
+        # the depth vectors cover the whole price range from the start and never move
+        self._bids = _depth_array(b.roivecdepth_bid_depth, self._depth)
+        self._asks = _depth_array(b.roivecdepth_ask_depth, self._depth)
+        self._roi_lb = b.roivecdepth_roi_lb_tick(self._depth)
 
     def advance(self, timeout_ns: int) -> int:
         """Run the market until the next feed event or order response, or `timeout_ns`."""
@@ -114,6 +119,16 @@ class Backtest:
 
     def top_ticks(self) -> tuple[int, int]:
         return b.roivecdepth_best_bid_tick(self._depth), b.roivecdepth_best_ask_tick(self._depth)
+
+    def levels(self, n: int, quantities: bool) -> tuple:
+        """The best `n` price levels of each side, as ticks (with their quantities if asked): the book a
+        strategy reading more than the touch sees. (The same as branch l-data's `Backtest.levels`.)"""
+        bid, ask = self.top_ticks()
+        if n == 1 and not quantities:
+            return bid, ask
+        return _side(self._bids, bid, self._roi_lb, n, -1, quantities, self._lot) + _side(
+            self._asks, ask, self._roi_lb, n, 1, quantities, self._lot
+        )
 
     def state(self):
         """position, balance, fee, num_trades, trading_volume, trading_value (a copy)."""
@@ -159,6 +174,28 @@ class Backtest:
 
 
 _NO_TRADES = np.zeros(0, event_dtype)
+NO_LEVEL = 1 << 62  # beyond hftbacktest's valid ticks (an empty side is i64::MIN / i64::MAX)
+
+
+def _depth_array(fn, depth: int) -> np.ndarray:
+    length = ctypes.c_uint64(0)
+    ptr = fn(depth, ctypes.byref(length))
+    return np.frombuffer(memoryview((ctypes.c_char * (8 * length.value)).from_address(ptr)), np.float64)
+
+
+def _side(depth: np.ndarray, best: int, roi_lb: int, n: int, way: int, quantities: bool, lot: float) -> tuple:
+    """The first `n` levels from `best` going `way` (-1 down for bids, +1 up for asks) that hold at least
+    half a lot (what hftbacktest counts as a level), as ticks, then their quantities if asked."""
+    found: list[int] = []  # indexes into `depth`
+    if abs(best) < NO_LEVEL:
+        i, width = best - roi_lb, 64 * n
+        while len(found) < n and 0 <= i < len(depth):
+            lo, hi = (max(i - width + 1, 0), i + 1) if way < 0 else (i, min(i + width, len(depth)))
+            held = np.flatnonzero(depth[lo:hi] >= lot / 2) + lo
+            found += (held[::-1] if way < 0 else held).tolist()[: n - len(found)]
+            i = lo - 1 if way < 0 else hi
+    qty = [float(depth[i]) for i in found] + [0.0] * (n - len(found)) if quantities else []
+    return tuple(i + roi_lb for i in found) + (way * NO_LEVEL,) * (n - len(found)) + tuple(qty)
 
 
 def _read(ptr: int, dtype: np.dtype):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aster_mm.backtest.bot import Side, describe
+from aster_mm.backtest.bot import Side
 from aster_mm.backtest.runner import Fill, RunResult
 
 MARKOUT_HORIZONS_S = (1, 10, 60)
@@ -95,7 +95,8 @@ def summarize(r: RunResult, market) -> dict:
         "loss_limit_pauses": r.paused,
         "halted": r.halted or None,
         "halted_at": _iso(r.halted_ns) if r.halted_ns is not None else None,
-        "adaptive_estimates": r.estimates or None,
+        "adaptive_estimates": r.estimates or None,  # the adaptive or signal model's, as the status line has them
+        "model_state": r.model or None,
     }
 
 
@@ -137,8 +138,8 @@ def table(m: dict) -> str:
         rows.append(("loss-limit pauses", str(m["loss_limit_pauses"])))
     if m["halted"]:
         rows.append(("halted (trading ended)", f"{m['halted_at']}: {m['halted']}"))
-    if m["adaptive_estimates"] is not None:
-        rows.append(("adaptive spreads at the end", describe(m["adaptive_estimates"])))
+    if m.get("model_state"):
+        rows.append(("spread model at the end", m["model_state"]))
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
 

@@ -1,17 +1,21 @@
 """The backtest loop: the live bot's decisions (`Strategy.decide`, `next_action`) on hftbacktest's clock.
 
-It decides through the bot's own `Strategy` (fixed or adaptive spreads, position limit, stop-loss, loss
-limits), over a `StrategyState` kept in step with what the bot would see, with hftbacktest's time as
-both its clock and its wall clock. The adaptive model is fed every changed top of the book and every
-market trade, as aster_mm/live/feeds.py feeds it. A halt ends the trading (the live bot exits); the position
-left is still marked to the mid until the data ends.
+It decides through the bot's own `Strategy` (fixed or adaptive spreads or the signal model, position
+limit, stop-loss, loss limits), over a `StrategyState` kept in step with what the bot would see, with
+hftbacktest's time as both its clock and its wall clock. The adaptive model is fed every changed top of
+the book and every market trade, the signal model every changed book of ten levels (hftbacktest's book
+holds no order of ours, so nothing is taken out of it) and every trade, as aster_mm/live/feeds.py feeds
+them. A halt ends the trading (the live bot exits); the position left is still marked to the mid until the
+data ends.
 
 It keeps the bot's order discipline: at most one order, open from the moment it is sent until the
 exchange says it finished; a requote is a cancel, and the new order goes out only once the cancel is
 confirmed; decisions run whenever the bot's inputs change: the top of the book (the live bot wakes on
-nothing else, aster_mm/live/feeds.py `on_market_message`) or the order's local record (every order response
-changes it, and with it position, balance and fees). A wake where neither changed would give the
-decision functions the same inputs as the last one, so it only moves the clock.
+nothing else, aster_mm/live/feeds.py `on_market_message`), the signal as the strategy reads it
+(`Strategy.signal_key`), the clock to the second while the signal model holds a position
+(`Strategy.reads`), or the order's local record (every order response changes it, and with it position,
+balance and fees). A wake where none changed would give the decision functions the same inputs as the
+last one, so it only moves the clock.
 Position, wallet and the top of book are what the bot would see locally (after the feed and order
 latencies), converted to Decimal before they reach the decision functions.
 """
@@ -22,12 +26,14 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 import numpy as np
+from hftbacktest.types import BUY_EVENT
 
 from aster_mm.backtest import engine
 from aster_mm.backtest.bot import (
     Book,
     Cancel,
     Config,
+    FeeRates,
     Halt,
     Place,
     Quote,
@@ -79,7 +85,8 @@ class RunResult:
     paused: int = 0  # times a loss limit paused the bot
     halted: str = ""  # why a loss limit halted the bot ("" if it never did)
     halted_ns: int | None = None  # when trading ended for it
-    estimates: dict = field(default_factory=dict)  # the adaptive model's last estimates
+    estimates: dict = field(default_factory=dict)  # the adaptive or signal model's last estimates
+    model: str = ""  # the model's part of the status line at the end
 
 
 @dataclass
@@ -140,12 +147,16 @@ class Runner:
             pnl=lambda: (self.net, self.net - self.day_base),
             wall=lambda: self.clock_ns / NS,
         )
-        self.cfg = cfg if self.strategy.spreads is None else replace(cfg, trades=True)
+        self.state.fees = FeeRates(Decimal(repr(cfg.maker_fee)), Decimal(repr(cfg.taker_fee)))
+        self.signal, self.reads = self.strategy.signal, self.strategy.reads
+        trades = self.strategy.spreads is not None or self.signal is not None
+        self.cfg = replace(cfg, trades=True) if trades else cfg
         self.live: _Live | None = None
         self.next_id = 1
         self.result = RunResult()
         self._trace: list[tuple] = []
         self._top: tuple[int, int] | None = None
+        self._levels: tuple | None = None  # the book the signal last read
 
     def _decimal_qty(self, qty: float) -> Decimal:
         return Decimal(round(qty / float(self.rules.step))) * self.rules.step
@@ -178,15 +189,32 @@ class Runner:
         return order
 
     def _observe(self, bt: engine.Backtest) -> None:
-        """Feed the adaptive model what the bot's market stream would: trades, and the top when it changes."""
-        spreads, book = self.strategy.spreads, self.state.book
+        """Feed the adaptive model what the bot's market stream would: trades, and the top when it changes;
+        the signal model trades and the book of ten levels when it changes."""
+        spreads, signal, book = self.strategy.spreads, self.signal, self.state.book
         for trade in bt.take_trades():
-            if book is not None:
+            if spreads is not None and book is not None:
                 spreads.on_trade(trade["local_ts"] / NS, float(trade["px"]), float(book.mid))
+            if signal is not None:
+                signal.on_trade(trade["local_ts"] / NS, float(trade["qty"]), bool(trade["ev"] & BUY_EVENT))
+        if signal is not None:
+            self._read_book(bt)
         top = bt.top_ticks()
-        if top != self._top and -_VALID_TICK < top[0] < top[1] < _VALID_TICK:
+        if spreads is not None and top != self._top and -_VALID_TICK < top[0] < top[1] < _VALID_TICK:
             self._top = top
             spreads.on_mid(bt.timestamp / NS, (top[0] + top[1]) * float(self.rules.tick) / 2)
+
+    def _read_book(self, bt: engine.Backtest) -> None:
+        """The book as the signal reads it (its levels with their sizes), when it changed."""
+        levels = bt.levels(self.reads.levels, True)
+        if levels == self._levels:
+            return
+        self._levels, n, tick = levels, self.reads.levels, float(self.rules.tick)
+        sides = []
+        for start in (0, 2 * n):
+            ticks, sizes = levels[start : start + n], levels[start + n : start + 2 * n]
+            sides.append([(t * tick, q) for t, q in zip(ticks, sizes) if abs(t) < engine.NO_LEVEL])
+        self.signal.on_depth(bt.timestamp / NS, sides[0], sides[1])
 
     def _decide(self, bt: engine.Backtest) -> None:
         """The live bot's decision (`next_action`), carried out on hftbacktest: it has no Modify Order, so a
@@ -198,7 +226,8 @@ class Runner:
         resting = None if live is None else Resting(live.quote, live.quote.qty - live.filled)
         book = st.book
         assert book is not None  # _sync() set it
-        action = next_action(Situation(want, why, resting, book.bid, book.ask, self.reprice_threshold, halt=halt))
+        threshold = self.strategy.reprice_threshold(self.rules)
+        action = next_action(Situation(want, why, resting, book.bid, book.ask, threshold, halt=halt))
         match action:
             case Halt(reason):
                 self.result.halted, self.result.halted_ns = reason, bt.timestamp
@@ -249,14 +278,16 @@ class Runner:
             self._decide(bt)
 
     def _inputs(self, bt: engine.Backtest) -> tuple:
-        return bt.top_ticks(), self.live and bt.order_bytes(self.live.order_id)
+        every = self.reads.every_s
+        clock = bt.timestamp // int(every * NS) if every and self.state.position.amount != 0 else None
+        return bt.top_ticks(), self.live and bt.order_bytes(self.live.order_id), self.strategy.signal_key(), clock
 
     def run(self) -> RunResult:
         bt = engine.Backtest(self.market.chunks, self.market.price_range, self.cfg)
         last_inputs, quiet_at, traced = None, None, False
         try:
             while bt.advance(IDLE_WAKE_NS) != engine.END_OF_DATA:
-                if self.strategy.spreads is not None:
+                if self.strategy.spreads is not None or self.signal is not None:
                     self._observe(bt)
                 if self._inputs(bt) == last_inputs:
                     quiet_at = bt.timestamp
@@ -273,7 +304,7 @@ class Runner:
             self._trace.append((quiet_at, *self._trace[-1][1:]))
         r = self.result
         r.fees, r.volume, r.value = float(state["fee"]), float(state["trading_volume"]), float(state["trading_value"])
-        r.estimates = self.strategy.estimates
+        r.estimates, r.model = self.strategy.estimates, self.strategy.describe()
         r.ts = np.array([t[0] for t in self._trace], dtype=np.int64)
         trace = np.array([t[1:] for t in self._trace], dtype=np.float64).reshape(-1, 4)
         r.mid, r.position, r.equity, r.held = trace[:, 0], trace[:, 1], trace[:, 2], trace[:, 3] > 0

@@ -15,7 +15,7 @@ Pure: plain data in, a price out; floats only for the statistics, Decimal for ev
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 from aster_mm.core.decisions import Quote
 from aster_mm.core.kinds import Side
@@ -74,6 +74,12 @@ def floor_bp(held: float, maker_fee: Decimal, policy: QuotePolicy) -> float:
 
 def _price_of(value: float) -> Decimal:
     return Decimal(repr(value))
+
+
+def _on_grid(price: float, rules: SymbolRules) -> Decimal:
+    """A book price read as a float, back on the tick grid it came from (a float product like 9399450 * 0.01
+    may be 93994.50000000001)."""
+    return (Decimal(repr(price)) / rules.tick).to_integral_value(ROUND_HALF_EVEN) * rules.tick
 
 
 @dataclass(frozen=True)
@@ -147,7 +153,7 @@ class SignalQuoter:
         """The order wanted, priced; or None and why (the guard, the warm-up). `book` is the top of the
         book, used until the signal has one of its own."""
         reading = self.signal.reading
-        touch = book if reading is None else (_price_of(reading.bid), _price_of(reading.ask))
+        touch = book if reading is None else (_on_grid(reading.bid, rules), _on_grid(reading.ask, rules))
         self._estimate(now, reading)
         if want is None or not want.reduce_only:
             self.held_since = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from aster_mm.core.config import Config
@@ -29,6 +29,17 @@ from aster_mm.core.state import LIQUIDATION, Book, StrategyState
 
 log = logging.getLogger("mm")
 DAY_S = 86_400
+
+
+@dataclass(frozen=True)
+class Reads:
+    """What a decision reads of the market beyond the bot's own order: a backtest wakes the strategy only
+    when this can have changed (the live bot wakes on the market stream's frames the same way)."""
+
+    levels: int = 1  # the best N price levels of each side ...
+    quantities: bool = False  # ... and their quantities (else the prices only)
+    trades: bool = False  # every market trade
+    every_s: float | None = None  # the clock, at this resolution (a rule that changes with time alone)
 
 
 def adaptive_spreads(config: Config) -> AdaptiveSpreads | None:
@@ -86,6 +97,19 @@ class Strategy:
     def signal(self) -> SignalState | None:
         """The signal the market stream feeds (None unless --spread-model signal)."""
         return None if self.quoter is None else self.quoter.signal
+
+    @property
+    def reads(self) -> Reads:
+        """The spread models read the touch; the signal model ten levels with their sizes, the trades when
+        it weighs the trade flow, and the clock to the second (its floor decays with holding time)."""
+        if self.quoter is None:
+            return Reads()
+        return Reads(10, True, self.cfg.signal.weights.flow != 0, 1.0)
+
+    def signal_key(self) -> tuple[float, float, int] | None:
+        """The signal as a decision reads it (the touch, the prediction to its resolution), or None."""
+        reading = None if self.quoter is None else self.quoter.signal.reading
+        return None if reading is None else reading.key
 
     def describe(self) -> str:
         """The model's part of the status line ("" for fixed spreads)."""
