@@ -1,8 +1,6 @@
 """the local exchange simulator: `python sim_exchange.py --help` (the code is in aster_mm.simulator.cli)."""
 
-import sys
-
 from aster_mm.simulator.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
