@@ -125,6 +125,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="quantity step of --symbol (default: known rules; else from "
         "the recorded quantities' decimals, or a power of ten worth 1-10 USD)",
     )
+    _add_market_options(p)
+    _add_exchange_options(p)
+    return p
+
+
+def _add_market_options(p: argparse.ArgumentParser) -> None:
+    """The market source: synthetic (seed, speed) or a replay, and writing a synthetic day."""
     p.add_argument("--seed", type=int, default=1, help="random seed of the synthetic market (default: %(default)s)")
     p.add_argument(
         "--speed",
@@ -135,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--replay",
         metavar="DIR",
-        help="replay orderbook_<SYMBOL>.csv and trades_<SYMBOL>.csv from "
+        help="replay orderbook_<SYMBOL>.csv and trades_<SYMBOL>.csv (or .csv.gz) from "
         "this directory (as record.py writes them) instead of the synthetic market",
     )
     p.add_argument(
@@ -150,6 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=Decimal(24),
         help="how much market time --write-synthetic writes (default: %(default)s)",
     )
+
+
+def _add_exchange_options(p: argparse.ArgumentParser) -> None:
+    """Credentials, limits and the exchange's behaviour (the market's options are build_parser's)."""
     p.add_argument("--api-key", default="simkey", help="the API key the simulator accepts (default: %(default)s)")
     p.add_argument(
         "--api-secret", default="simsecret", help="the API secret it checks signatures with (default: %(default)s)"
@@ -201,7 +212,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="an order request reaches the matching engine this long after it arrives, in market time "
         "(divided by --speed; default: %(default)s)",
     )
-    return p
 
 
 def build_market(args: argparse.Namespace) -> tuple[SymbolSpec, ReplayMarket | SyntheticMarket]:

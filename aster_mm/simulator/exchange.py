@@ -102,24 +102,21 @@ class SimExchange(SimControls):
         self._v3 = Eip712Auth(chain_id, self._clock.now_ms, readings)
         self._v3.register(self.v3_user, self.v3_signer)
         self._rest = RestApi(self._engine, self._accounts, self._streams)
-        websockets = WebSockets(self._streams, self._faults, self.symbols, ws_limits)
-        self._server = Server(
-            self._engine,
-            self._rest,
-            self._streams,
-            websockets,
-            Schemes(self._auth, self._v3),
-            self._faults,
-            self._journal,
-            self._clock,
-            RateLimiter(rate_limits, self._clock),
-        )
-        self._server.order_latency = order_latency_ms / 1000
+        self._server = self._serve(ws_limits, RateLimiter(rate_limits, self._clock), order_latency_ms)
         self.peak_open_orders = self._engine.peak_open_orders
         # Observers, e.g. for latency measurements: see server.RequestObserver; market-frame observers
         # are called with no argument after each frame is written to a market stream.
         self.on_request = self._server.on_request
         self.on_market_frame = self._streams.on_market_frame
+
+    def _serve(self, ws_limits: WsLimits, limiter: RateLimiter, order_latency_ms: float) -> Server:
+        websockets = WebSockets(self._streams, self._faults, self.symbols, ws_limits)
+        auth = Schemes(self._auth, self._v3)
+        server = Server(
+            self._engine, self._rest, self._streams, websockets, auth, self._faults, self._journal, self._clock, limiter
+        )
+        server.order_latency = order_latency_ms / 1000
+        return server
 
     # ---------------------------------------------------------------- lifecycle
     async def start(self, port: int = 0) -> SimExchange:
