@@ -114,6 +114,15 @@ async def test_approve_builder_is_signed_by_the_main_wallet_and_recorded(sim, se
 
     status, body, _ = await approve(sim.v3_signer_key)  # an agent's key: not the main wallet's signature
     assert (status, body["code"]) == (400, -1022)
+    stranger = Account.create()  # signs its own approval correctly, but the exchange knows no such user
+    status, body, _ = await client.raw(
+        "POST",
+        "/fapi/v3/approveBuilder",
+        body="&".join(f"{k}={v}" for k, v in (values | {"user": stranger.address}).items())
+        + f"&signature={approve_builder_signature(stranger.key.hex(), values | {'user': stranger.address}, 56)}"
+        + "&signatureChainId=56",
+    )
+    assert (status, body["code"]) == (401, -2015)
     status, body, _ = await approve(sim.v3_user_key)
     assert (status, body) == (200, {"code": 200, "msg": "success"})
     _, builders, _ = await client.v3("GET", "/fapi/v3/builder")

@@ -156,6 +156,10 @@ async def test_diff_depth_follows_the_local_order_book_recipe(sim, session):
         assert event["b"] == [["2499.99", "7.000"], ["2499.98", "0.000"]] and event["a"] == []
         book = {p: q for p, q in snapshot["bids"]} | {p: q for p, q in event["b"]}
         assert {p: q for p, q in book.items() if D(q)} == {"2499.99": "7.000"}
+        await sim.set_book(SYMBOL, [("2499.99", "7")], BOOK[1])  # nothing changed: no event
+        await sim.set_book(SYMBOL, [("2499.99", "8")], BOOK[1])
+        last = await next_json(ws)
+        assert last["pu"] == event["u"] and last["u"] == event["u"] + 2 and last["b"] == [["2499.99", "8.000"]]
 
 
 async def test_book_ticker_pushes_changes_of_the_best_levels(sim, session):

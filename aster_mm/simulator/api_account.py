@@ -127,7 +127,8 @@ class AccountApi(Resource):
 
     # ---------------------------------------------------------------- user stream
     async def listen_key_new(self, params: dict) -> dict:
-        """Start a user stream: "If the account has an active listenKey, that listenKey will be returned"."""
+        """Start a user stream: "If the account has an active listenKey, that listenKey will be returned".
+        The key never expires by itself here (A43)."""
         return {"listenKey": self._streams.new_listen_key()}
 
     async def listen_key_keepalive(self, params: dict) -> dict:

@@ -30,7 +30,7 @@ class OrderApi(Resource):
 
     async def batch_orders(self, params: dict) -> list:
         """Place Multiple Orders: "order list. Max 5 orders"; "The order of returned contents for batch
-        orders is the same as the order of the order list." Each item answers its order or its error."""
+        orders is the same as the order of the order list." Each item answers its order or its error (A44)."""
         try:
             batch = parse_list(mandatory(params, "batchOrders"))
         except (ValueError, SyntaxError):

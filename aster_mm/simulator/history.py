@@ -7,7 +7,7 @@ History(USER_DATA)"): income rows carry symbol, incomeType, income, asset, info,
 defaults to 100 (max 1000); without startTime and endTime the recent 7 days are returned. A trade makes a
 COMMISSION row when its fee is not zero and a REALIZED_PNL row when it realized something (the
 simulator's reading of the exchange: opening fills realize nothing and show no REALIZED_PNL row).
-Commissions are negative income. Rows are returned oldest first.
+Commissions are negative income, in USDT (A31). Rows are returned oldest first.
 """
 
 from __future__ import annotations

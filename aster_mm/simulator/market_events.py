@@ -3,9 +3,10 @@ or the optimistic one. A mixin of the matching engine (engine.py), which owns th
 `fill`; this part only decides which of our orders a market event reaches, and for how much.
 
 The displayed book (set by a test, the synthetic market or a replay of recorded data) is the market
-*without us*: our orders are not in it, and other participants' prints are not changed by our presence.
-So a print that fills us leaves the recorded market as it was (our impact on the queue and on other
-participants is not modelled), and the size displayed at our price is always other people's orders.
+*without us* (docs/simulator.md, A46): our orders are not in it, and other participants' prints are not
+changed by our presence. So a print that fills us leaves the recorded market as it was (our impact on the
+queue and on other participants is not modelled), and the size displayed at our price is always other
+people's orders.
 
 Fill rule, `fill_model="queue"` (the default): each resting order knows the size ahead of it at its
 price (simulator/queue.py holds the rules):

@@ -12,7 +12,8 @@ puts the order at the back of its price's queue (A15); a post-only order that wo
 refused with the order left as it was (A16, `Readings.modify_cross`); a GTC order that would cross takes, as
 a new order would (A17); a modification that changes nothing is answered with the order (A18,
 `Readings.modify_same`); the 10,001st is refused (A19); the user stream reports it as `x` NEW (A20,
-`Readings.modify_event`). The answer is the order after the modification.
+`Readings.modify_event`). The answer is the order after the modification, whatever newOrderRespType
+says (A21).
 """
 
 from __future__ import annotations

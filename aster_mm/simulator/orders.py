@@ -207,7 +207,7 @@ class Book:
         }
 
 
-TIME_IN_FORCE = ("GTC", "IOC", "FOK", "GTX", "HIDDEN")  # V3 doc, "Time in force (timeInForce)"
+TIME_IN_FORCE = ("GTC", "IOC", "FOK", "GTX", "HIDDEN")  # V3 doc; HIDDEN matches as GTC here (A12)
 
 
 def parse_order(params: dict, spec: SymbolSpec, mark: Decimal) -> tuple[str, Decimal, Decimal, str, bool, str | None]:
