@@ -288,3 +288,32 @@ async def test_modify_that_changes_nothing_may_be_refused():
         await client.order("2400", newClientOrderId="m")
         status, body, _ = await modify(client, "m", "0.01", "2400")
         assert (status, body["code"]) == (400, readings.modify_same_error[0])
+
+
+# ------------------------------------------------------------------ small documented details
+async def test_noop_uses_up_its_nonce(client):
+    """Noop: "(Nonce should be equal to this request ...)": the request it races for the nonce loses."""
+    nonce = client.nonce()
+    assert (await client.v3("POST", "/fapi/v3/noop", nonce=nonce))[1] == {"code": 200, "msg": "success"}
+    status, body, _ = await client.v3("GET", "/fapi/v3/openOrders", {"symbol": SYMBOL}, nonce=nonce)
+    assert (status, body) == (400, {"code": -4225, "msg": "Nonce Expired"})
+
+
+async def test_position_mode_change_with_open_orders_is_4067(client):
+    await client.order("2400")
+    status, body, _ = await client.v3("POST", "/fapi/v3/positionSide/dual", {"dualSidePosition": "true"})
+    assert (status, body["code"]) == (400, -4067)  # POSITION_SIDE_CHANGE_EXISTS_OPEN_ORDERS
+
+
+async def test_v1_recv_window_over_60_seconds(client):
+    """V1 doc: "It must not exceed 60 seconds!" (no code given: -1130, A7)."""
+    status, body, _ = await client.v1("GET", "/fapi/v1/openOrders", {"symbol": SYMBOL, "recvWindow": 60001})
+    assert (status, body["code"]) == (400, -1130)
+    assert (await client.v1("GET", "/fapi/v1/openOrders", {"symbol": SYMBOL, "recvWindow": 60000}))[0] == 200
+
+
+async def test_limits_off_still_count(client):
+    """rate_limits=None (`--no-rate-limits`): the headers count, nothing is refused."""
+    for _ in range(3):
+        status, _, headers = await client.public("GET", "/fapi/v3/depth", {"symbol": SYMBOL, "limit": 1000})
+    assert (status, headers["X-MBX-USED-WEIGHT-1M"]) == (200, "60")
