@@ -11,6 +11,7 @@ accepts that once the wallet is registered as its own agent (docs/simulator.md, 
 from __future__ import annotations
 
 import asyncio
+import decimal
 from decimal import Decimal as D
 
 import pytest
@@ -45,6 +46,20 @@ def client_for(sim: SimExchange, private_key: str) -> ccxtpro.aster:
         "private": {"spot": f"{ws}/ws", "swap": f"{ws}/ws"},
     }
     return ex
+
+
+@pytest.fixture(autouse=True)
+def decimal_context_kept():
+    """ccxt changes the current decimal context each time it formats a number (ccxt/base/decimal_to_precision.py:
+    rounding ROUND_HALF_UP, Underflow trapped), and that context is shared with every later test in this
+    process: put it back as it was."""
+    context = decimal.getcontext()
+    saved = context.copy()
+    yield
+    for name in ("prec", "rounding", "Emin", "Emax", "capitals", "clamp"):
+        setattr(context, name, getattr(saved, name))
+    context.traps = dict(saved.traps)
+    context.clear_flags()
 
 
 @pytest.fixture

@@ -37,6 +37,7 @@ class WebSockets:
     def __init__(self, streams: Streams, faults: Faults, symbols: dict, limits: WsLimits = DOCUMENTED_WS_LIMITS):
         self._streams, self._faults, self.limits = streams, faults, limits
         self._engine_symbols = symbols
+        self._closing: set[asyncio.Task] = set()
 
     # ---------------------------------------------------------------- endpoints
     async def bare(self, request: web.Request) -> web.StreamResponse:
@@ -72,7 +73,7 @@ class WebSockets:
         streams.conns.append(conn)
         streams.opened[kind] += 1
         streams.notify()
-        aged = loop.call_later(self.limits.max_age_s, lambda: loop.create_task(streams.close(conn, reason="24 hours")))
+        aged = loop.call_later(self.limits.max_age_s, self._expire, conn)
         pinger = loop.create_task(self._ping(conn))
         try:
             for sub in subs:
@@ -85,6 +86,12 @@ class WebSockets:
             streams.conns.remove(conn)
             streams.notify()
         return ws
+
+    def _expire(self, conn: Conn) -> None:
+        """Close at the age limit: "A single connection is only valid for 24 hours" (A39)."""
+        task = asyncio.get_running_loop().create_task(self._streams.close(conn, reason="24 hours"))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     async def _receive(self, conn: Conn) -> None:
         loop = asyncio.get_running_loop()
