@@ -18,10 +18,6 @@ ALLOWED: dict[str, int] = {
     # branch l-data (the backtester)
     "aster_mm/backtest/cli.py:run_once": 61,
     "aster_mm/backtest/convert.py:load": 66,
-    # branch l-sim (the exchange simulator)
-    "aster_mm/simulator/accounts.py:Accounts.account_body": 65,
-    "aster_mm/simulator/cli.py:build_parser": 92,
-    "aster_mm/simulator/exchange.py:SimExchange.__init__": 62,
 }
 
 
