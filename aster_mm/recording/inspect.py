@@ -144,7 +144,7 @@ def trades_vs_book(book: Book, trades: Trades, tick: float) -> dict:
     row = order[np.clip(i, 0, None)][seen]
     px, buy = trades.px[seen], trades.buy[seen]
     bid, ask = book.bid_px[row, 0], book.ask_px[row, 0]
-    deep_bid, deep_ask = np.nanmin(book.bid_px[row], axis=1), np.nanmax(book.ask_px[row], axis=1)
+    deep_bid, deep_ask = np.fmin.reduce(book.bid_px[row], axis=1), np.fmax.reduce(book.ask_px[row], axis=1)
     with np.errstate(invalid="ignore"):
         beyond = np.where(px < bid, bid - px, np.where(px > ask, px - ask, 0.0)) / tick
         outside = beyond > 1e-6
