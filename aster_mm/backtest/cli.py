@@ -50,6 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Any other flag is a strategy flag of market_maker.py (see python market_maker.py --help), "
         "e.g. --buy-spread 0.0005 --sell-spread 0.0005. `backtest.py inspect --help`: check a recording.",
     )
+    _data_flags(p)
+    _engine_flags(p)
+    _output_flags(p)
+    return p
+
+
+def _data_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--data",
         type=Path,
@@ -59,6 +66,26 @@ def build_parser() -> argparse.ArgumentParser:
         "all of them are replayed as one market, in time order",
     )
     p.add_argument("--symbol", required=True, type=str.upper, help="symbol, e.g. BNBUSDT")
+    p.add_argument("--tick", type=Decimal, help="price tick (default: known rules, else inferred from the data)")
+    p.add_argument("--step", type=Decimal, help="quantity step (default: known rules, else inferred)")
+    p.add_argument(
+        "--feed-latency-ms",
+        type=float,
+        default=50.0,
+        help="assumed market-data latency, for rows with one timestamp: a book row's is its receipt "
+        "(the exchange sent it this much earlier), a trade's is the exchange's (the bot sees it this "
+        "much later)",
+    )
+    p.add_argument(
+        "--gap-s",
+        type=float,
+        default=DEFAULT_GAP_S,
+        help="a stretch this long without a book row or a trade is a gap: the order is cancelled this long into "
+        "it (as the live bot pulls its quote on stale data) and the bot quotes again at the first book row after it",
+    )
+
+
+def _engine_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--queue-model",
         default="risk-averse",
@@ -77,26 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="measured order latencies instead: hftbacktest .npz, or CSV req_ts,exch_ts,resp_ts in ns",
     )
-    p.add_argument(
-        "--feed-latency-ms",
-        type=float,
-        default=50.0,
-        help="assumed market-data latency, for rows with one timestamp: a book row's is its receipt "
-        "(the exchange sent it this much earlier), a trade's is the exchange's (the bot sees it this "
-        "much later)",
-    )
     p.add_argument("--maker-fee", type=float, default=0.0001, help="maker fee rate (Aster base tier)")
     p.add_argument("--taker-fee", type=float, default=0.00035, help="taker fee rate (Aster base tier)")
     p.add_argument("--wallet", type=Decimal, default=Decimal(10000), help="opening wallet in USD")
-    p.add_argument("--tick", type=Decimal, help="price tick (default: known rules, else inferred from the data)")
-    p.add_argument("--step", type=Decimal, help="quantity step (default: known rules, else inferred)")
-    p.add_argument(
-        "--gap-s",
-        type=float,
-        default=DEFAULT_GAP_S,
-        help="a stretch this long without a book row or a trade is a gap: the order is cancelled this long into "
-        "it (as the live bot pulls its quote on stale data) and the bot quotes again at the first book row after it",
-    )
+
+
+def _output_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON ('-' for stdout)")
     p.add_argument("--plot", metavar="PNG", type=Path, help="write equity, position and mid over time as a PNG")
     p.add_argument(
@@ -112,7 +125,6 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="wake the strategy at every market event (the slow reference loop; same results)",
     )
-    return p
 
 
 def _parse(argv: list[str]) -> tuple[argparse.Namespace, Config]:
