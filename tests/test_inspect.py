@@ -124,16 +124,16 @@ def wrong_side(b, t):
 
 
 CASES = [
-    (crossed, lambda r: r["book"]["crossed"], "1 crossed books"),
-    (locked, lambda r: r["book"]["locked"], "1 locked books"),
-    (out_of_order, lambda r: r["book"]["out_of_order"], "1 books with levels out of order"),
-    (one_sided, lambda r: r["book"]["one_sided"], "1 one_sided books"),
-    (book_back, lambda r: r["times"]["book receipt"], "book receipt going back 1 times"),
-    (trade_back, lambda r: r["times"]["trade time"], "trade time going back 1 times"),
-    (trade_ids, lambda r: r["times"]["trade ids not increasing"], "trade ids not increasing going back 1 times"),
-    (book_gap, lambda r: r["book_gaps"]["count"], "1 book gaps"),
-    (trade_gap, lambda r: r["trade_gaps"]["count"], "1 trade gaps"),
-    (through, lambda r: r["vs_book"]["beyond_levels"], "1 trades (0.5%) beyond the recorded levels"),
+    (crossed, lambda r: r["book"]["crossed"], "crossed books 1"),
+    (locked, lambda r: r["book"]["locked"], "locked books 1"),
+    (out_of_order, lambda r: r["book"]["out-of-order"], "out-of-order books 1"),
+    (one_sided, lambda r: r["book"]["one-sided"], "one-sided books 1"),
+    (book_back, lambda r: r["times"]["book receipt"], "book receipt going back 1"),
+    (trade_back, lambda r: r["times"]["trade time"], "trade time going back 1"),
+    (trade_ids, lambda r: r["times"]["trade id"], "trade id going back 1"),
+    (book_gap, lambda r: r["book_gaps"]["count"], "book gaps 1"),
+    (trade_gap, lambda r: r["trade_gaps"]["count"], "trade gaps 1"),
+    (through, lambda r: r["vs_book"]["beyond_levels"], "trades beyond the recorded levels 1 (0.5%)"),
 ]
 
 
@@ -177,7 +177,7 @@ def test_the_cli_inspects_gzip_day_folders_under_a_parent_per_symbol(tmp_path, c
     verdicts = [line for line in out.splitlines() if line.startswith("verdict")]
     assert verdicts == [
         "verdict     nothing looks wrong",
-        "verdict     1 crossed books",
+        "verdict     crossed books 1",
         "verdict     nothing looks wrong",
     ]
     assert "span        2026-01-06 00:00:00 .. 2026-01-06 00:01:39 UTC (0.03 h)" in out

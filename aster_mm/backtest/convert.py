@@ -42,7 +42,7 @@ KNOWN_RULES = {
 }
 DEFAULT_MIN_NOTIONAL = Decimal(5)
 INFER_FROM_ROWS = 20_000
-CACHE_FORMAT = 3  # bump when the event stream or its metadata change
+CACHE_FORMAT = 4  # bump when the event stream or its metadata change
 CHUNK_EVENTS = 2_000_000  # events per .npz file (128 MB)
 SILENCE_KEPT_NS = 1_000_000_000  # silences of the feed at least this long are kept for the gap rule
 

@@ -111,9 +111,10 @@ def gaps(t: np.ndarray, threshold_s: float) -> dict:
 
 
 def book_checks(book: Book) -> dict:
-    bid, ask = book.bid_px[:, 0] if book.bid_px.shape[1] else None, book.ask_px[:, 0] if book.ask_px.shape[1] else None
-    if bid is None or ask is None:
-        return {"crossed": 0, "locked": 0, "one_sided": len(book.t), "out_of_order": 0}
+    """Books (rows) crossed, locked, with a side empty, with levels out of order."""
+    if not book.bid_px.shape[1] or not book.ask_px.shape[1]:
+        return {"crossed": 0, "locked": 0, "one-sided": len(book.t), "out-of-order": 0}
+    bid, ask = book.bid_px[:, 0], book.ask_px[:, 0]
     both = ~np.isnan(bid) & ~np.isnan(ask)
     with np.errstate(invalid="ignore"):
         bids_bad = (np.diff(book.bid_px, axis=1) >= 0).any(axis=1)  # NaN compares false: holes do not count
@@ -121,17 +122,18 @@ def book_checks(book: Book) -> dict:
     return {
         "crossed": int((bid[both] > ask[both]).sum()),
         "locked": int((bid[both] == ask[both]).sum()),
-        "one_sided": int((~both).sum()),
-        "out_of_order": int((bids_bad | asks_bad).sum()),
+        "one-sided": int((~both).sum()),
+        "out-of-order": int((bids_bad | asks_bad).sum()),
     }
 
 
 def time_checks(book: Book, trades: Trades) -> dict:
+    """How often each clock goes back from one row to the next (and trade ids fail to increase)."""
     return {
         "book receipt": int((np.diff(book.received) < 0).sum()),
         "book exchange time": int((np.diff(book.t) < 0).sum()) if book.exchange_clock else 0,
         "trade time": int((np.diff(trades.t) < 0).sum()),
-        "trade ids not increasing": int((np.diff(trades.ids) <= 0).sum()),
+        "trade id": int((np.diff(trades.ids) <= 0).sum()),
     }
 
 
@@ -241,11 +243,8 @@ def format_day(name: str, symbol: str, r: dict, gap_s: float) -> list[str]:
             f"bp {_pcts(s['bp'], 3)}, mean {s['mean_bp']:.3f} bp"
         )
     b = r["book"]
-    lines.append(
-        f"book checks crossed {b['crossed']}, locked {b['locked']}, one-sided {b['one_sided']}, "
-        f"levels out of order {b['out_of_order']}"
-    )
-    lines.append("going back  " + ", ".join(f"{k} {v}" for k, v in r["times"].items()))
+    lines.append("book checks " + ", ".join(f"{k} {v}" for k, v in b.items()))
+    lines.append("going back  " + ", ".join(f"{k} {v}" for k, v in r["times"].items()) + " (row to row)")
     lines += _vs_book_lines(r)
     problems = _problems(r)
     lines.append("verdict     " + ("; ".join(problems) if problems else "nothing looks wrong"))
@@ -269,18 +268,14 @@ def _vs_book_lines(r: dict) -> list[str]:
 def _problems(r: dict) -> list[str]:
     out = []
     if r["book_gaps"]["count"]:
-        out.append(f"{r['book_gaps']['count']} book gaps")
+        out.append(f"book gaps {r['book_gaps']['count']}")
     if r["trade_gaps"]["count"]:
-        out.append(f"{r['trade_gaps']['count']} trade gaps")
-    out += [f"{v} {k} books" for k, v in r["book"].items() if v and k != "out_of_order"]
-    if r["book"]["out_of_order"]:
-        out.append(f"{r['book']['out_of_order']} books with levels out of order")
-    out += [f"{k} going back {v} times" for k, v in r["times"].items() if v]
+        out.append(f"trade gaps {r['trade_gaps']['count']}")
+    out += [f"{k} books {v}" for k, v in r["book"].items() if v]
+    out += [f"{k} going back {v}" for k, v in r["times"].items() if v]
     v = r["vs_book"]
     if v and v["beyond_levels"]:
-        out.append(
-            f"{v['beyond_levels']} trades ({v['beyond_levels'] / max(v['compared'], 1):.1%}) beyond the recorded levels"
-        )
+        out.append(f"trades beyond the recorded levels {v['beyond_levels']} ({v['beyond_levels'] / v['compared']:.1%})")
     return out
 
 
