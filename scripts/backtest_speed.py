@@ -12,7 +12,9 @@ Takes backtest.py's own flags. Prints, each the best of --repeat runs:
   elapse    hftbacktest alone: one elapse() over all of it (the engine's floor)
   backtest  ours (Runner.run), and with --reference the every-event loop too
 with the events (rows of the converted stream) per second and the ratio to the bare loop, plus the wall
-time per day of data. A measurement, not a test: run it on an otherwise idle machine.
+time per day of data; then one more run timing the bot's own decision code inside ours (Strategy.wanted,
+and the adaptive model's updates), which the backtester calls but does not own. A measurement, not a
+test: run it on an otherwise idle machine.
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from aster_mm.backtest import cli, convert, engine, wakes  # noqa: E402
-from aster_mm.backtest.bot import BUY, SELL, QuoteParams  # noqa: E402
+from aster_mm.backtest.bot import BUY, SELL, QuoteParams, Strategy  # noqa: E402
 from aster_mm.backtest.runner import Runner  # noqa: E402
+from aster_mm.core.spreads import AdaptiveSpreads  # noqa: E402
 from aster_mm.recording.reading import day_folders  # noqa: E402
 
 
@@ -61,6 +64,32 @@ def one_elapse(market: convert.MarketData, cfg: engine.EngineConfig) -> None:
             pass
     finally:
         bt.close()
+
+
+def bot_share(run: Callable[[], object]) -> float:
+    """Seconds spent in the bot's own code during one run: its decisions and the adaptive model's updates."""
+    spent = [0.0]
+    patched = [(Strategy, "wanted"), (AdaptiveSpreads, "on_trade"), (AdaptiveSpreads, "on_mid")]
+    originals = [getattr(cls, name) for cls, name in patched]
+
+    def timed(fn):
+        def call(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[0] += time.perf_counter() - start
+
+        return call
+
+    for (cls, name), fn in zip(patched, originals):
+        setattr(cls, name, timed(fn))
+    try:
+        run()
+    finally:
+        for (cls, name), fn in zip(patched, originals):
+            setattr(cls, name, fn)
+    return spent[0]
 
 
 def main(argv: list[str]) -> int:
@@ -111,6 +140,12 @@ def main(argv: list[str]) -> int:
             f"{label:<28} {t:7.2f} s  {n_events / t / 1e6:6.2f} M events/s  {t / day_s:6.2f} s/day  "
             f"{t / t_bare:5.2f}x bare  {note}"
         )
+    t_ours = rows[2][1]
+    bot = bot_share(lambda: ours(False))
+    print(
+        f"of the backtest's {t_ours:.2f} s, about {bot:.2f} s are the bot's own decision code (Strategy.wanted, "
+        f"the adaptive model's updates); without it {t_ours - bot:.2f} s, {(t_ours - bot) / t_bare:.2f}x bare"
+    )
     return 0
 
 
