@@ -11,19 +11,6 @@ ROOT = Path(__file__).resolve().parent.parent
 MAX_FILE_LINES = 400
 MAX_FUNCTION_LINES = 60
 
-# Offenders in files owned by other branches when this test was written, each held to its length then:
-# it may shrink, never grow. The lead empties this after merging those branches (an entry whose function
-# is back within the limit fails below, so that it is removed).
-ALLOWED: dict[str, int] = {
-    # branch l-data (the backtester)
-    "aster_mm/backtest/cli.py:run_once": 61,
-    "aster_mm/backtest/convert.py:load": 66,
-    # branch l-sim (the exchange simulator)
-    "aster_mm/simulator/accounts.py:Accounts.account_body": 65,
-    "aster_mm/simulator/cli.py:build_parser": 92,
-    "aster_mm/simulator/exchange.py:SimExchange.__init__": 62,
-}
-
 
 def sources() -> list[Path]:
     found = [*ROOT.glob("*.py"), *(ROOT / "aster_mm").rglob("*.py"), *(ROOT / "scripts").rglob("*.py")]
@@ -78,10 +65,5 @@ def test_no_source_file_is_longer_than_400_lines():
     assert long == {}
 
 
-def test_no_function_is_longer_than_60_lines_outside_the_allow_list():
-    grown = {name: n for name, n in long_functions().items() if n > ALLOWED.get(name, MAX_FUNCTION_LINES)}
-    assert grown == {}
-
-
-def test_the_allow_list_holds_only_functions_still_too_long():
-    assert set(ALLOWED) <= set(long_functions()), "within the limit now: remove them from ALLOWED"
+def test_no_function_is_longer_than_60_lines():
+    assert long_functions() == {}

@@ -281,7 +281,7 @@ async def test_clock_drift_resyncs_and_continues(sim):
     async with BotRun(sim) as bot:
         await wait_open(sim, "BUY")
         syncs = len(sim.requests("GET", "/fapi/v1/time"))
-        sim.set_clock_offset(12.0)  # outside V1's recvWindow (5 s) and V3's nonce window (10 s)
+        sim.set_clock_offset(62.0)  # outside V1's recvWindow (5 s) and V3's nonce window (±60 s, PR #157)
         await set_mid(sim, "2520")  # requote to 2520 * 0.994
         await sim.wait_for(lambda: [o["price"] for o in open_orders(sim)] == ["2504.88"], 5)
         assert len(sim.requests("GET", "/fapi/v1/time")) > syncs

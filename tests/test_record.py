@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import gzip
+import io
 import json
 import math
 import os
@@ -17,7 +19,8 @@ from pathlib import Path
 import pytest
 from conftest import DATA_DIR, ROOT
 
-from aster_mm.recording.market_csv import HEADERS, DayFiles, utc_day
+from aster_mm.recording.market_csv import HEADERS, DayFiles, WriteError, utc_day
+from aster_mm.recording.reading import complete_bytes
 from aster_mm.recording.recorder import Recorder, parse_frame
 from aster_mm.simulator import ReplayMarket, SimExchange, SyntheticMarket
 
@@ -177,6 +180,65 @@ def test_refuses_to_append_to_a_file_with_other_columns(tmp_path):
     files.close()
 
 
+# ------------------------------------------------------------------------------ gzip
+def gz_rows(path: Path) -> list[dict]:
+    """The complete rows of a (maybe still open, maybe cut short) .csv.gz file."""
+    return list(csv.DictReader(io.StringIO(complete_bytes(path).decode())))
+
+
+async def test_gzip_recording_reads_back_while_running_after_a_kill_and_after_a_restart(exchange, tmp_path):
+    async with Recording(exchange, tmp_path, flush_every=0.02, compress=True) as rec:
+        await exchange.set_book(SYMBOL, BIDS, ASKS)
+        await exchange.trade(SYMBOL, "BUY", "2500.01", "0.5")
+        await exchange.trade(SYMBOL, "SELL", "2500.00", "0.25")
+        await rec.wait_for(lambda: rec.books == 1 and rec.trades == 2)
+        day = day_dir(tmp_path)
+        trades_gz = day / f"trades_{SYMBOL}.csv.gz"
+        # flushed while the gzip member is still open: a kill now leaves exactly these bytes
+        await eventually(lambda: len(gz_rows(trades_gz)) == 2)
+        killed = tmp_path / "killed.csv.gz"
+        killed.write_bytes(trades_gz.read_bytes())
+    assert [(t["side"], D(t["quantity"])) for t in gz_rows(killed)] == [("buy", D("0.5")), ("sell", D("0.25"))]
+    assert sorted(p.name for p in day.iterdir()) == [f"{k}_{SYMBOL}.csv.gz" for k in ("orderbook", "prices", "trades")]
+    [book] = gz_rows(day / f"orderbook_{SYMBOL}.csv.gz")
+    assert [(D(book[f"bid_price_{i}"]), D(book[f"bid_qty_{i}"])) for i in range(10)] == BIDS
+    assert gzip.decompress(trades_gz.read_bytes()).decode().splitlines()[0] == ",".join(HEADERS["trades"])
+
+    async with Recording(exchange, tmp_path, compress=True) as rec:  # a second run appends a gzip member
+        await rec.wait_for(lambda: rec.books == 1)
+    books = gz_rows(day / f"orderbook_{SYMBOL}.csv.gz")
+    assert [b["gap"] for b in books] == ["0", "1"]  # one header, the restart flagged
+
+
+def test_a_gzip_file_cut_anywhere_keeps_every_row_flushed_before_the_cut(tmp_path):
+    files = DayFiles(tmp_path, SYMBOL, compress=True)
+    noon = datetime(2026, 11, 23, 12, tzinfo=UTC).timestamp()
+    flushed_at = []
+    for block in range(4):
+        for i in range(300):
+            n = block * 300 + i
+            files.write("trades", [str(n), str(n), "buy", "2500.01", f"{n}.5", str(n), f"{noon:.6f}"], noon)
+        files.flush()
+        flushed_at.append(files.path("trades").stat().st_size)
+    whole = files.path("trades").read_bytes()
+    files.close()
+    for cut in range(20, len(whole), 97):
+        path = tmp_path / "cut.csv.gz"
+        path.write_bytes(whole[:cut])
+        rows_ = gz_rows(path)
+        assert [int(r["id"]) for r in rows_] == list(range(len(rows_)))  # complete rows, none torn
+        assert len(rows_) >= 300 * sum(1 for size in flushed_at if size <= cut)
+
+
+def test_gzip_and_plain_files_are_not_mixed_in_one_day(tmp_path):
+    noon = datetime(2026, 11, 23, 12, tzinfo=UTC).timestamp()
+    plain = DayFiles(tmp_path, SYMBOL)
+    plain.write("prices", ["1", "2", "3", "2.5"], noon)
+    plain.close()
+    with pytest.raises(WriteError, match="exists: record into another directory, or without --gzip"):
+        DayFiles(tmp_path, SYMBOL, compress=True).write("prices", ["1", "2", "3", "2.5"], noon)
+
+
 # ------------------------------------------------------------------------------ record, then replay
 async def test_a_recorded_session_replays_into_a_fresh_simulator(exchange, tmp_path):
     market = SyntheticMarket(symbol=SYMBOL, seed=7, speed=math.inf)
@@ -263,6 +325,17 @@ async def test_cli_records_for_minutes_then_exits_0(exchange, tmp_path):
     out, err = await asyncio.wait_for(proc.communicate(), 10)
     assert proc.returncode == 0, err.decode()
     assert len(rows(day_dir(tmp_path) / f"orderbook_{SYMBOL}.csv")) == 1
+
+
+async def test_cli_gzip_records_csv_gz_files(exchange, tmp_path):
+    await exchange.set_book(SYMBOL, BIDS, ASKS)
+    proc = await run_record(
+        "--symbol", SYMBOL, "--out", str(tmp_path), "--minutes", "0.01", "--gzip", "--ws-url", exchange.ws_url
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 10)
+    assert proc.returncode == 0, err.decode()
+    day = day_dir(tmp_path)
+    assert not list(day.glob("*.csv")) and len(gz_rows(day / f"orderbook_{SYMBOL}.csv.gz")) == 1
 
 
 async def test_cli_sigterm_flushes_and_exits_0(exchange, tmp_path):

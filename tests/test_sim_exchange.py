@@ -49,6 +49,7 @@ class Client:
             return resp.status, await resp.json(), resp.headers
 
     async def order(self, symbol="ETHUSDT", side="BUY", price="2490.00", qty="0.010", tif="GTX", **extra):
+        """A LIMIT order answered after matching (RESULT; the exchange's default is ACK)."""
         params = {
             "symbol": symbol,
             "side": side,
@@ -56,6 +57,7 @@ class Client:
             "timeInForce": tif,
             "quantity": qty,
             "price": price,
+            "newOrderRespType": "RESULT",
             **extra,
         }
         return await self.call("POST", "/fapi/v1/order", params)
@@ -294,10 +296,17 @@ async def test_reduce_only(client, sim):
 
 @pytest.mark.parametrize(
     "override, code",
-    [
+    [  # the V3 doc's codes for its filters (docs/simulator.md, "Filters")
         ({"price": "2490.005"}, -4014),
-        ({"quantity": "0.0105"}, -1111),
-        ({"symbol": "BNBUSDT", "quantity": "0.001"}, -1111),
+        ({"price": "0.001"}, -4013),
+        ({"price": "2000000", "side": "SELL"}, -4002),
+        ({"quantity": "0.0105"}, -4023),
+        ({"symbol": "BNBUSDT", "quantity": "0.001"}, -4004),
+        ({"quantity": "2000000"}, -4005),
+        ({"price": "2626.00"}, -4016),  # BUY above markPrice (2500) * multiplierUp (1.05)
+        ({"price": "2374.00", "side": "SELL"}, -4024),  # SELL below markPrice * multiplierDown (0.95)
+        ({"newOrderRespType": "FULL"}, -1136),
+        ({"stpMode": "NONE"}, -1130),  # the docs' enum has no NONE
         ({"quantity": "0.001", "price": "100.00"}, -4164),
         ({"type": "MARKET"}, -1116),
         ({"symbol": "XYZUSDT"}, -1121),
@@ -324,9 +333,10 @@ async def test_order_validation_errors(client, override, code):
 
 
 async def test_duplicate_client_order_id_only_among_open(client, sim):
+    """ "A unique id among open orders" (no code given: -4015 "Client order id is not valid.", A10)."""
     await client.order(newClientOrderId="dup")
     status, body, _ = await client.order(newClientOrderId="dup")
-    assert body["code"] == -4116
+    assert (status, body["code"]) == (400, -4015)
     await client.call("DELETE", "/fapi/v1/order", {"symbol": "ETHUSDT", "origClientOrderId": "dup"})
     status, _, _ = await client.order(newClientOrderId="dup")
     assert status == 200
@@ -347,7 +357,7 @@ async def test_cancel_query_and_errors(client, sim):
     await client.order(newClientOrderId="a")
     await client.order(side="SELL", price="2510.00", newClientOrderId="b")
     _, body, _ = await client.call("DELETE", "/fapi/v1/allOpenOrders", {"symbol": "ETHUSDT"})
-    assert body == {"code": 200, "msg": "The operation of cancel all open order is done."}
+    assert body == {"code": "200", "msg": "The operation of cancel all open order is done."}  # a string, as documented
     assert sim.open_orders("ETHUSDT") == [] and sim.summary("ETHUSDT")["cancelled"] == 3
     assert len(sim.order_requests()) == 6
     await ws.close()
@@ -488,7 +498,7 @@ async def test_listen_key_expiry(client, sim):
     assert status == 200
     await sim.expire_listen_key()
     event = await recv(ws)
-    assert event["e"] == "listenKeyExpired" and event["listenKey"] == first["listenKey"]
+    assert event == {"e": "listenKeyExpired", "E": event["E"]}  # the doc's event: no listenKey in it
     assert (await recv(ws)).type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
     status, body, _ = await client.call("PUT", "/fapi/v1/listenKey", signed=False)
     assert (status, body["code"]) == (400, -1125)

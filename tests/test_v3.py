@@ -22,7 +22,7 @@ from eth_account.messages import encode_typed_data
 from aster_mm.core.decisions import MAX_MODIFICATIONS
 from aster_mm.exchange.client import AsterClient, ExchangeError, UnknownOutcomeError
 from aster_mm.exchange.signing import MAINNET_CHAIN_ID, Eip712Signer
-from aster_mm.simulator import SimExchange
+from aster_mm.simulator import Readings, SimExchange
 
 # The docs' demo agent (V3 doc, "Example of POST /fapi/v3/order"): a public test key, never a real one.
 DEMO_USER = "0x63DD5aCC6b1aa0f563956C0e534DD30B6dcF7C4e"
@@ -233,12 +233,43 @@ async def test_sim_refuses_a_replayed_and_a_stale_nonce(exchange):
     status, body = await send(sim, "POST", "/fapi/v3/order", payload)  # the same bytes again
     assert (status, body["code"]) == (400, -4225)
     assert len(sim.open_orders(SYMBOL)) == 1
-    for skew_ms in (-11_000, 11_000):  # outside the 10 s window
+    for skew_ms in (-61_000, 61_000):  # outside the ±60 s window (PR #157; docs/simulator.md A3)
         stale = agent(sim).sign({"symbol": SYMBOL}, sim.now_ms() + skew_ms).params
         assert (await send(sim, "GET", "/fapi/v3/openOrders", stale))[1]["code"] == -4225
-    assert (
-        await send(sim, "GET", "/fapi/v3/openOrders", agent(sim).sign({"symbol": SYMBOL}, sim.now_ms() - 9_000).params)
-    )[0] == 200
+    for skew_ms in (-59_000, 59_000):
+        fresh = agent(sim).sign({"symbol": SYMBOL}, sim.now_ms() + skew_ms).params
+        assert (await send(sim, "GET", "/fapi/v3/openOrders", fresh))[0] == 200
+
+
+async def test_sim_nonce_window_of_the_mirrored_docs_is_selectable():
+    """The mirrored doc (2026-06-30) said 10 seconds and "each user": Readings(nonce_window_s=10, nonce_key="user")."""
+    async with SimExchange(readings=Readings(nonce_window_s=10, nonce_key="user")) as sim, aiohttp.ClientSession() as s:
+        sim.session = s
+        stale = agent(sim).sign({"symbol": SYMBOL}, sim.now_ms() - 11_000).params
+        assert (await send(sim, "GET", "/fapi/v3/openOrders", stale))[1]["code"] == -4225
+        other = Account.create()
+        sim.add_agent(sim.v3_user, other.address)
+        nonce_ms = sim.now_ms()
+        first = agent(sim).sign({"symbol": SYMBOL}, nonce_ms).params
+        assert (await send(sim, "GET", "/fapi/v3/openOrders", first))[0] == 200
+        # the same nonce from another agent of the same user: a duplicate when kept per user
+        again = agent(sim, other.key.hex(), other.address).sign({"symbol": SYMBOL}, nonce_ms).params
+        assert (await send(sim, "GET", "/fapi/v3/openOrders", again))[1]["code"] == -4225
+
+
+async def test_sim_nonces_are_kept_per_signer():
+    """PR #157: "nonce tracking ... is maintained per-signer, not per-account/user": two agents of one user
+    may use the same nonce; one agent may not use it twice."""
+    async with SimExchange() as sim, aiohttp.ClientSession() as s:
+        sim.session = s
+        other = Account.create()
+        sim.add_agent(sim.v3_user, other.address)
+        nonce_ms = sim.now_ms()
+        first = agent(sim).sign({"symbol": SYMBOL}, nonce_ms).params
+        again = agent(sim, other.key.hex(), other.address).sign({"symbol": SYMBOL}, nonce_ms).params
+        assert (await send(sim, "GET", "/fapi/v3/openOrders", first))[0] == 200
+        assert (await send(sim, "GET", "/fapi/v3/openOrders", again))[0] == 200
+        assert (await send(sim, "GET", "/fapi/v3/openOrders", first))[1]["code"] == -4225
 
 
 async def test_sim_keeps_the_last_100_nonces_and_refuses_older_ones(exchange):
@@ -280,15 +311,20 @@ async def test_sim_modify_order_semantics(first_in_queue):
     assert (await modify("a", "0.1", "2400"))[0] == 200  # back: now behind "b"
     await sim.trade(SYMBOL, "SELL", "2400", "0.1")
     assert {o["clientOrderId"]: o["status"] for o in sim.open_orders(SYMBOL)} == {"a": "NEW"}  # "b" filled first
-    assert (await modify("a", "0.1", "2400"))[1]["code"] == -5027  # nothing to change
+    status, body = await modify("a", "0.1", "2400")  # nothing to change: answered with the order (A18)
+    assert (status, body["price"], body["status"]) == (200, "2400.00", "NEW")
     assert (await modify("a", "0.1", "2400.001"))[1]["code"] == -4014  # off tick: refused, kept
     assert (await modify("zz", "0.1", "2400"))[1]["code"] == -2013
     await sim.place_order_direct(SYMBOL, "SELL", "2600", "0.1", client_order_id="s")
     assert sim.open_orders(SYMBOL)[0]["price"] == "2400.00"
 
 
-async def test_sim_modify_of_a_post_only_order_that_would_cross_is_refused_and_the_order_stays():
-    async with SimExchange(max_modifications=1) as sim, aiohttp.ClientSession() as session:
+@pytest.mark.parametrize("cross", ["expire", "reject"])
+async def test_sim_modify_of_a_post_only_order_that_would_cross(cross):
+    """Docs silent (A16): by default the post-only order expires at its new price, as a crossing post-only
+    placement does; Readings(modify_cross="reject") refuses the modification and the order stays."""
+    readings = Readings(modify_cross=cross)
+    async with SimExchange(max_modifications=1, readings=readings) as sim, aiohttp.ClientSession() as session:
         sim.session = session
         await set_mid(sim, "2500")
         signer = agent(sim)
@@ -310,10 +346,15 @@ async def test_sim_modify_of_a_post_only_order_that_would_cross_is_refused_and_t
             params = {"symbol": SYMBOL, "origClientOrderId": "p", "quantity": "0.1", "price": price}
             return await send(sim, "PUT", "/fapi/v3/order", signer.sign(params, sim.now_ms()).params)
 
-        assert (await modify("2600"))[1]["code"] == -5022  # through the ask (2500.01)
+        status, body = await modify("2510")  # through the ask (2500.01)
+        if cross == "expire":
+            assert (status, body["status"], body["price"]) == (200, "EXPIRED", "2510.00")
+            assert sim.open_orders(SYMBOL) == []
+            return
+        assert (status, body["code"]) == (400, readings.post_only_error[0])
         assert [o["price"] for o in sim.open_orders(SYMBOL)] == ["2400.00"]
         assert (await modify("2401"))[0] == 200
-        assert (await modify("2402"))[1]["code"] == -5026  # over the limit (1 here)
+        assert (await modify("2402"))[1]["code"] == readings.modify_limit_error[0]  # over the limit (1 here)
 
 
 # ============================================================================ the bot's requote on V3

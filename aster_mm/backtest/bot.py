@@ -7,7 +7,7 @@ from aster_mm.core.decisions import Quote, QuoteParams, desired_quote, in_positi
 from aster_mm.core.kinds import Bias, Side, SpreadModel, TimeInForce
 from aster_mm.core.rules import SymbolRules
 from aster_mm.core.state import Book, FeeRates, StrategyState
-from aster_mm.core.strategy import Strategy
+from aster_mm.core.strategy import TOP_OF_BOOK, Reads, Strategy
 from aster_mm.settings.parser import build_parser, parse_config
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "Place",
     "Quote",
     "QuoteParams",
+    "Reads",
     "Resting",
     "Side",
     "Situation",
@@ -27,6 +28,7 @@ __all__ = [
     "Strategy",
     "StrategyState",
     "SymbolRules",
+    "TOP_OF_BOOK",
     "TimeInForce",
     "build_parser",
     "desired_quote",

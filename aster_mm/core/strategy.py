@@ -42,6 +42,9 @@ class Reads:
     every_s: float | None = None  # the clock, at this resolution (a rule that changes with time alone)
 
 
+TOP_OF_BOOK = Reads()  # the spread models: best bid and best ask
+
+
 def adaptive_spreads(config: Config) -> AdaptiveSpreads | None:
     if config.spread_model != SpreadModel.ADAPTIVE:
         return None
@@ -103,13 +106,18 @@ class Strategy:
         """The spread models read the touch; the signal model ten levels with their sizes, the trades when
         it weighs the trade flow, and the clock to the second (its floor decays with holding time)."""
         if self.quoter is None:
-            return Reads()
+            return TOP_OF_BOOK
         return Reads(10, True, self.cfg.signal.weights.flow != 0, 1.0)
 
-    def signal_key(self) -> tuple[float, float, int] | None:
-        """The signal as a decision reads it (the touch, the prediction to its resolution), or None."""
-        reading = None if self.quoter is None else self.quoter.signal.reading
-        return None if reading is None else reading.key
+    def signal_key(self) -> tuple[tuple[float, float, int] | None, int | None] | None:
+        """What a decision reads beyond the book and the order, to the resolution it acts on: the signal
+        (the touch, the prediction) and, while in position, the clock to the second (the floor's decay).
+        None for the spread models."""
+        if self.quoter is None:
+            return None
+        reading = self.quoter.signal.reading
+        clock = int(self.now()) if self.state.position.amount != 0 else None
+        return None if reading is None else reading.key, clock
 
     def describe(self) -> str:
         """The model's part of the status line ("" for fixed spreads)."""

@@ -1,4 +1,7 @@
 """The simulated account: wallets (USDT, USDF), one-way positions, margin, realized PnL, fees, statistics.
+How it looks on the wire (positionRisk, balance, account, ACCOUNT_UPDATE) is in account_views.py.
+
+The simulator has one account (docs/simulator.md, A47): every credential it accepts trades it.
 
 Collateral is pooled in cross margin. The mark price is the book's mid (else the last trade, else the
 entry price). What is "available" is collateral + unrealized PnL - position margin - open-order margin,
@@ -20,8 +23,9 @@ from decimal import Decimal
 from typing import Any
 
 from .history import History, funding_amount
+from .options import DEFAULT_READINGS, Readings
 from .orders import Book, Order, SymbolSpec
-from .wire import ZERO, fmt, to_dec
+from .wire import ZERO, to_dec
 
 DEFAULT_LEVERAGE = 20
 MAX_NOTIONAL = Decimal("1000000")
@@ -94,6 +98,7 @@ class Accounts:
         balances: dict[str, Any] | None,
         maker_fee: Decimal,
         taker_fee: Decimal,
+        readings: Readings = DEFAULT_READINGS,
     ):
         start = balances if balances is not None else {"USDT": Decimal("10000"), "USDF": ZERO}
         self.wallet = {"USDT": ZERO, "USDF": ZERO} | {a: to_dec(v) for a, v in start.items()}
@@ -107,6 +112,10 @@ class Accounts:
         self.stamp_positions = True  # False: positionRisk updateTime is 0, as in the docs' example
         self.reduce_only_only = False  # the account may place reduce-only orders only (-4087)
         self.leverage_locked = False  # leverage changes refused (-4161), as with an isolated position
+        self.stp_mode = readings.stp_mode  # POST /fapi/v3/stpMode sets it (A22)
+        self.rebates = readings.rebates  # A30
+        self.pending_rewards: dict[str, Decimal] = {}  # rebates not paid yet (rebates "reward")
+        self.builders: dict[str, dict] = {}  # approved builders (approveBuilder), by lowercase address
 
     def settle_fill(
         self,
@@ -120,8 +129,12 @@ class Accounts:
         order_id: int = 0,
     ) -> tuple[Decimal, Decimal]:
         """Book a fill on the position, the USDT wallet, the statistics and the account's history;
-        returns (realized, fee)."""
+        returns (realized, fee). A negative maker rate is a rebate (A30): a negative fee on the fill, or, with
+        `rebates` "reward", no fee now and a MARKET_MERCHANT_RETURN_REWARD payment at `pay_rewards`."""
         fee = price * qty * (self.maker_fee if maker else self.taker_fee)
+        if fee < 0 and self.rebates == "reward":
+            self.pending_rewards[symbol] = self.pending_rewards.get(symbol, ZERO) - fee
+            fee = ZERO
         pos = self.positions[symbol]
         realized = pos.apply_fill(side, qty, price, now)
         self.wallet["USDT"] += realized - fee
@@ -137,6 +150,15 @@ class Accounts:
             self.stats[symbol].funding += amount
             self.history.add_income(symbol, "FUNDING_FEE", amount, now)
         return amount
+
+    def pay_rewards(self, now: int) -> list[tuple[str, Decimal]]:
+        """Pay the rebates held back ("reward"), one MARKET_MERCHANT_RETURN_REWARD income row per symbol."""
+        paid = [(s, round(a, 8)) for s, a in self.pending_rewards.items() if round(a, 8) > 0]
+        self.pending_rewards.clear()
+        for symbol, amount in paid:
+            self.wallet["USDT"] += amount
+            self.history.add_income(symbol, "MARKET_MERCHANT_RETURN_REWARD", amount, now)
+        return paid
 
     # ---------------------------------------------------------------- margin
     def mark(self, symbol: str) -> Decimal:
@@ -175,151 +197,3 @@ class Accounts:
         if asset != "USDF":
             return avail
         return min(self.wallet["USDF"], avail) if self.multi_assets else self.wallet["USDF"]
-
-    # ---------------------------------------------------------------- wire views
-    def position_rows(self, symbol: str) -> list[dict]:
-        """positionRisk rows of a symbol: BOTH in one-way mode, LONG and SHORT in hedge mode."""
-        row = self.position_dict(symbol)
-        if not self.dual_side:
-            return [row]
-        amt = self.positions[symbol].amt
-        return [
-            {**row, "positionSide": "LONG", "positionAmt": fmt(max(amt, ZERO))},
-            {**row, "positionSide": "SHORT", "positionAmt": fmt(min(amt, ZERO))},
-        ]
-
-    def position_dict(self, symbol: str) -> dict:
-        pos, mark = self.positions[symbol], self.mark(symbol)
-        return {
-            "symbol": symbol,
-            "positionAmt": fmt(pos.amt),
-            "entryPrice": fmt(round(pos.entry, 8)),
-            "markPrice": fmt(round(mark, 8)),
-            "unRealizedProfit": fmt(round(self.unrealized(symbol), 8)),
-            "liquidationPrice": "0",
-            "leverage": str(pos.leverage),
-            "maxNotionalValue": fmt(MAX_NOTIONAL),
-            "marginType": pos.margin_type,
-            "isolatedMargin": "0",
-            "isAutoAddMargin": "false",
-            "positionSide": "BOTH",
-            "notional": fmt(round(pos.amt * mark, 8)),
-            "isolatedWallet": "0",
-            "updateTime": pos.update_time if self.stamp_positions else 0,
-        }
-
-    def account_update(self, symbol: str, now: int, t: int) -> dict:
-        balances = [{"a": a, "wb": fmt(w), "cw": fmt(w), "bc": "0"} for a, w in self.wallet.items()]
-        return {
-            "e": "ACCOUNT_UPDATE",
-            "E": now,
-            "T": t,
-            "a": {"m": "ORDER", "B": balances, "P": [self._position_event(symbol)]},
-        }
-
-    def funding_update(self, symbol: str, amount: Decimal, now: int) -> dict:
-        """The ACCOUNT_UPDATE of a funding payment. V1 doc, "Event: Balance and Position Update": in a
-        crossed position it carries only the balance of the funding asset, no `P`; in an isolated one
-        also that position. `bc` is the balance change (funding is not PnL or commission)."""
-        wallet = self.wallet["USDT"]
-        update = {"m": "FUNDING_FEE", "B": [{"a": "USDT", "wb": fmt(wallet), "cw": fmt(wallet), "bc": fmt(amount)}]}
-        if self.positions[symbol].margin_type == "isolated":
-            update["P"] = [self._position_event(symbol)]
-        return {"e": "ACCOUNT_UPDATE", "E": now, "T": now, "a": update}
-
-    def _position_event(self, symbol: str) -> dict:
-        pos = self.positions[symbol]
-        return {
-            "s": symbol,
-            "pa": fmt(pos.amt),
-            "ep": fmt(round(pos.entry, 8)),
-            "cr": fmt(pos.realized),
-            "up": fmt(round(self.unrealized(symbol), 8)),
-            "mt": pos.margin_type,
-            "iw": "0",
-            "ps": "BOTH",
-        }
-
-    def balance_rows(self, open_orders: list[Order], now: int) -> list:
-        """The body of GET /fapi/v2/balance."""
-        upnl = self.total_unrealized()
-        return [
-            {
-                "accountAlias": "SimAccount",
-                "asset": a,
-                "balance": fmt(w),
-                "crossWalletBalance": fmt(w),
-                "crossUnPnl": fmt(round(upnl if a == "USDT" else ZERO, 8)),
-                "availableBalance": fmt(round(self.asset_available(a, open_orders), 8)),
-                "maxWithdrawAmount": fmt(round(self.asset_available(a, open_orders), 8)),
-                "marginAvailable": True,
-                "updateTime": now,
-            }
-            for a, w in self.wallet.items()
-        ]
-
-    def account_body(self, open_orders: list[Order], now: int) -> dict:
-        """The body of GET /fapi/v4/account."""
-        upnl = self.total_unrealized()
-        wallet = sum(self.wallet.values(), ZERO)
-        pos_margin, order_margin = self.position_margin(), self.order_margin(open_orders)
-        avail = round(max(ZERO, self.available(open_orders)), 8)
-        assets = [
-            {
-                "asset": a,
-                "walletBalance": fmt(w),
-                "unrealizedProfit": fmt(round(upnl if a == "USDT" else ZERO, 8)),
-                "marginBalance": fmt(round(w + (upnl if a == "USDT" else ZERO), 8)),
-                "maintMargin": "0",
-                "initialMargin": "0",
-                "positionInitialMargin": "0",
-                "openOrderInitialMargin": "0",
-                "crossWalletBalance": fmt(w),
-                "crossUnPnl": "0",
-                "availableBalance": fmt(round(self.asset_available(a, open_orders), 8)),
-                "maxWithdrawAmount": fmt(round(self.asset_available(a, open_orders), 8)),
-                "marginAvailable": True,
-                "updateTime": now,
-            }
-            for a, w in self.wallet.items()
-        ]
-        positions = [
-            {
-                "symbol": s,
-                "initialMargin": "0",
-                "maintMargin": "0",
-                "unrealizedProfit": d["unRealizedProfit"],
-                "positionInitialMargin": "0",
-                "openOrderInitialMargin": "0",
-                "leverage": d["leverage"],
-                "isolated": False,
-                "entryPrice": d["entryPrice"],
-                "maxNotional": d["maxNotionalValue"],
-                "positionSide": "BOTH",
-                "positionAmt": d["positionAmt"],
-                "notional": d["notional"],
-                "updateTime": d["updateTime"],
-            }
-            for s in self.symbols
-            for d in [self.position_dict(s)]
-        ]
-        return {
-            "feeTier": 0,
-            "canTrade": True,
-            "canDeposit": True,
-            "canWithdraw": True,
-            "updateTime": 0,
-            "totalInitialMargin": fmt(round(pos_margin + order_margin, 8)),
-            "totalMaintMargin": "0",
-            "totalWalletBalance": fmt(wallet),
-            "totalUnrealizedProfit": fmt(round(upnl, 8)),
-            "totalMarginBalance": fmt(round(wallet + upnl, 8)),
-            "totalPositionInitialMargin": fmt(round(pos_margin, 8)),
-            "totalOpenOrderInitialMargin": fmt(round(order_margin, 8)),
-            "totalCrossWalletBalance": fmt(wallet),
-            "totalCrossUnPnl": fmt(round(upnl, 8)),
-            "availableBalance": fmt(avail),
-            "maxWithdrawAmount": fmt(avail),
-            "assets": assets,
-            "positions": positions,
-        }

@@ -1,10 +1,11 @@
 """Request authentication: who may call an endpoint, checked once per request before its handler.
 
 Each route has a security level: "none", "key" (the X-MBX-APIKEY header), "signed" (key, plus an
-HMAC-SHA256 signature of query + body and a timestamp inside recvWindow) or "v3" (an agent wallet's
-EIP-712 signature and a fresh nonce). `HmacAuth` is the V1 scheme ("SIGNED (TRADE and USER_DATA)
-Endpoint security" in asterdex/api-docs aster-finance-futures-api.md), `Eip712Auth` the V3 one
-(aster-finance-futures-api-v3.md), and `Schemes` hands each request to the scheme of its route.
+HMAC-SHA256 signature of query + body and a timestamp inside recvWindow), "v3" (an agent wallet's
+EIP-712 signature and a fresh nonce) or "main" (a main wallet's typed-data signature). `HmacAuth` is the V1
+scheme ("SIGNED (TRADE and USER_DATA) Endpoint security" in asterdex/api-docs aster-finance-futures-api.md),
+`Eip712Auth` the V3 one (aster-finance-futures-api-v3.md), and `Schemes` hands each request to the scheme
+of its route.
 """
 
 from __future__ import annotations
@@ -17,10 +18,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-import coincurve
-from eth_hash.auto import keccak
-
-from .wire import ApiError, mandatory
+from . import eip712
+from .options import DEFAULT_READINGS, Readings
+from .wire import ApiError, invalid, mandatory
 
 SIGNATURE_RE = re.compile(r"(?:^|&)signature=([0-9a-fA-F]*)$")
 
@@ -73,88 +73,106 @@ class HmacAuth:
             window = int(params.get("recvWindow") or 5000)
         except ValueError:
             raise ApiError(-1100, "Illegal characters found in parameter 'timestamp'.") from None
-        if window > 60000:
-            raise ApiError(-1131, "recvWindow must be less than 60000")
+        if window > 60000:  # V1 doc: "It must not exceed 60 seconds!" (no code given: A7)
+            raise invalid("recvWindow")
         server = self._now_ms()
         if not (ts < server + 1000 and server - ts <= window):
             raise ApiError(-1021, "Timestamp for this request is outside of the recvWindow.")
 
 
-V3_SIGNATURE_RE = re.compile(r"&signature=(0x[0-9a-fA-F]{130})$")
-_DOMAIN_TYPE = keccak(b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
-_MESSAGE_TYPE = keccak(b"Message(string msg)")
-NONCE_WINDOW_US = 10_000_000
+V3_SIGNATURE_RE = re.compile(r"&signature=((?:0x)?[0-9a-fA-F]{130})$")
 NONCES_KEPT = 100
 
 
-def address_of(public_key: coincurve.PublicKey) -> str:
-    """The lowercase 0x address of a secp256k1 public key: the last 20 bytes of keccak(x || y)."""
-    return "0x" + keccak(public_key.format(compressed=False)[1:])[-20:].hex()
+def denied() -> ApiError:
+    return ApiError(-2015, "Invalid API-key, IP, or permissions for action.", status=401)
+
+
+def bad_signature() -> ApiError:
+    return ApiError(-1022, "Signature for this request is not valid.")
 
 
 class Eip712Auth:
-    """V3 ("API authentication type" and "V3 Nonce Mechanism" in aster-finance-futures-api-v3.md):
-    TRADE, USER_DATA and USER_STREAM need `user`, `signer`, `nonce` and `signature`, where signature is
-    the EIP-712 signature (domain AsterSignTransaction/1/chainId/zero address, type Message(string msg))
-    of msg = the parameter string as received, up to `&signature=`. The signer recovered from it must be
-    the `signer` sent and an agent registered for `user`.
+    """V3 ("API authentication type", "Authentication signature payload" and "V3 Nonce Mechanism" in
+    aster-finance-futures-api-v3.md). TRADE, USER_DATA and USER_STREAM calls carry `signer`, `nonce` and
+    `signature`: the EIP-712 signature (eip712.MESSAGE) of msg = the parameter string as received, up to
+    `&signature=`, which must recover to the `signer` sent, an agent (API wallet) registered for a main wallet.
+    `user` may be sent or not: "If API_WALLET authentication is required, a signer should be included in the
+    request body." (commit bfeefea, 2026-04-28, which also removed `user` from the examples); when sent it
+    must be the signer's main wallet (A1). A main wallet signs for itself only once registered as its own
+    agent, `register(W, W)` (A2: the docs call the signer the "API wallet address").
 
-    Nonces, quoted: "the difference from server time must not exceed 10 seconds ... If the nonce has
-    already been used -> rejected as a duplicate request ... each user maintains only the most recent
-    100 nonces: If the list is full and the new nonce is smaller than the current minimum -> rejected as
-    expired. Otherwise, the oldest nonce is removed and the new one is added."
-    Error codes: the docs list none for any of this. The only nonce answer they show is
-    {"code":-4225,"msg":"Nonce Expired"} (Noop example), used here for all three nonce refusals; a bad
-    signature is -1022 and an unknown agent -2015, the codes Binance (and Aster V1) use for those."""
+    Nonces, quoted: "If the nonce has already been used -> rejected as a duplicate request ... each user
+    maintains only the most recent 100 nonces: If the list is full and the new nonce is smaller than the
+    current minimum -> rejected as expired. Otherwise, the oldest nonce is removed and the new one is
+    added." The window and the key follow PR #157 (2026-07-16), known from its description only (the mirror
+    of the docs stops at 2026-06-30, where the text still says 10 seconds and "each user"): "nonce is now
+    valid within 60s before/after server time ... nonce tracking (recent-nonce cache, dedup/expiry checks)
+    is maintained per-signer, not per-account/user." Both are `Readings` (A3). Error codes: the docs list
+    none; the only nonce answer they show is {"code":-4225,"msg":"Nonce Expired"} (Noop example), used for
+    all three refusals (A4); a bad signature is -1022, an unknown agent -2015.
 
-    def __init__(self, chain_id: int, now_ms: Callable[[], int]):
-        domain = keccak(
-            _DOMAIN_TYPE + keccak(b"AsterSignTransaction") + keccak(b"1") + chain_id.to_bytes(32, "big") + bytes(32)
-        )
-        self._prefix = b"\x19\x01" + domain
+    `check_main` is the other documented signature, a main wallet's typed data (approveBuilder, A49)."""
+
+    def __init__(self, chain_id: int, now_ms: Callable[[], int], readings: Readings = DEFAULT_READINGS):
+        self._domain = eip712.domain_separator(chain_id)
         self._now_ms = now_ms
-        self.agents: dict[str, set[str]] = {}  # user -> agent addresses, all lowercase
-        self._nonces: dict[str, list[int]] = {}  # user -> its most recent nonces, sorted
+        self._window_us = int(readings.nonce_window_s * 1_000_000)
+        self._nonce_key = readings.nonce_key
+        self.agents: dict[str, str] = {}  # agent address -> its main wallet, all lowercase
+        self._nonces: dict[str, list[int]] = {}  # signer (or user) -> its most recent nonces, sorted
 
     def __repr__(self) -> str:
-        return f"Eip712Auth({sum(map(len, self.agents.values()))} agents)"
+        return f"Eip712Auth({len(self.agents)} agents)"
 
     def register(self, user: str, agent: str) -> None:
-        self.agents.setdefault(user.lower(), set()).add(agent.lower())
+        user, agent = user.lower(), agent.lower()
+        if self.agents.setdefault(agent, user) != user:
+            raise ValueError(f"agent {agent} is already registered for {self.agents[agent]}")
+
+    @property
+    def users(self) -> set[str]:
+        return set(self.agents.values())
 
     def check(self, security: str, request: SignedRequest) -> None:
         if security == "none":
             return
+        if security == "main":
+            return self.check_main(request.params)
         signed, other = (request.query, request.body) if request.query else (request.body, request.query)
         m = V3_SIGNATURE_RE.search(signed)
-        if m is None or other:  # everything in one place, signature last
-            raise ApiError(-1022, "Signature for this request is not valid.")
-        msg, params = signed[: m.start()], request.params
-        user, signer = params.get("user", "").lower(), params.get("signer", "").lower()
-        if self.recover(msg, m.group(1)) != signer:
-            raise ApiError(-1022, "Signature for this request is not valid.")
-        if signer not in self.agents.get(user, ()):
-            raise ApiError(-2015, "Invalid API-key, IP, or permissions for action.", status=401)
-        self.use_nonce(user, params.get("nonce", ""))
+        if m is None or other:  # everything in one place, signature last (A5)
+            raise bad_signature()
+        params, msg = request.params, signed[: m.start()]
+        signer = params.get("signer", "").lower()
+        if eip712.recover(eip712.digest(self._domain, eip712.MESSAGE, {"msg": msg}), m.group(1)) != signer:
+            raise bad_signature()
+        user = self.agents.get(signer)
+        if user is None or params.get("user", user).lower() != user:
+            raise denied()
+        self.use_nonce(signer if self._nonce_key == "signer" else user, params.get("nonce", ""))
 
-    def recover(self, msg: str, signature: str) -> str:
-        digest = keccak(self._prefix + keccak(_MESSAGE_TYPE + keccak(msg.encode())))
-        rsv = bytes.fromhex(signature[2:])
-        if rsv[64] not in (27, 28):
-            return ""
-        try:
-            return address_of(
-                coincurve.PublicKey.from_signature_and_message(rsv[:64] + bytes([rsv[64] - 27]), digest, hasher=None)
-            )
-        except ValueError:
-            return ""
+    def check_main(self, params: dict) -> None:
+        """A main wallet's own signature of eip712.APPROVE_BUILDER over the request's parameters, in the
+        domain of chainId `signatureChainId` (demo/aster-code.py). The wallet must be one the exchange knows."""
+        user, chain = params.get("user", ""), params.get("signatureChainId", "")
+        nonce = params.get("nonce", "")
+        if not chain.isdigit() or not nonce.isdigit():
+            raise bad_signature()
+        values = {field: params.get(field[0].lower() + field[1:], "") for field, _ in eip712.APPROVE_BUILDER[1]}
+        digest = eip712.digest(eip712.domain_separator(int(chain)), eip712.APPROVE_BUILDER, values)
+        if not user or eip712.recover(digest, params.get("signature", "")) != user.lower():
+            raise bad_signature()
+        if user.lower() not in self.users:
+            raise denied()
+        self.use_nonce(user.lower(), nonce)
 
-    def use_nonce(self, user: str, text: str) -> None:
+    def use_nonce(self, key: str, text: str) -> None:
         if not text.isdigit():
             raise ApiError(-1102, "Mandatory parameter 'nonce' was not sent, was empty/null, or malformed.")
-        nonce, kept = int(text), self._nonces.setdefault(user, [])
-        if abs(nonce - self._now_ms() * 1000) > NONCE_WINDOW_US:
-            raise ApiError(-4225, "Nonce Expired")  # outside the server's 10 s window
+        nonce, kept = int(text), self._nonces.setdefault(key, [])
+        if abs(nonce - self._now_ms() * 1000) > self._window_us:
+            raise ApiError(-4225, "Nonce Expired")  # outside the server's window
         at = bisect.bisect_left(kept, nonce)
         if at < len(kept) and kept[at] == nonce:
             raise ApiError(-4225, "Nonce Expired")  # duplicate: a replayed request
@@ -173,4 +191,4 @@ class Schemes:
         self.v1, self.v3 = v1, v3
 
     def check(self, security: str, request: SignedRequest) -> None:
-        (self.v3 if security == "v3" else self.v1).check(security, request)
+        (self.v3 if security in ("v3", "main") else self.v1).check(security, request)

@@ -1,9 +1,9 @@
 """Local simulator of the Aster perpetual futures exchange: the entry point and command line.
 
-Serves the REST API and the WebSocket streams on one aiohttp port on 127.0.0.1, so the real bot can
-trade against it unchanged (ASTER_REST_URL=http://127.0.0.1:PORT, ASTER_WS_URL=ws://127.0.0.1:PORT),
-driven by a synthetic market or a replay of recorded data. The simulator itself is the `simulator`
-package; this module re-exports what tests and tools import from it.
+Serves the REST API and the WebSocket streams on one aiohttp port on 127.0.0.1, so the real bot, or any
+other client, can trade against it unchanged (ASTER_REST_URL=http://127.0.0.1:PORT,
+ASTER_WS_URL=ws://127.0.0.1:PORT), driven by a synthetic market or a replay of recorded data. How to use
+it: docs/simulator.md. This module re-exports what tests and tools import from the package.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import asyncio
 import math
 import re
 from decimal import Decimal, InvalidOperation
+
+from eth_account import Account
 
 from aster_mm.simulator import (
     MarketSetupError,
@@ -24,6 +26,7 @@ from aster_mm.simulator import (
     synthetic_spec,
 )
 from aster_mm.simulator.markets import RECORDED_LEVELS, START_PRICES
+from aster_mm.simulator.options import DOCUMENTED_LIMITS
 
 __all__ = ["ReplayMarket", "SimExchange", "SymbolSpec", "SyntheticMarket", "main"]
 
@@ -58,6 +61,32 @@ def _symbol(text: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9]{2,20}", text):
         raise argparse.ArgumentTypeError(f"symbol must be letters and digits like ETHUSDT, got {text!r}")
     return text.upper()
+
+
+def _agent(text: str) -> tuple[str, str]:
+    """USER:SIGNER, two 0x addresses."""
+    parts = text.split(":")
+    if len(parts) != 2 or not all(re.fullmatch(r"0x[0-9a-fA-F]{40}", p) for p in parts):
+        raise argparse.ArgumentTypeError(f"expected USER:SIGNER, two 0x addresses of 40 hex digits, got {text!r}")
+    return parts[0], parts[1]
+
+
+def print_identity(api_key: str, api_secret: str) -> None:
+    """A throwaway main wallet and agent (API wallet) for the local simulator, as .env lines, with the
+    arguments that make a simulator accept them."""
+    main, agent = Account.create(), Account.create()
+    print(
+        "# A throwaway identity for the local simulator only: never fund these wallets.\n"
+        f"ASTER_USER={main.address}\n"
+        f"ASTER_SIGNER={agent.address}\n"
+        f"ASTER_SIGNER_KEY={agent.key.hex()}\n"
+        "# the main wallet's own key, for clients that sign as the main wallet (ccxt: privateKey)\n"
+        f"SIM_USER_KEY={main.key.hex()}\n"
+        f"ASTER_API_KEY={api_key}\n"
+        f"ASTER_API_SECRET={api_secret}\n"
+        "# serve it (the second --agent lets the main wallet sign for itself):\n"
+        f"#   python sim_exchange.py --agent {main.address}:{agent.address} --agent {main.address}:{main.address}"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,6 +125,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="quantity step of --symbol (default: known rules; else from "
         "the recorded quantities' decimals, or a power of ten worth 1-10 USD)",
     )
+    _add_market_options(p)
+    _add_exchange_options(p)
+    return p
+
+
+def _add_market_options(p: argparse.ArgumentParser) -> None:
+    """The market source: synthetic (seed, speed) or a replay, and writing a synthetic day."""
     p.add_argument("--seed", type=int, default=1, help="random seed of the synthetic market (default: %(default)s)")
     p.add_argument(
         "--speed",
@@ -106,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--replay",
         metavar="DIR",
-        help="replay orderbook_<SYMBOL>.csv and trades_<SYMBOL>.csv from "
+        help="replay orderbook_<SYMBOL>.csv and trades_<SYMBOL>.csv (or .csv.gz) from "
         "this directory (as record.py writes them) instead of the synthetic market",
     )
     p.add_argument(
@@ -121,14 +157,39 @@ def build_parser() -> argparse.ArgumentParser:
         default=Decimal(24),
         help="how much market time --write-synthetic writes (default: %(default)s)",
     )
+
+
+def _add_exchange_options(p: argparse.ArgumentParser) -> None:
+    """Credentials, limits and the exchange's behaviour (the market's options are build_parser's)."""
     p.add_argument("--api-key", default="simkey", help="the API key the simulator accepts (default: %(default)s)")
     p.add_argument(
         "--api-secret", default="simsecret", help="the API secret it checks signatures with (default: %(default)s)"
     )
     p.add_argument(
+        "--agent",
+        type=_agent,
+        action="append",
+        default=[],
+        metavar="USER:SIGNER",
+        help="register the V3 API wallet SIGNER for the main wallet USER (repeatable; USER:USER lets the main "
+        "wallet sign for itself, as ccxt does)",
+    )
+    p.add_argument(
+        "--print-identity",
+        action="store_true",
+        help="print a throwaway main wallet, agent key and the V1 key and secret as .env lines, and exit",
+    )
+    p.add_argument("--journal", metavar="FILE", help="append every request and its answer to FILE as JSON lines")
+    p.add_argument(
+        "--no-rate-limits",
+        action="store_true",
+        help="count request weight and orders but never answer 429/418 (default: the documented limits)",
+    )
+    p.add_argument(
         "--gtx-reject",
         action="store_true",
-        help="refuse a crossing post-only order with -5022 instead of accepting it and expiring it",
+        help="refuse a crossing post-only order with -5022 (Binance's code; Aster documents none) instead of "
+        "accepting it and expiring it",
     )
     p.add_argument(
         "--fill-model",
@@ -151,7 +212,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="an order request reaches the matching engine this long after it arrives, in market time "
         "(divided by --speed; default: %(default)s)",
     )
-    return p
 
 
 def build_market(args: argparse.Namespace) -> tuple[SymbolSpec, ReplayMarket | SyntheticMarket]:
@@ -177,11 +237,16 @@ async def _serve(args: argparse.Namespace, spec: SymbolSpec, market: ReplayMarke
         fill_model=args.fill_model,
         feed_latency_ms=market_ms(args.feed_latency_ms, args.speed),
         order_latency_ms=market_ms(args.order_latency_ms, args.speed),
+        journal_file=args.journal,
+        rate_limits=None if args.no_rate_limits else DOCUMENTED_LIMITS,
     )
+    for user, signer in args.agent:
+        sim.add_agent(user, signer)
     await sim.start(port=args.port)
+    users = sorted({user for user, _ in args.agent}) or [sim.v3_user]
     print(
         f"sim exchange: {spec.symbol} tick={spec.tick} step={spec.step} "
-        f"ASTER_REST_URL={sim.rest_url} ASTER_WS_URL={sim.ws_url}",
+        f"ASTER_REST_URL={sim.rest_url} ASTER_WS_URL={sim.ws_url} V3 users: {', '.join(users)}",
         flush=True,
     )
     try:
@@ -194,12 +259,15 @@ async def _serve(args: argparse.Namespace, spec: SymbolSpec, market: ReplayMarke
 def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.print_identity:
+        print_identity(args.api_key, args.api_secret)
+        return
     try:
         spec, market = build_market(args)
     except MarketSetupError as err:
         parser.error(str(err))  # exit status 2
     if args.write_synthetic:
-        if args.replay:
+        if not isinstance(market, SyntheticMarket):
             parser.error("--write-synthetic writes the synthetic market, not a --replay")
         writer = SyntheticMarket(
             symbol=spec.symbol,

@@ -1,5 +1,5 @@
-"""The account's history as the exchange keeps it: our trades (GET /fapi/v1/userTrades) and the income
-flow (GET /fapi/v1/income) of realized PnL, commissions and funding fees.
+"""The account's history as the exchange keeps it: our trades (GET /fapi/v3/userTrades) and the income
+flow (GET /fapi/v3/income) of realized PnL, commissions, funding fees and market-maker rewards.
 
 Shapes follow the V1 futures doc (`asterdex/api-docs`, "Account Trade List (USER_DATA)" and "Get Income
 History(USER_DATA)"): income rows carry symbol, incomeType, income, asset, info, time, tranId and tradeId
@@ -7,7 +7,7 @@ History(USER_DATA)"): income rows carry symbol, incomeType, income, asset, info,
 defaults to 100 (max 1000); without startTime and endTime the recent 7 days are returned. A trade makes a
 COMMISSION row when its fee is not zero and a REALIZED_PNL row when it realized something (the
 simulator's reading of the exchange: opening fills realize nothing and show no REALIZED_PNL row).
-Commissions are negative income. Rows are returned oldest first.
+Commissions are negative income, in USDT (A31). Rows are returned oldest first.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from .wire import ZERO, ApiError, fmt
+from .wire import ZERO, ApiError, fmt, int_param, limit_param
 
 SEVEN_DAYS_MS = 7 * 24 * 3600 * 1000
 INCOME_TYPES = (
@@ -29,26 +29,8 @@ INCOME_TYPES = (
 )
 
 
-def _int_param(params: dict, name: str) -> int | None:
-    value = params.get(name)
-    if value in (None, ""):
-        return None
-    if not str(value).lstrip("-").isdigit():
-        raise ApiError(-1100, f"Illegal characters found in parameter '{name}'.")
-    return int(value)
-
-
-def _limit(params: dict, default: int) -> int:
-    limit = _int_param(params, "limit")
-    if limit is None:
-        return default
-    if not 1 <= limit <= 1000:
-        raise ApiError(-1130, "Data sent for parameter 'limit' is not valid.")
-    return limit
-
-
 def _window(params: dict, now: int) -> tuple[int, int]:
-    start, end = _int_param(params, "startTime"), _int_param(params, "endTime")
+    start, end = int_param(params, "startTime"), int_param(params, "endTime")
     if start is None and end is None:
         return now - SEVEN_DAYS_MS, now
     return (start if start is not None else 0), (end if end is not None else now)
@@ -116,7 +98,7 @@ class History:
         if kind is not None and kind not in INCOME_TYPES:
             raise ApiError(-1100, "Illegal characters found in parameter 'incomeType'.")
         start, end = _window(params, now)
-        limit = _limit(params, 100)
+        limit = limit_param(params, 100, 1000)
         symbol = params.get("symbol") or None
         rows = [
             r
@@ -126,10 +108,10 @@ class History:
         return rows[:limit]
 
     def user_trades(self, symbol: str, params: dict, now: int) -> list[dict]:
-        from_id = _int_param(params, "fromId")
+        from_id = int_param(params, "fromId")
         if from_id is not None and (params.get("startTime") or params.get("endTime")):
             raise ApiError(-1128, "Combination of optional parameters invalid.")
-        limit = _limit(params, 500)
+        limit = limit_param(params, 500, 1000)
         rows = [t for t in self.trades if t["symbol"] == symbol]
         if from_id is not None:
             return [t for t in rows if t["id"] >= from_id][:limit]

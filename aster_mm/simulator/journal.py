@@ -7,9 +7,10 @@ newest last; each change wakes whoever waits in `wait_for`, so tests wait on con
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TextIO
 
 ORDER_PATHS = ("/fapi/v1/order", "/fapi/v1/batchOrders", "/fapi/v1/allOpenOrders")
 
@@ -28,16 +29,38 @@ class Clock:
         return int((self.source() + self.offset) * 1000)
 
 
+class JsonLines:
+    """Writes each answered request as one JSON line (`--journal FILE`): time, method, path, parameters as
+    received, HTTP status and the answer's body. Decimals and the like are written as strings."""
+
+    def __init__(self, path: str):
+        self._file: TextIO = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed by close()
+
+    def __call__(self, entry: dict) -> None:
+        self._file.write(json.dumps(entry, default=str) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
 class Journal:
-    def __init__(self, clock: Clock, limit: int | None = None):
+    def __init__(self, clock: Clock, limit: int | None = None, sink: Callable[[dict], None] | None = None):
         self.entries: list[dict] = []
         self._clock = clock
         self._limit = limit  # keep about this many newest entries (None: all, for tests)
         self._changed = asyncio.Event()
+        self.sink = sink  # called with each request once answered (JsonLines)
 
     def notify(self) -> None:
         self._changed.set()
         self._changed = asyncio.Event()
+
+    def answered(self, entry: dict) -> None:
+        """A request's entry got its answer."""
+        self.notify()
+        if self.sink is not None:
+            self.sink(entry)
 
     def log(self, entry: dict) -> None:
         self.entries.append(entry if "t" in entry else {"t": self._clock(), **entry})

@@ -3,9 +3,10 @@ or the optimistic one. A mixin of the matching engine (engine.py), which owns th
 `fill`; this part only decides which of our orders a market event reaches, and for how much.
 
 The displayed book (set by a test, the synthetic market or a replay of recorded data) is the market
-*without us*: our orders are not in it, and other participants' prints are not changed by our presence.
-So a print that fills us leaves the recorded market as it was (our impact on the queue and on other
-participants is not modelled), and the size displayed at our price is always other people's orders.
+*without us* (docs/simulator.md, A46): our orders are not in it, and other participants' prints are not
+changed by our presence. So a print that fills us leaves the recorded market as it was (our impact on the
+queue and on other participants is not modelled), and the size displayed at our price is always other
+people's orders.
 
 Fill rule, `fill_model="queue"` (the default): each resting order knows the size ahead of it at its
 price (simulator/queue.py holds the rules):
@@ -39,17 +40,41 @@ fully.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
 from . import queue
-from .orders import Order
-from .wire import ZERO, fmt_unit, to_dec
+from .journal import Journal
+from .orders import Book, Order, SymbolSpec
+from .wire import ZERO, to_dec
 
 
 class MarketEvents:
-    """Market data in: `set_book` and `trade` (expects the engine's books, journal, on_market, open, spec,
-    fill, fill_model, partial_fills, clock and counters)."""
+    """Market data in: `set_book` and `trade`. The engine provides what is declared here."""
+
+    books: dict[str, Book]
+    journal: Journal
+    on_market: Callable[[str, str, dict | None], Awaitable[None]]
+    fill_model: str
+    partial_fills: bool
+    _next_priority: int
+    _trade_ids: dict[str, int]
+
+    def spec(self, symbol: str) -> SymbolSpec:
+        raise NotImplementedError
+
+    def open(self, symbol: str | None = None) -> list[Order]:
+        raise NotImplementedError
+
+    def depth_frame(self, symbol: str, levels: int) -> dict:
+        raise NotImplementedError
+
+    async def fill(self, order: Order, qty: Decimal, price: Decimal, maker: bool, exec_type: str = "TRADE") -> Decimal:
+        raise NotImplementedError
+
+    async def public_print(self, symbol: str, aggressor: str, price: Decimal, qty: Decimal) -> int:
+        raise NotImplementedError
 
     async def set_book(self, symbol: str, bids: list, asks: list) -> None:
         self.spec(symbol)
@@ -70,25 +95,8 @@ class MarketEvents:
             order.ahead = queue.on_book(order.ahead, self._shown(order), self._ours_ahead(order))
 
     async def trade(self, symbol: str, aggressor_side: str, price: Any, qty: Any) -> None:
-        spec = self.spec(symbol)
         side, price, left = aggressor_side.upper(), to_dec(price), to_dec(qty)
-        tid = self._next_trade_id(symbol)
-        self.books[symbol].last_price = price
-        now = self.clock.now_ms()
-        payload = {
-            "e": "aggTrade",
-            "E": now,
-            "s": symbol,
-            "a": tid,
-            "p": fmt_unit(price, spec.tick),
-            "q": fmt_unit(left, spec.step),
-            "f": tid,
-            "l": tid,
-            "T": now,
-            "m": side == "SELL",
-        }
-        self.journal.log({"kind": "event", "stream": "market", "payload": payload})
-        await self.on_market(symbol, "aggTrade", payload)
+        await self.public_print(symbol, side, price, left)
         hit = "BUY" if side == "SELL" else "SELL"
         reached = [
             o for o in self.open(symbol) if o.side == hit and (o.price >= price if hit == "BUY" else o.price <= price)

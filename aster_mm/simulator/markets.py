@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import gzip
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from decimal import ROUND_FLOOR, Decimal
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .orders import SymbolSpec, default_symbols
-from .wire import D, to_dec
+from .wire import D, decimals, to_dec
 
 if TYPE_CHECKING:
     from .exchange import SimExchange
@@ -75,8 +76,22 @@ def synthetic_spec(
     return _with_units(known, tick, step), start
 
 
-def _decimals(texts: Iterator[str]) -> int:
-    return max((max(0, -D(t).normalize().as_tuple().exponent) for t in texts if t), default=0)
+def _decimals(texts: Iterable[str]) -> int:
+    return max((decimals(D(t)) for t in texts if t), default=0)
+
+
+def recorded_file(data_dir: Path, name: str) -> Path:
+    """`<name>.csv`, or `<name>.csv.gz` when only that exists (shared/data/standx-btcusd is gzip)."""
+    plain = data_dir / f"{name}.csv"
+    zipped = data_dir / f"{name}.csv.gz"
+    return zipped if zipped.is_file() and not plain.is_file() else plain
+
+
+def open_csv(path: Path) -> Iterator[dict]:
+    """The rows of a recorded CSV file, gzip-compressed or not."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", newline="") as f:
+        yield from csv.DictReader(f)
 
 
 class SyntheticMarket:
@@ -208,12 +223,13 @@ class SyntheticMarket:
 
 
 class ReplayMarket:
-    """Replays recorded orderbook_<SYM>.csv (top 5 of 10 levels) and trades_<SYM>.csv, merged by time."""
+    """Replays recorded orderbook_<SYM>.csv (top 5 of 10 levels) and trades_<SYM>.csv, merged by time; either
+    file may be gzip-compressed (`.csv.gz`)."""
 
     def __init__(self, data_dir: Any, symbol: str = "BNBUSDT", speed: float = 1.0, levels: int = 5):
         self.data_dir, self.symbol, self.speed, self.levels = Path(data_dir), symbol, speed, levels
-        self.book_csv = self.data_dir / f"orderbook_{symbol}.csv"
-        self.trades_csv = self.data_dir / f"trades_{symbol}.csv"
+        self.book_csv = recorded_file(self.data_dir, f"orderbook_{symbol}")
+        self.trades_csv = recorded_file(self.data_dir, f"trades_{symbol}")
         missing = [p.name for p in (self.book_csv, self.trades_csv) if not p.is_file()]
         if missing:
             raise MarketSetupError(
@@ -225,10 +241,7 @@ class ReplayMarket:
         and the step from the quantities' (trailing zeros ignored). `tick`/`step` override either."""
         known = default_symbols().get(self.symbol)
         if known is None:
-            with open(self.book_csv, newline="") as f:
-                rows = list(csv.DictReader(f))
-            with open(self.trades_csv, newline="") as f:
-                trades = list(csv.DictReader(f))
+            rows, trades = list(open_csv(self.book_csv)), list(open_csv(self.trades_csv))
             prices = [v for r in rows for k, v in r.items() if "_price_" in k] + [t["price"] for t in trades]
             qtys = [v for r in rows for k, v in r.items() if "_qty_" in k] + [t["quantity"] for t in trades]
             step_ = D(1).scaleb(-_decimals(qtys))
@@ -238,19 +251,17 @@ class ReplayMarket:
     def events(self) -> list[tuple]:
         """[(t seconds, "book", bids, asks) | (t, "trade", side, price, qty)] sorted by time, from the first
         book row on: trades recorded before it would print into a market with no book."""
-        out = []
-        with open(self.book_csv, newline="") as f:
-            for row in csv.DictReader(f):
-                out.append((float(row["unix_timestamp"]), "book", self._side(row, "bid"), self._side(row, "ask")))
+        out: list[tuple] = []
+        for row in open_csv(self.book_csv):
+            out.append((float(row["unix_timestamp"]), "book", self._side(row, "bid"), self._side(row, "ask")))
         if not out:
             raise MarketSetupError(f"{self.book_csv} has no order-book rows")
-        with open(self.trades_csv, newline="") as f:
-            for row in csv.DictReader(f):
-                # A book row is stamped with its local receipt; record.py's trades carry theirs too, on the
-                # same clock (older recordings have only the exchange's trade time).
-                local = row.get("local_timestamp")
-                t = float(local) if local else int(row["unix_timestamp_ms"]) / 1000
-                out.append((t, "trade", row["side"].upper(), D(row["price"]), D(row["quantity"])))
+        for row in open_csv(self.trades_csv):
+            # A book row is stamped with its local receipt; record.py's trades carry theirs too, on the
+            # same clock (older recordings have only the exchange's trade time).
+            local = row.get("local_timestamp")
+            t = float(local) if local else int(row["unix_timestamp_ms"]) / 1000
+            out.append((t, "trade", row["side"].upper(), D(row["price"]), D(row["quantity"])))
         out.sort(key=lambda e: e[0])  # stable: a book and a trade at the same instant keep file order
         first_book = next(n for n, e in enumerate(out) if e[1] == "book")
         return out[first_book:]

@@ -12,6 +12,8 @@ from typing import Any
 D = Decimal
 ZERO = Decimal(0)
 
+# Bodies of injected faults. The docs give none for 403 (the WAF), 418 or 429 (docs/simulator.md, A6);
+# a test that needs another passes its own.
 DEFAULT_FAULT_BODIES = {
     429: (-1003, "Too many requests; current limit is 2400 requests per minute."),
     418: (-1003, "Way too many requests; IP banned."),
@@ -41,7 +43,8 @@ def to_dec(value: Any) -> Decimal:
 
 
 def decimals(unit: Decimal) -> int:
-    return max(0, -unit.normalize().as_tuple().exponent)
+    exponent = unit.normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
 
 
 class ApiError(Exception):
@@ -68,3 +71,36 @@ def dec_param(params: dict, name: str) -> Decimal:
     if not value.is_finite():
         raise ApiError(-1100, f"Illegal characters found in parameter '{name}'.")
     return value
+
+
+def int_param(params: dict, name: str) -> int | None:
+    """An optional integer parameter (LONG/INT in the docs' tables); None when not sent."""
+    value = params.get(name)
+    if value in (None, ""):
+        return None
+    if not str(value).lstrip("-").isdigit():
+        raise ApiError(-1100, f"Illegal characters found in parameter '{name}'.")
+    return int(value)
+
+
+def limit_param(params: dict, default: int, maximum: int) -> int:
+    """`limit`: "Default <default>; max <maximum>." as most list endpoints document it."""
+    limit = int_param(params, "limit")
+    if limit is None:
+        return default
+    if not 1 <= limit <= maximum:
+        raise ApiError(-1130, "Data sent for parameter 'limit' is not valid.")
+    return limit
+
+
+def invalid(name: str) -> ApiError:
+    """-1130 INVALID_PARAMETER, "Data sent for parameter '%s' is not valid."."""
+    return ApiError(-1130, f"Data sent for parameter '{name}' is not valid.")
+
+
+def not_simulated(method: str, path: str) -> ApiError:
+    """What the simulator answers for anything it does not model, documented or not: HTTP 404 and
+    -1020 UNSUPPORTED_OPERATION, with a message that says so (docs/simulator.md, "What it models")."""
+    return ApiError(
+        -1020, f"This operation is not supported by the simulator: {method} {path} (not simulated)", status=404
+    )

@@ -41,7 +41,7 @@ class Fault:
 
 
 def stream_kinds(kind: str) -> tuple[str, ...]:
-    """ "market", "user" or "all" -> the stream kinds it names."""
+    """The stream kinds "market", "user" or "all" names."""
     if kind == "all":
         return KINDS
     if kind not in KINDS:
@@ -50,7 +50,7 @@ def stream_kinds(kind: str) -> tuple[str, ...]:
 
 
 class Faults:
-    def __init__(self):
+    def __init__(self) -> None:
         self._pending: list[Fault] = []
         self.frozen: set[str] = set()  # stream kinds whose frames are silently dropped
         self.refused: set[str] = set()  # stream kinds whose connections are answered 503

@@ -24,15 +24,25 @@ class SymbolSpec:
     min_notional: Decimal = D("5")
     status: str = "TRADING"
     max_qty: Decimal = D("1000000")  # LOT_SIZE.maxQty (MARKET_LOT_SIZE shows the same)
+    min_price: Decimal | None = None  # PRICE_FILTER.minPrice; None: one tick
+    max_price: Decimal = D("1000000")
+    multiplier_up: Decimal = D("1.05")  # PERCENT_PRICE
+    multiplier_down: Decimal = D("0.95")
+    max_num_orders: int = 200  # MAX_NUM_ORDERS
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         self.tick, self.step = to_dec(self.tick), to_dec(self.step)
         self.min_qty, self.min_notional = to_dec(self.min_qty), to_dec(self.min_notional)
-        self.max_qty = to_dec(self.max_qty)
+        self.max_qty, self.max_price = to_dec(self.max_qty), to_dec(self.max_price)
+        self.multiplier_up, self.multiplier_down = to_dec(self.multiplier_up), to_dec(self.multiplier_down)
 
     @property
     def base_asset(self) -> str:
         return self.symbol.removesuffix("USDT")
+
+    @property
+    def lowest_price(self) -> Decimal:
+        return self.tick if self.min_price is None else to_dec(self.min_price)
 
 
 def default_symbols() -> dict[str, SymbolSpec]:
@@ -65,6 +75,7 @@ class Order:
     ahead: Decimal | None = None
     priority: int = 0
     modifications: int = 0
+    stp_mode: str | None = None  # the order's own STP mode; None: the account's
 
     @property
     def symbol(self) -> str:
@@ -87,6 +98,7 @@ class Order:
             **self.to_dict(),
             "status": "NEW",
             "executedQty": fmt_unit(ZERO, self.spec.step),
+            "cumQty": fmt_unit(ZERO, self.spec.step),
             "cumQuote": "0",
             "avgPrice": "0",
             "updateTime": self.time,
@@ -103,6 +115,7 @@ class Order:
             "avgPrice": self.avg_price(),
             "origQty": fmt_unit(self.qty, s.step),
             "executedQty": fmt_unit(self.executed, s.step),
+            "cumQty": fmt_unit(self.executed, s.step),
             "cumQuote": fmt(self.cum_quote),
             "timeInForce": self.tif,
             "type": "LIMIT",
@@ -129,9 +142,10 @@ class Order:
         maker: bool = False,
         realized: Decimal = ZERO,
     ) -> dict:
-        """The "o" object of an ORDER_TRADE_UPDATE."""
+        """The "o" object of an ORDER_TRADE_UPDATE, with the fields the V3 doc lists ("Event: Order Update");
+        `N` and `n` only with a commission ("will not push if no commission")."""
         spec = self.spec
-        return {
+        event = {
             "s": self.symbol,
             "c": self.client_id,
             "S": self.side,
@@ -147,8 +161,6 @@ class Order:
             "l": fmt_unit(last_qty, spec.step),
             "z": fmt_unit(self.executed, spec.step),
             "L": fmt_unit(last_price, spec.tick),
-            "N": "USDT",
-            "n": fmt(fee),
             "T": t,
             "t": trade_id,
             "b": "0",
@@ -160,10 +172,10 @@ class Order:
             "ps": "BOTH",
             "cp": False,
             "rp": fmt(realized),
-            "pP": False,
-            "si": 0,
-            "ss": 0,
         }
+        if fee:
+            event |= {"N": "USDT", "n": fmt(fee)}
+        return event
 
 
 @dataclass
@@ -195,7 +207,10 @@ class Book:
         }
 
 
-def parse_order(params: dict, spec: SymbolSpec) -> tuple[str, Decimal, Decimal, str, bool, str | None]:
+TIME_IN_FORCE = ("GTC", "IOC", "FOK", "GTX", "HIDDEN")  # V3 doc; HIDDEN matches as GTC here (A12)
+
+
+def parse_order(params: dict, spec: SymbolSpec, mark: Decimal) -> tuple[str, Decimal, Decimal, str, bool, str | None]:
     """Check a new LIMIT order against the symbol's filters, in the exchange's order of checks;
     returns (side, price, qty, timeInForce, reduce_only, client order id or None).
 
@@ -207,7 +222,7 @@ def parse_order(params: dict, spec: SymbolSpec) -> tuple[str, Decimal, Decimal, 
     if mandatory(params, "type") != "LIMIT":
         raise ApiError(-1116, "Invalid orderType.")
     tif = params.get("timeInForce") or "GTC"
-    if tif not in ("GTC", "GTX", "IOC", "FOK"):
+    if tif not in TIME_IN_FORCE:
         raise ApiError(-1115, "Invalid timeInForce.")
     qty, price = dec_param(params, "quantity"), dec_param(params, "price")
     reduce_only = params.get("reduceOnly", "false").lower() == "true"
@@ -219,25 +234,38 @@ def parse_order(params: dict, spec: SymbolSpec) -> tuple[str, Decimal, Decimal, 
             -1100,
             "Illegal characters found in parameter 'newClientOrderId'; legal range is '^[\\.A-Z\\:/a-z0-9_-]{1,36}$'.",
         )
-    check_filters(spec, price, qty, reduce_only)
+    check_filters(spec, side, price, qty, reduce_only, mark)
     return side, price, qty, tif, reduce_only, client_id
 
 
-def check_filters(spec: SymbolSpec, price: Decimal, qty: Decimal, reduce_only: bool) -> None:
-    """PRICE_FILTER, LOT_SIZE and MIN_NOTIONAL, in the exchange's order of checks."""
+def check_filters(spec: SymbolSpec, side: str, price: Decimal, qty: Decimal, reduce_only: bool, mark: Decimal) -> None:
+    """The V3 doc's symbol filters ("Filters"), each refused with its documented code: PRICE_FILTER
+    ("price >= minPrice", "price <= maxPrice", "(price-minPrice) % tickSize == 0"), LOT_SIZE (the same for
+    quantity with minQty, maxQty, stepSize), PERCENT_PRICE ("BUY: price <= markPrice * multiplierUp", "SELL:
+    price >= markPrice * multiplierDown"; skipped while there is no mark price) and MIN_NOTIONAL. The docs
+    give no order of checks (docs/simulator.md, A11)."""
     if price <= 0:
         raise ApiError(-4001, "Price less than 0.")
     if qty <= 0:
-        raise ApiError(-4003, "Quantity less than or equal to zero.")
-    if price % spec.tick:
+        raise ApiError(-4003, "Quantity less than zero.")
+    low = spec.lowest_price
+    if price < low:
+        raise ApiError(-4013, "Price less than min price.")
+    if price > spec.max_price:
+        raise ApiError(-4002, "Price greater than max price.")
+    if (price - low) % spec.tick:
         raise ApiError(-4014, "Price not increased by tick size.")
-    if qty % spec.step:
-        raise ApiError(-1111, "Precision is over the maximum defined for this asset.")
     if qty < spec.min_qty:
-        raise ApiError(-1013, "Filter failure: LOT_SIZE")
+        raise ApiError(-4004, "Quantity less than min quantity.")
     if qty > spec.max_qty:
         raise ApiError(-4005, "Quantity greater than max quantity.")
+    if (qty - spec.min_qty) % spec.step:
+        raise ApiError(-4023, "Qty not increased by step size.")
+    if mark > 0 and side == "BUY" and price > mark * spec.multiplier_up:
+        raise ApiError(-4016, "Price is higher than mark price multiplier cap.")
+    if mark > 0 and side == "SELL" and price < mark * spec.multiplier_down:
+        raise ApiError(-4024, "Price is lower than mark price multiplier floor.")
     if price * qty < spec.min_notional and not reduce_only:
         raise ApiError(
-            -4164, f"Order's notional must be no smaller than {fmt(spec.min_notional)} (unless you choose reduce only)."
+            -4164, f"Order's notional must be no smaller than {fmt(spec.min_notional)} (unless you choose reduce only)"
         )

@@ -1,17 +1,20 @@
-"""The WebSocket side of the server: market streams (`/ws/<stream>`, `/stream?streams=a/b`), the
-listenKey user stream, the open connections, and writing frames to them.
+"""The streams: the open WebSocket connections, what each one is subscribed to, and writing frames to them
+(ws.py accepts the connections and reads what clients send).
 
-Market streams are `<symbol>@depth5|10|20[@100ms|@500ms]`, `<symbol>@aggTrade` and
-`<symbol>@markPrice[@1s]`. A depth stream pushes only when the book changes (the @100ms / @500ms
-suffixes do not throttle here), as real partial-depth streams do: recorded Aster data shows a healthy
-symbol silent for 7 minutes. The mark price stream ticks at a fixed period (`mark_every`: 1 s, or 3 s
-without the @1s suffix, as the docs' "Mark Price Stream" says; tests may shorten it), whatever the
-book does. A combined stream wraps each frame as {"stream": name, "data": frame}. Frozen stream kinds
-drop frames silently; refused ones answer 503.
+Market streams (V3 doc, "Websocket Market Streams"): `<symbol>@depth<5|10|20>[@100ms|@500ms]` (Partial Book
+Depth), `<symbol>@depth[@100ms|@500ms]` (Diff. Book Depth), `<symbol>@aggTrade`, `<symbol>@markPrice[@1s]`
+and `<symbol>@bookTicker`; symbols are lowercase. A depth or book-ticker stream pushes when the book changes
+(the speed suffixes do not throttle here; recorded Aster data shows a healthy symbol silent for 7 minutes),
+and once on subscribing: partial depth and book ticker their current state, diff depth the whole visible
+book as one event whose `u` is the book's current update id, so a client that then reads the REST snapshot
+finds the event "U <= lastUpdateId AND u >= lastUpdateId" the docs' local-book recipe asks for (A40). The
+mark price stream ticks at a fixed period (`mark_every`: 1 s, or 3 s without the @1s suffix, as the docs'
+"Mark Price Stream" says; tests may shorten it). A combined connection wraps each frame as {"stream": name,
+"data": frame}. Frozen stream kinds drop frames silently; refused ones answer 503.
 
-`feed_latency` (seconds of event-loop time) delays every depth and trade frame after its event: the frame
-is made at the event (the book as it was then) and written that much later, in order. The first
-snapshot on connecting and the user stream are not delayed.
+`feed_latency` (seconds of event-loop time) delays every depth and trade frame after its event: the frame is
+made at the event (the book as it was then) and written that much later, in order. The frames sent on
+subscribing and the user stream are not delayed.
 """
 
 from __future__ import annotations
@@ -20,35 +23,61 @@ import asyncio
 import json
 import re
 import secrets
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from aiohttp import WSCloseCode, web
 
 from .engine import Engine
 from .faults import Faults, stream_kinds
 from .journal import Journal
+from .wire import fmt_unit
 
-STREAM_RE = re.compile(r"^([a-z0-9]+)@(depth(5|10|20)|aggTrade|markPrice)(@\d+ms|@1s)?$")
+STREAM_PATTERNS = (
+    (re.compile(r"^([a-z0-9]+)@depth(5|10|20)(?:@100ms|@500ms)?$"), "depth"),
+    (re.compile(r"^([a-z0-9]+)@depth(?:@100ms|@500ms)?$"), "diff"),
+    (re.compile(r"^([a-z0-9]+)@aggTrade$"), "aggTrade"),
+    (re.compile(r"^([a-z0-9]+)@markPrice(?:@1s)?$"), "markPrice"),
+    (re.compile(r"^([a-z0-9]+)@bookTicker$"), "bookTicker"),
+)
+BOOK_TYPES = ("depth", "diff", "bookTicker")  # streams a book change reaches
+
+
+@dataclass(eq=False)
+class Sub:
+    """One stream of a connection. `last` is what a diff or book-ticker stream sent last, to compare with."""
+
+    name: str
+    symbol: str
+    typ: str  # "depth" | "diff" | "aggTrade" | "markPrice" | "bookTicker"
+    levels: int = 0
+    last: object = None
+    last_u: int = 0
+    ticker: asyncio.Task | None = None
+
+
+def parse_stream(name: str, symbols: dict) -> Sub | None:
+    """The stream `name` names, or None when the simulator does not serve it (or knows no such symbol)."""
+    for pattern, typ in STREAM_PATTERNS:
+        if m := pattern.match(name):
+            symbol = m.group(1).upper()
+            if symbol not in symbols:
+                return None
+            return Sub(name, symbol, typ, int(m.group(2)) if typ == "depth" else 0)
+    return None
 
 
 @dataclass(eq=False)
 class Conn:
     ws: web.WebSocketResponse
     kind: str  # "market" | "user"
-    streams: list = field(default_factory=list)  # market: (name, symbol, type, levels)
+    subs: dict[str, Sub] = field(default_factory=dict)
     combined: bool = False
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-
-def parse_stream(name: str) -> tuple | None:
-    m = STREAM_RE.match(name)
-    if not m:
-        return None
-    symbol, typ = m.group(1).upper(), m.group(2)
-    if typ.startswith("depth"):
-        return (name, symbol, "depth", int(m.group(3)))
-    return (name, symbol, typ, 0)
+    received: deque = field(default_factory=deque)  # loop times of the last second's incoming messages
+    last_pong: float = 0.0
 
 
 class Streams:
@@ -63,6 +92,9 @@ class Streams:
         self.feed_latency = 0.0
         self._delayed: set[asyncio.TimerHandle | asyncio.Task] = set()
 
+    def notify(self) -> None:
+        self._journal.notify()
+
     def count(self, kind: str) -> int:
         return sum(1 for c in self.conns if c.kind == kind)
 
@@ -70,6 +102,24 @@ class Streams:
         if self.listen_key is None:
             self.listen_key = secrets.token_hex(32)
         return self.listen_key
+
+    # ---------------------------------------------------------------- subscriptions
+    async def subscribe(self, conn: Conn, sub: Sub) -> None:
+        if sub.name in conn.subs:
+            return
+        conn.subs[sub.name] = sub
+        if sub.typ == "markPrice":
+            sub.ticker = asyncio.get_running_loop().create_task(self._tick_mark_price(conn, sub))
+        await self._send_frame(conn, sub, self._book_frame(sub))
+
+    def unsubscribe(self, conn: Conn, name: str) -> None:
+        sub = conn.subs.pop(name, None)
+        if sub is not None and sub.ticker is not None:
+            sub.ticker.cancel()
+
+    def unsubscribe_all(self, conn: Conn) -> None:
+        for name in list(conn.subs):
+            self.unsubscribe(conn, name)
 
     # ---------------------------------------------------------------- writing frames
     async def send(self, conn: Conn, payload: dict | str) -> None:
@@ -79,8 +129,14 @@ class Streams:
                 observer()
 
     async def _write(self, conn: Conn, payload: dict | str) -> None:
-        if conn.kind in self._faults.frozen or conn.ws.closed:
+        if conn.kind in self._faults.frozen:
             return  # frozen feeds drop frames silently, nothing is buffered
+        await self.reply(conn, payload)
+
+    async def reply(self, conn: Conn, payload: dict | str) -> None:
+        """Write to one connection (answers to control messages are not frames: a freeze does not hold them)."""
+        if conn.ws.closed:
+            return
         try:
             async with conn.lock:
                 await conn.ws.send_str(payload if isinstance(payload, str) else json.dumps(payload))
@@ -92,20 +148,23 @@ class Streams:
             await self.send(conn, payload)
 
     async def send_market(self, symbol: str, typ: str, payload: dict | None = None) -> None:
-        for conn in [c for c in self.conns if c.kind == "market"]:
-            for stream in conn.streams:
-                if stream[1] == symbol and stream[2] == typ:
-                    frame = payload if payload is not None else self._snapshot(stream)
-                    if self.feed_latency > 0:
-                        self._send_later(conn, stream, frame)
-                    else:
-                        await self._send_frame(conn, stream, frame)
+        """A market event: "depth" (the book changed) or "aggTrade" (with its frame)."""
+        wanted = BOOK_TYPES if typ == "depth" else (typ,)
+        for conn in list(self.conns):
+            for sub in list(conn.subs.values()):
+                if sub.symbol != symbol or sub.typ not in wanted:
+                    continue
+                frame = payload if typ == "aggTrade" else self._book_frame(sub)
+                if self.feed_latency > 0:
+                    self._send_later(conn, sub, frame)
+                else:
+                    await self._send_frame(conn, sub, frame)
 
-    def _send_later(self, conn: Conn, stream: tuple, frame: dict | None) -> None:
+    def _send_later(self, conn: Conn, sub: Sub, frame: dict | None) -> None:
         # A fixed delay keeps the frames in order: timers fire, and the tasks queue on conn.lock, in order.
         def start() -> None:
             self._delayed.discard(handle)
-            task = asyncio.get_running_loop().create_task(self._send_frame(conn, stream, frame))
+            task = asyncio.get_running_loop().create_task(self._send_frame(conn, sub, frame))
             self._delayed.add(task)
             task.add_done_callback(self._delayed.discard)
 
@@ -117,15 +176,84 @@ class Streams:
             pending.cancel()
         self._delayed.clear()
 
-    async def _send_frame(self, conn: Conn, stream: tuple, frame: dict | None) -> None:
+    async def _send_frame(self, conn: Conn, sub: Sub, frame: dict | None) -> None:
         if frame is not None:
-            await self.send(conn, {"stream": stream[0], "data": frame} if conn.combined else frame)
+            await self.send(conn, {"stream": sub.name, "data": frame} if conn.combined else frame)
 
-    def _snapshot(self, stream: tuple) -> dict | None:
-        _, symbol, typ, levels = stream
-        book = self._engine.books[symbol]
-        return self._engine.depth_frame(symbol, levels) if typ == "depth" and (book.bids or book.asks) else None
+    # ---------------------------------------------------------------- frames of the book
+    def _book_frame(self, sub: Sub) -> dict | None:
+        book = self._engine.books[sub.symbol]
+        if sub.typ == "depth":
+            return self._engine.depth_frame(sub.symbol, sub.levels) if book.bids or book.asks else None
+        if sub.typ == "diff":
+            return self._diff_frame(sub)
+        if sub.typ == "bookTicker":
+            return self._book_ticker(sub)
+        return None
 
+    def _diff_frame(self, sub: Sub) -> dict | None:
+        """Diff. Book Depth: the levels whose quantity changed since this stream's last event, removed ones
+        with quantity 0 ("If the quantity is 0, remove the price level")."""
+        spec, book = self._engine.symbols[sub.symbol], self._engine.books[sub.symbol]
+        now = {"b": dict(book.bids), "a": dict(book.asks)}
+        was: dict = sub.last if isinstance(sub.last, dict) else {"b": {}, "a": {}}
+        first = sub.last is None
+        sub.last = now
+        changes = {
+            side: sorted(
+                (
+                    (p, now[side].get(p, Decimal(0)))
+                    for p in now[side].keys() | was[side].keys()
+                    if now[side].get(p) != was[side].get(p)
+                ),
+                reverse=side == "b",
+            )
+            for side in ("b", "a")
+        }
+        if not first and not changes["b"] and not changes["a"]:
+            return None
+        t = self._engine.clock.now_ms()
+        previous, sub.last_u = (sub.last_u if not first else book.update_id - 1), book.update_id
+        frame = {
+            "e": "depthUpdate",
+            "E": t,
+            "T": t,
+            "s": sub.symbol,
+            "U": book.update_id,
+            "u": book.update_id,
+            "pu": previous,
+        }
+        for side in ("b", "a"):
+            frame[side] = [[fmt_unit(p, spec.tick), fmt_unit(q, spec.step)] for p, q in changes[side]]
+        return frame
+
+    def _book_ticker(self, sub: Sub) -> dict | None:
+        """Book ticker: "Pushes any update to the best bid or ask's price or quantity in real-time"."""
+        spec, book = self._engine.symbols[sub.symbol], self._engine.books[sub.symbol]
+        best = (book.bids[0] if book.bids else None, book.asks[0] if book.asks else None)
+        if best == sub.last or best == (None, None):
+            return None
+        sub.last, t = best, self._engine.clock.now_ms()
+        (bid, bid_qty), (ask, ask_qty) = best[0] or (0, 0), best[1] or (0, 0)
+        return {
+            "e": "bookTicker",
+            "u": book.update_id,
+            "E": t,
+            "T": t,
+            "s": sub.symbol,
+            "b": fmt_unit(bid, spec.tick),
+            "B": fmt_unit(bid_qty, spec.step),
+            "a": fmt_unit(ask, spec.tick),
+            "A": fmt_unit(ask_qty, spec.step),
+        }
+
+    async def _tick_mark_price(self, conn: Conn, sub: Sub) -> None:
+        period = self.mark_every if sub.name.endswith("@1s") else 3 * self.mark_every
+        while not conn.ws.closed:
+            await asyncio.sleep(period)
+            await self._send_frame(conn, sub, self._engine.mark_price_frame(sub.symbol))
+
+    # ---------------------------------------------------------------- faults
     async def send_raw(self, kind: str, text: str) -> None:
         kinds = stream_kinds(kind)
         self._journal.log({"kind": "event", "stream": kind, "payload": {"raw": text}})
@@ -134,56 +262,11 @@ class Streams:
 
     async def drop(self, kind: str = "all") -> None:
         kinds = stream_kinds(kind)
-        await asyncio.gather(*(self._close(c) for c in list(self.conns) if c.kind in kinds))
+        await asyncio.gather(*(self.close(c) for c in list(self.conns) if c.kind in kinds))
 
     @staticmethod
-    async def _close(conn: Conn) -> None:
+    async def close(conn: Conn, code: int = WSCloseCode.GOING_AWAY, reason: str = "sim: stream dropped") -> None:
         try:
-            await conn.ws.close(code=WSCloseCode.GOING_AWAY, message=b"sim: stream dropped")
+            await conn.ws.close(code=code, message=reason.encode())
         except Exception:  # noqa: BLE001 - a dying connection may fail in many ways; it is gone anyway
             pass
-
-    # ---------------------------------------------------------------- endpoints
-    async def ws_single(self, request: web.Request) -> web.StreamResponse:
-        name = request.match_info["name"]
-        if name == self.listen_key and name is not None:
-            return await self._serve(request, "user", [], combined=False)
-        stream = parse_stream(name)
-        if stream is None or stream[1] not in self._engine.symbols:
-            return web.json_response({"code": -1125, "msg": "Invalid stream or listenKey."}, status=400)
-        return await self._serve(request, "market", [stream], combined=False)
-
-    async def ws_combined(self, request: web.Request) -> web.StreamResponse:
-        names = [n for n in request.query.get("streams", "").split("/") if n]
-        streams = [parse_stream(n) for n in names]
-        if not streams or any(s is None or s[1] not in self._engine.symbols for s in streams):
-            return web.json_response({"code": -1121, "msg": "Invalid stream."}, status=400)
-        return await self._serve(request, "market", streams, combined=True)
-
-    async def _serve(self, request: web.Request, kind: str, streams: list, combined: bool):
-        if kind in self._faults.refused or self._faults.is_down() or not self.accepting:
-            return web.Response(status=503, text="Service Unavailable")
-        ws = web.WebSocketResponse(timeout=1.0)  # bounds how long a drop waits for the peer's close
-        await ws.prepare(request)
-        conn = Conn(ws, kind, list(streams), combined)
-        self.conns.append(conn)
-        self.opened[kind] += 1
-        self._journal.notify()
-        tickers = [asyncio.create_task(self._tick_mark_price(conn, s)) for s in conn.streams if s[2] == "markPrice"]
-        try:
-            for stream in conn.streams:
-                await self._send_frame(conn, stream, self._snapshot(stream))
-            async for _ in ws:  # incoming frames (e.g. SUBSCRIBE) are ignored; pings are answered by aiohttp
-                pass
-        finally:
-            for ticker in tickers:
-                ticker.cancel()
-            self.conns.remove(conn)
-            self._journal.notify()
-        return ws
-
-    async def _tick_mark_price(self, conn: Conn, stream: tuple) -> None:
-        period = self.mark_every if stream[0].endswith("@1s") else 3 * self.mark_every
-        while not conn.ws.closed:
-            await asyncio.sleep(period)
-            await self._send_frame(conn, stream, self._engine.mark_price_frame(stream[1]))
