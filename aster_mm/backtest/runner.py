@@ -175,6 +175,7 @@ class Runner:
         self._top: tuple[int, int] | None = None  # the top the adaptive model last saw
         self._book_top: tuple[int, int] | None = None  # the top state.book holds
         self._levels: tuple | None = None  # the book the signal last read
+        self._seen: tuple = ()  # what the strategy reads of the book at this wake
 
     def _decimal_qty(self, qty: float) -> Decimal:
         return Decimal(round(qty / float(self.rules.step))) * self.rules.step
@@ -227,7 +228,7 @@ class Runner:
         assert signal is not None
         for t, qty, ev in zip((trades["local_ts"] / NS).tolist(), trades["qty"].tolist(), trades["ev"].tolist()):
             signal.on_trade(t, qty, bool(ev & BUY_EVENT))
-        levels = bt.levels(self.reads.levels, True)
+        levels = self._seen  # the signal reads sizes: Strategy.reads asks for them
         if levels == self._levels:
             return
         self._levels, n, tick = levels, self.reads.levels, float(self.rules.tick)
@@ -310,9 +311,9 @@ class Runner:
             self.result.gap_cancels += 1
 
     def _inputs(self, bt: engine.Backtest) -> tuple:
-        reads, live = self.reads, self.live
+        live = self.live
         return (
-            bt.levels(reads.levels, reads.quantities),
+            self._seen,
             live and bt.order_bytes(live.order_id),
             self.stale,
             self.signal_key(),
@@ -337,6 +338,7 @@ class Runner:
 
     def _wake(self, bt: engine.Backtest, last_inputs: tuple | None) -> tuple | None:
         """Observe, and step if the inputs changed; returns the inputs the next wake compares with."""
+        self._seen = bt.levels(self.reads.levels, self.reads.quantities)  # the book does not move within a wake
         self._observe(bt)
         self.clock_ns = bt.timestamp  # the strategy's clock, which its signal key may read
         self.stale = self.gaps.stale(bt.timestamp)
