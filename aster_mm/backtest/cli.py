@@ -13,15 +13,18 @@ and replays them all as one continuous market; --gap-s seconds without a book ro
 recording before it is trusted (aster_mm/recording/inspect.py).
 
 Strategy flags are market_maker.py's own (--buy-spread, --sell-spread, --balance-fraction,
---position-threshold-usd, --reprice-threshold, --side, --spread-model adaptive, --risk-aversion,
---min-spread, --max-position-usd, --stop-loss, --stop-slippage, --max-loss-usd, --max-daily-loss-usd,
---halt-cooldown, --flatten-on-halt), parsed by its parser; the bot's own Strategy decides. Needs the extra
+--position-threshold-usd, --reprice-threshold, --side, --spread-model adaptive|signal, --risk-aversion,
+--min-spread, --adaptive-half-life, the signal model's --weight-*, --guard-sigma, --fair-weight, ...,
+--max-position-usd, --stop-loss, --stop-slippage, --max-loss-usd, --max-daily-loss-usd, --halt-cooldown,
+--flatten-on-halt), parsed by its parser; the bot's own Strategy decides. The signal model's breakeven
+floor pays --maker-fee twice. Needs the extra
 requirements-backtest.txt (hftbacktest). Exit status: 0 done, 2 bad option, data or missing extra.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from decimal import Decimal
@@ -220,6 +223,9 @@ def _limit_settings(cfg: Config) -> dict:
     out: dict[str, Any] = {}
     if cfg.spread_model == SpreadModel.ADAPTIVE:
         out.update(risk_aversion=cfg.risk_aversion, min_spread=str(cfg.min_spread))
+        out.update(adaptive_half_life_s=cfg.adaptive_half_life)
+    if cfg.spread_model == SpreadModel.SIGNAL:
+        out.update(signal=dataclasses.asdict(cfg.signal), quote_policy=dataclasses.asdict(cfg.quote_policy))
     for name in ("max_position_usd", "stop_loss", "max_loss_usd", "max_daily_loss_usd"):
         if getattr(cfg, name) is not None:
             out[name] = str(getattr(cfg, name))
