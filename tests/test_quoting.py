@@ -192,7 +192,7 @@ def test_the_options_default_to_the_research_choice_and_name_a_bad_value(capsys)
 def test_what_the_signal_model_reads_and_its_key_with_the_clock_in_position():
     s = strategy()
     assert (s.reads.levels, s.reads.quantities, s.reads.trades, s.reads.every_s) == (10, True, False, 1.0)
-    assert s.signal_key() is None  # no book read yet
+    assert s.signal_key() == (None, None)  # no book read yet
     s.quoter.signal.reading = reading(0.5)
     assert s.signal_key() == ((100000.0, 100001.0, 50), None)  # flat: the clock is not read
     s.state.position.apply_snapshot(D("0.02"), 1)

@@ -117,7 +117,7 @@ class Strategy:
             return None
         reading = self.quoter.signal.reading
         clock = int(self.now()) if self.state.position.amount != 0 else None
-        return None if reading is None else reading.key, clock
+        return (None if reading is None else reading.key), clock
 
     def describe(self) -> str:
         """The model's part of the status line ("" for fixed spreads)."""
