@@ -152,7 +152,7 @@ def test_the_adaptive_model_is_given_the_position_in_lots_of_one_opening_order()
         def __init__(self):
             self.inventory = []
 
-        def spreads(self, now, inventory):
+        def spreads(self, now, inventory, tick_bp=None):
             self.inventory.append(inventory)
             return type("Spreads", (), {"estimates": {}, "buy_spread": D("0.001"), "sell_spread": D("0.002")})()
 

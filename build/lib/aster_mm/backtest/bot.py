@@ -6,9 +6,8 @@ from aster_mm.core.config import Config
 from aster_mm.core.decisions import Quote, QuoteParams, desired_quote, in_position, needs_replace
 from aster_mm.core.kinds import Bias, Side, SpreadModel, TimeInForce
 from aster_mm.core.rules import SymbolRules
-from aster_mm.core.spreads import describe
-from aster_mm.core.state import Book, StrategyState
-from aster_mm.core.strategy import Strategy
+from aster_mm.core.state import Book, FeeRates, StrategyState
+from aster_mm.core.strategy import TOP_OF_BOOK, Reads, Strategy
 from aster_mm.settings.parser import build_parser, parse_config
 
 __all__ = [
@@ -16,10 +15,12 @@ __all__ = [
     "Book",
     "Cancel",
     "Config",
+    "FeeRates",
     "Halt",
     "Place",
     "Quote",
     "QuoteParams",
+    "Reads",
     "Resting",
     "Side",
     "Situation",
@@ -27,9 +28,9 @@ __all__ = [
     "Strategy",
     "StrategyState",
     "SymbolRules",
+    "TOP_OF_BOOK",
     "TimeInForce",
     "build_parser",
-    "describe",
     "desired_quote",
     "in_position",
     "needs_replace",

@@ -14,8 +14,10 @@ hftbacktest (asterdex/api-docs, futures "Time in force (timeInForce)": "GTX - Go
 from __future__ import annotations
 
 import ctypes
+import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from hftbacktest import GTX, LIMIT, BacktestAsset, build_roivec_backtest
@@ -30,10 +32,29 @@ NONE, EXPIRED, FILLED, CANCELED, REJECTED = 0, 2, 3, 4, 6
 # The book is kept as a vector over the data's price range widened by this factor each way: quotes fall
 # well inside it, and it is an order of magnitude faster than hftbacktest's hash-map book.
 ROI_MARGIN = 2.0
-# trades kept between two reads; each wait returns at the next feed event, so a few at most
+# trades kept between two reads (hftbacktest grows the buffer past this when a wait spans more)
 TRADES_CAPACITY = 1024
-# wait_next_feed's answers
+# the waits' answers: 0 the time ran out, 1 the data ended, 2 a feed event, 3 an order response; >= 10 an error
 END_OF_DATA = 1
+_FIRST_ERROR = 10
+
+
+class OrderRecord(NamedTuple):
+    """The fields of hftbacktest's local order record (hftbacktest.order.order_dtype) the runner reads."""
+
+    qty: float
+    leaves_qty: float
+    exec_price_tick: int
+    exch_timestamp: int
+    maker: bool
+    req: int
+    status: int
+
+
+# order_dtype's layout: qty, leaves_qty, (exec_qty), exec_price_tick, (price_tick, tick_size), exch_timestamp,
+# (local_timestamp, order_id, _q1, _q2), maker, (order_type), req, status, (side, time_in_force, padding)
+_ORDER = struct.Struct("<dd8xq16xq32x?xBB4x")
+assert _ORDER.size == order_dtype.itemsize and order_dtype.fields["req"][1] == 90
 
 
 @dataclass(frozen=True)
@@ -103,10 +124,25 @@ class Backtest:
         self._latencies = _order_latency_array(cfg.latency_file) if cfg.latency_file else None
         self.ptr = build_roivec_backtest([_asset(chunks, price_range, self._latencies, cfg)])
         self._depth = b.roivecbt_depth(self.ptr, 0)
+        self._state = _view(b.roivecbt_state_values(self.ptr, 0), state_values_dtype)  # hftbacktest's own
+        self._lot = cfg.lot
+        # the depth vectors cover the whole price range from the start and never move
+        self._bids = _depth_array(b.roivecdepth_bid_depth, self._depth)
+        self._asks = _depth_array(b.roivecdepth_ask_depth, self._depth)
+        self._roi_lb = b.roivecdepth_roi_lb_tick(self._depth)
+        self._orders = b.roivecbt_orders(self.ptr, 0)  # the local order map (its entries move, it does not)
 
-    def advance(self, timeout_ns: int) -> int:
-        """Run the market until the next feed event or order response, or `timeout_ns`."""
-        return b.roivecbt_wait_next_feed(self.ptr, True, timeout_ns)
+    def advance(self, timeout_ns: int, responses: bool = True) -> int:
+        """Run the market until the next feed event (or order response), or `timeout_ns`."""
+        return _checked(b.roivecbt_wait_next_feed(self.ptr, responses, timeout_ns))
+
+    def elapse(self, duration_ns: int) -> int:
+        """Run the market for `duration_ns`: every event up to then, however many, in one call."""
+        return _checked(b.roivecbt_elapse(self.ptr, duration_ns))
+
+    def wait_response(self, order_id: int, timeout_ns: int) -> int:
+        """Run the market until a response for order `order_id` arrives, or `timeout_ns`."""
+        return _checked(b.roivecbt_roivecbt_wait_order_response(self.ptr, 0, order_id, timeout_ns))
 
     @property
     def timestamp(self) -> int:
@@ -115,18 +151,32 @@ class Backtest:
     def top_ticks(self) -> tuple[int, int]:
         return b.roivecdepth_best_bid_tick(self._depth), b.roivecdepth_best_ask_tick(self._depth)
 
-    def state(self):
+    def state(self) -> np.void:
         """position, balance, fee, num_trades, trading_volume, trading_value (a copy)."""
-        return _read(b.roivecbt_state_values(self.ptr, 0), state_values_dtype)
+        return self._state.copy()[0]
 
-    def order(self, order_id: int):
-        """The local copy of order `order_id` (a copy of hftbacktest's order record), or None."""
-        ptr = b.orders_get(b.roivecbt_orders(self.ptr, 0), order_id)
-        return None if not ptr else _read(ptr, order_dtype)
+    def position_balance_fee(self) -> tuple[float, float, float]:
+        state = self._state[0]
+        return float(state["position"]), float(state["balance"]), float(state["fee"])
+
+    def levels(self, n: int, quantities: bool) -> tuple:
+        """The best `n` price levels of each side, as ticks (with their quantities if asked): the book a
+        strategy reading more than the touch sees."""
+        bid, ask = self.top_ticks()
+        if n == 1 and not quantities:
+            return bid, ask
+        return _side(self._bids, bid, self._roi_lb, n, -1, quantities, self._lot) + _side(
+            self._asks, ask, self._roi_lb, n, 1, quantities, self._lot
+        )
+
+    def order(self, order_id: int) -> OrderRecord | None:
+        """The local copy of order `order_id`, or None."""
+        raw = self.order_bytes(order_id)
+        return None if raw is None else OrderRecord(*_ORDER.unpack(raw))
 
     def order_bytes(self, order_id: int) -> bytes | None:
         """Order `order_id`'s local record as raw bytes (cheap to compare: any response changes it)."""
-        ptr = b.orders_get(b.roivecbt_orders(self.ptr, 0), order_id)
+        ptr = b.orders_get(self._orders, order_id)
         return None if not ptr else ctypes.string_at(ptr, order_dtype.itemsize)
 
     def submit(self, order_id: int, buy: bool, price: float, qty: float, time_in_force: str = "GTX") -> int:
@@ -159,7 +209,36 @@ class Backtest:
 
 
 _NO_TRADES = np.zeros(0, event_dtype)
+_NO_LEVEL = 1 << 62  # beyond hftbacktest's valid ticks (an empty side is i64::MIN / i64::MAX)
 
 
-def _read(ptr: int, dtype: np.dtype):
-    return np.frombuffer((ctypes.c_char * dtype.itemsize).from_address(ptr), dtype).copy()[0]
+def _checked(code: int) -> int:
+    if code >= _FIRST_ERROR:
+        raise RuntimeError(f"hftbacktest failed with code {code} (see hftbacktest's handle_result)")
+    return code
+
+
+def _view(ptr: int, dtype: np.dtype) -> np.ndarray:
+    """A one-record array over hftbacktest's memory (no copy: it follows the backtest)."""
+    return np.frombuffer(memoryview((ctypes.c_char * dtype.itemsize).from_address(ptr)), dtype)
+
+
+def _depth_array(fn, depth: int) -> np.ndarray:
+    length = ctypes.c_uint64(0)
+    ptr = fn(depth, ctypes.byref(length))
+    return np.frombuffer(memoryview((ctypes.c_char * (8 * length.value)).from_address(ptr)), np.float64)
+
+
+def _side(depth: np.ndarray, best: int, roi_lb: int, n: int, way: int, quantities: bool, lot: float) -> tuple:
+    """The first `n` levels from `best` going `way` (-1 down for bids, +1 up for asks) that hold at least
+    half a lot (what hftbacktest counts as a level), as ticks, then their quantities if asked."""
+    found: list[int] = []  # indexes into `depth`
+    if abs(best) < _NO_LEVEL:
+        i, width = best - roi_lb, 64 * n
+        while len(found) < n and 0 <= i < len(depth):
+            lo, hi = (max(i - width + 1, 0), i + 1) if way < 0 else (i, min(i + width, len(depth)))
+            held = np.flatnonzero(depth[lo:hi] >= lot / 2) + lo
+            found += (held[::-1] if way < 0 else held).tolist()[: n - len(found)]
+            i = lo - 1 if way < 0 else hi
+    qty = [float(depth[i]) for i in found] + [0.0] * (n - len(found)) if quantities else []
+    return tuple(i + roi_lb for i in found) + (way * _NO_LEVEL,) * (n - len(found)) + tuple(qty)

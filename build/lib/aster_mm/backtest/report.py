@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from aster_mm.backtest.bot import Side, describe
+from aster_mm.backtest.bot import Side
+from aster_mm.backtest.convert import MarketData
 from aster_mm.backtest.runner import Fill, RunResult
 
 MARKOUT_HORIZONS_S = (1, 10, 60)
@@ -62,7 +63,7 @@ def _iso(ns: int) -> str:
     return dt.datetime.fromtimestamp(ns / NS, dt.UTC).isoformat(timespec="seconds")
 
 
-def summarize(r: RunResult, market) -> dict:
+def summarize(r: RunResult, market: MarketData) -> dict:
     data_start, data_end = market.start_ns, market.end_ns
     span_s = (data_end - data_start) / NS
     maker = sum(1 for f in r.fills if f.maker)
@@ -95,8 +96,19 @@ def summarize(r: RunResult, market) -> dict:
         "loss_limit_pauses": r.paused,
         "halted": r.halted or None,
         "halted_at": _iso(r.halted_ns) if r.halted_ns is not None else None,
-        "adaptive_estimates": r.estimates or None,
+        "adaptive_estimates": r.estimates or None,  # the adaptive or signal model's, as the status line has them
+        "model_state": r.model or None,
+        "data_folders": len(market.days),
+        "gaps": _gaps(r.gaps),
+        "gap_cancels": r.gap_cancels,
     }
+
+
+def _gaps(gaps: dict) -> dict:
+    """wakes.Gaps.summary() with the longest gap's start as a UTC time."""
+    out = {k: v for k, v in gaps.items() if k != "longest_at_ns"}
+    at = gaps.get("longest_at_ns")
+    return out | {"longest_at": _iso(at) if at is not None else None}
 
 
 def _fmt(value, digits: int = 4) -> str:
@@ -137,8 +149,17 @@ def table(m: dict) -> str:
         rows.append(("loss-limit pauses", str(m["loss_limit_pauses"])))
     if m["halted"]:
         rows.append(("halted (trading ended)", f"{m['halted_at']}: {m['halted']}"))
-    if m["adaptive_estimates"] is not None:
-        rows.append(("adaptive spreads at the end", describe(m["adaptive_estimates"])))
+    gaps = m["gaps"]
+    if gaps["count"]:
+        rows.append(
+            (
+                f"gaps (no book row nor trade > {gaps['threshold_s']:g} s)",
+                f"{gaps['count']}, {gaps['total_s']:.0f} s in all, longest {gaps['longest_s']:.0f} s at "
+                f"{gaps['longest_at']}; orders pulled in them: {m['gap_cancels']}",
+            )
+        )
+    if m.get("model_state"):
+        rows.append(("spread model at the end", m["model_state"]))
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
 

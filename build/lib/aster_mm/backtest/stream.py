@@ -1,9 +1,11 @@
 """Recorded CSVs -> hftbacktest's event stream, vectorised and in bounded memory.
 
 A synthetic day is ~860,000 ten-level snapshots and ~35 million depth events: too many for Python
-objects, and 2 GB even as one event array. So the CSVs are parsed column-wise (polars), snapshots are
-diffed a block of rows at a time with numpy, and the events leave in time windows that are written out
-as .npz chunks, which hftbacktest reads one after another.
+objects, and 2 GB even as one event array. So the CSVs (plain or gzip, complete rows only:
+aster_mm/recording/reading.py) are parsed column-wise (polars), snapshots are diffed a block of rows at
+a time with numpy, and the events leave in time windows that are written out as .npz chunks, which
+hftbacktest reads one after another. Several days are read one after another and joined (`join`) into
+one stream; the parsed rows of all of them are held at once (a real day of BTC is ~70 MB of them).
 
 The stream is the one a single sort of everything would give (convert.py documents the rules):
   raw order      all events sorted by (exchange time, trades after depth), stably, depth in row order;
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numba
 import numpy as np
@@ -35,8 +38,11 @@ from hftbacktest.types import (
     event_dtype as EVENT_DTYPE,
 )
 
+from aster_mm.recording.reading import complete_bytes
+
 BLOCK_ROWS = 20_000  # book rows diffed at once
 _NO_TIME = np.iinfo(np.int64).max
+Columns = dict[str, Any]  # name -> numpy array (or a count), as read_book and read_trades return them
 
 
 def _column(df: pl.DataFrame, name: str, dtype) -> np.ndarray | None:
@@ -45,19 +51,28 @@ def _column(df: pl.DataFrame, name: str, dtype) -> np.ndarray | None:
     return df[name].cast(dtype, strict=True).to_numpy()
 
 
+def _read_csv(path: Path, is_float: Callable[[str], bool]) -> pl.DataFrame:
+    """The file's complete rows: the columns `is_float` names as floats, the others as text."""
+    data = complete_bytes(path)
+    if not data:
+        raise ValueError(f"{path} is empty")
+    header = data[: data.find(b"\n")].decode().strip().split(",")
+    return pl.read_csv(data, schema_overrides={c: pl.Float64 for c in header if is_float(c)}, infer_schema=False)
+
+
+def _is_level(name: str) -> bool:
+    return name.startswith(("bid_price_", "bid_qty_", "ask_price_", "ask_qty_"))
+
+
 def _stamp_ns(seconds: np.ndarray) -> np.ndarray:
     return np.round(seconds * 1e9).astype(np.int64)
 
 
-def read_book(path: Path, feed_latency_ns: int) -> dict:
+def read_book(path: Path, feed_latency_ns: int) -> Columns:
     """Each snapshot's local and exchange ns, whether the exchange's was recorded, and its levels
     (prices and quantities, NaN where the book was thinner)."""
-    header = pl.read_csv(path, n_rows=0).columns
-    n_levels = sum(1 for name in header if name.startswith("bid_price_"))
-    level_cols = [f"{side}_{what}_{i}" for side in ("bid", "ask") for what in ("price", "qty") for i in range(n_levels)]
-    df = pl.read_csv(
-        path, schema_overrides={c: pl.Float64 for c in ["unix_timestamp", *level_cols]}, infer_schema=False
-    )
+    df = _read_csv(path, lambda name: name == "unix_timestamp" or _is_level(name))
+    n_levels = sum(1 for name in df.columns if name.startswith("bid_price_"))
     local = _stamp_ns(df["unix_timestamp"].to_numpy())
     exch_ms = _column(df, "transaction_time_ms", pl.Int64)
     event_ms = _column(df, "event_time_ms", pl.Int64)
@@ -65,6 +80,7 @@ def read_book(path: Path, feed_latency_ns: int) -> dict:
         exch_ms = event_ms
     elif event_ms is not None:
         exch_ms = np.where(df["transaction_time_ms"].is_null().to_numpy(), event_ms, exch_ms)
+    null: np.ndarray
     if exch_ms is None:
         null, exch = np.ones(len(df), bool), local - feed_latency_ns
     else:
@@ -86,13 +102,9 @@ def read_book(path: Path, feed_latency_ns: int) -> dict:
     }
 
 
-def read_trades(path: Path, feed_latency_ns: int) -> dict:
+def read_trades(path: Path, feed_latency_ns: int) -> Columns:
     """Each trade's exchange and local ns, aggressor flag, price and quantity."""
-    df = pl.read_csv(
-        path,
-        schema_overrides={"price": pl.Float64, "quantity": pl.Float64, "local_timestamp": pl.Float64},
-        infer_schema=False,
-    )
+    df = _read_csv(path, lambda name: name in ("price", "quantity", "local_timestamp"))
     side = df["side"].str.strip_chars().str.to_lowercase()
     bad = df.filter(~side.is_in(["buy", "sell"]))
     if len(bad):
@@ -113,6 +125,23 @@ def read_trades(path: Path, feed_latency_ns: int) -> dict:
         "px": df["price"].to_numpy(),
         "qty": df["quantity"].to_numpy(),
     }
+
+
+def join(parts: list[Columns]) -> Columns:
+    """Several days' columns (of read_book or of read_trades) as one, in the order given; books with
+    fewer levels are padded with empty ones."""
+    if len(parts) == 1:
+        return parts[0]
+    out: Columns = {"measured": sum(p["measured"] for p in parts)}
+    for name in parts[0]:
+        if name == "measured":
+            continue
+        arrays = [p[name] for p in parts]
+        if arrays[0].ndim == 2:
+            width = max(a.shape[1] for a in arrays)
+            arrays = [np.pad(a, ((0, 0), (0, width - a.shape[1])), constant_values=np.nan) for a in arrays]
+        out[name] = np.concatenate(arrays)
+    return out
 
 
 def _side_diff(px: np.ndarray, qty: np.ndarray):
@@ -180,8 +209,9 @@ def raw_windows(book: dict, trades: dict, on_mids: Callable[[np.ndarray, np.ndar
     t_done = 0
     for start in range(0, max(n_book, 1), BLOCK_ROWS):
         stop = min(start + BLOCK_ROWS, n_book)
-        depth, _rows, mid = book_block(book, start, stop) if stop > start else (np.zeros(0, EVENT_DTYPE), None, None)
+        depth = np.zeros(0, EVENT_DTYPE)
         if stop > start:
+            depth, _rows, mid = book_block(book, start, stop)
             on_mids(book["exch"][start:stop], mid)
         end = int(book_after[stop]) if stop < n_book else _NO_TIME
         t_stop = int(np.searchsorted(trades_after, end, side="left")) if end != _NO_TIME else n_trades

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from aster_mm.core.kinds import Bias, SpreadModel
+from aster_mm.core.quoting import QuotePolicy
+from aster_mm.core.signals import SignalConfig
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,9 @@ class Config:
     spread_model: SpreadModel = SpreadModel.FIXED  # fixed: --buy-spread/--sell-spread; adaptive: GLFT on live estimates
     risk_aversion: float = 0.1  # GLFT gamma, per basis point per lot
     min_spread: Decimal = Decimal("0.00045")  # adaptive floor: a maker and a taker fee at Aster's base tier
+    adaptive_half_life: float = 300.0  # s: in a quiet market the last fit's spreads decay to the fixed ones
+    signal: SignalConfig = field(default_factory=SignalConfig)  # --spread-model signal: the signal's weights
+    quote_policy: QuotePolicy = field(default_factory=QuotePolicy)  # --spread-model signal: the quote's rules
     max_position_usd: Decimal | None = None  # an opening order never takes the position past this notional
     stop_loss: Decimal | None = None  # close when the mark is this fraction against the entry price
     stop_slippage: Decimal = Decimal("0.002")  # a stop crosses the spread by at most this fraction

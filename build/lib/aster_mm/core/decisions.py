@@ -9,10 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from aster_mm.core.config import Config
 from aster_mm.core.kinds import Bias, Side, TimeInForce
 from aster_mm.core.rules import SymbolRules
+
+if TYPE_CHECKING:  # the config holds the signal model's policy, whose quoter builds on these decisions
+    from aster_mm.core.config import Config
 
 MAX_MODIFICATIONS = 10000  # V3 doc, Modify Order: "Maximum 10000 modifications per order."
 

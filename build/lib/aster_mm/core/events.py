@@ -34,6 +34,11 @@ def top_of_book(data: Payload) -> tuple[str, str] | None:
     return bids[0][0], asks[0][0]
 
 
+def depth_levels(data: Payload) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+    """Every level of a depth payload as (price, quantity) floats, best first: the signal's statistics."""
+    return [(float(p), float(q)) for p, q in data["b"]], [(float(p), float(q)) for p, q in data["a"]]
+
+
 @dataclass(frozen=True)
 class Trade:
     """One fill of one of our orders."""

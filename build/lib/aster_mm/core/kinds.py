@@ -31,7 +31,8 @@ class Bias(StrEnum):
 
 
 class SpreadModel(StrEnum):
-    """--spread-model."""
+    """--spread-model: how the one order is priced."""
 
     FIXED = "fixed"  # --buy-spread / --sell-spread as given
     ADAPTIVE = "adaptive"  # GLFT distances from live estimates (aster_mm.core.spreads)
+    SIGNAL = "signal"  # signal-gated touch entry, entry-aware exit (aster_mm.core.signals, aster_mm.core.quoting)

@@ -10,12 +10,16 @@ caller passes the time, in seconds), no orders. Three pieces:
 
 `AdaptiveSpreads` wires them: fed mids and trades, it refits every few seconds and answers the
 (buy_spread, sell_spread) the bot uses as today (BUY at mid*(1-buy_spread), SELL at mid*(1+sell_spread)),
-never tighter than min_spread, the fixed spreads until the estimators are warm.
+never tighter than min_spread, the fixed spreads until the estimators are warm. When a window turns quiet
+(too few trades to fit), it keeps the last good fit and lets its spreads decay towards the fixed ones with
+a half-life, rather than jumping back; the estimates say so, and how good the intensity fit was (R²).
 
 Units. Estimators work in relative terms (log returns; distances as fractions of mid). The GLFT step
 works in basis points, so the risk aversion gamma reads "per basis point per lot" (a lot is one
-opening order's size) and sits in the same range as hftbacktest's per-tick examples (0.01 .. 1).
-Statistics are floats; only the spreads handed back are Decimal.
+opening order's size) and sits in the same range as hftbacktest's per-tick examples (0.01 .. 1). The
+distances are reported in ticks as well, the unit that stays meaningful on a book whose spread is a
+fraction of a basis point (BTC: one tick is 0.001 bp). Statistics are floats; only the spreads handed
+back are Decimal.
 """
 
 from __future__ import annotations
@@ -99,14 +103,14 @@ class VolatilityEstimator:
 # =================================================================================== intensity
 def fit_intensity(
     distances: Floats, duration: float, buckets: int = 20, min_count: int = 10
-) -> tuple[float, float] | None:
-    """(A, k) of lambda(delta) = A*exp(-k*delta) per side and second, or None if it cannot be fitted.
+) -> tuple[float, float, float] | None:
+    """(A, k, R²) of lambda(delta) = A*exp(-k*delta) per side and second, or None if it cannot be fitted.
 
     An order resting at distance delta is reached by every trade printing at least delta from mid,
     so lambda(delta) is the rate of trades at distance >= delta. `distances` pools both sides
     (|price - mid| / mid), hence the division by two: the model is symmetric. The fit is least
     squares of log(lambda) on delta over a grid from the nearest trade to the 95th percentile,
-    using only grid points with at least `min_count` trades beyond them.
+    using only grid points with at least `min_count` trades beyond them; R² is that fit's.
     """
     if duration <= 0 or len(distances) < min_count:
         return None
@@ -119,10 +123,13 @@ def fit_intensity(
     usable = beyond >= min_count
     if np.count_nonzero(usable) < 3:
         return None
-    slope, intercept = np.polyfit(grid[usable], np.log(beyond[usable] / (2.0 * duration)), 1)
+    x, y = grid[usable], np.log(beyond[usable] / (2.0 * duration))
+    slope, intercept = np.polyfit(x, y, 1)
     if slope >= 0:
         return None
-    return math.exp(intercept), -float(slope)
+    spread = float(np.sum((y - y.mean()) ** 2))
+    r2 = 1.0 - float(np.sum((y - (slope * x + intercept)) ** 2)) / spread if spread > 0 else 1.0
+    return math.exp(intercept), -float(slope), r2
 
 
 class IntensityEstimator:
@@ -153,7 +160,7 @@ class IntensityEstimator:
         recent = rows[rows[:, 0] >= begin]
         return recent[:, 1], now - begin
 
-    def fit(self, now: float) -> tuple[float, float] | None:
+    def fit(self, now: float) -> tuple[float, float, float] | None:
         distances, duration = self.window_distances(now)
         return fit_intensity(distances, duration, self.buckets, self.min_count)
 
@@ -206,6 +213,7 @@ class AdaptiveConfig:
     vol_window: float = 300.0
     vol_step: float = 1.0
     intensity_window: float = 600.0
+    half_life: float = 300.0  # s: a quiet window's spreads decay from the last good fit to the fixed ones
 
 
 @dataclass(frozen=True)
@@ -221,6 +229,8 @@ class _Fit:
     a: float  # per second and side
     k_bp: float  # per basis point
     trades: int
+    r2: float  # of the intensity fit
+    at: float  # when it was fitted
 
 
 class AdaptiveSpreads:
@@ -231,8 +241,9 @@ class AdaptiveSpreads:
         self.volatility = VolatilityEstimator(config.vol_window, config.vol_step)
         self.intensity = IntensityEstimator(config.intensity_window)
         self._since: float | None = None
-        self._fitted_at: float | None = None
-        self._fit: _Fit | None = None
+        self._fitted_at: float | None = None  # when a refit was last tried
+        self._fit: _Fit | None = None  # the last good fit
+        self._fresh = False  # the last refit gave it
 
     def on_mid(self, t: float, mid: float) -> None:
         if self._since is None:
@@ -243,35 +254,47 @@ class AdaptiveSpreads:
     def on_trade(self, t: float, price: float, mid: float) -> None:
         self.intensity.add(t, price, mid)
 
-    def spreads(self, now: float, inventory: float = 0.0) -> Spreads:
-        """(buy_spread, sell_spread) for `inventory` lots (signed: long > 0), refitting when due."""
-        if self._fitted_at is None or now - self._fitted_at >= self.config.refit_every:
-            self._fit = self._refit(now)
-            self._fitted_at = now
+    def spreads(self, now: float, inventory: float = 0.0, tick_bp: float | None = None) -> Spreads:
+        """(buy_spread, sell_spread) for `inventory` lots (signed: long > 0), refitting when due. `tick_bp`,
+        the symbol's tick in bp of the mid, has the distances reported in ticks too."""
         cfg = self.config
+        if self._fitted_at is None or now - self._fitted_at >= cfg.refit_every:
+            fit = self._refit(now)
+            self._fresh, self._fit, self._fitted_at = fit is not None, fit or self._fit, now
         if self._fit is None:
-            return Spreads(_clamp(cfg.fixed_buy_spread, cfg), _clamp(cfg.fixed_sell_spread, cfg), self.estimates(None))
+            return Spreads(_clamp(cfg.fixed_buy_spread, cfg), _clamp(cfg.fixed_sell_spread, cfg), {"warm": False})
         fit = self._fit
         depths = glft_depths(fit.sigma_bp, fit.a, fit.k_bp, cfg.risk_aversion, inventory)
-        return Spreads(_to_spread(depths.bid * BP, cfg), _to_spread(depths.ask * BP, cfg), self.estimates(depths))
+        weight = 1.0 if self._fresh else 0.5 ** ((now - fit.at) / cfg.half_life)  # of the fit, against fixed
+        buy = weight * depths.bid * BP + (1.0 - weight) * float(cfg.fixed_buy_spread)
+        sell = weight * depths.ask * BP + (1.0 - weight) * float(cfg.fixed_sell_spread)
+        return Spreads(_to_spread(buy, cfg), _to_spread(sell, cfg), self.estimates(depths, now, weight, tick_bp))
 
-    def estimates(self, depths: Depths | None) -> Estimates:
-        """Short, printable: warm?, sigma (bp/sqrt s), A (/s), k (/bp), trades, GLFT terms (bp)."""
+    def estimates(self, depths: Depths, now: float, weight: float = 1.0, tick_bp: float | None = None) -> Estimates:
+        """Short, printable: sigma (bp/sqrt s), A (/s), k (/bp), trades, the fit's R², GLFT terms (bp, and
+        ticks when known); in a quiet window also the last fit's age and the weight it still has."""
         fit = self._fit
-        if fit is None or depths is None:
-            return {"warm": False}
-        return {
+        assert fit is not None
+        out: Estimates = {
             "warm": True,
             "sigma_bp": round(fit.sigma_bp, 3),
             "A": round(fit.a, 4),
             "k_bp": round(fit.k_bp, 4),
             "trades": fit.trades,
-            "half_spread_bp": round(depths.half_spread, 3),
-            "skew_bp": round(depths.skew, 3),
+            "r2": round(fit.r2, 3),
+            "half_spread_bp": round(depths.half_spread, 4),
+            "skew_bp": round(depths.skew, 4),
         }
+        if tick_bp:
+            out.update(
+                half_spread_ticks=round(depths.half_spread / tick_bp, 1), skew_ticks=round(depths.skew / tick_bp, 1)
+            )
+        if not self._fresh:
+            out.update(quiet=True, fit_age_s=round(now - fit.at), weight=round(weight, 3))
+        return out
 
     def _refit(self, now: float) -> _Fit | None:
-        """Fresh estimates, or None while not warm (too little time or too few trades, or no fit)."""
+        """Fresh estimates, or None while not warm or quiet (too little time or too few trades, or no fit)."""
         cfg = self.config
         if self._since is None or now - self._since < cfg.warmup_seconds:
             return None
@@ -279,10 +302,10 @@ class AdaptiveSpreads:
         if len(distances) < cfg.min_trades:
             return None
         sigma = self.volatility.fit(now)
-        ak = fit_intensity(distances, duration, self.intensity.buckets, self.intensity.min_count)
-        if not sigma or ak is None:
+        akr = fit_intensity(distances, duration, self.intensity.buckets, self.intensity.min_count)
+        if not sigma or akr is None:
             return None
-        return _Fit(sigma_bp=sigma / BP, a=ak[0], k_bp=ak[1] * BP, trades=len(distances))
+        return _Fit(sigma / BP, akr[0], akr[1] * BP, len(distances), akr[2], now)
 
 
 def _clamp(spread: Decimal, cfg: AdaptiveConfig) -> Decimal:
@@ -301,7 +324,13 @@ def describe(estimates: Estimates) -> str:
     """The estimates as a compact status-line fragment."""
     if not estimates.get("warm"):
         return "spreads=fixed (warming up)"
+    quiet = (
+        " (quiet: last fit {fit_age_s:.0f} s ago, decaying towards the fixed spreads, weight {weight})"
+        if estimates.get("quiet")
+        else ""
+    )
+    ticks = " ({half_spread_ticks} ticks)" if "half_spread_ticks" in estimates else ""
     return (
-        "spreads=adaptive sigma={sigma_bp}bp/sqrt(s) A={A}/s k={k_bp}/bp trades={trades} "
-        "half={half_spread_bp}bp skew={skew_bp}bp"
+        "spreads=adaptive" + quiet + " sigma={sigma_bp}bp/sqrt(s) A={A}/s k={k_bp}/bp trades={trades} r2={r2} "
+        "half={half_spread_bp}bp" + ticks + " skew={skew_bp}bp"
     ).format(**estimates)

@@ -1,15 +1,17 @@
-"""What the bot wants resting now, every decision combined: the quote (fixed or adaptive spreads,
-within the position limit), a running stop-loss, and the loss limits that pause or halt the bot.
+"""What the bot wants resting now, every decision combined: the quote (fixed or adaptive spreads, or
+the signal model, within the position limit), a running stop-loss, and the loss limits that pause or halt
+the bot.
 
-The decisions themselves are pure (`decisions`, `limits`, `spreads`); this holds the little state
-between them (a stop in progress, the adaptive estimates, the pause) and reads the bot's state.
+The decisions themselves are pure (`decisions`, `limits`, `spreads`, `quoting`); this holds the little
+state between them (a stop in progress, the adaptive estimates, the signal, the pause) and reads the
+bot's state.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from aster_mm.core.config import Config
@@ -17,19 +19,43 @@ from aster_mm.core.decisions import Quote, QuoteParams, desired_quote
 from aster_mm.core.kinds import SpreadModel
 from aster_mm.core.limits import LossChange, LossGate, LossLimits, position_room, stop_quote, stop_triggered
 from aster_mm.core.position import unrealized_pnl
+from aster_mm.core.quoting import BP, Holding, SignalQuoter
+from aster_mm.core.quoting import describe as describe_signal
 from aster_mm.core.rules import SymbolRules
+from aster_mm.core.signals import SignalState
 from aster_mm.core.spreads import AdaptiveConfig, AdaptiveSpreads, Estimates
+from aster_mm.core.spreads import describe as describe_spreads
 from aster_mm.core.state import LIQUIDATION, Book, StrategyState
 
 log = logging.getLogger("mm")
 DAY_S = 86_400
 
 
+@dataclass(frozen=True)
+class Reads:
+    """What a decision reads of the market beyond the bot's own order: a backtest wakes the strategy only
+    when this can have changed (the live bot wakes on the market stream's frames the same way)."""
+
+    levels: int = 1  # the best N price levels of each side ...
+    quantities: bool = False  # ... and their quantities (else the prices only)
+    trades: bool = False  # every market trade
+    every_s: float | None = None  # the clock, at this resolution (a rule that changes with time alone)
+
+
+TOP_OF_BOOK = Reads()  # the spread models: best bid and best ask
+
+
 def adaptive_spreads(config: Config) -> AdaptiveSpreads | None:
     if config.spread_model != SpreadModel.ADAPTIVE:
         return None
     return AdaptiveSpreads(
-        AdaptiveConfig(config.risk_aversion, config.min_spread, config.buy_spread, config.sell_spread)
+        AdaptiveConfig(
+            config.risk_aversion,
+            config.min_spread,
+            config.buy_spread,
+            config.sell_spread,
+            half_life=config.adaptive_half_life,
+        )
     )
 
 
@@ -47,7 +73,13 @@ class Strategy:
         seconds and `wall()` the epoch time that places the UTC day (time.time live, its own in a backtest)."""
         self.cfg, self.state, self.params, self.now, self.pnl, self.wall = cfg, state, params, now, pnl, wall
         self.spreads = adaptive_spreads(cfg)
+        self.quoter = (
+            SignalQuoter(cfg.signal, cfg.quote_policy, params.open_side)
+            if cfg.spread_model == SpreadModel.SIGNAL
+            else None
+        )
         self.estimates: Estimates = {}
+        self.tick: Decimal | None = None  # the symbol's, as last decided with
         self.stopping = False  # a stop-loss is closing the position: until flat
         self.gate = LossGate(LossLimits(cfg.max_loss_usd, cfg.max_daily_loss_usd, cfg.halt_cooldown * 60))
         self._next_check = 0.0
@@ -57,11 +89,55 @@ class Strategy:
         of one opening order) when it is on."""
         if self.spreads is None:
             return self.params
-        position = self.state.position.amount
-        lot = float(wallet * self.params.balance_fraction / self._book().mid) if wallet > 0 else 0.0
-        spreads = self.spreads.spreads(self.now(), float(position) / lot if lot else 0.0)
+        position, mid = self.state.position.amount, self._book().mid
+        lot = float(wallet * self.params.balance_fraction / mid) if wallet > 0 else 0.0
+        tick_bp = float(self.tick / mid) * 1e4 if self.tick else None  # the estimates in ticks too
+        spreads = self.spreads.spreads(self.now(), float(position) / lot if lot else 0.0, tick_bp)
         self.estimates = spreads.estimates
         return replace(self.params, buy_spread=spreads.buy_spread, sell_spread=spreads.sell_spread)
+
+    @property
+    def signal(self) -> SignalState | None:
+        """The signal the market stream feeds (None unless --spread-model signal)."""
+        return None if self.quoter is None else self.quoter.signal
+
+    @property
+    def reads(self) -> Reads:
+        """The spread models read the touch; the signal model ten levels with their sizes, the trades when
+        it weighs the trade flow, and the clock to the second (its floor decays with holding time)."""
+        if self.quoter is None:
+            return TOP_OF_BOOK
+        return Reads(10, True, self.cfg.signal.weights.flow != 0, 1.0)
+
+    def signal_key(self) -> tuple[tuple[float, float, int] | None, int | None] | None:
+        """What a decision reads beyond the book and the order, to the resolution it acts on: the signal
+        (the touch, the prediction) and, while in position, the clock to the second (the floor's decay).
+        None for the spread models."""
+        if self.quoter is None:
+            return None
+        reading = self.quoter.signal.reading
+        clock = int(self.now()) if self.state.position.amount != 0 else None
+        return (None if reading is None else reading.key), clock
+
+    def describe(self) -> str:
+        """The model's part of the status line ("" for fixed spreads)."""
+        if self.quoter is not None:
+            return describe_signal(self.estimates)
+        return "" if self.spreads is None else describe_spreads(self.estimates)
+
+    def reprice_threshold(self, rules: SymbolRules) -> Decimal:
+        """How far (relative to the resting order's price) the target may move before the order follows:
+        --reprice-threshold; for the signal model, more than requote_ticks ticks and requote_bp bp."""
+        if self.quoter is None:
+            return self.cfg.reprice_threshold
+        policy, live = self.quoter.policy, self.state.live
+        price = live.quote.price if live is not None else self._book().mid
+        return max(policy.requote_ticks * rules.tick / price, Decimal(repr(policy.requote_bp)) * BP)
+
+    def wake_within(self) -> float | None:
+        """The longest the quoting loop may sleep with nothing new: a second while the signal model holds a
+        position (its floor decays with time), else no limit of the strategy's own."""
+        return 1.0 if self.quoter is not None and self.state.position.amount != 0 else None
 
     def check_losses(self) -> None:
         """At most twice a second: a loss limit pauses or halts the bot, a pause ends by itself."""
@@ -134,8 +210,9 @@ class Strategy:
                 self.stopping = True
             return stop_quote(position, book.bid, book.ask, cfg.stop_slippage, rules), "stop"
         self.stopping = False
+        self.tick = rules.tick
         wallet = st.available * st.size_scale
-        return desired_quote(
+        want, why = desired_quote(
             position,
             book.mid,
             wallet,
@@ -144,6 +221,13 @@ class Strategy:
             st.close_only_reason,
             position_room(position, book.mid, cfg.max_position_usd),
         )
+        if self.quoter is None:
+            return want, why
+        lot = wallet * self.params.balance_fraction / book.mid
+        holding = Holding(position, st.entry_price, float(abs(position) / lot) if lot > 0 else 0.0, st.fees.maker)
+        want, why = self.quoter.price(want, why, self.now(), holding, (book.bid, book.ask), rules)
+        self.estimates = self.quoter.estimates
+        return want, why
 
     def _book(self) -> Book:
         """The top of the book: the bot decides only once it has one (its not-ready check)."""

@@ -37,7 +37,6 @@ from aster_mm.core.config import Config, Timings
 from aster_mm.core.decisions import QuoteParams
 from aster_mm.core.errors import FatalError
 from aster_mm.core.orders import Order, OrderState
-from aster_mm.core.spreads import describe as describe_spreads
 from aster_mm.core.state import StrategyState
 from aster_mm.core.status import status_line
 from aster_mm.core.strategy import Strategy
@@ -112,6 +111,7 @@ class MarketMaker:
             start_timeout=config.start_timeout,
             spreads=self.strategy.spreads,
             metrics=self.metrics,
+            signal=self.strategy.signal,
         )
         self.on_market_message, self.on_user_message = self.feeds.on_market_message, self.feeds.on_user_message
         self.housekeeping = Housekeeping(
@@ -132,7 +132,8 @@ class MarketMaker:
 
     def describe(self) -> str:
         line = status_line(self.state, self.params, self.client.used_weight_1m, self.rules, self.books.text(self.rules))
-        return line if self.strategy.spreads is None else f"{line} {describe_spreads(self.strategy.estimates)}"
+        model = self.strategy.describe()
+        return f"{line} {model}" if model else line
 
     @property
     def used_weight_1m(self) -> int | None:
@@ -145,7 +146,7 @@ class MarketMaker:
 
     @property
     def estimates(self) -> dict:
-        """The adaptive model's latest estimates (empty when the spreads are fixed)."""
+        """The adaptive or signal model's latest estimates (empty when the spreads are fixed)."""
         return self.strategy.estimates
 
     def _pnl(self) -> tuple[Decimal, Decimal]:
@@ -224,6 +225,9 @@ class MarketMaker:
             timeout = min(timeout, self.t.requery_every)
         if self.desk.retry_at > self.now():
             timeout = min(timeout, self.desk.retry_at - self.now())
+        strategy_wake = self.strategy.wake_within()
+        if strategy_wake is not None:
+            timeout = min(timeout, strategy_wake)
         return max(timeout, 0.0)
 
     async def _sleep_until_woken(self, timeout: float) -> None:
@@ -263,7 +267,7 @@ class MarketMaker:
             Resting.of(st.live),
             book.bid,
             book.ask,
-            self.cfg.reprice_threshold,
+            self.strategy.reprice_threshold(guard.known_rules),
             halt=halt,
             can_modify=self.cfg.modify and self.client.can_modify,
             settings_wrong=guard.settings_wrong(),

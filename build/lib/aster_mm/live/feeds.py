@@ -1,7 +1,9 @@
-"""The two streams in: the market connection (depth + mark price) and the listenKey user stream.
+"""The two streams in: the market connection (depth + mark price, and trades for the models that read them)
+and the listenKey user stream.
 
 Frames are parsed at the edge (`aster_mm.core.events`) and applied to the state, the order desk and the
-account guard; every applied frame wakes the quoting loop. Each connection reconnects on its own.
+account guard; every applied frame that changes what the strategy reads wakes the quoting loop. Each
+connection reconnects on its own.
 """
 
 from __future__ import annotations
@@ -15,7 +17,16 @@ from decimal import Decimal
 from aster_mm.accounting.books import Books
 from aster_mm.core.config import Timings
 from aster_mm.core.errors import FatalError
-from aster_mm.core.events import MALFORMED, market_frame, parse_account_update, parse_order_update, top_of_book
+from aster_mm.core.events import (
+    MALFORMED,
+    depth_levels,
+    market_frame,
+    parse_account_update,
+    parse_order_update,
+    top_of_book,
+)
+from aster_mm.core.kinds import Side
+from aster_mm.core.signals import SignalState, without_order
 from aster_mm.core.spreads import AdaptiveSpreads
 from aster_mm.core.state import LIQUIDATION, Book, StrategyState
 from aster_mm.exchange.client import AsterClient
@@ -44,11 +55,13 @@ class Feeds:
         start_timeout: float,
         spreads: AdaptiveSpreads | None,
         metrics: Metrics,
+        signal: SignalState | None = None,
     ):
-        """Frames go to `state`, `desk` (order reports), `guard` (leverage events), `books` (the ledger) and
-        `spreads` (mids and trades, when the spreads adapt); `wake` tells the quoting loop."""
+        """Frames go to `state`, `desk` (order reports), `guard` (leverage events), `books` (the ledger),
+        `spreads` (mids and trades, when the spreads adapt) and `signal` (ten levels of depth and trades,
+        for the signal model); `wake` tells the quoting loop."""
         self.client, self.ws_url, self.symbol, self.state = client, ws_url.rstrip("/"), symbol, state
-        self.desk, self.guard, self.books, self.spreads = desk, guard, books, spreads
+        self.desk, self.guard, self.books, self.spreads, self.signal = desk, guard, books, spreads, signal
         self.t, self.now, self.wake, self.start_timeout, self.metrics = timings, now, wake, start_timeout, metrics
         self.listen_key: str | None = None
         self._user_ws = None
@@ -57,8 +70,8 @@ class Feeds:
         self.attempted_at = {"market": now(), "user": now()}  # the last connection attempt: the loop lives
 
     def on_market_message(self, raw: str | bytes) -> None:
-        """A depth or mark-price frame. Any frame proves the connection alive; only a changed top of the
-        book wakes the quoting loop."""
+        """A depth, trade or mark-price frame. Any frame proves the connection alive; only a changed top
+        of the book, or a changed signal, wakes the quoting loop."""
         try:
             kind, data = market_frame(json.loads(raw))
             now = self.now()
@@ -66,17 +79,18 @@ class Feeds:
                 self.state.mark_price, self.state.market_seen_at = Decimal(data["p"]), now
                 return
             if kind == "aggTrade":
-                self.state.market_seen_at = now
-                if self.spreads is not None and self.state.book is not None:
-                    self.spreads.on_trade(now, float(data["p"]), float(self.state.book.mid))
+                self._on_trade(data, now)
                 return
             raw_top = top_of_book(data)
             if raw_top is None:
                 return
             self.state.market_seen_at = now
+            moved = self.signal is not None and self._on_depth(data, now)  # levels parsed only for the signal
             book = self.state.book
             if book is not None and book.raw == raw_top:
                 book.seen_at = now
+                if moved:
+                    self.wake()
                 return
             bid, ask = Decimal(raw_top[0]), Decimal(raw_top[1])
             if not (bid > 0 and ask > 0):
@@ -88,6 +102,27 @@ class Feeds:
             stream_log.warning("market: skipped a malformed message (%s): %.200r", type(err).__name__, raw)
             return
         self.wake()
+
+    def _on_trade(self, data: dict, now: float) -> None:
+        self.state.market_seen_at = now
+        if self.spreads is not None and self.state.book is not None:
+            self.spreads.on_trade(now, float(data["p"]), float(self.state.book.mid))
+        if self.signal is not None:  # m: the buyer is the maker, so the seller took
+            self.signal.on_trade(now, float(data["q"]), not data["m"])
+
+    def _on_depth(self, data: dict, now: float) -> bool:
+        """Feed the signal the market's book: the frame's levels without our own resting order. True when
+        the signal changed."""
+        assert self.signal is not None
+        bids, asks = depth_levels(data)
+        live = self.state.live
+        if live is not None and live.live:
+            price, qty = float(live.quote.price), float(live.remaining)
+            if live.quote.side == Side.BUY:
+                bids = without_order(bids, price, qty)
+            else:
+                asks = without_order(asks, price, qty)
+        return self.signal.on_depth(now, bids, asks)
 
     def on_user_message(self, raw: str | bytes) -> None:
         try:
@@ -150,8 +185,9 @@ class Feeds:
             # price ticks every second, so silence on this connection really means it is dead.
             name = self.symbol.lower()
             self.attempted_at["market"] = self.now()
-            trades = f"/{name}@aggTrade" if self.spreads is not None else ""
-            return f"{self.ws_url}/stream?streams={name}@depth5@100ms/{name}@markPrice@1s{trades}"
+            trades = f"/{name}@aggTrade" if self.spreads is not None or self.signal is not None else ""
+            depth = "depth10" if self.signal is not None else "depth5"
+            return f"{self.ws_url}/stream?streams={name}@{depth}@100ms/{name}@markPrice@1s{trades}"
 
         def up(ws) -> None:
             self.state.market_up = True

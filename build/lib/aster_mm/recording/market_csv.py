@@ -14,16 +14,25 @@ gap is 1 on the first row of a file written after data may have been missed (the
 new run appended to an existing file), else 0. The flagged row is itself good data, so a reader that
 ignores the column loses nothing; a reader that cares must not assume continuity between the previous
 row and the flagged one.
+
+With `compress=True` the files are `<kind>_<SYM>.csv.gz`: one gzip member per run (a restart appends a
+member, which every gzip reader concatenates), and each flush() ends with a zlib sync flush, so a crash
+loses at most the rows written since the last flush; reading.py reads such a file up to its last
+complete row.
 """
 
 from __future__ import annotations
 
 import csv
+import gzip
+import io
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
+
+from aster_mm.recording.reading import first_line
 
 LEVELS = 10
 KINDS = ("orderbook", "trades", "prices")
@@ -104,22 +113,23 @@ class DayFiles:
     """Appends rows to OUT/<UTC day>/<kind>_<SYM>.csv; the first row of a new day opens that day's files.
 
     Each day's folder holds all three files (with headers, maybe no rows), so it is a data directory
-    that replays on its own. Rows are buffered until flush() or close().
+    that replays on its own. Rows are buffered until flush() or close(); `compress` writes .csv.gz.
     """
 
-    def __init__(self, out_dir: Path, symbol: str):
-        self.out_dir, self.symbol = Path(out_dir), symbol
+    def __init__(self, out_dir: Path, symbol: str, compress: bool = False):
+        self.out_dir, self.symbol, self.compress = Path(out_dir), symbol, compress
         self.day: str | None = None
         self.rows = dict.fromkeys(KINDS, 0)  # rows written this run, all days
         self._files: dict[str, TextIO] = {}
         self._writers: dict[str, Any] = {}  # csv writers
         self._gap_pending: set[str] = set()
 
-    def path(self, kind: str, day: str | None = None) -> Path:
+    def path(self, kind: str, day: str | None = None, compress: bool | None = None) -> Path:
         day = day or self.day
         if day is None:
             raise ValueError("no day yet: its files open with the first row")
-        return self.out_dir / day / f"{kind}_{self.symbol}.csv"
+        gz = self.compress if compress is None else compress
+        return self.out_dir / day / f"{kind}_{self.symbol}.csv{'.gz' if gz else ''}"
 
     def mark_gap(self) -> None:
         """The next row of every file follows missing data."""
@@ -140,7 +150,7 @@ class DayFiles:
     def flush(self) -> None:
         for kind, f in self._files.items():
             try:
-                f.flush()
+                f.flush()  # a GzipFile flushes with Z_SYNC_FLUSH: all so far decompresses, even after a crash
             except OSError as err:
                 raise WriteError(f"cannot write {self.path(kind)}: {err.strerror or err}") from err
 
@@ -156,23 +166,33 @@ class DayFiles:
         self.close()
         self.day = day
         for kind in KINDS:
-            path = self.path(kind)
+            path, other = self.path(kind), self.path(kind, compress=not self.compress)
+            if other.exists():
+                raise WriteError(f"{other} exists: record into another directory, or {self._other_way}")
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 appending = path.exists() and path.stat().st_size > 0
                 if appending:
                     self._check_header(path, HEADERS[kind])
                     self._gap_pending.add(kind)  # whatever happened between the runs is missing
-                f = open(path, "a", newline="", encoding="utf-8")
+                f = self._open(path)
             except OSError as err:
                 raise WriteError(f"cannot open {path}: {err.strerror or err}") from err
             self._files[kind], self._writers[kind] = f, csv.writer(f)
             if not appending:
                 self._writers[kind].writerow(HEADERS[kind])
 
+    @property
+    def _other_way(self) -> str:
+        return "without --gzip" if self.compress else "with --gzip"
+
+    def _open(self, path: Path) -> TextIO:
+        if not self.compress:
+            return open(path, "a", newline="", encoding="utf-8")
+        return io.TextIOWrapper(gzip.open(path, "ab"), encoding="utf-8", newline="")
+
     @staticmethod
     def _check_header(path: Path, header: list[str]) -> None:
-        with open(path, newline="", encoding="utf-8") as f:
-            found = next(csv.reader(f), [])
+        found = next(csv.reader([first_line(path)]), [])
         if found != header:
             raise WriteError(f"{path} exists with other columns; record into another directory")

@@ -1,11 +1,13 @@
 """Records one symbol's public Aster futures market data into daily CSV files, for replay and backtests.
 
-    python record.py --symbol ETHUSDT --out data/ [--minutes N] [--ws-url URL]
+    python record.py --symbol ETHUSDT --out data/ [--minutes N] [--ws-url URL] [--gzip]
 
 One combined WebSocket connection (<sym>@depth10@100ms and <sym>@aggTrade; public, no API key) feeds
 OUT/<UTC day>/{orderbook,trades,prices}_<SYM>.csv in the layout of ../shared/data/aster-2025-09-29/
 (see aster_mm/recording/market_csv.py). When the connection drops, the recorder reconnects with backoff, logs
-the gap and flags the first row of each file after it (gap=1). Files are flushed every second.
+the gap and flags the first row of each file after it (gap=1). Files are flushed every second; with --gzip
+they are .csv.gz, sync-flushed every second, so a crash loses at most the last second
+(aster_mm/recording/reading.py reads the rest). Check a recording with `python backtest.py inspect OUT`.
 Exit status: 0 done (--minutes) or stopped (SIGINT/SIGTERM), 1 the files cannot be written,
 2 a bad option or a stream the exchange refuses (e.g. an unknown symbol).
 """
@@ -102,9 +104,10 @@ class Recorder:
         reconnect_first: float = 0.5,
         reconnect_max: float = 30.0,
         stable_after: float = 30.0,
+        compress: bool = False,
     ):
         self.symbol, self.url = symbol, stream_url(ws_url, symbol)
-        self.files = DayFiles(out_dir, symbol)
+        self.files = DayFiles(out_dir, symbol, compress)
         self.clock, self.flush_every = clock, flush_every
         self.reconnect_first, self.reconnect_max, self.stable_after = reconnect_first, reconnect_max, stable_after
         self.books = self.trades = self.gaps = self.connections = self.bad_frames = 0
@@ -245,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, type=Path, help="output directory (one folder per UTC day)")
     parser.add_argument("--minutes", type=float, help="stop after this many minutes (default: until stopped)")
     parser.add_argument("--ws-url", help="WebSocket base URL, e.g. ws://127.0.0.1:8088")
+    parser.add_argument("--gzip", action="store_true", help="write .csv.gz (about 6x smaller), flushed every second")
     return parser
 
 
@@ -264,7 +268,7 @@ def parse_args(argv: list[str] | None, parser: argparse.ArgumentParser) -> argpa
 
 
 async def record(args: argparse.Namespace) -> None:
-    recorder = Recorder(args.symbol, args.out, args.ws_url)
+    recorder = Recorder(args.symbol, args.out, args.ws_url, compress=args.gzip)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, recorder.stop)

@@ -12,6 +12,7 @@ from pathlib import Path
 from aster_mm.core.config import Config
 from aster_mm.core.kinds import Bias, SpreadModel
 from aster_mm.settings import values
+from aster_mm.settings.signal import add_signal_options, signal_settings
 
 DESCRIPTION = "aster-mm: a one-symbol market maker for Aster perpetual futures."
 EPILOG = (
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     for add_group in (
         _quoting,
         _adaptive_spreads,
+        add_signal_options,
         _loss_limits,
         _account,
         _files_and_logging,
@@ -103,7 +105,9 @@ def _adaptive_spreads(p: argparse.ArgumentParser) -> None:
         choices=[model.value for model in SpreadModel],
         default=SpreadModel.FIXED.value,
         help="fixed: quote at --buy-spread/--sell-spread; adaptive: Gueant-Lehalle-Fernandez-Tapia "
-        "distances from live volatility and trade intensity (fixed spreads until warm)",
+        "distances from live volatility and trade intensity (fixed spreads until warm); signal: open at the "
+        "touch only while a short-horizon signal (book imbalance, momentum) agrees, close from the entry and a "
+        "fair value (see the signal model's options)",
     )
     g.add_argument(
         "--risk-aversion",
@@ -117,6 +121,13 @@ def _adaptive_spreads(p: argparse.ArgumentParser) -> None:
         type=values.fraction("min-spread"),
         default=Decimal("0.00045"),
         help="adaptive: no quote closer to mid than this (default: a maker plus a taker fee)",
+    )
+    g.add_argument(
+        "--adaptive-half-life",
+        type=values.number("adaptive-half-life", 1, 86400, "seconds"),
+        default=300.0,
+        help="adaptive: when too few trades leave nothing to fit, the last fit's spreads decay towards "
+        "--buy-spread/--sell-spread with this half-life (seconds) instead of jumping back to them",
     )
 
 
@@ -343,4 +354,5 @@ def parse_config(argv: list[str] | None, parser: argparse.ArgumentParser | None 
     if args["ledger"] is not None and not Path(args["ledger"]).resolve().parent.is_dir():
         parser.error(f"--ledger {args['ledger']!r}: its directory does not exist")
     args["side"], args["spread_model"] = Bias(args["side"]), SpreadModel(args["spread_model"])
-    return Config(**args)
+    signal = signal_settings(args)
+    return Config(**args, **signal)

@@ -108,3 +108,40 @@ def ws_url(text: str) -> str:
     if not text.startswith(("ws://", "wss://")):
         raise argparse.ArgumentTypeError(f"the feed URL must start with ws:// or wss://, got {text!r}")
     return text.rstrip("/")
+
+
+def number(name: str, low: float = -math.inf, high: float = math.inf, unit: str = "") -> Callable[[str], float]:
+    """An argparse type: a finite number from `low` to `high` (inclusive; an infinite bound is no bound)."""
+    bounds = " ".join(
+        part
+        for part in (
+            f"at least {low:g}" if low > -math.inf else "",
+            "and" if low > -math.inf and high < math.inf else "",
+            f"at most {high:g}" if high < math.inf else "",
+            unit,
+        )
+        if part
+    )
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and low <= value <= high):
+            wanted = f"a finite number {bounds}".rstrip()
+            raise argparse.ArgumentTypeError(f"{name} must be {wanted}, got {text!r}")
+        return value
+
+    return parse
+
+
+def whole(name: str, low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from `low` to `high` (inclusive)."""
+
+    def parse(text: str) -> int:
+        if not re.fullmatch(r"[+-]?\d+", text.strip()) or not low <= int(text) <= high:
+            raise argparse.ArgumentTypeError(f"{name} must be a whole number from {low} to {high}, got {text!r}")
+        return int(text)
+
+    return parse
