@@ -35,8 +35,14 @@ class StudyMismatch(ValueError):
 
 
 def storage_url(text: str) -> str:
-    """A SQLAlchemy URL as given, or a file path as a SQLite URL."""
-    return text if "://" in text else f"sqlite:///{Path(text).expanduser().resolve()}"
+    """A SQLAlchemy URL as given, or a file path as a SQLite URL. A postgresql:// URL without a driver gets
+    psycopg2's (the driver the backtest extra installs; SQLAlchemy 2.1 would otherwise pick psycopg 3)."""
+    if "://" not in text:
+        return f"sqlite:///{Path(text).expanduser().resolve()}"
+    for bare in ("postgresql://", "postgres://"):
+        if text.startswith(bare):
+            return "postgresql+psycopg2://" + text.removeprefix(bare)
+    return text
 
 
 def shown(text: str) -> str:
