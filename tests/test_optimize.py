@@ -88,6 +88,28 @@ def test_the_objective_penalises_a_trial_below_the_volume_target_without_droppin
     assert net.score(idle) < net.score(fig)  # ranked by how far it fell short, not dropped
 
 
+def test_the_budget_holds_when_another_worker_asked_between_the_count_and_the_ask(monkeypatch):
+    """The race two workers run: both count the study's trials, see room for one more, and both ask. The one
+    numbered past the budget is failed at once (marked over budget), without running the objective."""
+    s = optuna.create_study(direction="maximize")
+    s.ask()  # the other worker's trial #0, running
+    real, stale = study.counted, [True]
+
+    def counted_before_the_other_asked(st):
+        return [] if stale and stale.pop() else real(st)
+
+    monkeypatch.setattr(study, "counted", counted_before_the_other_asked)
+    ran = []
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    study.run_trials(s, lambda trial: ran.append(trial.number) or 1.0, budget=1)
+    assert ran == []
+    (mine,) = [t for t in s.trials if t.number == 1]
+    assert mine.state == optuna.trial.TrialState.FAIL and mine.user_attrs["over_budget"]
+    monkeypatch.undo()
+    study.run_trials(s, lambda trial: ran.append(trial.number) or 1.0, budget=2)  # room for one more: it runs
+    assert ran == [2] and len(study.counted(s)) == 2
+
+
 def test_out_of_sample_far_behind_in_sample_is_warned_with_its_rule():
     fig = {"bp_base": 2.0, "volume_usd_per_day": 400_000.0}
     r = report.FoldResult(1, ("a",), "b", 3, 0, {}, fig, {**fig, "bp_base": 0.5}, 0.0, 0.0)
