@@ -15,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
-COMMANDS = ("aster-mm", "aster-mm-sim", "aster-mm-backtest", "aster-mm-record", "aster-mm-bench")
+COMMANDS = ("aster-mm", "aster-mm-sim", "aster-mm-backtest", "aster-mm-record", "aster-mm-bench", "aster-mm-optimize")
 
 
 def requirements(name: str, section: str | None = None) -> list[str]:
