@@ -98,7 +98,7 @@ def main(argv: list[str]) -> int:
         i = argv.index("--repeat")
         repeat, argv = int(argv[i + 1]), argv[:i] + argv[i + 2 :]
     argv = [a for a in argv if a != "--reference"]
-    args, cfg = cli._parse(argv)
+    args, cfg = cli.parse(argv)
     days = [convert.data_files(d, args.symbol) for d in day_folders(args.data, args.symbol)]
     feed_ns = int(args.feed_latency_ms * 1e6)
     rules = convert.symbol_rules(args.symbol, *days[0], args.tick, args.step)

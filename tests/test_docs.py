@@ -99,8 +99,8 @@ def help_flags(parse, argv: list[str]) -> set[str]:
 
 
 def known_flags() -> set[str]:
-    """Every flag of the bot (and its report), the simulator, the backtester, the recorder, the bench and the
-    mutation script."""
+    """Every flag of the bot (and its report), the simulator, the backtester, the optimiser, the recorder, the bench
+    and the mutation script."""
     from aster_mm.accounting.report import build_parser as report_parser
     from aster_mm.backtest.cli import build_parser as backtest_parser
     from aster_mm.bench.cli import parse_args as bench_args
@@ -109,7 +109,9 @@ def known_flags() -> set[str]:
     from aster_mm.simulator.cli import build_parser as sim_parser
 
     flags = set()
-    for parser in (bot_parser(), report_parser(), sim_parser(), backtest_parser(), record_parser()):
+    from aster_mm.optimize.cli import build_parser as optimize_parser
+
+    for parser in (bot_parser(), report_parser(), sim_parser(), backtest_parser(), record_parser(), optimize_parser()):
         flags |= set(parser._option_string_actions)
     flags |= help_flags(bench_args, ["--help"])
     mutation = subprocess.run(

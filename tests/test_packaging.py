@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -14,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
-COMMANDS = ("aster-mm", "aster-mm-sim", "aster-mm-backtest", "aster-mm-record", "aster-mm-bench")
+COMMANDS = ("aster-mm", "aster-mm-sim", "aster-mm-backtest", "aster-mm-record", "aster-mm-bench", "aster-mm-optimize")
 
 
 def requirements(name: str, section: str | None = None) -> list[str]:
@@ -61,9 +62,11 @@ def test_version_is_the_package_attribute():
 def test_pip_install_gives_working_commands(tmp_path):
     """The wheel `pip install .` builds, installed on its own (no dependencies: those of this environment serve),
     runs every console script's --help from a folder that holds no source."""
-    wheels, prefix = tmp_path / "wheels", tmp_path / "prefix"
+    wheels, prefix, source = tmp_path / "wheels", tmp_path / "prefix", tmp_path / "source"
+    # built from a copy: setuptools writes build/ and *.egg-info into the tree it builds
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".*", "build", "*.egg-info", "mutants", "__pycache__"))
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "wheel", "--no-deps", str(ROOT), "-w", str(wheels)], check=True, timeout=150)
+    subprocess.run([*pip, "wheel", "--no-deps", str(source), "-w", str(wheels)], check=True, timeout=150)
     (wheel,) = wheels.glob("aster_mm-*.whl")
     subprocess.run([*pip, "install", "--no-deps", "--prefix", str(prefix), str(wheel)], check=True, timeout=60)
     site = Path(sysconfig.get_path("purelib", vars={"base": str(prefix), "platbase": str(prefix)}))

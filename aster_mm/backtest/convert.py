@@ -21,6 +21,7 @@ with an assumed constant feed latency, and the report says which.
 from __future__ import annotations
 
 import csv
+import fcntl
 import hashlib
 import os
 import shutil
@@ -111,20 +112,21 @@ def load_days(days: list[Files], feed_latency_ns: int, cache_root: Path | None =
     directory per symbol and feed latency, reused while every file keeps its path, size and mtime."""
     cache, key = _cache_dir(days, feed_latency_ns, cache_root)
     meta_path = cache / "meta.npz"
-    if meta_path.is_file():
-        market = _read_meta(cache, meta_path, key)
-        if market is not None:
+    if meta_path.is_file() and (market := _read_meta(cache, meta_path, key)) is not None:
+        return market
+    # One conversion at a time per cache directory: processes started together (the optimiser's workers) wait for
+    # the first one's and read it, rather than converting again and removing it under its reader as stale.
+    with open(cache.with_name(f"{cache.name}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if meta_path.is_file() and (market := _read_meta(cache, meta_path, key)) is not None:
             return market
-    build = cache.with_name(f"{cache.name}.building-{os.getpid()}")  # readers never see half a cache
-    shutil.rmtree(build, ignore_errors=True)
-    build.mkdir(parents=True)
-    meta = _convert(days, feed_latency_ns, build)
-    np.savez(build / meta_path.name, key=key, **meta)
-    shutil.rmtree(cache, ignore_errors=True)  # a stale conversion
-    try:
-        build.rename(cache)
-    except OSError:  # another run has just put the same conversion there
+        build = cache.with_name(f"{cache.name}.building-{os.getpid()}")  # readers never see half a cache
         shutil.rmtree(build, ignore_errors=True)
+        build.mkdir(parents=True)
+        meta = _convert(days, feed_latency_ns, build)
+        np.savez(build / meta_path.name, key=key, **meta)
+        shutil.rmtree(cache, ignore_errors=True)  # a stale conversion
+        build.rename(cache)
     market = _read_meta(cache, meta_path, key)
     if market is None:
         raise ValueError(f"{cache} changed while it was being written; run again")

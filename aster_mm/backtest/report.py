@@ -5,6 +5,10 @@ position left at the end marked to the last mid. PnL per volume (bp) = net PnL /
 the figure that compares settings. A markout is the mid's move h seconds after a fill, from the mid
 at the fill, in bp of that mid, signed by the fill's side (+ for a buy): negative means the market
 moved against the fill (adverse selection).
+
+Fees as they are: every report gives the net at Aster's base tier and at its market-maker tier MM1 side by side
+(`FEE_TIERS`). The fills do not depend on the fee rates, so the other tier's net is the run's gross PnL less
+each fill's notional times that tier's maker or taker rate, from the fill list, rather than a second run.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from aster_mm.backtest.runner import Fill, RunResult
 
 MARKOUT_HORIZONS_S = (1, 10, 60)
 NS = 1_000_000_000
+# (maker, taker) fee rates: Aster's base tier and market-maker tier 1 (a maker rebate)
+FEE_TIERS = {"base": (0.0001, 0.00035), "mm1": (-0.000015, 0.00027)}
 
 
 def mid_at(mid_ts: np.ndarray, mid: np.ndarray, t_ns) -> np.ndarray:
@@ -41,6 +47,25 @@ def markouts(fills: list[Fill], mid_ts: np.ndarray, mid: np.ndarray) -> dict[str
         ok = (later <= mid_ts[-1]) & ~np.isnan(m0)
         move = sign[ok] * (mid_at(mid_ts, mid, later[ok]) - m0[ok]) / m0[ok] * 1e4
         out[f"{h}s"] = {"mean_bp": float(move.mean()) if ok.any() else None, "n": int(ok.sum())}
+    return out
+
+
+def fee_tiers(fills: list[Fill], run_fees: float, net: float, volume_usd: float) -> dict[str, dict]:
+    """Net PnL and PnL per volume under each of FEE_TIERS: the run's gross (its net plus the fees it paid)
+    less each fill's notional times the tier's maker or taker rate."""
+    maker_usd = sum(f.price * f.qty for f in fills if f.maker)
+    taker_usd = sum(f.price * f.qty for f in fills if not f.maker)
+    out = {}
+    for tier, (maker, taker) in FEE_TIERS.items():
+        fees = maker_usd * maker + taker_usd * taker
+        tier_net = net + run_fees - fees
+        out[tier] = {
+            "maker_fee": maker,
+            "taker_fee": taker,
+            "fees_usd": fees,
+            "net_pnl_usd": tier_net,
+            "pnl_per_volume_bp": tier_net / volume_usd * 1e4 if volume_usd > 0 else None,
+        }
     return out
 
 
@@ -86,6 +111,7 @@ def summarize(r: RunResult, market: MarketData) -> dict:
         "fees_usd": r.fees,
         "net_pnl_usd": net,
         "pnl_per_volume_bp": net / r.value * 1e4 if r.value > 0 else None,
+        "fee_tiers": fee_tiers(r.fills, r.fees, net, r.value),
         "max_drawdown_usd": max_drawdown(r.equity),
         "max_position_notional_usd": float(notional.max()) if len(notional) else 0.0,
         "final_position": float(r.position[-1]) if len(r.position) else 0.0,
@@ -135,6 +161,7 @@ def table(m: dict) -> str:
         ("fees", f"{_fmt(m['fees_usd'])} USD"),
         ("net PnL after fees", f"{_fmt(m['net_pnl_usd'])} USD"),
         ("PnL per volume", f"{_fmt(m['pnl_per_volume_bp'], 2)} bp"),
+        *_tier_rows(m["fee_tiers"]),
         ("max drawdown", f"{_fmt(m['max_drawdown_usd'])} USD"),
         ("max position notional", f"{_fmt(m['max_position_notional_usd'], 2)} USD"),
         ("position at end (marked to mid)", _fmt(m["final_position"])),
@@ -162,6 +189,14 @@ def table(m: dict) -> str:
         rows.append(("spread model at the end", m["model_state"]))
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+
+def _tier_rows(tiers: dict[str, dict]) -> list[tuple[str, str]]:
+    base, mm1 = tiers["base"], tiers["mm1"]
+    return [
+        ("net PnL at base / MM1 fees", f"{_fmt(base['net_pnl_usd'])} / {_fmt(mm1['net_pnl_usd'])} USD"),
+        ("PnL per volume base / MM1", f"{_fmt(base['pnl_per_volume_bp'], 2)} / {_fmt(mm1['pnl_per_volume_bp'], 2)} bp"),
+    ]
 
 
 def plot(r: RunResult, path: Path, title: str) -> None:

@@ -33,11 +33,11 @@ def without_sweeps(argv: list[str]) -> list[str]:
 
 
 def table(runs: list[tuple[dict, dict]]) -> str:
-    head = ["setting", "fills", "volume USD", "net PnL", "bp/vol", "max DD", "in pos", "mk 10s bp"]
+    head = ["setting", "fills", "volume USD", "net PnL", "bp/vol", "bp MM1", "max DD", "in pos", "mk 10s bp"]
     lines = []
     for setting, out in runs:
         m = out["metrics"]
-        bp = m["pnl_per_volume_bp"]
+        bp, bp_mm1 = m["pnl_per_volume_bp"], m["fee_tiers"]["mm1"]["pnl_per_volume_bp"]
         mk = m["markouts"]["10s"]["mean_bp"]
         lines.append(
             [
@@ -46,6 +46,7 @@ def table(runs: list[tuple[dict, dict]]) -> str:
                 f"{m['volume_usd']:,.0f}",
                 f"{m['net_pnl_usd']:.2f}",
                 "n/a" if bp is None else f"{bp:.2f}",
+                "n/a" if bp_mm1 is None else f"{bp_mm1:.2f}",
                 f"{m['max_drawdown_usd']:.2f}",
                 f"{m['time_in_position'] * 100:.0f}%",
                 "n/a" if mk is None else f"{mk:.2f}",

@@ -6,12 +6,13 @@ Every user mistake becomes an argparse error with a message naming the bad value
 from __future__ import annotations
 
 import argparse
+import sys
 from decimal import Decimal
 from pathlib import Path
 
 from aster_mm.core.config import Config
 from aster_mm.core.kinds import Bias, SpreadModel
-from aster_mm.settings import values
+from aster_mm.settings import config_file, values
 from aster_mm.settings.signal import add_signal_options, signal_settings
 
 DESCRIPTION = "aster-mm: a one-symbol market maker for Aster perpetual futures."
@@ -217,6 +218,13 @@ def _account(p: argparse.ArgumentParser) -> None:
 def _files_and_logging(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("files and logging")
     g.add_argument(
+        "--config",
+        metavar="FILE",
+        help="read options from this TOML file (a preset): one `key = value` line per option, the key being its "
+        'long name without dashes (buy-spread = 0.0005, flatten-on-halt = true, symbol = "ETHUSDT"); checked as '
+        "on the command line, which wins over the file",
+    )
+    g.add_argument(
         "--log-file",
         default=None,
         help="log file, rotated by size (default: market_maker.log; market_maker-sim.log with --sim, "
@@ -340,7 +348,13 @@ def _simulator(p: argparse.ArgumentParser) -> None:
 
 def parse_config(argv: list[str] | None, parser: argparse.ArgumentParser | None = None) -> Config:
     parser = parser or build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    if (path := config_file.given_path(argv)) is not None:
+        config_file.apply(parser, path)
     args = vars(parser.parse_args(argv))
+    del args["config"]
+    if args["sim"] and args["paper"]:  # one may come from --config, where argparse's exclusion does not look
+        parser.error("--sim and --paper: choose one")
     sim_only = {"start_price", "tick", "step"}
     if not args["sim"] and sim_only & args.keys():
         parser.error("--start-price, --tick and --step apply only with --sim")
