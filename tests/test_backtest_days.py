@@ -213,20 +213,20 @@ def test_the_fast_loop_honours_gaps_as_the_every_event_loop(tmp_path):
 
 
 def test_a_strategy_that_reads_more_is_woken_more_and_decides_the_same(tmp_path):
-    """Quantities change under an unchanged top: a strategy reading two levels with their sizes wakes
-    there too (and on its clock, and on its signal's changes); the bot's decisions, which read only the top,
-    are the same."""
+    """Quantities change under an unchanged top: a strategy reading two levels with their sizes is woken
+    there too (its models are fed every book it reads), but asked again only when what its decision reads
+    changed: the touch, the order, or its signal (here a signal that moves every 7 s); the bot's decisions,
+    which read only the top, are the same."""
     thicker = ("100.0", "5", "99.9", "9", "100.2", "5", "100.3", "5")
     books = [(1.0 * i, (BOOK, thicker, UP)[i % 3]) for i in range(120)]
     trades = [(1.0 * i + 0.5, "sell" if i % 2 else "buy", "99.5" if i % 2 else "100.8", "50") for i in range(120)]
     market = convert.load(*convert.data_files(write_market(tmp_path, books, trades), "TESTUSDT"), 0, tmp_path / "c")
     top = runner(market).run()
     deep = runner(market)
-    deep.reads = wakes.Reads(levels=2, quantities=True, every_s=7.0)
-    keys = []
-    deep.signal_key = lambda: keys.append(1) or len(keys) // 1000  # a signal at its resolution
+    deep.reads = wakes.Reads(levels=2, quantities=True)
+    deep.signal_key = lambda: deep.clock_ns // (7 * NS)  # a signal at its resolution
     r = deep.run()
-    assert r.fills == top.fills and r.steps > top.steps and keys
+    assert r.fills == top.fills and r.wakes > top.wakes and r.steps > top.steps
     top_times = wakes.book_changes(market, 0.01, 0.01, wakes.TOP_OF_BOOK)
     deep_times = wakes.book_changes(market, 0.01, 0.01, wakes.Reads(levels=2, quantities=True))
     assert set(top_times) <= set(deep_times) and len(deep_times) > len(top_times)

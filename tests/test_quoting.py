@@ -192,11 +192,17 @@ def test_the_options_default_to_the_research_choice_and_name_a_bad_value(capsys)
 def test_what_the_signal_model_reads_and_its_key_with_the_clock_in_position():
     s = strategy()
     assert (s.reads.levels, s.reads.quantities, s.reads.trades, s.reads.every_s) == (10, True, False, 1.0)
-    assert s.signal_key() == (None, None)  # no book read yet
+    assert s.signal_key() == "warming-up"  # no book read yet: no opening order, whatever the book
+    s.quoter.signal.reading = reading(0.1)
+    assert s.signal_key() == "guard-closed"  # flat, the guard closed: no opening order, whatever the book
     s.quoter.signal.reading = reading(0.5)
-    assert s.signal_key() == ((100000.0, 100001.0, 50), None)  # flat: the clock is not read
+    assert s.signal_key() == (100000.0, 100001.0)  # the guard open: the opening order joins the touch
+    s.quoter.signal.books = 7
     s.state.position.apply_snapshot(D("0.02"), 1)
-    assert s.signal_key() == ((100000.0, 100001.0, 50), 50)  # in position: the second (the floor decays)
+    assert s.signal_key() == (7, 50)  # in position: every book (the fair value) and the second (the floor decays)
+    watched = strategy(max_loss_usd=D("5"))  # a loss limit reads the PnL, which moves with every book
+    watched.quoter.signal.reading = reading(0.1)
+    assert watched.signal_key() == (0, None)
     plain = Strategy(
         Config(symbol="X"), StrategyState(), QuoteParams.from_config(Config(symbol="X")), float, lambda: (0, 0), float
     )

@@ -7,7 +7,7 @@ from aster_mm.core.decisions import Quote, QuoteParams, desired_quote, in_positi
 from aster_mm.core.kinds import Bias, Side, SpreadModel, TimeInForce
 from aster_mm.core.rules import SymbolRules
 from aster_mm.core.state import Book, FeeRates, StrategyState
-from aster_mm.core.strategy import TOP_OF_BOOK, Reads, Strategy
+from aster_mm.core.strategy import OPENS_NOTHING, TOP_OF_BOOK, Reads, Strategy
 from aster_mm.settings.parser import build_parser, parse_config
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "Config",
     "FeeRates",
     "Halt",
+    "OPENS_NOTHING",
     "Place",
     "Quote",
     "QuoteParams",

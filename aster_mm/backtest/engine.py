@@ -23,7 +23,7 @@ import numpy as np
 from hftbacktest import GTX, LIMIT, BacktestAsset, build_roivec_backtest
 from hftbacktest import binding as b
 from hftbacktest.order import IOC, order_dtype
-from hftbacktest.types import event_dtype, state_values_dtype
+from hftbacktest.types import state_values_dtype
 
 QUEUE_MODELS = ("risk-averse", "power2", "power3")
 
@@ -32,8 +32,6 @@ NONE, EXPIRED, FILLED, CANCELED, REJECTED = 0, 2, 3, 4, 6
 # The book is kept as a vector over the data's price range widened by this factor each way: quotes fall
 # well inside it, and it is an order of magnitude faster than hftbacktest's hash-map book.
 ROI_MARGIN = 2.0
-# trades kept between two reads (hftbacktest grows the buffer past this when a wait spans more)
-TRADES_CAPACITY = 1024
 # the waits' answers: 0 the time ran out, 1 the data ended, 2 a feed event, 3 an order response; >= 10 an error
 END_OF_DATA = 1
 _FIRST_ERROR = 10
@@ -55,6 +53,9 @@ class OrderRecord(NamedTuple):
 # (local_timestamp, order_id, _q1, _q2), maker, (order_type), req, status, (side, time_in_force, padding)
 _ORDER = struct.Struct("<dd8xq16xq32x?xBB4x")
 assert _ORDER.size == order_dtype.itemsize and order_dtype.fields["req"][1] == 90
+# state_values_dtype begins with position, balance, fee (f8 each)
+_STATE = struct.Struct("<ddd")
+assert [state_values_dtype.fields[f][1] for f in ("position", "balance", "fee")] == [0, 8, 16]
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,6 @@ class EngineConfig:
     latency_file: Path | None = None
     maker_fee: float = 0.0001
     taker_fee: float = 0.00035
-    trades: bool = False  # keep the market's trades for `last_trades` (adaptive spreads)
 
 
 def _order_latency_array(path: Path) -> np.ndarray:
@@ -103,8 +103,6 @@ def _asset(
         asset.power_prob_queue_model(float(cfg.queue_model[-1]))  # f(x) = x ** n
     else:
         raise ValueError(f"queue model must be one of {', '.join(QUEUE_MODELS)}, got {cfg.queue_model!r}")
-    if cfg.trades:
-        asset.last_trades_capacity(TRADES_CAPACITY)
     if latencies is not None:
         asset.intp_order_latency(latencies)
     else:
@@ -124,7 +122,9 @@ class Backtest:
         self._latencies = _order_latency_array(cfg.latency_file) if cfg.latency_file else None
         self.ptr = build_roivec_backtest([_asset(chunks, price_range, self._latencies, cfg)])
         self._depth = b.roivecbt_depth(self.ptr, 0)
-        self._state = _view(b.roivecbt_state_values(self.ptr, 0), state_values_dtype)  # hftbacktest's own
+        state = b.roivecbt_state_values(self.ptr, 0)  # hftbacktest's own memory: it follows the backtest
+        self._state = _view(state, state_values_dtype)
+        self._state_raw = (ctypes.c_char * _STATE.size).from_address(state)
         self._lot = cfg.lot
         # the depth vectors cover the whole price range from the start and never move
         self._bids = _depth_array(b.roivecdepth_bid_depth, self._depth)
@@ -156,8 +156,7 @@ class Backtest:
         return self._state.copy()[0]
 
     def position_balance_fee(self) -> tuple[float, float, float]:
-        state = self._state[0]
-        return float(state["position"]), float(state["balance"]), float(state["fee"])
+        return _STATE.unpack_from(self._state_raw)
 
     def levels(self, n: int, quantities: bool) -> tuple:
         """The best `n` price levels of each side, as ticks (with their quantities if asked): the book a
@@ -186,18 +185,6 @@ class Backtest:
         fn = b.roivecbt_submit_buy_order if buy else b.roivecbt_submit_sell_order
         return fn(self.ptr, 0, order_id, price, qty, IOC if time_in_force == "IOC" else GTX, LIMIT, False)
 
-    def take_trades(self) -> np.ndarray:
-        """The market trades seen since the last call (local_ts, px, ...: hftbacktest's event records)."""
-        length = ctypes.c_uint64(0)
-        ptr = b.roivecbt_last_trades(self.ptr, 0, ctypes.byref(length))
-        if not length.value:
-            return _NO_TRADES
-        out = np.frombuffer(
-            (ctypes.c_char * (event_dtype.itemsize * length.value)).from_address(ptr), event_dtype
-        ).copy()
-        b.roivecbt_clear_last_trades(self.ptr, 0)
-        return out
-
     def cancel(self, order_id: int) -> int:
         return b.roivecbt_cancel(self.ptr, 0, order_id, False)
 
@@ -208,7 +195,6 @@ class Backtest:
         b.roivecbt_close(self.ptr)
 
 
-_NO_TRADES = np.zeros(0, event_dtype)
 _NO_LEVEL = 1 << 62  # beyond hftbacktest's valid ticks (an empty side is i64::MIN / i64::MAX)
 
 

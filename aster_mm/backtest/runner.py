@@ -2,36 +2,35 @@
 
 It decides through the bot's own `Strategy` (fixed or adaptive spreads or the signal model, position
 limit, stop-loss, loss limits), over a `StrategyState` kept in step with what the bot would see, with
-hftbacktest's time as both its clock and its wall clock. The adaptive model is fed every changed top of
-the book and every market trade, the signal model every changed book of the levels it reads (hftbacktest's
-book holds no order of ours, so nothing is taken out of it) and every trade, as aster_mm/live/feeds.py
-feeds them. A halt ends the trading (the live bot exits); the position left is still marked to the mid
-until the data ends.
+hftbacktest's time as both its clock and its wall clock. Its models are fed what the bot's market stream
+would feed them (feed.py). A halt ends the trading (the live bot exits); the position left is still marked
+to the mid until the data ends.
 
 It keeps the bot's order discipline: at most one order, open from the moment it is sent until the
 exchange says it finished; a requote is a cancel, and the new order goes out only once the cancel is
-confirmed; decisions run whenever the bot's inputs change: what the strategy reads of the book
-(`Strategy.reads`: the top for the spread models, as the live bot wakes on nothing else,
-aster_mm/live/feeds.py `on_market_message`), its signal and clock (`Strategy.signal_key`), the order's
-local record (every order response changes it, and with it position, balance and fees), or the
-staleness of the data at a gap (wakes.py). A wake where none changed would give the decision
-functions the same inputs as the last one, so the runner does not wake there at all (wakes.py says
-how), or, in the reference loop (`run(every_event=True)`), wakes and only moves the clock.
-Position, wallet and the top of book are what the bot would see locally (after the feed and order
-latencies), converted to Decimal before they reach the decision functions.
+confirmed. It steps (brings the bot's state up to date, records the equity) whenever one of the inputs of
+a decision changed: the touch of the book, the order's local record (every order response changes it, and
+with it position, balance and fees), the staleness of the data at a gap (wakes.py), or what the strategy
+says it reads beyond them (`Strategy.signal_key`: the signal model's guard while flat, its every book and
+the clock while in position); and it decides at a step unless the last step decided on the same inputs
+and did nothing (the signal model while flat with its guard closed reads nothing of the touch). A wake
+where none changed would give the decision functions the same inputs as the last one, so the runner does
+not wake there at all (wakes.py says how), or, in the reference loop (`run(every_event=True)`), wakes and
+only moves the clock. Position, wallet and the top of book are what the bot would see locally (after the
+feed and order latencies), converted to Decimal (when they changed) before they reach the decision code.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 import numpy as np
-from hftbacktest.types import BUY_EVENT
 
 from aster_mm.backtest import engine, wakes
 from aster_mm.backtest.bot import (
+    OPENS_NOTHING,
     Book,
     Cancel,
     Config,
@@ -52,6 +51,7 @@ from aster_mm.backtest.bot import (
     next_action,
 )
 from aster_mm.backtest.convert import MarketData
+from aster_mm.backtest.feed import MarketFeed
 
 IDLE_WAKE_NS = 1_000_000_000
 DEFAULT_GAP_S = 30.0  # the live bot's Timings.stale_after: no market frame this long and it pulls its quote
@@ -105,6 +105,12 @@ class _Live:
     order_id: int
     quote: Quote
     filled: Decimal = Decimal(0)
+    _resting: Resting | None = None  # as the decision sees it, for `filled`
+
+    def resting(self) -> Resting:
+        if self._resting is None or self._resting.remaining != self.quote.qty - self.filled:
+            self._resting = Resting(self.quote, self.quote.qty - self.filled)
+        return self._resting
 
 
 def entry_after(position: Decimal, entry: Decimal, signed_qty: Decimal, price: Decimal) -> Decimal:
@@ -162,8 +168,7 @@ class Runner:
         )
         self.state.fees = FeeRates(Decimal(repr(cfg.maker_fee)), Decimal(repr(cfg.taker_fee)))
         self.signal = self.strategy.signal
-        trades = self.strategy.spreads is not None or self.signal is not None
-        self.cfg = replace(cfg, trades=True) if trades else cfg
+        self.cfg = cfg
         self.reads: Reads = self.strategy.reads
         self.signal_key: Callable[[], Hashable] = self.strategy.signal_key
         self.gaps = wakes.Gaps.of(market, gap_s)
@@ -172,10 +177,15 @@ class Runner:
         self.next_id = 1
         self.result = RunResult(gaps=self.gaps.summary())
         self._trace: list[tuple] = []
-        self._top: tuple[int, int] | None = None  # the top the adaptive model last saw
-        self._book_top: tuple[int, int] | None = None  # the top state.book holds
-        self._levels: tuple | None = None  # the book the signal last read
-        self._seen: tuple = ()  # what the strategy reads of the book at this wake
+        self._book_top: tuple[int, int] | None = None  # the top state.book holds, and its mid
+        self._mid, self._mid_f = Decimal(0), 0.0
+        self._equity: float | None = None  # the last equity converted to `net`
+        self._pos_f: float | None = None  # hftbacktest's position last converted, and what the bot holds
+        self._position = Decimal(0)
+        self._held_at: tuple | None = None  # (position, mid) of the last in_position answer
+        self._held = False
+        self._touch = -1  # the touch in force at this wake (MarketFeed.advance)
+        self._decided: tuple | None = None  # what the last step's decision read (None: that step did not decide)
 
     def _decimal_qty(self, qty: float) -> Decimal:
         return Decimal(round(qty / float(self.rules.step))) * self.rules.step
@@ -205,54 +215,21 @@ class Runner:
             return None
         return order
 
-    def _observe(self, bt: engine.Backtest) -> None:
-        """Feed the adaptive model what the bot's market stream would: trades, and the top when it changes;
-        the signal model trades and the book it reads when it changes."""
-        if self.signal is not None:
-            self._observe_signal(bt)
-        spreads, book = self.strategy.spreads, self.state.book
-        if spreads is None:
-            return
-        trades = bt.take_trades()
-        if len(trades) and book is not None:
-            mid = float(book.mid)
-            for t, px in zip((trades["local_ts"] / NS).tolist(), trades["px"].tolist()):
-                spreads.on_trade(t, px, mid)
-        top = bt.top_ticks()
-        if top != self._top and -_VALID_TICK < top[0] < top[1] < _VALID_TICK:
-            self._top = top
-            spreads.on_mid(bt.timestamp / NS, (top[0] + top[1]) * float(self.rules.tick) / 2)
-
-    def _observe_signal(self, bt: engine.Backtest) -> None:
-        signal, trades = self.signal, bt.take_trades()
-        assert signal is not None
-        for t, qty, ev in zip((trades["local_ts"] / NS).tolist(), trades["qty"].tolist(), trades["ev"].tolist()):
-            signal.on_trade(t, qty, bool(ev & BUY_EVENT))
-        levels = self._seen  # the signal reads sizes: Strategy.reads asks for them
-        if levels == self._levels:
-            return
-        self._levels, n, tick = levels, self.reads.levels, float(self.rules.tick)
-        sides = []
-        for start in (0, 2 * n):  # ticks then sizes, bids then asks
-            ticks, sizes = levels[start : start + n], levels[start + n : start + 2 * n]
-            sides.append([(t * tick, q) for t, q in zip(ticks, sizes) if abs(t) < _VALID_TICK])
-        signal.on_depth(bt.timestamp / NS, sides[0], sides[1])
-
-    def _decide(self, bt: engine.Backtest) -> None:
+    def _decide(self, bt: engine.Backtest, now: int) -> None:
         """The live bot's decision (`next_action`), carried out on hftbacktest: it has no Modify Order, so a
         requote is a cancel; its account needs no balance re-read and no leverage setting."""
         st, live = self.state, self.live
         was_paused = bool(st.paused)
         want, why, halt = self.strategy.decide(self.rules, order_open=live is not None)
         self.result.paused += bool(st.paused) and not was_paused
-        resting = None if live is None else Resting(live.quote, live.quote.qty - live.filled)
+        resting = None if live is None else live.resting()
         book = st.book
         assert book is not None  # _sync() set it
         threshold = self.strategy.reprice_threshold(self.rules)
         action = next_action(Situation(want, why, resting, book.bid, book.ask, threshold, halt=halt))
         match action:
             case Halt(reason):
-                self.result.halted, self.result.halted_ns = reason, bt.timestamp
+                self.result.halted, self.result.halted_ns = reason, now
             case Cancel():
                 assert live is not None  # only a resting order is cancelled
                 if bt.cancel(live.order_id) != 0:
@@ -260,6 +237,9 @@ class Runner:
                 self.result.cancels_sent += 1
             case Place(quote):
                 self._submit(bt, quote)
+            case _:
+                return
+        self._decided = None  # it acted: the same inputs later (an order come and gone) call for a decision
 
     def _submit(self, bt: engine.Backtest, want: Quote) -> None:
         order_id, self.next_id = self.next_id, self.next_id + 1
@@ -269,38 +249,57 @@ class Runner:
         self.result.orders_sent += 1
         self.result.stops += want.time_in_force == TimeInForce.IOC
 
-    def _sync(self, bt: engine.Backtest, bid: int, ask: int, equity: float) -> None:
-        """The state the bot would hold now: book, wallet, session and UTC-day net PnL."""
+    def _sync(self, now: int, bid: int, ask: int, pos_f: float, equity: float) -> None:
+        """The state the bot would hold now: book, position, wallet, session and UTC-day net PnL (each
+        converted to Decimal when it changed)."""
         tick, st = self.rules.tick, self.state
-        self.clock_ns = now = bt.timestamp
         if self._book_top != (bid, ask):
             self._book_top = (bid, ask)
             st.book = Book(Decimal(bid) * tick, Decimal(ask) * tick, now / NS)
-        self.net = Decimal(repr(round(equity, 6)))
+            self._mid = Decimal(bid + ask) * tick / 2
+            self._mid_f = float(self._mid)
+        if equity != self._equity:
+            self._equity, self.net = equity, Decimal(repr(round(equity, 6)))
+            st.available = self.wallet0 + self.net
         if self.day != now // DAY_NS:
             self.day, self.day_base = now // DAY_NS, self.net
-        st.available = self.wallet0 + self.net
+        if pos_f != self._pos_f:  # hftbacktest's own figure
+            self._pos_f, self._position = pos_f, self._decimal_qty(pos_f)
+        st.position.amount = self._position
+        if (self._position, self._mid) != self._held_at:
+            self._held_at = (self._position, self._mid)
+            self._held = in_position(self._position, self._mid, self.params.position_threshold_usd)
 
-    def step(self, bt: engine.Backtest) -> None:
+    def step(self, bt: engine.Backtest, now: int) -> None:
         order = self._track_order(bt, self.live) if self.live is not None else None
-        bid, ask = bt.top_ticks()
+        bid, ask = self.feed.top
         if not (-_VALID_TICK < bid < ask < _VALID_TICK):
             return
         pos_f, balance, fee = bt.position_balance_fee()
-        mid = Decimal(bid + ask) * self.rules.tick / 2
-        mid_f = float(mid)
+        mid_f = self._mid_f if (bid, ask) == self._book_top else float(Decimal(bid + ask) * self.rules.tick / 2)
         equity = balance + pos_f * mid_f - fee
-        self._sync(bt, bid, ask, equity)
-        self.state.position.amount = position = self._decimal_qty(pos_f)  # hftbacktest's own figure
-        self._trace.append(
-            (bt.timestamp, mid_f, pos_f, equity, in_position(position, mid, self.params.position_threshold_usd))
-        )
+        self._sync(now, bid, ask, pos_f, equity)
+        self._trace.append((now, mid_f, pos_f, equity, self._held))
         if order is not None and order.req != engine.NONE:
-            return  # its placement or cancel is still in flight
-        if self.stale:
+            self._decided = None  # its placement or cancel is still in flight
+        elif self.stale:
+            self._decided = None
             self._pull(bt)
         elif not self.result.halted:
-            self._decide(bt)
+            self._decide_if_new(bt, now)
+
+    def _decide_if_new(self, bt: engine.Backtest, now: int) -> None:
+        """Decide, unless the last step decided on the same inputs and did nothing: the touch (when the decision
+        reads it), the order, and what the strategy's key says it reads; the decision would be that one again
+        (only the model's status figures move, and they are refreshed)."""
+        key, live = self.signal_key(), self.live
+        touch = None if key in OPENS_NOTHING else self._touch
+        inputs = (touch, live and bt.order_bytes(live.order_id), key)
+        if inputs == self._decided:
+            self.strategy.refresh_estimates()
+            return
+        self._decided = inputs
+        self._decide(bt, now)
 
     def _pull(self, bt: engine.Backtest) -> None:
         """The market data went stale (a gap): cancel the live order, as the live bot does, and wait."""
@@ -311,19 +310,20 @@ class Runner:
             self.result.gap_cancels += 1
 
     def _inputs(self, bt: engine.Backtest) -> tuple:
+        """What the decision reads, to its resolution: the touch, the order's record, the staleness of the data,
+        and the strategy's signal and clock (`Strategy.signal_key`)."""
         live = self.live
-        return (
-            self._seen,
-            live and bt.order_bytes(live.order_id),
-            self.stale,
-            self.signal_key(),
-        )
+        return (self._touch, live and bt.order_bytes(live.order_id), self.stale, self.signal_key())
 
     def run(self, every_event: bool = False) -> RunResult:
         """Replay the whole market. `every_event`: wake at every feed event and order response (the
         reference loop); by default only where the strategy's inputs can change (wakes.py), same result."""
+        table = wakes.book_table(self.market, self.cfg.tick, self.cfg.lot, self.reads)
+        models = self.strategy.spreads is not None or self.signal is not None
+        trades = wakes.market_trades(self.market) if models else None
+        self.feed = MarketFeed(table, trades, self.strategy, float(self.rules.tick))
+        schedule = wakes.schedule(self.market, table, self.reads, self.gaps, every_event)
         bt = engine.Backtest(self.market.chunks, self.market.price_range, self.cfg)
-        schedule = wakes.schedule(self.market, self.cfg, self.reads, self.gaps, every_event)
         last_inputs = None
         try:
             code = bt.advance(IDLE_WAKE_NS)  # up to the first feed event
@@ -338,19 +338,20 @@ class Runner:
 
     def _wake(self, bt: engine.Backtest, last_inputs: tuple | None) -> tuple | None:
         """Observe, and step if the inputs changed; returns the inputs the next wake compares with."""
-        self._seen = bt.levels(self.reads.levels, self.reads.quantities)  # the book does not move within a wake
-        self._observe(bt)
-        self.clock_ns = bt.timestamp  # the strategy's clock, which its signal key may read
-        self.stale = self.gaps.stale(bt.timestamp)
-        if self._inputs(bt) == last_inputs:
+        self.clock_ns = now = bt.timestamp  # the strategy's clock, which its signal key may read
+        self._touch = self.feed.advance(now)
+        self.feed.feed(now, self.state.book)
+        self.stale = self.gaps.stale(now)
+        inputs = self._inputs(bt)
+        if inputs == last_inputs:
             return last_inputs
         self.result.steps += 1
-        self.step(bt)
+        self.step(bt, now)
         return self._inputs(bt)
 
     def _next(self, bt: engine.Backtest, schedule: wakes.Schedule, every_event: bool) -> int:
-        now = bt.timestamp
-        wait = schedule.after(now) - now
+        now = self.clock_ns
+        wait = schedule.after(now, clock=self.strategy.wake_within() is not None) - now
         if every_event:
             return bt.advance(min(IDLE_WAKE_NS, wait))
         if self.live is not None:

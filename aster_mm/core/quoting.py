@@ -14,11 +14,12 @@ Pure: plain data in, a price out; floats only for the statistics, Decimal for ev
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from aster_mm.core.decisions import Quote
 from aster_mm.core.kinds import Side
+from aster_mm.core.memo import Last
 from aster_mm.core.rules import SymbolRules
 from aster_mm.core.signals import Reading, SignalConfig, SignalState
 
@@ -72,6 +73,15 @@ def floor_bp(held: float, maker_fee: Decimal, policy: QuotePolicy) -> float:
     return min(start, max(decayed, policy.floor_bp))
 
 
+def floor_falls(held: float, maker_fee: Decimal, policy: QuotePolicy) -> bool:
+    """Whether the floor is still falling after `held` seconds: past decay_after and not yet down to floor_bp
+    (before and after, `floor_bp` holds whatever the time)."""
+    start = 2 * float(maker_fee) * 1e4 + policy.target_bp
+    if held <= policy.decay_after or policy.decay_bp_per_min <= 0 or start <= policy.floor_bp:
+        return False
+    return start - policy.decay_bp_per_min * (held - policy.decay_after) / 60.0 > policy.floor_bp
+
+
 def _price_of(value: float) -> Decimal:
     return Decimal(repr(value))
 
@@ -102,22 +112,42 @@ def closing_price(
     """The closing order's price: the furthest of the floor, the fair value plus close_offset_sigma (less
     the inventory skew), and one tick inside the opposite touch (post-only); for a long the highest of
     them, for a short the lowest. Without an entry price, no floor; without a warm signal, no fair part."""
-    bid, ask = touch
     long = position > 0
-    towards = 1 if long else -1
-    candidates = [bid + rules.tick] if long else [ask - rules.tick]
-    floor = None
-    if entry > 0:
-        distance = Decimal(repr(floor_bp(held, maker_fee, policy))) * BP
-        floor = entry * (1 + towards * distance)
-        floor = rules.price_up(floor) if long else rules.price_down(floor)
-        candidates.append(floor)
-    if reading is not None and reading.warm:
-        assert reading.sigma_bp is not None
-        offset_bp = policy.close_offset_sigma * reading.sigma_bp - policy.skew_bp_per_lot * lots
-        fair = _price_of(reading.fair(policy.fair_weight) * (1 + towards * offset_bp * 1e-4))
-        candidates.append(rules.price_up(fair) if long else rules.price_down(fair))
+    floor = floor_price(entry, floor_bp(held, maker_fee, policy), long, rules)
+    return _furthest(long, touch, floor, fair_close_price(reading, lots, long, rules, policy), rules)
+
+
+def _furthest(
+    long: bool, touch: tuple[Decimal, Decimal], floor: Decimal | None, fair: Decimal | None, rules: SymbolRules
+) -> Close:
+    candidates = [touch[0] + rules.tick] if long else [touch[1] - rules.tick]
+    candidates += [p for p in (floor, fair) if p is not None]
     return Close(max(candidates) if long else min(candidates), floor)
+
+
+def floor_price(entry: Decimal, distance_bp: float, long: bool, rules: SymbolRules) -> Decimal | None:
+    """The breakeven floor `distance_bp` from the entry towards profit, on the grid away from the entry's
+    loss side (None without an entry price)."""
+    if entry <= 0:
+        return None
+    distance = Decimal(repr(distance_bp)) * BP
+    if long:
+        return rules.price_up(entry * (1 + distance))
+    return rules.price_down(entry * (1 - distance))
+
+
+def fair_close_price(
+    reading: Reading | None, lots: float, long: bool, rules: SymbolRules, policy: QuotePolicy
+) -> Decimal | None:
+    """The fair value plus close_offset_sigma sigma (less the inventory skew) towards profit, on the grid
+    (None without a warm signal)."""
+    if reading is None or not reading.warm:
+        return None
+    assert reading.sigma_bp is not None
+    towards = 1 if long else -1
+    offset_bp = policy.close_offset_sigma * reading.sigma_bp - policy.skew_bp_per_lot * lots
+    fair = _price_of(reading.fair(policy.fair_weight) * (1 + towards * offset_bp * 1e-4))
+    return rules.price_up(fair) if long else rules.price_down(fair)
 
 
 @dataclass(frozen=True)
@@ -140,6 +170,10 @@ class SignalQuoter:
         self.policy, self.opening = policy, opening
         self.held_since: float | None = None
         self.estimates: dict[str, float] = {"warm": False}
+        # the pure parts, answered again while their inputs stay the same (core/memo.py): a decision is asked
+        # on every book, response and second, and most of them move only one of these
+        self._touch, self._floor, self._fair = Last(_touch_on_grid), Last(floor_price), Last(fair_close_price)
+        self._warm_estimates = Last(_warm_estimates)
 
     def price(
         self,
@@ -153,7 +187,7 @@ class SignalQuoter:
         """The order wanted, priced; or None and why (the guard, the warm-up). `book` is the top of the
         book, used until the signal has one of its own."""
         reading = self.signal.reading
-        touch = book if reading is None else (_on_grid(reading.bid, rules), _on_grid(reading.ask, rules))
+        touch = book if reading is None else self._touch(reading.bid, reading.ask, rules)
         self._estimate(now, reading)
         if want is None or not want.reduce_only:
             self.held_since = None
@@ -162,38 +196,57 @@ class SignalQuoter:
         if want.reduce_only:
             if self.held_since is None:
                 self.held_since = now
-            close = closing_price(
-                holding.position,
-                holding.entry,
-                now - self.held_since,
-                reading,
-                touch,
-                holding.lots,
-                holding.maker_fee,
-                rules,
-                self.policy,
-            )
+            long = holding.position > 0
+            bp = floor_bp(now - self.held_since, holding.maker_fee, self.policy)
+            floor = self._floor(holding.entry, bp, long, rules)
+            fair = self._fair(reading, holding.lots, long, rules, self.policy)
+            close = _furthest(long, touch, floor, fair, rules)
             if close.floor is not None:
                 self.estimates["floor"] = float(close.floor)
-            return replace(want, price=close.price), why
+            return _priced(want, close.price), why
         if reading is None or not reading.warm:
             return None, f"signal warming up ({self.signal.warmup_left(now):.0f} s of market data to go)"
         if not guard_passes(reading, want.side, self.policy):
             return None, f"guard: predicted move {reading.pred:+.2f} sigma, opening needs {self.policy.guard_sigma:g}"
-        return replace(want, price=opening_price(want.side, *touch, rules, self.policy)), why
+        return _priced(want, opening_price(want.side, *touch, rules, self.policy)), why
+
+    def held(self, now: float) -> float | None:
+        """Seconds the position has been held at `now` (None until a decision closed it)."""
+        return None if self.held_since is None else now - self.held_since
+
+    def refresh(self, now: float) -> None:
+        """The status figures of the signal now (`estimates`), as `price` would leave them on the inputs it was
+        last asked with (the floor, when it priced a close, stays)."""
+        floor = self.estimates.get("floor")
+        self._estimate(now, self.signal.reading)
+        if floor is not None:
+            self.estimates["floor"] = floor
 
     def _estimate(self, now: float, reading: Reading | None) -> None:
         """The figures the status line and the metrics show."""
         if reading is None or not reading.warm:
             self.estimates = {"warm": False, "warmup_left_s": round(self.signal.warmup_left(now), 1)}
             return
-        assert reading.sigma_bp is not None
-        self.estimates = {
-            "warm": True,
-            "pred": round(reading.pred, 3),
-            "sigma_bp": round(reading.sigma_bp, 3),
-            "guard_open": guard_passes(reading, self.opening, self.policy),
-        }
+        self.estimates = dict(self._warm_estimates(reading, self.opening, self.policy))
+
+
+def _warm_estimates(reading: Reading, opening: Side, policy: QuotePolicy) -> tuple[tuple[str, float], ...]:
+    assert reading.sigma_bp is not None
+    return (
+        ("warm", True),
+        ("pred", round(reading.pred, 3)),
+        ("sigma_bp", round(reading.sigma_bp, 3)),
+        ("guard_open", guard_passes(reading, opening, policy)),
+    )
+
+
+def _touch_on_grid(bid: float, ask: float, rules: SymbolRules) -> tuple[Decimal, Decimal]:
+    return _on_grid(bid, rules), _on_grid(ask, rules)
+
+
+def _priced(want: Quote, price: Decimal) -> Quote:
+    """`want` at `price` (dataclasses.replace, without its cost)."""
+    return Quote(want.side, price, want.qty, want.reduce_only, want.time_in_force)
 
 
 def describe(estimates: dict[str, float]) -> str:

@@ -16,6 +16,7 @@ import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from aster_mm.core.spreads import VolatilityEstimator
 
@@ -125,8 +126,31 @@ class TradeFlow:
         return self._signed / self._total if self._total > 0 else 0.0
 
 
-@dataclass(frozen=True)
-class Reading:
+class Features(NamedTuple):
+    """The signal's inputs at one book, unweighted: imbalances (unit-free), the microprice's distance from
+    the mid and the mid's returns (bp), the trade flow (unit-free), and sigma (bp per sqrt(60 s))."""
+
+    imb1: float
+    imb5: float
+    imb10: float
+    micro_bp: float
+    ret5_bp: float
+    ret30_bp: float
+    flow: float
+    sigma_bp: float
+
+    def predict(self, w: SignalWeights) -> float:
+        """pred, the predicted 10 s mid move in sigma (SignalWeights' formula)."""
+        return (
+            w.imb1 * self.imb1
+            + w.imb5 * self.imb5
+            + w.imb10 * self.imb10
+            + (w.micro * self.micro_bp + w.ret5 * self.ret5_bp + w.ret30 * self.ret30_bp) / self.sigma_bp
+            + w.flow * self.flow
+        )
+
+
+class Reading(NamedTuple):
     """The signal at one book: the market's touch (our own order left out), and the prediction."""
 
     at: float
@@ -134,6 +158,7 @@ class Reading:
     ask: float
     pred: float  # predicted 10 s mid move, in sigma; 0 while warming up
     sigma_bp: float | None  # realized volatility of the mid, bp per sqrt(60 s); None while warming up
+    features: Features | None = None  # what pred was made of (None while warming up)
 
     @property
     def mid(self) -> float:
@@ -153,6 +178,17 @@ class Reading:
         return self.mid * (1 + weight * self.pred * (self.sigma_bp or 0.0) * 1e-4)
 
 
+def imbalances(bids: Sequence[Level], asks: Sequence[Level]) -> tuple[float, float, float]:
+    """`imbalance` over the top 1, 5 and 10 levels at once."""
+    bid_qty, ask_qty = [q for _, q in bids[:10]], [q for _, q in asks[:10]]
+    out = []
+    for n in (1, 5, 10):
+        bid, ask = sum(bid_qty[:n]), sum(ask_qty[:n])
+        total = bid + ask
+        out.append((bid - ask) / total if total > 0 else 0.0)
+    return out[0], out[1], out[2]
+
+
 class SignalState:
     """Fed every depth frame (`on_depth`) and aggregate trade (`on_trade`); `reading` is the signal at
     the last book."""
@@ -167,6 +203,7 @@ class SignalState:
         self._next_fit = -math.inf
         self.sigma_bp: float | None = None
         self.reading: Reading | None = None
+        self._key: tuple[float, float, int] | None = None  # the reading's
         self.books = 0  # books read so far
 
     def warmup_left(self, now: float) -> float:
@@ -192,19 +229,14 @@ class SignalState:
         r5 = (mid - self._r5.add(t, mid)) / mid * 1e4
         r30 = (mid - self._r30.add(t, mid)) / mid * 1e4
         sigma = self._sigma(t)
-        pred = 0.0
+        features, pred = None, 0.0
         if sigma is not None:
-            w = self.config.weights
-            pred = (
-                w.imb1 * imbalance(bids, asks, 1)
-                + w.imb5 * imbalance(bids, asks, 5)
-                + w.imb10 * imbalance(bids, asks, 10)
-                + (w.micro * microprice_bp(bids, asks) + w.ret5 * r5 + w.ret30 * r30) / sigma
-                + w.flow * self.flow.value(t)
-            )
-        before = self.reading
-        self.reading = Reading(t, bid, ask, pred, sigma)
-        return before is None or before.key != self.reading.key
+            imb1, imb5, imb10 = imbalances(bids, asks)
+            features = Features(imb1, imb5, imb10, microprice_bp(bids, asks), r5, r30, self.flow.value(t), sigma)
+            pred = features.predict(self.config.weights)
+        self.reading = Reading(t, bid, ask, pred, sigma, features)
+        key, self._key = self._key, (bid, ask, round(pred / PRED_RESOLUTION))
+        return key != self._key
 
     def _sigma(self, t: float) -> float | None:
         """sigma in bp per sqrt(60 s), refitted once per grid step; None until warm (or on a still mid)."""

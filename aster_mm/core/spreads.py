@@ -24,6 +24,7 @@ back are Decimal.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
@@ -38,28 +39,38 @@ BP = 1e-4  # one basis point as a fraction
 _SPREAD_QUANTUM = Decimal("1e-8")
 
 
-class _Ring:
-    """Fixed-capacity ring buffer of float rows; when full the oldest row is overwritten."""
+class _Recent:
+    """The last `capacity` (a, b) float pairs, oldest first, read as two views without a copy: pairs go into
+    columns twice that long, and when those are full the newest `capacity` move back to the start (one copy
+    per `capacity` appends, where a ring buffer would copy all of it on every read)."""
 
-    def __init__(self, capacity: int, width: int) -> None:
-        self._data = np.empty((capacity, width), dtype=np.float64)
-        self._next = 0
-        self._size = 0
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._a = np.empty(2 * capacity, dtype=np.float64)
+        self._b = np.empty(2 * capacity, dtype=np.float64)
+        self._end = 0
+        self.ordered = True  # every `a` at least the one before it (times as they arrive): searchable
 
-    def append(self, *row: float) -> None:
-        self._data[self._next] = row
-        self._next = (self._next + 1) % len(self._data)
-        self._size = min(self._size + 1, len(self._data))
+    def append(self, a: float, b: float) -> None:
+        end = self._end
+        if end == len(self._a):
+            keep = self.capacity
+            self._a[:keep], self._b[:keep] = self._a[end - keep : end], self._b[end - keep : end]
+            end = keep
+        if end and a < self._a[end - 1]:
+            self.ordered = False
+        self._a[end], self._b[end] = a, b
+        self._end = end + 1
 
     @property
     def full(self) -> bool:
-        return self._size == len(self._data)
+        """Older pairs were dropped."""
+        return self._end >= self.capacity
 
-    def rows(self) -> Floats:
-        """The rows oldest first (a copy when the buffer has wrapped)."""
-        if not self.full:
-            return self._data[: self._size]
-        return np.concatenate((self._data[self._next :], self._data[: self._next]))
+    def columns(self) -> tuple[Floats, Floats]:
+        """The pairs held, oldest first: (every a, every b), views valid until the next append."""
+        start = max(self._end - self.capacity, 0)
+        return self._a[start : self._end], self._b[start : self._end]
 
 
 # ================================================================================== volatility
@@ -73,10 +84,19 @@ def realized_sigma(ts: Floats, mids: Floats, start: float, now: float, step: flo
     n = int((now - start) // step)
     if n < 2:
         return None
-    grid = start + step * np.arange(n + 1)
+    grid = start + _offsets(n, step)
     idx = np.searchsorted(ts, grid, side="right") - 1
-    returns = np.diff(np.log(mids[idx]))
+    logs = np.log(mids[idx])
+    returns = logs[1:] - logs[:-1]  # np.diff, without its checks
     return math.sqrt(float(np.dot(returns, returns)) / (n * step))
+
+
+@functools.lru_cache(maxsize=16)
+def _offsets(n: int, step: float) -> Floats:
+    """The grid's offsets from its start, 0 .. n steps (read-only: shared by every fit of that length)."""
+    out: Floats = step * np.arange(n + 1, dtype=np.float64)
+    out.flags.writeable = False
+    return out
 
 
 class VolatilityEstimator:
@@ -84,16 +104,15 @@ class VolatilityEstimator:
 
     def __init__(self, window: float = 300.0, step: float = 1.0, capacity: int = 16384) -> None:
         self.window, self.step = window, step
-        self._samples = _Ring(capacity, 2)
+        self._samples = _Recent(capacity)
 
     def add(self, t: float, mid: float) -> None:
         self._samples.append(t, mid)
 
     def fit(self, now: float) -> float | None:
-        rows = self._samples.rows()
-        if len(rows) == 0:
+        ts, mids = self._samples.columns()
+        if len(ts) == 0:
             return None
-        ts, mids = rows[:, 0], rows[:, 1]
         # keep the last sample before the window: it is the mid at the window's start
         first = max(int(np.searchsorted(ts, now - self.window, side="right")) - 1, 0)
         start = max(ts[first], now - self.window)
@@ -137,7 +156,7 @@ class IntensityEstimator:
 
     def __init__(self, window: float = 600.0, buckets: int = 20, min_count: int = 10, capacity: int = 65536) -> None:
         self.window, self.buckets, self.min_count = window, buckets, min_count
-        self._trades = _Ring(capacity, 2)
+        self._trades = _Recent(capacity)
         self._since: float | None = None
 
     def start(self, t: float) -> None:
@@ -153,12 +172,13 @@ class IntensityEstimator:
         """The distances of the trades in the window and how many seconds the window covers."""
         if self._since is None:
             return np.empty(0), 0.0
-        rows = self._trades.rows()
+        ts, distances = self._trades.columns()
         begin = max(now - self.window, self._since)
-        if self._trades.full:  # older trades were overwritten: observation starts at the oldest
-            begin = max(begin, rows[0, 0])
-        recent = rows[rows[:, 0] >= begin]
-        return recent[:, 1], now - begin
+        if self._trades.full:  # older trades were dropped: observation starts at the oldest
+            begin = max(begin, ts[0])
+        if self._trades.ordered:
+            return distances[int(np.searchsorted(ts, begin, side="left")) :], now - begin
+        return distances[ts >= begin], now - begin
 
     def fit(self, now: float) -> tuple[float, float, float] | None:
         distances, duration = self.window_distances(now)

@@ -10,7 +10,7 @@ bot's state.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
@@ -18,8 +18,9 @@ from aster_mm.core.config import Config
 from aster_mm.core.decisions import Quote, QuoteParams, desired_quote
 from aster_mm.core.kinds import SpreadModel
 from aster_mm.core.limits import LossChange, LossGate, LossLimits, position_room, stop_quote, stop_triggered
+from aster_mm.core.memo import Last
 from aster_mm.core.position import unrealized_pnl
-from aster_mm.core.quoting import BP, Holding, SignalQuoter
+from aster_mm.core.quoting import BP, Holding, QuotePolicy, SignalQuoter, floor_bp, floor_falls, guard_passes
 from aster_mm.core.quoting import describe as describe_signal
 from aster_mm.core.rules import SymbolRules
 from aster_mm.core.signals import SignalState
@@ -43,6 +44,8 @@ class Reads:
 
 
 TOP_OF_BOOK = Reads()  # the spread models: best bid and best ask
+WARMING_UP, GUARD_CLOSED = "warming-up", "guard-closed"  # the signal model's key while flat and opening nothing
+OPENS_NOTHING = (WARMING_UP, GUARD_CLOSED)  # the keys under which a decision reads nothing of the book
 
 
 def adaptive_spreads(config: Config) -> AdaptiveSpreads | None:
@@ -57,6 +60,10 @@ def adaptive_spreads(config: Config) -> AdaptiveSpreads | None:
             half_life=config.adaptive_half_life,
         )
     )
+
+
+def _requote_threshold(policy: QuotePolicy, tick: Decimal, price: Decimal) -> Decimal:
+    return max(policy.requote_ticks * tick / price, Decimal(repr(policy.requote_bp)) * BP)
 
 
 class Strategy:
@@ -83,6 +90,12 @@ class Strategy:
         self.stopping = False  # a stop-loss is closing the position: until flat
         self.gate = LossGate(LossLimits(cfg.max_loss_usd, cfg.max_daily_loss_usd, cfg.halt_cooldown * 60))
         self._next_check = 0.0
+        # the pure parts of a decision, answered again while their inputs stay the same (core/memo.py)
+        self._desired, self._stop_triggered = Last(desired_quote), Last(stop_triggered)
+        self._lots = Last(self._position_in_lots)
+        self._mid_of: Book | None = None  # the book whose mid `_mid_value` is
+        self._mid_value = Decimal(0)
+        self._threshold = Last(_requote_threshold)
 
     def quote_params(self, wallet: Decimal) -> QuoteParams:
         """The configured parameters, with the adaptive model's spreads for the position held (in lots
@@ -109,15 +122,48 @@ class Strategy:
             return TOP_OF_BOOK
         return Reads(10, True, self.cfg.signal.weights.flow != 0, 1.0)
 
-    def signal_key(self) -> tuple[tuple[float, float, int] | None, int | None] | None:
-        """What a decision reads beyond the book and the order, to the resolution it acts on: the signal
-        (the touch, the prediction) and, while in position, the clock to the second (the floor's decay).
-        None for the spread models."""
+    def signal_key(self) -> Hashable:
+        """What a decision reads beyond the touch of the book and the bot's own order, to the resolution it
+        acts on (a backtest asks the strategy again only once this, the touch or the order changed). None for
+        the spread models. The signal model, flat with nothing but its guard to open an order (no stop, no
+        loss limit): whether the signal is warm and the guard open, and while it is, the signal's touch;
+        otherwise every book the signal read, and in position the clock (`_clock_key`)."""
         if self.quoter is None:
             return None
-        reading = self.quoter.signal.reading
-        clock = int(self.now()) if self.state.position.amount != 0 else None
-        return (None if reading is None else reading.key), clock
+        signal, position = self.quoter.signal, self.state.position.amount
+        if position == 0 and self._guard_alone():
+            reading = signal.reading
+            if reading is None or not reading.warm:
+                return WARMING_UP
+            if not guard_passes(reading, self.quoter.opening, self.quoter.policy):
+                return GUARD_CLOSED
+            return reading.bid, reading.ask
+        return signal.books, None if position == 0 else self._clock_key()
+
+    def refresh_estimates(self) -> None:
+        """The model's status figures as a decision now would leave them, without deciding (the signal model's
+        while it opens nothing: those of the signal; the spread models' move only when they decide)."""
+        if self.quoter is not None:
+            self.quoter.refresh(self.now())
+            self.estimates = self.quoter.estimates
+
+    def _clock_key(self) -> Hashable:
+        """In position, what the decision reads of the clock: the second while the breakeven floor falls with the
+        holding time (or a loss limit is checked on the clock), else the floor's distance, which then holds."""
+        assert self.quoter is not None
+        held = self.quoter.held(self.now())
+        cfg, fee, policy = self.cfg, self.state.fees.maker, self.quoter.policy
+        limits = cfg.max_loss_usd is not None or cfg.max_daily_loss_usd is not None
+        if held is None or limits or floor_falls(held, fee, policy):
+            return int(self.now())
+        return floor_bp(held, fee, policy)
+
+    def _guard_alone(self) -> bool:
+        """Nothing but the signal's guard decides whether an order goes out: no loss limit watches the PnL,
+        none paused or halted the bot, no stop-loss is closing, nothing forbids opening."""
+        cfg, st = self.cfg, self.state
+        limits = cfg.max_loss_usd is not None or cfg.max_daily_loss_usd is not None
+        return not (limits or st.paused or st.halted or self.stopping or st.close_only)
 
     def describe(self) -> str:
         """The model's part of the status line ("" for fixed spreads)."""
@@ -130,9 +176,9 @@ class Strategy:
         --reprice-threshold; for the signal model, more than requote_ticks ticks and requote_bp bp."""
         if self.quoter is None:
             return self.cfg.reprice_threshold
-        policy, live = self.quoter.policy, self.state.live
-        price = live.quote.price if live is not None else self._book().mid
-        return max(policy.requote_ticks * rules.tick / price, Decimal(repr(policy.requote_bp)) * BP)
+        live = self.state.live
+        price = live.quote.price if live is not None else self._mid(self._book())
+        return self._threshold(self.quoter.policy, rules.tick, price)
 
     def wake_within(self) -> float | None:
         """The longest the quoting loop may sleep with nothing new: a second while the signal model holds a
@@ -195,9 +241,10 @@ class Strategy:
         if st.paused or st.halted:
             return None, f"{'halted' if st.halted else 'paused'}: {st.halted or st.paused}"
         book = self._book()
-        mark = st.mark_price or book.mid
+        mid = self._mid(book)
+        mark = st.mark_price or mid
         if abs(position) >= rules.min_qty and (
-            self.stopping or stop_triggered(position, st.entry_price, mark, cfg.stop_loss)
+            self.stopping or self._stop_triggered(position, st.entry_price, mark, cfg.stop_loss)
         ):
             if not self.stopping:
                 log.warning(
@@ -212,22 +259,25 @@ class Strategy:
         self.stopping = False
         self.tick = rules.tick
         wallet = st.available * st.size_scale
-        want, why = desired_quote(
-            position,
-            book.mid,
-            wallet,
-            self.quote_params(wallet),
-            rules,
-            st.close_only_reason,
-            position_room(position, book.mid, cfg.max_position_usd),
-        )
+        room = None if cfg.max_position_usd is None else position_room(position, mid, cfg.max_position_usd)
+        close_only = st.close_only_reason if st.close_only else ""
+        want, why = self._desired(position, mid, wallet, self.quote_params(wallet), rules, close_only, room)
         if self.quoter is None:
             return want, why
-        lot = wallet * self.params.balance_fraction / book.mid
-        holding = Holding(position, st.entry_price, float(abs(position) / lot) if lot > 0 else 0.0, st.fees.maker)
+        holding = Holding(position, st.entry_price, self._lots(position, wallet, mid), st.fees.maker)
         want, why = self.quoter.price(want, why, self.now(), holding, (book.bid, book.ask), rules)
         self.estimates = self.quoter.estimates
         return want, why
+
+    def _mid(self, book: Book) -> Decimal:
+        if book is not self._mid_of:
+            self._mid_of, self._mid_value = book, book.mid
+        return self._mid_value
+
+    def _position_in_lots(self, position: Decimal, wallet: Decimal, mid: Decimal) -> float:
+        """The position in lots of one opening order (sized from the wallet at the mid)."""
+        lot = wallet * self.params.balance_fraction / mid
+        return float(abs(position) / lot) if lot > 0 else 0.0
 
     def _book(self) -> Book:
         """The top of the book: the bot decides only once it has one (its not-ready check)."""
