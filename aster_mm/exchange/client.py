@@ -191,7 +191,7 @@ class AsterClient(AccountEndpoints):
             except ValueError:
                 data = None
             if resp.status < 400:
-                if not isinstance(data, (dict, list)):  # e.g. a proxy's HTML page: what happened?
+                if not isinstance(data, (dict, list, bool)):  # e.g. a proxy's HTML page (MMP answers `true`)
                     raise UnknownOutcomeError(resp.status, None, "answer is not JSON", path)
                 return data
             return self._raise_for(resp.status, resp.headers.get("Retry-After"), data, path)

@@ -4,8 +4,8 @@ Each step of the loop runs the first item that is due and ends there (its `run` 
 again at once); only when none is due does the bot decide (aster_mm.core.actions). The order is the
 point: a hedge-mode account is refused before anything is sent, a back-off before any request, the
 exchange's truth is re-read before an order is judged, an order of unknown fate is resolved before
-anything else is placed, no order of ours stays open through an MMP freeze, a block on our orders lifts
-for one attempt when its retry time comes, and no order rests while the bot cannot see the market.
+anything else is placed, a block on our orders lifts for one attempt when its retry time comes, and no
+order rests while the bot cannot see the market.
 """
 
 from __future__ import annotations
@@ -57,7 +57,6 @@ class Housekeeping:
             (lambda: self.sync.sweep_due() and st.user_up, self.sweep),
             (lambda: st.modes_stale, self.read_modes),
             (lambda: self.guard.rules_due(), self.refresh_rules),
-            (lambda: self.protection.pull_due(), self.pull_for_freeze),
             (lambda: self.protection.lift_due(), self.protection.lift),
             (lambda: self.not_ready(), self.pull_quote),
         )
@@ -112,11 +111,6 @@ class Housekeeping:
             if not self.protection.blocks:  # a block keeps its own retry time
                 self.desk.end_backoff()
         return True
-
-    async def pull_for_freeze(self) -> bool:
-        """An MMP freeze: the limits were hit, so nothing of ours stays open (the exchange may leave it)."""
-        log.warning("MMP freeze: cancelling our open order %s", self._live().client_id)
-        return await self.desk.cancel(self._live()) is CancelOutcome.FINISHED
 
     async def pull_quote(self) -> bool:
         """The bot cannot see the market: no order of ours may rest blind."""

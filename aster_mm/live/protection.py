@@ -15,10 +15,11 @@ when the block lifts for one attempt; an accepted order ends it.
 How an MMP freeze reports itself is not documented (V3 doc, "Update User MMP": no code, no event, no
 field). The bot handles both readings the simulator offers: new orders refused with -4088 and the open ones
 cancelled by the exchange, or refused only. Either way it notices the freeze at its next order request's
--4088 (under the second reading, its resting order may fill until then: nothing on the wire says more),
-takes down whatever it still has open (the limits were hit), sends nothing for the configured freeze, then
-tries again; still refused, the freeze did not end by itself (the docs do not say it does), so it calls
-mmpReset once and tries again; refused after that, it is an account block like any other -4088.
+-4088 (under the second reading, its resting order may fill until then: nothing on the wire says more). That
+request was its one order's placement or modification, and a refused modification is followed by a cancel,
+so nothing of it stays open; it sends nothing for the configured freeze, then tries again. Still refused,
+the freeze did not end by itself (the docs do not say it does): it calls mmpReset once and tries again;
+refused after that, it is an account block like any other -4088.
 """
 
 from __future__ import annotations
@@ -119,11 +120,11 @@ class Protection:
         self.state.close_only[cause] = why
         self.hold_off(wait)
         if block is None:
-            log.critical("%s: no orders for %.0f s, then one attempt", why, wait)
-            self.state.on_alert(f"{why}; retrying in {wait:.0f} s")
+            log.critical("%s: no orders for %.1f s, then one attempt", why, wait)
+            self.state.on_alert(f"{why}; retrying in {wait:.1f} s")
             self.metrics.mmp_freezes += cause == MMP
         else:
-            log.warning("still refused (%s, attempt %d): next attempt in %.0f s", err, attempts, wait)
+            log.warning("still refused (%s, attempt %d): next attempt in %.1f s", err, attempts, wait)
 
     def _why(self, cause: str, err: ExchangeError) -> str:
         if cause == MMP:
@@ -165,10 +166,6 @@ class Protection:
 
     def frozen(self) -> bool:
         return MMP in self.blocks
-
-    def pull_due(self) -> bool:
-        """An MMP freeze with an order of ours still open (the exchange left it): take it down."""
-        return MMP in self.state.close_only and self.state.live is not None
 
     def snapshot(self) -> dict:
         """What the metrics show of the rate limits and the exchange's protection (ops.metrics.Snapshot)."""
