@@ -49,7 +49,8 @@ SCOPE = [
     "aster_mm.live.bot.xǁMarketMakerǁquote_loop*",  # a failed step forces a reconciliation
     "aster_mm.core.strategy.*",  # the order wanted: quote, stop-loss, loss limits
     "aster_mm.core.limits.*",  # position cap, stop-loss and loss-limit decisions
-    "aster_mm.accounting.ledger.*",  # every fill and funding payment, once; daily totals
+    "aster_mm.accounting.ledger.*",  # every fill, funding payment and rebate, once; daily totals; where to reconcile
+    "aster_mm.accounting.income.*",  # the income reconciliation: what the stream missed, from where nothing is missing
     "aster_mm.accounting.pnl.*",  # the session's net PnL the loss limits read
     # the client: signing glue, clock, error mapping, retries, the order endpoints' answers
     *(
