@@ -349,3 +349,78 @@ async def test_a_freeze_that_does_not_end_by_itself_gets_one_mmp_reset(v3sim):
         assert second["t"] < reset["t"] < third["t"] and reset["params"]["symbol"] == SYMBOL
         await sim.wait_for(lambda: not bot.protection.blocks, 5)
         assert_invariants(sim, bot)
+
+
+@pytest.mark.parametrize("foreign_first", [True, False])
+def test_an_stp_expiry_is_told_apart_whichever_event_comes_first(foreign_first):
+    """The user stream is "not guaranteed to be in order": the account's own order that met ours may be
+    reported after our expiry. Counted as a crossing first, the expiry is taken back when it comes."""
+    from conftest import FakeClock
+
+    from aster_mm.core.config import Timings
+    from aster_mm.core.decisions import Quote
+    from aster_mm.core.events import OrderReport
+    from aster_mm.core.kinds import Side
+    from aster_mm.core.orders import Order, OrderState
+    from aster_mm.core.state import StrategyState
+    from aster_mm.live.execution import OrderDesk
+    from aster_mm.ops.metrics import Metrics
+
+    state, clock = StrategyState(), FakeClock()
+    desk = OrderDesk(None, SYMBOL, state, Timings(), clock, metrics=Metrics(), on_rejected=lambda err: None)
+    desk.failures = 1  # one post-only crossing just before: a second one would back off
+    ours = Order("amm-x-1", Quote(Side.BUY, D("2499"), D("0.1"), False), OrderState.NEW)
+    state.live = ours
+    state.remember(ours)
+    expired = OrderReport("amm-x-1", Side.BUY, "EXPIRED", 1, D(0), None, event_ms=10_000)
+    hand = OrderReport("web_1", Side.SELL, "NEW", 2, D(0), None, price=D("2495"), event_ms=9_999)
+    far = OrderReport("web_2", Side.SELL, "NEW", 3, D(0), None, price=D("2495"), event_ms=20_000)
+    for report in [hand, expired] if foreign_first else [expired, far, hand]:
+        desk.on_report(report)
+    assert state.live is None and ours.state == OrderState.EXPIRED
+    assert (desk.failures, desk.retry_at, desk.metrics.orders["stp_expired"]) == (1, 0.0, 1)
+    # an order of the account that does not meet ours (a SELL above our BUY) explains nothing
+    desk2 = OrderDesk(None, SYMBOL, state, Timings(), clock, metrics=Metrics(), on_rejected=lambda err: None)
+    desk2.failures = 1
+    state.live = ours2 = Order("amm-x-2", ours.quote, OrderState.NEW)
+    state.remember(ours2)
+    desk2.on_report(OrderReport("web_3", Side.SELL, "NEW", 4, D(0), None, price=D("2500"), event_ms=30_000))
+    desk2.on_report(OrderReport("amm-x-2", Side.BUY, "EXPIRED", 5, D(0), None, event_ms=30_001))
+    assert desk2.failures == 2 and desk2.retry_at > clock()
+
+
+@pytest.mark.parametrize("code", [-2023, -2025])
+async def test_liquidation_mode_and_too_many_open_orders_are_understood(sim, code):
+    msg = {-2023: "User in liquidation mode now.", -2025: "Reach max open order limit."}[code]
+    sim.fail_next("POST", ORDER_PATH, status=400, body={"code": code, "msg": msg})
+    async with BotRun(sim) as bot:
+        if code == -2023:  # close-only, as after a liquidation fill
+            await sim.wait_for(lambda: "liquidation" in bot.state.close_only, 5)
+            assert "CLOSE-ONLY" in bot.describe() and len(order_posts(sim)) == 1
+        else:  # orders it does not know are open: it looks for them, then quotes
+            [refused] = await sim.wait_for(lambda: refusals(sim, code), 5)
+            await wait_open(sim, "BUY")
+            assert [r for r in sim.requests("GET", "/fapi/v1/openOrders") if r["t"] > refused["t"]]
+        assert_invariants(sim, bot)
+
+
+def test_the_exchange_options_parse_into_the_config(capsys):
+    from aster_mm.settings.parser import build_parser, parse_config
+
+    cfg = parse_config(["--symbol", "ETHUSDT"])
+    assert (cfg.weight_budget, cfg.send_user, cfg.stp_mode, cfg.mmp) == (None, True, None, None)
+    argv = ["--symbol", "ETHUSDT", "--weight-budget", "1200", "--v3-user", "omit", "--stp", "EXPIRE_BOTH"]
+    argv += ["--mmp-window", "5000", "--mmp-freeze", "10000", "--mmp-qty-limit", "10", "--mmp-delta-limit", "3"]
+    cfg = parse_config(argv)
+    assert (cfg.weight_budget, cfg.send_user, cfg.stp_mode) == (1200, False, "EXPIRE_BOTH")
+    assert cfg.mmp == MmpConfig(5000, 10000, qty_limit=10, delta_limit=3)
+    for bad, needle in (
+        (["--mmp-qty-limit", "10"], "needs --mmp-window and --mmp-freeze"),
+        (["--mmp-window", "1000", "--mmp-freeze", "1000"], "needs a limit"),
+        (["--mmp-window", "1.5"], "mmp-window must be a whole number"),
+        (["--stp", "NONE"], "invalid choice"),
+        (["--weight-budget", "10"], "weight-budget must be a whole number from 50"),
+    ):
+        with pytest.raises(SystemExit) as exit_:
+            parse_config(["--symbol", "ETHUSDT", *bad], build_parser())
+        assert exit_.value.code == 2 and needle in capsys.readouterr().err
