@@ -424,3 +424,11 @@ def test_the_exchange_options_parse_into_the_config(capsys):
         with pytest.raises(SystemExit) as exit_:
             parse_config(["--symbol", "ETHUSDT", *bad], build_parser())
         assert exit_.value.code == 2 and needle in capsys.readouterr().err
+
+
+def test_the_new_variables_are_in_env_example_and_the_exchange_page():
+    from conftest import ROOT
+
+    example, page = (ROOT / ".env.example").read_text(), (ROOT / "docs" / "exchange.md").read_text()
+    for name in ("ASTER_MARKET_WS_URL", "ASTER_USER_WS_URL"):
+        assert f"\n{name}=\n" in example and f"`{name}`" in page

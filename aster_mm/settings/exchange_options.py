@@ -34,7 +34,8 @@ def whole(name: str, low: int, high: int) -> Callable[[str], int]:
 def add_exchange_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group(
         "exchange limits and protection",
-        "--stp, --mmp-* and --v3-user need Pro API (V3) credentials; MMP is documented for mainnet only.",
+        "--stp, the --mmp-window, --mmp-freeze and limit options and --v3-user need Pro API (V3) credentials; MMP "
+        "is documented for mainnet only.",
     )
     g.add_argument(
         "--weight-budget",
