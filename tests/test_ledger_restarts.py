@@ -240,3 +240,18 @@ async def test_reward_rows_are_recorded_once_by_type_and_tran_id(tmp_path):
     assert await sync.sync() == 2 and await sync.sync() == 0
     assert ledger.day(time.strftime("%Y-%m-%d", time.gmtime())).rebates == D("0.75")
     ledger.close()
+
+
+def test_a_commission_in_another_asset_is_estimated_at_the_accounts_rates():
+    """A fee paid in BNB cannot be counted in USD; the session's PnL counts it at the account's rate (read at
+    start: FeeRates) rather than as nothing."""
+    from aster_mm.accounting.pnl import SessionPnL
+    from aster_mm.core.state import FeeRates
+
+    session = SessionPnL(start_ms=0)
+    for maker, asset in ((True, "BNB"), (False, "BNB"), (True, "USDT")):
+        session.add(Entry(FILL, 1, SYMBOL, price=D("2000"), qty=D("1"), maker=maker, commission=D("0.001"),
+                          commission_asset=asset))  # fmt: skip
+    figures = session.figures(D(0), None, None, rates=FeeRates(D("-0.00002"), D("0.0003")))
+    assert figures.fees == D("0.001") + D("2000") * D("-0.00002") + D("2000") * D("0.0003")
+    assert figures.net == -figures.fees
