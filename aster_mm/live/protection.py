@@ -137,8 +137,7 @@ class Protection:
         """An order request went through: every block is over."""
         if not self.blocks:
             return
-        log.warning("orders accepted again: %s over", "; ".join(self.blocks))
-        self.state.on_alert("orders accepted again: quoting resumes")
+        log.warning("orders accepted again: %s over", "; ".join(self.blocks))  # the ops watcher alerts its end
         for cause in self.blocks:
             self.state.close_only.pop(cause, None)
         self.blocks.clear()
