@@ -240,29 +240,53 @@ async def test_a_418_ban_is_waited_out_to_the_time_it_gives_with_a_status_and_a_
         assert_invariants(sim, bot)
 
 
-async def test_the_weight_budget_paces_requotes_and_no_429_comes():
-    """--weight-budget 1000 against an exchange that allows 1000 a minute: a market that moves on every
-    frame would take more; order requests slow down as the minute's use nears the budget instead."""
-    async with SimExchange(rate_limits=RateLimits(weight_per_minute=1000), clock=clock_at(2)) as sim:
+async def move_until_paced(sim: SimExchange, bot) -> None:
+    """A market that moves on every frame, each move a requote, until the bot paces its order requests."""
+    for i in range(1, 3000):
+        mid = D("2500") + 10 * (i % 2)
+        await set_mid(sim, mid)
+        want = str((mid * D("0.994")).quantize(D("0.01"), rounding="ROUND_DOWN"))
+        await sim.wait_for(lambda: bot.desk._pacing or [o["price"] for o in open_orders(sim)] == [want], 5)
+        if bot.desk._pacing:
+            return
+    raise AssertionError("never paced")
+
+
+async def assert_held_back(sim: SimExchange, bot) -> None:
+    """While pacing, a moving market sends nothing; no 429 or 418 ever came."""
+    assert bot.desk.retry_at > bot.now()
+    paced_at = len(sim.order_requests())
+    for mid in ("2510", "2500", "2510"):
+        await set_mid(sim, mid)
+    await sim.wait_for(lambda: bot.state.book is not None and bot.state.book.mid == D("2510"), 5)
+    assert len(sim.order_requests()) == paced_at  # a cancel may go out; no placement or modification did
+    assert not any(r["status"] in (429, 418) for r in sim.requests())
+
+
+async def test_the_weight_budget_paces_requotes_below_the_exchanges_limit():
+    """--weight-budget 1000 (other programs share the IP) against the documented 2400: order requests slow
+    down as the minute's use nears the budget, not the exchange's limit."""
+    async with SimExchange(clock=clock_at(2)) as sim:
         sim.scheme = "v3"
         await set_mid(sim, "2500")
         async with BotRun(sim, weight_budget=1000) as bot:
             await wait_open(sim, "BUY")
-            mids = [D("2500") + 10 * (i % 2) for i in range(1, 2000)]
-            for mid in mids:
-                await set_mid(sim, mid)
-                want = str((mid * D("0.994")).quantize(D("0.01"), rounding="ROUND_DOWN"))
-                await sim.wait_for(lambda: bot.desk._pacing or [o["price"] for o in open_orders(sim)] == [want], 5)
-                if bot.desk._pacing:
-                    break
-            assert bot.desk._pacing and bot.desk.retry_at > bot.now()
-            paced_at = len(sim.order_requests())
-            for mid in ("2510", "2500", "2510"):
-                await set_mid(sim, mid)
-            await sim.wait_for(lambda: bot.state.book is not None and bot.state.book.mid == D("2510"), 5)
-            assert len(sim.order_requests()) == paced_at  # held back: nothing while pacing
-            assert not any(r["status"] in (429, 418) for r in sim.requests())
-            assert bot.client.used_weight_1m <= 900
+            await move_until_paced(sim, bot)
+            await assert_held_back(sim, bot)
+            assert bot.client.limits.weight_limit == 2400 and bot.client.used_weight_1m <= 900
+
+
+async def test_the_order_count_paces_placements_under_the_orders_limit_exchange_info_gives():
+    """ORDERS per minute as exchangeInfo publishes it (here 40; documented 1200), counted from
+    X-MBX-ORDER-COUNT-1M and the bot's own placements: placements slow down before the limit, no -1015."""
+    async with SimExchange(rate_limits=RateLimits(orders_per_minute=40), clock=clock_at(2)) as sim:
+        sim.scheme = "v1"  # cancel-then-place: every requote is a new order
+        await set_mid(sim, "2500")
+        async with BotRun(sim) as bot:
+            await wait_open(sim, "BUY")
+            await move_until_paced(sim, bot)
+            await assert_held_back(sim, bot)
+            assert bot.client.limits.order_limit == 40 and len(order_posts(sim)) <= 38
 
 
 # ============================================================================ item 3: the exchange's safety features

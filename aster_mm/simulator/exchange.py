@@ -32,6 +32,7 @@ from typing import Any
 from eth_account import Account
 
 from .accounts import Accounts
+from .api_market import rate_limits as published_limits
 from .auth import Eip712Auth, HmacAuth, Schemes
 from .controls import SimControls
 from .engine import MAX_MODIFICATIONS, Engine
@@ -102,6 +103,10 @@ class SimExchange(SimControls):
         self._v3 = Eip712Auth(chain_id, self._clock.now_ms, readings)
         self._v3.register(self.v3_user, self.v3_signer)
         self._rest = RestApi(self._engine, self._accounts, self._streams)
+        if rate_limits is not None:  # exchangeInfo publishes the limits enforced
+            self._rest.market.rate_limits = published_limits(
+                rate_limits.weight_per_minute, rate_limits.orders_per_minute
+            )
         self._server = self._serve(ws_limits, RateLimiter(rate_limits, self._clock), order_latency_ms)
         self.peak_open_orders = self._engine.peak_open_orders
         # Observers, e.g. for latency measurements: see server.RequestObserver; market-frame observers
