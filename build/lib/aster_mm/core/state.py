@@ -28,15 +28,6 @@ class Book:
         return (self.bid + self.ask) / 2
 
 
-@dataclass(frozen=True)
-class FeeRates:
-    """The account's commission rates for the symbol (fractions; a maker rebate is negative). The defaults
-    are Aster's base tier until the account's own are read."""
-
-    maker: Decimal = Decimal("0.0001")
-    taker: Decimal = Decimal("0.00035")
-
-
 @dataclass
 class StrategyState:
     """Everything the bot knows, fed by the two streams and REST reconciliation."""
@@ -68,7 +59,6 @@ class StrategyState:
     entry_price: Decimal = Decimal(0)  # of the position, as the exchange reports it
     paused: str = ""  # why a loss limit paused the bot (resumes by itself)
     halted: str = ""  # why a loss limit halted it until restarted
-    fees: FeeRates = field(default_factory=FeeRates)  # the account's rates: the signal model's breakeven floor
 
     @property
     def wallet(self) -> Decimal:

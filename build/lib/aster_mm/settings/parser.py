@@ -12,16 +12,14 @@ from pathlib import Path
 from aster_mm.core.config import Config
 from aster_mm.core.kinds import Bias, SpreadModel
 from aster_mm.settings import values
-from aster_mm.settings.exchange_options import add_exchange_options, exchange_settings
 
 DESCRIPTION = "aster-mm: a one-symbol market maker for Aster perpetual futures."
 EPILOG = (
     "environment (also read from .env in the working directory; the environment wins), one set "
     "required unless --sim or --paper: ASTER_USER, ASTER_SIGNER, ASTER_SIGNER_KEY (Pro API agent wallet) or "
     "ASTER_API_KEY, ASTER_API_SECRET (existing V1 keys, mainnet only); ASTER_REST_URL and ASTER_WS_URL "
-    "override the network's hosts (ASTER_MARKET_WS_URL, ASTER_USER_WS_URL: one stream's host). "
-    "`market_maker.py report --help`: the ledger per day. Exit status: 0 clean stop, 2 bad option or "
-    "configuration, 1 fatal runtime error, 3 halted by a loss limit."
+    "override the network's hosts. `market_maker.py report --help`: the ledger per day. Exit status: 0 "
+    "clean stop, 2 bad option or configuration, 1 fatal runtime error, 3 halted by a loss limit."
 )
 
 NETWORK_NAMES = ("mainnet", "testnet")  # aster_mm.exchange.hosts.NETWORKS has their hosts
@@ -39,7 +37,6 @@ def build_parser() -> argparse.ArgumentParser:
         _adaptive_spreads,
         _loss_limits,
         _account,
-        add_exchange_options,
         _files_and_logging,
         _unattended,
         _local_runs,
@@ -346,5 +343,4 @@ def parse_config(argv: list[str] | None, parser: argparse.ArgumentParser | None 
     if args["ledger"] is not None and not Path(args["ledger"]).resolve().parent.is_dir():
         parser.error(f"--ledger {args['ledger']!r}: its directory does not exist")
     args["side"], args["spread_model"] = Bias(args["side"]), SpreadModel(args["spread_model"])
-    exchange = exchange_settings(args, parser)
-    return Config(**args, **exchange)
+    return Config(**args)
