@@ -103,10 +103,6 @@ class SimExchange(SimControls):
         self._v3 = Eip712Auth(chain_id, self._clock.now_ms, readings)
         self._v3.register(self.v3_user, self.v3_signer)
         self._rest = RestApi(self._engine, self._accounts, self._streams)
-        if rate_limits is not None:  # exchangeInfo publishes the limits enforced
-            self._rest.market.rate_limits = published_limits(
-                rate_limits.weight_per_minute, rate_limits.orders_per_minute
-            )
         self._server = self._serve(ws_limits, RateLimiter(rate_limits, self._clock), order_latency_ms)
         self.peak_open_orders = self._engine.peak_open_orders
         # Observers, e.g. for latency measurements: see server.RequestObserver; market-frame observers
@@ -115,6 +111,10 @@ class SimExchange(SimControls):
         self.on_market_frame = self._streams.on_market_frame
 
     def _serve(self, ws_limits: WsLimits, limiter: RateLimiter, order_latency_ms: float) -> Server:
+        if limiter.limits is not None:  # exchangeInfo publishes the limits enforced
+            self._rest.market.rate_limits = published_limits(
+                limiter.limits.weight_per_minute, limiter.limits.orders_per_minute
+            )
         websockets = WebSockets(self._streams, self._faults, self.symbols, ws_limits)
         auth = Schemes(self._auth, self._v3)
         server = Server(
