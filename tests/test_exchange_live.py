@@ -80,12 +80,12 @@ async def test_v3_user_is_sent_by_default_and_left_out_with_v3_user_omit(v3sim, 
     assert all("user" not in r["params"] and r["params"]["signer"] == sim.v3_signer for r in signed)
 
 
-async def test_v3_only_options_with_v1_credentials_exit_2(sim, bot_env, tmp_path):
-    if sim.scheme == "v3":
-        pytest.skip("a V1 matter")
+async def test_v3_only_options_with_v1_credentials_exit_2(v3sim, tmp_path):
+    sim, env = v3sim, {k: v for k, v in os.environ.items() if not k.startswith("ASTER_")}
+    env.update(ASTER_API_KEY=sim.api_key, ASTER_API_SECRET=sim.api_secret, ASTER_REST_URL=sim.rest_url)
     for option in (["--stp", "EXPIRE_MAKER"], ["--v3-user", "omit"], ["--mmp-window", "1000", "--mmp-freeze", "5000",
                                                                       "--mmp-qty-limit", "1"]):  # fmt: skip
-        proc = await run_cli("--symbol", SYMBOL, *option, env=bot_env, cwd=tmp_path)
+        proc = await run_cli("--symbol", SYMBOL, *option, env=env, cwd=tmp_path)
         _, err = await asyncio.wait_for(proc.communicate(), 15)
         assert proc.returncode == 2 and b"need Pro API (V3) credentials" in err
     assert not sim.requests()
