@@ -122,7 +122,8 @@ class Protection:
         if block is None:
             log.critical("%s: no orders for %.1f s, then one attempt", why, wait)
             self.state.on_alert(f"{why}; retrying in {wait:.1f} s")
-            self.metrics.mmp_freezes += cause == MMP
+            if cause == MMP:
+                self.metrics.mmp_freezes += 1
         else:
             log.warning("still refused (%s, attempt %d): next attempt in %.1f s", err, attempts, wait)
 
