@@ -1,5 +1,5 @@
 """`market_maker.py report`: a ledger summarised per UTC day and symbol (fills, volume, fees, funding,
-realized PnL, net, net per volume in bp), with a total line. Reads only; never writes the ledger."""
+rebates, realized PnL, net, net per volume in bp), with a total line. Reads only; never writes the ledger."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import argparse
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from aster_mm.accounting.ledger import FILL, FUNDING, Entry, Totals, read_entries, utc_day
+from aster_mm.accounting.ledger import FILL, FUNDING, REWARD, Entry, Totals, read_entries, utc_day
 from aster_mm.accounting.pnl import bp_text, usd
 
-HEADER = ("day", "symbol", "fills", "volume", "fees", "funding", "realized", "net", "net/volume")
+HEADER = ("day", "symbol", "fills", "volume", "fees", "funding", "rebates", "realized", "net", "net/volume")
 
 
 def _day(text: str) -> str:
@@ -23,8 +23,8 @@ def _day(text: str) -> str:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="market_maker.py report",
-        description="Summarise the ledger per UTC day: fills, volume, fees, funding, realized PnL, net PnL "
-        "(realized - fees + funding) and net per unit of volume in basis points.",
+        description="Summarise the ledger per UTC day: fills, volume, fees, funding, market-maker rebates, "
+        "realized PnL, net PnL (realized - fees + funding + rebates) and net per unit of volume in basis points.",
     )
     p.add_argument(
         "--ledger",
@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
 def daily(entries: list[Entry], since: str | None = None) -> dict[tuple[str, str], Totals]:
     """Totals per (UTC day, symbol), days from `since` on, in order."""
     out: dict[tuple[str, str], Totals] = {}
-    for e in sorted((e for e in entries if e.kind in (FILL, FUNDING)), key=lambda e: e.time_ms):
+    for e in sorted((e for e in entries if e.kind in (FILL, FUNDING, REWARD)), key=lambda e: e.time_ms):
         day = utc_day(e.time_ms)
         if since is None or day >= since:
             out.setdefault((day, e.symbol), Totals()).add(e)
@@ -56,7 +56,7 @@ def table(days: dict[tuple[str, str], Totals]) -> str:
     rows = []
     for (day, symbol), t in days.items():
         rows.append(_cells(day, symbol, t))
-        for name in ("fills", "volume", "fees", "funding", "realized"):
+        for name in ("fills", "volume", "fees", "funding", "rebates", "realized"):
             setattr(total, name, getattr(total, name) + getattr(t, name))
     rows.append(_cells("total", "", total))
     widths = [max(len(r[i]) for r in [HEADER, *rows]) for i in range(len(HEADER))]
@@ -75,6 +75,7 @@ def _cells(day: str, symbol: str, t: Totals) -> tuple[str, ...]:
         usd(t.volume),
         usd(t.fees),
         usd(t.funding),
+        usd(t.rebates),
         usd(t.realized),
         usd(t.net),
         bp_text(t.bp_of(t.net)),
@@ -101,6 +102,7 @@ def main(argv: list[str]) -> int:
     if others:
         print(f"(fees paid in {', '.join(others)} are not in the fees column)")
     print(
-        f"as of {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; net = realized - fees + funding (open positions not included)"
+        f"as of {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; net = realized - fees + funding + rebates "
+        "(open positions not included; a rebate paid on the fill is in fees)"
     )
     return 0

@@ -35,6 +35,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+from aster_mm.accounting.ledger import FILL, read_entries
 from aster_mm.bench.harness import (
     GAP,
     MID,
@@ -83,6 +84,11 @@ QUICK = dict(
     throughput_seconds=0.2,
     sample_every=0.5,
 )
+
+
+def fill_rows(ledger: Path) -> int:
+    """The fills a bot's ledger holds (its start and sync rows are bookkeeping)."""
+    return sum(e.kind == FILL for e in read_entries(ledger)) if ledger.exists() else 0
 
 
 def measure_signatures(n: int) -> dict:
@@ -301,7 +307,7 @@ async def requotes_beside_floor(
             if not v3:
                 m["fills"] = await measure_fills(sim, args.fills, args.timeout)
             m["metrics_requotes"] = await scrape(bot.metrics_port, "aster_mm_requote_seconds_count")
-        m["ledger_rows"] = len(bot.ledger.read_text().splitlines()) - 1 if bot.ledger.exists() else 0
+        m["ledger_rows"] = fill_rows(bot.ledger)
         if not v3:
             m["shutdowns"] = await measure_shutdowns(sim, work, args.shutdowns, args.log_level, inbox)
     return m

@@ -30,10 +30,17 @@ def install_signal_handlers(bot: MarketMaker) -> None:
 
 
 async def run_bot(
-    config: Config, signer: Signer, rest_url: str, ws_url: str, timings: Timings = Timings(), ops: Ops | None = None
+    config: Config,
+    signer: Signer,
+    rest_url: str,
+    ws_url: str,
+    user_ws_url: str | None = None,
+    timings: Timings = Timings(),
+    ops: Ops | None = None,
 ) -> None:
+    """`ws_url`: the market streams' host; `user_ws_url`: the user stream's (default: the same)."""
     async with ops or Ops() as ops, AsterClient(signer=signer, rest_url=rest_url) as client:
-        bot = MarketMaker(config, client, ws_url, timings=timings, ops=ops)
+        bot = MarketMaker(config, client, ws_url, timings=timings, ops=ops, user_ws_url=user_ws_url)
         install_signal_handlers(bot)
         await bot.run()
 
@@ -55,6 +62,12 @@ async def run_paper(config: Config, rest_url: str, feed_url: str, ops: Ops | Non
         await run_bot(config, *venue, ops=ops)
 
 
+def v3_options(config: Config) -> list[str]:
+    """The options given that only the Pro API (V3) has: self-trade prevention, MMP, `user` left out."""
+    given = {"--stp": config.stp_mode, "--mmp-*": config.mmp, "--v3-user omit": not config.send_user}
+    return [flag for flag, value in given.items() if value]
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["report"]:  # the one subcommand; the bot's own options are unchanged
@@ -67,7 +80,10 @@ def main(argv: list[str] | None = None) -> int:
         if config.paper:
             hosts = paper_hosts(config)
         elif not config.sim:
-            creds = read_credentials(config.network)
+            creds = read_credentials(config.network, config.send_user)
+            v3_only = v3_options(config)
+            if v3_only and creds.signer.version != 3:
+                raise ValueError(f"{', '.join(v3_only)} need Pro API (V3) credentials (ASTER_USER, ASTER_SIGNER, ...)")
         telegram = read_telegram()
     except ValueError as err:
         parser.error(str(err))  # exit status 2, argparse style

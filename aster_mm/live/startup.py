@@ -1,5 +1,6 @@
 """Start-up against a struggling exchange: keep trying what may pass (the network, 5xx, 403/429/418
-limits) until a deadline, give up at once on what will not (rejected credentials, an unknown symbol)."""
+limits) until a deadline, give up at once on what will not (rejected credentials, an unknown symbol); the
+line the bot logs once started; and the helpers of its life cycle that read no state of their own."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from typing import TypeVar
 
 from aster_mm.core import codes
 from aster_mm.core.errors import FatalError
-from aster_mm.exchange.client import ExchangeError, RateLimitError, UnknownOutcomeError
+from aster_mm.core.rules import SymbolRules
+from aster_mm.core.state import StrategyState
+from aster_mm.exchange.client import AsterClient, ExchangeError, RateLimitError, UnknownOutcomeError
 
 log = logging.getLogger("mm")
 T = TypeVar("T")
@@ -51,3 +54,38 @@ async def retry_until(
             log.warning("start-up failed (%s): retrying in %.1f s, giving up in %.0f s", err, wait, left)
             await sleep(wait)
             pause = min(pause * 2, max_pause)
+
+
+def first_leaf(group: BaseExceptionGroup[FatalError]) -> FatalError:
+    """The first fatal error in `group`, however deeply nested (a task may raise a group of its own)."""
+    first = group.exceptions[0]
+    return first if isinstance(first, FatalError) else first_leaf(first)
+
+
+def log_started(symbol: str, run_id: str, rules: SymbolRules, st: StrategyState, key_hint: str) -> None:
+    log.info(
+        "started %s run %s: tick=%s step=%s min_notional=%s max_qty=%s position=%s available=%s "
+        "leverage=%s margin=%s fees=%s/%s %s",
+        symbol,
+        run_id,
+        rules.tick,
+        rules.step,
+        rules.min_notional,
+        rules.max_qty,
+        st.position.amount,
+        st.available,
+        st.leverage,
+        st.margin_type,
+        st.fees.maker,
+        st.fees.taker,
+        key_hint,
+    )
+
+
+def rate_limit_text(client: AsterClient) -> str:
+    """The status line's part about the exchange's rate limits: a ban or a back-off in force ("" when none)."""
+    banned, blocked = client.banned_for(), client.blocked_for()
+    if banned > 0:
+        until = time.strftime("%H:%M:%S", time.gmtime(time.time() + banned))
+        return f"IP-BANNED=until {until} UTC ({banned:.0f}s, HTTP 418: nothing is sent)"
+    return f"rate-limited=({blocked:.0f}s back-off, HTTP 429: nothing is sent)" if blocked > 0 else ""

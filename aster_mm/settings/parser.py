@@ -13,6 +13,7 @@ from pathlib import Path
 from aster_mm.core.config import Config
 from aster_mm.core.kinds import Bias, SpreadModel
 from aster_mm.settings import config_file, values
+from aster_mm.settings.exchange_options import add_exchange_options, exchange_settings
 from aster_mm.settings.signal import add_signal_options, signal_settings
 
 DESCRIPTION = "aster-mm: a one-symbol market maker for Aster perpetual futures."
@@ -20,8 +21,9 @@ EPILOG = (
     "environment (also read from .env in the working directory; the environment wins), one set "
     "required unless --sim or --paper: ASTER_USER, ASTER_SIGNER, ASTER_SIGNER_KEY (Pro API agent wallet) or "
     "ASTER_API_KEY, ASTER_API_SECRET (existing V1 keys, mainnet only); ASTER_REST_URL and ASTER_WS_URL "
-    "override the network's hosts. `market_maker.py report --help`: the ledger per day. Exit status: 0 "
-    "clean stop, 2 bad option or configuration, 1 fatal runtime error, 3 halted by a loss limit."
+    "override the network's hosts (ASTER_MARKET_WS_URL, ASTER_USER_WS_URL: one stream's host). "
+    "`market_maker.py report --help`: the ledger per day. Exit status: 0 clean stop, 2 bad option or "
+    "configuration, 1 fatal runtime error, 3 halted by a loss limit."
 )
 
 NETWORK_NAMES = ("mainnet", "testnet")  # aster_mm.exchange.hosts.NETWORKS has their hosts
@@ -40,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_signal_options,
         _loss_limits,
         _account,
+        add_exchange_options,
         _files_and_logging,
         _unattended,
         _local_runs,
@@ -369,4 +372,5 @@ def parse_config(argv: list[str] | None, parser: argparse.ArgumentParser | None 
         parser.error(f"--ledger {args['ledger']!r}: its directory does not exist")
     args["side"], args["spread_model"] = Bias(args["side"]), SpreadModel(args["spread_model"])
     signal = signal_settings(args)
-    return Config(**args, **signal)
+    exchange = exchange_settings(args, parser)
+    return Config(**args, **signal, **exchange)
