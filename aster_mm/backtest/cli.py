@@ -33,6 +33,7 @@ from aster_mm.backtest import sweep
 from aster_mm.backtest.bot import Config, QuoteParams, SpreadModel, SymbolRules, parse_config
 from aster_mm.backtest.bot import build_parser as bot_parser
 from aster_mm.recording.reading import day_folders
+from aster_mm.settings.parser import DefaultsOnce
 
 _MISSING: ImportError | None = None
 try:
@@ -46,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="backtest.py",
         description=(__doc__ or "").split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsOnce,
         epilog="Any other flag is a strategy flag of market_maker.py (see python market_maker.py --help), "
         "e.g. --buy-spread 0.0005 --sell-spread 0.0005. `backtest.py inspect --help`: check a recording.",
     )

@@ -6,7 +6,11 @@ Every user mistake becomes an argparse error with a message naming the bad value
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import re
+import textwrap
 from decimal import Decimal
+from enum import Enum
 from pathlib import Path
 
 from aster_mm.core.config import Config
@@ -23,14 +27,49 @@ EPILOG = (
 )
 
 NETWORK_NAMES = ("mainnet", "testnet")  # aster_mm.exchange.hosts.NETWORKS has their hosts
+# One line, so that an error is the second line a user reads, not the thirtieth (--help lists every option).
+USAGE = "%(prog)s --symbol SYMBOL [--sim | --paper] [option ...]"
+CONFIG_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Config)}
+WRITTEN_DEFAULT = re.compile(r"\(default: ([^()]*)\)")
+
+
+def default_text(action: argparse.Action) -> str | None:
+    """The default an option's help shows: its own words when the help says `(default: ...)`, else the
+    parser's default (Config's for an option left out of the namespace unless given), `off` for none; None
+    (nothing shown) for a switch, a required option and an empty list."""
+    if written := WRITTEN_DEFAULT.search(action.help or ""):
+        return written.group(1)
+    value = action.default
+    if value is argparse.SUPPRESS:
+        value = CONFIG_DEFAULTS.get(action.dest)
+    if action.required or action.nargs == 0 or value == []:
+        return None
+    if value is None:
+        return "off"
+    if isinstance(value, Enum):
+        value = value.value
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+class DefaultsOnce(argparse.HelpFormatter):
+    """--help with each option's real default, once. argparse's ArgumentDefaultsHelpFormatter adds
+    `(default: %(default)s)` to every option: the stored value of a switch (`--no-modify ... (default: True)`
+    while modifying is on), `None` for a required option, and a second default after help that gave one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text, shown = action.help or "", default_text(action)
+        if shown is None or WRITTEN_DEFAULT.search(text):
+            return text
+        return f"{text} (default: {shown.replace('%', '%%')})"
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        """Wrapped at spaces only: `market_maker-paper.log` and `ledger-<SYMBOL>-sim.csv` stay whole."""
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="market_maker.py",
-        description=DESCRIPTION,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        epilog=EPILOG,
+        prog="market_maker.py", usage=USAGE, description=DESCRIPTION, formatter_class=DefaultsOnce, epilog=EPILOG
     )
     for add_group in (
         _quoting,
@@ -116,7 +155,7 @@ def _adaptive_spreads(p: argparse.ArgumentParser) -> None:
         "--min-spread",
         type=values.fraction("min-spread"),
         default=Decimal("0.00045"),
-        help="adaptive: no quote closer to mid than this (default: a maker plus a taker fee)",
+        help="adaptive: no quote closer to mid than this (a maker plus a taker fee at the base tier)",
     )
 
 
@@ -233,7 +272,7 @@ def _unattended(p: argparse.ArgumentParser) -> None:
         "--metrics-port",
         type=values.port,
         default=None,
-        help="serve Prometheus metrics on this port at /metrics (default: off)",
+        help="serve Prometheus metrics on this port at /metrics",
     )
     g.add_argument(
         "--metrics-host",
@@ -278,7 +317,7 @@ def _paper(p: argparse.ArgumentParser) -> None:
         "--paper-balance",
         type=values.decimal_arg("paper-balance", None),
         default=argparse.SUPPRESS,
-        help="the paper account's starting balance in USDT (default: 10000)",
+        help="the paper account's starting balance in USDT",
     )
 
 
@@ -310,20 +349,19 @@ def _simulator(p: argparse.ArgumentParser) -> None:
         "--fill-model",
         choices=["queue", "optimistic"],
         default=argparse.SUPPRESS,
-        help="queue (the default: wait behind the size displayed at the price when the order "
-        "joined) or optimistic (first in the queue)",
+        help="queue: wait behind the size displayed at the price when the order joined; optimistic: first in the queue",
     )
     g.add_argument(
         "--feed-latency-ms",
         type=values.latency_ms,
         default=argparse.SUPPRESS,
-        help="market data reaches the bot this long after the event (default: 0)",
+        help="market data reaches the bot this long after the event",
     )
     g.add_argument(
         "--order-latency-ms",
         type=values.latency_ms,
         default=argparse.SUPPRESS,
-        help="an order request reaches the simulator's matching engine this long after it is received (default: 0)",
+        help="an order request reaches the simulator's matching engine this long after it is received",
     )
 
 
