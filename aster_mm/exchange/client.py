@@ -28,6 +28,7 @@ from aster_mm.core.rules import SymbolRules, parse_symbol_rules  # noqa: F401 (S
 from aster_mm.exchange.errors import (  # noqa: F401 (the errors are part of this API)
     BannedError,
     ExchangeError,
+    HostNotFoundError,
     RateLimitError,
     UnknownOutcomeError,
     WafLimitError,
@@ -246,6 +247,8 @@ class AsterClient:
             except aiohttp.ClientConnectorError as err:
                 # Never reached the exchange: safe to treat as "not executed", even for a placement.
                 if attempt >= self.retry.attempts or not idempotent:
+                    if HostNotFoundError.behind(err):
+                        raise HostNotFoundError(err.host, path) from None
                     raise ExchangeError(
                         0, None, f"cannot connect to {err.host}:{err.port}: {type(err).__name__}", path
                     ) from None

@@ -168,7 +168,9 @@ class MarketMaker:
         """Clock, rules, then the bot owns the symbol: cancel everything, adopt the position; then decide
         whether it can trade at all. An unreachable exchange is retried for --start-timeout."""
         self.books.open()
-        await retry_until(self._take_over, self.cfg.start_timeout, self.t.start_retry_max)
+        await retry_until(
+            self._take_over, self.cfg.start_timeout, self.t.start_retry_max, unresolved_grace=self.t.unresolved_grace
+        )
         self.books.start_session()
         st, rules = self.state, self.guard.known_rules
         if st.hedge_mode:

@@ -82,7 +82,7 @@ def read_credentials(network: str = "mainnet") -> Credentials:
         raise ValueError(
             "no credentials: set ASTER_USER, ASTER_SIGNER and ASTER_SIGNER_KEY (Pro API agent wallet) "
             "or ASTER_API_KEY and ASTER_API_SECRET (existing V1 keys), in the environment or in .env "
-            "(see .env.example)"
+            "(see .env.example); --sim and --paper need none"
         )
     given = v3 if has_v3 else v1
     missing = [n for n, v in given.items() if not v]

@@ -55,7 +55,10 @@ async def paper_spec(config: Config, rest_url: str, timings: Timings = Timings()
     async with AsterClient(rest_url=rest_url, signer=PublicOnly()) as client:
         try:
             rules = await retry_until(
-                lambda: client.symbol_rules(config.symbol), config.start_timeout, timings.start_retry_max
+                lambda: client.symbol_rules(config.symbol),
+                config.start_timeout,
+                timings.start_retry_max,
+                unresolved_grace=timings.unresolved_grace,
             )
         except FatalError as err:
             raise FatalError(

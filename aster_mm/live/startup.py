@@ -1,5 +1,11 @@
 """Start-up against a struggling exchange: keep trying what may pass (the network, 5xx, 403/429/418
-limits) until a deadline, give up at once on what will not (rejected credentials, an unknown symbol)."""
+limits) until a deadline, give up at once on what will not (rejected credentials, an unknown symbol).
+
+A host name that does not resolve is told apart from a struggling exchange: DNS gave no address, so nothing
+was sent anywhere. A refused or timed-out connection, a 5xx or a limit comes from a host that exists and may
+recover in a minute; no DNS answer at start means no network, a mistyped ASTER_REST_URL or a wrong --network,
+which waiting does not fix. It is retried only for a short grace (a resolver's blip), then the start fails
+with one line naming the host and what to check."""
 
 from __future__ import annotations
 
@@ -11,7 +17,7 @@ from typing import TypeVar
 
 from aster_mm.core import codes
 from aster_mm.core.errors import FatalError
-from aster_mm.exchange.client import ExchangeError, RateLimitError, UnknownOutcomeError
+from aster_mm.exchange.client import ExchangeError, HostNotFoundError, RateLimitError, UnknownOutcomeError
 
 log = logging.getLogger("mm")
 T = TypeVar("T")
@@ -26,15 +32,25 @@ def fatal_reason(err: ExchangeError) -> str | None:
     return f"cannot start: {err}"
 
 
+def unresolved_reason(err: HostNotFoundError, grace: float) -> str:
+    return (
+        f"cannot resolve {err.host} (no DNS answer for {grace:.0f} s at start): check this machine's network "
+        "connection and DNS, and the host (ASTER_REST_URL, --network)"
+    )
+
+
 async def retry_until(
     action: Callable[[], Awaitable[T]],
     timeout: float,
     max_pause: float,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    unresolved_grace: float = 5.0,
 ) -> T:
-    """Run `action` until it succeeds; FatalError on a final error or when `timeout` seconds have passed."""
+    """Run `action` until it succeeds; FatalError on a final error, when `timeout` seconds have passed, or
+    when the host's name has not resolved for `unresolved_grace` seconds in a row."""
     deadline, pause = clock() + timeout, 0.5
+    unresolved_until: float | None = None  # while the name does not resolve: when to give up on it
     while True:
         try:
             return await action()
@@ -44,7 +60,14 @@ async def retry_until(
             reason = fatal_reason(err)
             if reason is not None:
                 raise FatalError(reason) from None
-            left = deadline - clock()
+            unresolved = isinstance(err, HostNotFoundError)
+            if not unresolved:
+                unresolved_until = None
+            elif unresolved_until is None:
+                unresolved_until = clock() + unresolved_grace
+            left = (deadline if unresolved_until is None else min(deadline, unresolved_until)) - clock()
+            if left <= 0 and isinstance(err, HostNotFoundError):
+                raise FatalError(unresolved_reason(err, min(timeout, unresolved_grace))) from None
             if left <= 0:
                 raise FatalError(f"exchange unavailable for {timeout:.0f} s at start: {err}") from None
             wait = min(max(pause, getattr(err, "retry_after", 0.0)), left)

@@ -1,0 +1,127 @@
+"""A new user's first hour (issue 22): errors that say what to do in a line or two, a start that fails fast
+when the exchange's name does not even resolve, and files that cannot be used named before anything starts.
+The bot runs as a user runs it, a subprocess, and the tests read what the user reads (stderr, exit status)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from aster_mm.core.config import Config
+from aster_mm.core.errors import FatalError
+from aster_mm.exchange.errors import ExchangeError, HostNotFoundError, UnknownOutcomeError
+from aster_mm.live.main import start_timings
+from aster_mm.live.startup import retry_until
+from tests.conftest import FakeClock
+
+ROOT = Path(__file__).resolve().parent.parent
+NO_HOST = "aster-mm-test.invalid"  # RFC 6761: .invalid never resolves
+PLAIN = {k: v for k, v in os.environ.items() if not k.startswith(("ASTER_", "TELEGRAM_", "NOTIFY_"))}
+V1_KEYS = {"ASTER_API_KEY": "k" * 64, "ASTER_API_SECRET": "s" * 64}
+
+
+def run(*args: str, cwd: Path, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "market_maker.py"), *args],
+        cwd=cwd,
+        env={**PLAIN, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+# ----- item 2 (and 8): a configuration error is one usage line and the error, exit 2 ------------------------
+CONFIG_ERRORS = {
+    "a bad value": (["--symbol", "ETHUSDT", "--buy-spread", "-1"], "got -1"),
+    "no credentials": (["--symbol", "ETHUSDT"], "--sim"),
+    "an unwritable log file": (["--symbol", "ETHUSDT", "--sim", "--log-file", "{tmp}"], "cannot open log file"),
+    "an unknown symbol": (["--symbol", "FOOUSDT", "--sim"], "FOOUSDT"),
+    "an unwritable ledger": (["--symbol", "ETHUSDT", "--sim", "--ledger", "{tmp}"], "cannot write the ledger"),
+    "a file that is no ledger": (["--symbol", "ETHUSDT", "--sim", "--ledger", "{tmp}/x.csv"], "is not a ledger"),
+}
+
+
+@pytest.mark.parametrize("argv, needle", CONFIG_ERRORS.values(), ids=CONFIG_ERRORS.keys())
+def test_a_configuration_error_is_two_lines_and_exit_2(tmp_path, argv, needle):
+    (tmp_path / "x.csv").write_text("not,a,ledger\n1,2,3\n")
+    done = run(*(a.replace("{tmp}", str(tmp_path)) for a in argv), cwd=tmp_path)
+    lines = done.stderr.splitlines()
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert len(lines) == 2 and lines[0].startswith("usage: market_maker.py --symbol SYMBOL"), done.stderr
+    assert lines[1].startswith("market_maker.py: error: ") and needle in lines[1], done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_a_bad_ledger_leaves_nothing_started(tmp_path):
+    done = run("--symbol", "ETHUSDT", "--sim", "--ledger", str(tmp_path), cwd=tmp_path)
+    assert done.returncode == 2 and " started " not in done.stdout
+
+
+# ----- item 1: a name that does not resolve fails the start in seconds, naming the host --------------------
+@pytest.mark.parametrize("mode", ["--paper", "live"])
+def test_an_unresolvable_host_fails_within_seconds_naming_it(tmp_path, mode):
+    env = {"ASTER_REST_URL": f"https://{NO_HOST}", **(V1_KEYS if mode == "live" else {})}
+    began = time.monotonic()
+    done = run("--symbol", "ETHUSDT", *([mode] if mode != "live" else []), cwd=tmp_path, env=env, timeout=40)
+    took = time.monotonic() - began
+    assert done.returncode == 1, done.stdout + done.stderr
+    (line,) = done.stderr.splitlines()  # one line: the host and what to check (the default --start-timeout is 120)
+    assert f"cannot resolve {NO_HOST}" in line and "DNS" in line and "ASTER_REST_URL" in line, line
+    assert took < 25, f"{took:.0f} s"  # 5 s of grace, the interpreter's start, a loaded machine
+
+
+async def test_no_dns_answer_is_given_a_few_seconds_and_other_faults_the_start_timeout():
+    clock = FakeClock()
+
+    async def sleep(seconds: float) -> None:
+        clock.t += seconds
+
+    def failing(*errors: ExchangeError):
+        async def action():
+            raise errors[min(calls.append(1) or len(calls), len(errors)) - 1]
+
+        calls: list[int] = []
+        return action
+
+    began = clock.t
+    with pytest.raises(FatalError, match=f"cannot resolve {NO_HOST}"):
+        await retry_until(failing(HostNotFoundError(NO_HOST)), 120, 10, clock, sleep, unresolved_grace=5)
+    assert 5 <= clock.t - began < 10
+
+    began = clock.t
+    with pytest.raises(FatalError, match="exchange unavailable for 120 s"):
+        await retry_until(failing(UnknownOutcomeError(503, None, "busy")), 120, 10, clock, sleep, unresolved_grace=5)
+    assert clock.t - began >= 120
+
+    # The name resolved again (then a 5xx): the grace starts afresh at the next miss, the timeout holds.
+    flapping = [HostNotFoundError(NO_HOST)] * 3 + [UnknownOutcomeError(503, None, "busy")] * 3
+    began = clock.t
+    with pytest.raises(FatalError, match="cannot resolve"):
+        await retry_until(failing(*flapping, HostNotFoundError(NO_HOST)), 120, 10, clock, sleep, unresolved_grace=5)
+    assert clock.t - began > 5 + 10
+
+
+def test_a_systemd_service_waits_the_start_timeout_for_dns():
+    config = Config(symbol="ETHUSDT", start_timeout=300)
+    assert start_timings(config, {}).unresolved_grace == 5
+    assert start_timings(config, {"NOTIFY_SOCKET": "/run/systemd/notify"}).unresolved_grace == 300
+
+
+async def test_a_refused_connection_is_not_a_missing_name():
+    """A host that resolves and refuses (a proxy or the exchange restarting) is retried for --start-timeout."""
+    from aster_mm.exchange.client import AsterClient
+    from aster_mm.exchange.signing import HmacSigner
+    from tests.conftest import free_port
+
+    for url, kind in ((f"http://127.0.0.1:{free_port()}", ExchangeError), (f"http://{NO_HOST}", HostNotFoundError)):
+        async with AsterClient(signer=HmacSigner("k", "s"), rest_url=url) as client:
+            with pytest.raises(ExchangeError) as caught:
+                await asyncio.wait_for(client.symbol_rules("ETHUSDT"), 30)
+        assert type(caught.value) is kind, url
