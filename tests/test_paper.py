@@ -71,7 +71,7 @@ def ledger_fills(path: Path) -> list[dict]:
         return [row for row in csv.DictReader(f) if row["kind"] == "fill"]
 
 
-async def test_a_paper_session_trades_real_prices_with_simulated_fills_and_no_keys(tmp_path, monkeypatch):
+async def test_a_paper_session_trades_real_prices_with_simulated_fills_and_no_keys(tmp_path, monkeypatch, capsys):
     async with SimExchange() as live:
         await live.set_book(SYMBOL, *LIVE_BOOK)
         proc = await run_cli(
@@ -121,10 +121,12 @@ async def test_a_paper_session_trades_real_prices_with_simulated_fills_and_no_ke
     accounting = dict(kv.split("=") for kv in text.split("simulator's accounting: ")[1].split("\n")[0].split(", "))
     assert int(accounting["fills"]) == 2 and D(accounting["buy_volume"]) == D(accounting["sell_volume"]) == qty
 
-    monkeypatch.chdir(tmp_path)  # paper fills never count in the real ledgers' report
-    with pytest.raises(SystemExit) as exit_:
-        market_maker.main(["report"])
-    assert exit_.value.code == 2
+    monkeypatch.chdir(tmp_path)  # the report finds the paper ledger and says it is one (never added to real ones)
+    capsys.readouterr()
+    assert market_maker.main(["report"]) == 0
+    report = capsys.readouterr().out.splitlines()
+    assert report[2].split()[:2] == ["total", "2"]
+    assert report[3] == f"read ledger-{SYMBOL}-paper.csv (--paper: simulated fills on real prices)"
 
 
 @pytest.mark.parametrize(
