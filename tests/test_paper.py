@@ -116,7 +116,8 @@ async def test_a_paper_session_trades_real_prices_with_simulated_fills_and_no_ke
     assert (tmp_path / "market_maker-paper.log").is_file() and not (tmp_path / "market_maker.log").exists()
 
     # The same summaries as --sim: the bot's session summary and the simulator's own accounting.
-    session = text.split("session summary: ")[1].split("\n")[0]
+    assert "started ETHUSDT run" in text and "paper trading (--paper: real prices, simulated fills" in text
+    session = text.split("session summary (--paper: simulated): ")[1].split("\n")[0]
     assert "fills=2" in session and f"realized={(SELL_PRICE - BUY_PRICE) * qty:.2f}" in session
     accounting = dict(kv.split("=") for kv in text.split("simulator's accounting: ")[1].split("\n")[0].split(", "))
     assert int(accounting["fills"]) == 2 and D(accounting["buy_volume"]) == D(accounting["sell_volume"]) == qty

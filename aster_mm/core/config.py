@@ -57,6 +57,14 @@ class Config:
         """ "sim", "paper" or "" (live): names the default log and ledger files and tags alerts."""
         return "sim" if self.sim else "paper" if self.paper else ""
 
+    @property
+    def venue(self) -> str:
+        """Where the orders go, as a --sim or --paper session says at its start; "" when live."""
+        return {
+            "sim": "on the built-in simulator (--sim: a synthetic market; no real orders, no real money)",
+            "paper": "paper trading (--paper: real prices, simulated fills; no order reaches the exchange)",
+        }.get(self.mode, "")
+
 
 @dataclass(frozen=True)
 class Timings:

@@ -182,10 +182,11 @@ class MarketMaker:
         if st.position.amount == 0:
             await self.guard.apply_settings()
         log.info(
-            "started %s run %s: tick=%s step=%s min_notional=%s max_qty=%s position=%s available=%s "
-            "leverage=%s margin=%s %s",
+            "started %s run %s %s: tick=%s step=%s min_notional=%s max_qty=%s position=%s available=%s "
+            "leverage=%s margin=%s",
             self.symbol,
             self.desk.run_id,
+            self.cfg.venue or f"on {self.client.rest_url} as {self.client.key_hint}",
             rules.tick,
             rules.step,
             rules.min_notional,
@@ -194,7 +195,6 @@ class MarketMaker:
             st.available,
             st.leverage,
             st.margin_type,
-            self.client.key_hint,
         )
 
     async def _take_over(self) -> None:
@@ -389,6 +389,7 @@ class MarketMaker:
             )
         line = f"left open: {'; '.join(left) or 'nothing'}; {self.describe()}"
         log.info("stopped: %s", line)
-        log.info("session summary: %s", self.books.text(self.rules))
+        simulated = f" (--{self.cfg.mode}: simulated)" if self.cfg.mode else ""
+        log.info("session summary%s: %s", simulated, self.books.text(self.rules))
         self.books.close()
         self.ops.stopped(line)
