@@ -274,9 +274,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["inspect"]:
         return _inspect_main(argv[1:])
     parser = build_parser()
+    args, cfg = _parse(argv)  # --help and a bad option need no extra
     if _MISSING is not None:
         return _no_extra("backtest.py", _MISSING)
-    args, cfg = _parse(argv)
     try:
         if args.sweep:
             _sweep(argv, args, parser, {})
@@ -288,7 +288,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _no_extra(what: str, err: ImportError) -> int:
-    print(f"{what} needs the backtest extra ({err}): pip install -r requirements-backtest.txt", file=sys.stderr)
+    print(
+        f"{what}: error: a backtest needs the extra requirements-backtest.txt ({err}): "
+        "pip install -r requirements-backtest.txt (hftbacktest, numba, polars, matplotlib: about 800 MB)",
+        file=sys.stderr,
+    )
     return 2
 
 
