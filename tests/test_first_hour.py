@@ -4,7 +4,9 @@ The bot runs as a user runs it, a subprocess, and the tests read what the user r
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import logging
 import os
 import subprocess
 import sys
@@ -12,13 +14,15 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import BotRun, FakeClock, free_port, open_orders, set_mid, wait_open
 
 from aster_mm.core.config import Config
 from aster_mm.core.errors import FatalError
 from aster_mm.exchange.errors import ExchangeError, HostNotFoundError, UnknownOutcomeError
+from aster_mm.live.credentials import env_file_warning
 from aster_mm.live.main import start_timings
 from aster_mm.live.startup import retry_until
-from tests.conftest import FakeClock
+from aster_mm.simulator import SimExchange
 
 ROOT = Path(__file__).resolve().parent.parent
 NO_HOST = "aster-mm-test.invalid"  # RFC 6761: .invalid never resolves
@@ -118,7 +122,6 @@ async def test_a_refused_connection_is_not_a_missing_name():
     """A host that resolves and refuses (a proxy or the exchange restarting) is retried for --start-timeout."""
     from aster_mm.exchange.client import AsterClient
     from aster_mm.exchange.signing import HmacSigner
-    from tests.conftest import free_port
 
     for url, kind in ((f"http://127.0.0.1:{free_port()}", ExchangeError), (f"http://{NO_HOST}", HostNotFoundError)):
         async with AsterClient(signer=HmacSigner("k", "s"), rest_url=url) as client:
@@ -179,3 +182,62 @@ def test_the_bots_numpy_is_one_the_backtest_extra_accepts():
     versions = [Version(f"{major}.{minor}.{patch}") for major in (1, 2, 3) for minor in range(40) for patch in (0, 99)]
     allowed = [v for v in versions if v in ours]
     assert allowed and all(v in theirs for v in allowed), f"requirements.txt {ours}, hftbacktest {theirs}"
+
+
+# ----- the smaller ones -----------------------------------------------------------------------------------
+async def test_a_requote_by_modify_order_is_logged_at_debug(caplog):
+    """At INFO a requote every second or so buried the fills and the status lines (42 of 68 lines)."""
+    caplog.set_level(logging.DEBUG, logger="mm")
+    async with SimExchange() as sim:
+        sim.scheme = "v3"
+        await set_mid(sim, "2500")
+        async with BotRun(sim):
+            await wait_open(sim, "BUY")
+            await set_mid(sim, "2510")
+            await sim.wait_for(lambda: [o["price"] for o in open_orders(sim)] == ["2494.94"], 5)
+            assert sim.requests("PUT", "/fapi/v3/order")  # moved by Modify Order
+    modified = [r for r in caplog.records if r.getMessage().startswith("modified amm-")]
+    assert modified and {r.levelno for r in modified} == {logging.DEBUG}
+
+
+def test_an_env_file_others_can_read_is_warned_about(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("ASTER_API_KEY=x\nASTER_API_SECRET=y\n")
+    env_file.chmod(0o644)
+    assert "chmod 600" in env_file_warning(tmp_path) and "mode 644" in env_file_warning(tmp_path)
+    rest = {"ASTER_REST_URL": f"http://127.0.0.1:{free_port()}"}
+    done = run("--symbol", "ETHUSDT", "--start-timeout", "0", cwd=tmp_path, env=rest)
+    assert done.returncode == 1 and done.stderr.startswith(f"market_maker.py: warning: {env_file} holds your keys")
+    env_file.chmod(0o600)
+    assert env_file_warning(tmp_path) is None and env_file_warning(tmp_path / "none") is None
+    done = run("--symbol", "ETHUSDT", "--start-timeout", "0", cwd=tmp_path, env=rest)
+    assert done.returncode == 1 and "warning" not in done.stderr
+
+
+@pytest.mark.parametrize("where", ["unresolvable", "refused"])
+def test_record_with_nothing_recorded_exits_1(tmp_path, where):
+    url = f"ws://{NO_HOST}" if where == "unresolvable" else f"ws://127.0.0.1:{free_port()}"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "record.py"), "--symbol", "ETHUSDT", "--out", str(tmp_path / "data")]
+        + ["--ws-url", url, *(["--minutes", "0.02"] if where == "refused" else [])],
+        env=PLAIN,
+        capture_output=True,
+        text=True,
+        timeout=30,  # without --minutes it would record until stopped: a name that does not resolve ends it
+    )
+    assert done.returncode == 1, done.stderr
+    error = done.stderr.splitlines()[-1]
+    assert error.startswith("record.py: error: ")
+    assert (f"cannot resolve {NO_HOST}" if where == "unresolvable" else "recorded nothing from ws://") in error
+
+
+def test_every_bench_option_says_what_it_sets_and_its_default():
+    from aster_mm.bench.cli import build_parser
+
+    parser = build_parser()
+    for action in parser._actions:
+        if isinstance(action, argparse._HelpAction):
+            continue
+        text = parser._get_formatter()._expand_help(action)
+        assert len(text) > 20 and not text.startswith("default"), action.dest
+        assert action.nargs == 0 or text.count("(default: ") == 1, (action.dest, text)

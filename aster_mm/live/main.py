@@ -19,7 +19,7 @@ from aster_mm.core.errors import FatalError
 from aster_mm.exchange.client import AsterClient
 from aster_mm.exchange.signing import Signer
 from aster_mm.live.bot import LossLimitHalt, MarketMaker
-from aster_mm.live.credentials import paper_hosts, read_credentials, read_telegram
+from aster_mm.live.credentials import env_file_warning, paper_hosts, read_credentials, read_telegram
 from aster_mm.ops.logs import setup_logging
 from aster_mm.ops.unattended import Ops
 from aster_mm.settings.parser import build_parser, parse_config
@@ -91,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         return report.main(argv[1:])
     parser = build_parser()
     config = parse_config(argv, parser)
+    if warning := env_file_warning():
+        print(f"market_maker.py: warning: {warning}", file=sys.stderr)
     try:
         if config.paper:
             hosts = paper_hosts(config)
