@@ -112,7 +112,9 @@ def _engine_flags(p: argparse.ArgumentParser) -> None:
 
 def _output_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON ('-' for stdout)")
-    p.add_argument("--plot", metavar="PNG", type=Path, help="write equity, position and mid over time as a PNG")
+    p.add_argument(
+        "--plot", metavar="PNG", type=Path, help="write equity, position, the mid, our quotes and fills as a PNG"
+    )
     p.add_argument(
         "--sweep",
         action="append",
@@ -247,7 +249,8 @@ def _single(args: argparse.Namespace, cfg: Config, cache: dict) -> None:
         spreads = (
             "adaptive" if cfg.spread_model == SpreadModel.ADAPTIVE else f"buy {cfg.buy_spread} / sell {cfg.sell_spread}"
         )
-        report.plot(result, args.plot, f"{args.symbol} {spreads}, {args.queue_model}")
+        market = load_market(args, cache)[0]  # cached by run_once
+        report.plot(result, market, args.plot, f"{args.symbol} {spreads}, {args.queue_model}")
         print(f"plot: {args.plot}")
     if args.json:
         _write_json(args.json, out)
