@@ -63,6 +63,19 @@ def test_a_configuration_error_is_two_lines_and_exit_2(tmp_path, argv, needle):
     assert "Traceback" not in done.stdout + done.stderr
 
 
+@pytest.mark.parametrize(
+    "script, args",
+    [("backtest.py", ["--data", "x"]), ("sim_exchange.py", ["--bogus"]), ("record.py", []), ("bench.py", ["--x"])],
+)
+def test_the_tools_say_a_mistake_in_two_lines_too(tmp_path, script, args):
+    done = subprocess.run(
+        [sys.executable, str(ROOT / script), *args], cwd=tmp_path, env=PLAIN, capture_output=True, text=True, timeout=60
+    )
+    lines = done.stderr.splitlines()
+    assert done.returncode == 2 and len(lines) == 2, done.stderr
+    assert lines[0].startswith(f"usage: {script} ") and lines[1].startswith(f"{script}: error: ")
+
+
 def test_a_bad_ledger_leaves_nothing_started(tmp_path):
     done = run("--symbol", "ETHUSDT", "--sim", "--ledger", str(tmp_path), cwd=tmp_path)
     assert done.returncode == 2 and " started " not in done.stdout

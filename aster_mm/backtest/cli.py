@@ -46,6 +46,7 @@ except ImportError as err:  # the extra is not installed
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="backtest.py",
+        usage="%(prog)s --data DIR [DIR ...] --symbol SYMBOL [option ...]  (or: %(prog)s inspect DIR ...)",
         description=(__doc__ or "").split("\n\n")[0],
         formatter_class=DefaultsOnce,
         epilog="Any other flag is a strategy flag of market_maker.py (see python market_maker.py --help), "

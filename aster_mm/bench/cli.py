@@ -335,7 +335,12 @@ async def run_all(args: argparse.Namespace) -> dict:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="bench.py", description=__doc__.split("\n\n")[0], formatter_class=DefaultsOnce)
+    p = argparse.ArgumentParser(
+        prog="bench.py",
+        usage="%(prog)s [--quick] [option ...]",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=DefaultsOnce,
+    )
     p.add_argument("--quick", action="store_true", help="tiny sizes for a smoke run (each size's --quick value below)")
     for name, (full, quick, text) in SIZES.items():
         flag = "--" + name.replace("_", "-")

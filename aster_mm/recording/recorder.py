@@ -254,6 +254,7 @@ class Recorder:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="record.py",
+        usage="%(prog)s --symbol SYMBOL --out DIR [--minutes N] [--ws-url URL] [--gzip]",
         description="Record Aster futures depth (top 10, 100 ms) and aggregate trades "
         "to daily CSV files (public streams, no API key).",
         epilog=f"The WebSocket host is --ws-url, else ASTER_WS_URL, else {DEFAULT_WS_URL}. "

@@ -233,7 +233,8 @@ def _account(p: argparse.ArgumentParser) -> None:
         "--start-timeout",
         type=values.start_timeout,
         default=120.0,
-        help="at start, keep retrying an unreachable or overloaded exchange for this many seconds before exiting 1",
+        help="at start, keep retrying an unreachable or overloaded exchange for this many seconds before exiting 1 "
+        "(a host name that does not resolve: 5 s, unless run by systemd)",
     )
     g.add_argument(
         "--resume-after-liquidation",
