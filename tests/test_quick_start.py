@@ -93,6 +93,7 @@ def keys(line: str) -> list[str]:
     return re.findall(r"(\w+)=", line)
 
 
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 @pytest.mark.timeout(240)
 def test_the_quick_start_runs_as_written_in_a_fresh_clone_and_leaves_nothing_behind(tmp_path):
     commands = quick_start_commands()
