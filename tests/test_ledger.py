@@ -287,9 +287,24 @@ def test_report_summarises_a_hand_written_ledger_per_day(tmp_path, capsys):
 def test_report_finds_the_ledgers_in_the_working_directory(tmp_path, capsys, monkeypatch):
     (tmp_path / "ledger-ETHUSDT.csv").write_text(HAND_WRITTEN)
     (tmp_path / "ledger-ETHUSDT-sim.csv").write_text(HAND_WRITTEN)  # a demo's: never mixed in
+    (tmp_path / "ledger-BNBUSDT-paper.csv").write_text(HAND_WRITTEN.replace("ETHUSDT", "BNBUSDT"))
     monkeypatch.chdir(tmp_path)
     assert market_maker.main(["report"]) == 0
-    assert capsys.readouterr().out.splitlines()[3].split()[1] == "3"
+    out = capsys.readouterr().out
+    real, paper, sim = out.split("\n\n")  # each kind in a table of its own, saying which files it read
+    assert real.splitlines()[3].split()[1] == "3" and "BNBUSDT" not in real
+    assert real.splitlines()[4] == "read ledger-ETHUSDT.csv"
+    assert paper.splitlines()[4] == "read ledger-BNBUSDT-paper.csv (--paper: simulated fills on real prices)"
+    assert sim.splitlines()[4] == "read ledger-ETHUSDT-sim.csv (--sim: simulated fills)"
+    assert [line.split()[1] for line in out.splitlines() if line.startswith("total")] == ["3", "3", "3"]
+
+
+def test_report_after_the_quick_start_finds_the_sim_ledger(tmp_path, capsys, monkeypatch):
+    (tmp_path / "ledger-ETHUSDT-sim.csv").write_text(HAND_WRITTEN)
+    monkeypatch.chdir(tmp_path)
+    assert market_maker.main(["report"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[3].split()[:2] == ["total", "3"] and lines[4] == "read ledger-ETHUSDT-sim.csv (--sim: simulated fills)"
 
 
 @pytest.mark.parametrize(

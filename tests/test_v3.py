@@ -455,7 +455,7 @@ async def test_sim_option_trades_on_v3_end_to_end(tmp_path):
             proc.kill()
     assert proc.returncode == 0
     started = next(line for line in lines if " started ETHUSDT" in line)
-    assert "V3 user 0x" in started
+    assert " on the built-in simulator (--sim: " in started and "user 0x" not in started  # no account of yours
 
 
 # ============================================================================ credentials and networks

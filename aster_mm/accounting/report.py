@@ -11,6 +11,8 @@ from aster_mm.accounting.ledger import FILL, FUNDING, REWARD, Entry, Totals, rea
 from aster_mm.accounting.pnl import bp_text, usd
 
 HEADER = ("day", "symbol", "fills", "volume", "fees", "funding", "rebates", "realized", "net", "net/volume")
+# The kinds of ledger the bot writes, by the end of their name; simulated fills never add up with real ones.
+KINDS = {"": "", "-paper": " (--paper: simulated fills on real prices)", "-sim": " (--sim: simulated fills)"}
 
 
 def _day(text: str) -> str:
@@ -32,8 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         metavar="FILE",
-        help="ledger file (repeatable; default: every ledger-*.csv in the working directory "
-        "except the --sim and --paper ones)",
+        help="ledger file (repeatable) (default: every ledger-*.csv in the working directory; those of --sim "
+        "and --paper runs in tables of their own)",
     )
     p.add_argument(
         "--since", type=_day, default=None, metavar="DATE", help="first UTC day to show, e.g. 2025-09-29 (default: all)"
@@ -82,12 +84,15 @@ def _cells(day: str, symbol: str, t: Totals) -> tuple[str, ...]:
     )
 
 
-def main(argv: list[str]) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    paths = args.ledger or sorted(p for p in Path.cwd().glob("ledger-*.csv") if not p.stem.endswith(("-sim", "-paper")))
-    if not paths:
-        parser.error("no ledger-*.csv in the working directory: give --ledger FILE")
+def found_ledgers(folder: Path) -> list[list[Path]]:
+    """The ledger-*.csv files in `folder`, the real ones first, then those of --paper and of --sim runs."""
+    kinds: dict[str, list[Path]] = {kind: [] for kind in KINDS}
+    for path in sorted(folder.glob("ledger-*.csv")):
+        kinds[next((k for k in KINDS if k and path.stem.endswith(k)), "")].append(path)
+    return [paths for paths in kinds.values() if paths]
+
+
+def read(paths: list[Path], parser: argparse.ArgumentParser) -> list[Entry]:
     entries = []
     for path in paths:
         try:
@@ -96,11 +101,26 @@ def main(argv: list[str]) -> int:
             parser.error(f"ledger {str(path)!r} does not exist")
         except (OSError, ValueError, UnicodeDecodeError) as err:
             parser.error(f"cannot read the ledger: {err}")
-    days = daily(entries, args.since)
-    others = sorted({a for t in days.values() for a in t.other_fees})
-    print(table(days))
-    if others:
-        print(f"(fees paid in {', '.join(others)} are not in the fees column)")
+    return entries
+
+
+def main(argv: list[str]) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    groups = [args.ledger] if args.ledger else found_ledgers(Path())
+    if not groups:
+        parser.error(
+            f"no ledger-*.csv in {Path.cwd()}: the bot writes ledger-<SYMBOL>.csv beside its log file "
+            "(--ledger); run the report there, or give --ledger FILE"
+        )
+    for number, paths in enumerate(groups):
+        days = daily(read(paths, parser), args.since)
+        others = sorted({a for t in days.values() for a in t.other_fees})
+        print(("\n" if number else "") + table(days))
+        if others:
+            print(f"(fees paid in {', '.join(others)} are not in the fees column)")
+        kind = next((KINDS[k] for k in KINDS if k and paths[0].stem.endswith(k)), "")
+        print(f"read {', '.join(str(p) for p in paths)}{kind}")
     print(
         f"as of {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; net = realized - fees + funding + rebates "
         "(open positions not included; a rebate paid on the fill is in fees)"

@@ -23,6 +23,7 @@ latencies), converted to Decimal before they reach the decision functions.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -85,6 +86,7 @@ class RunResult:
     position: np.ndarray = field(default_factory=_empty)
     equity: np.ndarray = field(default_factory=_empty)  # USD relative to the start: balance + position * mid - fees
     held: np.ndarray = field(default_factory=_empty)  # the bot's own in_position() at each step
+    resting: np.ndarray = field(default_factory=_empty)  # (BUY price, SELL price) of our order at each step; NaN: none
     fees: float = 0.0
     volume: float = 0.0  # base
     value: float = 0.0  # USD
@@ -292,15 +294,20 @@ class Runner:
         equity = balance + pos_f * mid_f - fee
         self._sync(bt, bid, ask, equity)
         self.state.position.amount = position = self._decimal_qty(pos_f)  # hftbacktest's own figure
-        self._trace.append(
-            (bt.timestamp, mid_f, pos_f, equity, in_position(position, mid, self.params.position_threshold_usd))
-        )
+        held = in_position(position, mid, self.params.position_threshold_usd)
+        self._trace.append((bt.timestamp, mid_f, pos_f, equity, held, *self._resting()))
         if order is not None and order.req != engine.NONE:
             return  # its placement or cancel is still in flight
         if self.stale:
             self._pull(bt)
         elif not self.result.halted:
             self._decide(bt)
+
+    def _resting(self) -> tuple[float, float]:
+        """Our order's price as (BUY, SELL), NaN on the side without one: what the plot draws."""
+        quote = self.live.quote if self.live is not None else None
+        price = float(quote.price) if quote is not None else math.nan
+        return (price, math.nan) if quote is not None and quote.side == Side.BUY else (math.nan, price)
 
     def _pull(self, bt: engine.Backtest) -> None:
         """The market data went stale (a gap): cancel the live order, as the live bot does, and wait."""
@@ -365,6 +372,7 @@ class Runner:
         r.fees, r.volume, r.value = float(state["fee"]), float(state["trading_volume"]), float(state["trading_value"])
         r.estimates, r.model = self.strategy.estimates, self.strategy.describe()
         r.ts = np.array([t[0] for t in self._trace], dtype=np.int64)
-        trace = np.array([t[1:] for t in self._trace], dtype=np.float64).reshape(-1, 4)
+        trace = np.array([t[1:] for t in self._trace], dtype=np.float64).reshape(-1, 6)
         r.mid, r.position, r.equity, r.held = trace[:, 0], trace[:, 1], trace[:, 2], trace[:, 3] > 0
+        r.resting = trace[:, 4:]
         return r

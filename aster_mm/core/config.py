@@ -79,6 +79,14 @@ class Config:
         """ "sim", "paper" or "" (live): names the default log and ledger files and tags alerts."""
         return "sim" if self.sim else "paper" if self.paper else ""
 
+    @property
+    def venue(self) -> str:
+        """Where the orders go, as a --sim or --paper session says at its start; "" when live."""
+        return {
+            "sim": "on the built-in simulator (--sim: a synthetic market; no real orders, no real money)",
+            "paper": "paper trading (--paper: real prices, simulated fills; no order reaches the exchange)",
+        }.get(self.mode, "")
+
 
 @dataclass(frozen=True)
 class Timings:
@@ -98,6 +106,7 @@ class Timings:
     idle_wake: float = 1.0  # the loop re-checks staleness and sweeps at least this often
     rules_every: float = 15 * 60.0  # re-read the symbol's rules and status
     start_retry_max: float = 10.0  # longest pause between start-up attempts
+    unresolved_grace: float = 5.0  # at start, a host name that does not resolve fails after this, not --start-timeout
     settings_retry: float = 60.0  # after leverage or margin type could not be set, try again this late
     income_every: float = 3600.0  # reconcile the ledger with the exchange's income history
     income_lag: float = 5.0  # ... up to this long ago, after waiting as long: stream events first

@@ -29,6 +29,7 @@ from aster_mm.exchange.account_api import AccountEndpoints
 from aster_mm.exchange.errors import (  # noqa: F401 (the errors are part of this API)
     BannedError,
     ExchangeError,
+    HostNotFoundError,
     RateLimitError,
     UnknownOutcomeError,
     WafLimitError,
@@ -261,6 +262,8 @@ class AsterClient(AccountEndpoints):
             except aiohttp.ClientConnectorError as err:
                 # Never reached the exchange: safe to treat as "not executed", even for a placement.
                 if attempt >= self.retry.attempts or not idempotent:
+                    if HostNotFoundError.behind(err):
+                        raise HostNotFoundError(err.host, path) from None
                     raise ExchangeError(
                         0, None, f"cannot connect to {err.host}:{err.port}: {type(err).__name__}", path
                     ) from None

@@ -170,7 +170,9 @@ class MarketMaker:
         """Clock, rules, then the bot owns the symbol: cancel everything, adopt the position; then decide
         whether it can trade at all. An unreachable exchange is retried for --start-timeout."""
         self.books.open()
-        await retry_until(self._take_over, self.cfg.start_timeout, self.t.start_retry_max)
+        await retry_until(
+            self._take_over, self.cfg.start_timeout, self.t.start_retry_max, unresolved_grace=self.t.unresolved_grace
+        )
         self.books.start_session()
         st, rules = self.state, self.guard.known_rules
         if st.hedge_mode:
@@ -181,7 +183,13 @@ class MarketMaker:
             )
         if st.position.amount == 0:
             await self.guard.apply_settings()
-        log_started(self.symbol, self.desk.run_id, rules, st, self.client.key_hint)
+        log_started(
+            self.symbol,
+            self.desk.run_id,
+            rules,
+            st,
+            self.cfg.venue or f"on {self.client.rest_url} as {self.client.key_hint}",
+        )
 
     async def _take_over(self) -> None:
         await self.client.sync_time()
@@ -381,6 +389,7 @@ class MarketMaker:
         line = f"left open: {'; '.join(left) or 'nothing'}; {self.describe()}"
         await self.books.income.final(self.t.shutdown_timeout)  # bounded; the next run covers what it misses
         log.info("stopped: %s", line)
-        log.info("session summary: %s", self.books.text(self.rules))
+        simulated = f" (--{self.cfg.mode}: simulated)" if self.cfg.mode else ""
+        log.info("session summary%s: %s", simulated, self.books.text(self.rules))
         self.books.close()
         self.ops.stopped(line)

@@ -7,6 +7,7 @@ Every mistake becomes a ValueError naming what is missing or conflicting, never 
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from typing import NamedTuple
 
@@ -40,6 +41,18 @@ def read_telegram() -> tuple[str, str, str] | None:
     if not api.startswith(("http://", "https://")):
         raise ValueError(f"TELEGRAM_API_URL must start with http:// or https://, got {api!r}")
     return token, chat, api
+
+
+def env_file_warning(folder: Path | None = None) -> str | None:
+    """A warning when .env, which holds the API wallet's private key or the V1 secret, is open to other users."""
+    path = (folder or Path.cwd()) / ".env"
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return None
+    if not mode & 0o077:
+        return None
+    return f"{path} holds your keys and other users of this machine can open it (mode {mode:o}): chmod 600 {path}"
 
 
 def _env(name: str) -> str:
@@ -96,7 +109,7 @@ def read_credentials(network: str = "mainnet", send_user: bool = True) -> Creden
         raise ValueError(
             "no credentials: set ASTER_USER, ASTER_SIGNER and ASTER_SIGNER_KEY (Pro API agent wallet) "
             "or ASTER_API_KEY and ASTER_API_SECRET (existing V1 keys), in the environment or in .env "
-            "(see .env.example)"
+            "(see .env.example); --sim and --paper need none"
         )
     given = v3 if has_v3 else v1
     missing = [n for n, v in given.items() if not v]

@@ -292,7 +292,7 @@ class OrderDesk:
         self.metrics.order("modified")
         self.on_accepted()
         self._amended(order, resp)
-        log.info(
+        log.debug(  # DEBUG: a requote every second or so would bury the fills and status lines at INFO
             "modified %s %s@%s -> %s@%s", order.client_id, was.qty, was.price, order.quote.qty, order.quote.price
         )  # logged after sending: the log is slower than the wire
         return ModifyOutcome.MOVED
