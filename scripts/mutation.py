@@ -51,7 +51,8 @@ SCOPE = [
     "aster_mm.core.limits.*",  # position cap, stop-loss and loss-limit decisions
     "aster_mm.core.quoting.*",  # the signal model's quote: guard, placement, breakeven floor and its decay
     "aster_mm.core.signals.*",  # the signal the guard and the fair value read
-    "aster_mm.accounting.ledger.*",  # every fill and funding payment, once; daily totals
+    "aster_mm.accounting.ledger.*",  # every fill, funding payment and rebate, once; daily totals; where to reconcile
+    "aster_mm.accounting.income.*",  # the income reconciliation: what the stream missed, from where nothing is missing
     "aster_mm.accounting.pnl.*",  # the session's net PnL the loss limits read
     # the client: signing glue, clock, error mapping, retries, the order endpoints' answers
     *(

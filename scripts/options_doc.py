@@ -10,14 +10,13 @@ what this prints.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from aster_mm.accounting.report import build_parser as report_parser  # noqa: E402
-from aster_mm.core.config import Config  # noqa: E402
+from aster_mm.settings.help import WRITTEN_DEFAULT, default_text  # noqa: E402
 from aster_mm.settings.parser import build_parser  # noqa: E402
 
 HEADER = """# Options
@@ -30,21 +29,13 @@ Every option of `python market_maker.py` (the same as `aster-mm` and `python -m 
 practice is in [trading.md](trading.md) and [operations.md](operations.md).
 """
 
-CONFIG_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Config)}
 
-
-def default_text(action: argparse.Action) -> str:
-    """The default as a user reads it: `off` for a switch, `required`, `none` when unset."""
+def default_cell(action: argparse.Action) -> str:
+    """The default --help shows (`aster_mm.settings.help.default_text`); `off` for a switch, `required`."""
     if action.required:
         return "required"
-    if isinstance(action, argparse._StoreTrueAction | argparse._StoreFalseAction):
-        return "off"
-    value = action.default
-    if value is argparse.SUPPRESS:  # left out of the namespace unless given: Config holds the default
-        value = CONFIG_DEFAULTS[action.dest]
-    if value is None:
-        return "none"
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    shown = default_text(action)
+    return "off" if shown is None and action.nargs == 0 else shown or ""
 
 
 def cell(text: str) -> str:
@@ -63,7 +54,7 @@ def sentence(text: str) -> str:
 
 
 def help_text(action: argparse.Action) -> str:
-    text = action.help or ""
+    text = WRITTEN_DEFAULT.sub("", action.help or "").replace(" ;", ";").strip()  # the default has its column
     if "%(" in text:
         text = text % {**vars(action), "prog": ""}
     if action.choices is not None:
@@ -80,7 +71,7 @@ def table(actions: list[argparse.Action]) -> list[str]:
     for action in actions:
         if isinstance(action, argparse._HelpAction) or not action.option_strings:
             continue
-        rows.append(f"| {option_name(action)} | {cell(default_text(action))} | {help_text(action)} |")
+        rows.append(f"| {option_name(action)} | {cell(default_cell(action))} | {help_text(action)} |")
     return rows
 
 

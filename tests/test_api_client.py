@@ -362,12 +362,13 @@ async def test_429_sets_retry_after_and_blocks_locally_until_it_passes(client, c
     assert [r.method for r in sent] == ["GET", "POST"]
 
 
-@pytest.mark.parametrize("status, exc, wait", [(429, RateLimitError, 1.0), (418, BannedError, 120.0)])
+# NOW is 20 s into its minute: a 429 without Retry-After waits for the minute to turn (40 s and a margin).
+@pytest.mark.parametrize("status, exc, wait", [(429, RateLimitError, 40.25), (418, BannedError, 120.0)])
 async def test_back_off_without_retry_after_uses_a_default(client, mock, sent, status, exc, wait):
     mock.get(ORDER, status=status, payload={"code": -1003, "msg": "slow down"})
     with pytest.raises(exc) as info:
         await client.query_order("ETHUSDT", client_order_id="amm-x-1")
-    assert info.value.retry_after == wait and client.blocked_for() == pytest.approx(wait)
+    assert info.value.retry_after == pytest.approx(wait) and client.blocked_for() == pytest.approx(wait)
 
 
 @pytest.mark.parametrize(
@@ -376,16 +377,80 @@ async def test_back_off_without_retry_after_uses_a_default(client, mock, sent, s
         ("7", 7.0),
         ("0.5", 0.5),
         ("0", 0.0),
-        (None, 3.0),
-        ("", 3.0),
-        ("1.2.3", 3.0),
-        ("-1", 3.0),
-        ("soon", 3.0),
-        ("nan", 3.0),
+        (None, None),
+        ("", None),
+        ("1.2.3", None),
+        ("-1", None),
+        ("soon", None),
+        ("nan", None),
     ],
 )
-def test_retry_after_reads_seconds_and_falls_back_on_anything_else(header, seconds):
-    assert AsterClient._retry_after(header, 3.0) == seconds
+def test_retry_after_reads_seconds_and_nothing_else(header, seconds):
+    assert AsterClient._retry_after(header) == seconds
+
+
+async def test_repeated_429s_without_retry_after_back_off_exponentially(client, clock, mock, sent):
+    """10 s doubling per 429 of the last ten minutes, and never less than what is left of the minute."""
+    waits = []
+    for _ in range(6):
+        clock.t = (clock.t // 60 + 1) * 60 + 59  # 59 s into a minute: the doubling shows
+        mock.get(ORDER, status=429, payload={"code": -1003, "msg": "Too many requests"})
+        with pytest.raises(RateLimitError) as info:
+            await client.query_order("ETHUSDT", client_order_id="amm-x-1")
+        waits.append(info.value.retry_after)
+        clock.t += info.value.retry_after
+    assert waits == [10.0, 20.0, 40.0, 80.0, 160.0, 300.0]
+    clock.t += 3600  # an hour of quiet: the count starts again
+    clock.t = (clock.t // 60 + 1) * 60 + 59
+    mock.get(ORDER, status=429, payload={"code": -1003, "msg": "Too many requests"})
+    with pytest.raises(RateLimitError) as info:
+        await client.query_order("ETHUSDT", client_order_id="amm-x-1")
+    assert info.value.retry_after == 10.0 and len(sent) == 7
+
+
+async def test_418_waits_until_the_end_the_message_gives(client, clock, mock, sent):
+    """ "Way too many requests; IP banned until %s." (V3 doc, -1003): the exchange's time in ms."""
+    until = int(NOW * 1000) + 1234 + 300_000  # the exchange's clock runs 1.234 s ahead of ours
+    client.time_offset_ms = 1234
+    msg = f"Way too many requests; IP banned until {until}. Please use the websocket for live updates to avoid bans."
+    mock.get(ORDER, status=418, payload={"code": -1003, "msg": msg})
+    with pytest.raises(BannedError) as info:
+        await client.query_order("ETHUSDT", client_order_id="amm-x-1")
+    assert info.value.retry_after == pytest.approx(300.25) and client.banned_for() == pytest.approx(300.25)
+    clock.t += 300
+    with pytest.raises(BannedError):
+        await place(client)
+    assert len(sent) == 1
+    clock.t += 0.3
+    assert client.blocked_for() == client.banned_for() == 0
+
+
+async def test_a_rate_limit_code_on_another_status_is_a_rate_limit(client, clock, mock, sent):
+    """-1015 "Too many new orders" comes with a 429 on Binance; the docs do not tie codes to statuses."""
+    mock.post(ORDER, status=400, payload={"code": -1015, "msg": "Too many new orders; current limit is 1200"})
+    with pytest.raises(RateLimitError):
+        await place(client)
+    assert client.blocked_for() > 0
+
+
+async def test_used_weight_and_order_count_pace_order_requests(client, clock, mock, sent):
+    """Half a minute's budget at once, the rest no faster than the minute passes; a new minute starts again."""
+    clock.t = (NOW // 60) * 60 + 30  # half-way through a minute: 75 % of the budget may be used by now
+    client.limits.weight_budget = 1000  # x 0.9 kept for orders: 900, of which 675 by now
+    mock.get(ORDER, payload={"orderId": 1, "status": "NEW"}, headers={"X-MBX-USED-WEIGHT-1M": "600"})
+    await client.query_order("ETHUSDT", client_order_id="amm-x-1")
+    assert client.used_weight_1m == 600 and client.order_wait() == 0
+    mock.get(ORDER, payload={"orderId": 1, "status": "NEW"}, headers={"X-MBX-USED-WEIGHT-1M": "720"})
+    await client.query_order("ETHUSDT", client_order_id="amm-x-1")
+    assert client.order_wait() == pytest.approx(((721 / 900 - 0.5) / 0.5 - 0.5) * 60)
+    mock.get(ORDER, payload={"orderId": 1, "status": "NEW"}, headers={"X-MBX-USED-WEIGHT-1M": "900"})
+    await client.query_order("ETHUSDT", client_order_id="amm-x-1")
+    assert client.order_wait() == pytest.approx(30.25)  # nothing left this minute: the next one
+    clock.t += 30.25
+    assert client.order_wait() == 0 and client.used_weight_1m == 0
+    mock.post(ORDER, payload={"orderId": 2, "status": "NEW"}, headers={"X-MBX-ORDER-COUNT-1M": "1100"})
+    await place(client)  # 1100 of 1200 orders (1140 kept for orders): the next one waits
+    assert client.order_wait() > 0 and client.order_wait(counts_order=False) == 0
 
 
 async def test_418_ban_sends_nothing_until_it_ends(client, clock, mock, sent):

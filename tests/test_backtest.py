@@ -481,3 +481,25 @@ def test_depth_events_block_by_block_rebuild_every_snapshot(tmp_path):
         for name, side in levels.items():
             assert side == dict(zip(book[f"{name}_px"][r], book[f"{name}_qty"][r])), (r, name)
     assert 0 < len(events) <= 40 * n  # at most every level changed and every old one left
+
+
+def test_the_plot_spans_the_whole_data_and_draws_our_resting_quotes(tmp_path):
+    """Issue 22: the plot's time axis stopped before the data (it ran from the first step, the first book with
+    both sides, not from the first event) and it did not show where the bot's quotes rested."""
+    market = load(
+        write_market(
+            tmp_path,
+            [(10.0, BOOK), (40.0, ("100.0", "5", "99.9", "5", "100.2", "6", "100.3", "5"))],
+            [(0.0, "buy", "100.2", "0.1"), (11.0, "sell", "99.9", "0.5"), (12.0, "buy", "100.3", "0.5")],
+        )
+    )
+    r = run(market, tick="0.01", spread="0.001")
+    assert [f.side for f in r.fills] == ["BUY", "SELL"]
+    assert 99.99 in r.resting[:, 0] and 100.21 in r.resting[:, 1]  # the BUY, then the SELL, while they rested
+    fig = report.figure(r, market, "test")
+    equity, _, prices = fig.axes
+    # the data's first event (the trade at 0 s) to its last (the book row received at 40 s, sent 50 ms before)
+    assert prices.get_xlim() == pytest.approx((0.0, 39.95))
+    assert equity.get_lines()[0].get_xdata()[0] == pytest.approx(10.0)  # the first step: the first book row
+    labels = [line.get_label() for line in prices.get_lines()]
+    assert {"mid", "our BUY quote", "our SELL quote"} <= set(labels)

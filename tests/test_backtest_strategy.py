@@ -83,6 +83,7 @@ def test_a_stop_loss_closes_the_long_crossing_the_spread(tmp_path):
     assert r.fills[1].ts_ns < (T0 + 31) * NS
 
 
+@pytest.mark.skipif(not DATA_DIR.is_dir(), reason=f"recorded data not found at {DATA_DIR}")
 def test_the_adaptive_model_warms_on_the_replayed_market_and_moves_the_quote():
     book, trades = convert.data_files(DATA_DIR, "BNBUSDT")
     rules = convert.symbol_rules("BNBUSDT", book, trades, None, None)

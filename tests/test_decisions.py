@@ -460,13 +460,13 @@ def test_dotenv_fills_in_what_the_environment_lacks_and_the_environment_wins(mon
     )
     monkeypatch.setenv("ASTER_API_KEY", "from-environment-key")
     try:
-        signer, rest, ws = read_credentials()
+        signer, rest, ws, user_ws = read_credentials()
     finally:  # load_dotenv wrote into os.environ: undo it
         for name in ("ASTER_API_SECRET", "ASTER_WS_URL"):
             os.environ.pop(name, None)
     assert signer.hint == "V1 key from…-key"
     assert signer.sign_stream({}, 0).headers == {"X-MBX-APIKEY": "from-environment-key"}
-    assert (rest, ws) == ("https://fapi.asterdex.com", "ws://127.0.0.1:9")
+    assert (rest, ws, user_ws) == ("https://fapi.asterdex.com", "ws://127.0.0.1:9", "ws://127.0.0.1:9")
 
 
 # ---- requote: reuse, modify in place (V3) or replace ------------------------------------------

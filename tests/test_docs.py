@@ -31,6 +31,7 @@ OTHER_PROGRAMS = {
     "--now": "systemctl",
     "--check": "ruff format",
     "--pid": "py-spy",
+    "--no-deps": "pip",
 }
 
 FENCE = re.compile(r"^```.*?^```", re.M | re.S)

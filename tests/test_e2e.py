@@ -67,13 +67,15 @@ async def test_full_cycle_buy_sell_buy(sim):
     assert open_orders(sim) == []
     [last_words] = ops.lines
     assert last_words.startswith("left open: nothing; mode=BUY")
-    # a clean stop: one cancel-all, one look that nothing is open, then the dead-man switch disarmed
+    # a clean stop: one cancel-all, one look that nothing is open, then the dead-man switch disarmed; then the
+    # final income reconciliation (its four income types; the trade list only for fills the ledger lacks)
     last_order = sim.requests("POST", "/fapi/v1/order")[-1]["t"]
     stopped_at = next(r["t"] for r in sim.requests("DELETE", "/fapi/v1/allOpenOrders") if r["t"] > last_order)
     assert [(r["method"], r.get("endpoint", r["path"])) for r in sim.requests() if r["t"] >= stopped_at] == [
         ("DELETE", "/fapi/v1/allOpenOrders"),
         ("GET", "/fapi/v1/openOrders"),
         ("POST", "/fapi/v1/countdownCancelAll"),
+        *[("GET", "/fapi/v1/income")] * 4,
     ]
 
 

@@ -248,7 +248,9 @@ HAND_WRITTEN = """time_utc,time_ms,kind,symbol,source,trade_id,tran_id,order_id,
 2025-09-29 00:00:00.000,1759104000000,funding,ETHUSDT,stream,,,,,,,,,,,,-0.1,USDT
 2025-09-29 08:00:00.000,1759132800000,fill,ETHUSDT,stream,12,,8,amm-a-2,SELL,4010,0.5,true,0.2005,USDT,5,,
 2025-09-29 09:00:00.000,1759136400000,fill,ETHUSDT,income,13,,,,,,,,0.1,USDT,1,,
+2025-09-29 09:30:00.000,1759138200000,reward,ETHUSDT,income,,555,,,,,,,-0.25,USDT,,,
 2025-09-29 10:00:00.000,1759140000000,sync,ETHUSDT,income,,,,,,,,,,,,,
+2025-09-29 10:00:01.000,1759140001000,start,ETHUSDT,run,,,,amm-b,,,,,,,,,
 """
 
 
@@ -257,11 +259,24 @@ def test_report_summarises_a_hand_written_ledger_per_day(tmp_path, capsys):
     path.write_text(HAND_WRITTEN)
     assert market_maker.main(["report", "--ledger", str(path)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["day", "symbol", "fills", "volume", "fees", "funding", "realized", "net", "net/volume"]
-    assert lines[1].split() == ["2025-09-28", "ETHUSDT", "1", "2000.00", "0.20", "0.00", "0.00", "-0.20", "-1.0bp"]
-    # 2005 volume, fees 0.3005, funding -0.1, realized 6: net 5.5995 = 27.9 bp
-    assert lines[2].split() == ["2025-09-29", "ETHUSDT", "2", "2005.00", "0.30", "-0.10", "6.00", "5.60", "27.9bp"]
-    assert lines[3].split() == ["total", "3", "4005.00", "0.50", "-0.10", "6.00", "5.40", "13.5bp"]
+    header = ["day", "symbol", "fills", "volume", "fees", "funding", "rebates", "realized", "net", "net/volume"]
+    assert lines[0].split() == header
+    assert lines[1].split() == [
+        "2025-09-28",
+        "ETHUSDT",
+        "1",
+        "2000.00",
+        "0.20",
+        "0.00",
+        "0.00",
+        "0.00",
+        "-0.20",
+        "-1.0bp",
+    ]
+    # 2005 volume, fees 0.3005, funding -0.1, a rebate 0.25, realized 6: net 5.8495 = 29.2 bp
+    day = ["2025-09-29", "ETHUSDT", "2", "2005.00", "0.30", "-0.10", "0.25", "6.00", "5.85", "29.2bp"]
+    assert lines[2].split() == day
+    assert lines[3].split() == ["total", "3", "4005.00", "0.50", "-0.10", "0.25", "6.00", "5.65", "14.1bp"]
 
     capsys.readouterr()
     assert market_maker.main(["report", "--ledger", str(path), "--since", "2025-09-29"]) == 0
@@ -272,9 +287,24 @@ def test_report_summarises_a_hand_written_ledger_per_day(tmp_path, capsys):
 def test_report_finds_the_ledgers_in_the_working_directory(tmp_path, capsys, monkeypatch):
     (tmp_path / "ledger-ETHUSDT.csv").write_text(HAND_WRITTEN)
     (tmp_path / "ledger-ETHUSDT-sim.csv").write_text(HAND_WRITTEN)  # a demo's: never mixed in
+    (tmp_path / "ledger-BNBUSDT-paper.csv").write_text(HAND_WRITTEN.replace("ETHUSDT", "BNBUSDT"))
     monkeypatch.chdir(tmp_path)
     assert market_maker.main(["report"]) == 0
-    assert capsys.readouterr().out.splitlines()[3].split()[1] == "3"
+    out = capsys.readouterr().out
+    real, paper, sim = out.split("\n\n")  # each kind in a table of its own, saying which files it read
+    assert real.splitlines()[3].split()[1] == "3" and "BNBUSDT" not in real
+    assert real.splitlines()[4] == "read ledger-ETHUSDT.csv"
+    assert paper.splitlines()[4] == "read ledger-BNBUSDT-paper.csv (--paper: simulated fills on real prices)"
+    assert sim.splitlines()[4] == "read ledger-ETHUSDT-sim.csv (--sim: simulated fills)"
+    assert [line.split()[1] for line in out.splitlines() if line.startswith("total")] == ["3", "3", "3"]
+
+
+def test_report_after_the_quick_start_finds_the_sim_ledger(tmp_path, capsys, monkeypatch):
+    (tmp_path / "ledger-ETHUSDT-sim.csv").write_text(HAND_WRITTEN)
+    monkeypatch.chdir(tmp_path)
+    assert market_maker.main(["report"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[3].split()[:2] == ["total", "3"] and lines[4] == "read ledger-ETHUSDT-sim.csv (--sim: simulated fills)"
 
 
 @pytest.mark.parametrize(
@@ -426,12 +456,24 @@ def test_session_figures_mark_the_position_and_count_only_what_changed_since_the
 
 
 def test_the_money_part_of_the_status_line_is_rounded_to_the_symbol():
-    p = PnL(D("0.8004"), D("2485.005"), D("2490"), D("3.996"), D("1"), D("0.2"), D("-0.02"), D("4.775"), D("1988"), 1)
+    p = PnL(
+        D("0.8004"),
+        D("2485.005"),
+        D("2490"),
+        D("3.996"),
+        D("1"),
+        D("0.2"),
+        D("-0.02"),
+        D("0.1"),
+        D("4.875"),
+        D("1988"),
+        1,
+    )
     assert pnl_text(p, D("0.01"), D("0.001")) == (
         "position=0.800@2485.00 upnl=4.00 realized=1.00 fees=0.20 "
-        "funding=-0.02 net=4.78 volume=1988.00 net/volume=24.0bp fills=1"
+        "funding=-0.02 rebates=0.10 net=4.88 volume=1988.00 net/volume=24.5bp fills=1"
     )
-    flat = PnL(D("0"), D("2485"), None, D("0"), D("0"), D("0"), D("0"), D("0"), D("0"), 0)
+    flat = PnL(D("0"), D("2485"), None, D("0"), D("0"), D("0"), D("0"), D("0"), D("0"), D("0"), 0)
     assert pnl_text(flat, None, None).startswith("position=0 upnl=0.00")  # no entry price when flat
     assert pnl_text(flat, None, None).endswith("net/volume=- fills=0")
 

@@ -71,7 +71,7 @@ def ledger_fills(path: Path) -> list[dict]:
         return [row for row in csv.DictReader(f) if row["kind"] == "fill"]
 
 
-async def test_a_paper_session_trades_real_prices_with_simulated_fills_and_no_keys(tmp_path, monkeypatch):
+async def test_a_paper_session_trades_real_prices_with_simulated_fills_and_no_keys(tmp_path, monkeypatch, capsys):
     async with SimExchange() as live:
         await live.set_book(SYMBOL, *LIVE_BOOK)
         proc = await run_cli(
@@ -116,15 +116,18 @@ async def test_a_paper_session_trades_real_prices_with_simulated_fills_and_no_ke
     assert (tmp_path / "market_maker-paper.log").is_file() and not (tmp_path / "market_maker.log").exists()
 
     # The same summaries as --sim: the bot's session summary and the simulator's own accounting.
-    session = text.split("session summary: ")[1].split("\n")[0]
+    assert "started ETHUSDT run" in text and "paper trading (--paper: real prices, simulated fills" in text
+    session = text.split("session summary (--paper: simulated): ")[1].split("\n")[0]
     assert "fills=2" in session and f"realized={(SELL_PRICE - BUY_PRICE) * qty:.2f}" in session
     accounting = dict(kv.split("=") for kv in text.split("simulator's accounting: ")[1].split("\n")[0].split(", "))
     assert int(accounting["fills"]) == 2 and D(accounting["buy_volume"]) == D(accounting["sell_volume"]) == qty
 
-    monkeypatch.chdir(tmp_path)  # paper fills never count in the real ledgers' report
-    with pytest.raises(SystemExit) as exit_:
-        market_maker.main(["report"])
-    assert exit_.value.code == 2
+    monkeypatch.chdir(tmp_path)  # the report finds the paper ledger and says it is one (never added to real ones)
+    capsys.readouterr()
+    assert market_maker.main(["report"]) == 0
+    report = capsys.readouterr().out.splitlines()
+    assert report[2].split()[:2] == ["total", "2"]
+    assert report[3] == f"read ledger-{SYMBOL}-paper.csv (--paper: simulated fills on real prices)"
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ from aster_mm.core.kinds import Side
 from aster_mm.core.orders import Order, OrderState
 from aster_mm.core.state import Book
 from aster_mm.exchange.client import SymbolRules
+from aster_mm.exchange.pacing import RateGate
 from aster_mm.live.bot import MarketMaker
 from aster_mm.live.execution import CancelOutcome
 
@@ -34,12 +35,19 @@ class FakeClient:
     can_modify = False  # a V1 client
 
     def __init__(self, open_orders=(), position="0", update_time=0):
+        self.limits = RateGate()  # never limited here
         self.open = [dict(o) for o in open_orders]
         self.calls: list[tuple] = []
         self.peak_open = len(self.open)
         self.position_amt, self.update_time = position, update_time
 
     def blocked_for(self) -> float:
+        return 0.0
+
+    def banned_for(self) -> float:
+        return 0.0
+
+    def order_wait(self, counts_order: bool = True) -> float:
         return 0.0
 
     async def position_rows(self, symbol):

@@ -124,6 +124,8 @@ async def test_bot_sim_trades_any_symbol_from_its_start_price(tmp_path):
         "0.05432",
         "--log-file",
         str(tmp_path / "mm.log"),
+        "--log-level",
+        "DEBUG",  # a requote (Modify Order) is logged at DEBUG
         cwd=tmp_path,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -133,11 +135,11 @@ async def test_bot_sim_trades_any_symbol_from_its_start_price(tmp_path):
     async def until_requoted():  # accepted, then moved with the market
         while line := (await proc.stdout.readline()).decode():
             lines.append(line)
-            if " mm: order amm-" in line or " mm: modified amm-" in line:
+            if re.search(r" mm: order amm-\S+ (CANCELED|FILLED) | mm: modified amm-\S+ \d+@", line):
                 return line
 
     try:
-        assert re.search(r" (CANCELED|FILLED) |modified amm-\S+ \d+@", await asyncio.wait_for(until_requoted(), 20))
+        assert await asyncio.wait_for(until_requoted(), 20)
     finally:
         proc.send_signal(signal.SIGINT)
         out, err = await asyncio.wait_for(proc.communicate(), 15)

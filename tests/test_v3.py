@@ -455,7 +455,7 @@ async def test_sim_option_trades_on_v3_end_to_end(tmp_path):
             proc.kill()
     assert proc.returncode == 0
     started = next(line for line in lines if " started ETHUSDT" in line)
-    assert "V3 user 0x" in started
+    assert " on the built-in simulator (--sim: " in started and "user 0x" not in started  # no account of yours
 
 
 # ============================================================================ credentials and networks
@@ -467,6 +467,8 @@ ALL_VARS = (
     "ASTER_API_SECRET",
     "ASTER_REST_URL",
     "ASTER_WS_URL",
+    "ASTER_MARKET_WS_URL",
+    "ASTER_USER_WS_URL",
 )
 V3_ENV = {"ASTER_USER": DEMO_USER, "ASTER_SIGNER": DEMO_SIGNER, "ASTER_SIGNER_KEY": DEMO_KEY}
 V1_ENV = {"ASTER_API_KEY": "key-0123456789abcdef", "ASTER_API_SECRET": "secret-0123456789abcdef"}
@@ -489,13 +491,28 @@ def test_v3_credentials_pick_the_network_hosts_and_chain(env):
     from aster_mm.live.credentials import read_credentials
 
     env(V3_ENV)
-    signer, rest, ws = read_credentials("testnet")
+    signer, rest, ws, user_ws = read_credentials("testnet")
     assert (signer.version, signer.chain_id) == (3, 714)
-    assert (rest, ws) == ("https://fapi.asterdex-testnet.com", "wss://fstream.asterdex-testnet.com")
-    signer, rest, ws = read_credentials("mainnet")
-    assert (signer.chain_id, rest) == (1666, "https://fapi.asterdex.com")
+    # the testnet doc: market streams on fstream5., the user stream on fstream.
+    assert (rest, ws, user_ws) == (
+        "https://fapi.asterdex-testnet.com",
+        "wss://fstream5.asterdex-testnet.com",
+        "wss://fstream.asterdex-testnet.com",
+    )
+    signer, rest, ws, user_ws = read_credentials("mainnet")
+    assert (signer.chain_id, rest, ws, user_ws) == (
+        1666,
+        "https://fapi.asterdex.com",
+        "wss://fstream.asterdex.com",
+        "wss://fstream.asterdex.com",
+    )
     env({"ASTER_REST_URL": "http://127.0.0.1:1", "ASTER_WS_URL": "ws://127.0.0.1:1"})
-    assert read_credentials("testnet")[1:] == ("http://127.0.0.1:1", "ws://127.0.0.1:1")
+    assert read_credentials("testnet")[1:] == ("http://127.0.0.1:1", "ws://127.0.0.1:1", "ws://127.0.0.1:1")
+    env({"ASTER_USER_WS_URL": "ws://127.0.0.1:2/"})  # one stream's own host wins over ASTER_WS_URL
+    assert read_credentials("testnet")[2:] == ("ws://127.0.0.1:1", "ws://127.0.0.1:2")
+    env({"ASTER_MARKET_WS_URL": "http://127.0.0.1:3"})
+    with pytest.raises(ValueError, match="ASTER_MARKET_WS_URL must start with ws:// or wss://"):
+        read_credentials("testnet")
 
 
 def test_v3_credentials_from_dotenv_the_environment_wins(env, tmp_path):

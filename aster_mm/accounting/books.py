@@ -1,5 +1,6 @@
 """The bot's books: the ledger file, the session's PnL and the income reconciliation, wired to the
-stream events (fills, funding) and to what the status line and the session summary show."""
+stream events (fills, funding) and to what the status line and the session summary show. Each run marks
+its start in the ledger, so that a run killed before its first reconciliation is still covered by the next."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from aster_mm.accounting.income import IncomeSync
-from aster_mm.accounting.ledger import Entry, Ledger, fill_entry, funding_entries, utc_day
+from aster_mm.accounting.ledger import RUN, START, Entry, Ledger, fill_entry, funding_entries, utc_day
 from aster_mm.accounting.pnl import PnL, SessionPnL, pnl_text
 from aster_mm.core.config import Config, Timings
 from aster_mm.core.errors import FatalError
@@ -30,12 +31,19 @@ def ledger_path(config: Config) -> Path:
 
 
 class Books:
-    def __init__(self, client: AsterClient, config: Config, state: StrategyState, timings: Timings):
-        self.client, self.symbol, self.state = client, config.symbol, state
+    def __init__(self, client: AsterClient, config: Config, state: StrategyState, timings: Timings, run: str = ""):
+        """`run`: the client-id prefix of this run's orders, which names the run in the ledger."""
+        self.client, self.symbol, self.state, self.run = client, config.symbol, state, run
         self.session = SessionPnL()
         self.ledger = Ledger(ledger_path(config), self._on_entry)
         self.income = IncomeSync(
-            client, self.symbol, self.ledger, timings.income_every, timings.income_lag, lambda: self.session.start_ms
+            client,
+            self.symbol,
+            self.ledger,
+            timings.income_every,
+            timings.income_lag,
+            lambda: self.session.start_ms,
+            run,
         )
 
     def open(self) -> None:
@@ -56,6 +64,7 @@ class Books:
         position's PnL so far is not the session's: its unrealized PnL now is the baseline."""
         self.session.start_ms = int(time.time() * 1000) + self.client.time_offset_ms
         self.session.unrealized_at_start = self.figures().unrealized
+        self.ledger.record(Entry(START, self.session.start_ms, self.symbol, RUN, client_id=self.run))
 
     def _on_entry(self, entry: Entry) -> None:
         self.session.add(entry)
@@ -83,7 +92,7 @@ class Books:
 
     def figures(self) -> PnL:
         st = self.state
-        return self.session.figures(st.position.amount, st.entry_price, st.mark_price, st.unrealized)
+        return self.session.figures(st.position.amount, st.entry_price, st.mark_price, st.unrealized, st.fees)
 
     def text(self, rules: SymbolRules | None) -> str:
         return pnl_text(self.figures(), rules.tick if rules else None, rules.step if rules else None)

@@ -1,16 +1,21 @@
-"""The ledger: every fill and funding payment of the symbol, appended once to a CSV file that outlives
-the bot, and the totals (fills, volume, fees, funding, realized PnL) per UTC day read from it.
+"""The ledger: every fill, funding payment and market-maker rebate of the symbol, appended once to a CSV file
+that outlives the bot, and the totals (fills, volume, fees, funding, rebates, realized PnL) per UTC day.
 
 Append-only; each row is flushed as it is written. At open the existing file is read back, so an event
 replayed by the stream, a REST reconciliation or a restart never adds a row twice: a fill is known by its
 trade id, an income-history funding row by its `tranId`, a funding payment seen on the stream (which has
-no id) by its time and amount. `source` says where a row came from: `stream` (the user stream, as it
-happened) or `income` (the exchange's income history, read at start and every hour: what happened while
-the bot was down or a stream event was lost). `sync` rows mark how far the income history has been read.
+no id) by its time and amount, a rebate by its `tranId` ("trandId is unique in the same incomeType").
+`source` says where a row came from: `stream` (the user stream, as it happened), `income` (the exchange's
+income history: what happened while the bot was down or a stream event was lost) or `run`.
 
-Money columns keep the exchange's own figures: `commission` is what a fill cost (a rebate is negative),
-`realized_pnl` the PnL it realized before commission, `funding` what a funding payment brought (negative
-when paid). Net = realized - commission + funding.
+Two kinds of row are bookkeeping, not money: `start` (a run began: its time and, in `client_id`, the
+prefix of its orders' client ids) and `sync` (the income history is in the ledger up to its time, written
+by the run `client_id` names). They say where the next reconciliation must start (`reconcile_from`).
+
+Money columns keep the exchange's own figures: `commission` is what a fill cost (a rebate on the fill is
+negative) and, on a `reward` row (income type MARKET_MERCHANT_RETURN_REWARD), minus the rebate paid;
+`realized_pnl` the PnL a fill realized before commission, `funding` what a funding payment brought
+(negative when paid). Net = realized - commission + funding + rebates.
 """
 
 from __future__ import annotations
@@ -29,8 +34,8 @@ from aster_mm.core.events import STABLE_ASSETS, AccountUpdate, OrderReport
 log = logging.getLogger("ledger")
 
 ZERO = Decimal(0)
-FILL, FUNDING, SYNC = "fill", "funding", "sync"
-STREAM, INCOME = "stream", "income"
+FILL, FUNDING, REWARD, SYNC, START = "fill", "funding", "reward", "sync", "start"
+STREAM, INCOME, RUN = "stream", "income", "run"
 FUNDING_MATCH_MS = 60_000  # a stream funding event and its income row: same amount, this close in time
 COLUMNS = [
     "time_utc",
@@ -66,14 +71,14 @@ def utc_day(ms: int) -> str:
 class Entry:
     """One ledger row."""
 
-    kind: str  # fill, funding or sync
-    time_ms: int  # exchange time: trade time, funding time, or how far income was read
+    kind: str  # fill, funding, reward, sync or start
+    time_ms: int  # exchange time: trade time, payment time, how far income was read, or when a run began
     symbol: str
     source: str = STREAM
     trade_id: str = ""
     tran_id: str = ""  # the income history's transaction id
     order_id: str = ""
-    client_id: str = ""
+    client_id: str = ""  # of the order; of a start or sync row, the run's client-id prefix
     side: str = ""
     price: Decimal | None = None  # None: a fill known only from the income history
     qty: Decimal | None = None
@@ -141,11 +146,12 @@ class Totals:
     fees: Decimal = ZERO
     funding: Decimal = ZERO
     realized: Decimal = ZERO
+    rebates: Decimal = ZERO  # market-maker rewards paid as income (a rebate on the fill is in `fees`)
     other_fees: dict[str, Decimal] = field(default_factory=dict)  # commissions in other assets, not in `fees`
 
     @property
     def net(self) -> Decimal:
-        return self.realized - self.fees + self.funding
+        return self.realized - self.fees + self.funding + self.rebates
 
     def bp_of(self, net: Decimal) -> Decimal | None:
         """`net` per unit of volume in basis points; None without volume."""
@@ -162,6 +168,8 @@ class Totals:
                 self.other_fees[e.commission_asset] = self.other_fees.get(e.commission_asset, ZERO) + e.commission
         elif e.kind == FUNDING and e.asset in STABLE_ASSETS:
             self.funding += e.funding
+        elif e.kind == REWARD and e.commission_asset in STABLE_ASSETS:
+            self.rebates -= e.commission
 
 
 def read_entries(path: Path) -> list[Entry]:
@@ -221,9 +229,13 @@ class Ledger:
         self.on_entry = on_entry or (lambda entry: None)
         self.days: dict[str, Totals] = {}
         self.trade_ids: set[str] = set()
-        self.tran_ids: set[str] = set()
+        self.tran_ids: set[str] = set()  # of funding payments
+        self.reward_ids: set[str] = set()  # tranIds of rebates (unique within their income type)
         self.synced_ms: int | None = None  # the income history is in the ledger up to here
         self.first_ms: int | None = None
+        self.run_starts: dict[str, int] = {}  # when each run began, by its client-id prefix
+        self.unreconciled: dict[str, int] = {}  # the runs no reconciliation has followed yet: their starts
+        self.write_failures = 0  # rows that could not be written: a reconciliation must not pass them by
         self._stream_keys: set[tuple] = set()  # (time, amount, asset) of stream funding rows
         self._unpaired_stream: list[Entry] = []  # funding rows from the stream no income row matched yet
         self._unpaired_income: list[Entry] = []  # and from the income history no stream row matched
@@ -250,9 +262,24 @@ class Ledger:
         """The totals of a UTC day ("2025-09-29")."""
         return self.days.get(day, Totals())
 
+    def reconcile_from(self, overlap_ms: int = 0) -> int | None:
+        """Where the next income reconciliation must start so that no gap is left: the earliest of where the
+        last one stopped and the start of every run no reconciliation has followed (a run killed before its
+        first one left fills whose stream events it may never have written, and a later run's rows must not
+        hide them). A reconciliation starts here, so it covers every run before it: the rows are in the
+        order they were written, and a sync row clears the runs above it. A ledger from before start rows
+        existed: its last sync, else its first row. `overlap_ms`: so much before the last one's end, too."""
+        last = [] if self.synced_ms is None else [self.synced_ms - overlap_ms]
+        candidates = [*self.unreconciled.values(), *last]
+        return min(candidates) if candidates else self.first_ms
+
     def known(self, e: Entry) -> bool:
         if e.kind == FILL:
             return e.trade_id in self.trade_ids
+        if e.kind == REWARD:
+            return e.tran_id in self.reward_ids
+        if e.kind == START:
+            return e.client_id in self.run_starts
         if e.kind != FUNDING:
             return False
         if e.tran_id:
@@ -270,6 +297,7 @@ class Ledger:
             self._writer.writerow(e.row())
             self._file.flush()
         except (OSError, ValueError) as err:  # ValueError: the file was closed under us
+            self.write_failures += 1
             log.error("could not write to the ledger %s (%s): %s", self.path, err, e)
             return False
         self._remember(e)
@@ -279,10 +307,16 @@ class Ledger:
     def _remember(self, e: Entry) -> None:
         if e.kind == SYNC:
             self.synced_ms = max(self.synced_ms or 0, e.time_ms)
+            self.unreconciled.clear()  # it started no later than any of them (reconcile_from)
             return
         self.first_ms = e.time_ms if self.first_ms is None else min(self.first_ms, e.time_ms)
+        if e.kind == START:
+            self.run_starts[e.client_id] = self.unreconciled[e.client_id] = e.time_ms
+            return
         if e.kind == FILL:
             self.trade_ids.add(e.trade_id)
+        elif e.kind == REWARD:
+            self.reward_ids.add(e.tran_id)
         elif e.tran_id:
             self.tran_ids.add(e.tran_id)
             if not self._pair(e, self._unpaired_stream):

@@ -36,6 +36,7 @@ from aster_mm.backtest import sweep
 from aster_mm.backtest.bot import Config, QuoteParams, SpreadModel, SymbolRules, parse_config
 from aster_mm.backtest.bot import build_parser as bot_parser
 from aster_mm.recording.reading import day_folders
+from aster_mm.settings.help import DefaultsOnce
 
 _MISSING: ImportError | None = None
 try:
@@ -48,8 +49,9 @@ except ImportError as err:  # the extra is not installed
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="backtest.py",
+        usage="%(prog)s --data DIR [DIR ...] --symbol SYMBOL [option ...]  (or: %(prog)s inspect DIR ...)",
         description=(__doc__ or "").split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsOnce,
         epilog="Any other flag is a strategy flag of market_maker.py (see python market_maker.py --help), "
         "e.g. --buy-spread 0.0005 --sell-spread 0.0005. `backtest.py inspect --help`: check a recording.",
     )
@@ -120,7 +122,9 @@ def _engine_flags(p: argparse.ArgumentParser) -> None:
 
 def _output_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON ('-' for stdout)")
-    p.add_argument("--plot", metavar="PNG", type=Path, help="write equity, position and mid over time as a PNG")
+    p.add_argument(
+        "--plot", metavar="PNG", type=Path, help="write equity, position, the mid, our quotes and fills as a PNG"
+    )
     p.add_argument(
         "--sweep",
         action="append",
@@ -261,7 +265,8 @@ def _single(args: argparse.Namespace, cfg: Config, cache: dict) -> None:
         spreads = (
             "adaptive" if cfg.spread_model == SpreadModel.ADAPTIVE else f"buy {cfg.buy_spread} / sell {cfg.sell_spread}"
         )
-        report.plot(result, args.plot, f"{args.symbol} {spreads}, {args.queue_model}")
+        market = load_market(args, cache)[0]  # cached by run_once
+        report.plot(result, market, args.plot, f"{args.symbol} {spreads}, {args.queue_model}")
         print(f"plot: {args.plot}")
     if args.json:
         _write_json(args.json, out)
@@ -288,9 +293,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["inspect"]:
         return _inspect_main(argv[1:])
     parser = build_parser()
+    args, cfg = parse(argv)  # --help and a bad option need no extra
     if _MISSING is not None:
         return _no_extra("backtest.py", _MISSING)
-    args, cfg = parse(argv)
     try:
         if args.sweep:
             _sweep(argv, args, parser, {})
@@ -302,7 +307,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _no_extra(what: str, err: ImportError) -> int:
-    print(f"{what} needs the backtest extra ({err}): pip install -r requirements-backtest.txt", file=sys.stderr)
+    print(
+        f"{what}: error: a backtest needs the extra requirements-backtest.txt ({err}): "
+        "pip install -r requirements-backtest.txt (hftbacktest, numba, polars, matplotlib: about 800 MB)",
+        file=sys.stderr,
+    )
     return 2
 
 

@@ -199,29 +199,42 @@ def _tier_rows(tiers: dict[str, dict]) -> list[tuple[str, str]]:
     ]
 
 
-def plot(r: RunResult, path: Path, title: str) -> None:
+def plot(r: RunResult, market: MarketData, path: Path, title: str) -> None:
+    import matplotlib.pyplot as plt
+
+    fig = figure(r, market, title)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def figure(r: RunResult, market: MarketData, title: str):
+    """Equity, position, and the mid with our resting quotes and fills, over the whole data: the time axis
+    runs from the data's first event to its last (the bot's steps start at the first book with both sides)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    t = (r.ts - r.ts[0]) / NS if len(r.ts) else r.ts
+    def since(ns):  # seconds since the data's first event (the trace's local times are a feed latency later)
+        return (np.asarray(ns) - market.start_ns) / NS
+
+    t = since(r.ts)
     fig, (ax_eq, ax_pos, ax_mid) = plt.subplots(3, 1, sharex=True, figsize=(10, 7))
     ax_eq.step(t, r.equity, where="post")  # the trace holds only the steps where it changed
     ax_eq.set_ylabel("equity (USD)")
     ax_pos.step(t, r.position, where="post")
     ax_pos.set_ylabel("position")
-    ax_mid.step(t, r.mid, where="post", lw=0.8, color="grey")
-    t0 = r.ts[0] if len(r.ts) else 0
-    for side, marker, color in ((Side.BUY, "^", "green"), (Side.SELL, "v", "red")):
-        pts = [((f.ts_ns - t0) / NS, f.price) for f in r.fills if f.side == side]
+    ax_mid.step(since(market.mid_ts), market.mid, where="post", lw=0.8, color="grey", label="mid")
+    for column, (side, marker, color) in enumerate(((Side.BUY, "^", "green"), (Side.SELL, "v", "red"))):
+        if len(r.resting) and not np.isnan(r.resting[:, column]).all():
+            ax_mid.step(t, r.resting[:, column], where="post", lw=0.8, color=color, label=f"our {side} quote")
+        pts = [(since(f.ts_ns), f.price) for f in r.fills if f.side == side]
         if pts:
             ax_mid.scatter(*zip(*pts), marker=marker, color=color, label=f"{side} fill", zorder=3)
-    if r.fills:
-        ax_mid.legend(loc="best")
-    ax_mid.set_ylabel("mid")
-    ax_mid.set_xlabel("seconds since start")
+    ax_mid.legend(loc="best")
+    ax_mid.set_ylabel("price")
+    ax_mid.set_xlabel("seconds since the data's first event")
+    ax_mid.set_xlim(0, (market.end_ns - market.start_ns) / NS)
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig

@@ -22,6 +22,8 @@ feed and order latencies), converted to Decimal (when they changed) before they 
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -59,6 +61,7 @@ _VALID_TICK = 1 << 62  # hftbacktest marks an empty side with i64::MIN / i64::MA
 _FINISHED = (engine.FILLED, engine.CANCELED, engine.EXPIRED, engine.REJECTED)
 NS = 1_000_000_000
 DAY_NS = 86_400 * NS
+_NO_QUOTE = (math.nan, math.nan)
 
 
 def _empty() -> np.ndarray:
@@ -85,6 +88,7 @@ class RunResult:
     position: np.ndarray = field(default_factory=_empty)
     equity: np.ndarray = field(default_factory=_empty)  # USD relative to the start: balance + position * mid - fees
     held: np.ndarray = field(default_factory=_empty)  # the bot's own in_position() at each step
+    resting: np.ndarray = field(default_factory=_empty)  # (BUY price, SELL price) of our order at each step; NaN: none
     fees: float = 0.0
     volume: float = 0.0  # base
     value: float = 0.0  # USD
@@ -106,6 +110,12 @@ class _Live:
     quote: Quote
     filled: Decimal = Decimal(0)
     _resting: Resting | None = None  # as the decision sees it, for `filled`
+
+    @functools.cached_property
+    def prices(self) -> tuple[float, float]:
+        """Its price as (BUY, SELL), NaN on the other side."""
+        price = float(self.quote.price)
+        return (price, math.nan) if self.quote.side == Side.BUY else (math.nan, price)
 
     def resting(self) -> Resting:
         if self._resting is None or self._resting.remaining != self.quote.qty - self.filled:
@@ -279,7 +289,7 @@ class Runner:
         mid_f = self._mid_f if (bid, ask) == self._book_top else float(Decimal(bid + ask) * self.rules.tick / 2)
         equity = balance + pos_f * mid_f - fee
         self._sync(now, bid, ask, pos_f, equity)
-        self._trace.append((now, mid_f, pos_f, equity, self._held))
+        self._trace.append((now, mid_f, pos_f, equity, self._held, *self._resting()))
         if order is not None and order.req != engine.NONE:
             self._decided = None  # its placement or cancel is still in flight
         elif self.stale:
@@ -300,6 +310,10 @@ class Runner:
             return
         self._decided = inputs
         self._decide(bt, now)
+
+    def _resting(self) -> tuple[float, float]:
+        """Our order's price as (BUY, SELL), NaN on the side without one: what the plot draws."""
+        return _NO_QUOTE if self.live is None else self.live.prices
 
     def _pull(self, bt: engine.Backtest) -> None:
         """The market data went stale (a gap): cancel the live order, as the live bot does, and wait."""
@@ -366,6 +380,7 @@ class Runner:
         r.fees, r.volume, r.value = float(state["fee"]), float(state["trading_volume"]), float(state["trading_value"])
         r.estimates, r.model = self.strategy.estimates, self.strategy.describe()
         r.ts = np.array([t[0] for t in self._trace], dtype=np.int64)
-        trace = np.array([t[1:] for t in self._trace], dtype=np.float64).reshape(-1, 4)
+        trace = np.array([t[1:] for t in self._trace], dtype=np.float64).reshape(-1, 6)
         r.mid, r.position, r.equity, r.held = trace[:, 0], trace[:, 1], trace[:, 2], trace[:, 3] > 0
+        r.resting = trace[:, 4:]
         return r

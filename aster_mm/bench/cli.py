@@ -35,6 +35,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+from aster_mm.accounting.ledger import FILL, read_entries
 from aster_mm.bench.harness import (
     GAP,
     MID,
@@ -57,32 +58,30 @@ from aster_mm.core.config import Config
 from aster_mm.exchange.client import AsterClient, SymbolRules
 from aster_mm.exchange.signing import Eip712Signer
 from aster_mm.live.bot import MarketMaker
+from aster_mm.settings.help import DefaultsOnce
 from aster_mm.simulator import SimExchange, SyntheticMarket
 
 ORDER_PATHS = (ORDER, "/fapi/v1/batchOrders", "/fapi/v1/allOpenOrders")
 
-FULL = dict(
-    requotes=200,
-    signatures=20000,
-    fills=100,
-    shutdowns=5,
-    quiet_seconds=60.0,
-    session_seconds=60.0,
-    session_minutes=10.0,
-    throughput_seconds=1.5,
-    sample_every=1.0,
-)
-QUICK = dict(
-    requotes=5,
-    signatures=200,
-    fills=4,
-    shutdowns=1,
-    quiet_seconds=1.5,
-    session_seconds=2.0,
-    session_minutes=0.2,
-    throughput_seconds=0.2,
-    sample_every=0.5,
-)
+# Each size: (the full run's, --quick's, what it sets)
+SIZES = {
+    "requotes": (200, 5, "requotes timed per scheme (V1, V3 modify, V3 cancel-then-place), each beside the floor"),
+    "signatures": (20000, 200, "V3 request signatures timed in process"),
+    "fills": (100, 4, "fills timed, each until the opposite order reaches the exchange"),
+    "shutdowns": (5, 1, "SIGTERM-to-exit runs timed, one resting order each"),
+    "quiet_seconds": (60.0, 1.5, "seconds of a barely moving market: REST requests per hour, the bot's CPU"),
+    "session_seconds": (60.0, 2.0, "wall seconds of the long synthetic session: the bot's memory and CPU"),
+    "session_minutes": (10.0, 0.2, "market minutes that session replays in --session-seconds"),
+    "throughput_seconds": (1.5, 0.2, "seconds of each depth-frame throughput run"),
+    "sample_every": (1.0, 0.5, "seconds between the session's memory and CPU samples"),
+}
+FULL = {name: full for name, (full, _, _) in SIZES.items()}
+QUICK = {name: quick for name, (_, quick, _) in SIZES.items()}
+
+
+def fill_rows(ledger: Path) -> int:
+    """The fills a bot's ledger holds (its start and sync rows are bookkeeping)."""
+    return sum(e.kind == FILL for e in read_entries(ledger)) if ledger.exists() else 0
 
 
 def measure_signatures(n: int) -> dict:
@@ -301,7 +300,7 @@ async def requotes_beside_floor(
             if not v3:
                 m["fills"] = await measure_fills(sim, args.fills, args.timeout)
             m["metrics_requotes"] = await scrape(bot.metrics_port, "aster_mm_requote_seconds_count")
-        m["ledger_rows"] = len(bot.ledger.read_text().splitlines()) - 1 if bot.ledger.exists() else 0
+        m["ledger_rows"] = fill_rows(bot.ledger)
         if not v3:
             m["shutdowns"] = await measure_shutdowns(sim, work, args.shutdowns, args.log_level, inbox)
     return m
@@ -341,15 +340,17 @@ async def run_all(args: argparse.Namespace) -> dict:
     return m
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument(
-        "--quick",
-        action="store_true",
-        help="tiny sizes for a smoke run: " + ", ".join(f"{k}={v}" for k, v in QUICK.items()),
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="bench.py",
+        usage="%(prog)s [--quick] [option ...]",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=DefaultsOnce,
     )
-    for name, value in FULL.items():
-        p.add_argument("--" + name.replace("_", "-"), type=type(value), default=None, help=f"default {value}")
+    p.add_argument("--quick", action="store_true", help="tiny sizes for a smoke run (each size's --quick value below)")
+    for name, (full, quick, text) in SIZES.items():
+        flag = "--" + name.replace("_", "-")
+        p.add_argument(flag, type=type(full), default=None, help=f"{text} (default: {full}; --quick: {quick})")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for each reaction of the bot")
     p.add_argument(
         "--log-level",
@@ -358,6 +359,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="bot log level for the latency and shutdown runs (quiet and session use WARNING)",
     )
     p.add_argument("--json", default="bench_results.json", help="where to write the results")
+    return p
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = build_parser()
     args = p.parse_args(argv)
     for name, value in (QUICK if args.quick else FULL).items():
         if getattr(args, name) is None:

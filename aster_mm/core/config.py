@@ -12,6 +12,19 @@ from aster_mm.core.signals import SignalConfig
 
 
 @dataclass(frozen=True)
+class MmpConfig:
+    """Market Maker Protection as POST /fapi/v3/mmp takes it (V3 doc, "Update User MMP"): fills within the
+    window reaching a limit freeze the account's orders on the symbol for `frozen_ms`. Whole numbers (LONG);
+    the units of the quantity and value limits are not documented (base asset and quote, presumably)."""
+
+    window_ms: int
+    frozen_ms: int
+    qty_limit: int | None = None  # "Maximum cumulative filled quantity (both buy and sell) within the window"
+    value_limit: int | None = None  # "Maximum cumulative notional value within the window"
+    delta_limit: int | None = None  # "Maximum cumulative net position change (buys minus sells) within the window"
+
+
+@dataclass(frozen=True)
 class Config:
     symbol: str
     buy_spread: Decimal = Decimal("0.006")
@@ -56,11 +69,23 @@ class Config:
     metrics_port: int | None = None  # serve Prometheus metrics here; None: no metrics server
     metrics_host: str = "127.0.0.1"
     alert_webhook: str | None = field(default=None, repr=False)  # the URL is the webhook's secret
+    weight_budget: int | None = None  # the IP's request weight per minute order requests stay under
+    send_user: bool = True  # V3: `user` on every signed call besides `signer` (--v3-user)
+    stp_mode: str | None = None  # self-trade prevention for our orders and the account (--stp)
+    mmp: MmpConfig | None = None  # Market Maker Protection set at start (--mmp-*)
 
     @property
     def mode(self) -> str:
         """ "sim", "paper" or "" (live): names the default log and ledger files and tags alerts."""
         return "sim" if self.sim else "paper" if self.paper else ""
+
+    @property
+    def venue(self) -> str:
+        """Where the orders go, as a --sim or --paper session says at its start; "" when live."""
+        return {
+            "sim": "on the built-in simulator (--sim: a synthetic market; no real orders, no real money)",
+            "paper": "paper trading (--paper: real prices, simulated fills; no order reaches the exchange)",
+        }.get(self.mode, "")
 
 
 @dataclass(frozen=True)
@@ -81,6 +106,8 @@ class Timings:
     idle_wake: float = 1.0  # the loop re-checks staleness and sweeps at least this often
     rules_every: float = 15 * 60.0  # re-read the symbol's rules and status
     start_retry_max: float = 10.0  # longest pause between start-up attempts
+    unresolved_grace: float = 5.0  # at start, a host name that does not resolve fails after this, not --start-timeout
     settings_retry: float = 60.0  # after leverage or margin type could not be set, try again this late
     income_every: float = 3600.0  # reconcile the ledger with the exchange's income history
     income_lag: float = 5.0  # ... up to this long ago, after waiting as long: stream events first
+    block_retry: float = 10.0  # orders refused outright (-4088, -4141, -4022): first retry, doubling to 5 min

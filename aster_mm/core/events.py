@@ -64,6 +64,8 @@ class OrderReport:
     cum_filled: Decimal  # z: cumulative filled quantity
     trade: Trade | None  # set when the execution type x is TRADE or CALCULATED
     forced: bool = False  # a liquidation or auto-deleverage, not an order of ours
+    price: Decimal | None = None  # p: the order's price (0 for a market order)
+    event_ms: int = 0  # E: when the exchange sent the event
 
     @property
     def signed_qty(self) -> Decimal:
@@ -94,7 +96,8 @@ def parse_order_update(msg: Payload, symbol: str) -> OrderReport | None:
     side, status, order_id, cum_filled = o["S"], o["X"], int(o["i"]), Decimal(o["z"])
     if side not in tuple(Side):
         raise ValueError(f"unexpected side {side!r}")  # an unknown status only leaves the order as is
-    return OrderReport(o["c"], Side(side), status, order_id, cum_filled, trade, forced)
+    price = Decimal(o["p"]) if o.get("p") not in (None, "") else None
+    return OrderReport(o["c"], Side(side), status, order_id, cum_filled, trade, forced, price, int(msg.get("E") or 0))
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from aster_mm.core.decisions import Quote
+from aster_mm.core.kinds import Side
 
 
 class OrderState(StrEnum):
@@ -84,3 +85,13 @@ def apply_report(order: Order, status: str, cum_filled: Decimal) -> None:
     """Apply an exchange status report (stream or REST) to an order."""
     order.state = next_state(order.state, status)
     order.filled = max(order.filled, cum_filled)
+
+
+def meets(side: Side, price: Decimal, other_side: Side, other_price: Decimal | None) -> bool:
+    """An order of `other_side` at `other_price` would trade with ours (`side` at `price`): opposite sides and
+    prices that reach; a market order (price 0 or none) reaches any."""
+    if side == other_side:
+        return False
+    if not other_price:
+        return True
+    return other_price >= price if other_side == Side.BUY else other_price <= price

@@ -1,5 +1,5 @@
 """Aster futures REST client: authentication (V1 HMAC or V3 EIP-712, through `aster_mm.exchange.signing`), the
-path family each uses, clock sync, errors, rate limits, retries, symbol rules.
+path family each uses, clock sync, errors, rate limits (`aster_mm.exchange.pacing`), retries, symbol rules.
 
 No strategy knowledge lives here. Prices and quantities go out as exact decimal strings. Callers name
 endpoints by their V1 path; on V3 the client sends to the /fapi/v3 path of the same endpoint.
@@ -25,14 +25,17 @@ from aster_mm.core import codes
 from aster_mm.core.codes import ErrorCode
 from aster_mm.core.kinds import Side, TimeInForce
 from aster_mm.core.rules import SymbolRules, parse_symbol_rules  # noqa: F401 (SymbolRules is part of this API)
+from aster_mm.exchange.account_api import AccountEndpoints
 from aster_mm.exchange.errors import (  # noqa: F401 (the errors are part of this API)
     BannedError,
     ExchangeError,
+    HostNotFoundError,
     RateLimitError,
     UnknownOutcomeError,
     WafLimitError,
 )
 from aster_mm.exchange.hosts import DEFAULT_REST_URL, V3_PATHS
+from aster_mm.exchange.pacing import RateGate
 from aster_mm.exchange.signing import HmacSigner, Signed, Signer
 
 log = logging.getLogger("api")
@@ -58,7 +61,7 @@ class RetryPolicy:
     max_delay: float = 2.0  # ... up to this
 
 
-class AsterClient:
+class AsterClient(AccountEndpoints):
     """One aiohttp session to the Aster futures REST API. Authentication is `signer`'s (V1 or V3); given
     only `api_key`/`api_secret`, it is V1 HMAC."""
 
@@ -82,9 +85,7 @@ class AsterClient:
         self._clock, self._sleep = clock, sleep
         self._session: aiohttp.ClientSession | None = None
         self.time_offset_ms = 0
-        self.used_weight_1m: int | None = None
-        self._blocked_until = 0.0  # 429 back-off or 418 ban, in clock() seconds
-        self._banned = False
+        self.limits = RateGate()  # what the exchange's rate limits allow now
         self.on_latency: Callable[[str, float], None] | None = None  # (endpoint, seconds) of each round trip
 
     def __repr__(self) -> str:  # never show the secret, even in a debugger or traceback locals
@@ -121,7 +122,20 @@ class AsterClient:
     # ----- plumbing -------------------------------------------------------------------------
     def blocked_for(self) -> float:
         """Seconds left in a 429 back-off or 418 ban (0 when free to send)."""
-        return max(0.0, self._blocked_until - self._clock())
+        return self.limits.blocked_for(self._clock())
+
+    def banned_for(self) -> float:
+        """Seconds left in a 418 IP ban (0 when not banned)."""
+        return self.limits.banned_for(self._clock())
+
+    @property
+    def used_weight_1m(self) -> int | None:
+        """The IP's request weight this minute, as the exchange's last answer said (None before any)."""
+        return self.limits.used_weight(self._now_ms())
+
+    def order_wait(self, counts_order: bool = True) -> float:
+        """Seconds before an order request may go out without pressing on a rate limit (0: now)."""
+        return self.limits.order_wait(self._now_ms(), counts_order)
 
     def _now_ms(self) -> float:
         """The synced exchange time; the fraction feeds V3's microsecond nonces."""
@@ -146,9 +160,10 @@ class AsterClient:
         return self.time_offset_ms
 
     async def _send_once(self, method: str, path: str, params: dict, signed: bool, auth: bool) -> Any:
-        if self.blocked_for() > 0:
-            cls = BannedError if self._banned else RateLimitError
-            raise cls(429 if not self._banned else 418, None, "back-off in force, not sent", path, self.blocked_for())
+        if self.blocked_for() > 0:  # invariant 7: nothing is sent during a 429 back-off or a 418 ban
+            banned = self.banned_for() > 0
+            cls = BannedError if banned else RateLimitError
+            raise cls(418 if banned else 429, None, "back-off in force, not sent", path, self.blocked_for())
         query, headers = self._encode(params, signed, auth)
         url: str | URL = f"{self.rest_url}{path}"
         body = None
@@ -169,15 +184,15 @@ class AsterClient:
         self, method: str, path: str, url: str | URL, headers: Mapping[str, str], body: bytes | None
     ) -> Any:
         async with self.session.request(method, url, headers=headers, data=body) as resp:
-            weight = resp.headers.get("X-MBX-USED-WEIGHT-1M")
-            if weight and weight.isdigit():
-                self.used_weight_1m = int(weight)
+            self.limits.on_answer(
+                self._now_ms(), resp.headers.get("X-MBX-USED-WEIGHT-1M"), resp.headers.get("X-MBX-ORDER-COUNT-1M")
+            )
             try:
                 data = await resp.json(content_type=None)
             except ValueError:
                 data = None
             if resp.status < 400:
-                if not isinstance(data, (dict, list)):  # e.g. a proxy's HTML page: what happened?
+                if not isinstance(data, (dict, list, bool)):  # e.g. a proxy's HTML page (MMP answers `true`)
                     raise UnknownOutcomeError(resp.status, None, "answer is not JSON", path)
                 return data
             return self._raise_for(resp.status, resp.headers.get("Retry-After"), data, path)
@@ -186,26 +201,27 @@ class AsterClient:
         code = data.get("code") if isinstance(data, dict) else None
         msg = str(data.get("msg", "")) if isinstance(data, dict) else f"non-JSON answer (HTTP {status})"
         if status == 403:
-            wait = self._retry_after(retry_after, 5.0)
-            self._blocked_until = max(self._blocked_until, self._clock() + wait)
+            wait = self._retry_after(retry_after) or 5.0
+            self.limits.on_waf(self._clock(), wait)
             log.warning("HTTP 403 on %s (the exchange's firewall limit): backing off %.1f s", path, wait)
             raise WafLimitError(status, code, msg, path, wait)
-        if status in (418, 429):
-            wait = self._retry_after(retry_after, 120.0 if status == 418 else 1.0)
-            self._blocked_until = max(self._blocked_until, self._clock() + wait)
-            self._banned = status == 418
-            if status == 418:
-                log.critical("IP BANNED by the exchange for %.0f s (HTTP 418): sending nothing until then", wait)
-                raise BannedError(status, code, msg, path, wait)
-            log.warning("rate limited (HTTP 429) on %s: backing off %.1f s", path, wait)
+        if status == 418 or (code in codes.RATE_LIMIT and "banned until" in msg):
+            wait = self.limits.on_418(self._clock(), self._now_ms(), msg, self._retry_after(retry_after))
+            log.critical(
+                "IP BANNED by the exchange for %.0f s (HTTP %d: %s): sending nothing until then", wait, status, msg
+            )
+            raise BannedError(status, code, msg, path, wait)
+        if status == 429 or code in codes.RATE_LIMIT:
+            wait = self.limits.on_429(self._clock(), self._now_ms(), self._retry_after(retry_after))
+            log.warning("rate limited (HTTP %d, %s) on %s: sending nothing for %.1f s", status, code, path, wait)
             raise RateLimitError(status, code, msg, path, wait)
         if status >= 500 or code in codes.UNKNOWN:
             raise UnknownOutcomeError(status, code, msg, path)
         raise ExchangeError(status, code, msg, path)
 
     @staticmethod
-    def _retry_after(header: str | None, default: float) -> float:
-        return float(header) if header and header.replace(".", "", 1).isdigit() else default  # "7", "0.5"
+    def _retry_after(header: str | None) -> float | None:
+        return float(header) if header and header.replace(".", "", 1).isdigit() else None  # "7", "0.5"
 
     async def _request(
         self,
@@ -246,6 +262,8 @@ class AsterClient:
             except aiohttp.ClientConnectorError as err:
                 # Never reached the exchange: safe to treat as "not executed", even for a placement.
                 if attempt >= self.retry.attempts or not idempotent:
+                    if HostNotFoundError.behind(err):
+                        raise HostNotFoundError(err.host, path) from None
                     raise ExchangeError(
                         0, None, f"cannot connect to {err.host}:{err.port}: {type(err).__name__}", path
                     ) from None
@@ -261,7 +279,9 @@ class AsterClient:
 
     # ----- market data and rules ------------------------------------------------------------
     async def symbol_rules(self, symbol: str) -> SymbolRules:
+        """The symbol's rules; the rate limits exchangeInfo publishes are taken on the way."""
         info = await self._request("GET", self.path("/fapi/v1/exchangeInfo"), auth=False)
+        self.limits.read_limits(info)
         return parse_symbol_rules(info, symbol)
 
     # ----- orders ---------------------------------------------------------------------------
@@ -275,7 +295,10 @@ class AsterClient:
         *,
         reduce_only: bool = False,
         time_in_force: TimeInForce = TimeInForce.GTX,
+        stp_mode: str | None = None,
     ) -> dict:
+        """A LIMIT order; `stp_mode` (V3 only: EXPIRE_TAKER, EXPIRE_MAKER, EXPIRE_BOTH) overrides the account's
+        self-trade prevention for it (V3 doc, "New Order (TRADE)": "Overrides the account-level default")."""
         params = {
             "symbol": symbol,
             "side": side,
@@ -286,7 +309,9 @@ class AsterClient:
             "newClientOrderId": client_order_id,
             "reduceOnly": "true" if reduce_only else None,
             "newOrderRespType": "ACK",
+            "stpMode": stp_mode,
         }
+        self.limits.count_order(self._now_ms())
         return await self._request("POST", self.path("/fapi/v1/order"), params, signed=True, idempotent=False)
 
     async def modify_order(self, symbol: str, client_order_id: str, quantity: Decimal, price: Decimal) -> dict:
@@ -329,47 +354,7 @@ class AsterClient:
         params = {"symbol": symbol, "countdownTime": countdown_ms}
         return await self._request("POST", self.path("/fapi/v1/countdownCancelAll"), params, signed=True)
 
-    # ----- account ----------------------------------------------------------------------------
-    async def position_rows(self, symbol: str) -> list[dict]:
-        """Every positionRisk row of `symbol`: one BOTH row in one-way mode, LONG and SHORT in hedge mode."""
-        return [
-            r
-            for r in await self._request("GET", self.path("/fapi/v2/positionRisk"), {"symbol": symbol}, signed=True)
-            if r.get("symbol") == symbol
-        ]
-
-    async def wallet_balances(self) -> dict[str, Decimal]:
-        rows = await self._request("GET", self.path("/fapi/v2/balance"), signed=True)
-        return {r["asset"]: Decimal(r["balance"]) for r in rows}
-
-    async def available_balance(self, multi_assets: bool) -> Decimal:
-        """What the exchange says is usable for new margin: the account's availableBalance in multi-assets
-        mode (other collateral counted with haircuts), USDT's availableBalance in single-asset mode."""
-        if multi_assets:
-            return Decimal((await self._request("GET", self.path("/fapi/v4/account"), signed=True))["availableBalance"])
-        rows = await self._request("GET", self.path("/fapi/v2/balance"), signed=True)
-        return next((Decimal(r["availableBalance"]) for r in rows if r["asset"] == "USDT"), Decimal(0))
-
-    async def income(self, symbol: str, income_type: str, start_ms: int, end_ms: int, limit: int = 1000) -> list[dict]:
-        """Income history rows (REALIZED_PNL, COMMISSION, FUNDING_FEE, ...) with start <= time <= end, oldest
-        first, at most `limit` (1000): the caller pages on by time."""
-        params = {"symbol": symbol, "incomeType": income_type, "startTime": start_ms, "endTime": end_ms, "limit": limit}
-        return await self._request("GET", self.path("/fapi/v1/income"), params, signed=True)
-
-    async def user_trades(self, symbol: str, start_ms: int, end_ms: int, limit: int = 1000) -> list[dict]:
-        """Our trades with start <= time <= end (at most 7 days apart), oldest first, at most `limit`."""
-        params = {"symbol": symbol, "startTime": start_ms, "endTime": end_ms, "limit": limit}
-        return await self._request("GET", self.path("/fapi/v1/userTrades"), params, signed=True)
-
-    async def hedge_mode(self) -> bool:
-        """True when the account holds dual-side (LONG/SHORT) positions instead of one-way."""
-        answer = await self._request("GET", self.path("/fapi/v1/positionSide/dual"), signed=True)
-        return str(answer.get("dualSidePosition")).lower() == "true"
-
-    async def multi_assets_mode(self) -> bool:
-        answer = await self._request("GET", self.path("/fapi/v1/multiAssetsMargin"), signed=True)
-        return str(answer.get("multiAssetsMargin")).lower() == "true"
-
+    # ----- account (the reads and the safety features are in AccountEndpoints) ----------------
     async def set_margin_type(self, symbol: str, margin_type: str) -> None:
         """ISOLATED or CROSSED; already so (-4046) is success."""
         try:

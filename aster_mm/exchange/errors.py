@@ -3,6 +3,10 @@ came, kept apart by what the caller may do next. They never carry credentials.""
 
 from __future__ import annotations
 
+import socket
+
+import aiohttp
+
 
 class ExchangeError(Exception):
     """An answer from the exchange (or the lack of one). Never carries credentials."""
@@ -10,6 +14,23 @@ class ExchangeError(Exception):
     def __init__(self, status: int, code: int | None, msg: str, path: str = ""):
         self.status, self.code, self.msg, self.path = status, code, msg, path
         super().__init__(f"{path} HTTP {status} code={code} {msg}".strip())
+
+
+class HostNotFoundError(ExchangeError):
+    """The host's name did not resolve (no DNS answer): nothing was sent. At start it means no network, a wrong
+    host or a resolver that is down, which retrying for minutes seldom fixes (aster_mm.live.startup)."""
+
+    def __init__(self, host: str, path: str = ""):
+        super().__init__(0, None, f"cannot resolve {host}", path)
+        self.host = host
+
+    @staticmethod
+    def behind(err: aiohttp.ClientConnectorError) -> bool:
+        """Whether a failed connection is a name that did not resolve: aiohttp 3.10+ says so by the error's
+        type, older ones by the resolver's socket.gaierror."""
+        return isinstance(err, getattr(aiohttp, "ClientConnectorDNSError", ())) or isinstance(
+            err.os_error, socket.gaierror
+        )
 
 
 class UnknownOutcomeError(ExchangeError):

@@ -1,17 +1,37 @@
-"""Where the exchange is: its hosts per network, the V3 signing chain id of each, and the V3 path of each
-endpoint the client calls."""
+"""Where the exchange is: its hosts per network (REST, market streams, user stream), the V3 signing chain id of
+each, and the V3 path of each endpoint the client calls."""
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 from aster_mm.exchange.signing import MAINNET_CHAIN_ID, TESTNET_CHAIN_ID
 
 DEFAULT_REST_URL = "https://fapi.asterdex.com"
 DEFAULT_WS_URL = "wss://fstream.asterdex.com"
 
-# network -> (REST host, WebSocket host, V3 signing chain id); V3 mainnet and testnet docs, "General Info"
+
+class Network(NamedTuple):
+    rest: str
+    market_ws: str  # the market streams
+    user_ws: str  # the listenKey user stream
+    chain_id: int  # V3 signing
+
+
 NETWORKS = {
-    "mainnet": (DEFAULT_REST_URL, DEFAULT_WS_URL, MAINNET_CHAIN_ID),
-    "testnet": ("https://fapi.asterdex-testnet.com", "wss://fstream.asterdex-testnet.com", TESTNET_CHAIN_ID),
+    # V3 doc, "General API Information": "The base endpoint is: https://fapi.asterdex.com"; "Websocket Market
+    # Streams" and "User Data Streams": "The baseurl for websocket is wss://fstream.asterdex.com"
+    "mainnet": Network(DEFAULT_REST_URL, DEFAULT_WS_URL, DEFAULT_WS_URL, MAINNET_CHAIN_ID),
+    # V3 testnet doc: "The base endpoint is: https://fapi.asterdex-testnet.com"; "Websocket Market Streams":
+    # "The baseurl for websocket is wss://fstream5.asterdex-testnet.com"; "User Data Streams": "The baseurl for
+    # websocket is wss://fstream.asterdex-testnet.com" (its order-book how-to names fstream. for a market
+    # stream once: ASTER_MARKET_WS_URL picks that one if fstream5. fails)
+    "testnet": Network(
+        "https://fapi.asterdex-testnet.com",
+        "wss://fstream5.asterdex-testnet.com",
+        "wss://fstream.asterdex-testnet.com",
+        TESTNET_CHAIN_ID,
+    ),
 }
 
 # V3 path of each endpoint the client calls, by its V1 path (the official V3 futures doc: docs/exchange.md links it).
@@ -32,4 +52,5 @@ V3_PATHS = {
     "/fapi/v1/listenKey": "/fapi/v3/listenKey",
     "/fapi/v1/income": "/fapi/v3/income",
     "/fapi/v1/userTrades": "/fapi/v3/userTrades",
+    "/fapi/v1/commissionRate": "/fapi/v3/commissionRate",
 }

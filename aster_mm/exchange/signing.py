@@ -146,14 +146,23 @@ _MESSAGE_TYPE_HASH = keccak(b"Message(string msg)")
 
 
 class Eip712Signer:
-    """V3 (Pro API): every signed call carries nonce, user, signer and signature, where signature is
-    the agent key's EIP-712 signature of typed data Message(string msg) whose msg is the url-encoded
-    parameter string exactly as sent, up to (not including) `&signature=`."""
+    """V3 (Pro API): every signed call carries nonce, user (unless `send_user` is False), signer and signature,
+    where signature is the agent key's EIP-712 signature of typed data Message(string msg) whose msg is the
+    url-encoded parameter string exactly as sent, up to (not including) `&signature=`.
+
+    `user` with an agent's signature: the docs disagree with themselves. The newest text says "If API_WALLET
+    authentication is required, a signer should be included in the request body" and its order example (and
+    the STP tables) send nonce and signer only (commit bfeefea, 2026-04-28); the "Authentication signature
+    payload" table, the Noop example and the demo scripts (one changed after bfeefea) still send `user`, and
+    nothing says either form is refused. So `user` is sent by default, as this bot always has, and
+    --v3-user omit leaves it out should the exchange come to refuse it."""
 
     version = 3
-    __slots__ = ("user", "signer", "chain_id", "_key", "_prefix", "_suffix", "_nonces")
+    __slots__ = ("user", "signer", "chain_id", "send_user", "_key", "_prefix", "_suffix", "_nonces")
 
-    def __init__(self, user: str, signer: str, private_key: str, chain_id: int = MAINNET_CHAIN_ID):
+    def __init__(
+        self, user: str, signer: str, private_key: str, chain_id: int = MAINNET_CHAIN_ID, send_user: bool = True
+    ):
         self.user = _checksum(user, "ASTER_USER")
         self.signer = _checksum(signer, "ASTER_SIGNER")
         self._key = _load_key(private_key)
@@ -163,9 +172,9 @@ class Eip712Signer:
                 f"ASTER_SIGNER {mask(self.signer)} is not the address of ASTER_SIGNER_KEY "
                 f"(that key belongs to {mask(derived)}): use the agent wallet's own address"
             )
-        self.chain_id = chain_id
+        self.chain_id, self.send_user = chain_id, send_user
         self._prefix = b"\x19\x01" + _domain_separator(chain_id)
-        self._suffix = f"&user={self.user}&signer={self.signer}"
+        self._suffix = f"&user={self.user}&signer={self.signer}" if send_user else f"&signer={self.signer}"
         self._nonces = NonceClock()
 
     def __repr__(self) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from aster_mm.core import codes
 from aster_mm.core.config import Config, Timings
 from aster_mm.core.rules import SymbolRules
-from aster_mm.core.state import StrategyState
+from aster_mm.core.state import LIQUIDATION, StrategyState
 from aster_mm.exchange.client import AsterClient, ExchangeError
 
 log = logging.getLogger("mm")
@@ -121,9 +121,16 @@ class AccountGuard:
         return self.state.rules_stale or self.now() >= self.next_rules
 
     def on_rejection(self, err: ExchangeError) -> None:
-        if err.code in codes.FILTER or err.code in codes.SYMBOL_STATUS:
-            self.state.rules_stale = True
+        """What a refused order says about the account and the symbol. (Refusals that block orders for a while,
+        -4088, -4141 and -4022, are aster_mm.live.protection's; the symbol's status is re-read for the last two.)"""
+        if err.code in codes.FILTER or err.code in codes.SYMBOL_STATUS or err.code in codes.MARKET_CLOSED:
+            self.state.rules_stale = True  # at once: a filter may have changed (-4004, -4023, -4016, ...)
         elif err.code in codes.POSITION_MODE:
             self.state.modes_stale = True
         elif err.code in codes.REDUCE_ONLY_ACCOUNT:
             self.state.go_close_only(SYMBOL_CAUSE, f"the exchange accepts only reduce-only orders ({err.code})")
+        elif err.code in codes.LIQUIDATING:
+            self.state.go_close_only(LIQUIDATION, f"the exchange is liquidating the account ({err.code} {err.msg})")
+        elif err.code in codes.TOO_MANY_OPEN:
+            log.warning("%s: orders the bot does not know are open; looking for them", err)
+            self.state.need_reconcile = True

@@ -35,7 +35,7 @@ from aster_mm.core.actions import (
 )
 from aster_mm.core.config import Config, Timings
 from aster_mm.core.decisions import QuoteParams
-from aster_mm.core.errors import FatalError
+from aster_mm.core.errors import FatalError, LossLimitHalt  # noqa: F401  (LossLimitHalt: main's exit status 3)
 from aster_mm.core.orders import Order, OrderState
 from aster_mm.core.state import StrategyState
 from aster_mm.core.status import status_line
@@ -46,8 +46,9 @@ from aster_mm.live.chores import DeadManSwitch, keep_listen_key_alive, report_st
 from aster_mm.live.execution import CancelOutcome, ModifyOutcome, OrderDesk
 from aster_mm.live.feeds import Feeds
 from aster_mm.live.housekeeping import Housekeeping
+from aster_mm.live.protection import Protection
 from aster_mm.live.reconcile import Reconciler
-from aster_mm.live.startup import retry_until
+from aster_mm.live.startup import first_leaf, log_started, rate_limit_text, retry_until
 from aster_mm.ops.unattended import Ops
 
 log = logging.getLogger("mm")
@@ -55,18 +56,6 @@ log = logging.getLogger("mm")
 
 class ShutdownRequested(Exception):
     pass
-
-
-class LossLimitHalt(FatalError):
-    """A loss limit halted the bot for good (--halt-cooldown 0)."""
-
-    exit_status = 3
-
-
-def first_leaf(group: BaseExceptionGroup[FatalError]) -> FatalError:
-    """The first fatal error in `group`, however deeply nested (a task may raise a group of its own)."""
-    first = group.exceptions[0]
-    return first if isinstance(first, FatalError) else first_leaf(first)
 
 
 class MarketMaker:
@@ -79,7 +68,9 @@ class MarketMaker:
         timings: Timings = Timings(),
         now: Callable[[], float] = time.monotonic,
         ops: Ops | None = None,
+        user_ws_url: str | None = None,
     ):
+        """`ws_url`: the market streams' host; `user_ws_url` the user stream's (default: the same)."""
         self.cfg, self.client, self.ws_url = config, client, ws_url.rstrip("/")
         self.t, self.now = timings, now
         self.symbol = symbol = config.symbol
@@ -88,18 +79,19 @@ class MarketMaker:
         self.ops = ops or Ops()
         self.metrics = self.ops.metrics
         self.guard = AccountGuard(client, config, state, timings, now)
-        self.desk = OrderDesk(
-            client, symbol, state, timings, now, metrics=self.metrics, on_rejected=self.guard.on_rejection
-        )
+        self.desk = OrderDesk(client, symbol, state, timings, now, metrics=self.metrics, on_rejected=self._on_rejected)
+        self.protection = Protection(client, config, state, self.metrics, now, self.desk.hold_off, timings.block_retry)
+        self.desk.on_accepted, self.desk.stp_mode = self.protection.on_accepted, config.stp_mode
         self.sync = Reconciler(client, symbol, state, self.desk, timings, now)
         self.dead_man = DeadManSwitch(client, symbol, config.cancel_countdown, timings)
-        self.books = Books(client, config, state, timings)
+        self.books = Books(client, config, state, timings, run=self.desk.run)
         self.strategy = Strategy(config, state, self.params, now, self._pnl, wall=time.time)
         self._wake = asyncio.Event()
         self.stop = asyncio.Event()
         self.feeds = Feeds(
             client=client,
             ws_url=ws_url,
+            user_ws_url=user_ws_url,
             symbol=symbol,
             state=state,
             desk=self.desk,
@@ -120,6 +112,7 @@ class MarketMaker:
             desk=self.desk,
             sync=self.sync,
             guard=self.guard,
+            protection=self.protection,
             not_ready=self.not_ready,
             describe=self.describe,
         )
@@ -130,10 +123,18 @@ class MarketMaker:
     def wake(self) -> None:
         self._wake.set()
 
+    def _on_rejected(self, err: ExchangeError) -> None:
+        self.guard.on_rejection(err)
+        self.protection.on_refusal(err)
+
     def describe(self) -> str:
         line = status_line(self.state, self.params, self.client.used_weight_1m, self.rules, self.books.text(self.rules))
+        line = " ".join(filter(None, (line, rate_limit_text(self.client), self.protection.text())))
         model = self.strategy.describe()
         return f"{line} {model}" if model else line
+
+    def limits_snapshot(self) -> dict:
+        return self.protection.snapshot()
 
     @property
     def used_weight_1m(self) -> int | None:
@@ -169,7 +170,9 @@ class MarketMaker:
         """Clock, rules, then the bot owns the symbol: cancel everything, adopt the position; then decide
         whether it can trade at all. An unreachable exchange is retried for --start-timeout."""
         self.books.open()
-        await retry_until(self._take_over, self.cfg.start_timeout, self.t.start_retry_max)
+        await retry_until(
+            self._take_over, self.cfg.start_timeout, self.t.start_retry_max, unresolved_grace=self.t.unresolved_grace
+        )
         self.books.start_session()
         st, rules = self.state, self.guard.known_rules
         if st.hedge_mode:
@@ -180,20 +183,12 @@ class MarketMaker:
             )
         if st.position.amount == 0:
             await self.guard.apply_settings()
-        log.info(
-            "started %s run %s: tick=%s step=%s min_notional=%s max_qty=%s position=%s available=%s "
-            "leverage=%s margin=%s %s",
+        log_started(
             self.symbol,
             self.desk.run_id,
-            rules.tick,
-            rules.step,
-            rules.min_notional,
-            rules.max_qty,
-            st.position.amount,
-            st.available,
-            st.leverage,
-            st.margin_type,
-            self.client.key_hint,
+            rules,
+            st,
+            self.cfg.venue or f"on {self.client.rest_url} as {self.client.key_hint}",
         )
 
     async def _take_over(self) -> None:
@@ -204,6 +199,7 @@ class MarketMaker:
         await self.sync.refresh_position()
         self.state.balances = await self.client.wallet_balances()
         await self.guard.refresh_available()
+        await self.protection.configure()
 
     # ----- the quoting loop: the only place that sends order requests -----
     async def quote_loop(self) -> None:
@@ -318,6 +314,7 @@ class MarketMaker:
     # ----- life cycle -----
     async def run(self) -> None:
         self.client.on_latency = self.metrics.observe_rest
+        self.client.limits.weight_budget = self.cfg.weight_budget
         await self.start()
         feeds = self.feeds
         jobs = {
@@ -390,7 +387,9 @@ class MarketMaker:
                 f"position {self.state.position.amount} {self.symbol} (stopping the bot never closes a position)"
             )
         line = f"left open: {'; '.join(left) or 'nothing'}; {self.describe()}"
+        await self.books.income.final(self.t.shutdown_timeout)  # bounded; the next run covers what it misses
         log.info("stopped: %s", line)
-        log.info("session summary: %s", self.books.text(self.rules))
+        simulated = f" (--{self.cfg.mode}: simulated)" if self.cfg.mode else ""
+        log.info("session summary%s: %s", simulated, self.books.text(self.rules))
         self.books.close()
         self.ops.stopped(line)

@@ -7,6 +7,7 @@ Every mistake becomes a ValueError naming what is missing or conflicting, never 
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from typing import NamedTuple
 
@@ -23,7 +24,8 @@ V1_VARS = ("ASTER_API_KEY", "ASTER_API_SECRET")
 class Credentials(NamedTuple):
     signer: Signer
     rest_url: str
-    ws_url: str
+    ws_url: str  # the market streams' host
+    user_ws_url: str | None = None  # the user stream's host; None: ws_url
 
 
 def read_telegram() -> tuple[str, str, str] | None:
@@ -41,33 +43,58 @@ def read_telegram() -> tuple[str, str, str] | None:
     return token, chat, api
 
 
+def env_file_warning(folder: Path | None = None) -> str | None:
+    """A warning when .env, which holds the API wallet's private key or the V1 secret, is open to other users."""
+    path = (folder or Path.cwd()) / ".env"
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return None
+    if not mode & 0o077:
+        return None
+    return f"{path} holds your keys and other users of this machine can open it (mode {mode:o}): chmod 600 {path}"
+
+
 def _env(name: str) -> str:
     return os.environ.get(name, "").strip()
 
 
 def paper_hosts(config: Config) -> tuple[str, str]:
     """The real exchange's REST host (the symbol's rules) and public WebSocket host (the feed) for --paper:
-    ASTER_REST_URL, else the network's; --paper-feed-url, else ASTER_WS_URL, else the network's."""
+    ASTER_REST_URL, else the network's; --paper-feed-url, else ASTER_MARKET_WS_URL, else ASTER_WS_URL, else
+    the network's market-stream host."""
     load_dotenv(Path.cwd() / ".env", override=False)
-    default_rest, default_ws, _ = NETWORKS[config.network]
-    rest = _env("ASTER_REST_URL") or default_rest
-    feed = config.paper_feed_url or _env("ASTER_WS_URL") or default_ws
-    _check_urls(rest, feed)
+    network = NETWORKS[config.network]
+    rest = _env("ASTER_REST_URL") or network.rest
+    feed = config.paper_feed_url or _env("ASTER_MARKET_WS_URL") or _env("ASTER_WS_URL") or network.market_ws
+    _check_urls(rest, [("--paper-feed-url or ASTER_MARKET_WS_URL or ASTER_WS_URL", feed)])
     return rest.rstrip("/"), feed.rstrip("/")
 
 
-def _check_urls(rest: str, ws: str) -> None:
+def ws_hosts(network: str) -> list[tuple[str, str]]:
+    """The market-stream and user-stream hosts, each with the variable that set it: ASTER_MARKET_WS_URL and
+    ASTER_USER_WS_URL each, else ASTER_WS_URL for both, else the network's (on the testnet the docs name two
+    different hosts)."""
+    hosts = NETWORKS[network]
+    return [
+        (own, _env(own)) if _env(own) else ("ASTER_WS_URL", _env("ASTER_WS_URL") or default)
+        for own, default in (("ASTER_MARKET_WS_URL", hosts.market_ws), ("ASTER_USER_WS_URL", hosts.user_ws))
+    ]
+
+
+def _check_urls(rest: str, ws: list[tuple[str, str]]) -> None:
     for name, value, schemes in (
         ("ASTER_REST_URL", rest, ("http://", "https://")),
-        ("ASTER_WS_URL", ws, ("ws://", "wss://")),
+        *((name, url, ("ws://", "wss://")) for name, url in ws),
     ):
         if not value.startswith(schemes):
             raise ValueError(f"{name} must start with {' or '.join(schemes)}, got {value!r}")
 
 
-def read_credentials(network: str = "mainnet") -> Credentials:
+def read_credentials(network: str = "mainnet", send_user: bool = True) -> Credentials:
     """The signer and the REST and WS URLs, from the environment, then .env (the environment wins).
-    Exactly one complete set of credentials: a ValueError names what is missing or conflicting."""
+    Exactly one complete set of credentials: a ValueError names what is missing or conflicting. `send_user`:
+    V3 calls carry `user` besides `signer` (--v3-user)."""
     load_dotenv(Path.cwd() / ".env", override=False)
     v3 = {name: _env(name) for name in V3_VARS}
     v1 = {name: _env(name) for name in V1_VARS}
@@ -82,7 +109,7 @@ def read_credentials(network: str = "mainnet") -> Credentials:
         raise ValueError(
             "no credentials: set ASTER_USER, ASTER_SIGNER and ASTER_SIGNER_KEY (Pro API agent wallet) "
             "or ASTER_API_KEY and ASTER_API_SECRET (existing V1 keys), in the environment or in .env "
-            "(see .env.example)"
+            "(see .env.example); --sim and --paper need none"
         )
     given = v3 if has_v3 else v1
     missing = [n for n, v in given.items() if not v]
@@ -90,7 +117,7 @@ def read_credentials(network: str = "mainnet") -> Credentials:
         raise ValueError(
             f"{' and '.join(missing)} not set: {'V3' if has_v3 else 'V1'} credentials need {', '.join(given)}"
         )
-    default_rest, default_ws, chain_id = NETWORKS[network]
+    hosts = NETWORKS[network]
     if has_v1 and network != "mainnet":
         raise ValueError(
             f"--network {network} accepts Pro API (V3) credentials only, and ASTER_API_KEY is a V1 "
@@ -98,11 +125,12 @@ def read_credentials(network: str = "mainnet") -> Credentials:
             "ASTER_SIGNER and ASTER_SIGNER_KEY"
         )
     signer: Signer = (
-        Eip712Signer(v3["ASTER_USER"], v3["ASTER_SIGNER"], v3["ASTER_SIGNER_KEY"], chain_id)
+        Eip712Signer(v3["ASTER_USER"], v3["ASTER_SIGNER"], v3["ASTER_SIGNER_KEY"], hosts.chain_id, send_user)
         if has_v3
         else HmacSigner(v1["ASTER_API_KEY"], v1["ASTER_API_SECRET"])
     )
-    rest = _env("ASTER_REST_URL") or default_rest
-    ws = _env("ASTER_WS_URL") or default_ws
+    rest = _env("ASTER_REST_URL") or hosts.rest
+    ws = ws_hosts(network)
     _check_urls(rest, ws)
-    return Credentials(signer, rest, ws)
+    (_, market), (_, user) = ws
+    return Credentials(signer, rest, market.rstrip("/"), user.rstrip("/"))

@@ -44,6 +44,7 @@ class Feeds:
         *,
         client: AsterClient,
         ws_url: str,
+        user_ws_url: str | None = None,
         symbol: str,
         state: StrategyState,
         desk: OrderDesk,
@@ -61,6 +62,7 @@ class Feeds:
         `spreads` (mids and trades, when the spreads adapt) and `signal` (ten levels of depth and trades,
         for the signal model); `wake` tells the quoting loop."""
         self.client, self.ws_url, self.symbol, self.state = client, ws_url.rstrip("/"), symbol, state
+        self.user_ws_url = (user_ws_url or ws_url).rstrip("/")  # the docs name another host on the testnet
         self.desk, self.guard, self.books, self.spreads, self.signal = desk, guard, books, spreads, signal
         self.t, self.now, self.wake, self.start_timeout, self.metrics = timings, now, wake, start_timeout, metrics
         self.listen_key: str | None = None
@@ -68,6 +70,7 @@ class Feeds:
         self.reconnect_user = False  # set by a handler: leave the user stream and reconnect
         self.seen = {"market": asyncio.Event(), "user": asyncio.Event()}  # connected at least once
         self.attempted_at = {"market": now(), "user": now()}  # the last connection attempt: the loop lives
+        self.announced: set = set()  # announcement ids already logged
 
     def on_market_message(self, raw: str | bytes) -> None:
         """A depth, trade or mark-price frame. Any frame proves the connection alive; only a changed top
@@ -171,12 +174,24 @@ class Feeds:
     def _on_margin_call(self, msg: dict) -> None:
         self.state.go_close_only(LIQUIDATION, f"margin call: {json.dumps(msg)[:300]}")
 
+    def _on_announcement(self, msg: dict) -> None:
+        """V3 doc, "Event: Public Announcement" / "Event: Direct Announcement" ({"e": "announcement", "en":
+        {"i" id, "t" title, "c" category, "j" link, ...}, "zh": {...}}, no `E`): logged once per id, at INFO."""
+        text = msg.get("en") or msg.get("zh") or {}
+        key = text.get("i", json.dumps(text, sort_keys=True))
+        if key in self.announced:
+            return
+        self.announced.add(key)
+        link = f" {text['j']}" if text.get("j") else ""
+        stream_log.info("announcement (%s): %.300s%s", text.get("c", "?"), text.get("t", ""), link)
+
     _user_handlers = {
         "ORDER_TRADE_UPDATE": _on_order_update,
         "ACCOUNT_UPDATE": _on_account_update,
         "listenKeyExpired": _on_listen_key_expired,
         "ACCOUNT_CONFIG_UPDATE": _on_config,
         "MARGIN_CALL": _on_margin_call,
+        "announcement": _on_announcement,
     }
 
     async def market_stream(self) -> None:
@@ -206,7 +221,7 @@ class Feeds:
             self.attempted_at["user"] = self.now()
             self.listen_key = await self.client.new_listen_key()
             self.reconnect_user = False
-            return f"{self.ws_url}/ws/{self.listen_key}"
+            return f"{self.user_ws_url}/ws/{self.listen_key}"
 
         def up(ws) -> None:
             self._user_ws = ws
@@ -235,7 +250,8 @@ class Feeds:
         except TimeoutError:
             down = [name for name, seen in self.seen.items() if not seen.is_set()]
             raise FatalError(
-                f"no {' and '.join(down)} stream from the WebSocket host {self.ws_url} within "
+                f"no {' and '.join(down)} stream from the WebSocket host "
+                f"{' or '.join(sorted({self.ws_url, self.user_ws_url}))} within "
                 f"{self.start_timeout:.0f} s of start"
             ) from None
 

@@ -4,7 +4,8 @@ Each step of the loop runs the first item that is due and ends there (its `run` 
 again at once); only when none is due does the bot decide (aster_mm.core.actions). The order is the
 point: a hedge-mode account is refused before anything is sent, a back-off before any request, the
 exchange's truth is re-read before an order is judged, an order of unknown fate is resolved before
-anything else is placed, and no order rests while the bot cannot see the market.
+anything else is placed, a block on our orders lifts for one attempt when its retry time comes, and no
+order rests while the bot cannot see the market.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from aster_mm.core.state import StrategyState
 from aster_mm.exchange.client import AsterClient
 from aster_mm.live.account import HEDGE_MODE_HELP, AccountGuard
 from aster_mm.live.execution import CancelOutcome, OrderDesk
+from aster_mm.live.protection import Protection
 from aster_mm.live.reconcile import Reconciler
 
 log = logging.getLogger("mm")
@@ -35,13 +37,14 @@ class Housekeeping:
         desk: OrderDesk,
         sync: Reconciler,
         guard: AccountGuard,
+        protection: Protection,
         not_ready: Callable[[], str],
         describe: Callable[[], str],
     ):
         """`not_ready()` says why the bot cannot see the market ("" when it can); `describe()` is the
         status line logged after a reconciliation."""
         self.state, self.client, self.desk, self.sync, self.guard = state, client, desk, sync, guard
-        self.not_ready, self.describe = not_ready, describe
+        self.protection, self.not_ready, self.describe = protection, not_ready, describe
         st = state
         self.table: tuple[tuple[Due, Run], ...] = (
             (lambda: st.hedge_mode, self.refuse_hedge_mode),
@@ -54,6 +57,7 @@ class Housekeeping:
             (lambda: self.sync.sweep_due() and st.user_up, self.sweep),
             (lambda: st.modes_stale, self.read_modes),
             (lambda: self.guard.rules_due(), self.refresh_rules),
+            (lambda: self.protection.lift_due(), self.protection.lift),
             (lambda: self.not_ready(), self.pull_quote),
         )
 
@@ -99,7 +103,13 @@ class Housekeeping:
         return True
 
     async def refresh_rules(self) -> bool:
-        await self.guard.refresh_rules()
+        """Re-read the rules; when they changed (a filter rejection is the usual reason to read them), the
+        order the new rules give goes out at once rather than after the rejection's back-off."""
+        before = self.guard.rules
+        if await self.guard.refresh_rules() != before and before is not None:
+            log.warning("rules of %s changed: %s", self.guard.symbol, self.guard.rules)
+            if not self.protection.blocks:  # a block keeps its own retry time
+                self.desk.end_backoff()
         return True
 
     async def pull_quote(self) -> bool:

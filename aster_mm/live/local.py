@@ -3,7 +3,7 @@ synthetic market (`--sim`) or by the real exchange's public depth and trade stre
 simulated fills, nothing sent to the real exchange but the public exchangeInfo and the feed).
 
 Each is an async context manager yielding the credentials and hosts the bot connects with (V3, with the
-throwaway wallets the simulator generated); on the way out it prints the simulator's own accounting.
+throwaway wallets the simulator generated); on the way out it logs the simulator's own accounting.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from decimal import Decimal
 
+from aster_mm.accounting.pnl import usd
 from aster_mm.core.config import Config, Timings
 from aster_mm.core.errors import FatalError
 from aster_mm.exchange.client import AsterClient
@@ -55,7 +56,10 @@ async def paper_spec(config: Config, rest_url: str, timings: Timings = Timings()
     async with AsterClient(rest_url=rest_url, signer=PublicOnly()) as client:
         try:
             rules = await retry_until(
-                lambda: client.symbol_rules(config.symbol), config.start_timeout, timings.start_retry_max
+                lambda: client.symbol_rules(config.symbol),
+                config.start_timeout,
+                timings.start_retry_max,
+                unresolved_grace=timings.unresolved_grace,
             )
         except FatalError as err:
             raise FatalError(
@@ -113,8 +117,13 @@ async def _local_exchange(
             yield Credentials(Eip712Signer(sim.v3_user, sim.v3_signer, sim.v3_signer_key), sim.rest_url, sim.ws_url)
         finally:
             feeder.cancel()
-        s = sim.summary(config.symbol)
-        print("simulator's accounting: " + ", ".join(f"{k}={v}" for k, v in s.items()))
+        log.info("simulator's accounting: %s", accounting(sim.summary(config.symbol)))
+
+
+def accounting(summary: dict) -> str:
+    """The simulator's own view of the session, USD figures in cents, logged after the bot's summary."""
+    dollars = {"notional_volume", "realized_pnl", "fees", "funding"}
+    return ", ".join(f"{k}={usd(Decimal(v)) if k in dollars else v}" for k, v in summary.items())
 
 
 def _report_stop(name: str, task: asyncio.Task[None]) -> None:

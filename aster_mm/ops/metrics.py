@@ -26,7 +26,17 @@ log = logging.getLogger("mm")
 PREFIX = "aster_mm"
 MODES = ("BUY", "SELL", "paused", "halted", "close-only")
 PNL_KINDS = ("realized", "unrealized", "fees", "funding", "net")
-ORDER_OUTCOMES = ("sent", "modified", "rejected", "unknown", "FILLED", "CANCELED", "EXPIRED", "REJECTED")
+ORDER_OUTCOMES = (
+    "sent",
+    "modified",
+    "rejected",
+    "unknown",
+    "FILLED",
+    "CANCELED",
+    "EXPIRED",
+    "REJECTED",
+    "stp_expired",  # of the EXPIRED, those self-trade prevention ended
+)
 # Seconds: a requote on loopback takes about 1 ms, one to a remote exchange tens of ms.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -63,6 +73,10 @@ class Snapshot:
     streams_up: dict[str, bool] = field(default_factory=dict)
     loop_heartbeat_age_s: float | None = None
     estimators: dict[str, float] = field(default_factory=dict)  # the adaptive model's, when it is on
+    banned_s: float = 0.0  # seconds left in an IP ban (HTTP 418)
+    backoff_s: float = 0.0  # seconds left in a rate-limit back-off (429) or ban: nothing is sent meanwhile
+    rate_limited: dict[int, int] = field(default_factory=dict)  # 429 and 418 answers so far, by status
+    mmp_frozen: bool = False  # an MMP freeze is in force (the exchange refuses our orders)
 
 
 class Metrics:
@@ -78,6 +92,7 @@ class Metrics:
         self.connects = {"market": 0, "user": 0}
         self.alerts = {"sent": 0, "failed": 0, "dropped": 0}
         self.pnl: dict[str, float] = {}
+        self.mmp_freezes = 0
         self.snapshot: Callable[[], Snapshot] = Snapshot
 
     # ----- the quoting path -----
@@ -180,6 +195,7 @@ class Collector:
         yield _gauge("market_data_age_seconds", "Seconds since the last market frame", snap.market_data_age_s)
         yield _gauge("loop_heartbeat_age_seconds", "Seconds since the quoting loop last ran", snap.loop_heartbeat_age_s)
         yield _gauge("used_weight_1m", "The exchange's request weight used in the current minute", snap.used_weight_1m)
+        yield from self._limits(m, snap)
         alerts = CounterMetricFamily(f"{PREFIX}_alerts", "Alert messages by outcome", labels=["outcome"])
         for outcome, n in m.alerts.items():
             alerts.add_metric([outcome], n)
@@ -189,6 +205,23 @@ class Collector:
             if isinstance(value, (int, float)):  # bools too: warm is 1
                 est.add_metric([name], float(value))
         yield est
+
+    @staticmethod
+    def _limits(m: Metrics, snap: Snapshot):
+        yield _gauge(
+            "ip_banned_seconds", "Seconds left in an IP ban by the exchange (HTTP 418); 0 when none", snap.banned_s
+        )
+        yield _gauge(
+            "rate_limit_backoff_seconds",
+            "Seconds left in which nothing is sent (a 429 back-off or a ban)",
+            snap.backoff_s,
+        )
+        limited = CounterMetricFamily(f"{PREFIX}_rate_limited", "Rate-limit answers by HTTP status", labels=["status"])
+        for status in (429, 418):
+            limited.add_metric([str(status)], snap.rate_limited.get(status, 0))
+        yield limited
+        yield _gauge("mmp_frozen", "1 while a Market Maker Protection freeze is in force", float(snap.mmp_frozen))
+        yield CounterMetricFamily(f"{PREFIX}_mmp_freezes", "Market Maker Protection freezes noticed", m.mmp_freezes)
 
     @staticmethod
     def _histogram(name: str, doc: str, series: dict[tuple, Histogram], labels: tuple) -> HistogramMetricFamily:

@@ -51,6 +51,8 @@ class Watched(Protocol):
 
     def stream_attempted_at(self, stream: str) -> float: ...
 
+    def limits_snapshot(self) -> dict: ...
+
 
 def trading_mode(state: StrategyState, params: QuoteParams) -> str:
     """The mode an operator watches: halted or paused by a loss limit; else close-only whenever it is in
@@ -194,6 +196,7 @@ class Ops:
             market_data_age_s=now - st.market_seen_at if st.market_seen_at else None,
             streams_up={"market": st.market_up, "user": st.user_up},
             loop_heartbeat_age_s=now - bot.beat_at,
+            **bot.limits_snapshot(),
         )
 
     def why_not_alive(self) -> str:

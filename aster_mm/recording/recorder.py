@@ -8,8 +8,8 @@ OUT/<UTC day>/{orderbook,trades,prices}_<SYM>.csv in the layout of ../shared/dat
 the gap and flags the first row of each file after it (gap=1). Files are flushed every second; with --gzip
 they are .csv.gz, sync-flushed every second, so a crash loses at most the last second
 (aster_mm/recording/reading.py reads the rest). Check a recording with `python backtest.py inspect OUT`.
-Exit status: 0 done (--minutes) or stopped (SIGINT/SIGTERM), 1 the files cannot be written,
-2 a bad option or a stream the exchange refuses (e.g. an unknown symbol).
+Exit status: 0 done (--minutes) or stopped (SIGINT/SIGTERM), 1 the files cannot be written or nothing was
+recorded (a host name that does not resolve ends it at once), 2 a bad option or a stream the exchange refuses.
 """
 
 from __future__ import annotations
@@ -21,12 +21,14 @@ import logging
 import os
 import re
 import signal
+import socket
 import sys
 import time
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import websockets
 
@@ -39,6 +41,10 @@ log = logging.getLogger("record")
 
 class StreamRefused(Exception):
     """The exchange answered the very first handshake with 400/404: the request itself is wrong."""
+
+
+class NothingRecorded(Exception):
+    """The stream never connected, or brought no frame: exit 1 rather than a success with empty files."""
 
 
 # ------------------------------------------------------------------------------ frames
@@ -111,6 +117,7 @@ class Recorder:
         self.clock, self.flush_every = clock, flush_every
         self.reconnect_first, self.reconnect_max, self.stable_after = reconnect_first, reconnect_max, stable_after
         self.books = self.trades = self.gaps = self.connections = self.bad_frames = 0
+        self.last_failure = ""  # why the last connection ended or failed
         self._lost_at: float | None = None  # local time the stream was lost, until it is back
         self._last_trade_id: int | None = None
         self._stopping = asyncio.Event()
@@ -180,8 +187,16 @@ class Recorder:
                         f"the exchange refused {self.url} with HTTP {status}: is {self.symbol} listed there?"
                     ) from None
                 reason = f"handshake refused with HTTP {status}"
+            except socket.gaierror as err:
+                if self.connections == 0:  # no network or a wrong host: waiting will not bring a first frame
+                    raise NothingRecorded(
+                        f"cannot resolve {urlsplit(self.url).hostname} ({err.strerror}): check the network "
+                        "connection and DNS, and --ws-url or ASTER_WS_URL"
+                    ) from None
+                reason = str(err)
             except (OSError, websockets.WebSocketException, TimeoutError) as err:
                 reason = str(err) or type(err).__name__
+            self.last_failure = reason
             if opened is not None and loop.time() - opened >= self.stable_after:
                 delay = self.reconnect_first
             self._on_lost(reason, delay)
@@ -239,10 +254,11 @@ class Recorder:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="record.py",
+        usage="%(prog)s --symbol SYMBOL --out DIR [--minutes N] [--ws-url URL] [--gzip]",
         description="Record Aster futures depth (top 10, 100 ms) and aggregate trades "
         "to daily CSV files (public streams, no API key).",
         epilog=f"The WebSocket host is --ws-url, else ASTER_WS_URL, else {DEFAULT_WS_URL}. "
-        "Exit status: 0 done or stopped, 1 cannot write, 2 bad option or refused stream.",
+        "Exit status: 0 done or stopped, 1 cannot write or nothing recorded, 2 bad option or refused stream.",
     )
     parser.add_argument("--symbol", required=True, help="e.g. ETHUSDT")
     parser.add_argument("--out", required=True, type=Path, help="output directory (one folder per UTC day)")
@@ -273,6 +289,8 @@ async def record(args: argparse.Namespace) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, recorder.stop)
     await recorder.run(args.minutes * 60 if args.minutes is not None else None)
+    if recorder.books == recorder.trades == 0:
+        raise NothingRecorded(f"recorded nothing from {recorder.url}: {recorder.last_failure or 'no frame came'}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -285,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     except StreamRefused as err:
         print(f"record.py: error: {err}", file=sys.stderr)
         return 2
-    except WriteError as err:
+    except (WriteError, NothingRecorded) as err:
         print(f"record.py: error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # Ctrl+C before the handlers were installed: nothing recorded yet

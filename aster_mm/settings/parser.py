@@ -13,6 +13,8 @@ from pathlib import Path
 from aster_mm.core.config import Config
 from aster_mm.core.kinds import Bias, SpreadModel
 from aster_mm.settings import config_file, values
+from aster_mm.settings.exchange_options import add_exchange_options, exchange_settings
+from aster_mm.settings.help import DefaultsOnce
 from aster_mm.settings.signal import add_signal_options, signal_settings
 
 DESCRIPTION = "aster-mm: a one-symbol market maker for Aster perpetual futures."
@@ -20,19 +22,19 @@ EPILOG = (
     "environment (also read from .env in the working directory; the environment wins), one set "
     "required unless --sim or --paper: ASTER_USER, ASTER_SIGNER, ASTER_SIGNER_KEY (Pro API agent wallet) or "
     "ASTER_API_KEY, ASTER_API_SECRET (existing V1 keys, mainnet only); ASTER_REST_URL and ASTER_WS_URL "
-    "override the network's hosts. `market_maker.py report --help`: the ledger per day. Exit status: 0 "
-    "clean stop, 2 bad option or configuration, 1 fatal runtime error, 3 halted by a loss limit."
+    "override the network's hosts (ASTER_MARKET_WS_URL, ASTER_USER_WS_URL: one stream's host). "
+    "`market_maker.py report --help`: the ledger per day. Exit status: 0 clean stop, 2 bad option or "
+    "configuration, 1 fatal runtime error, 3 halted by a loss limit."
 )
 
 NETWORK_NAMES = ("mainnet", "testnet")  # aster_mm.exchange.hosts.NETWORKS has their hosts
+# One line, so that an error is the second line a user reads, not the thirtieth (--help lists every option).
+USAGE = "%(prog)s --symbol SYMBOL [--sim | --paper] [option ...]"
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="market_maker.py",
-        description=DESCRIPTION,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        epilog=EPILOG,
+        prog="market_maker.py", usage=USAGE, description=DESCRIPTION, formatter_class=DefaultsOnce, epilog=EPILOG
     )
     for add_group in (
         _quoting,
@@ -40,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_signal_options,
         _loss_limits,
         _account,
+        add_exchange_options,
         _files_and_logging,
         _unattended,
         _local_runs,
@@ -121,7 +124,7 @@ def _adaptive_spreads(p: argparse.ArgumentParser) -> None:
         "--min-spread",
         type=values.fraction("min-spread"),
         default=Decimal("0.00045"),
-        help="adaptive: no quote closer to mid than this (default: a maker plus a taker fee)",
+        help="adaptive: no quote closer to mid than this (a maker plus a taker fee at the base tier)",
     )
     g.add_argument(
         "--adaptive-half-life",
@@ -206,7 +209,8 @@ def _account(p: argparse.ArgumentParser) -> None:
         "--start-timeout",
         type=values.start_timeout,
         default=120.0,
-        help="at start, keep retrying an unreachable or overloaded exchange for this many seconds before exiting 1",
+        help="at start, keep retrying an unreachable or overloaded exchange for this many seconds before exiting 1 "
+        "(a host name that does not resolve: 5 s, unless run by systemd)",
     )
     g.add_argument(
         "--resume-after-liquidation",
@@ -252,7 +256,7 @@ def _unattended(p: argparse.ArgumentParser) -> None:
         "--metrics-port",
         type=values.port,
         default=None,
-        help="serve Prometheus metrics on this port at /metrics (default: off)",
+        help="serve Prometheus metrics on this port at /metrics",
     )
     g.add_argument(
         "--metrics-host",
@@ -297,7 +301,7 @@ def _paper(p: argparse.ArgumentParser) -> None:
         "--paper-balance",
         type=values.decimal_arg("paper-balance", None),
         default=argparse.SUPPRESS,
-        help="the paper account's starting balance in USDT (default: 10000)",
+        help="the paper account's starting balance in USDT",
     )
 
 
@@ -329,20 +333,19 @@ def _simulator(p: argparse.ArgumentParser) -> None:
         "--fill-model",
         choices=["queue", "optimistic"],
         default=argparse.SUPPRESS,
-        help="queue (the default: wait behind the size displayed at the price when the order "
-        "joined) or optimistic (first in the queue)",
+        help="queue: wait behind the size displayed at the price when the order joined; optimistic: first in the queue",
     )
     g.add_argument(
         "--feed-latency-ms",
         type=values.latency_ms,
         default=argparse.SUPPRESS,
-        help="market data reaches the bot this long after the event (default: 0)",
+        help="market data reaches the bot this long after the event",
     )
     g.add_argument(
         "--order-latency-ms",
         type=values.latency_ms,
         default=argparse.SUPPRESS,
-        help="an order request reaches the simulator's matching engine this long after it is received (default: 0)",
+        help="an order request reaches the simulator's matching engine this long after it is received",
     )
 
 
@@ -369,4 +372,5 @@ def parse_config(argv: list[str] | None, parser: argparse.ArgumentParser | None 
         parser.error(f"--ledger {args['ledger']!r}: its directory does not exist")
     args["side"], args["spread_model"] = Bias(args["side"]), SpreadModel(args["spread_model"])
     signal = signal_settings(args)
-    return Config(**args, **signal)
+    exchange = exchange_settings(args, parser)
+    return Config(**args, **signal, **exchange)

@@ -17,10 +17,17 @@ DEPTH_LIMITS = (
     500,
     1000,
 )  # Order Book: "Default 500; Valid limits:[5, 10, 20, 50, 100, 500, 1000]"
-RATE_LIMITS = [
-    {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 2400},
-    {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 1200},
-]
+
+
+def rate_limits(weight: int = 2400, orders: int = 1200) -> list[dict]:
+    """exchangeInfo's `rateLimits` (the V3 doc's example), with the limits the simulator enforces."""
+    return [
+        {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": weight},
+        {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": orders},
+    ]
+
+
+RATE_LIMITS = rate_limits()
 
 
 def symbol_info(s: SymbolSpec) -> dict:
@@ -66,6 +73,8 @@ def symbol_info(s: SymbolSpec) -> dict:
 
 
 class MarketApi(Resource):
+    rate_limits = RATE_LIMITS  # what exchangeInfo publishes: the limits enforced (SimExchange sets them)
+
     async def ping(self, params: dict) -> dict:
         return {}
 
@@ -75,7 +84,7 @@ class MarketApi(Resource):
     async def exchange_info(self, params: dict) -> dict:
         return {
             "exchangeFilters": [],
-            "rateLimits": RATE_LIMITS,
+            "rateLimits": self.rate_limits,
             "serverTime": self._now(),
             "assets": [{"asset": a, "marginAvailable": True, "autoAssetExchange": 0} for a in self._accounts.wallet],
             "symbols": [symbol_info(s) for s in self._engine.symbols.values()],

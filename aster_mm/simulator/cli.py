@@ -92,6 +92,7 @@ def print_identity(api_key: str, api_secret: str) -> None:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="sim_exchange.py",
+        usage="%(prog)s [--symbol SYMBOL] [--port PORT] [--replay DIR | --write-synthetic DIR] [option ...]",
         description="Local Aster futures exchange simulator on 127.0.0.1, driven by a "
         "synthetic market or a replay of recorded data.",
     )

@@ -32,6 +32,7 @@ from typing import Any
 from eth_account import Account
 
 from .accounts import Accounts
+from .api_market import rate_limits as published_limits
 from .auth import Eip712Auth, HmacAuth, Schemes
 from .controls import SimControls
 from .engine import MAX_MODIFICATIONS, Engine
@@ -110,6 +111,10 @@ class SimExchange(SimControls):
         self.on_market_frame = self._streams.on_market_frame
 
     def _serve(self, ws_limits: WsLimits, limiter: RateLimiter, order_latency_ms: float) -> Server:
+        if limiter.limits is not None:  # exchangeInfo publishes the limits enforced
+            self._rest.market.rate_limits = published_limits(
+                limiter.limits.weight_per_minute, limiter.limits.orders_per_minute
+            )
         websockets = WebSockets(self._streams, self._faults, self.symbols, ws_limits)
         auth = Schemes(self._auth, self._v3)
         server = Server(
