@@ -150,6 +150,33 @@ def as_text(preset: dict) -> dict[str, str]:
     return {k: v if isinstance(v, str) else space.format_number(v) for k, v in preset.items()}
 
 
+def _open_at_once(url: str, go, out) -> None:
+    go.wait()  # every process past its imports: they open the storage at the same moment
+    try:
+        study.open_study(study.open_storage(url), "s", {"same": True}, None, 1)
+        out.put("ok")
+    except Exception as err:  # noqa: BLE001 - reported to the test
+        out.put(repr(err))
+
+
+def test_workers_opening_a_new_storage_at_once_all_get_it(tmp_path):
+    """Optuna makes its tables, then stamps their version, each after checking they are missing: workers
+    started together all find them missing, and all but one used to fail (UNIQUE constraint failed:
+    alembic_version.version_num, or table ... already exists)."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")  # optuna is imported already: the processes start at once
+    for round_ in range(8):
+        url, go, out = f"sqlite:///{tmp_path / f'new{round_}.db'}", ctx.Event(), ctx.Queue()
+        procs = [ctx.Process(target=_open_at_once, args=(url, go, out)) for _ in range(4)]
+        for p in procs:
+            p.start()
+        go.set()
+        for p in procs:
+            p.join(60)
+        assert [out.get(timeout=5) for _ in procs] == ["ok"] * 4
+
+
 def test_two_processes_on_one_sqlite_file_share_the_budget_exactly(days, tmp_path):
     args = ["--data", str(days), "--symbol", SYMBOL, "--folds", "1", "--trials", "8", "--startup-trials", "2"]
     args += ["--storage", "shared.db", "--study", "both"]

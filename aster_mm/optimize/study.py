@@ -13,12 +13,14 @@ heartbeat marks it failed after `GRACE_S`, and another worker makes it up.
 from __future__ import annotations
 
 import os
+import random
 import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import optuna
+import sqlalchemy.exc
 from optuna.trial import TrialState
 
 COUNTED = (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING, TrialState.PRUNED)
@@ -54,9 +56,30 @@ def shown(text: str) -> str:
     return make_url(text).render_as_string(hide_password=True)
 
 
-def open_storage(url: str) -> optuna.storages.RDBStorage:
+def open_storage(url: str, attempts: int = 20) -> optuna.storages.RDBStorage:
+    """Optuna's storage at `url`, its tables made if new. Workers started together (on one SQLite file, or
+    on one PostgreSQL database from several machines) each find the tables missing and make them: Optuna
+    checks, then creates, then stamps its schema version, so all but one fail on a table or a version row
+    another made in between. Such a failure is retried, and the retry finds the tables made."""
     engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
-    return optuna.storages.RDBStorage(url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S)
+    for attempt in range(1, attempts + 1):
+        try:
+            return optuna.storages.RDBStorage(
+                url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S
+            )
+        except sqlalchemy.exc.SQLAlchemyError as err:
+            if attempt == attempts or not _made_by_another(err):
+                raise
+            time.sleep(random.uniform(0.01, 0.1) * attempt)
+    raise AssertionError("unreachable")
+
+
+def _made_by_another(err: Exception) -> bool:
+    """The error of a schema another process made first: a duplicate row or table, or a busy SQLite file."""
+    text = str(err).lower()
+    return isinstance(err, sqlalchemy.exc.IntegrityError) or any(
+        words in text for words in ("already exists", "duplicate", "database is locked")
+    )
 
 
 def open_study(
@@ -69,9 +92,10 @@ def open_study(
         storage=storage, study_name=name, direction="maximize", sampler=sampler, load_if_exists=True
     )
     made_with = study.user_attrs.get(SETTINGS_ATTR)
-    if made_with is None:
+    if made_with is None:  # another worker may be writing its own at this moment: read back what stayed
         study.set_user_attr(SETTINGS_ATTR, settings)
-    elif made_with != settings:
+        made_with = study.user_attrs.get(SETTINGS_ATTR)
+    if made_with != settings:
         changed = sorted(k for k in set(made_with) | set(settings) if made_with.get(k) != settings.get(k))
         raise StudyMismatch(
             f"study {name!r} in this storage was made with other settings ({', '.join(changed)}): "
