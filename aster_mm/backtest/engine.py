@@ -48,6 +48,10 @@ class OrderRecord(NamedTuple):
     req: int
     status: int
 
+    @classmethod
+    def of(cls, raw: bytes) -> OrderRecord:
+        return cls(*_ORDER.unpack(raw))
+
 
 # order_dtype's layout: qty, leaves_qty, (exec_qty), exec_price_tick, (price_tick, tick_size), exch_timestamp,
 # (local_timestamp, order_id, _q1, _q2), maker, (order_type), req, status, (side, time_in_force, padding)
@@ -171,7 +175,7 @@ class Backtest:
     def order(self, order_id: int) -> OrderRecord | None:
         """The local copy of order `order_id`, or None."""
         raw = self.order_bytes(order_id)
-        return None if raw is None else OrderRecord(*_ORDER.unpack(raw))
+        return None if raw is None else OrderRecord.of(raw)
 
     def order_bytes(self, order_id: int) -> bytes | None:
         """Order `order_id`'s local record as raw bytes (cheap to compare: any response changes it)."""

@@ -10,6 +10,8 @@ hftbacktest's depth and trade buffer give at that moment, read without a call in
 
 from __future__ import annotations
 
+import numpy as np
+
 from aster_mm.backtest.bot import Book, Strategy
 from aster_mm.backtest.wakes import BookTable, Trades
 
@@ -28,6 +30,8 @@ class MarketFeed:
         self.row = -1  # the table's row in force
         self.top = (-VALID_TICK, VALID_TICK)  # hftbacktest's best bid and ask ticks (none before the first book)
         self._fed_row = -1  # the last row the signal read
+        self._prices: np.ndarray | None = None  # the levels' prices and how many each side shows (levels())
+        self._shown = np.zeros((0, 2), dtype=np.int64)
         self._top: tuple[int, int] | None = None  # the top the adaptive model last saw
         self._trade = 0  # the next trade to feed
         self._trade_ns: list[int] = [] if trades is None else trades.local_ts.tolist()
@@ -84,8 +88,12 @@ class MarketFeed:
 
     def levels(self, row: int) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
         """The row's bids and asks as (price, quantity), best first, the missing levels left out."""
-        n, tick = self.table.ticks.shape[1] // 2, self.tick
-        ticks, qty = self.table.ticks[row].tolist(), self.table.qty[row].tolist()
-        bids = [(t * tick, q) for t, q in zip(ticks[:n], qty[:n]) if abs(t) < VALID_TICK]
-        asks = [(t * tick, q) for t, q in zip(ticks[n:], qty[n:]) if abs(t) < VALID_TICK]
-        return bids, asks
+        if self._prices is None:  # once: every level's price (tick * tick size, as the bot's float), and how
+            ticks = self.table.ticks  # many levels each side shows (the missing ones come last)
+            shown, n = (ticks > -VALID_TICK) & (ticks < VALID_TICK), ticks.shape[1] // 2
+            self._prices = ticks * self.tick
+            self._shown = np.stack([shown[:, :n].sum(1), shown[:, n:].sum(1)], 1)
+        n = self.table.ticks.shape[1] // 2
+        prices, qty = self._prices[row].tolist(), self.table.qty[row].tolist()
+        nb, na = self._shown[row].tolist()
+        return list(zip(prices[:nb], qty[:nb])), list(zip(prices[n : n + na], qty[n : n + na]))

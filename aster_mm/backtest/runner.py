@@ -110,6 +110,8 @@ class _Live:
     quote: Quote
     filled: Decimal = Decimal(0)
     _resting: Resting | None = None  # as the decision sees it, for `filled`
+    raw: bytes | None = None  # its local record as last tracked, and unpacked
+    record: engine.OrderRecord | None = None
 
     @functools.cached_property
     def prices(self) -> tuple[float, float]:
@@ -203,7 +205,11 @@ class Runner:
     def _track_order(self, bt: engine.Backtest, live: _Live) -> engine.OrderRecord | None:
         """Record new fills of the live order; forget it once the exchange has finished it. Returns the
         order's local record while it is still open."""
-        order = bt.order(live.order_id)
+        raw = bt.order_bytes(live.order_id)
+        if raw is not None and raw == live.raw:
+            return live.record  # no response since: nothing filled, nothing finished
+        order = None if raw is None else engine.OrderRecord.of(raw)
+        live.raw, live.record = raw, order
         if order is None:
             self.live = None
             return None

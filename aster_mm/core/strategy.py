@@ -90,6 +90,7 @@ class Strategy:
         self.stopping = False  # a stop-loss is closing the position: until flat
         self.gate = LossGate(LossLimits(cfg.max_loss_usd, cfg.max_daily_loss_usd, cfg.halt_cooldown * 60))
         self._next_check = 0.0
+        self._limits = cfg.max_loss_usd is not None or cfg.max_daily_loss_usd is not None  # checked on the clock
         # the pure parts of a decision, answered again while their inputs stay the same (core/memo.py)
         self._desired, self._stop_triggered = Last(desired_quote), Last(stop_triggered)
         self._lots = Last(self._position_in_lots)
@@ -128,17 +129,20 @@ class Strategy:
         the spread models. The signal model, flat with nothing but its guard to open an order (no stop, no
         loss limit): whether the signal is warm and the guard open, and while it is, the signal's touch;
         otherwise every book the signal read, and in position the clock (`_clock_key`)."""
-        if self.quoter is None:
+        quoter = self.quoter
+        if quoter is None:
             return None
-        signal, position = self.quoter.signal, self.state.position.amount
-        if position == 0 and self._guard_alone():
-            reading = signal.reading
-            if reading is None or not reading.warm:
-                return WARMING_UP
-            if not guard_passes(reading, self.quoter.opening, self.quoter.policy):
-                return GUARD_CLOSED
-            return reading.bid, reading.ask
-        return signal.books, None if position == 0 else self._clock_key()
+        signal, st = quoter.signal, self.state
+        if st.position.amount != 0:
+            return signal.books, self._clock_key(quoter)
+        if self._limits or st.paused or st.halted or self.stopping or st.close_only:
+            return signal.books, None
+        reading = signal.reading
+        if reading is None or not reading.warm:
+            return WARMING_UP
+        if not guard_passes(reading, quoter.opening, quoter.policy):
+            return GUARD_CLOSED
+        return reading.bid, reading.ask
 
     def refresh_estimates(self) -> None:
         """The model's status figures as a decision now would leave them, without deciding (the signal model's
@@ -147,23 +151,14 @@ class Strategy:
             self.quoter.refresh(self.now())
             self.estimates = self.quoter.estimates
 
-    def _clock_key(self) -> Hashable:
+    def _clock_key(self, quoter: SignalQuoter) -> Hashable:
         """In position, what the decision reads of the clock: the second while the breakeven floor falls with the
         holding time (or a loss limit is checked on the clock), else the floor's distance, which then holds."""
-        assert self.quoter is not None
-        held = self.quoter.held(self.now())
-        cfg, fee, policy = self.cfg, self.state.fees.maker, self.quoter.policy
-        limits = cfg.max_loss_usd is not None or cfg.max_daily_loss_usd is not None
-        if held is None or limits or floor_falls(held, fee, policy):
-            return int(self.now())
-        return floor_bp(held, fee, policy)
-
-    def _guard_alone(self) -> bool:
-        """Nothing but the signal's guard decides whether an order goes out: no loss limit watches the PnL,
-        none paused or halted the bot, no stop-loss is closing, nothing forbids opening."""
-        cfg, st = self.cfg, self.state
-        limits = cfg.max_loss_usd is not None or cfg.max_daily_loss_usd is not None
-        return not (limits or st.paused or st.halted or self.stopping or st.close_only)
+        now = self.now()
+        held, fee = quoter.held(now), self.state.fees.maker
+        if held is None or self._limits or floor_falls(held, fee, quoter.policy):
+            return int(now)
+        return floor_bp(held, fee, quoter.policy)
 
     def describe(self) -> str:
         """The model's part of the status line ("" for fixed spreads)."""
@@ -187,8 +182,7 @@ class Strategy:
 
     def check_losses(self) -> None:
         """At most twice a second: a loss limit pauses or halts the bot, a pause ends by itself."""
-        no_limits = self.cfg.max_loss_usd is None and self.cfg.max_daily_loss_usd is None
-        if no_limits or self.now() < self._next_check:
+        if not self._limits or self.now() < self._next_check:
             return
         self._next_check = self.now() + 0.5
         session, today = self.pnl()

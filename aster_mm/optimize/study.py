@@ -96,6 +96,7 @@ def open_study(
         study.set_user_attr(SETTINGS_ATTR, settings)
         made_with = study.user_attrs.get(SETTINGS_ATTR)
     if made_with != settings:
+        made_with = made_with or {}
         changed = sorted(k for k in set(made_with) | set(settings) if made_with.get(k) != settings.get(k))
         raise StudyMismatch(
             f"study {name!r} in this storage was made with other settings ({', '.join(changed)}): "
