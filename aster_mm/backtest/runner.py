@@ -198,20 +198,21 @@ class Runner:
         self._held = False
         self._touch = -1  # the touch in force at this wake (MarketFeed.advance)
         self._decided: tuple | None = None  # what the last step's decision read (None: that step did not decide)
+        self._figures_due = False  # the model's status figures are older than the last step
+        self._changed = False  # this step moved the position, the order or the strategy's state
 
     def _decimal_qty(self, qty: float) -> Decimal:
         return Decimal(round(qty / float(self.rules.step))) * self.rules.step
 
-    def _track_order(self, bt: engine.Backtest, live: _Live) -> engine.OrderRecord | None:
-        """Record new fills of the live order; forget it once the exchange has finished it. Returns the
-        order's local record while it is still open."""
-        raw = bt.order_bytes(live.order_id)
+    def _track_order(self, bt: engine.Backtest, live: _Live, raw: bytes | None) -> engine.OrderRecord | None:
+        """Record new fills of the live order (`raw`: its local record now); forget it once the exchange has
+        finished it. Returns the order's local record while it is still open."""
         if raw is not None and raw == live.raw:
             return live.record  # no response since: nothing filled, nothing finished
         order = None if raw is None else engine.OrderRecord.of(raw)
         live.raw, live.record = raw, order
         if order is None:
-            self.live = None
+            self.live, self._changed = None, True
             return None
         filled = self._decimal_qty(order.qty - order.leaves_qty)
         if filled > live.filled:
@@ -226,7 +227,7 @@ class Runner:
         if order.status in _FINISHED and order.req == engine.NONE:
             if order.status == engine.EXPIRED and live.filled == 0 and live.quote.time_in_force == TimeInForce.GTX:
                 self.result.expired += 1
-            self.live = None
+            self.live, self._changed = None, True
             bt.forget_finished()
             return None
         return order
@@ -280,14 +281,16 @@ class Runner:
         if self.day != now // DAY_NS:
             self.day, self.day_base = now // DAY_NS, self.net
         if pos_f != self._pos_f:  # hftbacktest's own figure
-            self._pos_f, self._position = pos_f, self._decimal_qty(pos_f)
+            self._pos_f, self._position, self._changed = pos_f, self._decimal_qty(pos_f), True
         st.position.amount = self._position
         if (self._position, self._mid) != self._held_at:
             self._held_at = (self._position, self._mid)
             self._held = in_position(self._position, self._mid, self.params.position_threshold_usd)
 
-    def step(self, bt: engine.Backtest, now: int) -> None:
-        order = self._track_order(bt, self.live) if self.live is not None else None
+    def step(self, bt: engine.Backtest, now: int, raw: bytes | None = None, key: Hashable = None) -> None:
+        """Bring the bot's state up to date and record the equity; decide if due. `raw`, `key`: the live order's
+        local record and the strategy's signal key as this wake found them."""
+        order = self._track_order(bt, self.live, raw) if self.live is not None else None
         bid, ask = self.feed.top
         if not (-_VALID_TICK < bid < ask < _VALID_TICK):
             return
@@ -302,19 +305,19 @@ class Runner:
             self._decided = None
             self._pull(bt)
         elif not self.result.halted:
-            self._decide_if_new(bt, now)
+            self._decide_if_new(bt, now, raw if self.live is not None else None, key)
 
-    def _decide_if_new(self, bt: engine.Backtest, now: int) -> None:
+    def _decide_if_new(self, bt: engine.Backtest, now: int, raw: bytes | None, key: Hashable) -> None:
         """Decide, unless the last step decided on the same inputs and did nothing: the touch (when the decision
         reads it), the order, and what the strategy's key says it reads; the decision would be that one again
-        (only the model's status figures move, and they are refreshed)."""
-        key, live = self.signal_key(), self.live
-        touch = None if key in OPENS_NOTHING else self._touch
-        inputs = (touch, live and bt.order_bytes(live.order_id), key)
+        (only the model's status figures move: they are brought up to date at the end)."""
+        if self._changed:  # the position moved: the key may have
+            key = self.signal_key()
+        inputs = (None if key in OPENS_NOTHING else self._touch, raw, key)
         if inputs == self._decided:
-            self.strategy.refresh_estimates()
+            self._figures_due = True
             return
-        self._decided = inputs
+        self._decided, self._figures_due, self._changed = inputs, False, True
         self._decide(bt, now)
 
     def _resting(self) -> tuple[float, float]:
@@ -328,6 +331,7 @@ class Runner:
                 raise RuntimeError(f"hftbacktest refused to cancel order {self.live.order_id}")
             self.result.cancels_sent += 1
             self.result.gap_cancels += 1
+            self._changed = True
 
     def _inputs(self, bt: engine.Backtest) -> tuple:
         """What the decision reads, to its resolution: the touch, the order's record, the staleness of the data,
@@ -362,12 +366,15 @@ class Runner:
         self._touch = self.feed.advance(now)
         self.feed.feed(now, self.state.book)
         self.stale = self.gaps.stale(now)
-        inputs = self._inputs(bt)
+        live = self.live
+        raw = None if live is None else bt.order_bytes(live.order_id)
+        inputs = (self._touch, raw, self.stale, self.signal_key())
         if inputs == last_inputs:
             return last_inputs
         self.result.steps += 1
-        self.step(bt, now)
-        return self._inputs(bt)
+        self._changed = False  # whether the step moved what the inputs read: the position, the order, the strategy
+        self.step(bt, now, raw, inputs[3])
+        return self._inputs(bt) if self._changed else inputs
 
     def _next(self, bt: engine.Backtest, schedule: wakes.Schedule, every_event: bool) -> int:
         now = self.clock_ns
@@ -384,6 +391,8 @@ class Runner:
             self._trace.append((end, *self._trace[-1][1:]))
         r = self.result
         r.fees, r.volume, r.value = float(state["fee"]), float(state["trading_volume"]), float(state["trading_value"])
+        if self._figures_due:  # the last steps did not decide (their decision would have been the one before)
+            self.strategy.refresh_estimates()
         r.estimates, r.model = self.strategy.estimates, self.strategy.describe()
         r.ts = np.array([t[0] for t in self._trace], dtype=np.int64)
         trace = np.array([t[1:] for t in self._trace], dtype=np.float64).reshape(-1, 6)

@@ -15,6 +15,7 @@ Pure: plain data in, a price out; floats only for the statistics, Decimal for ev
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from aster_mm.core.decisions import Quote
@@ -92,8 +93,7 @@ def _on_grid(price: float, rules: SymbolRules) -> Decimal:
     return (Decimal(repr(price)) / rules.tick).to_integral_value(ROUND_HALF_EVEN) * rules.tick
 
 
-@dataclass(frozen=True)
-class Close:
+class Close(NamedTuple):
     price: Decimal
     floor: Decimal | None  # the breakeven floor's price now (None: no entry price known)
 
@@ -150,8 +150,7 @@ def fair_close_price(
     return rules.price_up(fair) if long else rules.price_down(fair)
 
 
-@dataclass(frozen=True)
-class Holding:
+class Holding(NamedTuple):
     """What the close needs to know of the position, as the bot knows it now."""
 
     position: Decimal

@@ -79,7 +79,8 @@ def realized_sigma(ts: Floats, mids: Floats, start: float, now: float, step: flo
 
     The mid is sampled on a regular grid of `step` seconds with the last value seen before each grid
     point (a book that does not push has not moved), so irregular pushes neither bias the estimate nor
-    let the bid/ask bounce of very frequent pushes inflate it. `ts` is sorted; ts[0] <= start.
+    let the bid/ask bounce of very frequent pushes inflate it. `ts` is sorted, with a sample at or before
+    `start`.
     """
     n = int((now - start) // step)
     if n < 2:
@@ -113,10 +114,11 @@ class VolatilityEstimator:
         ts, mids = self._samples.columns()
         if len(ts) == 0:
             return None
-        # keep the last sample before the window: it is the mid at the window's start
+        # keep the last sample before the window: it is the mid at the window's start (the samples before it
+        # are all earlier: the grid finds the same ones without them cut off)
         first = max(int(np.searchsorted(ts, now - self.window, side="right")) - 1, 0)
         start = max(ts[first], now - self.window)
-        return realized_sigma(ts[first:], mids[first:], start, now, self.step)
+        return realized_sigma(ts, mids, start, now, self.step)
 
 
 # =================================================================================== intensity
@@ -264,6 +266,8 @@ class AdaptiveSpreads:
         self._fitted_at: float | None = None  # when a refit was last tried
         self._fit: _Fit | None = None  # the last good fit
         self._fresh = False  # the last refit gave it
+        self._last_key: tuple[object, ...] | None = None  # what the last spreads were made of, and they
+        self._last = Spreads(Decimal(0), Decimal(0), {})
 
     def on_mid(self, t: float, mid: float) -> None:
         if self._since is None:
@@ -284,8 +288,15 @@ class AdaptiveSpreads:
         if self._fit is None:
             return Spreads(_clamp(cfg.fixed_buy_spread, cfg), _clamp(cfg.fixed_sell_spread, cfg), {"warm": False})
         fit = self._fit
-        depths = glft_depths(fit.sigma_bp, fit.a, fit.k_bp, cfg.risk_aversion, inventory)
         weight = 1.0 if self._fresh else 0.5 ** ((now - fit.at) / cfg.half_life)  # of the fit, against fixed
+        key = (fit, inventory, tick_bp, weight, self._fresh, None if self._fresh else round(now - fit.at))
+        if key != self._last_key:  # the same fit, inventory and weight give the same spreads: asked again and again
+            self._last_key, self._last = key, self._spreads(fit, inventory, weight, now, tick_bp)
+        return self._last
+
+    def _spreads(self, fit: _Fit, inventory: float, weight: float, now: float, tick_bp: float | None) -> Spreads:
+        cfg = self.config
+        depths = glft_depths(fit.sigma_bp, fit.a, fit.k_bp, cfg.risk_aversion, inventory)
         buy = weight * depths.bid * BP + (1.0 - weight) * float(cfg.fixed_buy_spread)
         sell = weight * depths.ask * BP + (1.0 - weight) * float(cfg.fixed_sell_spread)
         return Spreads(_to_spread(buy, cfg), _to_spread(sell, cfg), self.estimates(depths, now, weight, tick_bp))

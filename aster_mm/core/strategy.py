@@ -62,6 +62,10 @@ def adaptive_spreads(config: Config) -> AdaptiveSpreads | None:
     )
 
 
+def _with_spreads(params: QuoteParams, buy_spread: Decimal, sell_spread: Decimal) -> QuoteParams:
+    return replace(params, buy_spread=buy_spread, sell_spread=sell_spread)
+
+
 def _requote_threshold(policy: QuotePolicy, tick: Decimal, price: Decimal) -> Decimal:
     return max(policy.requote_ticks * tick / price, Decimal(repr(policy.requote_bp)) * BP)
 
@@ -97,18 +101,26 @@ class Strategy:
         self._mid_of: Book | None = None  # the book whose mid `_mid_value` is
         self._mid_value = Decimal(0)
         self._threshold = Last(_requote_threshold)
+        self._inventory, self._with_spreads = Last(self._inventory_and_tick), Last(_with_spreads)
 
     def quote_params(self, wallet: Decimal) -> QuoteParams:
         """The configured parameters, with the adaptive model's spreads for the position held (in lots
         of one opening order) when it is on."""
         if self.spreads is None:
             return self.params
-        position, mid = self.state.position.amount, self._book().mid
-        lot = float(wallet * self.params.balance_fraction / mid) if wallet > 0 else 0.0
-        tick_bp = float(self.tick / mid) * 1e4 if self.tick else None  # the estimates in ticks too
-        spreads = self.spreads.spreads(self.now(), float(position) / lot if lot else 0.0, tick_bp)
+        position, mid = self.state.position.amount, self._mid(self._book())
+        inventory, tick_bp = self._inventory(position, wallet, mid, self.tick)
+        spreads = self.spreads.spreads(self.now(), inventory, tick_bp)
         self.estimates = spreads.estimates
-        return replace(self.params, buy_spread=spreads.buy_spread, sell_spread=spreads.sell_spread)
+        return self._with_spreads(self.params, spreads.buy_spread, spreads.sell_spread)
+
+    def _inventory_and_tick(
+        self, position: Decimal, wallet: Decimal, mid: Decimal, tick: Decimal | None
+    ) -> tuple[float, float | None]:
+        """The position in lots of one opening order, and the tick in bp of the mid (the estimates in ticks too)."""
+        lot = float(wallet * self.params.balance_fraction / mid) if wallet > 0 else 0.0
+        tick_bp = float(tick / mid) * 1e4 if tick else None
+        return float(position) / lot if lot else 0.0, tick_bp
 
     @property
     def signal(self) -> SignalState | None:
