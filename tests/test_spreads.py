@@ -15,6 +15,7 @@ from aster_mm.core.spreads import (
     VolatilityEstimator,
     describe,
     fit_intensity,
+    quantile_of_sorted,
     glft_depths,
 )
 
@@ -277,3 +278,14 @@ def test_a_quiet_window_decays_the_last_fit_towards_the_fixed_spreads():
     assert later.estimates["fit_age_s"] == 460 and quiet.buy_spread < later.buy_spread < fixed
     feed(model, np.random.default_rng(18), sigma=3e-4, k=2000.0, duration=300.0, start=end + 400.0)
     assert "quiet" not in model.spreads(end + 700.0).estimates  # trades again: a fresh fit
+
+
+def test_the_quantile_of_sorted_data_is_numpys_to_the_last_bit():
+    """The intensity fit takes the 95th percentile of data it has just sorted; it must be np.quantile's own
+    figure, bit for bit, or a refit would move a spread by a quantum now and then."""
+    rng = np.random.default_rng(21)
+    for n in [1, 2, 3, 10, 19, 20, 21, 101, 1150, 4999]:
+        for _ in range(50):
+            data = np.sort(rng.exponential(2e-4, n) * rng.choice([1, 1e-3, 1e3]))
+            for q in (0.95, 0.5, 0.05, 0.999, 0.0, 1.0):
+                assert quantile_of_sorted(data, q) == float(np.quantile(data, q)), (n, q)
