@@ -15,8 +15,8 @@ from aster_mm.core.spreads import (
     VolatilityEstimator,
     describe,
     fit_intensity,
-    quantile_of_sorted,
     glft_depths,
+    quantile_of_sorted,
 )
 
 MID = 2000.0

@@ -15,8 +15,8 @@ Pure: plain data in, a price out; floats only for the statistics, Decimal for ev
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import NamedTuple
 
 from aster_mm.core.decisions import Quote
 from aster_mm.core.kinds import Side
