@@ -1,7 +1,8 @@
 """Measures what one market frame and one decision cost the live bot, per spread model: the fixed model's
 fast path (a depth5 frame, top unchanged or changed) and the signal model's (a depth10 frame, its levels parsed
-and the signal updated). Run: python scripts/measure_signal.py. A measurement, not a test; AMM_ROOT=<checkout>
-measures another checkout (e.g. main, for the fixed model before the signal model existed)."""
+and the signal updated); a decision asked again on the same inputs, and a frame moving the top with the
+decision it wakes (flat, and long one lot: the close). Run: python scripts/measure_signal.py. A measurement, not
+a test; AMM_ROOT=<checkout> measures another checkout (e.g. main, to compare before and after a change)."""
 
 from __future__ import annotations
 
@@ -61,10 +62,30 @@ def frames_cost(model: str, levels: int) -> tuple[float, float]:
 
 
 def decision_cost(model: str) -> float:
+    """µs per decision asked again on the same inputs (a repeated wake)."""
     bot = bot_for(model)
     for i in range(700):
         bot.on_market_message(frame(10 if model == "signal" else 5, 100000.0 + 0.1 * (i % 7), 1.0 + (i % 3)))
     return per_call_us(lambda: bot.strategy.wanted(RULES), 5000)
+
+
+def frame_and_decision_cost(model: str, long: bool) -> float:
+    """µs per market frame that moves the top followed by the decision it wakes, flat or long one lot: what the
+    live loop pays per move (the frame's own cost is the table's 'top changed')."""
+    bot, levels = bot_for(model), 10 if model == "signal" else 5
+    if long:
+        bot.state.position.apply_snapshot(Decimal("0.02"), 1)
+        bot.state.entry_price = Decimal("100000")
+    moving = [frame(levels, 100000.0 + 0.1 * (i % 50), 1.0 + (i % 7) / 10) for i in range(1000)]
+    for raw in moving[:700]:
+        bot.on_market_message(raw)
+    it = iter(moving * 100)
+
+    def one() -> None:
+        bot.on_market_message(next(it))
+        bot.strategy.wanted(RULES)
+
+    return per_call_us(one, 10000)
 
 
 if __name__ == "__main__":
@@ -75,5 +96,7 @@ if __name__ == "__main__":
         unchanged, changed = frames_cost(model, levels)
         print(
             f"{model:6s} depth{levels:<2d} frame, top unchanged {unchanged:6.2f} µs, top changed {changed:6.2f} µs; "
-            f"decision (Strategy.wanted) {decision_cost(model):6.2f} µs"
+            f"decision (Strategy.wanted) on the same inputs {decision_cost(model):6.2f} µs; frame moving the top "
+            f"and its decision: flat {frame_and_decision_cost(model, False):6.2f} µs, "
+            f"long {frame_and_decision_cost(model, True):6.2f} µs"
         )
