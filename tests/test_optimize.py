@@ -21,7 +21,7 @@ import optuna  # noqa: E402
 import pg_server  # noqa: E402
 
 from aster_mm.backtest import cli as backtest  # noqa: E402
-from aster_mm.optimize import report, space, study  # noqa: E402
+from aster_mm.optimize import report, space, study, weights  # noqa: E402
 from aster_mm.optimize.evaluate import Evaluator, Objective  # noqa: E402
 from aster_mm.optimize.folds import walk_forward  # noqa: E402
 from aster_mm.settings.parser import parse_config  # noqa: E402
@@ -143,6 +143,24 @@ def test_the_optimiser_walks_forward_reports_is_and_oos_and_continues_its_study(
     for fold in json.loads((tmp_path / "r.json").read_text())["folds"]:
         assert fold["trials"] == 4
     assert "other settings (argv)" in optimize(*args, "--side", "long", cwd=tmp_path).stderr
+
+
+def test_the_signal_models_weights_are_fitted_per_fold_and_fixed_for_its_trials(days, tmp_path):
+    fixed = ["--symbol", SYMBOL, "--signal-warmup", "20", "--weight-ret30", "0.05"]  # ret30 given: not fitted
+    done = optimize("--data", str(days), "--model", "signal", *TINY, "--json", "r.json", *fixed, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads((tmp_path / "r.json").read_text())
+    for fold in out["folds"]:
+        train = [days / d for d in fold["train"]]
+        fitted = weights.for_days(train, fixed, ("imb1", "imb5", "imb10", "ret5"))
+        assert fold["signal_weights"]["weights"] == pytest.approx(fitted.weights)
+        assert "weight-ret30" not in fold["options"] and fitted.flags().items() <= fold["options"].items()
+        name = walk_forward([*train, days / fold["test"]], len(train))[0].name
+        for trial in trials_of(str(tmp_path / "optimize.db"), f"{SYMBOL}-signal-net:{name}"):
+            assert fitted.flags().items() <= trial.user_attrs["flags"].items()  # every trial ran with them
+        assert f"fold {fold['fold']}: signal weights fitted on {', '.join(fold['train'])}: imb1" in done.stdout
+    preset = tomllib.loads((tmp_path / f"{SYMBOL}-signal.toml").read_text())
+    assert preset["weight-imb1"] == pytest.approx(out["folds"][-1]["signal_weights"]["weights"]["imb1"], rel=1e-3)
 
 
 def as_text(preset: dict) -> dict[str, str]:

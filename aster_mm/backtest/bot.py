@@ -6,16 +6,20 @@ from aster_mm.core.config import Config
 from aster_mm.core.decisions import Quote, QuoteParams, desired_quote, in_position, needs_replace
 from aster_mm.core.kinds import Bias, Side, SpreadModel, TimeInForce
 from aster_mm.core.rules import SymbolRules
+from aster_mm.core.signals import Features, SignalConfig, SignalState, SignalWeights
+from aster_mm.core.spreads import AdaptiveSpreads
 from aster_mm.core.state import Book, FeeRates, StrategyState
 from aster_mm.core.strategy import OPENS_NOTHING, TOP_OF_BOOK, Reads, Strategy
 from aster_mm.settings.parser import build_parser, parse_config
 
 __all__ = [
+    "AdaptiveSpreads",
     "Bias",
     "Book",
     "Cancel",
     "Config",
     "FeeRates",
+    "Features",
     "Halt",
     "OPENS_NOTHING",
     "Place",
@@ -24,6 +28,9 @@ __all__ = [
     "Reads",
     "Resting",
     "Side",
+    "SignalConfig",
+    "SignalState",
+    "SignalWeights",
     "Situation",
     "SpreadModel",
     "Strategy",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from aster_mm.backtest.bot import Book, Strategy
+from aster_mm.backtest.bot import AdaptiveSpreads, Book, SignalState
 from aster_mm.backtest.wakes import BookTable, Trades
 
 NS = 1_000_000_000
@@ -20,9 +20,16 @@ VALID_TICK = 1 << 62  # hftbacktest marks an empty side with i64::MIN / i64::MAX
 
 
 class MarketFeed:
-    def __init__(self, table: BookTable, trades: Trades | None, strategy: Strategy, tick: float):
-        """`trades`: None when no model reads them."""
-        self.table, self.strategy, self.tick = table, strategy, tick
+    def __init__(
+        self,
+        table: BookTable,
+        trades: Trades | None,
+        tick: float,
+        spreads: AdaptiveSpreads | None = None,
+        signal: SignalState | None = None,
+    ):
+        """`trades`: None when no model reads them; `spreads`, `signal`: the models fed (None: not on)."""
+        self.table, self.tick, self.spreads, self.signal = table, tick, spreads, signal
         self.times: list[int] = table.times.tolist()
         self.touch_since: list[int] = table.touch_since.tolist()
         self._bids: list[int] = table.top[:, 0].tolist()
@@ -55,7 +62,7 @@ class MarketFeed:
     def feed(self, now: int, book: Book | None) -> None:
         """Feed the models the trades up to `now` and the book in force. `book`: the top of the book the bot
         holds (the adaptive model measures each trade's distance from its mid)."""
-        spreads, signal = self.strategy.spreads, self.strategy.signal
+        spreads, signal = self.spreads, self.signal
         if signal is not None:
             end = self._trades_until(now)
             t, qty, buy = self._trade_t, self._trade_qty, self._trade_buy

@@ -306,7 +306,7 @@ class Runner:
         table = wakes.book_table(self.market, self.cfg.tick, self.cfg.lot, self.reads)
         models = self.strategy.spreads is not None or self.signal is not None
         trades = wakes.market_trades(self.market) if models else None
-        self.feed = MarketFeed(table, trades, self.strategy, float(self.rules.tick))
+        self.feed = MarketFeed(table, trades, float(self.rules.tick), self.strategy.spreads, self.signal)
         schedule = wakes.schedule(self.market, table, self.reads, self.gaps, every_event)
         bt = engine.Backtest(self.market.chunks, self.market.price_range, self.cfg)
         last_inputs = None

@@ -83,10 +83,10 @@ def book_table(market: MarketData, tick: float, lot: float, reads: Reads) -> Boo
     """The book as `reads` reads it, at every change (one bare pass of hftbacktest over the data: orders
     never move the local book, so it holds for every setting); cached in the market's cache directory."""
     name = hashlib.sha1(repr((tick, lot, reads.levels, reads.quantities)).encode()).hexdigest()[:16]
-    return BookTable(**_cached(market, f"book-{name}", lambda: _bare_pass(market, tick, lot, reads)))
+    return BookTable(**cached(market, f"book-{name}", lambda: _bare_pass(market, tick, lot, reads)))
 
 
-def _cached(market: MarketData, name: str, compute: Callable[[], Any]) -> dict[str, np.ndarray]:
+def cached(market: MarketData, name: str, compute: Callable[[], Any]) -> dict[str, np.ndarray]:
     """The arrays of the dataclass `compute()` makes, kept as `name`.npz in the market's cache directory."""
     path = Path(market.cache_dir) / f"{name}.npz"
     if market.cache_dir and path.is_file():
@@ -137,7 +137,7 @@ class Trades:
 def market_trades(market: MarketData) -> Trades:
     """Every trade event of the local feed, in the stream's order (hftbacktest's local processor sees them
     in this order, each at its local time); cached in the market's cache directory."""
-    return Trades(**_cached(market, "trades", lambda: _trades(market)))
+    return Trades(**cached(market, "trades", lambda: _trades(market)))
 
 
 def _trades(market: MarketData) -> Trades:

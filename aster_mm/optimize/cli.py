@@ -2,7 +2,8 @@
 """optimize.py: walk-forward search of the bot's options with Optuna (TPE), judged by the bot's own backtester.
 
     python optimize.py --data ../shared/data/standx-btcusd --symbol BTCUSD --tick 0.01 --step 0.0001 \\
-        [--model fixed] [--objective net|cost] [--trials 100] [--folds N] [--min-train-days 1] \\
+        [--model fixed|adaptive|signal] [--fit-weights imb1,imb5,...|none] [--objective net|cost] [--trials 100] \\
+        [--folds N] [--min-train-days 1] \\
         [--storage optimize.db | postgresql://...] [--study NAME] [--workers N] [--preset FILE] [--json FILE] \\
         [backtest.py's flags] [fixed strategy flags]
 
@@ -10,9 +11,11 @@ Over the day folders of --data: train on days 1..k, test on day k+1, then roll. 
 (replayed as one market), Optuna's TPE searches the model's options (aster_mm/optimize/space.py) for the best
 --objective; the choice is then run on the test day, which took no part in it. The report shows each fold's
 in-sample and out-of-sample figures side by side and warns when out of sample falls far behind. The last fold's
-choice is written as a preset (TOML) for `market_maker.py --config FILE`. Flags of backtest.py (--queue-model,
-latencies, --wallet, --tick, --step, --gap-s) apply to every run; a strategy flag given here is fixed and left
-out of the search. Exit status: 0 done, 2 bad option or data or missing extra, 1 a worker failed.
+choice is written as a preset (TOML) for `market_maker.py --config FILE`. For the signal model, each fold's signal
+weights are fitted by least squares on its training days and fixed for its trials (aster_mm/optimize/weights.py).
+Flags of backtest.py (--queue-model, latencies, --wallet, --tick, --step, --gap-s) apply to every run; a strategy
+flag given here is fixed and left out of the search. Exit status: 0 done, 2 bad option or data or missing extra,
+1 a worker failed.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from aster_mm.optimize.evaluate import OBJECTIVES, TIERS, Objective
+
+DEFAULT_FITTED = ("imb1", "imb5", "imb10", "ret5", "ret30")  # the research's (aster_mm/optimize/weights.py)
 
 DEFAULT_STORAGE = "optimize.db"
 
@@ -73,6 +78,13 @@ def _search_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-train-days", type=int, default=1, help="days of training in the first fold")
     p.add_argument("--startup-trials", type=int, default=10, help="random trials before TPE models the results")
     p.add_argument("--seed", type=int, default=None, help="the sampler's seed (reproducible single-worker runs)")
+    p.add_argument(
+        "--fit-weights",
+        default=",".join(DEFAULT_FITTED),
+        help="--model signal: the signal weights fitted per fold by least squares on its training days (the next 10 s "
+        "mid move in sigma on the signal's features), then fixed for its trials; comma-separated names, or 'none'. "
+        "A weight given as --weight-NAME is kept as given",
+    )
 
 
 def _storage_flags(p: argparse.ArgumentParser) -> None:
@@ -123,6 +135,7 @@ class Plan:
     study: str
     seed: int | None
     startup_trials: int
+    fit_weights: tuple[str, ...] = ()  # the signal weights fitted per fold (aster_mm/optimize/weights.py)
 
     def study_name(self, fold) -> str:
         return f"{self.study}:{fold.name}"
@@ -136,6 +149,7 @@ class Plan:
             "objective": asdict(self.objective),
             "train": [d.name for d in fold.train],
             "test": fold.test.name,
+            **({"fit_weights": list(self.fit_weights)} if self.fit_weights else {}),
         }
 
 
@@ -168,7 +182,21 @@ def make_plan(opts: argparse.Namespace, rest: list[str]) -> Plan:
         study=opts.study or f"{args.symbol}-{opts.model}-{opts.objective}",
         seed=opts.seed,
         startup_trials=opts.startup_trials,
+        fit_weights=fitted_weights(opts, fixed),
     )
+
+
+def fitted_weights(opts: argparse.Namespace, fixed: frozenset[str]) -> tuple[str, ...]:
+    """The signal weights to fit per fold: --fit-weights for the signal model, less those fixed by a flag."""
+    from aster_mm.backtest.features import NAMES
+
+    names = [n.strip() for n in opts.fit_weights.split(",") if n.strip() and n.strip() != "none"]
+    unknown = sorted(set(names) - set(NAMES))
+    if unknown:
+        raise ValueError(f"--fit-weights: no weight named {', '.join(unknown)} (the weights: {', '.join(NAMES)})")
+    if opts.model != "signal":
+        return ()
+    return tuple(n for n in NAMES if n in names and f"weight-{n}" not in fixed)
 
 
 def preset_values(plan: Plan, chosen: dict[str, str]) -> dict[str, str | bool]:

@@ -11,6 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aster_mm.optimize.weights import WeightFit
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,7 @@ class FoldResult:
     out_of_sample: dict  # ... on the test day
     score_in: float
     score_out: float
+    weights: WeightFit | None = None  # the signal's weights fitted on the training days, given to every trial
 
     def as_json(self) -> dict:
         return {
@@ -37,6 +42,7 @@ class FoldResult:
             "objective": {"in_sample": self.score_in, "out_of_sample": self.score_out},
             "in_sample": self.in_sample,
             "out_of_sample": self.out_of_sample,
+            **({"signal_weights": self.weights.as_json()} if self.weights else {}),
         }
 
 
@@ -82,6 +88,8 @@ def table(results: list[FoldResult]) -> str:
             f"fold {r.number}: train {', '.join(r.train)} -> test {r.test}; {r.trials} trials, best #{r.best_trial}: "
             f"{chosen}"
         )
+        if r.weights:
+            text.append(f"fold {r.number}: signal weights fitted on {', '.join(r.train)}: {r.weights.describe()}")
     return "\n".join(text)
 
 

@@ -11,12 +11,13 @@ from pathlib import Path
 
 import optuna
 
-from aster_mm.optimize import report, study
+from aster_mm.optimize import report, study, weights
 from aster_mm.optimize.cli import Plan, preset_values
 from aster_mm.optimize.evaluate import Evaluator
 from aster_mm.optimize.folds import Fold
 from aster_mm.optimize.space import searched, suggest
 from aster_mm.optimize.study import StudyMismatch
+from aster_mm.optimize.weights import WeightFit
 from aster_mm.settings import config_file
 
 __all__ = ["StudyMismatch", "search", "walk_forward"]
@@ -30,15 +31,23 @@ def search(plan: Plan, worker: int = 0) -> None:
     space = searched(plan.model, set(plan.fixed))
     for fold in plan.folds:
         s = _open(plan, storage, fold, worker)
+        fitted = fold_weights(plan, fold)
 
-        def objective(trial: optuna.Trial, fold: Fold = fold) -> float:
-            flags = suggest(trial, space)
+        def objective(trial: optuna.Trial, fold: Fold = fold, fitted: WeightFit | None = fitted) -> float:
+            flags = {**(fitted.flags() if fitted else {}), **suggest(trial, space)}
             fig = evaluator.run(fold.train, flags)
             trial.set_user_attr("flags", flags)
             trial.set_user_attr("figures", fig)
             return plan.objective.score(fig)
 
         study.run_trials(s, objective, plan.trials)
+
+
+def fold_weights(plan: Plan, fold: Fold) -> WeightFit | None:
+    """The signal's weights fitted on the fold's training days (None: none are fitted)."""
+    if not plan.fit_weights:
+        return None
+    return weights.for_days(fold.train, plan.base_argv, plan.fit_weights)
 
 
 def quiet() -> None:
@@ -86,6 +95,7 @@ def judge(plan: Plan, evaluator: Evaluator, fold: Fold) -> report.FoldResult:
     flags = dict(best.user_attrs["flags"])
     out = evaluator.run((fold.test,), flags)
     return report.FoldResult(
+        weights=fold_weights(plan, fold),
         number=fold.number,
         train=tuple(d.name for d in fold.train),
         test=fold.test.name,

@@ -63,8 +63,9 @@ MODEL_OPTIONS: dict[str, dict[str, str]] = {
 
 # The signal model (branch l-strategy: `--spread-model signal`), with the ranges of the research summary
 # (/work/notes/strategy-research.md, section 0). It joins SPACES by itself once the bot's parser has its options.
-# Its weights (--weight-*) are not searched: they are to be fitted by OLS on the training days (the future 10 s
-# mid move in sigma units on the features, computed by the bot's own signal code), then fixed for the fold.
+# Its weights (--weight-*) are not searched: they are fitted by least squares on each fold's training days (the
+# next 10 s mid move in sigma on the features, computed by the bot's own signal code) and fixed for the fold's
+# trials (weights.py).
 SIGNAL: dict[str, Param] = {
     "guard-sigma": Range(0.2, 0.8),
     "fair-weight": Range(1.0, 6.0),
