@@ -2,18 +2,19 @@
 
     python scripts/backtest_speed.py --data ../shared/data/standx-btcusd/2026-01-06 --symbol BTCUSD \\
         --tick 0.01 --step 0.0001 --buy-spread 0.0002 --sell-spread 0.0002 [--spread-model adaptive] \\
-        [--repeat 3] [--reference]
+        [--models fixed,adaptive,signal] [--repeat 3] [--reference]
 
-Takes backtest.py's own flags. Prints, each the best of --repeat runs:
-  cold      conversion CSV -> events into an empty cache, and the bare pass that finds the book changes
-            the strategy reads (wakes.py); both are cached, so only a first run pays them
-  warm      loading the cached conversion
+Takes backtest.py's own flags (--models: one backtest per spread model, each with the flags given). Prints, each
+the best of --repeat runs:
+  cold      conversion CSV -> events into an empty cache, and the bare pass that builds the book table the
+            spread models read (wakes.py); both are cached, so only a first run pays them
+  warm      loading the cached conversion (every model's book table is built before the timings)
   bare      hftbacktest's own loop, no strategy: wait_next_feed from Python, one wake per feed event
   elapse    hftbacktest alone: one elapse() over all of it (the engine's floor)
-  backtest  ours (Runner.run), and with --reference the every-event loop too
+  backtest  ours (Runner.run) per model, and with --reference the every-event loop too
 with the events (rows of the converted stream) per second and the ratio to the bare loop, plus the wall
-time per day of data; then one more run timing the bot's own decision code inside ours (Strategy.wanted,
-and the adaptive model's updates), which the backtester calls but does not own. A measurement, not a
+time per day of data; then one more run per model timing the bot's own code inside ours (Strategy.decide, the
+adaptive model's and the signal's updates), which the backtester calls but does not own. A measurement, not a
 test: run it on an otherwise idle machine.
 """
 
@@ -30,7 +31,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from aster_mm.backtest import cli, convert, engine, wakes  # noqa: E402
-from aster_mm.backtest.bot import QuoteParams, Strategy  # noqa: E402
+from aster_mm.backtest.bot import QuoteParams, SignalState, Strategy, StrategyState  # noqa: E402
 from aster_mm.backtest.runner import Runner  # noqa: E402
 from aster_mm.core.spreads import AdaptiveSpreads  # noqa: E402
 from aster_mm.recording.reading import day_folders  # noqa: E402
@@ -67,9 +68,10 @@ def one_elapse(market: convert.MarketData, cfg: engine.EngineConfig) -> None:
 
 
 def bot_share(run: Callable[[], object]) -> float:
-    """Seconds spent in the bot's own code during one run: its decisions and the adaptive model's updates."""
+    """Seconds spent in the bot's own code during one run: its decisions and the models' updates."""
     spent = [0.0]
-    patched = [(Strategy, "wanted"), (AdaptiveSpreads, "on_trade"), (AdaptiveSpreads, "on_mid")]
+    patched = [(Strategy, "decide"), (AdaptiveSpreads, "on_trade"), (AdaptiveSpreads, "on_mid")]
+    patched += [(SignalState, "on_depth"), (SignalState, "on_trade")]
     originals = [getattr(cls, name) for cls, name in patched]
 
     def timed(fn):
@@ -92,17 +94,26 @@ def bot_share(run: Callable[[], object]) -> float:
     return spent[0]
 
 
-def main(argv: list[str]) -> int:
-    repeat, reference = 1, "--reference" in argv
-    if "--repeat" in argv:
-        i = argv.index("--repeat")
-        repeat, argv = int(argv[i + 1]), argv[:i] + argv[i + 2 :]
+def options(argv: list[str]) -> tuple[int, bool, list[str], list[str]]:
+    """--repeat N, --reference and --models a,b (each model run with the flags and --spread-model MODEL)."""
+    repeat, reference, models = 1, "--reference" in argv, []
     argv = [a for a in argv if a != "--reference"]
+    for flag in ("--repeat", "--models"):
+        if flag in argv:
+            i = argv.index(flag)
+            value, argv = argv[i + 1], argv[:i] + argv[i + 2 :]
+            repeat, models = (int(value), models) if flag == "--repeat" else (repeat, value.split(","))
+    return repeat, reference, models, argv
+
+
+def main(argv: list[str]) -> int:
+    repeat, reference, models, argv = options(argv)
     args, cfg = cli.parse(argv)
     days = [convert.data_files(d, args.symbol) for d in day_folders(args.data, args.symbol)]
     feed_ns = int(args.feed_latency_ms * 1e6)
     rules = convert.symbol_rules(args.symbol, *days[0], args.tick, args.step)
     eng = engine.EngineConfig(tick=float(rules.tick), lot=float(rules.step), queue_model=args.queue_model)
+    configs = [cli.parse([*argv, "--spread-model", m])[1] for m in models] or [cfg]
     with tempfile.TemporaryDirectory() as tmp:
 
         def cold():
@@ -112,35 +123,40 @@ def main(argv: list[str]) -> int:
 
         t_cold, _ = best(1, cold)
     market = convert.load_days(days, feed_ns)  # into the usual cache, if it is not there yet
-    wakes.book_changes(market, eng.tick, eng.lot, wakes.TOP_OF_BOOK)
-    t_warm, market = best(repeat, lambda: convert.load_days(days, feed_ns))  # as any later run finds it
+    for c in configs:  # every model's book table and the trades, as any later run finds them
+        reads = Strategy(c, StrategyState(), QuoteParams.from_config(c), float, lambda: (0, 0), float).reads
+        wakes.book_table(market, eng.tick, eng.lot, reads)
+        wakes.market_trades(market)
+    t_warm, market = best(repeat, lambda: convert.load_days(days, feed_ns))
     n_events = sum(len(np.load(c)["data"]) for c in market.chunks)
     day_s = max((market.end_ns - market.start_ns) / 1e9, 1.0) / 86_400
-    params = QuoteParams.from_config(cfg)
 
-    def ours(every_event: bool):
-        runner = Runner(market, rules, params, cfg.reprice_threshold, args.wallet, eng, cfg, gap_s=args.gap_s)
+    def ours(c, every_event: bool):
+        runner = Runner(market, rules, QuoteParams.from_config(c), c.reprice_threshold, args.wallet, eng, c, args.gap_s)
         return runner.run(every_event=every_event)
 
     t_bare, n_wakes = best(repeat, lambda: bare_loop(market, eng))
     t_elapse, _ = best(repeat, lambda: one_elapse(market, eng))
     rows = [("bare wait_next_feed loop", t_bare, f"{n_wakes:,} wakes"), ("one elapse (engine alone)", t_elapse, "")]
-    for label, every in [("backtest", False)] + ([("backtest --every-event", True)] if reference else []):
-        t, result = best(repeat, lambda every=every: ours(every))
-        rows.append((label, t, f"{result.wakes:,} wakes, {result.steps:,} steps, {len(result.fills)} fills"))
-    print(f"data: {', '.join(market.days)} ({n_events:,} events, {day_s:.2f} days); {cfg.spread_model} spreads")
+    for c in configs:
+        for label, every in [("", False)] + ([(" --every-event", True)] if reference else []):
+            t, result = best(repeat, lambda c=c, every=every: ours(c, every))
+            note = f"{result.wakes:,} wakes, {result.steps:,} steps, {len(result.fills)} fills"
+            rows.append((f"backtest {c.spread_model}{label}", t, note))
+    print(f"data: {', '.join(market.days)} ({n_events:,} events, {day_s:.2f} days)")
     print(f"conversion: cold {t_cold:.2f} s (with the book-change pass), warm {t_warm:.3f} s")
     for label, t, note in rows:
         print(
-            f"{label:<28} {t:7.2f} s  {n_events / t / 1e6:6.2f} M events/s  {t / day_s:6.2f} s/day  "
+            f"{label:<36} {t:7.2f} s  {n_events / t / 1e6:6.2f} M events/s  {t / day_s:6.2f} s/day  "
             f"{t / t_bare:5.2f}x bare  {note}"
         )
-    t_ours = rows[2][1]
-    bot = bot_share(lambda: ours(False))
-    print(
-        f"of the backtest's {t_ours:.2f} s, about {bot:.2f} s are the bot's own decision code (Strategy.wanted, "
-        f"the adaptive model's updates); without it {t_ours - bot:.2f} s, {(t_ours - bot) / t_bare:.2f}x bare"
-    )
+    for c in configs:
+        t_ours = next(t for label, t, _ in rows if label == f"backtest {c.spread_model}")
+        bot = bot_share(lambda c=c: ours(c, False))
+        print(
+            f"{c.spread_model}: of the backtest's {t_ours:.2f} s, about {bot:.2f} s are the bot's own code (decisions, "
+            f"the models' updates); without it {t_ours - bot:.2f} s, {(t_ours - bot) / t_bare:.2f}x bare"
+        )
     return 0
 
 

@@ -22,10 +22,9 @@ feed and order latencies), converted to Decimal (when they changed) before they 
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 import numpy as np
@@ -74,11 +73,11 @@ class _Live:
     raw: bytes | None = None  # its local record as last tracked, and unpacked
     record: engine.OrderRecord | None = None
 
-    @functools.cached_property
-    def prices(self) -> tuple[float, float]:
-        """Its price as (BUY, SELL), NaN on the other side."""
+    prices: tuple[float, float] = field(init=False)  # its price as (BUY, SELL), NaN on the other side
+
+    def __post_init__(self) -> None:
         price = float(self.quote.price)
-        return (price, math.nan) if self.quote.side == Side.BUY else (math.nan, price)
+        self.prices = (price, math.nan) if self.quote.side == Side.BUY else (math.nan, price)
 
     def resting(self) -> Resting:
         if self._resting is None or self._resting.remaining != self.quote.qty - self.filled:

@@ -67,17 +67,25 @@ def floor_bp(held: float, maker_fee: Decimal, policy: QuotePolicy) -> float:
     """The breakeven floor's distance from the entry, in bp towards profit, after `held` seconds: the
     round trip's maker fees plus target_bp; past decay_after it falls decay_bp_per_min a minute down to
     floor_bp (never up to it: a floor that starts lower stays)."""
-    start = 2 * float(maker_fee) * 1e4 + policy.target_bp
+    return floor_after(floor_start_bp(maker_fee, policy), held, policy)
+
+
+def floor_start_bp(maker_fee: Decimal, policy: QuotePolicy) -> float:
+    """The floor's distance before it falls: the round trip's maker fees plus target_bp."""
+    return 2 * float(maker_fee) * 1e4 + policy.target_bp
+
+
+def floor_after(start: float, held: float, policy: QuotePolicy) -> float:
+    """`floor_bp` for a floor starting at `start` bp."""
     if held <= policy.decay_after:
         return start
     decayed = start - policy.decay_bp_per_min * (held - policy.decay_after) / 60.0
     return min(start, max(decayed, policy.floor_bp))
 
 
-def floor_falls(held: float, maker_fee: Decimal, policy: QuotePolicy) -> bool:
-    """Whether the floor is still falling after `held` seconds: past decay_after and not yet down to floor_bp
-    (before and after, `floor_bp` holds whatever the time)."""
-    start = 2 * float(maker_fee) * 1e4 + policy.target_bp
+def floor_falls(start: float, held: float, policy: QuotePolicy) -> bool:
+    """Whether a floor starting at `start` bp is still falling after `held` seconds: past decay_after and not
+    yet down to floor_bp (before and after, `floor_after` holds whatever the time)."""
     if held <= policy.decay_after or policy.decay_bp_per_min <= 0 or start <= policy.floor_bp:
         return False
     return start - policy.decay_bp_per_min * (held - policy.decay_after) / 60.0 > policy.floor_bp
@@ -172,6 +180,7 @@ class SignalQuoter:
         # the pure parts, answered again while their inputs stay the same (core/memo.py): a decision is asked
         # on every book, response and second, and most of them move only one of these
         self._touch, self._floor, self._fair = Last(_touch_on_grid), Last(floor_price), Last(fair_close_price)
+        self._floor_start = Last(floor_start_bp)
         self._warm_estimates = Last(_warm_estimates)
 
     def price(
@@ -196,7 +205,7 @@ class SignalQuoter:
             if self.held_since is None:
                 self.held_since = now
             long = holding.position > 0
-            bp = floor_bp(now - self.held_since, holding.maker_fee, self.policy)
+            bp = floor_after(self._floor_start(holding.maker_fee, self.policy), now - self.held_since, self.policy)
             floor = self._floor(holding.entry, bp, long, rules)
             fair = self._fair(reading, holding.lots, long, rules, self.policy)
             close = _furthest(long, touch, floor, fair, rules)

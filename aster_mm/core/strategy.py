@@ -20,7 +20,16 @@ from aster_mm.core.kinds import SpreadModel
 from aster_mm.core.limits import LossChange, LossGate, LossLimits, position_room, stop_quote, stop_triggered
 from aster_mm.core.memo import Last
 from aster_mm.core.position import unrealized_pnl
-from aster_mm.core.quoting import BP, Holding, QuotePolicy, SignalQuoter, floor_bp, floor_falls, guard_passes
+from aster_mm.core.quoting import (
+    BP,
+    Holding,
+    QuotePolicy,
+    SignalQuoter,
+    floor_after,
+    floor_falls,
+    floor_start_bp,
+    guard_passes,
+)
 from aster_mm.core.quoting import describe as describe_signal
 from aster_mm.core.rules import SymbolRules
 from aster_mm.core.signals import SignalState
@@ -100,7 +109,7 @@ class Strategy:
         self._lots = Last(self._position_in_lots)
         self._mid_of: Book | None = None  # the book whose mid `_mid_value` is
         self._mid_value = Decimal(0)
-        self._threshold = Last(_requote_threshold)
+        self._threshold, self._floor_start = Last(_requote_threshold), Last(floor_start_bp)
         self._inventory, self._with_spreads = Last(self._inventory_and_tick), Last(_with_spreads)
 
     def quote_params(self, wallet: Decimal) -> QuoteParams:
@@ -167,10 +176,11 @@ class Strategy:
         """In position, what the decision reads of the clock: the second while the breakeven floor falls with the
         holding time (or a loss limit is checked on the clock), else the floor's distance, which then holds."""
         now = self.now()
-        held, fee = quoter.held(now), self.state.fees.maker
-        if held is None or self._limits or floor_falls(held, fee, quoter.policy):
+        held = quoter.held(now)
+        if held is None or self._limits:
             return int(now)
-        return floor_bp(held, fee, quoter.policy)
+        start = self._floor_start(self.state.fees.maker, quoter.policy)
+        return int(now) if floor_falls(start, held, quoter.policy) else floor_after(start, held, quoter.policy)
 
     def describe(self) -> str:
         """The model's part of the status line ("" for fixed spreads)."""
