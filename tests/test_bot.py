@@ -1,30 +1,32 @@
-"""The real bot against the simulator over real sockets: what the exchange received, and the invariants."""
+"""MarketMaker (aster_mm/live/bot.py), the real bot against the simulator over real sockets: full cycles, requotes,
+a restart, a replay of recorded data, no quoting on a silent market connection or below the minimum notional,
+the exchange restarting, and the shutdown under faults. Asserted on what the exchange received, and the
+invariants."""
 
 from __future__ import annotations
 
 import asyncio
 import re
-import signal
-import time
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
-from conftest import (
+from helpers import (
     DATA_DIR,
+    FAST,
+    ORDER,
     SYMBOL,
     BotRun,
     RecordedOps,
     assert_invariants,
     open_orders,
     order_posts,
-    run_cli,
-    secrets_of,
     set_mid,
     wait_open,
 )
-from eth_account import Account
 
-from aster_mm.simulator import ReplayMarket
+from aster_mm.core.orders import OrderState
+from aster_mm.simulator import ReplayMarket, SimExchange
 
 
 async def test_full_cycle_buy_sell_buy(sim):
@@ -139,75 +141,6 @@ async def test_restart_adopts_position_and_cancels_stale_order(sim):
         assert bot.state.position.amount == Decimal("0.5")
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-async def test_signal_cancels_everything_and_exits_zero(sim, bot_env, tmp_path, sig):
-    proc = await run_cli("--symbol", SYMBOL, "--log-file", str(tmp_path / "mm.log"), env=bot_env, cwd=tmp_path)
-    try:
-        await wait_open(sim, "BUY", timeout=15)
-        started = time.monotonic()
-        proc.send_signal(sig)
-        out, err = await asyncio.wait_for(proc.communicate(), 10)
-        elapsed = time.monotonic() - started
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-    assert proc.returncode == 0, err.decode()
-    assert open_orders(sim) == []
-    assert not sim.requests("DELETE", "/fapi/v1/listenKey")  # the account's key, shared: left to expire
-    assert elapsed < 2.0
-    secret_free = out + err + (tmp_path / "mm.log").read_bytes()
-    for secret in secrets_of(sim):  # the V1 key and secret, the V3 agent's private key
-        assert secret not in secret_free
-
-
-@pytest.mark.parametrize(
-    "args, env_drop, status, needle",
-    [
-        (["--symbol", "FOOUSDT"], None, 1, "FOOUSDT"),
-        (["--symbol", SYMBOL], "secret", 2, "secret"),  # the scheme's secret: ASTER_API_SECRET or ASTER_SIGNER_KEY
-        (["--symbol", SYMBOL, "--buy-spread=-0.01"], None, 2, "buy-spread"),
-        (["--symbol", SYMBOL, "--leverage", "200"], None, 2, "leverage"),
-    ],
-)
-async def test_bad_input_exits_with_clear_message(sim, bot_env, tmp_path, args, env_drop, status, needle):
-    secret_var = "ASTER_SIGNER_KEY" if sim.scheme == "v3" else "ASTER_API_SECRET"
-    if env_drop:
-        bot_env.pop(secret_var)
-        needle = secret_var
-    proc = await run_cli(*args, "--log-file", str(tmp_path / "mm.log"), env=bot_env, cwd=tmp_path)
-    out, err = await asyncio.wait_for(proc.communicate(), 15)
-    assert proc.returncode == status
-    assert needle in err.decode()
-    assert b"Traceback" not in err + out
-    assert not any(secret in err + out for secret in secrets_of(sim))
-    assert sim.order_requests() == []
-
-
-async def test_non_trading_symbol_without_position_is_cancelled_then_exits_1(sim, bot_env, tmp_path):
-    await sim.place_order_direct("OLDUSDT", "BUY", Decimal("90"), Decimal("1"), client_order_id="amm-old-1")
-    proc = await run_cli("--symbol", "OLDUSDT", "--log-file", str(tmp_path / "mm.log"), env=bot_env, cwd=tmp_path)
-    out, err = await asyncio.wait_for(proc.communicate(), 15)
-    assert proc.returncode == 1 and "OLDUSDT" in err.decode() and "SETTLING" in err.decode()
-    assert b"Traceback" not in err + out
-    assert sim.open_orders("OLDUSDT") == []  # cancelled before the bot decided
-    assert not sim.requests("POST", "/fapi/v1/order")
-
-
-async def test_rejected_credentials_are_fatal(sim, bot_env, tmp_path):
-    if sim.scheme == "v3":  # a well-formed agent wallet the exchange never approved
-        stranger = Account.create()
-        wrong = stranger.key.hex()
-        bot_env.update(ASTER_SIGNER=stranger.address, ASTER_SIGNER_KEY=wrong)
-    else:
-        wrong = bot_env["ASTER_API_SECRET"] = "wrong-secret-0123456789"
-    proc = await run_cli("--symbol", SYMBOL, "--log-file", str(tmp_path / "mm.log"), env=bot_env, cwd=tmp_path)
-    out, err = await asyncio.wait_for(proc.communicate(), 15)
-    assert proc.returncode == 1
-    assert "credentials" in err.decode()
-    assert wrong.encode() not in out + err + (tmp_path / "mm.log").read_bytes()
-    assert not sim.requests("POST", "/fapi/v1/order")
-
-
 @pytest.mark.skipif(not DATA_DIR.is_dir(), reason=f"recorded data not found at {DATA_DIR}")
 async def test_replay_recorded_bnbusdt(sim):
     """Real BNBUSDT books and trades, replayed 100x: the bot trades through them, invariants hold."""
@@ -244,3 +177,180 @@ async def test_short_side_mirrors_the_full_cycle(sim):
         assert sim.position(SYMBOL) == 0
         assert_invariants(sim, bot)
     assert open_orders(sim) == []
+
+
+# ============================================================================ stale market data
+async def test_a_market_connection_that_opens_but_stays_silent_is_not_quoted_on(sim):
+    """Bug: not_ready() without its staleness check (or timing the book instead of the connection). A
+    reconnect that opens but never delivers a frame sets market_up again over the old book: without the
+    check the bot quotes on prices from before the outage."""
+    async with BotRun(sim) as bot:
+        await wait_open(sim, "BUY")
+        connects = sim.stream_connects("market")
+        sim.freeze_streams("market")  # no frame at all, not even the mark price
+        await sim.wait_for(lambda: not open_orders(sim), FAST.stale_after + 3)
+        posts = len(order_posts(sim))
+        # A silent connection comes and goes (it lives stale_after): the bot is up on it, but not ready.
+        await sim.wait_for(lambda: sim.stream_connects("market") >= connects + 2, 3 * FAST.stale_after + 3)
+        assert len(order_posts(sim)) == posts and open_orders(sim) == []
+        assert bot.state.book is not None  # the old book was there all along
+        sim.freeze_streams("market", False)
+        await set_mid(sim, "2501")
+        await wait_open(sim, "BUY")
+
+
+async def test_stop_during_429_backoff_still_cancels_everything(sim):
+    run = BotRun(sim)
+    async with run:
+        await wait_open(sim, "BUY")
+        # the requote's first request is rate limited: the cancel (V1) or the modification (V3)
+        sim.fail_next("PUT" if sim.scheme == "v3" else "DELETE", ORDER, status=429, retry_after=1)
+        await set_mid(sim, "2520")
+        await sim.wait_for(lambda: any(r["status"] == 429 for r in sim.requests()), 5)
+    limited_at = [r for r in sim.requests() if r["status"] == 429][0]["t"]
+    cancel_all = sim.requests("DELETE", "/fapi/v1/allOpenOrders")[-1]
+    assert cancel_all["t"] - limited_at >= 0.9  # waited out the back-off, then cancelled
+    assert open_orders(sim) == []
+
+
+# ---- 10. the whole exchange restarts ---------------------------------------------------------------
+async def test_exchange_restart(sim):
+    async with BotRun(sim) as bot:
+        await wait_open(sim, "BUY")
+        await sim.restart(down_seconds=1.0)
+        await sim.wait_for(lambda: sim.user_stream_connections == 1 and sim.market_stream_connections == 1, 8)
+        await set_mid(sim, "2501")
+        await wait_open(sim, "BUY", timeout=8)
+        await sim.fill_order(SYMBOL)
+        await wait_open(sim, "SELL")
+        assert_invariants(sim, bot)
+
+
+async def test_min_notional_wallet_too_small_sends_nothing():
+    # 20 USDT * 0.2 / 2500 = 0.0016 -> 0.001 ETH, at least the minimum quantity; but 0.001 * 2485 = 2.49 USD
+    # is below the 5 USD minimum notional: no order may go out, whatever the price.
+    async with SimExchange(balances={"USDT": Decimal("20"), "USDF": Decimal("0")}) as sim:
+        await set_mid(sim, "2500")
+        async with BotRun(sim) as bot:
+            # the bot's own account of its last decision (the exchange sees nothing): it has decided
+            await sim.wait_for(lambda: "notional" in bot._skip_reason or order_posts(sim), 5)
+            for mid in ("2520", "2480"):
+                decided = bot._skip_reason
+                await set_mid(sim, mid)
+                await sim.wait_for(lambda: bot._skip_reason != decided or order_posts(sim), 5)
+            assert order_posts(sim) == []
+            assert "notional 2.4" in bot._skip_reason  # 0.001 * 2465.12, at mid 2480
+
+
+# ============================================================================ 4. shutdown faults
+async def test_429_on_the_shutdown_cancel_all_is_waited_out_not_given_up(sim):
+    """_cancel_everything() waits out a back-off only *before* its cancel-all; a 429 answer to the cancel-all
+    itself propagates, shutdown gives up at once (well within its budget) and the quote stays open."""
+    run = BotRun(sim)
+    async with run:
+        await wait_open(sim, "BUY")
+        sim.fail_next("DELETE", "/fapi/v1/allOpenOrders", status=429, retry_after=0.5)
+    assert open_orders(sim) == []
+
+
+async def test_stop_while_a_placement_is_unknown_leaves_nothing_open(sim):
+    """Shutdown treats a placement whose outcome is UNKNOWN (the bot itself allows it unknown_grace to appear) as
+    if it did not exist: one cancel-all, one empty open-orders read, then it disarms the dead-man switch
+    (countdown 0). The order that lands a moment later stays open for good."""
+    sim.fail_next("POST", ORDER, status=503, execute=False)
+    run = BotRun(sim, timings=replace(FAST, unknown_grace=5.0, heartbeat_every=0.2), cancel_countdown=1.0)
+    async with run as bot:
+        await sim.wait_for(lambda: bot.state.live is not None and bot.state.live.state == OrderState.UNKNOWN, 5)
+        cid, quote = bot.state.live.client_id, bot.state.live.quote
+        cancel_alls = len(sim.requests("DELETE", "/fapi/v1/allOpenOrders"))
+
+        async def lagging_engine_lands_it() -> None:
+            await sim.wait_for(lambda: len(sim.requests("DELETE", "/fapi/v1/allOpenOrders")) > cancel_alls, 10)
+            mark = sim.requests("DELETE", "/fapi/v1/allOpenOrders")[-1]["t"]
+            await sim.wait_for(
+                lambda: any(
+                    r["t"] >= mark and r["status"] is not None for r in sim.requests("GET", "/fapi/v1/openOrders")
+                ),
+                10,
+            )
+            await sim.place_order_direct(SYMBOL, quote.side, quote.price, quote.qty, client_order_id=cid)
+
+        lander = asyncio.create_task(lagging_engine_lands_it())
+    await asyncio.wait_for(lander, 5)
+    assert len(order_posts(sim)) == 1
+    await sim.wait_for(lambda: not open_orders(sim), 3)
+
+
+async def test_stop_asks_for_a_doubtful_placement_by_id_and_cancels_it_when_it_lands(sim):
+    """Shutdown with a placement of unknown outcome: an empty book proves nothing while it may still land, so the
+    bot asks for it by symbol and client id, and keeps asking until it is found. Here it lands just after the
+    first "not found"; it is checked at once, so the exchange's countdown has no time to take it down."""
+    sim.fail_next("POST", ORDER, status=503, execute=False)
+    run = BotRun(sim, timings=replace(FAST, unknown_grace=5.0, requery_every=0.3))
+    async with run as bot:
+        await sim.wait_for(lambda: bot.state.live is not None and bot.state.live.state == OrderState.UNKNOWN, 5)
+        cid, quote = bot.state.live.client_id, bot.state.live.quote
+        cancel_alls = len(sim.requests("DELETE", "/fapi/v1/allOpenOrders"))
+
+        def answered_after(mark: float, method: str, path: str, match=lambda params: True) -> list[dict]:
+            return [
+                r
+                for r in sim.requests(method, path)
+                if r["t"] >= mark and r["status"] is not None and match(r["params"])
+            ]
+
+        async def lands_after_the_not_found_and_an_empty_book() -> None:
+            await sim.wait_for(lambda: len(sim.requests("DELETE", "/fapi/v1/allOpenOrders")) > cancel_alls, 10)
+            mark = sim.requests("DELETE", "/fapi/v1/allOpenOrders")[-1]["t"]
+            await sim.wait_for(
+                lambda: answered_after(
+                    mark, "GET", ORDER, lambda p: p.get("symbol") == SYMBOL and p.get("origClientOrderId") == cid
+                ),
+                10,
+            )
+            not_found = answered_after(mark, "GET", ORDER)[0]["t"]
+            # then a cancel-all and an empty open-orders list: taking "not found" as "never" stops here
+            await sim.wait_for(lambda: answered_after(not_found, "GET", "/fapi/v1/openOrders"), 10)
+            await sim.place_order_direct(SYMBOL, quote.side, quote.price, quote.qty, client_order_id=cid)
+
+        lander = asyncio.create_task(lands_after_the_not_found_and_an_empty_book())
+    await asyncio.wait_for(lander, 5)
+    assert open_orders(sim) == []
+
+
+async def test_stop_is_not_held_up_by_open_orders_of_other_symbols(sim):
+    """Another symbol's open order (a manual one, another bot's) is not ours to cancel and must not make the
+    shutdown wait for it: the bot confirms its own symbol empty and disarms its dead-man switch."""
+    other = await sim.place_order_direct("BNBUSDT", "BUY", "500", "0.1")
+    async with BotRun(sim, cancel_countdown=30):
+        await wait_open(sim, "BUY")
+    countdowns = [r["params"]["countdownTime"] for r in sim.requests("POST", "/fapi/v1/countdownCancelAll")]
+    assert countdowns[-1] == "0", "shutdown did not confirm its symbol empty"
+    assert open_orders(sim) == []
+    assert [o["clientOrderId"] for o in sim.open_orders("BNBUSDT")] == [other["clientOrderId"]]
+
+
+async def test_shutdown_keeps_the_dead_man_switch_armed_when_orders_remain_open(sim):
+    """Shutdown must not disarm the dead-man switch (countdown 0) when its cancel-alls ran out of time with
+    orders still listed: that is the one backstop left to take them down."""
+    # a countdown that outlasts the shutdown budget, so the order is still open when the bot exits
+    ops = RecordedOps()
+    run = BotRun(sim, timings=replace(FAST, heartbeat_every=0.2, shutdown_timeout=1.0), cancel_countdown=2.5, ops=ops)
+    async with run:
+        await wait_open(sim, "BUY")
+        # Every cancel-all is acknowledged but does not take the order down, until the shutdown budget is spent.
+        sim.fail_next(
+            "DELETE",
+            "/fapi/v1/allOpenOrders",
+            count=10_000,
+            status=200,
+            body={"code": 200, "msg": "The operation of cancel all open order is done."},
+        )
+    assert open_orders(sim), "setup: the order should still be open right after shutdown"
+    assert ops.lines[0].startswith(
+        "left open: orders not confirmed cancelled; the exchange's dead-man switch cancels them within 2 s; "
+    )
+    assert not [
+        r for r in sim.requests("POST", "/fapi/v1/countdownCancelAll") if r["params"]["countdownTime"] == "0"
+    ], "the dead-man switch was disarmed"
+    await sim.wait_for(lambda: not open_orders(sim), 4)  # the exchange's countdown must still fire

@@ -14,13 +14,19 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from helpers import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
+
+
 PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
+
+
 # docs/simulator.md is written on branch l-sim (with the README's old "The simulator" section); until that
 # branch is merged, links to it are the one dangling link allowed.
 NOT_YET_MERGED = {DOCS / "simulator.md"}
+
+
 # Flags of other programs the pages show in commands, by the program they belong to.
 OTHER_PROGRAMS = {
     "--version": "python3",
@@ -34,10 +40,19 @@ OTHER_PROGRAMS = {
     "--no-deps": "pip",
 }
 
+
 FENCE = re.compile(r"^```.*?^```", re.M | re.S)
+
+
 CODE_SPAN = re.compile(r"`[^`\n]*`")
+
+
 LINK = re.compile(r"\[[^\]\n]*\]\(([^)\s]+)\)")
+
+
 FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
+
+
 HEADING = re.compile(r"^#{1,6} +(.+?) *$", re.M)
 
 
@@ -133,11 +148,15 @@ def test_every_flag_the_pages_mention_exists():
     assert not unknown, "flags no parser has (renamed? gone?): " + ", ".join(unknown)
 
 
-# ----- docs/architecture.md: the code map and the import contracts -----
-
 ARCHITECTURE = DOCS / "architecture.md"
+
+
 MODULE_ROW = re.compile(r"^\| `(aster_mm/[\w/]+\.py)` \|", re.M)
+
+
 PACKAGE_HEADING = re.compile(r"^### `aster_mm\.(\w+)`")
+
+
 IMPORT_LINE = re.compile(r"^\*\*`aster_mm\.(\w+)` (may import|never imports):\*\* (.+)$", re.M)
 
 
@@ -208,3 +227,16 @@ def test_the_import_lines_say_the_contracts():
         assert said["never imports"].get(package, set()) == never[package], (
             f"docs/architecture.md: '**`aster_mm.{package}` never imports:**' must list {sorted(never[package])}"
         )
+
+
+def test_the_docs_say_where_the_replay_data_comes_from():
+    """The README's old "The simulator" section is docs/simulator.md now."""
+    simulator = (ROOT / "docs" / "simulator.md").read_text()
+    assert "not in this repository" in simulator and "record.py" in simulator
+    assert "first book row" in simulator
+
+
+def test_the_options_page_documents_the_sim_options():
+    options = (ROOT / "docs" / "options.md").read_text()
+    for flag in ("--start-price", "--tick", "--step"):
+        assert f"| `{flag}` |" in options
