@@ -41,7 +41,9 @@ CID = "amm-run1-1"
 ORDER = "/fapi/v1/order"
 ORDER_PATH = ORDER  # a V1 path also matches its V3 twin
 NO_HOST = "aster-mm-test.invalid"  # RFC 6761: .invalid never resolves
-PLAIN = {k: v for k, v in os.environ.items() if not k.startswith(("ASTER_", "TELEGRAM_", "NOTIFY_"))}
+PLAIN = {k: v for k, v in os.environ.items() if not k.startswith(("ASTER_", "TELEGRAM_", "NOTIFY_"))}  # no keys
+BASE = "https://fapi.test"  # the REST host the client's unit tests mock (aioresponses)
+NOW = 1_700_000_000.0  # seconds; the clock those tests inject starts here
 
 # The docs' demonstration agent (V3 doc, "Example of POST /fapi/v3/order": "for demonstration
 # purposes only (the privateKey corresponds to the signer)"): a public test key, never a real one.

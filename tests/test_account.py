@@ -30,9 +30,7 @@ from helpers import (
 
 from aster_mm.core.config import Config, Timings
 from aster_mm.core.errors import FatalError
-from aster_mm.exchange.client import (
-    ExchangeError,
-)
+from aster_mm.exchange.client import ExchangeError
 from aster_mm.simulator import SimExchange
 
 LEVERAGE = "/fapi/v1/leverage"
@@ -267,7 +265,7 @@ async def test_margin_call_makes_the_bot_close_only(sim):
         assert len(order_posts(sim)) == 1
 
 
-# ============================================================================ item 1: the documented codes
+# ---- 7. the documented refusals: rules changed, liquidation mode, too many open orders ------------
 async def test_a_filter_rejection_rereads_the_rules_at_once_and_the_next_order_goes_without_waiting(sim):
     """-4023 (LOT_SIZE stepSize) was unmapped: the bot backed off and sent the same doomed order until the
     15-minute refresh. Now the rules are read again at once, and the order they give goes out at once."""
@@ -316,6 +314,7 @@ async def test_liquidation_mode_and_too_many_open_orders_are_understood(sim, cod
         assert_invariants(sim, bot)
 
 
+# ---- 8. the guard, unit by unit, against a scripted exchange --------------------------------------
 def test_a_leverage_change_of_another_symbol_is_not_ours():
     bot = make_bot(RecordingClient(), FakeClock())
     bot.state.leverage = 1

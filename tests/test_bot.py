@@ -29,6 +29,7 @@ from aster_mm.core.orders import OrderState
 from aster_mm.simulator import ReplayMarket, SimExchange
 
 
+# =========================================================================== full cycles, requotes, a restart, a replay
 async def test_full_cycle_buy_sell_buy(sim):
     ops = RecordedOps()
     async with BotRun(sim, ops=ops) as bot:
@@ -179,7 +180,7 @@ async def test_short_side_mirrors_the_full_cycle(sim):
     assert open_orders(sim) == []
 
 
-# ============================================================================ stale market data
+# ====================================================================== a market connection that opens but stays silent
 async def test_a_market_connection_that_opens_but_stays_silent_is_not_quoted_on(sim):
     """Bug: not_ready() without its staleness check (or timing the book instead of the connection). A
     reconnect that opens but never delivers a frame sets market_up again over the old book: without the
@@ -199,21 +200,7 @@ async def test_a_market_connection_that_opens_but_stays_silent_is_not_quoted_on(
         await wait_open(sim, "BUY")
 
 
-async def test_stop_during_429_backoff_still_cancels_everything(sim):
-    run = BotRun(sim)
-    async with run:
-        await wait_open(sim, "BUY")
-        # the requote's first request is rate limited: the cancel (V1) or the modification (V3)
-        sim.fail_next("PUT" if sim.scheme == "v3" else "DELETE", ORDER, status=429, retry_after=1)
-        await set_mid(sim, "2520")
-        await sim.wait_for(lambda: any(r["status"] == 429 for r in sim.requests()), 5)
-    limited_at = [r for r in sim.requests() if r["status"] == 429][0]["t"]
-    cancel_all = sim.requests("DELETE", "/fapi/v1/allOpenOrders")[-1]
-    assert cancel_all["t"] - limited_at >= 0.9  # waited out the back-off, then cancelled
-    assert open_orders(sim) == []
-
-
-# ---- 10. the whole exchange restarts ---------------------------------------------------------------
+# ============================================================================ the whole exchange restarts
 async def test_exchange_restart(sim):
     async with BotRun(sim) as bot:
         await wait_open(sim, "BUY")
@@ -226,6 +213,7 @@ async def test_exchange_restart(sim):
         assert_invariants(sim, bot)
 
 
+# ========================================================================== a wallet too small for the minimum notional
 async def test_min_notional_wallet_too_small_sends_nothing():
     # 20 USDT * 0.2 / 2500 = 0.0016 -> 0.001 ETH, at least the minimum quantity; but 0.001 * 2485 = 2.49 USD
     # is below the 5 USD minimum notional: no order may go out, whatever the price.
@@ -242,7 +230,21 @@ async def test_min_notional_wallet_too_small_sends_nothing():
             assert "notional 2.4" in bot._skip_reason  # 0.001 * 2465.12, at mid 2480
 
 
-# ============================================================================ 4. shutdown faults
+# ============================================================================ the shutdown under faults
+async def test_stop_during_429_backoff_still_cancels_everything(sim):
+    run = BotRun(sim)
+    async with run:
+        await wait_open(sim, "BUY")
+        # the requote's first request is rate limited: the cancel (V1) or the modification (V3)
+        sim.fail_next("PUT" if sim.scheme == "v3" else "DELETE", ORDER, status=429, retry_after=1)
+        await set_mid(sim, "2520")
+        await sim.wait_for(lambda: any(r["status"] == 429 for r in sim.requests()), 5)
+    limited_at = [r for r in sim.requests() if r["status"] == 429][0]["t"]
+    cancel_all = sim.requests("DELETE", "/fapi/v1/allOpenOrders")[-1]
+    assert cancel_all["t"] - limited_at >= 0.9  # waited out the back-off, then cancelled
+    assert open_orders(sim) == []
+
+
 async def test_429_on_the_shutdown_cancel_all_is_waited_out_not_given_up(sim):
     """_cancel_everything() waits out a back-off only *before* its cancel-all; a 429 answer to the cancel-all
     itself propagates, shutdown gives up at once (well within its budget) and the quote stays open."""

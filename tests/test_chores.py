@@ -22,7 +22,7 @@ from helpers import (
 COUNTDOWN = "/fapi/v1/countdownCancelAll"
 
 
-# ============================================================================ the dead-man switch
+# ---- the dead-man switch: renewed, disarmed, kept through a 403, dropped on a 404 --------------------------
 async def test_a_short_countdown_is_renewed_well_before_it_runs_out(sim):
     """Bug: the heartbeat renews every heartbeat_every (600 s here) whatever the countdown: a 0.6 s
     countdown then cancels the quote at the exchange and the bot quotes into a wall of cancels."""
@@ -67,7 +67,7 @@ async def test_dead_man_switch_missing_endpoint_stops_renewing(sim):
         assert len(sim.requests("POST", "/fapi/v1/countdownCancelAll")) == renewals
 
 
-# ---- 12. SIGKILL: the dead-man switch takes the quote down ---------------------------------------
+# ---- SIGKILL: the dead-man switch takes the quote down -----------------------------------------------------
 async def test_sigkill_quote_does_not_outlive_the_bot(sim, bot_env, tmp_path):
     proc = await run_cli(
         "--symbol", SYMBOL, "--cancel-countdown", "5", "--log-file", str(tmp_path / "mm.log"), env=bot_env, cwd=tmp_path

@@ -13,16 +13,7 @@ import aiohttp
 import pytest
 from aiohttp.client_reqrep import ConnectionKey
 from aioresponses import aioresponses
-from helpers import (
-    NO_HOST,
-    SYMBOL,
-    BotRun,
-    assert_invariants,
-    free_port,
-    open_orders,
-    set_mid,
-    wait_open,
-)
+from helpers import BASE, NO_HOST, NOW, SYMBOL, BotRun, assert_invariants, free_port, open_orders, set_mid, wait_open
 from yarl import URL
 
 from aster_mm.exchange.client import (
@@ -40,16 +31,8 @@ from aster_mm.exchange.client import (
 )
 from aster_mm.exchange.errors import HostNotFoundError
 
-BASE = "https://fapi.test"
-
-
 KEY = "ak-0123456789abcdefFULLKEY"
-
-
 SECRET = "sk-TOPSECRET-9f8e7d6c5b4a"
-
-
-NOW = 1_700_000_000.0  # seconds; the injected clock starts here
 
 
 class Clock:
@@ -674,10 +657,7 @@ async def test_used_weight_is_read_from_the_header(client, mock):
     assert client.used_weight_1m == 37
 
 
-NOW = 1_700_000_000.0
-
-
-# ============================================================================ the client's clock
+# ============================================================================ the clock, as of half the round trip
 async def test_sync_time_takes_the_server_time_as_of_half_the_round_trip():
     """Bug: the offset measured from the send time (or the answer time) alone, off by half the round trip."""
     now = [NOW]
@@ -694,7 +674,7 @@ async def test_sync_time_takes_the_server_time_as_of_half_the_round_trip():
             await client.close()
 
 
-# ============================================================================ the client's answers
+# ============================================================================ margin type, and what every error carries
 async def test_margin_type_already_set_is_success_and_any_other_refusal_is_not():
     """Bug: the -4046 test inverted: every refusal to set the margin type is swallowed (the bot then
     trades believing it is ISOLATED) and 'already so' raises."""
@@ -753,6 +733,7 @@ async def test_every_error_carries_what_the_exchange_said(status, body, headers,
     assert client.blocked_for() == blocked
 
 
+# ============================================================================ a refused connection is no missing name
 async def test_a_refused_connection_is_not_a_missing_name():
     """A host that resolves and refuses (a proxy or the exchange restarting) is retried for --start-timeout."""
     from aster_mm.exchange.client import AsterClient
@@ -765,7 +746,7 @@ async def test_a_refused_connection_is_not_a_missing_name():
         assert type(caught.value) is kind, url
 
 
-# ---- 8. clock drift ------------------------------------------------------------------------------
+# ============================================================================ clock drift, against the simulator
 async def test_clock_drift_resyncs_and_continues(sim):
     async with BotRun(sim) as bot:
         await wait_open(sim, "BUY")

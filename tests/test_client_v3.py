@@ -14,20 +14,10 @@ import yarl
 from aioresponses import aioresponses
 from eth_account import Account
 from eth_account.messages import encode_typed_data
-from helpers import (
-    DEMO_KEY,
-    DEMO_SIGNER,
-    DEMO_USER,
-    SYMBOL,
-)
+from helpers import BASE, DEMO_KEY, DEMO_SIGNER, DEMO_USER, NOW, SYMBOL
 
 from aster_mm.exchange.client import AsterClient, ExchangeError, UnknownOutcomeError
 from aster_mm.exchange.signing import MAINNET_CHAIN_ID, Eip712Signer
-
-BASE = "https://fapi.test"
-
-
-NOW = 1_700_000_000.0
 
 
 def recover(msg: str, signature: str, chain_id: int = MAINNET_CHAIN_ID) -> str:

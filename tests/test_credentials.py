@@ -10,22 +10,12 @@ import signal
 
 import pytest
 from eth_account import Account
-from helpers import (
-    DEMO_KEY,
-    DEMO_SIGNER,
-    DEMO_USER,
-    ROOT,
-    SYMBOL,
-    free_port,
-    run,
-    run_cli,
-    wait_open,
-)
+from helpers import DEMO_KEY, DEMO_SIGNER, DEMO_USER, ROOT, SYMBOL, free_port, run, run_cli, wait_open
 
 import market_maker as mm
 from aster_mm.live.credentials import env_file_warning, read_credentials
 
-# ============================================================================ credentials and networks
+# ---- V3 and V1 credentials, and the networks' hosts --------------------------------------------------------
 ALL_VARS = (
     "ASTER_USER",
     "ASTER_SIGNER",
@@ -37,11 +27,7 @@ ALL_VARS = (
     "ASTER_MARKET_WS_URL",
     "ASTER_USER_WS_URL",
 )
-
-
 V3_ENV = {"ASTER_USER": DEMO_USER, "ASTER_SIGNER": DEMO_SIGNER, "ASTER_SIGNER_KEY": DEMO_KEY}
-
-
 V1_ENV = {"ASTER_API_KEY": "key-0123456789abcdef", "ASTER_API_SECRET": "secret-0123456789abcdef"}
 
 
@@ -141,6 +127,7 @@ def test_every_variable_is_documented_in_env_example_and_readme():
         assert f"\n{name}=\n" in example and f"`{name}`" in readme
 
 
+# ---- V1 credentials, a bad REST URL, and .env --------------------------------------------------------------
 @pytest.mark.parametrize(
     "missing, present", [("ASTER_API_SECRET", "ASTER_API_KEY"), ("ASTER_API_KEY", "ASTER_API_SECRET")]
 )
@@ -189,6 +176,7 @@ def test_dotenv_fills_in_what_the_environment_lacks_and_the_environment_wins(mon
     assert (rest, ws, user_ws) == ("https://fapi.asterdex.com", "ws://127.0.0.1:9", "ws://127.0.0.1:9")
 
 
+# ---- an .env others can read -------------------------------------------------------------------------------
 def test_an_env_file_others_can_read_is_warned_about(tmp_path):
     env_file = tmp_path / ".env"
     env_file.write_text("ASTER_API_KEY=x\nASTER_API_SECRET=y\n")
@@ -203,6 +191,7 @@ def test_an_env_file_others_can_read_is_warned_about(tmp_path):
     assert done.returncode == 1 and "warning" not in done.stderr
 
 
+# ---- each stream's own host --------------------------------------------------------------------------------
 async def test_market_and_user_streams_each_take_their_own_host(sim, bot_env, tmp_path):
     """The testnet doc names one host for market streams and another for the user stream: each variable
     reaches its own stream (ASTER_WS_URL, pointing nowhere here, is the fallback of both)."""

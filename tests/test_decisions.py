@@ -21,16 +21,10 @@ from aster_mm.core.kinds import Side
 from aster_mm.exchange.client import SymbolRules
 
 RULES = SymbolRules("ETHUSDT", "TRADING", tick=D("0.01"), step=D("0.001"), min_qty=D("0.001"), min_notional=D("5"))
-
-
 LONG = QuoteParams(
     buy_spread=D("0.006"), sell_spread=D("0.006"), balance_fraction=D("0.2"), position_threshold_usd=D("15")
 )
-
-
 SHORT = QuoteParams(D("0.006"), D("0.006"), D("0.2"), D("15"), open_side=Side.SELL)
-
-
 MID = D("2500")
 
 
@@ -149,8 +143,6 @@ def test_nothing_to_send_is_never_an_order_even_without_exchange_minimums():
 
 # ============================================================================ reuse or replace
 OPEN = Quote(Side.BUY, D("2000.00"), D("0.05"), reduce_only=False)
-
-
 CLOSE = Quote(Side.SELL, D("2000.00"), D("0.05"), reduce_only=True)
 
 
@@ -183,8 +175,6 @@ def _requote(resting, want, remaining=None, **kw):
 
 
 OPEN_BUY = Quote("BUY", D("2485"), D("0.8"), False)
-
-
 CLOSE_SELL = Quote("SELL", D("2515"), D("0.8"), True)
 
 

@@ -17,16 +17,10 @@ import pytest
 from helpers import ROOT
 
 DOCS = ROOT / "docs"
-
-
 PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
-
-
 # docs/simulator.md is written on branch l-sim (with the README's old "The simulator" section); until that
 # branch is merged, links to it are the one dangling link allowed.
 NOT_YET_MERGED = {DOCS / "simulator.md"}
-
-
 # Flags of other programs the pages show in commands, by the program they belong to.
 OTHER_PROGRAMS = {
     "--version": "python3",
@@ -40,19 +34,10 @@ OTHER_PROGRAMS = {
     "--no-deps": "pip",
 }
 
-
 FENCE = re.compile(r"^```.*?^```", re.M | re.S)
-
-
 CODE_SPAN = re.compile(r"`[^`\n]*`")
-
-
 LINK = re.compile(r"\[[^\]\n]*\]\(([^)\s]+)\)")
-
-
 FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
-
-
 HEADING = re.compile(r"^#{1,6} +(.+?) *$", re.M)
 
 
@@ -148,15 +133,11 @@ def test_every_flag_the_pages_mention_exists():
     assert not unknown, "flags no parser has (renamed? gone?): " + ", ".join(unknown)
 
 
+# ----- docs/architecture.md: the code map and the import contracts -----
+
 ARCHITECTURE = DOCS / "architecture.md"
-
-
 MODULE_ROW = re.compile(r"^\| `(aster_mm/[\w/]+\.py)` \|", re.M)
-
-
 PACKAGE_HEADING = re.compile(r"^### `aster_mm\.(\w+)`")
-
-
 IMPORT_LINE = re.compile(r"^\*\*`aster_mm\.(\w+)` (may import|never imports):\*\* (.+)$", re.M)
 
 
@@ -227,6 +208,9 @@ def test_the_import_lines_say_the_contracts():
         assert said["never imports"].get(package, set()) == never[package], (
             f"docs/architecture.md: '**`aster_mm.{package}` never imports:**' must list {sorted(never[package])}"
         )
+
+
+# ----- docs/simulator.md and docs/options.md: what a new user looks for -----
 
 
 def test_the_docs_say_where_the_replay_data_comes_from():

@@ -9,13 +9,7 @@ import os
 import signal
 
 import pytest
-from helpers import (
-    SYMBOL,
-    BotRun,
-    open_orders,
-    run_cli,
-    wait_open,
-)
+from helpers import SYMBOL, BotRun, open_orders, run_cli, wait_open
 
 from aster_mm.core.config import MmpConfig
 from aster_mm.simulator import SimExchange
@@ -28,7 +22,7 @@ def v3_env(sim: SimExchange) -> dict:
     return env | {"ASTER_REST_URL": sim.rest_url, "ASTER_WS_URL": sim.ws_url, "PYTHONUNBUFFERED": "1"}
 
 
-# ============================================================================ item 1: hosts and `user`
+# ---- `user` on V3 calls, and the V3-only options with V1 credentials ---------------------------------------
 async def test_v3_user_is_sent_by_default_and_left_out_with_v3_user_omit(v3sim, tmp_path):
     sim = v3sim
     async with BotRun(sim) as bot:
@@ -63,6 +57,7 @@ async def test_v3_only_options_with_v1_credentials_exit_2(v3sim, tmp_path):
     assert not sim.requests()
 
 
+# ---- parsed into the Config --------------------------------------------------------------------------------
 def test_the_exchange_options_parse_into_the_config(capsys):
     from aster_mm.settings.parser import build_parser, parse_config
 

@@ -35,15 +35,12 @@ from aster_mm.core.config import Timings
 from aster_mm.core.decisions import MAX_MODIFICATIONS, Quote
 from aster_mm.core.kinds import Side
 from aster_mm.core.orders import Order, OrderState
-from aster_mm.exchange.client import (
-    ExchangeError,
-    RateLimitError,
-    UnknownOutcomeError,
-)
+from aster_mm.exchange.client import ExchangeError, RateLimitError, UnknownOutcomeError
 from aster_mm.live.execution import CancelOutcome, ModifyOutcome
 from aster_mm.simulator import SimExchange
 
 
+# ---- the desk, unit by unit, against a scripted exchange ---------------------------------------------------
 def resting(bot, cid: str = CID, state: OrderState = OrderState.NEW) -> Order:
     order = Order(cid, Quote(Side.BUY, D("2485"), D("0.8"), False), state=state)
     bot.state.live = order
@@ -159,7 +156,7 @@ async def test_a_cancelled_stray_is_forgotten_and_the_position_reread():
     assert bot.state.strays == set() and bot.state.position_dirty
 
 
-# ============================================================================ modify in place (V3)
+# ---- modify in place (V3) ----------------------------------------------------------------------------------
 class ModifyingClient(RecordingClient):
     def __init__(self, *args, modify_answer=None, modify_error: Exception | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -220,6 +217,7 @@ async def test_a_modification_of_unknown_outcome_whose_order_is_gone_ends_it():
     assert not order.amend_unknown
 
 
+# ---- back-off after rejections and post-only expiries ------------------------------------------------------
 def test_backoff_doubles_from_a_quarter_second_up_to_30_s():
     bot = make_bot(RecordingClient(), FakeClock())
     waits = []
@@ -259,7 +257,7 @@ def test_a_reduce_only_rejection_rereads_the_position(code, dirty):
     assert bot.state.position_dirty is dirty
 
 
-# ============================================================================ 2. traded double count
+# ---- a fill the stream reports after a REST read of it -----------------------------------------------------
 async def test_late_stream_fill_after_a_rest_reread_does_not_hide_the_next_rest_only_fill():
     """Reconciler.refresh_position() credits order.traded with the REST-known fills; when that fill's stream
     event then arrives, OrderDesk.on_report must not add it to order.traded again. The bug: crediting every
@@ -305,7 +303,7 @@ async def test_late_stream_fill_after_a_rest_reread_does_not_hide_the_next_rest_
     assert bot.state.position_dirty, "a REST-only fill did not trigger a position re-read"
 
 
-# ============================================================================ unfamiliar final statuses
+# ---- unfamiliar final statuses -----------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "status, final", [("EXPIRED_IN_MATCH", OrderState.EXPIRED), ("SOMETHING_NEW", OrderState.CANCELED)]
 )
@@ -324,6 +322,7 @@ async def test_order_gone_with_an_unfamiliar_status_does_not_stay_live(status, f
     assert order.state == final and bot.state.live is None
 
 
+# ---- self-trade prevention: an expiry is no post-only crossing ---------------------------------------------
 @pytest.mark.parametrize("foreign_first", [True, False])
 def test_an_stp_expiry_is_told_apart_whichever_event_comes_first(foreign_first):
     """The user stream is "not guaranteed to be in order": the account's own order that met ours may be
@@ -362,7 +361,7 @@ def test_an_stp_expiry_is_told_apart_whichever_event_comes_first(foreign_first):
     assert desk2.failures == 2 and desk2.retry_at > clock()
 
 
-# ---- 4. placement outcome unknown ---------------------------------------------------------------
+# ---- the real bot against the simulator: placements of unknown outcome -------------------------------------
 async def test_placement_503_but_executed_is_adopted_not_duplicated(sim):
     sim.fail_next("POST", ORDER, status=503, execute=True)
     async with BotRun(sim) as bot:
@@ -408,7 +407,7 @@ async def test_matching_engine_lag_minus_2013_then_found(sim):
         assert_invariants(sim, bot)
 
 
-# ---- 5. cancel faults ------------------------------------------------------------------------------
+# ---- cancel faults -----------------------------------------------------------------------------------------
 async def test_cancel_5xx_and_network_errors_are_retried(sim):
     async with BotRun(sim) as bot:
         await wait_open(sim, "BUY")
@@ -433,7 +432,7 @@ async def test_cancel_of_just_filled_order_is_the_fill(sim):
         assert_invariants(sim, bot)
 
 
-# ---- 6. fills racing cancels; partial fill then cancel -------------------------------------------
+# ---- fills racing cancels; a partial fill then a cancel ----------------------------------------------------
 async def test_partial_fill_then_cancel_counts_the_partial(sim):
     async with BotRun(sim) as bot:
         await wait_open(sim, "BUY")
@@ -446,7 +445,7 @@ async def test_partial_fill_then_cancel_counts_the_partial(sim):
         assert_invariants(sim, bot)
 
 
-# ---- 13. margin, reduce-only and min-notional rejections: no retry storm -------------------------
+# ---- margin, reduce-only and min-notional rejections: no retry storm ---------------------------------------
 async def test_margin_insufficient_rereads_account_without_storm(sim):
     sim.fail_next("POST", ORDER, count=3, status=400, body={"code": -2019, "msg": "Margin is insufficient."})
     async with BotRun(sim) as bot:
@@ -487,7 +486,7 @@ async def test_reduce_only_rejected_rereads_position(sim):
         assert_invariants(sim, bot)
 
 
-# ---- 10. post-only expiries with ACK answers ------------------------------------------------------
+# ---- post-only expiries behind ACK answers -----------------------------------------------------------------
 async def test_post_only_expiries_back_off_although_the_placement_answer_says_new(sim):
     # A crossed book: every post-only BUY would take, so the exchange expires it. The placement is
     # answered NEW (newOrderRespType=ACK); only the stream says EXPIRED.
@@ -501,6 +500,7 @@ async def test_post_only_expiries_back_off_although_the_placement_answer_says_ne
         assert len(order_posts(sim)) <= 6
 
 
+# ---- requotes by Modify Order (V3), and their fall-backs ---------------------------------------------------
 async def test_refused_modification_falls_back_to_cancel_then_place(v3sim):
     sim = v3sim
     async with BotRun(sim) as bot:
@@ -564,7 +564,7 @@ async def test_order_near_the_modification_limit_is_replaced(v3sim):
         assert_invariants(sim, bot)
 
 
-# ----- the smaller ones -----------------------------------------------------------------------------------
+# ---- a requote by Modify Order is logged at DEBUG ----------------------------------------------------------
 async def test_a_requote_by_modify_order_is_logged_at_debug(caplog):
     """At INFO a requote every second or so buried the fills and the status lines (42 of 68 lines)."""
     caplog.set_level(logging.DEBUG, logger="mm")

@@ -403,7 +403,7 @@ def test_account_update_missing_fields_is_ignored(bot, field):
     assert snapshot(bot) == before
 
 
-# ---- 1. market stream dropped / frozen -----------------------------------------------------------
+# ==================================================================== the real bot: the market stream dropped or frozen
 async def test_market_stream_dropped_pulls_quote_until_data_returns(sim):
     async with BotRun(sim) as bot:
         await wait_open(sim, "BUY")
@@ -428,7 +428,7 @@ async def test_market_stream_frozen_pulls_quote_until_fresh(sim):
         assert_invariants(sim, bot)
 
 
-# ---- 2. user stream down, fill during the outage ------------------------------------------------
+# ======================================================================= the user stream down, a fill during the outage
 async def test_fill_while_user_stream_is_down_is_noticed(sim):
     """Only the reconciliation on reconnect can find this fill: its events are lost, and the cancel that
     pulls the quote learns nothing (-2011, then a query the lagging engine answers -2013: taken as gone)."""
@@ -464,7 +464,7 @@ async def test_position_changed_during_user_outage_is_adopted_on_reconnect(sim):
         assert_invariants(sim, bot)
 
 
-# ---- 3. listenKey expiry, failed keepalive, 24 h disconnect -------------------------------------
+# ================================================================== listenKey expiry, failed keepalive, 24 h disconnect
 async def test_listen_key_expired_gets_new_key_and_misses_nothing(sim):
     async with BotRun(sim) as bot:
         await wait_open(sim, "BUY")
@@ -506,6 +506,7 @@ async def test_server_closes_user_stream_after_24h(sim):
         assert_invariants(sim, bot)
 
 
+# ============================================================================ late, duplicate and reordered fills
 async def test_late_duplicate_and_reordered_fill_events_are_applied_once(sim):
     """The fill's stream events arrive only after the cancel answer and a REST re-read already
     counted it, then again, and in reverse order: the position must not move."""
@@ -530,7 +531,7 @@ async def test_late_duplicate_and_reordered_fill_events_are_applied_once(sim):
         assert_invariants(sim, bot)
 
 
-# ---- 9. malformed messages -----------------------------------------------------------------------
+# ============================================================================ malformed messages
 async def test_malformed_messages_are_skipped_and_streams_kept(sim):
     async with BotRun(sim) as bot:
         await wait_open(sim, "BUY")
@@ -543,7 +544,7 @@ async def test_malformed_messages_are_skipped_and_streams_kept(sim):
         assert_invariants(sim, bot)
 
 
-# ---- 7. quiet symbols -----------------------------------------------------------------------------
+# ============================================================================ a quiet book
 async def test_a_quiet_healthy_book_keeps_its_quote_and_its_connection(sim):
     async with BotRun(sim) as bot:
         await wait_open(sim, "BUY")
@@ -556,6 +557,7 @@ async def test_a_quiet_healthy_book_keeps_its_quote_and_its_connection(sim):
         assert len(open_orders(sim)) == 1
 
 
+# ============================================================================ announcements
 async def test_announcements_are_logged_once_at_info(sim, caplog):
     caplog.set_level(logging.INFO, logger="stream")
     async with BotRun(sim) as bot:

@@ -18,11 +18,7 @@ from aster_mm.accounting.books import ledger_path
 from aster_mm.settings.parser import build_parser, parse_config
 
 PARSER = build_parser()
-
-
 OPTIONS = [a for a in PARSER._actions if a.option_strings and not isinstance(a, argparse._HelpAction)]
-
-
 SHOWN = re.compile(r"\(default: ([^()]*)\)")
 
 

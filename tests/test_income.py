@@ -6,21 +6,13 @@ from __future__ import annotations
 import time
 from decimal import Decimal as D
 
-from helpers import (
-    SYMBOL,
-    BotRun,
-    wait_open,
-)
+from helpers import SYMBOL, BotRun, wait_open
 
 from aster_mm.accounting.income import IncomeSync
-from aster_mm.accounting.ledger import (
-    FILL,
-    FUNDING,
-    Ledger,
-)
+from aster_mm.accounting.ledger import FILL, FUNDING, Ledger
 
 
-# ------------------------------------------------------------------------------------ income reconciliation unit
+# ------------------------------------------------------------------------------------ income rows into the ledger
 def test_income_rows_become_one_fill_per_trade_and_one_row_per_funding():
     from aster_mm.accounting.income import income_entries
 
@@ -150,6 +142,7 @@ async def test_income_is_read_page_by_page(tmp_path):
     assert await sync.sync() == 0 and ledger.synced_ms is not None
 
 
+# ---------------------------------------------------------------- a round that could not write a row, and rewards
 async def test_a_round_that_could_not_write_a_row_writes_no_sync_row(sim, tmp_path):
     """A sync row says "everything before me is in the ledger": never after a row that failed to write."""
     async with BotRun(sim, ledger=str(tmp_path / "ledger.csv")) as bot:

@@ -10,15 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from helpers import (
-    HAND_WRITTEN,
-    SYMBOL,
-    BotRun,
-    assert_invariants,
-    order_update,
-    set_mid,
-    wait_open,
-)
+from helpers import HAND_WRITTEN, SYMBOL, BotRun, assert_invariants, order_update, set_mid, wait_open
 
 import market_maker
 from aster_mm.accounting.ledger import (
@@ -458,6 +450,7 @@ async def test_an_unreadable_ledger_is_fatal_before_anything_is_sent(sim, tmp_pa
     assert sim.order_requests() == [] and path.read_text() == "not,a,ledger\n1,2,3\n"
 
 
+# ------------------------------------------------------------------------------------ where a reconciliation starts
 def test_reconciliation_starts_at_the_earliest_run_no_reconciliation_followed(tmp_path):
     ledger = Ledger(tmp_path / "ledger.csv")
     ledger.open()

@@ -24,15 +24,7 @@ from helpers import (
 from aster_mm.core.config import Config
 from aster_mm.core.decisions import Quote
 from aster_mm.core.kinds import Side
-from aster_mm.core.limits import (
-    LossChange,
-    LossGate,
-    LossLimits,
-    breached,
-    position_room,
-    stop_quote,
-    stop_triggered,
-)
+from aster_mm.core.limits import LossChange, LossGate, LossLimits, breached, position_room, stop_quote, stop_triggered
 from aster_mm.core.rules import SymbolRules
 from aster_mm.live.bot import LossLimitHalt
 
@@ -303,7 +295,7 @@ async def test_halt_exits_3_from_the_command_line(sim, bot_env, tmp_path):
 LIMIT_RULES = SymbolRules(SYMBOL, "TRADING", D("0.01"), D("0.001"), D("0.001"), D("5"))
 
 
-# ============================================================================ loss limits
+# ---- pure decisions: the stop order and when it fires --------------------------------------------
 def test_a_short_is_stopped_with_a_reduce_only_ioc_buy_for_all_of_it():
     short = stop_quote(D("-0.8"), D("2549.98"), D("2550"), D("0.002"), LIMIT_RULES)
     assert short == Quote(Side.BUY, D("2555.10"), D("0.8"), True, "IOC")

@@ -16,12 +16,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from helpers import (
-    ROOT,
-    SYMBOL,
-    free_port,
-    run_cli,
-)
+from helpers import ROOT, SYMBOL, free_port, run_cli
 
 import market_maker
 from aster_mm.accounting.books import ledger_path
@@ -33,8 +28,6 @@ from aster_mm.simulator.live_feed import parse_feed_frame
 # The live book's mid is 2000.01, far from the synthetic market's 2500: with the default 0.6 % spreads the
 # bot quotes BUY at 2000.01 * 0.994 = 1988.00994 -> 1988.00 and, once long, SELL at 2012.02006 -> 2012.02.
 LIVE_BOOK = ([("2000.00", "5")], [("2000.02", "5")])
-
-
 BUY_PRICE, SELL_PRICE = D("1988.00"), D("2012.02")
 
 
@@ -279,6 +272,7 @@ def test_paper_option_errors_exit_2(args, needle, capsys):
     assert exit_.value.code == 2 and needle in capsys.readouterr().err
 
 
+# ------------------------------------------------------------------ --sim: throwaway V3 wallets
 async def test_sim_option_trades_on_v3_end_to_end(tmp_path):
     """`market_maker.py --sim` signs with throwaway V3 wallets and places an order through the simulator."""
     proc = await asyncio.create_subprocess_exec(

@@ -11,17 +11,10 @@ from decimal import Decimal
 
 import pytest
 from eth_account import Account
-from helpers import (
-    ORDER,
-    SYMBOL,
-    open_orders,
-    run,
-    run_cli,
-    secrets_of,
-    wait_open,
-)
+from helpers import ORDER, SYMBOL, open_orders, run, run_cli, secrets_of, wait_open
 
 
+# ---- signals, bad input and fatal states, as exit statuses -------------------------------------------------
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 async def test_signal_cancels_everything_and_exits_zero(sim, bot_env, tmp_path, sig):
     proc = await run_cli("--symbol", SYMBOL, "--log-file", str(tmp_path / "mm.log"), env=bot_env, cwd=tmp_path)
@@ -91,7 +84,7 @@ async def test_rejected_credentials_are_fatal(sim, bot_env, tmp_path):
     assert not sim.requests("POST", "/fapi/v1/order")
 
 
-# ---- 11. SIGTERM with a placement in flight -----------------------------------------------------
+# ---- SIGTERM with a placement in flight --------------------------------------------------------------------
 async def test_sigterm_with_placement_in_flight_leaves_nothing_open(sim, bot_env, tmp_path):
     sim.fail_next("POST", ORDER, status=503, execute=True, delay=1.5)  # executed, the answer hangs
     proc = await run_cli("--symbol", SYMBOL, "--log-file", str(tmp_path / "mm.log"), env=bot_env, cwd=tmp_path)
@@ -106,7 +99,7 @@ async def test_sigterm_with_placement_in_flight_leaves_nothing_open(sim, bot_env
     assert open_orders(sim) == []
 
 
-# ----- item 2 (and 8): a configuration error is one usage line and the error, exit 2 ------------------------
+# ---- a configuration error is one usage line and the error, exit 2 -----------------------------------------
 CONFIG_ERRORS = {
     "a bad value": (["--symbol", "ETHUSDT", "--buy-spread", "-1"], "got -1"),
     "no credentials": (["--symbol", "ETHUSDT"], "--sim"),

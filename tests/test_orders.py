@@ -7,13 +7,11 @@ from decimal import Decimal as D
 
 import pytest
 
-from aster_mm.core.decisions import (
-    Quote,
-)
+from aster_mm.core.decisions import Quote
 from aster_mm.core.kinds import Side
 from aster_mm.core.orders import Order, OrderState, apply_report, next_state
 
-# ============================================================================ order state machine
+# ---- the order state machine -------------------------------------------------------------------------------
 S = OrderState
 
 

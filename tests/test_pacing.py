@@ -26,7 +26,7 @@ from aster_mm.exchange import pacing
 from aster_mm.simulator import RateLimits, SimExchange
 
 
-# ---- 7. rate limits ------------------------------------------------------------------------------
+# ---- a 429 (with or without Retry-After) and a 418 ban -----------------------------------------------------
 @pytest.mark.parametrize("retry_after", [1.0, 0.4])
 async def test_429_retry_after_is_honoured(sim, retry_after):
     """The loop waits out the back-off itself, however short: it does not keep trying an order the client
@@ -53,7 +53,7 @@ async def test_418_ban_stops_all_sending_and_dead_man_switch_pulls_quote(sim):
         assert_invariants(sim, bot)
 
 
-# ============================================================================ item 2: rate limits
+# ---- the documented limiter: a 429 until the minute turns, a 418 until its end -----------------------------
 def clock_at(second: float):
     """A clock `second` seconds into a minute now: the simulator's minutes (and so the bot's, synced to it)."""
     shift = (second - time.time() % 60) % 60
@@ -107,6 +107,7 @@ async def test_a_418_ban_is_waited_out_to_the_time_it_gives_with_a_status_and_a_
         assert_invariants(sim, bot)
 
 
+# ---- pacing: order requests slowed down before a limit is reached ------------------------------------------
 async def move_until_paced(sim: SimExchange, bot) -> None:
     """A market that moves on every frame, each move a requote, until the bot paces its order requests."""
     for i in range(1, 3000):

@@ -16,8 +16,6 @@ import pytest
 from helpers import PLAIN, ROOT
 
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
-
-
 COMMANDS = ("aster-mm", "aster-mm-sim", "aster-mm-backtest", "aster-mm-record", "aster-mm-bench", "aster-mm-optimize")
 
 
@@ -83,7 +81,7 @@ def test_pip_install_gives_working_commands(tmp_path):
         assert done.stdout.startswith("usage:"), command
 
 
-# ----- item 9: backtest.py without its extra: --help works, a run says how to install it in one line ---------
+# ----- the backtest extra: backtest.py without it says how to install it; it accepts the bot's numpy
 WITHOUT_EXTRA = """
 import sys
 class NoExtra:  # as if requirements-backtest.txt were not installed

@@ -11,7 +11,7 @@ from aster_mm.core.config import Config
 from aster_mm.settings.parser import build_parser, parse_config
 
 
-# ============================================================================ CLI
+# ---- the command line's values -----------------------------------------------------------------------------
 def test_defaults_match_the_original_script():
     cfg = parse_config(["--symbol", "ethusdt"])
     assert cfg == Config(symbol="ETHUSDT")

@@ -5,26 +5,16 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
-from helpers import (
-    SYMBOL,
-    BotRun,
-    set_mid,
-    wait_open,
-)
+from helpers import SYMBOL, BotRun, set_mid, wait_open
 
 import market_maker
-from aster_mm.accounting.ledger import (
-    FILL,
-    INCOME,
-    REWARD,
-    Entry,
-    read_entries,
-)
+from aster_mm.accounting.ledger import FILL, INCOME, REWARD, Entry, read_entries
 from aster_mm.accounting.pnl import PnL, SessionPnL, pnl_text
 from aster_mm.core.position import unrealized_pnl
 from aster_mm.simulator import Readings, SimExchange
 
 
+# ------------------------------------------------------------------------------------ the session's figures
 def test_session_figures_mark_the_position_and_count_only_what_changed_since_the_start():
     session = SessionPnL(start_ms=0)
     session.add(
@@ -77,7 +67,7 @@ def test_the_session_counts_what_happened_from_its_first_millisecond_on():
     assert session.totals.fills == 2
 
 
-# ------------------------------------------------------------------------------------ rebates
+# ------------------------------------------------------------------------------ rebates, and fees in another asset
 async def test_rebates_on_the_fill_and_paid_as_income_both_count_in_pnl_and_report(tmp_path, capsys):
     """The docs name MARKET_MERCHANT_RETURN_REWARD but not how or when it is paid: the simulator pays a
     negative maker rate on the fill (A30) or, with rebates="reward", later as that income type. Both land

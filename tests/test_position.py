@@ -10,7 +10,7 @@ import pytest
 from aster_mm.core.position import PositionTracker, unrealized_pnl
 
 
-# ============================================================================ position tracker
+# ---- snapshots and fills, each counted once ----------------------------------------------------------------
 def test_fills_after_the_snapshot_count_once_per_trade_id():
     p = PositionTracker()
     assert p.apply_snapshot(D("0.1"), 1000, 1001)
@@ -110,7 +110,7 @@ def test_reordered_events_give_the_exchange_position(order_):
     assert p.amount == D("0.02")
 
 
-# ============================================================================ the position tracker
+# ---- the event time, the memory of trade ids, the unrealized PnL -------------------------------------------
 def test_a_fill_older_than_the_snapshot_is_in_it_whatever_the_event_time():
     """Bug: a fill compared with the snapshot's event time instead of its transaction time (counted twice
     when the snapshot carries no event time, as REST reads stamped by the exchange alone do)."""

@@ -27,6 +27,7 @@ from aster_mm.core.config import MmpConfig
 from aster_mm.core.state import FeeRates
 from aster_mm.simulator import Readings, SimExchange
 
+# ---- orders refused outright: close-only, with a bounded retry ---------------------------------------------
 QUICK_BLOCKS = replace(FAST, block_retry=0.3)
 
 
@@ -56,7 +57,7 @@ async def test_orders_refused_outright_stop_opening_orders_with_a_bounded_retry(
         assert_invariants(sim, bot)
 
 
-# ============================================================================ item 3: the exchange's safety features
+# ---- commission rates, self-trade prevention, Market Maker Protection --------------------------------------
 async def test_commission_rates_are_read_at_start_into_the_state(sim):
     sim.set_commission("-0.00002", "0.0003")
     async with BotRun(sim) as bot:

@@ -19,8 +19,6 @@ from helpers import ROOT
 
 # The commands a user runs without keys or network, in the order the README gives them.
 LOCAL = ("--sim", "report", "sim_exchange.py --write-synthetic", "backtest.py")
-
-
 SHORTER = "0.05"  # hours of synthetic data the test writes instead of the README's (3 minutes, not 60)
 
 

@@ -24,7 +24,7 @@ from helpers import (
 )
 
 
-# ============================================================================ 1. sweep, then place
+# ---- the sweep and a REST position read, against a scripted exchange ---------------------------------------
 async def test_sweep_finding_a_stray_cancels_it_before_placing_a_new_order():
     """step() runs the periodic sweep, which only *records* strays, then carries on in the same step and
     places a new order while the stray is still open: two of our orders are open at once."""
@@ -65,7 +65,7 @@ async def test_unstamped_rest_read_lagging_the_stream_does_not_erase_its_fill():
     assert bot.sync.next_sweep <= clock() + 1.0  # and it is read again shortly
 
 
-# ============================================================================ 3. reconnect during reconcile
+# ---- the real bot against the simulator: a reconnect during a reconciliation -------------------------------
 async def test_user_stream_reconnect_during_reconcile_triggers_another_reconcile(sim):
     """reconcile() ends with `need_reconcile = False`, wiping the flag that a user-stream reconnect set while the
     reconcile was still awaiting REST answers; what happened during that second outage (here: the position
@@ -90,7 +90,7 @@ async def test_user_stream_reconnect_during_reconcile_triggers_another_reconcile
         await sim.wait_for(lambda: bot.state.position.amount == sim.position(SYMBOL), 3)
 
 
-# ============================================================================ the sweep and reconciliation
+# ---- the sweep, and a reconciliation that fails half way ---------------------------------------------------
 async def test_the_sweep_leaves_orders_that_are_not_ours_alone(sim):
     """Bug: the sweep cancels every open order but the live one, the user's own orders on the symbol too."""
     async with BotRun(sim, timings=replace(FAST, sweep_every=0.2)) as bot:
@@ -120,7 +120,7 @@ async def test_a_reconciliation_that_fails_half_way_is_run_again_before_quoting(
         assert bot.state.position.amount == sim.position(SYMBOL)
 
 
-# ---- the sweep: strays cancelled, drift adopted --------------------------------------------------
+# ---- the sweep: strays cancelled, drift adopted ------------------------------------------------------------
 async def test_sweep_cancels_stray_and_adopts_position(sim):
     async with BotRun(sim, timings=replace(FAST, sweep_every=0.3)) as bot:
         await wait_open(sim, "BUY")
@@ -134,7 +134,7 @@ async def test_sweep_cancels_stray_and_adopts_position(sim):
         assert bot.state.position.amount == sim.position(SYMBOL)
 
 
-# ---- 11. position snapshots without updateTime -----------------------------------------------------
+# ---- position snapshots without updateTime -----------------------------------------------------------------
 async def test_unstamped_position_reads_keep_a_full_cycle_exact(sim):
     sim.accounts.stamp_positions = False  # positionRisk updateTime 0, as in the docs' example
     async with BotRun(sim, timings=replace(FAST, sweep_every=0.2)) as bot:

@@ -18,14 +18,7 @@ from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
-from helpers import (
-    DATA_DIR,
-    NO_HOST,
-    PLAIN,
-    ROOT,
-    SYMBOL,
-    free_port,
-)
+from helpers import DATA_DIR, NO_HOST, PLAIN, ROOT, SYMBOL, free_port
 
 from aster_mm.recording.market_csv import HEADERS, DayFiles, WriteError, utc_day
 from aster_mm.recording.reading import complete_bytes
@@ -33,8 +26,6 @@ from aster_mm.recording.recorder import Recorder, parse_frame
 from aster_mm.simulator import ReplayMarket, SimExchange, SyntheticMarket
 
 BIDS = [(D("2500.00") - i * D("0.01"), D("1.5") + i) for i in range(10)]
-
-
 ASKS = [(D("2500.01") + i * D("0.01"), D("2.25") + i) for i in range(10)]
 
 

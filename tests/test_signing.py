@@ -11,11 +11,7 @@ from urllib.parse import parse_qsl
 import pytest
 from eth_account import Account
 from eth_account.messages import encode_typed_data
-from helpers import (
-    DEMO_KEY,
-    DEMO_SIGNER,
-    DEMO_USER,
-)
+from helpers import DEMO_KEY, DEMO_SIGNER, DEMO_USER
 
 from aster_mm.exchange.signing import MAINNET_CHAIN_ID, TESTNET_CHAIN_ID, Eip712Signer, HmacSigner, NonceClock, mask
 
@@ -27,15 +23,11 @@ DEMO_ORDER = {
     "quantity": "20",
     "price": "0.5",
 }
-
-
 DEMO_MSG = (
     "symbol=ASTERUSDT&type=LIMIT&side=BUY&timeInForce=GTC&quantity=20&price=0.5"
     "&nonce=1748310859508867&user=0x63DD5aCC6b1aa0f563956C0e534DD30B6dcF7C4e"
     "&signer=0x21cF8Ae13Bb72632562c6Fff438652Ba1a151bb0"
 )
-
-
 # The docs publish no expected V3 signature. These were computed outside this module: the EIP-712
 # digest by eth_account.messages.encode_typed_data (domain AsterSignTransaction / 1 / chainId /
 # zero address, Message(string msg) = DEMO_MSG), signed by eth_keys' pure-Python NativeECCBackend
@@ -44,14 +36,10 @@ DEMO_SIG_MAINNET = (
     "0x0a56c5923ebf3524475c5f631940ec4c0e41dbd300ad28198d1915d8f3ca49ce"
     "26fd1aeb8b0c3079133595da0de38322ae7e860e0c76d032c4a491d27c1430b01c"
 )
-
-
 DEMO_SIG_TESTNET = (
     "0xf91e000376f360c1661cf0fbc79a816e915dce485c616bd49c5e35c6cbc5ba50"
     "42ccf75a2bffd282676dbf698087a73982bfd1491a993eeedc276f6827c94a8c1c"
 )
-
-
 NOW_MS = 1748310859508.867  # the synced time that gives the demo's nonce 1748310859508867
 
 
@@ -103,6 +91,9 @@ def demo_signer(chain_id: int = MAINNET_CHAIN_ID) -> Eip712Signer:
     return Eip712Signer(DEMO_USER, DEMO_SIGNER, DEMO_KEY, chain_id)
 
 
+# ----- V1 ---------------------------------------------------------------------------------------
+
+
 def test_v1_docs_test_vector():
     # V1 doc, "SIGNED Endpoint Examples for POST /fapi/v1/order"
     signer = HmacSigner(
@@ -141,6 +132,9 @@ def test_v1_secret_and_full_key_stay_out_of_repr_and_hint():
     assert signer.version == 1
 
 
+# ----- V3: known answers -------------------------------------------------------------------------
+
+
 def test_v3_demo_order_signs_to_the_independently_computed_constant():
     signed = demo_signer().sign(DEMO_ORDER, NOW_MS)
     assert signed.params == f"{DEMO_MSG}&signature={DEMO_SIG_MAINNET}"
@@ -177,6 +171,9 @@ def test_v3_empty_params_listen_key_call_is_signed_too():
     assert sig == reference_signature(msg, DEMO_KEY)
 
 
+# ----- V3: fast path against eth-account ----------------------------------------------------------
+
+
 def random_text(rng: random.Random) -> str:
     alphabet = "aZ09.-_~ &=+%/:?#\"'é中€😀\n\t\x00"
     return "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 40)))
@@ -199,6 +196,9 @@ def test_v3_fast_path_equals_eth_account_over_random_keys_and_messages():
 def test_v3_accepts_key_and_addresses_in_any_hex_case_and_sends_checksummed_addresses():
     signer = Eip712Signer(DEMO_USER.lower(), DEMO_SIGNER.upper().replace("0X", "0x"), DEMO_KEY[2:].upper())
     assert signer.sign(DEMO_ORDER, NOW_MS).params == f"{DEMO_MSG}&signature={DEMO_SIG_MAINNET}"
+
+
+# ----- V3: nonces ---------------------------------------------------------------------------------
 
 
 def test_nonce_follows_the_clock_in_microseconds():
@@ -247,6 +247,9 @@ async def test_nonces_strictly_increase_across_asyncio_tasks_in_send_order():
     await asyncio.gather(*(request() for _ in range(500)))
     assert len(order) == 500
     assert all(a < b for a, b in zip(order, order[1:]))
+
+
+# ----- V3: credentials and secrets ---------------------------------------------------------------
 
 
 def test_v3_key_never_in_repr_str_hint_or_errors():
@@ -316,7 +319,7 @@ def test_mask_shows_only_the_ends_and_nothing_of_short_values():
     assert mask("short-secret") == "…"
 
 
-# ============================================================================ signing
+# ----- recvWindow's bounds, a V1 call without parameters, a V3 signer's chain ---------------------
 @pytest.mark.parametrize("recv_window, ok", [(0, False), (1, True), (60_000, True), (60_001, False)])
 def test_recv_window_bounds_are_the_exchanges_1_to_60000_ms(recv_window, ok):
     if ok:

@@ -319,7 +319,7 @@ async def test_limits_off_still_count(client):
     assert (status, headers["X-MBX-USED-WEIGHT-1M"]) == (200, "60")
 
 
-# ============================================================================ Modify Order at the exchange
+# ------------------------------------------------------------------ Modify Order at the exchange
 @pytest.fixture
 async def first_in_queue():
     """Time priority among our own orders at a price the book does not show: the optimistic fill model

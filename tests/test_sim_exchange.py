@@ -135,7 +135,7 @@ async def test_crossing_gtx_rejected_variant():
         assert sim.summary("ETHUSDT")["orders_sent"] == 0
 
 
-@pytest.mark.parametrize("sim", ["optimistic"], indirect=True)  # first in the queue: tests/test_queue.py
+@pytest.mark.parametrize("sim", ["optimistic"], indirect=True)  # first in the queue: tests/test_sim_queue.py
 async def test_trade_through_partial_then_full_fill(client, sim):
     ws = await client.user_ws()
     await client.order(price="2490.00", qty="1.000", newClientOrderId="bid1")

@@ -7,16 +7,11 @@ from decimal import Decimal as D
 
 from helpers import SYMBOL
 
-from aster_mm.accounting.ledger import (
-    FUNDING,
-    STREAM,
-    funding_entries,
-)
+from aster_mm.accounting.ledger import FUNDING, STREAM, funding_entries
 from aster_mm.core.events import parse_account_update
 from aster_mm.exchange.client import AsterClient
 
 
-# ------------------------------------------------------------------------------------ simulator
 async def test_simulator_income_history_and_trade_list_have_the_exchanges_shape(sim):
     client = AsterClient(sim.api_key, sim.api_secret, sim.rest_url, timeout=2.0)
     try:

@@ -5,20 +5,11 @@ retried up to --start-timeout, then the bot exits 1 naming it."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 
 import pytest
-from helpers import (
-    NO_HOST,
-    SYMBOL,
-    BotRun,
-    FakeClock,
-    open_orders,
-    run,
-    run_cli,
-    wait_open,
-)
+from helpers import NO_HOST, SYMBOL, BotRun, FakeClock, open_orders, run, run_cli, wait_open
+from helpers import free_port as closed_port
 
 from aster_mm.core.config import Config
 from aster_mm.core.errors import FatalError
@@ -29,7 +20,7 @@ from aster_mm.live.startup import retry_until
 V1_KEYS = {"ASTER_API_KEY": "k" * 64, "ASTER_API_SECRET": "s" * 64}
 
 
-# ----- item 1: a name that does not resolve fails the start in seconds, naming the host --------------------
+# ---- a name that does not resolve fails the start in seconds, naming the host ------------------------------
 @pytest.mark.parametrize("mode", ["--paper", "live"])
 def test_an_unresolvable_host_fails_within_seconds_naming_it(tmp_path, mode):
     env = {"ASTER_REST_URL": f"https://{NO_HOST}", **(V1_KEYS if mode == "live" else {})}
@@ -79,7 +70,7 @@ def test_a_systemd_service_waits_the_start_timeout_for_dns():
     assert start_timings(config, {"NOTIFY_SOCKET": "/run/systemd/notify"}).unresolved_grace == 300
 
 
-# ---- 8. HTTP 403 ----------------------------------------------------------------------------------
+# ---- HTTP 403 at start -------------------------------------------------------------------------------------
 async def test_403_at_start_is_retried_not_taken_for_bad_credentials(sim):
     sim.fail_next("GET", "/fapi/v1/exchangeInfo", count=2, status=403, retry_after=0.1)
     async with BotRun(sim):
@@ -87,13 +78,7 @@ async def test_403_at_start_is_retried_not_taken_for_bad_credentials(sim):
         assert len(sim.requests("GET", "/fapi/v1/exchangeInfo")) >= 3
 
 
-# ---- 12. start-up against a struggling exchange ---------------------------------------------------
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
+# ---- an exchange unreachable or down at start --------------------------------------------------------------
 async def test_unreachable_rest_host_is_retried_then_fatal_naming_it(bot_env, tmp_path):
     port = closed_port()
     bot_env["ASTER_REST_URL"] = f"http://127.0.0.1:{port}"
