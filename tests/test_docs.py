@@ -14,8 +14,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from helpers import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
 # docs/simulator.md is written on branch l-sim (with the README's old "The simulator" section); until that
@@ -208,3 +208,19 @@ def test_the_import_lines_say_the_contracts():
         assert said["never imports"].get(package, set()) == never[package], (
             f"docs/architecture.md: '**`aster_mm.{package}` never imports:**' must list {sorted(never[package])}"
         )
+
+
+# ----- docs/simulator.md and docs/options.md: what a new user looks for -----
+
+
+def test_the_docs_say_where_the_replay_data_comes_from():
+    """The README's old "The simulator" section is docs/simulator.md now."""
+    simulator = (ROOT / "docs" / "simulator.md").read_text()
+    assert "not in this repository" in simulator and "record.py" in simulator
+    assert "first book row" in simulator
+
+
+def test_the_options_page_documents_the_sim_options():
+    options = (ROOT / "docs" / "options.md").read_text()
+    for flag in ("--start-price", "--tick", "--step"):
+        assert f"| `{flag}` |" in options
