@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal as D
 
-from conftest import SYMBOL, BotRun, assert_invariants, open_orders
+from helpers import SYMBOL, BotRun, assert_invariants, open_orders
 
 from aster_mm.core.spreads import AdaptiveConfig, AdaptiveSpreads
 from aster_mm.simulator import SyntheticMarket

@@ -19,7 +19,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from conftest import DATA_DIR, BotRun
+from helpers import DATA_DIR, BotRun
 
 from aster_mm.simulator import ReplayMarket, SimExchange
 

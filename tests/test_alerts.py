@@ -10,7 +10,7 @@ import time
 
 import pytest
 from aiohttp import web
-from conftest import SYMBOL, BotRun, run_cli, wait_open
+from helpers import SYMBOL, BotRun, run_cli, wait_open
 
 from aster_mm.ops.alerts import Alerts, telegram_sink, webhook_sink
 from aster_mm.ops.unattended import Ops, OpsSettings

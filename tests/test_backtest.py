@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import BOOK, BOOK_HEADER, DATA_DIR, NS, ROOT, load, write_market
+from helpers import MARKET_T0 as T0
 
 pytest.importorskip("hftbacktest", reason="pip install -r requirements-backtest.txt")
 
@@ -26,37 +28,6 @@ from aster_mm.backtest import convert, engine, report, stream  # noqa: E402
 from aster_mm.backtest.bot import QuoteParams, SymbolRules  # noqa: E402
 from aster_mm.backtest.runner import Fill, Runner  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = ROOT.parent / "shared" / "data" / "aster-2025-09-29"
-T0 = 1_759_175_600  # seconds
-NS = 1_000_000_000
-BOOK_HEADER = ",".join(
-    [
-        "unix_timestamp",
-        "lastUpdateId",
-        *(f"{s}_{w}_{i}" for s in ("bid", "ask") for i in (0, 1) for w in ("price", "qty")),
-    ]
-)
-
-
-def write_market(
-    tmp_path: Path,
-    books: list[tuple[float, tuple]],
-    trades: list[tuple[float, str, str, str]],
-    symbol: str = "TESTUSDT",
-) -> Path:
-    """books: (seconds after T0, (bid0, bq0, bid1, bq1, ask0, aq0, ask1, aq1)); trades: (s, side, price, qty)."""
-    lines = [BOOK_HEADER] + [f"{T0 + dt},{i},{','.join(levels)}" for i, (dt, levels) in enumerate(books)]
-    (tmp_path / f"orderbook_{symbol}.csv").write_text("\n".join(lines) + "\n")
-    lines = ["id,unix_timestamp_ms,side,price,quantity"]
-    lines += [f"{i},{int((T0 + dt) * 1000)},{side},{px},{qty}" for i, (dt, side, px, qty) in enumerate(trades)]
-    (tmp_path / f"trades_{symbol}.csv").write_text("\n".join(lines) + "\n")
-    return tmp_path
-
-
-def load(data_dir: Path, feed_ms: int = 50, symbol: str = "TESTUSDT") -> convert.MarketData:
-    return convert.load(*convert.data_files(data_dir, symbol), feed_ms * 1_000_000)
-
 
 def run(market, tick: str, spread: str, queue_model: str = "risk-averse", latency_file: Path | None = None):
     rules = SymbolRules("TESTUSDT", "TRADING", Decimal(tick), Decimal("0.01"), Decimal("0.01"), Decimal("5"))
@@ -66,9 +37,6 @@ def run(market, tick: str, spread: str, queue_model: str = "risk-averse", latenc
     )
     # these hand-made markets hold still for up to 40 s between rows: not gaps here (test_backtest_days.py)
     return Runner(market, rules, params, Decimal("0.001"), Decimal(10000), cfg, gap_s=3600).run()
-
-
-BOOK = ("100.0", "5", "99.9", "5", "100.2", "5", "100.3", "5")
 
 
 # ---------------------------------------------------------------------------------------- conversion

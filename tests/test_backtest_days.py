@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import BOOK, BOOK_HEADER, DATA_DIR, DOWN, NS, UP, a_market, write_market
+from helpers import MARKET_T0 as T0
 
 pytest.importorskip("hftbacktest", reason="pip install -r requirements-backtest.txt")
-
-from test_backtest import BOOK, BOOK_HEADER, DATA_DIR, NS, T0, write_market  # noqa: E402
 
 from aster_mm.backtest import cli, convert, engine, wakes  # noqa: E402
 from aster_mm.backtest.bot import Config, QuoteParams, SymbolRules  # noqa: E402
@@ -24,8 +24,6 @@ from aster_mm.recording.reading import complete_bytes  # noqa: E402
 RULES = SymbolRules("TESTUSDT", "TRADING", Decimal("0.01"), Decimal("0.01"), Decimal("0.01"), Decimal("5"))
 PARAMS = QuoteParams(Decimal("0.001"), Decimal("0.001"), Decimal("0.2"), Decimal("15"))
 ENGINE = engine.EngineConfig(tick=0.01, lot=0.01)
-DOWN = ("99.0", "5", "98.9", "5", "99.2", "5", "99.3", "5")  # mid 99.1
-UP = ("100.4", "5", "100.3", "5", "100.6", "5", "100.7", "5")
 
 
 def runner(market, gap_s: float = 30.0, config: Config | None = None) -> Runner:
@@ -37,14 +35,6 @@ def gzip_folder(src: Path, dst: Path) -> Path:
     for path in src.glob("*.csv"):
         (dst / f"{path.name}.gz").write_bytes(gzip.compress(path.read_bytes()))
     return dst
-
-
-def a_market(folder: Path) -> Path:
-    """Ten minutes of a book stepping between three levels every 2 s, trades through both sides."""
-    folder.mkdir(parents=True, exist_ok=True)
-    books = [(2.0 * i, (BOOK, UP, DOWN)[i % 3]) for i in range(300)]
-    trades = [(2.0 * i + 1, "sell" if i % 2 else "buy", "98.5" if i % 2 else "100.8", "50") for i in range(300)]
-    return write_market(folder, books, trades)
 
 
 # ------------------------------------------------------------------------------------------ gzip

@@ -7,10 +7,10 @@ from dataclasses import replace
 from decimal import Decimal
 
 import pytest
+from helpers import BOOK, DATA_DIR, NS, load, write_market
+from helpers import MARKET_T0 as T0
 
 pytest.importorskip("hftbacktest", reason="pip install -r requirements-backtest.txt")
-
-from test_backtest import BOOK, DATA_DIR, NS, T0, load, write_market  # noqa: E402
 
 from aster_mm.backtest import convert, engine  # noqa: E402
 from aster_mm.backtest.bot import Config, QuoteParams, SymbolRules  # noqa: E402

@@ -9,11 +9,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from helpers import ROOT
 
 from aster_mm.settings import config_file
 from aster_mm.settings.parser import parse_config
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def preset(tmp_path: Path, text: str) -> str:
@@ -107,7 +106,7 @@ def test_the_other_tier_is_each_fills_notional_at_its_rate():
 
 def test_a_backtest_at_mm1_rates_nets_what_the_base_runs_mm1_column_says(tmp_path):
     pytest.importorskip("hftbacktest", reason="pip install -r requirements-backtest.txt")
-    from test_backtest_days import a_market
+    from helpers import a_market
 
     from aster_mm.backtest import cli
 

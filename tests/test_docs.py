@@ -14,13 +14,10 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from helpers import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
-# docs/simulator.md is written on branch l-sim (with the README's old "The simulator" section); until that
-# branch is merged, links to it are the one dangling link allowed.
-NOT_YET_MERGED = {DOCS / "simulator.md"}
 # Flags of other programs the pages show in commands, by the program they belong to.
 OTHER_PROGRAMS = {
     "--version": "python3",
@@ -83,8 +80,6 @@ def test_every_relative_link_points_to_an_existing_file_and_heading(page):
             continue
         path, _, anchor = target.partition("#")
         file = (page.parent / path).resolve() if path else page
-        if file in NOT_YET_MERGED:
-            continue
         if not file.exists():
             broken.append(f"{target}: no file {file.relative_to(ROOT)}")
         elif anchor and file.suffix == ".md" and anchor not in anchors(file):
@@ -208,3 +203,33 @@ def test_the_import_lines_say_the_contracts():
         assert said["never imports"].get(package, set()) == never[package], (
             f"docs/architecture.md: '**`aster_mm.{package}` never imports:**' must list {sorted(never[package])}"
         )
+
+
+# ----- docs/simulator.md and docs/options.md: what a new user looks for -----
+
+
+def test_the_docs_say_where_the_replay_data_comes_from():
+    """The README's old "The simulator" section is docs/simulator.md now."""
+    simulator = (ROOT / "docs" / "simulator.md").read_text()
+    assert "not in this repository" in simulator and "record.py" in simulator
+    assert "first book row" in simulator
+
+
+def test_the_options_page_documents_the_sim_options():
+    options = (ROOT / "docs" / "options.md").read_text()
+    for flag in ("--start-price", "--tick", "--step"):
+        assert f"| `{flag}` |" in options
+
+
+def test_every_test_the_docs_cite_exists():
+    """A test named in the docs (`test_x`, or a family `test_x_` by its prefix) or a test file (`test_x.py`)."""
+    tests = sorted((ROOT / "tests").glob("test_*.py"))
+    defined = set(re.findall(r"^\s*(?:async )?def (test_\w+)", "\n".join(p.read_text() for p in tests), re.M))
+    files = {p.stem for p in tests}
+    cited = {n for page in PAGES for n in re.findall(r"\btest_\w+", page.read_text())}
+    missing = sorted(
+        n
+        for n in cited
+        if not (any(d.startswith(n) for d in defined) if n.endswith("_") else n in defined or n in files)
+    )
+    assert not missing, f"the docs cite tests that do not exist: {missing}"

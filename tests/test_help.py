@@ -1,14 +1,18 @@
 """`market_maker.py --help` tells the truth (issue 22, item 5): every option shows its real default, once; a
 switch and a required option show none. Checked by walking the parser's actions against the `Config` that
-parsing really gives, so no help text can drift from the code."""
+parsing really gives, so no help text can drift from the code. The tools' mistakes are two lines too, and
+bench.py's options say what they set."""
 
 from __future__ import annotations
 
 import argparse
 import re
+import subprocess
+import sys
 from decimal import Decimal
 
 import pytest
+from helpers import PLAIN, ROOT
 
 from aster_mm.accounting.books import ledger_path
 from aster_mm.settings.parser import build_parser, parse_config
@@ -73,3 +77,28 @@ def test_the_written_start_prices_are_the_simulators():
         assert f"{start.normalize():f}" in text, symbol
     assert parse_config(["--symbol", "ETHUSDT", "--sim"]).start_price is None  # worked out by the simulator
     assert parse_config(["--symbol", "ETHUSDT", "--sim", "--start-price", "3"]).start_price == Decimal(3)
+
+
+@pytest.mark.parametrize(
+    "script, args",
+    [("backtest.py", ["--data", "x"]), ("sim_exchange.py", ["--bogus"]), ("record.py", []), ("bench.py", ["--x"])],
+)
+def test_the_tools_say_a_mistake_in_two_lines_too(tmp_path, script, args):
+    done = subprocess.run(
+        [sys.executable, str(ROOT / script), *args], cwd=tmp_path, env=PLAIN, capture_output=True, text=True, timeout=60
+    )
+    lines = done.stderr.splitlines()
+    assert done.returncode == 2 and len(lines) == 2, done.stderr
+    assert lines[0].startswith(f"usage: {script} ") and lines[1].startswith(script) and ": error: " in lines[1]
+
+
+def test_every_bench_option_says_what_it_sets_and_its_default():
+    from aster_mm.bench.cli import build_parser
+
+    parser = build_parser()
+    for action in parser._actions:
+        if isinstance(action, argparse._HelpAction):
+            continue
+        text = parser._get_formatter()._expand_help(action)
+        assert len(text) > 20 and not text.startswith("default"), action.dest
+        assert action.nargs == 0 or text.count("(default: ") == 1, (action.dest, text)

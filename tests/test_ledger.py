@@ -1,6 +1,6 @@
-"""Issue 12, items 1 and 2: the ledger (fills and funding, once, across restarts, reconciled with the
-income history), PnL in the status line and the session summary, the `report` subcommand; and the
-simulator's funding payments and income history they are checked against."""
+"""The ledger (aster_mm/accounting/ledger.py): fills and funding written once, across restarts, reconciled from the
+earliest run that never completed a reconciliation, and read back as written; end to end, its totals agree with
+the simulator's and with the report, the status line and the session summary."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import SYMBOL, BotRun, assert_invariants, order_update, set_mid, wait_open
+from helpers import HAND_WRITTEN, SYMBOL, BotRun, assert_invariants, order_update, set_mid, wait_open
 
 import market_maker
 from aster_mm.accounting.ledger import (
@@ -18,19 +18,17 @@ from aster_mm.accounting.ledger import (
     FUNDING,
     FUNDING_MATCH_MS,
     INCOME,
+    START,
     STREAM,
     SYNC,
     Entry,
     Ledger,
     Totals,
     fill_entry,
-    funding_entries,
     read_entries,
 )
-from aster_mm.accounting.pnl import PnL, SessionPnL, pnl_text, usd
-from aster_mm.core.events import parse_account_update, parse_order_update
-from aster_mm.core.position import unrealized_pnl
-from aster_mm.exchange.client import AsterClient
+from aster_mm.accounting.pnl import usd
+from aster_mm.core.events import parse_order_update
 
 D = Decimal
 
@@ -242,88 +240,6 @@ async def test_fees_and_funding_while_the_bot_was_down_are_recorded_on_restart(s
     assert (session.fills, session.funding, session.realized) == (0, 0, 0)  # not this session's
 
 
-# ------------------------------------------------------------------------------------ report
-HAND_WRITTEN = """time_utc,time_ms,kind,symbol,source,trade_id,tran_id,order_id,client_id,side,price,qty,maker,commission,commission_asset,realized_pnl,funding,asset
-2025-09-28 23:59:59.000,1759103999000,fill,ETHUSDT,stream,11,,7,amm-a-1,BUY,4000,0.5,true,0.2,USDT,0,,
-2025-09-29 00:00:00.000,1759104000000,funding,ETHUSDT,stream,,,,,,,,,,,,-0.1,USDT
-2025-09-29 08:00:00.000,1759132800000,fill,ETHUSDT,stream,12,,8,amm-a-2,SELL,4010,0.5,true,0.2005,USDT,5,,
-2025-09-29 09:00:00.000,1759136400000,fill,ETHUSDT,income,13,,,,,,,,0.1,USDT,1,,
-2025-09-29 09:30:00.000,1759138200000,reward,ETHUSDT,income,,555,,,,,,,-0.25,USDT,,,
-2025-09-29 10:00:00.000,1759140000000,sync,ETHUSDT,income,,,,,,,,,,,,,
-2025-09-29 10:00:01.000,1759140001000,start,ETHUSDT,run,,,,amm-b,,,,,,,,,
-"""
-
-
-def test_report_summarises_a_hand_written_ledger_per_day(tmp_path, capsys):
-    path = tmp_path / "ledger-ETHUSDT.csv"
-    path.write_text(HAND_WRITTEN)
-    assert market_maker.main(["report", "--ledger", str(path)]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    header = ["day", "symbol", "fills", "volume", "fees", "funding", "rebates", "realized", "net", "net/volume"]
-    assert lines[0].split() == header
-    assert lines[1].split() == [
-        "2025-09-28",
-        "ETHUSDT",
-        "1",
-        "2000.00",
-        "0.20",
-        "0.00",
-        "0.00",
-        "0.00",
-        "-0.20",
-        "-1.0bp",
-    ]
-    # 2005 volume, fees 0.3005, funding -0.1, a rebate 0.25, realized 6: net 5.8495 = 29.2 bp
-    day = ["2025-09-29", "ETHUSDT", "2", "2005.00", "0.30", "-0.10", "0.25", "6.00", "5.85", "29.2bp"]
-    assert lines[2].split() == day
-    assert lines[3].split() == ["total", "3", "4005.00", "0.50", "-0.10", "0.25", "6.00", "5.65", "14.1bp"]
-
-    capsys.readouterr()
-    assert market_maker.main(["report", "--ledger", str(path), "--since", "2025-09-29"]) == 0
-    out = capsys.readouterr().out
-    assert "2025-09-28" not in out and "2025-09-29" in out
-
-
-def test_report_finds_the_ledgers_in_the_working_directory(tmp_path, capsys, monkeypatch):
-    (tmp_path / "ledger-ETHUSDT.csv").write_text(HAND_WRITTEN)
-    (tmp_path / "ledger-ETHUSDT-sim.csv").write_text(HAND_WRITTEN)  # a demo's: never mixed in
-    (tmp_path / "ledger-BNBUSDT-paper.csv").write_text(HAND_WRITTEN.replace("ETHUSDT", "BNBUSDT"))
-    monkeypatch.chdir(tmp_path)
-    assert market_maker.main(["report"]) == 0
-    out = capsys.readouterr().out
-    real, paper, sim = out.split("\n\n")  # each kind in a table of its own, saying which files it read
-    assert real.splitlines()[3].split()[1] == "3" and "BNBUSDT" not in real
-    assert real.splitlines()[4] == "read ledger-ETHUSDT.csv"
-    assert paper.splitlines()[4] == "read ledger-BNBUSDT-paper.csv (--paper: simulated fills on real prices)"
-    assert sim.splitlines()[4] == "read ledger-ETHUSDT-sim.csv (--sim: simulated fills)"
-    assert [line.split()[1] for line in out.splitlines() if line.startswith("total")] == ["3", "3", "3"]
-
-
-def test_report_after_the_quick_start_finds_the_sim_ledger(tmp_path, capsys, monkeypatch):
-    (tmp_path / "ledger-ETHUSDT-sim.csv").write_text(HAND_WRITTEN)
-    monkeypatch.chdir(tmp_path)
-    assert market_maker.main(["report"]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    assert lines[3].split()[:2] == ["total", "3"] and lines[4] == "read ledger-ETHUSDT-sim.csv (--sim: simulated fills)"
-
-
-@pytest.mark.parametrize(
-    "args, needle",
-    [
-        (["--since", "yesterday"], "since must be a date"),
-        (["--ledger", "missing.csv"], "does not exist"),
-        (["--ledger", "bad.csv"], "not a ledger"),
-        ([], "no ledger-*.csv"),
-    ],
-)
-def test_report_bad_input_exits_2(tmp_path, capsys, monkeypatch, args, needle):
-    (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
-    monkeypatch.chdir(tmp_path)
-    with pytest.raises(SystemExit) as exit_:
-        market_maker.main(["report", *args])
-    assert exit_.value.code == 2 and needle in capsys.readouterr().err
-
-
 # ------------------------------------------------------------------------------------ ledger unit
 def test_funding_seen_on_the_stream_and_in_the_income_history_is_one_row(tmp_path):
     path = tmp_path / "ledger.csv"
@@ -433,58 +349,6 @@ def test_daily_totals_and_net_per_volume(tmp_path, tokyo):
     assert ledger.day("2025-09-29") == Totals() and Totals().bp_of(D("1")) is None
 
 
-def test_session_figures_mark_the_position_and_count_only_what_changed_since_the_start():
-    session = SessionPnL(start_ms=0)
-    session.add(
-        Entry(
-            FILL,
-            1,
-            SYMBOL,
-            price=D("2000"),
-            qty=D("1"),
-            commission=D("0.2"),
-            commission_asset="USDT",
-            realized_pnl=D("3"),
-        )
-    )
-    session.unrealized_at_start = D("5")  # an adopted position was 5 up at start
-    p = session.figures(D("0.5"), D("2000"), D("2030"), reported_unrealized=D("99"))
-    assert (p.unrealized, p.net, p.mark_price) == (D("15"), D("12.8"), D("2030"))  # 3 - 0.2 + 15 - 5
-    unmarked = session.figures(D("0.5"), D("2000"), None, reported_unrealized=D("7"))
-    assert unmarked.unrealized == D("7")  # no mark yet: what the exchange says
-    assert unrealized_pnl(D("0.5"), None, None, None) == 0 and unrealized_pnl(D("0"), None, None, D("9")) == 0
-
-
-def test_the_money_part_of_the_status_line_is_rounded_to_the_symbol():
-    p = PnL(
-        D("0.8004"),
-        D("2485.005"),
-        D("2490"),
-        D("3.996"),
-        D("1"),
-        D("0.2"),
-        D("-0.02"),
-        D("0.1"),
-        D("4.875"),
-        D("1988"),
-        1,
-    )
-    assert pnl_text(p, D("0.01"), D("0.001")) == (
-        "position=0.800@2485.00 upnl=4.00 realized=1.00 fees=0.20 "
-        "funding=-0.02 rebates=0.10 net=4.88 volume=1988.00 net/volume=24.5bp fills=1"
-    )
-    flat = PnL(D("0"), D("2485"), None, D("0"), D("0"), D("0"), D("0"), D("0"), D("0"), D("0"), 0)
-    assert pnl_text(flat, None, None).startswith("position=0 upnl=0.00")  # no entry price when flat
-    assert pnl_text(flat, None, None).endswith("net/volume=- fills=0")
-
-
-def test_the_session_counts_what_happened_from_its_first_millisecond_on():
-    session = SessionPnL(start_ms=1_000)
-    for at in (999, 1_000, 1_001):
-        session.add(Entry(FILL, at, SYMBOL, price=D("2000"), qty=D("1")))
-    assert session.totals.fills == 2
-
-
 @pytest.fixture
 def tokyo(monkeypatch):
     """The machine's local time is UTC+9: ledger times and days must still be UTC."""
@@ -572,218 +436,6 @@ def test_a_ledger_without_every_column_is_refused_by_name(tmp_path):
         read_entries(path)
 
 
-# ------------------------------------------------------------------------------------ simulator
-async def test_simulator_income_history_and_trade_list_have_the_exchanges_shape(sim):
-    client = AsterClient(sim.api_key, sim.api_secret, sim.rest_url, timeout=2.0)
-    try:
-        await sim.place_order_direct(SYMBOL, "BUY", "2499", "1", client_order_id="a")
-        await sim.fill_order(SYMBOL)  # opens: commission only
-        start = sim.now_ms()
-        assert await sim.pay_funding(SYMBOL, "0.001") == D("-2.5")  # 1 * mark 2500 * 0.001
-        await sim.place_order_direct(SYMBOL, "SELL", "2509", "1", client_order_id="b")
-        await sim.fill_order(SYMBOL)  # closes: realized 10, commission
-        rows = sim.income()
-        assert [r["incomeType"] for r in rows] == ["COMMISSION", "FUNDING_FEE", "REALIZED_PNL", "COMMISSION"]
-        assert set(rows[0]) == {"symbol", "incomeType", "income", "asset", "info", "time", "tranId", "tradeId"}
-        assert rows[0]["income"] == str(-D("2499") * D("0.0001")) and rows[0]["tradeId"] != ""
-        assert rows[1]["tradeId"] == "" and rows[1]["income"] == "-2.5" and rows[2]["income"] == "10"
-        assert len({r["tranId"] for r in rows}) == 4
-        assert sim.summary(SYMBOL)["funding"] == D("-2.5")
-        assert sim.balances()["USDT"] == D("10000") + D("10") - D("2.5") - (D("2499") + D("2509")) * D("0.0001")
-
-        now = sim.now_ms()
-        assert await client.income(SYMBOL, "COMMISSION", 0, now) == [rows[0], rows[3]]
-        assert await client.income(SYMBOL, "FUNDING_FEE", start, now) == [rows[1]]
-        assert await client.income(SYMBOL, "COMMISSION", 0, now, limit=1) == [rows[0]]
-        assert await client.income(SYMBOL, "REALIZED_PNL", 0, start - 1) == []
-        assert await client.income("BNBUSDT", "COMMISSION", 0, now) == []
-        trades = await client.user_trades(SYMBOL, now - 3600_000, now)
-        assert [(t["side"], t["price"], t["qty"], t["realizedPnl"]) for t in trades] == [
-            ("BUY", "2499", "1", "0"),
-            ("SELL", "2509", "1", "10"),
-        ]
-        assert {str(t["id"]) for t in trades} == {rows[0]["tradeId"], rows[3]["tradeId"]}
-    finally:
-        await client.close()
-
-
-async def test_funding_event_has_the_exchanges_shape(sim):
-    sim.set_position(SYMBOL, "-2", "2500")
-    events = []
-    sim._engine.on_user = lambda payload: _collect(events, payload)
-    assert await sim.pay_funding(SYMBOL, "0.0001") == D("0.5")  # a short receives a positive rate
-    [event] = events
-    assert event["e"] == "ACCOUNT_UPDATE" and event["a"]["m"] == "FUNDING_FEE"
-    assert event["a"]["B"] == [{"a": "USDT", "wb": "10000.5", "cw": "10000.5", "bc": "0.5"}]
-    assert "P" not in event["a"]  # crossed: balance only
-    [entry] = funding_entries(parse_account_update(event, SYMBOL), SYMBOL)
-    assert (entry.kind, entry.symbol, entry.source, entry.funding, entry.asset) == (
-        FUNDING,
-        SYMBOL,
-        STREAM,
-        D("0.5"),
-        "USDT",
-    )
-    sim.set_position("BNBUSDT", "0", "0")
-    assert await sim.pay_funding("BNBUSDT", "0.0001") == 0 and len(events) == 1
-
-
-async def _collect(events: list, payload: dict) -> None:
-    events.append(payload)
-
-
-# ------------------------------------------------------------------------------------ income reconciliation unit
-def test_income_rows_become_one_fill_per_trade_and_one_row_per_funding():
-    from aster_mm.accounting.income import income_entries
-
-    rows = [
-        {
-            "symbol": SYMBOL,
-            "incomeType": "COMMISSION",
-            "income": "-0.2",
-            "asset": "USDT",
-            "time": 5,
-            "tranId": "1",
-            "tradeId": "42",
-        },
-        {
-            "symbol": SYMBOL,
-            "incomeType": "REALIZED_PNL",
-            "income": "3",
-            "asset": "USDT",
-            "time": 5,
-            "tranId": "2",
-            "tradeId": "42",
-        },
-        {
-            "symbol": SYMBOL,
-            "incomeType": "COMMISSION",
-            "income": "-0.2",
-            "asset": "USDT",
-            "time": 5,
-            "tranId": "1",
-            "tradeId": "42",
-        },  # a page overlap: once
-        {
-            "symbol": SYMBOL,
-            "incomeType": "COMMISSION",
-            "income": "-0.1",
-            "asset": "USDT",
-            "time": 9,
-            "tranId": "3",
-            "tradeId": "43",
-        },  # not in the trade list
-        {
-            "symbol": SYMBOL,
-            "incomeType": "FUNDING_FEE",
-            "income": "0.05",
-            "asset": "USDT",
-            "time": 7,
-            "tranId": "4",
-            "tradeId": "",
-        },
-        {
-            "symbol": "BNBUSDT",
-            "incomeType": "FUNDING_FEE",
-            "income": "1",
-            "asset": "USDT",
-            "time": 7,
-            "tranId": "5",
-            "tradeId": "",
-        },
-    ]
-    trades = {
-        "42": {
-            "id": 42,
-            "orderId": 7,
-            "side": "SELL",
-            "price": "2500",
-            "qty": "0.1",
-            "maker": True,
-            "time": 4,
-            "commissionAsset": "USDT",
-        }
-    }
-    full, funding, bare = income_entries(SYMBOL, rows, trades)
-    assert (full.trade_id, full.side, full.price, full.qty, full.commission, full.realized_pnl, full.time_ms) == (
-        "42",
-        "SELL",
-        D("2500"),
-        D("0.1"),
-        D("0.2"),
-        D("3"),
-        4,
-    )
-    assert (funding.kind, funding.tran_id, funding.funding) == (FUNDING, "4", D("0.05"))
-    assert (bare.trade_id, bare.price, bare.qty, bare.commission, bare.notional) == ("43", None, None, D("0.1"), 0)
-
-
-async def test_income_is_read_page_by_page(tmp_path):
-    import time
-
-    from aster_mm.accounting.income import PAGE, IncomeSync
-
-    BASE = int(time.time() * 1000) - 60_000
-
-    class Client:
-        time_offset_ms = 0
-        calls: list = []
-
-        def blocked_for(self):
-            return 0.0
-
-        async def income(self, symbol, kind, start, end, limit):
-            self.calls.append((kind, start))
-            if kind != "COMMISSION":
-                return []
-            rows = [
-                {
-                    "symbol": SYMBOL,
-                    "incomeType": kind,
-                    "income": "-0.1",
-                    "asset": "USDT",
-                    "time": t,
-                    "tranId": str(t),
-                    "tradeId": str(t),
-                }
-                for t in range(BASE, BASE + 1500)
-            ]
-            return [r for r in rows if start <= r["time"] <= end][:limit]
-
-        async def user_trades(self, symbol, start, end, limit):
-            return []
-
-    ledger = Ledger(tmp_path / "ledger.csv")
-    ledger.open()
-    client = Client()
-    sync = IncomeSync(client, SYMBOL, ledger, 3600, 0, lambda: BASE)
-    assert await sync.sync() == 1500
-    assert [s for k, s in client.calls if k == "COMMISSION"] == [BASE, BASE + PAGE - 1]
-    assert await sync.sync() == 0 and ledger.synced_ms is not None
-
-
-def test_cli_report_help_and_a_bad_ledger_directory(tmp_path):
-    import subprocess
-    import sys
-
-    from conftest import ROOT
-
-    def run(*args):
-        return subprocess.run(
-            [sys.executable, str(ROOT / "market_maker.py"), *args],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-
-    done = run("report", "--help")
-    assert done.returncode == 0 and "--since" in done.stdout
-    assert "report" in run("--help").stdout
-    done = run("--symbol", SYMBOL, "--ledger", str(tmp_path / "nowhere" / "l.csv"), "--sim")
-    assert done.returncode == 2 and "--ledger" in done.stderr and "Traceback" not in done.stderr
-
-
 async def test_an_unreadable_ledger_is_fatal_before_anything_is_sent(sim, tmp_path):
     from aster_mm.core.errors import FatalError
 
@@ -796,3 +448,36 @@ async def test_an_unreadable_ledger_is_fatal_before_anything_is_sent(sim, tmp_pa
     finally:
         await run.client.close()
     assert sim.order_requests() == [] and path.read_text() == "not,a,ledger\n1,2,3\n"
+
+
+# ------------------------------------------------------------------------------------ where a reconciliation starts
+def test_reconciliation_starts_at_the_earliest_run_no_reconciliation_followed(tmp_path):
+    ledger = Ledger(tmp_path / "ledger.csv")
+    ledger.open()
+    assert ledger.reconcile_from() is None  # a new ledger: the session's start
+    ledger.record(Entry(START, 1_000, SYMBOL, client_id="amm-a"))
+    ledger.record(Entry(FILL, 5_000, SYMBOL, trade_id="1"))
+    assert ledger.reconcile_from() == 1_000  # not the first fill: what run a lost before it is covered too
+    ledger.record(Entry(SYNC, 9_000, SYMBOL, INCOME, client_id="amm-a"))
+    assert ledger.reconcile_from() == 9_000 and ledger.reconcile_from(overlap_ms=500) == 8_500
+    ledger.record(Entry(START, 20_000, SYMBOL, client_id="amm-b"))  # run b dies before reconciling
+    ledger.record(Entry(FILL, 25_000, SYMBOL, trade_id="2"))
+    ledger.record(Entry(START, 40_000, SYMBOL, client_id="amm-c"))
+    assert ledger.reconcile_from() == 9_000  # a's last round: what b and the market did since
+    ledger.close()
+    reread = Ledger(tmp_path / "ledger.csv")
+    reread.open()  # a restart knows the same
+    assert reread.reconcile_from() == 9_000 and set(reread.run_starts) == {"amm-a", "amm-b", "amm-c"}
+    reread.record(Entry(SYNC, 50_000, SYMBOL, INCOME, client_id="amm-c"))
+    assert reread.reconcile_from() == 50_000 and reread.unreconciled == {}
+    reread.close()
+
+
+def test_a_ledger_without_start_rows_reconciles_from_its_last_sync_or_first_row(tmp_path):
+    ledger = Ledger(tmp_path / "ledger.csv")
+    ledger.open()
+    ledger.record(Entry(FILL, 5_000, SYMBOL, trade_id="1"))
+    assert ledger.reconcile_from() == 5_000
+    ledger.record(Entry(SYNC, 9_000, SYMBOL, INCOME))
+    assert ledger.reconcile_from() == 9_000
+    ledger.close()

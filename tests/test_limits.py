@@ -1,5 +1,5 @@
-"""Issue 12 loss limits against the real bot: each drives the market against the bot and shows the
-limit firing; the invariants hold throughout."""
+"""Loss limits (aster_mm/core/limits.py): the pure decisions, then against the real bot: each drives the market
+against the bot and shows the limit firing; the invariants hold throughout."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 from decimal import Decimal as D
 
 import pytest
-from conftest import (
+from helpers import (
     SYMBOL,
     BotRun,
     RecordedOps,
@@ -24,15 +24,7 @@ from conftest import (
 from aster_mm.core.config import Config
 from aster_mm.core.decisions import Quote
 from aster_mm.core.kinds import Side
-from aster_mm.core.limits import (
-    LossChange,
-    LossGate,
-    LossLimits,
-    breached,
-    position_room,
-    stop_quote,
-    stop_triggered,
-)
+from aster_mm.core.limits import LossChange, LossGate, LossLimits, breached, position_room, stop_quote, stop_triggered
 from aster_mm.core.rules import SymbolRules
 from aster_mm.live.bot import LossLimitHalt
 
@@ -298,3 +290,24 @@ async def test_halt_exits_3_from_the_command_line(sim, bot_env, tmp_path):
     assert proc.returncode == 3, err.decode()
     assert "halted by a loss limit" in err.decode() and b"Traceback" not in out + err
     assert open_orders(sim) == [] and sim.position(SYMBOL) == D("0.8")  # not flattened: not asked
+
+
+LIMIT_RULES = SymbolRules(SYMBOL, "TRADING", D("0.01"), D("0.001"), D("0.001"), D("5"))
+
+
+# ---- pure decisions: the stop order and when it fires --------------------------------------------
+def test_a_short_is_stopped_with_a_reduce_only_ioc_buy_for_all_of_it():
+    short = stop_quote(D("-0.8"), D("2549.98"), D("2550"), D("0.002"), LIMIT_RULES)
+    assert short == Quote(Side.BUY, D("2555.10"), D("0.8"), True, "IOC")
+
+
+@pytest.mark.parametrize(
+    "position, entry, mark, fires",
+    [
+        (D("0"), D("2500"), D("3000"), False),  # flat: nothing to stop, whichever way the price went
+        (D("-1"), D("0"), D("2500"), False),  # no entry price known: no stop
+        (D("1"), D("0.5"), D("0.49"), True),  # a cheap coin 2 % down: the stop fires
+    ],
+)
+def test_the_stop_needs_a_position_and_a_known_entry(position, entry, mark, fires):
+    assert stop_triggered(position, entry, mark, D("0.01")) is fires

@@ -8,10 +8,9 @@ import sys
 import textwrap
 
 import pytest
+from helpers import ROOT
 
 from aster_mm.ops.logs import DeferredHandler
-
-ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
 
 
 class Written(logging.Handler):

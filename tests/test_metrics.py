@@ -9,7 +9,7 @@ import time
 from decimal import Decimal
 
 import aiohttp
-from conftest import SYMBOL, BotRun, free_port, open_orders, order_posts, run_cli, set_mid, wait_open
+from helpers import SYMBOL, BotRun, free_port, open_orders, order_posts, run_cli, set_mid, wait_open
 from prometheus_client.parser import text_string_to_metric_families
 
 from aster_mm.ops.metrics import Histogram, Metrics, Snapshot

@@ -10,7 +10,7 @@ import signal
 import socket
 
 import pytest
-from conftest import FAST, SYMBOL, BotRun, run_cli, wait_open
+from helpers import FAST, SYMBOL, BotRun, run_cli, wait_open
 
 from aster_mm.ops.notify import Notifier, socket_address, watchdog_period
 from aster_mm.ops.unattended import Ops, OpsSettings, not_alive

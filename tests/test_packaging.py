@@ -1,4 +1,5 @@
-"""Packaging: pyproject.toml's dependencies are requirements*.txt's, and `pip install .` gives working commands."""
+"""Packaging: pyproject.toml's dependencies are requirements*.txt's, and `pip install .` gives working commands; the
+backtest extra accepts the bot's numpy, and backtest.py without it says how to install it."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from helpers import PLAIN, ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 COMMANDS = ("aster-mm", "aster-mm-sim", "aster-mm-backtest", "aster-mm-record", "aster-mm-bench", "aster-mm-optimize")
 
@@ -78,3 +79,57 @@ def test_pip_install_gives_working_commands(tmp_path):
         )
         assert done.returncode == 0, f"{command} --help: {done.stderr[-500:]}"
         assert done.stdout.startswith("usage:"), command
+
+
+# ----- the backtest extra: backtest.py without it says how to install it; it accepts the bot's numpy
+WITHOUT_EXTRA = """
+import sys
+class NoExtra:  # as if requirements-backtest.txt were not installed
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {"hftbacktest", "numba", "polars", "matplotlib"}:
+            raise ImportError(f"No module named {name!r}")
+sys.meta_path.insert(0, NoExtra())
+from aster_mm.backtest.cli import main
+sys.exit(main())
+"""
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--data", "data", "--symbol", "ETHUSDT"]], ids=["help", "run"])
+def test_backtest_without_its_extra(args, tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_EXTRA, *args],
+        cwd=tmp_path,
+        env={**PLAIN, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if args == ["--help"]:
+        assert done.returncode == 0 and done.stdout.startswith("usage: backtest.py"), done.stderr
+        assert "--buy-spread" in done.stdout or "strategy flag" in done.stdout
+    else:
+        assert done.returncode == 2, done.stdout + done.stderr
+        (line,) = done.stderr.splitlines()
+        assert "pip install -r requirements-backtest.txt" in line and "Traceback" not in line
+
+
+def test_the_bots_numpy_is_one_the_backtest_extra_accepts():
+    """Installing requirements-backtest.txt after requirements.txt must not change the bot's numpy."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    try:
+        needed = metadata.requires("hftbacktest") or []
+    except metadata.PackageNotFoundError:
+        pytest.skip("the backtest extra is not installed")
+    theirs = next(Requirement(r).specifier for r in needed if Requirement(r).name == "numpy")
+    text = (ROOT / "requirements.txt").read_text()
+    lines = [Requirement(r.split("#")[0]) for r in text.splitlines() if r.startswith("numpy")]
+    (ours,) = [r.specifier for r in lines if r.marker is None or r.marker.evaluate()]
+    if sys.version_info >= (3, 14):
+        pytest.skip("numpy 2.2, the newest hftbacktest 2.4 accepts, has no wheels for Python 3.14")
+    versions = [Version(f"{major}.{minor}.{patch}") for major in (1, 2, 3) for minor in range(40) for patch in (0, 99)]
+    allowed = [v for v in versions if v in ours]
+    assert allowed and all(v in theirs for v in allowed), f"requirements.txt {ours}, hftbacktest {theirs}"

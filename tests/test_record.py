@@ -11,20 +11,20 @@ import json
 import math
 import os
 import signal
+import subprocess
 import sys
 from datetime import UTC, datetime
 from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
-from conftest import DATA_DIR, ROOT
+from helpers import DATA_DIR, NO_HOST, PLAIN, ROOT, SYMBOL, free_port
 
 from aster_mm.recording.market_csv import HEADERS, DayFiles, WriteError, utc_day
 from aster_mm.recording.reading import complete_bytes
 from aster_mm.recording.recorder import Recorder, parse_frame
 from aster_mm.simulator import ReplayMarket, SimExchange, SyntheticMarket
 
-SYMBOL = "ETHUSDT"
 BIDS = [(D("2500.00") - i * D("0.01"), D("1.5") + i) for i in range(10)]
 ASKS = [(D("2500.01") + i * D("0.01"), D("2.25") + i) for i in range(10)]
 
@@ -374,3 +374,20 @@ async def test_cli_symbol_the_exchange_does_not_list_exits_2(exchange, tmp_path)
     proc = await run_record("--symbol", "NOPEUSDT", "--out", str(tmp_path), "--ws-url", exchange.ws_url)
     out, err = await asyncio.wait_for(proc.communicate(), 10)
     assert proc.returncode == 2 and "HTTP 400" in err.decode() and "Traceback" not in err.decode()
+
+
+@pytest.mark.parametrize("where", ["unresolvable", "refused"])
+def test_record_with_nothing_recorded_exits_1(tmp_path, where):
+    url = f"ws://{NO_HOST}" if where == "unresolvable" else f"ws://127.0.0.1:{free_port()}"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "record.py"), "--symbol", "ETHUSDT", "--out", str(tmp_path / "data")]
+        + ["--ws-url", url, *(["--minutes", "0.02"] if where == "refused" else [])],
+        env=PLAIN,
+        capture_output=True,
+        text=True,
+        timeout=30,  # without --minutes it would record until stopped: a name that does not resolve ends it
+    )
+    assert done.returncode == 1, done.stderr
+    error = done.stderr.splitlines()[-1]
+    assert error.startswith("record.py: error: ")
+    assert (f"cannot resolve {NO_HOST}" if where == "unresolvable" else "recorded nothing from ws://") in error

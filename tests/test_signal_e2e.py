@@ -9,7 +9,7 @@ from dataclasses import replace
 from decimal import Decimal as D
 
 import pytest
-from conftest import FAST, SYMBOL, BotRun, assert_invariants, open_orders
+from helpers import FAST, SYMBOL, BotRun, assert_invariants, open_orders
 
 from aster_mm.core.quoting import QuotePolicy
 from aster_mm.core.signals import SignalConfig, SignalWeights

@@ -11,14 +11,10 @@ from urllib.parse import parse_qsl
 import pytest
 from eth_account import Account
 from eth_account.messages import encode_typed_data
+from helpers import DEMO_KEY, DEMO_SIGNER, DEMO_USER
 
 from aster_mm.exchange.signing import MAINNET_CHAIN_ID, TESTNET_CHAIN_ID, Eip712Signer, HmacSigner, NonceClock, mask
 
-# The docs' demonstration agent (V3 doc, "Example of POST /fapi/v3/order": "for demonstration
-# purposes only (the privateKey corresponds to the signer)").
-DEMO_USER = "0x63DD5aCC6b1aa0f563956C0e534DD30B6dcF7C4e"
-DEMO_SIGNER = "0x21cF8Ae13Bb72632562c6Fff438652Ba1a151bb0"
-DEMO_KEY = "0x4fd0a42218f3eae43a6ce26d22544e986139a01e5b34a62db53757ffca81bae1"
 DEMO_ORDER = {
     "symbol": "ASTERUSDT",
     "type": "LIMIT",
@@ -321,3 +317,24 @@ def test_non_string_values_are_refused():
 def test_mask_shows_only_the_ends_and_nothing_of_short_values():
     assert mask(DEMO_USER) == "0x63DD…7C4e"
     assert mask("short-secret") == "…"
+
+
+# ----- recvWindow's bounds, a V1 call without parameters, a V3 signer's chain ---------------------
+@pytest.mark.parametrize("recv_window, ok", [(0, False), (1, True), (60_000, True), (60_001, False)])
+def test_recv_window_bounds_are_the_exchanges_1_to_60000_ms(recv_window, ok):
+    if ok:
+        assert HmacSigner("key-0123456789", "secret", recv_window).recv_window == recv_window
+    else:
+        with pytest.raises(ValueError):
+            HmacSigner("key-0123456789", "secret", recv_window)
+
+
+def test_a_v1_call_without_parameters_starts_with_recv_window():
+    """Bug: a leading '&' (an empty first parameter) when there are no business parameters."""
+    signed = HmacSigner("key-0123456789", "secret", 5000).sign({}, 1_700_000_000_000)
+    assert signed.params.startswith("recvWindow=5000&timestamp=1700000000000&signature=")
+
+
+def test_a_v3_signer_knows_its_chain():
+    signer = Eip712Signer(DEMO_USER, DEMO_SIGNER, DEMO_KEY, TESTNET_CHAIN_ID)
+    assert signer.chain_id == TESTNET_CHAIN_ID and "714" in repr(signer)

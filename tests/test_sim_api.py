@@ -7,11 +7,11 @@ from decimal import Decimal as D
 
 import aiohttp
 import pytest
+from helpers import SYMBOL, agent, send, set_mid
 from simclient import WireClient
 
 from aster_mm.simulator import Readings, SimExchange
 
-SYMBOL = "ETHUSDT"
 BOOK = ([("2499.99", "5"), ("2499.98", "3")], [("2500.01", "4"), ("2500.02", "6")])
 
 
@@ -317,3 +317,75 @@ async def test_limits_off_still_count(client):
     for _ in range(3):
         status, _, headers = await client.public("GET", "/fapi/v3/depth", {"symbol": SYMBOL, "limit": 1000})
     assert (status, headers["X-MBX-USED-WEIGHT-1M"]) == (200, "60")
+
+
+# ------------------------------------------------------------------ Modify Order at the exchange
+@pytest.fixture
+async def first_in_queue():
+    """Time priority among our own orders at a price the book does not show: the optimistic fill model
+    (the queue model does not fill orders beyond the visible levels)."""
+    async with SimExchange(fill_model="optimistic") as sim, aiohttp.ClientSession() as session:
+        sim.session = session
+        yield sim
+
+
+async def test_sim_modify_order_semantics(first_in_queue):
+    sim = first_in_queue
+    await set_mid(sim, "2500")
+    signer = agent(sim)
+
+    async def modify(cid, qty, price):
+        params = {"symbol": SYMBOL, "origClientOrderId": cid, "quantity": qty, "price": price}
+        return await send(sim, "PUT", "/fapi/v3/order", signer.sign(params, sim.now_ms()).params)
+
+    first = await sim.place_order_direct(SYMBOL, "BUY", "2400", "0.1", client_order_id="a")
+    await sim.place_order_direct(SYMBOL, "BUY", "2400", "0.1", client_order_id="b")
+    status, body = await modify("a", "0.1", "2400.5")
+    assert status == 200 and body["orderId"] == first["orderId"] and body["price"] == "2400.50"
+    assert (await modify("a", "0.1", "2400"))[0] == 200  # back: now behind "b"
+    await sim.trade(SYMBOL, "SELL", "2400", "0.1")
+    assert {o["clientOrderId"]: o["status"] for o in sim.open_orders(SYMBOL)} == {"a": "NEW"}  # "b" filled first
+    status, body = await modify("a", "0.1", "2400")  # nothing to change: answered with the order (A18)
+    assert (status, body["price"], body["status"]) == (200, "2400.00", "NEW")
+    assert (await modify("a", "0.1", "2400.001"))[1]["code"] == -4014  # off tick: refused, kept
+    assert (await modify("zz", "0.1", "2400"))[1]["code"] == -2013
+    await sim.place_order_direct(SYMBOL, "SELL", "2600", "0.1", client_order_id="s")
+    assert sim.open_orders(SYMBOL)[0]["price"] == "2400.00"
+
+
+@pytest.mark.parametrize("cross", ["expire", "reject"])
+async def test_sim_modify_of_a_post_only_order_that_would_cross(cross):
+    """Docs silent (A16): by default the post-only order expires at its new price, as a crossing post-only
+    placement does; Readings(modify_cross="reject") refuses the modification and the order stays."""
+    readings = Readings(modify_cross=cross)
+    async with SimExchange(max_modifications=1, readings=readings) as sim, aiohttp.ClientSession() as session:
+        sim.session = session
+        await set_mid(sim, "2500")
+        signer = agent(sim)
+        payload = signer.sign(
+            {
+                "symbol": SYMBOL,
+                "side": "BUY",
+                "type": "LIMIT",
+                "timeInForce": "GTX",
+                "quantity": "0.1",
+                "price": "2400",
+                "newClientOrderId": "p",
+            },
+            sim.now_ms(),
+        ).params
+        assert (await send(sim, "POST", "/fapi/v3/order", payload))[0] == 200
+
+        async def modify(price):
+            params = {"symbol": SYMBOL, "origClientOrderId": "p", "quantity": "0.1", "price": price}
+            return await send(sim, "PUT", "/fapi/v3/order", signer.sign(params, sim.now_ms()).params)
+
+        status, body = await modify("2510")  # through the ask (2500.01)
+        if cross == "expire":
+            assert (status, body["status"], body["price"]) == (200, "EXPIRED", "2510.00")
+            assert sim.open_orders(SYMBOL) == []
+            return
+        assert (status, body["code"]) == (400, readings.post_only_error[0])
+        assert [o["price"] for o in sim.open_orders(SYMBOL)] == ["2400.00"]
+        assert (await modify("2401"))[0] == 200
+        assert (await modify("2402"))[1]["code"] == readings.modify_limit_error[0]  # over the limit (1 here)

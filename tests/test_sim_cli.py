@@ -13,11 +13,10 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from helpers import ROOT
 
 from aster_mm.simulator import MarketSetupError, ReplayMarket, SimExchange, symbol_table, synthetic_spec
 from aster_mm.simulator.cli import build_parser
-
-ROOT = Path(__file__).resolve().parent.parent
 
 BOOK_HEADER = "unix_timestamp,lastUpdateId," + ",".join(
     f"{side}_price_{i},{side}_qty_{i}" for side in ("bid", "ask") for i in range(2)

@@ -6,83 +6,12 @@ import hmac
 import json
 import time
 from decimal import Decimal as D
-from pathlib import Path
-from urllib.parse import urlencode
 
 import aiohttp
 import pytest
-import yarl
+from helpers import DATA_DIR, Client, recv
 
 from aster_mm.simulator import ReplayMarket, SimExchange, SymbolSpec, SyntheticMarket
-
-KEY, SECRET = "simkey", "simsecret"
-ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = ROOT.parent / "shared" / "data" / "aster-2025-09-29"  # beside the repository, as in conftest
-
-
-def signed_query(params: dict, secret: str = SECRET) -> str:
-    query = urlencode(params)
-    return query + "&signature=" + hmac.new(secret.encode(), query.encode(), hashlib.sha256).hexdigest()
-
-
-class Client:
-    """Minimal signing client, independent of the project's api_client."""
-
-    def __init__(self, sim: SimExchange, session: aiohttp.ClientSession):
-        self.sim, self.session = sim, session
-
-    async def call(
-        self, method, path, params=None, signed=True, key=KEY, secret=SECRET, in_body=False, timestamp=None, timeout=5.0
-    ):
-        params = dict(params or {})
-        if signed:
-            params["timestamp"] = timestamp if timestamp is not None else int(time.time() * 1000)
-        raw = signed_query(params, secret) if signed else urlencode(params)
-        url = self.sim.rest_url + path
-        kwargs = {"headers": {"X-MBX-APIKEY": key}, "timeout": aiohttp.ClientTimeout(total=timeout)}
-        if in_body:
-            kwargs["data"], kwargs["headers"]["Content-Type"] = raw, "application/x-www-form-urlencoded"
-        elif raw:
-            url += "?" + raw
-        # encoded=True: send the query exactly as signed (yarl would otherwise re-quote it)
-        async with self.session.request(method, yarl.URL(url, encoded=True), **kwargs) as resp:
-            return resp.status, await resp.json(), resp.headers
-
-    async def order(self, symbol="ETHUSDT", side="BUY", price="2490.00", qty="0.010", tif="GTX", **extra):
-        """A LIMIT order answered after matching (RESULT; the exchange's default is ACK)."""
-        params = {
-            "symbol": symbol,
-            "side": side,
-            "type": "LIMIT",
-            "timeInForce": tif,
-            "quantity": qty,
-            "price": price,
-            "newOrderRespType": "RESULT",
-            **extra,
-        }
-        return await self.call("POST", "/fapi/v1/order", params)
-
-    async def user_ws(self):
-        _, body, _ = await self.call("POST", "/fapi/v1/listenKey", signed=False)
-        before = self.sim.user_stream_connections
-        ws = await self.session.ws_connect(f"{self.sim.ws_url}/ws/{body['listenKey']}")
-        await self.sim.wait_for(lambda: self.sim.user_stream_connections > before)
-        return ws
-
-
-async def recv(ws, predicate=lambda m: True, timeout=2.0):
-    """Next JSON message matching predicate (others are skipped)."""
-
-    async def loop():
-        while True:
-            msg = await ws.receive()
-            if msg.type != aiohttp.WSMsgType.TEXT:
-                return msg
-            data = msg.json()
-            if predicate(data):
-                return data
-
-    return await asyncio.wait_for(loop(), timeout)
 
 
 def is_otu(m):
@@ -206,7 +135,7 @@ async def test_crossing_gtx_rejected_variant():
         assert sim.summary("ETHUSDT")["orders_sent"] == 0
 
 
-@pytest.mark.parametrize("sim", ["optimistic"], indirect=True)  # first in the queue: tests/test_queue.py
+@pytest.mark.parametrize("sim", ["optimistic"], indirect=True)  # first in the queue: tests/test_sim_queue.py
 async def test_trade_through_partial_then_full_fill(client, sim):
     ws = await client.user_ws()
     await client.order(price="2490.00", qty="1.000", newClientOrderId="bid1")

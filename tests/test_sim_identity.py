@@ -20,13 +20,11 @@ import pytest
 import yarl
 from eth_account import Account
 from eth_account.messages import encode_typed_data
+from helpers import ROOT, SYMBOL
 from simclient import WireClient, sign_v3
 
 from aster_mm.simulator import ReplayMarket, SimExchange, symbol_table
 from aster_mm.simulator.markets import open_csv
-
-ROOT = Path(__file__).resolve().parent.parent
-SYMBOL = "ETHUSDT"
 
 
 @pytest.fixture

@@ -8,11 +8,11 @@ from decimal import Decimal as D
 
 import aiohttp
 import pytest
+from helpers import SYMBOL
 from simclient import WireClient
 
 from aster_mm.simulator import RateLimits, Readings, SimExchange
 
-SYMBOL = "ETHUSDT"
 BOOK = ([("2499.90", "5")], [("2500.10", "5")])
 
 

@@ -9,11 +9,11 @@ from decimal import Decimal as D
 
 import aiohttp
 import pytest
+from helpers import SYMBOL
 from simclient import WireClient
 
 from aster_mm.simulator import SimExchange, WsLimits
 
-SYMBOL = "ETHUSDT"
 BOOK = ([("2499.99", "5"), ("2499.98", "3")], [("2500.01", "4"), ("2500.02", "6")])
 
 

@@ -9,7 +9,7 @@ import signal
 import sys
 from decimal import Decimal as D
 
-from conftest import ROOT, SYMBOL, BotRun, wait_open
+from helpers import ROOT, SYMBOL, BotRun, wait_open
 
 from aster_mm.core.decisions import QuoteParams
 from aster_mm.core.rules import SymbolRules

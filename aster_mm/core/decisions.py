@@ -9,13 +9,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from aster_mm.core.kinds import Bias, Side, TimeInForce
 from aster_mm.core.rules import SymbolRules
 
-if TYPE_CHECKING:  # the config holds the signal model's policy, whose quoter builds on these decisions
-    from aster_mm.core.config import Config
+
+class QuoteSettings(Protocol):
+    """The settings `QuoteParams` is made of (core.config.Config has them; the config in turn holds the signal
+    model's policy, whose quoter builds on these decisions, so this module names only what it reads)."""
+
+    @property
+    def buy_spread(self) -> Decimal: ...
+    @property
+    def sell_spread(self) -> Decimal: ...
+    @property
+    def balance_fraction(self) -> Decimal: ...
+    @property
+    def position_threshold_usd(self) -> Decimal: ...
+    @property
+    def side(self) -> Bias: ...
+
 
 MAX_MODIFICATIONS = 10000  # V3 doc, Modify Order: "Maximum 10000 modifications per order."
 
@@ -46,7 +60,7 @@ class QuoteParams:
     open_side: Side = Side.BUY  # BUY: long-biased (the original script); SELL: short-biased
 
     @classmethod
-    def from_config(cls, config: Config) -> QuoteParams:
+    def from_config(cls, config: QuoteSettings) -> QuoteParams:
         return cls(
             config.buy_spread,
             config.sell_spread,

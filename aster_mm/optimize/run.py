@@ -12,9 +12,9 @@ from pathlib import Path
 import optuna
 
 from aster_mm.optimize import report, study, weights
-from aster_mm.optimize.cli import Plan, preset_values
 from aster_mm.optimize.evaluate import Evaluator
 from aster_mm.optimize.folds import Fold
+from aster_mm.optimize.plan import Plan, preset_values
 from aster_mm.optimize.space import searched, suggest
 from aster_mm.optimize.study import StudyMismatch
 from aster_mm.optimize.weights import WeightFit

@@ -19,7 +19,7 @@ import numpy as np
 
 from aster_mm.backtest import cli as backtest
 from aster_mm.backtest.features import NAMES, Samples, samples
-from aster_mm.optimize.cli import DEFAULT_FITTED as DEFAULT_FITTED  # --fit-weights' default
+from aster_mm.optimize.plan import DEFAULT_FITTED as DEFAULT_FITTED  # --fit-weights' default
 from aster_mm.optimize.space import format_number
 
 

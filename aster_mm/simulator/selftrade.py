@@ -13,11 +13,24 @@ is "self" (A25: the one account the simulator has, whichever of its wallets plac
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from decimal import Decimal
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from .engine import Engine
-    from .orders import Order
+from .accounts import Accounts
+from .options import Readings
+from .orders import Book, Order
+
+
+class Engine(Protocol):
+    """What self-trade prevention reads and does of the matching engine (engine.Engine)."""
+
+    books: dict[str, Book]
+    accounts: Accounts
+    readings: Readings
+
+    def own_crossed(self, symbol: str, side: str, price: Decimal) -> list[Order]: ...
+
+    async def finish(self, order: Order, status: str) -> None: ...
 
 
 def self_trade_makers(engine: Engine, taker: Order) -> list[Order]:

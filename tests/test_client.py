@@ -1,7 +1,10 @@
-"""AsterClient against aioresponses-mocked endpoints: signing, parameters as sent, errors, retries, limits."""
+"""The REST client (aster_mm/exchange/client.py) against aioresponses-mocked endpoints: signing, parameters as sent,
+errors, retries, rate limits, the clock; a refused connection told from a name that does not resolve, and a
+clock drift resynced against the simulator."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -10,6 +13,7 @@ import aiohttp
 import pytest
 from aiohttp.client_reqrep import ConnectionKey
 from aioresponses import aioresponses
+from helpers import BASE, NO_HOST, NOW, SYMBOL, BotRun, assert_invariants, free_port, open_orders, set_mid, wait_open
 from yarl import URL
 
 from aster_mm.exchange.client import (
@@ -20,15 +24,15 @@ from aster_mm.exchange.client import (
     RetryPolicy,
     SymbolRules,
     UnknownOutcomeError,
+    WafLimitError,
     decimal_str,
     parse_symbol_rules,
     sign,
 )
+from aster_mm.exchange.errors import HostNotFoundError
 
-BASE = "https://fapi.test"
 KEY = "ak-0123456789abcdefFULLKEY"
 SECRET = "sk-TOPSECRET-9f8e7d6c5b4a"
-NOW = 1_700_000_000.0  # seconds; the injected clock starts here
 
 
 class Clock:
@@ -651,3 +655,106 @@ async def test_used_weight_is_read_from_the_header(client, mock):
     assert client.used_weight_1m is None
     await client.open_orders("ETHUSDT")
     assert client.used_weight_1m == 37
+
+
+# ============================================================================ the clock, as of half the round trip
+async def test_sync_time_takes_the_server_time_as_of_half_the_round_trip():
+    """Bug: the offset measured from the send time (or the answer time) alone, off by half the round trip."""
+    now = [NOW]
+    with aioresponses() as mock:
+
+        def takes_400_ms(url, **kwargs):
+            now[0] += 0.4
+
+        mock.get("https://fapi.test/fapi/v1/time", payload={"serverTime": int(NOW * 1000) + 200}, callback=takes_400_ms)
+        client = AsterClient("key-0123456789", "secret-0123456789", "https://fapi.test", clock=lambda: now[0])
+        try:
+            assert await client.sync_time() == 0  # stamped 200 ms after sending: our clock is right
+        finally:
+            await client.close()
+
+
+# ============================================================================ margin type, and what every error carries
+async def test_margin_type_already_set_is_success_and_any_other_refusal_is_not():
+    """Bug: the -4046 test inverted: every refusal to set the margin type is swallowed (the bot then
+    trades believing it is ISOLATED) and 'already so' raises."""
+    client = AsterClient("key-0123456789", "secret-0123456789", "https://fapi.test", clock=lambda: NOW)
+    url = re.compile(r"^https://fapi\.test/fapi/v1/marginType")
+    try:
+        with aioresponses() as mock:
+            mock.post(url, status=400, payload={"code": -4046, "msg": "No need to change margin type."})
+            await client.set_margin_type(SYMBOL, "ISOLATED")
+            mock.post(
+                url,
+                status=400,
+                payload={"code": -4048, "msg": "Margin type cannot be changed if there exists position."},
+            )
+            with pytest.raises(ExchangeError) as refused:
+                await client.set_margin_type(SYMBOL, "ISOLATED")
+            assert refused.value.code == -4048
+    finally:
+        await client.close()
+
+
+@pytest.mark.parametrize(
+    "status, body, headers, kind, retry_after, blocked",
+    [
+        (403, {"code": -1, "msg": "waf"}, {"Retry-After": "5"}, WafLimitError, 5.0, 5.0),
+        (403, {"code": -1, "msg": "waf"}, {}, WafLimitError, 5.0, 5.0),  # the default back-off
+        (418, {"code": -1003, "msg": "banned"}, {"Retry-After": "120"}, BannedError, 120.0, 120.0),
+        (429, {"code": -1003, "msg": "too many"}, {"Retry-After": "2"}, RateLimitError, 2.0, 2.0),
+        (503, {"code": -1001, "msg": "busy"}, {}, UnknownOutcomeError, None, 0.0),
+        (400, {"code": -1102}, {}, ExchangeError, None, 0.0),  # no msg: an empty one
+    ],
+)
+async def test_every_error_carries_what_the_exchange_said(status, body, headers, kind, retry_after, blocked):
+    """Bugs: an error that drops the exchange's code, message or path, a 403 that does not block sending."""
+    client = AsterClient(
+        "key-0123456789", "secret-0123456789", "https://fapi.test", clock=lambda: NOW, retry=RetryPolicy(attempts=1)
+    )
+    try:
+        with aioresponses() as mock:
+            mock.get(
+                re.compile(r"^https://fapi\.test/fapi/v1/openOrders"), status=status, payload=body, headers=headers
+            )
+            with pytest.raises(ExchangeError) as caught:
+                await client.open_orders(SYMBOL)
+    finally:
+        await client.close()
+    err = caught.value
+    assert type(err) is kind
+    assert (err.status, err.code, err.msg, err.path) == (
+        status,
+        body["code"],
+        body.get("msg", ""),
+        "/fapi/v1/openOrders",
+    )
+    assert getattr(err, "retry_after", None) == retry_after
+    assert client.blocked_for() == blocked
+
+
+# ============================================================================ a refused connection is no missing name
+async def test_a_refused_connection_is_not_a_missing_name():
+    """A host that resolves and refuses (a proxy or the exchange restarting) is retried for --start-timeout."""
+    from aster_mm.exchange.client import AsterClient
+    from aster_mm.exchange.signing import HmacSigner
+
+    for url, kind in ((f"http://127.0.0.1:{free_port()}", ExchangeError), (f"http://{NO_HOST}", HostNotFoundError)):
+        async with AsterClient(signer=HmacSigner("k", "s"), rest_url=url) as client:
+            with pytest.raises(ExchangeError) as caught:
+                await asyncio.wait_for(client.symbol_rules("ETHUSDT"), 30)
+        assert type(caught.value) is kind, url
+
+
+# ============================================================================ clock drift, against the simulator
+async def test_clock_drift_resyncs_and_continues(sim):
+    async with BotRun(sim) as bot:
+        await wait_open(sim, "BUY")
+        syncs = len(sim.requests("GET", "/fapi/v1/time"))
+        sim.set_clock_offset(62.0)  # outside V1's recvWindow (5 s) and V3's nonce window (±60 s, PR #157)
+        await set_mid(sim, "2520")  # requote to 2520 * 0.994
+        await sim.wait_for(lambda: [o["price"] for o in open_orders(sim)] == ["2504.88"], 5)
+        assert len(sim.requests("GET", "/fapi/v1/time")) > syncs
+        refused = [r["response"]["code"] for r in sim.order_requests() if r["status"] == 400]
+        assert refused == [-4225 if sim.scheme == "v3" else -1021]
+        assert_invariants(sim, bot)

@@ -1,31 +1,39 @@
-"""Issue 10: the account states and exchange behaviour a real user meets, each driven through the
-simulator against the real bot; each test fails on the code before the fix."""
+"""The account states a real user has (aster_mm/live/account.py): hedge mode, margin mode and the wallet, leverage
+and margin type, quantity limits, a symbol that stops trading, liquidation; the refusals that say the rules or
+the account changed, driven through the simulator against the real bot; then the guard's reads and settings,
+unit by unit against a scripted exchange."""
 
 from __future__ import annotations
 
 import asyncio
-import socket
 from dataclasses import replace
 from decimal import Decimal as D
 
 import pytest
-from conftest import FAST, SYMBOL, BotRun, assert_invariants, open_orders, order_posts, run_cli, set_mid, wait_open
+from helpers import (
+    FAST,
+    ORDER_PATH,
+    SYMBOL,
+    BotRun,
+    FakeClock,
+    RecordingClient,
+    assert_invariants,
+    make_bot,
+    open_orders,
+    order_posts,
+    refusals,
+    run_cli,
+    set_mid,
+    wait_open,
+    wait_seen,
+)
 
+from aster_mm.core.config import Config, Timings
 from aster_mm.core.errors import FatalError
+from aster_mm.exchange.client import ExchangeError
 from aster_mm.simulator import SimExchange
 
 LEVERAGE = "/fapi/v1/leverage"
-
-
-def posts_after(sim: SimExchange, count: int) -> list[dict]:
-    return order_posts(sim)[count:]
-
-
-async def wait_seen(bot, predicate, timeout: float = 5.0) -> None:
-    """Wait on the bot's own state (the simulator does not see it)."""
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.01)
 
 
 async def quote_loop_idle(sim: SimExchange, bot) -> None:
@@ -257,108 +265,132 @@ async def test_margin_call_makes_the_bot_close_only(sim):
         assert len(order_posts(sim)) == 1
 
 
-# ---- 7. quiet symbols -----------------------------------------------------------------------------
-async def test_a_quiet_healthy_book_keeps_its_quote_and_its_connection(sim):
+# ---- 7. the documented refusals: rules changed, liquidation mode, too many open orders ------------
+async def test_a_filter_rejection_rereads_the_rules_at_once_and_the_next_order_goes_without_waiting(sim):
+    """-4023 (LOT_SIZE stepSize) was unmapped: the bot backed off and sent the same doomed order until the
+    15-minute refresh. Now the rules are read again at once, and the order they give goes out at once."""
     async with BotRun(sim) as bot:
-        await wait_open(sim, "BUY")
-        requests = len(sim.order_requests())
-        # Three stale timeouts without a single book change: only the mark price ticks.
-        await asyncio.sleep(3 * FAST.stale_after)  # the quiet period itself is what is tested
-        assert len(sim.order_requests()) == requests
-        assert sim.stream_connects("market") == 1, "the market connection was dropped and made again"
-        assert sim.market_stream_connections == 1 and bot.state.market_up
-        assert len(open_orders(sim)) == 1
-
-
-# ---- 8. HTTP 403 ----------------------------------------------------------------------------------
-async def test_403_at_start_is_retried_not_taken_for_bad_credentials(sim):
-    sim.fail_next("GET", "/fapi/v1/exchangeInfo", count=2, status=403, retry_after=0.1)
-    async with BotRun(sim):
-        await wait_open(sim, "BUY", timeout=10)
-        assert len(sim.requests("GET", "/fapi/v1/exchangeInfo")) >= 3
-
-
-async def test_403_on_the_dead_man_switch_does_not_disable_it(sim):
-    sim.fail_next("POST", "/fapi/v1/countdownCancelAll", status=403, retry_after=0.05)
-    async with BotRun(sim, timings=replace(FAST, heartbeat_every=0.1)):
-        await wait_open(sim, "BUY")
-        await sim.wait_for(lambda: len(sim.requests("POST", "/fapi/v1/countdownCancelAll")) >= 3, 5)
-
-
-# ---- 10. post-only expiries with ACK answers ------------------------------------------------------
-async def test_post_only_expiries_back_off_although_the_placement_answer_says_new(sim):
-    # A crossed book: every post-only BUY would take, so the exchange expires it. The placement is
-    # answered NEW (newOrderRespType=ACK); only the stream says EXPIRED.
-    await sim.set_book(SYMBOL, bids=[(D("2510"), D(5))], asks=[(D("2470"), D(5))])  # BUY at 2475.06
-    async with BotRun(sim):
-        await sim.wait_for(lambda: len(order_posts(sim)) >= 3, 5)
-        started = sim.requests("POST", "/fapi/v1/order")[0]["t"]
-        assert all(r["response"]["status"] == "NEW" for r in sim.requests("POST", "/fapi/v1/order"))
-        await sim.wait_for(lambda: sim.requests("POST", "/fapi/v1/order")[-1]["t"] - started > 1.5, 5)
-        # 0.25 s doubling: at most ~5 attempts in 1.5 s (without the back-off: hundreds).
-        assert len(order_posts(sim)) <= 6
-
-
-# ---- 12. start-up against a struggling exchange ---------------------------------------------------
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-async def test_unreachable_rest_host_is_retried_then_fatal_naming_it(bot_env, tmp_path):
-    port = closed_port()
-    bot_env["ASTER_REST_URL"] = f"http://127.0.0.1:{port}"
-    proc = await run_cli(
-        "--symbol", SYMBOL, "--start-timeout", "1", "--log-file", str(tmp_path / "mm.log"), env=bot_env, cwd=tmp_path
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 15)
-    assert proc.returncode == 1 and f"127.0.0.1:{port}" in err.decode()
-    assert b"Traceback" not in out + err
-    assert (tmp_path / "mm.log").read_text().count("retrying in") >= 1
-
-
-async def test_unreachable_websocket_host_is_fatal_after_the_start_timeout(sim, bot_env, tmp_path):
-    bot_env["ASTER_WS_URL"] = f"ws://127.0.0.1:{closed_port()}"
-    proc = await run_cli(
-        "--symbol", SYMBOL, "--start-timeout", "1", "--log-file", str(tmp_path / "mm.log"), env=bot_env, cwd=tmp_path
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 15)
-    assert proc.returncode == 1 and "WebSocket host" in err.decode()
-    assert b"Traceback" not in out + err
-    assert open_orders(sim) == []
-
-
-async def test_exchange_down_at_boot_is_waited_out(sim):
-    await sim.restart(down_seconds=1.0)  # REST answers 503 for a second
-    async with BotRun(sim):
-        await wait_open(sim, "BUY", timeout=10)
-
-
-# ---- 11. position snapshots without updateTime -----------------------------------------------------
-async def test_unstamped_position_reads_keep_a_full_cycle_exact(sim):
-    sim.accounts.stamp_positions = False  # positionRisk updateTime 0, as in the docs' example
-    async with BotRun(sim, timings=replace(FAST, sweep_every=0.2)) as bot:
-        await wait_open(sim, "BUY")
-        await sim.fill_order(SYMBOL)
-        sell = await wait_open(sim, "SELL")
-        assert D(sell["origQty"]) == D("0.8")
-        reads = len(sim.requests("GET", "/fapi/v2/positionRisk"))
-        await sim.wait_for(lambda: len(sim.requests("GET", "/fapi/v2/positionRisk")) > reads + 2, 5)
-        await sim.fill_order(SYMBOL)
-        await wait_open(sim, "BUY")
+        await wait_open(sim, "BUY")  # 0.8 at step 0.001
+        sim.set_symbol(SYMBOL, step="0.5", min_qty="0.5")  # the exchange changed its rules: 0.8 is refused
+        reads = len(sim.requests("GET", "/fapi/v1/exchangeInfo"))
+        await set_mid(sim, "2510")
+        await sim.wait_for(lambda: [o["origQty"] for o in open_orders(sim)] == ["0.5"], 5)
+        [refused] = refusals(sim, -4023)
+        [reread] = [r for r in sim.requests("GET", "/fapi/v1/exchangeInfo")[reads:] if r["t"] > refused["t"]]
+        placed = sim.requests("POST", ORDER_PATH)[-1]
+        assert refused["t"] < reread["t"] < placed["t"] and placed["response"]["origQty"] == "0.5"
+        assert placed["t"] - refused["t"] < 0.4  # not after the back-off (0.5 s after one rejection)
+        assert bot.rules.step == D("0.5") and bot.desk.failures == 0
         assert_invariants(sim, bot)
 
 
-async def test_dead_man_switch_missing_endpoint_stops_renewing(sim):
-    """404: the exchange has no countdownCancelAll; the bot trades on without it and stops asking."""
-    sim.fail_next("POST", "/fapi/v1/countdownCancelAll", status=404, body={"code": -1000, "msg": "Unknown endpoint"})
-    async with BotRun(sim, timings=replace(FAST, heartbeat_every=0.05)) as bot:
-        await wait_open(sim, "BUY")
-        await wait_seen(bot, lambda: not bot.dead_man.available)
-        renewals = len(sim.requests("POST", "/fapi/v1/countdownCancelAll"))
-        await set_mid(sim, "2520")  # trading goes on ...
-        await sim.wait_for(lambda: len(sim.order_requests()) >= 2, 5)
-        checked = bot.beat_at
-        await wait_seen(bot, lambda: bot.beat_at > checked + 0.3)  # ... for several renewal periods
-        assert len(sim.requests("POST", "/fapi/v1/countdownCancelAll")) == renewals
+async def test_a_minimum_quantity_rejection_stops_the_doomed_orders(sim):
+    async with BotRun(sim) as bot:
+        await wait_open(sim, "BUY")  # 0.8
+        sim.set_symbol(SYMBOL, min_qty="1")  # -4004 "Quantity less than min quantity."
+        await set_mid(sim, "2510")
+        await sim.wait_for(lambda: bot.rules.min_qty == 1 and "minimum" in bot._skip_reason, 5)
+        assert len(refusals(sim, -4004)) <= 1  # one refused, or none if the modify was refused first
+        before = len(sim.order_requests())
+        for mid in ("2520", "2530"):
+            decided = bot._skip_reason
+            await set_mid(sim, mid)
+            await sim.wait_for(lambda: bot._skip_reason != decided or len(sim.order_requests()) > before, 5)
+        assert len(sim.order_requests()) == before and open_orders(sim) == []
+
+
+@pytest.mark.parametrize("code", [-2023, -2025])
+async def test_liquidation_mode_and_too_many_open_orders_are_understood(sim, code):
+    msg = {-2023: "User in liquidation mode now.", -2025: "Reach max open order limit."}[code]
+    sim.fail_next("POST", ORDER_PATH, status=400, body={"code": code, "msg": msg})
+    async with BotRun(sim) as bot:
+        if code == -2023:  # close-only, as after a liquidation fill
+            await sim.wait_for(lambda: "liquidation" in bot.state.close_only, 5)
+            assert "CLOSE-ONLY" in bot.describe() and len(order_posts(sim)) == 1
+        else:  # orders it does not know are open: it looks for them, then quotes
+            [refused] = await sim.wait_for(lambda: refusals(sim, code), 5)
+            await wait_open(sim, "BUY")
+            assert [r for r in sim.requests("GET", "/fapi/v1/openOrders") if r["t"] > refused["t"]]
+        assert_invariants(sim, bot)
+
+
+# ---- 8. the guard, unit by unit, against a scripted exchange --------------------------------------
+def test_a_leverage_change_of_another_symbol_is_not_ours():
+    bot = make_bot(RecordingClient(), FakeClock())
+    bot.state.leverage = 1
+    bot.guard.on_leverage_event("BTCUSDT", 20)
+    assert bot.state.leverage == 1
+    bot.guard.on_leverage_event(SYMBOL, 3)
+    assert bot.state.leverage == 3
+
+
+class SettingsClient(RecordingClient):
+    def __init__(self, *args, fail: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fail = fail
+
+    async def set_margin_type(self, symbol, margin_type):
+        self.calls.append(("margin_type", symbol, margin_type))
+
+    async def set_leverage(self, symbol, leverage):
+        self.calls.append(("leverage", symbol, leverage))
+        if self.fail:
+            raise ExchangeError(400, -4028, "Leverage is not valid")
+        return {"leverage": leverage}
+
+
+@pytest.mark.parametrize("fail", [False, True])
+async def test_settings_applied_or_refused_are_remembered(fail):
+    """Bugs: a refused leverage is forgotten when the leverage in force is unknown (opening orders go out),
+    or retried at once on every step; a margin type set is not recorded."""
+    clock = FakeClock()
+    client = SettingsClient(fail=fail)
+    bot = make_bot(client, clock)
+    bot.guard.cfg = Config(symbol=SYMBOL, leverage=3, margin_type="ISOLATED")
+    bot.state.leverage, bot.state.margin_type = None, "CROSSED"
+    await bot.guard.apply_settings()
+    assert bot.state.margin_type == "ISOLATED"
+    if fail:
+        assert bot.state.leverage is None and "cannot set leverage 3" in bot.guard.settings_wrong()
+        assert bot.guard.next_settings_try == clock() + Timings().settings_retry
+    else:
+        assert bot.state.leverage == 3 and bot.guard.settings_wrong() == ""
+
+
+class ModesClient(RecordingClient):
+    def __init__(self, *args, modes_error: ExchangeError | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.modes_error = modes_error
+        self.balance_modes: list[bool] = []
+
+    async def hedge_mode(self):
+        if self.modes_error is not None:
+            raise self.modes_error
+        return False
+
+    async def multi_assets_mode(self):
+        return True
+
+    async def available_balance(self, multi_assets):
+        self.balance_modes.append(multi_assets)
+        return D(1234)
+
+
+@pytest.mark.parametrize("status, raises", [(404, False), (503, True), (403, True)])
+async def test_only_a_missing_modes_endpoint_is_taken_as_one_way_single_asset(status, raises):
+    """Bug: the 404 test inverted (every failure to read the modes swallowed, a 404 fatal)."""
+    bot = make_bot(ModesClient(modes_error=ExchangeError(status, None, "x")), FakeClock())
+    if raises:
+        with pytest.raises(ExchangeError):
+            await bot.guard.read_modes()
+    else:
+        await bot.guard.read_modes()
+        assert not bot.state.hedge_mode and not bot.state.multi_assets
+
+
+async def test_the_balance_is_read_in_the_accounts_margin_mode():
+    client = ModesClient()
+    bot = make_bot(client, FakeClock())
+    await bot.guard.read_modes()
+    await bot.guard.refresh_available()
+    assert client.balance_modes == [True] and bot.state.available == D(1234) and not bot.state.wallet_dirty

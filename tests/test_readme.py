@@ -1,7 +1,8 @@
-"""The README's Quick start, run as written in a fresh copy of the repository with no ../shared beside it
+"""The README: its Quick start, run as written in a fresh copy of the repository with no ../shared beside it
 (issue 22): the --sim session says it is simulated and prints its summary, then the simulator's accounting,
 in cents; `report` finds the session's ledger; generated data feeds the backtester; and afterwards
-`git status` shows nothing new. The commands come from the README itself, so the two cannot drift apart."""
+`git status` shows nothing new. The commands come from the README itself, so the two cannot drift apart.
+And what it says about Python and virtual environments."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 # The commands a user runs without keys or network, in the order the README gives them.
 LOCAL = ("--sim", "report", "sim_exchange.py --write-synthetic", "backtest.py")
 SHORTER = "0.05"  # hours of synthetic data the test writes instead of the README's (3 minutes, not 60)
@@ -123,3 +124,17 @@ def test_the_quick_start_runs_as_written_in_a_fresh_clone_and_leaves_nothing_beh
 
     status = subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True, check=True)
     assert status.stdout == "", f"the Quick start left files in the checkout:\n{status.stdout}"
+
+
+def readme_section(title: str) -> str:
+    text = (ROOT / "README.md").read_text()
+    return text.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_readme_says_which_python_and_installs_into_a_virtual_environment():
+    quick = readme_section("Quick start")
+    assert "Python 3.11 or newer" in quick
+    assert "python3 -m venv .venv && .venv/bin/pip install -r requirements.txt" in quick
+    service = readme_section("Running as a service")
+    assert "system Python" in service and "python3-venv" in service
+    assert "sudo /usr/bin/python3 -m venv .venv" in service

@@ -1,6 +1,7 @@
-"""Paper trading (`--paper`): the unchanged bot against the simulator, fed by a "live" exchange's public
-depth and trade streams. The live exchange here is a second simulator on 127.0.0.1: what it received
-shows that paper trading sends it nothing but public requests."""
+"""Local runs without keys (aster_mm/live/local.py): `--sim` signs with throwaway V3 wallets; paper trading
+(`--paper`) runs the unchanged bot against the simulator, fed by a "live" exchange's public depth and trade
+streams. The live exchange here is a second simulator on 127.0.0.1: what it received shows that paper trading
+sends it nothing but public requests."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ import csv
 import json
 import os
 import signal
+import sys
 from decimal import Decimal as D
 from pathlib import Path
 
 import aiohttp
 import pytest
-from conftest import free_port, run_cli
+from helpers import ROOT, SYMBOL, free_port, run_cli
 
 import market_maker
 from aster_mm.accounting.books import ledger_path
@@ -23,7 +25,6 @@ from aster_mm.settings.parser import parse_config
 from aster_mm.simulator import LiveFeed, SimExchange
 from aster_mm.simulator.live_feed import parse_feed_frame
 
-SYMBOL = "ETHUSDT"
 # The live book's mid is 2000.01, far from the synthetic market's 2500: with the default 0.6 % spreads the
 # bot quotes BUY at 2000.01 * 0.994 = 1988.00994 -> 1988.00 and, once long, SELL at 2012.02006 -> 2012.02.
 LIVE_BOOK = ([("2000.00", "5")], [("2000.02", "5")])
@@ -269,3 +270,33 @@ def test_paper_option_errors_exit_2(args, needle, capsys):
     with pytest.raises(SystemExit) as exit_:
         parse_config(["--symbol", SYMBOL, *args])
     assert exit_.value.code == 2 and needle in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ --sim: throwaway V3 wallets
+async def test_sim_option_trades_on_v3_end_to_end(tmp_path):
+    """`market_maker.py --sim` signs with throwaway V3 wallets and places an order through the simulator."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(ROOT / "market_maker.py"),
+        "--symbol",
+        SYMBOL,
+        "--sim",
+        "--log-file",
+        str(tmp_path / "mm.log"),
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        lines = []
+        async with asyncio.timeout(20):
+            while not any(" place BUY " in line for line in lines):
+                lines.append((await proc.stdout.readline()).decode())
+        proc.send_signal(signal.SIGINT)
+        await asyncio.wait_for(proc.communicate(), 10)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+    assert proc.returncode == 0
+    started = next(line for line in lines if " started ETHUSDT" in line)
+    assert " on the built-in simulator (--sim: " in started and "user 0x" not in started  # no account of yours

@@ -1,13 +1,34 @@
-"""MarketMaker's stream handlers fed with exchange-shaped payloads; no network."""
+"""The two streams in (aster_mm/live/feeds.py): the handlers fed exchange-shaped payloads without a network; then the
+real bot against the simulator when a stream drops, freezes, expires or sends garbage, on a quiet book, and with
+announcements."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
+import logging
+from dataclasses import replace
+from decimal import Decimal
 from decimal import Decimal as D
 
 import pytest
-from conftest import CID, T0, FakeClock, order_update
+from helpers import (
+    CID,
+    FAST,
+    ORDER,
+    SYMBOL,
+    T0,
+    BotRun,
+    FakeClock,
+    assert_invariants,
+    open_orders,
+    order_posts,
+    order_update,
+    set_mid,
+    wait_none_open,
+    wait_open,
+)
 
 from aster_mm.core.config import Config
 from aster_mm.core.decisions import Quote
@@ -380,3 +401,174 @@ def test_account_update_missing_fields_is_ignored(bot, field):
     del msg["a"][where][0][field]
     feed(bot, msg)
     assert snapshot(bot) == before
+
+
+# ==================================================================== the real bot: the market stream dropped or frozen
+async def test_market_stream_dropped_pulls_quote_until_data_returns(sim):
+    async with BotRun(sim) as bot:
+        await wait_open(sim, "BUY")
+        sim.refuse_streams("market")
+        await sim.drop_streams("market")
+        await wait_none_open(sim)  # quote pulled while the market is unknown
+        posts = len(order_posts(sim))
+        sim.refuse_streams("market", False)
+        await wait_open(sim, "BUY")  # fresh data again: quoting resumes
+        assert len(order_posts(sim)) == posts + 1
+        assert_invariants(sim, bot)
+
+
+async def test_market_stream_frozen_pulls_quote_until_fresh(sim):
+    async with BotRun(sim) as bot:
+        await wait_open(sim, "BUY")
+        sim.freeze_streams("market")
+        await wait_none_open(sim, timeout=FAST.stale_after + 3)
+        sim.freeze_streams("market", False)
+        await set_mid(sim, "2501")
+        await wait_open(sim, "BUY")
+        assert_invariants(sim, bot)
+
+
+# ======================================================================= the user stream down, a fill during the outage
+async def test_fill_while_user_stream_is_down_is_noticed(sim):
+    """Only the reconciliation on reconnect can find this fill: its events are lost, and the cancel that
+    pulls the quote learns nothing (-2011, then a query the lagging engine answers -2013: taken as gone)."""
+    async with BotRun(sim) as bot:
+        await wait_open(sim, "BUY")
+        sim.freeze_streams("user")  # the fill's events are lost on the wire
+        await sim.fill_order(SYMBOL)
+        sim.fail_next("GET", ORDER, status=400, body={"code": -2013, "msg": "Order does not exist."})
+        sim.refuse_streams("user")
+        await sim.drop_streams("user")
+        await sim.wait_for(lambda: not bot.state.user_up and bot.state.live is None, 5)  # quote pulled
+        assert bot.state.position.amount == 0  # nothing but a reconciliation can tell it now
+        sim.freeze_streams("user", False)
+        sim.refuse_streams("user", False)
+        sell = await wait_open(sim, "SELL")
+        assert Decimal(sell["origQty"]) == sim.position(SYMBOL) == Decimal("0.8")
+        assert sell["reduceOnly"] is True
+        assert_invariants(sim, bot)
+
+
+async def test_position_changed_during_user_outage_is_adopted_on_reconnect(sim):
+    async with BotRun(sim) as bot:
+        await wait_open(sim, "BUY")
+        sim.refuse_streams("user")
+        await sim.drop_streams("user")
+        await wait_none_open(sim)  # no quoting blind
+        sim.set_position(SYMBOL, Decimal("0.3"), Decimal("2490"))  # e.g. a fill of an earlier order
+        reads = len(sim.requests("GET", "/fapi/v2/positionRisk"))
+        sim.refuse_streams("user", False)
+        sell = await wait_open(sim, "SELL")
+        assert len(sim.requests("GET", "/fapi/v2/positionRisk")) > reads  # reconciled from REST
+        assert Decimal(sell["origQty"]) == Decimal("0.3")
+        assert_invariants(sim, bot)
+
+
+# ================================================================== listenKey expiry, failed keepalive, 24 h disconnect
+async def test_listen_key_expired_gets_new_key_and_misses_nothing(sim):
+    async with BotRun(sim) as bot:
+        await wait_open(sim, "BUY")
+        keys = len(sim.requests("POST", "/fapi/v1/listenKey"))
+        await sim.expire_listen_key()
+        await sim.wait_for(
+            lambda: len(sim.requests("POST", "/fapi/v1/listenKey")) > keys and sim.user_stream_connections == 1, 5
+        )
+        await wait_open(sim, "BUY")  # pulled while blind, placed again after reconciling
+        await sim.fill_order(SYMBOL)
+        await wait_open(sim, "SELL")
+        assert_invariants(sim, bot)
+
+
+async def test_failed_keepalive_reconnects_with_new_key(sim):
+    async with BotRun(sim, timings=replace(FAST, keepalive_every=0.2)) as bot:
+        await wait_open(sim, "BUY")
+        keys = len(sim.requests("POST", "/fapi/v1/listenKey"))
+        sim.fail_next(
+            "PUT", "/fapi/v1/listenKey", status=400, body={"code": -1125, "msg": "This listenKey does not exist."}
+        )
+        await sim.wait_for(lambda: len(sim.requests("POST", "/fapi/v1/listenKey")) > keys, 5)
+        await sim.wait_for(lambda: sim.user_stream_connections == 1 and bot.state.user_up, 5)
+        await wait_open(sim, "BUY")
+        await sim.fill_order(SYMBOL)
+        await wait_open(sim, "SELL")
+        assert_invariants(sim, bot)
+
+
+async def test_server_closes_user_stream_after_24h(sim):
+    async with BotRun(sim) as bot:
+        await wait_open(sim, "BUY")
+        keys = len(sim.requests("POST", "/fapi/v1/listenKey"))
+        await sim.drop_streams("user")  # what the exchange does after 24 h
+        await sim.wait_for(lambda: len(sim.requests("POST", "/fapi/v1/listenKey")) > keys, 5)
+        await wait_open(sim, "BUY")  # pulled while blind, placed again after reconciling
+        await sim.fill_order(SYMBOL)
+        await wait_open(sim, "SELL")
+        assert_invariants(sim, bot)
+
+
+# ============================================================================ late, duplicate and reordered fills
+async def test_late_duplicate_and_reordered_fill_events_are_applied_once(sim):
+    """The fill's stream events arrive only after the cancel answer and a REST re-read already
+    counted it, then again, and in reverse order: the position must not move."""
+    async with BotRun(sim) as bot:
+        await wait_open(sim, "BUY")
+        sim.freeze_streams("user")
+        mark = len(sim.journal)
+        await sim.fill_order(SYMBOL, qty=Decimal("0.3"))
+        lost = [e["payload"] for e in sim.journal[mark:] if e["kind"] == "event" and e["stream"] == "user"]
+        assert [p["e"] for p in lost] == ["ORDER_TRADE_UPDATE", "ACCOUNT_UPDATE"]
+        await set_mid(sim, "2520")  # replace: the cancel answer shows the partial
+        sell = await wait_open(sim, "SELL")
+        sim.freeze_streams("user", False)
+        requests = len(sim.order_requests())
+        for payload in [*lost, *reversed(lost), *lost]:  # late, reordered, duplicated
+            await sim.send_raw("user", json.dumps(payload))
+        await set_mid(sim, "2520.5")  # a market event to be processed after them
+        await sim.wait_for(lambda: bot.state.book.mid == Decimal("2520.5"), 5)
+        assert bot.state.position.amount == Decimal("0.3") == sim.position(SYMBOL)
+        assert len(sim.order_requests()) == requests  # the SELL for 0.3 was right all along
+        assert open_orders(sim)[0]["clientOrderId"] == sell["clientOrderId"]
+        assert_invariants(sim, bot)
+
+
+# ============================================================================ malformed messages
+async def test_malformed_messages_are_skipped_and_streams_kept(sim):
+    async with BotRun(sim) as bot:
+        await wait_open(sim, "BUY")
+        for junk in ('{"e":"depthUpdate","b":[["x"', "not json", '{"e":"depthUpdate"}', "[1,2]", '{"e":"mystery"}'):
+            await sim.send_raw("market", junk)
+            await sim.send_raw("user", junk)
+        await set_mid(sim, "2520")  # still requotes (to 2520 * 0.994)
+        await sim.wait_for(lambda: [o["price"] for o in open_orders(sim)] == ["2504.88"], 5)
+        assert sim.market_stream_connections == 1 and sim.user_stream_connections == 1
+        assert_invariants(sim, bot)
+
+
+# ============================================================================ a quiet book
+async def test_a_quiet_healthy_book_keeps_its_quote_and_its_connection(sim):
+    async with BotRun(sim) as bot:
+        await wait_open(sim, "BUY")
+        requests = len(sim.order_requests())
+        # Three stale timeouts without a single book change: only the mark price ticks.
+        await asyncio.sleep(3 * FAST.stale_after)  # the quiet period itself is what is tested
+        assert len(sim.order_requests()) == requests
+        assert sim.stream_connects("market") == 1, "the market connection was dropped and made again"
+        assert sim.market_stream_connections == 1 and bot.state.market_up
+        assert len(open_orders(sim)) == 1
+
+
+# ============================================================================ announcements
+async def test_announcements_are_logged_once_at_info(sim, caplog):
+    caplog.set_level(logging.INFO, logger="stream")
+    async with BotRun(sim) as bot:
+        await wait_open(sim, "BUY")
+        for _ in range(2):
+            await sim.announce("Scheduled maintenance", category="MAINTENANCE", announcement_id=7, link="https://x")
+        await sim.announce("New listing", announcement_id=8)
+        await sim.wait_for(lambda: bot.feeds.announced == {7, 8}, 5)
+    said = [r for r in caplog.records if "announcement" in r.getMessage()]
+    assert [(r.levelname, r.getMessage()) for r in said] == [
+        ("INFO", "announcement (MAINTENANCE): Scheduled maintenance https://x"),
+        ("INFO", "announcement (NEW_LISTING): New listing"),
+    ]
+    assert not [r for r in caplog.records if "unknown event" in r.getMessage()]

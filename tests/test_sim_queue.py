@@ -11,8 +11,7 @@ from types import SimpleNamespace
 
 import aiohttp
 import pytest
-from conftest import ROOT, BotRun
-from test_sim_exchange import Client, recv
+from helpers import ROOT, BotRun, Client, recv
 
 from aster_mm.settings.parser import parse_config
 from aster_mm.simulator import SimExchange, SymbolSpec
