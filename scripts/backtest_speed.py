@@ -107,6 +107,9 @@ def options(argv: list[str]) -> tuple[int, bool, list[str], list[str]]:
 
 
 def main(argv: list[str]) -> int:
+    if {"-h", "--help"} & set(argv):
+        print(__doc__)
+        return 0
     repeat, reference, models, argv = options(argv)
     args, cfg = cli.parse(argv)
     days = [convert.data_files(d, args.symbol) for d in day_folders(args.data, args.symbol)]

@@ -4,6 +4,7 @@ recorded Aster data. Run: python scripts/measure_spreads.py. A measurement, not 
 from __future__ import annotations
 
 import csv
+import itertools
 import sys
 import timeit
 from decimal import Decimal
@@ -48,7 +49,9 @@ def measure_costs() -> None:
         assert model._refit(end) is not None
         print(f"refit             {refit:8.1f} µs")
         model.spreads(end)  # fitted now: the calls below are not due
-        print(f"spreads (no refit){per_call_us(lambda: model.spreads(end, 1.0), 20000):8.2f} µs")
+        lots = itertools.cycle([i / 10 for i in range(-50, 51)])  # the inventory moves: no answer kept
+        print(f"spreads (no refit){per_call_us(lambda: model.spreads(end, next(lots)), 20000):8.2f} µs")
+        print(f"  same inventory  {per_call_us(lambda: model.spreads(end, 1.0), 20000):8.2f} µs")
         print(f"on_mid            {per_call_us(lambda: model.on_mid(end, 100.0), 20000):8.2f} µs")
         print(f"on_trade          {per_call_us(lambda: model.on_trade(end, 100.01, 100.0), 20000):8.2f} µs")
 

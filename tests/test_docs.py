@@ -96,7 +96,7 @@ def help_flags(parse, argv: list[str]) -> set[str]:
 
 def known_flags() -> set[str]:
     """Every flag of the bot (and its report), the simulator, the backtester, the optimiser, the recorder, the bench
-    and the mutation script."""
+    and the mutation and backtest-speed scripts."""
     from aster_mm.accounting.report import build_parser as report_parser
     from aster_mm.backtest.cli import build_parser as backtest_parser
     from aster_mm.bench.cli import parse_args as bench_args
@@ -110,10 +110,12 @@ def known_flags() -> set[str]:
     for parser in (bot_parser(), report_parser(), sim_parser(), backtest_parser(), record_parser(), optimize_parser()):
         flags |= set(parser._option_string_actions)
     flags |= help_flags(bench_args, ["--help"])
-    mutation = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "mutation.py"), "--help"], capture_output=True, text=True, timeout=60
-    )
-    return flags | set(FLAG.findall(mutation.stdout))
+    for script in ("mutation.py", "backtest_speed.py"):
+        shown = subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / script), "--help"], capture_output=True, text=True, timeout=60
+        )
+        flags |= set(FLAG.findall(shown.stdout))
+    return flags
 
 
 def test_every_flag_the_pages_mention_exists():
