@@ -29,6 +29,7 @@ from pathlib import Path
 
 from aster_mm.optimize.evaluate import OBJECTIVES, TIERS
 from aster_mm.optimize.plan import DEFAULT_FITTED, make_plan
+from aster_mm.settings.help import DefaultsOnce
 
 DEFAULT_STORAGE = "optimize.db"
 
@@ -37,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="optimize.py",
         description=(__doc__ or "").split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsOnce,
         epilog="Any other flag is backtest.py's (python backtest.py --help) or a strategy flag of market_maker.py, "
         "fixed for every trial. docs/backtesting.md explains the folds, the objective and the storage.",
     )

@@ -12,8 +12,6 @@ from typing import Any
 
 import optuna
 
-from aster_mm.settings.parser import build_parser
-
 
 @dataclass(frozen=True)
 class Range:
@@ -53,34 +51,31 @@ SPACES: dict[str, dict[str, Param]] = {
         "reprice-threshold": Range(0.00002, 0.002, log=True),
         **COMMON,
     },
+    # the signal model (docs/trading.md), with the ranges the research that preceded it found worth searching.
+    # Its weights (--weight-*) are not searched: they are fitted by least squares on each fold's training days
+    # (the next 10 s mid move in sigma on the features, computed by the bot's own signal code) and fixed for the
+    # fold's trials (weights.py).
+    "signal": {
+        "guard-sigma": Range(0.2, 0.8),
+        "fair-weight": Range(1.0, 6.0),
+        "close-offset-sigma": Range(0.5, 3.0),
+        "improve-ticks": Range(0, 1, integer=True),
+        "decay-after": Range(0.0, 300.0),
+        "decay-bp-per-min": Range(1.0, 30.0, log=True),
+        "decay-floor-bp": Range(-20.0, 0.0),
+        "breakeven-target-bp": Range(-2.0, 3.0),
+        "stop-loss": Range(0.001, 0.004, optional=True),
+        "requote-bp": Range(0.0, 2.0),
+        "side": Choice(("long", "short")),
+    },
 }
 
 # The options that select each model (always part of a trial's command line and of the preset).
 MODEL_OPTIONS: dict[str, dict[str, str]] = {
     "fixed": {"spread-model": "fixed"},
     "adaptive": {"spread-model": "adaptive"},
+    "signal": {"spread-model": "signal"},
 }
-
-# The signal model (branch l-strategy: `--spread-model signal`), with the ranges of the research summary
-# (/work/notes/strategy-research.md, section 0). It joins SPACES by itself once the bot's parser has its options.
-# Its weights (--weight-*) are not searched: they are fitted by least squares on each fold's training days (the
-# next 10 s mid move in sigma on the features, computed by the bot's own signal code) and fixed for the fold's
-# trials (weights.py).
-SIGNAL: dict[str, Param] = {
-    "guard-sigma": Range(0.2, 0.8),
-    "fair-weight": Range(1.0, 6.0),
-    "close-offset-sigma": Range(0.5, 3.0),
-    "improve-ticks": Range(0, 1, integer=True),
-    "decay-after": Range(0.0, 300.0),
-    "decay-bp-per-min": Range(1.0, 30.0, log=True),
-    "decay-floor-bp": Range(-20.0, 0.0),
-    "breakeven-target-bp": Range(-2.0, 3.0),
-    "stop-loss": Range(0.001, 0.004, optional=True),
-    "requote-bp": Range(0.0, 2.0),
-    "side": Choice(("long", "short")),
-}
-if "--guard-sigma" in build_parser()._option_string_actions:
-    SPACES["signal"], MODEL_OPTIONS["signal"] = SIGNAL, {"spread-model": "signal"}
 
 
 def searched(model: str, fixed: set[str]) -> dict[str, Param]:
