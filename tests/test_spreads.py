@@ -257,6 +257,9 @@ def test_the_fit_reports_its_quality_and_the_distances_in_ticks():
     bumpy = np.concatenate([np.full(300, 1e-5), np.full(300, 5e-4)])
     _, _, r2 = fit_intensity(bumpy, 600.0)
     assert r2 < 0.8
+    # trades bunched within a hair of one distance far from mid: the line through them meets zero distance
+    # beyond any float, so there is no fit (the live quote loop once died of math.exp's OverflowError here)
+    assert fit_intensity(np.linspace(1e-3, 1e-3 + 1e-7, 400), 60.0) is None
 
 
 def test_a_quiet_window_decays_the_last_fit_towards_the_fixed_spreads():

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import math
+import sys
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 
@@ -122,6 +123,9 @@ class VolatilityEstimator:
 
 
 # =================================================================================== intensity
+_LARGEST_LOG = math.log(sys.float_info.max)
+
+
 def fit_intensity(
     distances: Floats, duration: float, buckets: int = 20, min_count: int = 10
 ) -> tuple[float, float, float] | None:
@@ -146,7 +150,7 @@ def fit_intensity(
         return None
     x, y = grid[usable], np.log(beyond[usable] / (2.0 * duration))
     slope, intercept = np.polyfit(x, y, 1)
-    if slope >= 0:
+    if slope >= 0 or intercept > _LARGEST_LOG:  # trades bunched at one distance far from mid: no A to speak of
         return None
     spread = float(np.sum((y - y.mean()) ** 2))
     r2 = 1.0 - float(np.sum((y - (slope * x + intercept)) ** 2)) / spread if spread > 0 else 1.0
