@@ -22,7 +22,7 @@ import pg_server  # noqa: E402
 
 from aster_mm.backtest import cli as backtest  # noqa: E402
 from aster_mm.optimize import report, space, study, weights  # noqa: E402
-from aster_mm.optimize.evaluate import Evaluator, Objective  # noqa: E402
+from aster_mm.optimize.evaluate import Evaluator, Objective, figures  # noqa: E402
 from aster_mm.optimize.folds import walk_forward  # noqa: E402
 from aster_mm.settings.parser import parse_config  # noqa: E402
 from aster_mm.simulator.markets import RECORDED_LEVELS, SYNTHETIC_START, SyntheticMarket  # noqa: E402
@@ -48,6 +48,14 @@ def optimize(*args: str, cwd: Path, timeout: float = 120) -> subprocess.Complete
     return subprocess.run(
         [sys.executable, str(ROOT / "optimize.py"), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout
     )
+
+
+def run_backtest(*args: str, cwd: Path) -> dict:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "backtest.py"), *args, "--json", "bt.json"], cwd=cwd, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads((cwd / "bt.json").read_text())
 
 
 def trials_of(storage: str, name: str) -> list[optuna.trial.FrozenTrial]:
@@ -131,7 +139,7 @@ def test_the_optimiser_walks_forward_reports_is_and_oos_and_continues_its_study(
     for fold in out["folds"]:
         assert fold["trials"] == 3 and fold["in_sample"]["fills"] > 0
         # out of sample is the choice run on the test day alone; in sample, on the training days
-        evaluator = Evaluator(["--symbol", SYMBOL])
+        evaluator = Evaluator(["--symbol", SYMBOL, "--spread-model", "fixed"])
         assert evaluator.run((days / fold["test"],), fold["options"]) == fold["out_of_sample"]
         assert evaluator.run(tuple(days / d for d in fold["train"]), fold["options"]) == fold["in_sample"]
     assert "fold 1 IS" in done.stdout and "fold 2 OOS" in done.stdout and "bp/vol MM1" in done.stdout
@@ -161,6 +169,11 @@ def test_the_signal_models_weights_are_fitted_per_fold_and_fixed_for_its_trials(
         assert f"fold {fold['fold']}: signal weights fitted on {', '.join(fold['train'])}: imb1" in done.stdout
     preset = tomllib.loads((tmp_path / f"{SYMBOL}-signal.toml").read_text())
     assert preset["weight-imb1"] == pytest.approx(out["folds"][-1]["signal_weights"]["weights"]["imb1"], rel=1e-3)
+    # what was reported out of sample is what backtest.py gives with the preset: the trials ran the signal model
+    last = out["folds"][-1]
+    ran = run_backtest("--config", f"{SYMBOL}-signal.toml", "--data", str(days / last["test"]), cwd=tmp_path)
+    assert ran["settings"]["spread_model"] == "signal" and ran["metrics"]["model_state"]
+    assert figures(ran["metrics"]) == last["out_of_sample"]
 
 
 def as_text(preset: dict) -> dict[str, str]:

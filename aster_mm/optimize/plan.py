@@ -51,6 +51,7 @@ def make_plan(opts: argparse.Namespace, rest: list[str]) -> Plan:
     """The folds and the fixed flags; ValueError / FileNotFoundError on bad data or flags."""
     from aster_mm.backtest import cli as backtest
     from aster_mm.optimize.folds import walk_forward
+    from aster_mm.optimize.space import MODEL_OPTIONS
     from aster_mm.recording.reading import day_folders
 
     for flag in ("--sweep", "--plot", "--every-event"):
@@ -61,11 +62,14 @@ def make_plan(opts: argparse.Namespace, rest: list[str]) -> Plan:
     strategy = backtest.build_parser().parse_known_args(["--data", ".", *rest])[1]
     folds = walk_forward(day_folders(opts.data, args.symbol), opts.min_train_days, opts.folds)
     fixed = frozenset(t[2:].split("=")[0] for t in strategy if t.startswith("--")) - {"config"}
+    if "spread-model" in fixed:
+        raise ValueError("--spread-model is the optimiser's --model")
+    model_argv = [x for name, value in MODEL_OPTIONS[opts.model].items() for x in (f"--{name}", value)]
     return Plan(
         symbol=args.symbol,
         model=opts.model,
         folds=tuple(folds),
-        base_argv=("--symbol", args.symbol, *rest),
+        base_argv=("--symbol", args.symbol, *model_argv, *rest),  # every trial runs the model searched
         strategy_argv=tuple(strategy),
         fixed=fixed,
         objective=Objective(
