@@ -5,6 +5,7 @@ floor and the floor decays with holding time. Asserted on what the exchange rece
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import replace
 from decimal import Decimal as D
 
@@ -78,8 +79,9 @@ def prices_sent(sim, side: str) -> list[D]:
 
 
 @pytest.mark.parametrize("side", ["long", "short"])
-async def test_the_guard_pulls_the_opening_order_when_the_imbalance_turns_against_it(sim, side):
+async def test_the_guard_pulls_the_opening_order_when_the_imbalance_turns_against_it(sim, side, caplog):
     opening = "BUY" if side == "long" else "SELL"
+    caplog.set_level(logging.INFO, logger="mm")
     # no idle wake-ups: the loop decides only when the market stream says the signal changed
     run = signal_run(sim, side, timings=replace(FAST, idle_wake=30.0))
     async with run as bot:
@@ -89,6 +91,12 @@ async def test_the_guard_pulls_the_opening_order_when_the_imbalance_turns_agains
         await show(sim, bot, D("2499.99"), D("2500.02"), **adverse(side))
         assert open_orders(sim) == [] and not prices_sent(sim, opening)  # warm, but the guard is closed
         assert "guard=closed" in bot.describe() and bot.estimates["guard_open"] is False
+        closed_at = bot._skip_reason
+        stronger = {k: v if v == LIGHT else 2 * v for k, v in adverse(side).items()}  # 5 against 30
+        await show(sim, bot, D("2499.99"), D("2500.02"), **stronger)
+        assert bot._skip_reason != closed_at and "guard: predicted move" in bot._skip_reason
+        # the INFO log says it once, however often the prediction changes while the guard stays closed
+        assert sum("not quoting: guard" in r.getMessage() for r in caplog.records) == 1
         await show(sim, bot, D("2499.99"), D("2500.02"), **favourable(side))
         [order] = await sim.wait_for(lambda: open_orders(sim), 5)
         # a 3-tick spread: one tick better than the touch

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -290,9 +291,9 @@ class MarketMaker:
                 await self.guard.apply_settings()
                 return True
             case Skip(reason):
-                if reason != self._skip_reason:
+                if _without_figures(reason) != _without_figures(self._skip_reason):  # once per reason, not per tick
                     log.info("not quoting: %s", reason)
-                    self._skip_reason = reason
+                self._skip_reason = reason
                 return False
             case Place(quote):
                 self._skip_reason = ""
@@ -393,3 +394,8 @@ class MarketMaker:
         log.info("session summary%s: %s", simulated, self.books.text(self.rules))
         self.books.close()
         self.ops.stopped(line)
+
+
+def _without_figures(reason: str) -> str:
+    """A reason for not quoting with its numbers blanked: the guard's prediction changes on every book."""
+    return re.sub(r"[-+]?\d[\d.,]*", "#", reason)
