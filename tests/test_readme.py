@@ -77,15 +77,17 @@ def sim_session(command: str, repo: Path, env: dict) -> str:
 def check_sim_output(text: str) -> None:
     started = next(line for line in text.splitlines() if " started ETHUSDT run " in line)
     assert " on the built-in simulator (--sim: " in started and "user 0x" not in started, started
-    order = ["mm: stopped: ", "mm: session summary (--sim: simulated): ", "mm: simulator's accounting: "]
+    assert ": model=fixed long " in started, started  # the Quick start's model, named as an upgrade needs it
+    order = ["mm: started ETHUSDT run ", "mm: stopped: ", "mm: session summary (--sim: simulated): "]
+    order.append("mm: simulator's accounting: ")
     at = [text.index(needle) for needle in order]
     assert at == sorted(at), "the simulator's accounting comes after the bot's own summary"
     readme = (ROOT / "README.md").read_text()
-    for needle in order[1:]:
+    for needle in (order[0], *order[2:]):
         ran = text.split(needle)[1].splitlines()[0]
         shown = readme.split(needle)[1].splitlines()[0]
         assert keys(ran) == keys(shown), f"the README's sample line differs from a run's: {needle}"
-    accounting = dict(kv.split("=") for kv in text.split(order[2])[1].splitlines()[0].split(", "))
+    accounting = dict(kv.split("=") for kv in text.split(order[-1])[1].splitlines()[0].split(", "))
     for name in ("notional_volume", "realized_pnl", "fees", "funding"):
         assert re.fullmatch(r"-?\d+\.\d\d", accounting[name]), f"{name}={accounting[name]}: USD in cents"
 

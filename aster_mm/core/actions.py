@@ -8,6 +8,7 @@ modified, so it never sees `Modify`, and a sized account never needs `ReadBalanc
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -54,6 +55,13 @@ class Skip:
     """No order is wanted (or may go out), for this reason."""
 
     reason: str
+
+    def repeats(self, earlier: str) -> bool:
+        """The same reason as `earlier` but for its figures (the guard's prediction changes on every book)."""
+        return _FIGURES.sub("#", self.reason) == _FIGURES.sub("#", earlier)
+
+
+_FIGURES = re.compile(r"[-+]?\d[\d.,]*")
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -190,6 +189,7 @@ class MarketMaker:
             rules,
             st,
             self.cfg.venue or f"on {self.client.rest_url} as {self.client.key_hint}",
+            f"{self.cfg.spread_model} {self.cfg.side}",
         )
 
     async def _take_over(self) -> None:
@@ -290,8 +290,8 @@ class MarketMaker:
             case ApplySettings():
                 await self.guard.apply_settings()
                 return True
-            case Skip(reason):
-                if _without_figures(reason) != _without_figures(self._skip_reason):  # once per reason, not per tick
+            case Skip(reason) as skip:
+                if not skip.repeats(self._skip_reason):
                     log.info("not quoting: %s", reason)
                 self._skip_reason = reason
                 return False
@@ -395,7 +395,3 @@ class MarketMaker:
         self.books.close()
         self.ops.stopped(line)
 
-
-def _without_figures(reason: str) -> str:
-    """A reason for not quoting with its numbers blanked: the guard's prediction changes on every book."""
-    return re.sub(r"[-+]?\d[\d.,]*", "#", reason)

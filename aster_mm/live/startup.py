@@ -85,14 +85,16 @@ def first_leaf(group: BaseExceptionGroup[FatalError]) -> FatalError:
     return first if isinstance(first, FatalError) else first_leaf(first)
 
 
-def log_started(symbol: str, run_id: str, rules: SymbolRules, st: StrategyState, venue: str) -> None:
-    """The start line; `venue` says what the bot trades on: the simulator, paper trading, or a host as a key."""
+def log_started(symbol: str, run_id: str, rules: SymbolRules, st: StrategyState, venue: str, model: str) -> None:
+    """The start line; `venue` says what the bot trades on: the simulator, paper trading, or a host as a key;
+    `model` the quote model and side (the default model changed once: a restarted unit says which it runs)."""
     log.info(
-        "started %s run %s %s: tick=%s step=%s min_notional=%s max_qty=%s position=%s available=%s "
+        "started %s run %s %s: model=%s tick=%s step=%s min_notional=%s max_qty=%s position=%s available=%s "
         "leverage=%s margin=%s fees=%s/%s",
         symbol,
         run_id,
         venue,
+        model,
         rules.tick,
         rules.step,
         rules.min_notional,
