@@ -23,8 +23,10 @@ import aiohttp
 import yarl
 
 from aster_mm.core.config import Config, Timings
-from aster_mm.core.kinds import Side
+from aster_mm.core.kinds import Side, SpreadModel
+from aster_mm.core.quoting import QuotePolicy
 from aster_mm.core.rules import SymbolRules
+from aster_mm.core.signals import SignalWeights
 from aster_mm.core.state import Book
 from aster_mm.exchange.client import AsterClient
 from aster_mm.exchange.pacing import RateGate
@@ -150,6 +152,8 @@ class BotRun:
         if "ledger" not in config:  # never a ledger in the working directory
             config["ledger"] = str(Path(tempfile.mkdtemp(prefix="amm-ledger-")) / "ledger.csv")
         ops = config.pop("ops", None)
+        # the card's mechanics are tested on the fixed model, whose prices a test can compute from the mid
+        config.setdefault("spread_model", SpreadModel.FIXED)
         self.bot = MarketMaker(
             Config(symbol=config.pop("symbol", SYMBOL), **config), self.client, sim.ws_url, timings=timings, ops=ops
         )
@@ -179,12 +183,36 @@ async def wait_seen(bot, predicate, timeout: float = 5.0) -> None:
             await asyncio.sleep(0.01)
 
 
+FIXED_MODEL = ("--spread-model", "fixed")
+# The signal model's settings before the optimiser chose its defaults (the research's): the tests of the model's
+# mechanics price with these, so they do not move when the defaults are chosen again
+RESEARCH_WEIGHTS = SignalWeights(imb1=0.130, imb5=0.148, imb10=0.123, micro=0.0, ret5=0.193, ret30=0.039, flow=0.0)
+RESEARCH_POLICY = QuotePolicy(
+    fair_weight=4.0, guard_sigma=0.4, improve_ticks=1, open_depth_ticks=0, close_offset_sigma=2.0, target_bp=-2.0,
+    decay_after=15.0, decay_bp_per_min=10.0, floor_bp=-20.0, skew_bp_per_lot=0.0, requote_ticks=20, requote_bp=0.0,
+)  # fmt: skip
+RESEARCH_FLAGS = [  # the same as options, with no stop-loss (the research's was given as a flag when used)
+    *("--weight-imb1", "0.130", "--weight-imb5", "0.148", "--weight-imb10", "0.123", "--weight-ret5", "0.193"),
+    *("--weight-ret30", "0.039", "--fair-weight", "4.0", "--guard-sigma", "0.4", "--close-offset-sigma", "2.0"),
+    *("--breakeven-target-bp", "-2.0", "--decay-after", "15", "--decay-bp-per-min", "10", "--decay-floor-bp", "-20"),
+    *("--requote-bp", "0", "--stop-loss", "0"),
+]
+
+
+def card(args: tuple[str, ...] | list[str]) -> list[str]:
+    """The bot's arguments on the fixed model unless they name a model (or a --config file that may): the
+    tests of the card's mechanics (place, fill, flip, requote, cancel) compute its prices from the mid; the
+    default signal model, which opens only when the book predicts a move, has tests of its own."""
+    chosen = {"--spread-model", "--config"} & {a.split("=")[0] for a in args}
+    return [*args] if chosen or "--symbol" not in args else [*args, *FIXED_MODEL]
+
+
 async def run_cli(*args: str, env: dict, cwd: Path) -> asyncio.subprocess.Process:
-    """market_maker.py started as a subprocess, its output piped."""
+    """market_maker.py started as a subprocess (on the fixed model: `card`), its output piped."""
     return await asyncio.create_subprocess_exec(
         sys.executable,
         str(ROOT / "market_maker.py"),
-        *args,
+        *card(args),
         env=env,
         cwd=cwd,
         stdout=asyncio.subprocess.PIPE,
@@ -193,9 +221,10 @@ async def run_cli(*args: str, env: dict, cwd: Path) -> asyncio.subprocess.Proces
 
 
 def run(*args: str, cwd: Path, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
-    """market_maker.py run to its end as a user runs it, without the caller's credentials; what it printed."""
+    """market_maker.py run to its end as a user runs it (on the fixed model: `card`), without the caller's
+    credentials; what it printed."""
     return subprocess.run(
-        [sys.executable, str(ROOT / "market_maker.py"), *args],
+        [sys.executable, str(ROOT / "market_maker.py"), *card(args)],
         cwd=cwd,
         env={**PLAIN, **(env or {})},
         capture_output=True,
@@ -309,7 +338,7 @@ class RecordingClient(FakeClient):
 
 def make_bot(client, clock) -> MarketMaker:
     """A MarketMaker on `client` and `clock`, past its start: streams up, rules, wallet and book known."""
-    bot = MarketMaker(Config(symbol=SYMBOL), client, ws_url="ws://x", now=clock)
+    bot = MarketMaker(Config(symbol=SYMBOL, spread_model=SpreadModel.FIXED), client, ws_url="ws://x", now=clock)
     bot.rules = SymbolRules(SYMBOL, "TRADING", Decimal("0.01"), Decimal("0.001"), Decimal("0.001"), Decimal(5))
     st = bot.state
     st.user_up = st.market_up = True

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import BOOK, BOOK_HEADER, DATA_DIR, NS, ROOT, load, write_market
+from helpers import BOOK, BOOK_HEADER, DATA_DIR, NS, ROOT, card, load, write_market
 from helpers import MARKET_T0 as T0
 
 pytest.importorskip("hftbacktest", reason="pip install -r requirements-backtest.txt")
@@ -226,7 +226,7 @@ def test_max_drawdown_counts_from_the_start():
 # ---------------------------------------------------------------------------------------- CLI
 def backtest(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, str(ROOT / "backtest.py"), *args], cwd=cwd, capture_output=True, text=True, timeout=60
+        [sys.executable, str(ROOT / "backtest.py"), *card(args)], cwd=cwd, capture_output=True, text=True, timeout=60
     )
 
 

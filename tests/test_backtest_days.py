@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import BOOK, BOOK_HEADER, DATA_DIR, DOWN, NS, UP, a_market, write_market
+from helpers import BOOK, BOOK_HEADER, DATA_DIR, DOWN, FIXED_MODEL, NS, UP, a_market, write_market
 from helpers import MARKET_T0 as T0
 
 pytest.importorskip("hftbacktest", reason="pip install -r requirements-backtest.txt")
@@ -100,6 +100,7 @@ def test_two_day_folders_replay_as_the_one_market_they_were_cut_from(tmp_path):
 def test_the_cli_takes_day_folders_or_their_parent_and_caches_on_every_file(tmp_path, capsys):
     days = split_days(a_market(tmp_path / "whole"), tmp_path / "days", 301.03)
     flags = ["--symbol", "TESTUSDT", "--tick", "0.01", "--step", "0.01", "--buy-spread", "0.001", "--json", "-"]
+    flags += FIXED_MODEL
 
     def metrics(*data: Path) -> dict:
         assert cli.main(["--data", *map(str, data), *flags]) == 0

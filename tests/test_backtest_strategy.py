@@ -107,7 +107,7 @@ def test_the_daily_limit_pauses_until_the_utc_day_of_the_given_wall_clock_ends()
     from aster_mm.core.state import StrategyState
     from aster_mm.core.strategy import Strategy
 
-    config = Config(symbol="TESTUSDT", max_daily_loss_usd=Decimal(5), halt_cooldown=1.0)
+    config = Config(symbol="TESTUSDT", spread_model="fixed", max_daily_loss_usd=Decimal(5), halt_cooldown=1.0)
     state = StrategyState()
     midnight = 86_400 * 20_000
     strategy = Strategy(

@@ -115,7 +115,16 @@ def test_a_backtest_at_mm1_rates_nets_what_the_base_runs_mm1_column_says(tmp_pat
     # (98.9..100.7) while the wallet is within 12,500 +- 2,000, so the fees (which move the net) cannot change a
     # size: the fills are the same at both rates
     base = ["--data", str(data), "--symbol", "TESTUSDT", "--tick", "0.1", "--step", "10", "--wallet", "12500"]
-    base += ["--buy-spread", "0.004", "--sell-spread", "0.004", "--reprice-threshold", "0.0005"]
+    base += [
+        "--spread-model",
+        "fixed",
+        "--buy-spread",
+        "0.004",
+        "--sell-spread",
+        "0.004",
+        "--reprice-threshold",
+        "0.0005",
+    ]
     at_base = cli.run_once(*cli.parse(base), {})[0]["metrics"]
     at_mm1 = cli.run_once(*cli.parse([*base, "--maker-fee", "-0.000015", "--taker-fee", "0.00027"]), {})[0]["metrics"]
     assert at_base["fills"] == at_mm1["fills"] > 4 and at_base["volume_usd"] == at_mm1["volume_usd"]

@@ -23,7 +23,7 @@ from helpers import (
 
 from aster_mm.core.config import Config
 from aster_mm.core.decisions import Quote
-from aster_mm.core.kinds import Side
+from aster_mm.core.kinds import Side, SpreadModel
 from aster_mm.core.limits import LossChange, LossGate, LossLimits, breached, position_room, stop_quote, stop_triggered
 from aster_mm.core.rules import SymbolRules
 from aster_mm.live.bot import LossLimitHalt
@@ -98,6 +98,7 @@ def bot_holding(position: str, **config):
     from aster_mm.core.state import Book
     from aster_mm.live.bot import MarketMaker
 
+    config.setdefault("spread_model", SpreadModel.FIXED)
     bot = MarketMaker(Config(symbol=SYMBOL, **config), client=None, ws_url="ws://x")
     st = bot.state
     st.book, st.position = Book(D("2400"), D("2400.02"), 0.0), PositionTracker(D(position))
@@ -126,6 +127,12 @@ def test_the_halt_flattens_a_short_position_with_a_buy_above_the_ask():
         "IOC",
     )
     assert want.price == D("2404.82")  # 2400.02 * 1.002, never past it
+
+
+def test_the_signal_model_stops_at_its_own_stop_loss_unless_told_otherwise():
+    assert bot_holding("0.8", spread_model=SpreadModel.SIGNAL).strategy.wanted(MIN_QTY_RULES)[1] == "stop"
+    for config in ({"spread_model": SpreadModel.FIXED}, {"spread_model": SpreadModel.SIGNAL, "stop_loss": D(0)}):
+        assert bot_holding("0.8", **config).strategy.wanted(MIN_QTY_RULES)[1] != "stop"
 
 
 def test_a_stop_loss_once_started_goes_on_until_flat_even_if_the_price_recovers():

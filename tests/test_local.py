@@ -16,7 +16,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from helpers import ROOT, SYMBOL, free_port, run_cli
+from helpers import FIXED_MODEL, ROOT, SYMBOL, free_port, run_cli
 
 import market_maker
 from aster_mm.accounting.books import ledger_path
@@ -281,6 +281,7 @@ async def test_sim_option_trades_on_v3_end_to_end(tmp_path):
         "--symbol",
         SYMBOL,
         "--sim",
+        *FIXED_MODEL,  # quotes at once on the synthetic market
         "--log-file",
         str(tmp_path / "mm.log"),
         cwd=tmp_path,

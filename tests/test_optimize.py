@@ -82,7 +82,9 @@ def test_a_trial_is_the_bots_own_options_and_fixed_ones_are_not_searched():
         argv = [x for k, v in flags.items() for x in (f"--{k}", v)]
         cfg = parse_config(["--symbol", SYMBOL, *argv])  # the bot's parser takes the choice as it is
         assert cfg.buy_spread == Decimal(flags["buy-spread"]) and "e" not in flags["buy-spread"]
-        assert (cfg.stop_loss is None) == ("stop-loss" not in flags)
+        # a stop-loss left off is off, not the signal model's own stop
+        signal = parse_config(["--symbol", SYMBOL, "--spread-model", "signal", *argv])
+        assert (signal.stop_loss_in_force is None) == (flags["stop-loss"] == "0")
 
 
 def test_the_objective_penalises_a_trial_below_the_volume_target_without_dropping_it():

@@ -8,6 +8,9 @@ from decimal import Decimal as D
 import pytest
 
 from aster_mm.core.config import Config
+from aster_mm.core.kinds import SpreadModel
+from aster_mm.core.quoting import SIGNAL_STOP_LOSS, QuotePolicy
+from aster_mm.core.signals import SignalConfig
 from aster_mm.settings.parser import build_parser, parse_config
 
 
@@ -34,6 +37,18 @@ def test_defaults_match_the_original_script():
             cfg.reprice_threshold,
         )
     )
+
+
+def test_the_default_model_is_signal_with_its_stop_loss_and_the_others_have_none():
+    cfg = parse_config(["--symbol", "ethusdt"])
+    assert cfg.spread_model == SpreadModel.SIGNAL and cfg.stop_loss_in_force == SIGNAL_STOP_LOSS == D("0.00116")
+    assert cfg.quote_policy == QuotePolicy() and cfg.signal == SignalConfig()
+    for model in ("fixed", "adaptive"):
+        assert parse_config(["--symbol", "ETHUSDT", "--spread-model", model]).stop_loss_in_force is None
+    for off in ("0", "off", "OFF"):
+        assert parse_config(["--symbol", "ETHUSDT", "--stop-loss", off]).stop_loss_in_force is None
+    given = parse_config(["--symbol", "ETHUSDT", "--spread-model", "fixed", "--stop-loss", "0.003"])
+    assert given.stop_loss_in_force == D("0.003")
 
 
 def test_flags_are_parsed():
@@ -87,6 +102,9 @@ def test_flags_are_parsed():
         ("--position-threshold-usd", "nan"),
         ("--reprice-threshold", "1"),
         ("--reprice-threshold", "abc"),
+        ("--stop-loss", "-0.01"),
+        ("--stop-loss", "1"),
+        ("--stop-loss", "never"),
         ("--symbol", "ETH-USDT"),
     ],
 )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal as D
 
 import pytest
+from helpers import RESEARCH_POLICY, RESEARCH_WEIGHTS
 
 from aster_mm.core.config import Config
 from aster_mm.core.decisions import Quote, QuoteParams
@@ -26,8 +28,9 @@ from aster_mm.core.strategy import Strategy
 from aster_mm.settings.parser import parse_config
 
 RULES = SymbolRules("BTCUSDT", "TRADING", tick=D("0.1"), step=D("0.001"), min_qty=D("0.001"), min_notional=D("5"))
-POLICY = QuotePolicy()
+POLICY = RESEARCH_POLICY  # the tests' prices are worked out for these settings, not for whatever the defaults are
 MAKER = D("0.0001")
+FIXED = Config(symbol="X", spread_model=SpreadModel.FIXED)
 
 
 def reading(pred: float, sigma: float | None = 5.0, bid: float = 100000.0, ask: float = 100001.0) -> Reading:
@@ -55,17 +58,17 @@ def test_the_guard_opens_only_for_a_warm_prediction_towards_the_position():
 def test_the_opening_price_improves_the_touch_when_the_spread_allows_and_joins_it_otherwise(
     side, bid, ask, improve, depth, price
 ):
-    policy = QuotePolicy(improve_ticks=improve, open_depth_ticks=depth)
+    policy = replace(RESEARCH_POLICY, improve_ticks=improve, open_depth_ticks=depth)
     assert opening_price(side, D(bid), D(ask), RULES, policy) == D(price)
 
 
 def test_the_floor_pays_the_fees_then_decays_to_its_limit():
-    policy = QuotePolicy(target_bp=1.0, decay_after=15.0, decay_bp_per_min=10.0, floor_bp=-20.0)
+    policy = replace(RESEARCH_POLICY, target_bp=1.0, decay_after=15.0, decay_bp_per_min=10.0, floor_bp=-20.0)
     assert floor_bp(0.0, MAKER, policy) == pytest.approx(3.0) == floor_bp(15.0, MAKER, policy)
     assert floor_bp(75.0, MAKER, policy) == pytest.approx(-7.0)  # one minute of decay
     assert floor_bp(3600.0, MAKER, policy) == pytest.approx(-20.0)
     assert floor_bp(0.0, D("-0.000015"), policy) == pytest.approx(0.7)  # MM1: the maker is paid
-    low = QuotePolicy(target_bp=-30.0, floor_bp=-20.0)  # starting below the limit: never raised to it
+    low = replace(RESEARCH_POLICY, target_bp=-30.0, floor_bp=-20.0)  # starting below the limit: never raised to it
     assert floor_bp(3600.0, MAKER, low) == pytest.approx(-28.0)
 
 
@@ -94,7 +97,7 @@ def test_a_short_close_is_the_lowest_of_them():
 
 
 def test_the_inventory_skew_brings_the_fair_part_towards_the_touch():
-    skewed = QuotePolicy(skew_bp_per_lot=2.0)
+    skewed = replace(RESEARCH_POLICY, skew_bp_per_lot=2.0)
     plain = close("0.02", "90000", 0.0, reading(0.5)).price
     assert (
         close("0.02", "90000", 0.0, reading(0.5), lots=2.0, policy=skewed).price
@@ -108,7 +111,7 @@ def test_the_inventory_skew_brings_the_fair_part_towards_the_touch():
 
 def quoter_with(pred: float | None) -> SignalQuoter:
     """A quoter whose signal reads `pred` (None: still warming up)."""
-    quoter = SignalQuoter(SignalConfig(), QuotePolicy(), Side.BUY)
+    quoter = SignalQuoter(SignalConfig(RESEARCH_WEIGHTS), RESEARCH_POLICY, Side.BUY)
     quoter.signal.reading = reading(pred or 0.0, sigma=None if pred is None else 5.0)
     return quoter
 
@@ -147,6 +150,7 @@ def test_the_quoter_measures_the_holding_time_from_the_first_close():
 
 
 def strategy(**config) -> Strategy:
+    config = {"quote_policy": RESEARCH_POLICY, "signal": SignalConfig(RESEARCH_WEIGHTS), "stop_loss": D(0), **config}
     cfg = Config(symbol="BTCUSDT", spread_model=SpreadModel.SIGNAL, **config)
     state = StrategyState(book=Book(D("100000"), D("100001"), 0.0), available=D("10000"))
     return Strategy(cfg, state, QuoteParams.from_config(cfg), lambda: 50.0, lambda: (D(0), D(0)), lambda: 0.0)
@@ -164,23 +168,36 @@ def test_the_strategy_prices_with_the_signal_and_the_account_s_maker_fee():
 
 
 def test_the_signal_model_requotes_past_its_own_threshold_in_ticks_and_bp():
-    s = strategy(quote_policy=QuotePolicy(requote_ticks=20, requote_bp=0.0))
+    s = strategy(quote_policy=replace(RESEARCH_POLICY, requote_ticks=20, requote_bp=0.0))
     assert s.reprice_threshold(RULES) == D(20) * D("0.1") / D("100000.5")
-    s = strategy(quote_policy=QuotePolicy(requote_ticks=0, requote_bp=0.5))
+    s = strategy(quote_policy=replace(RESEARCH_POLICY, requote_ticks=0, requote_bp=0.5))
     assert s.reprice_threshold(RULES) == D("0.00005")
-    fixed = Strategy(
-        Config(symbol="X"), StrategyState(), QuoteParams.from_config(Config(symbol="X")), float, lambda: (0, 0), float
-    )
+    fixed = Strategy(FIXED, StrategyState(), QuoteParams.from_config(FIXED), float, lambda: (0, 0), float)
     assert fixed.reprice_threshold(RULES) == D("0.001") and fixed.wake_within() is None and fixed.describe() == ""
 
 
-def test_the_options_default_to_the_research_choice_and_name_a_bad_value(capsys):
-    cfg = parse_config(["--symbol", "BTCUSDT", "--spread-model", "signal"])
+def test_the_options_default_to_the_optimisers_choice_and_name_a_bad_value(capsys):
+    cfg = parse_config(["--symbol", "BTCUSDT"])
     assert cfg.spread_model == SpreadModel.SIGNAL and cfg.quote_policy == QuotePolicy() and cfg.signal == SignalConfig()
-    assert (cfg.signal.weights.imb1, cfg.signal.weights.ret5, cfg.quote_policy.guard_sigma) == (0.130, 0.193, 0.4)
+    # the walk-forward optimiser's last fold (docs/trading.md), written as its preset wrote them
+    weights, policy = cfg.signal.weights, cfg.quote_policy
+    assert (weights.imb1, weights.imb5, weights.imb10, weights.ret5, weights.ret30) == (
+        0.1134,
+        0.1049,
+        0.1194,
+        0.2215,
+        0.02723,
+    )
+    assert (policy.guard_sigma, policy.fair_weight, policy.close_offset_sigma, policy.improve_ticks) == (
+        0.405,
+        3.95,
+        0.796,
+        1,
+    )
+    assert (policy.decay_after, policy.decay_bp_per_min, policy.floor_bp, policy.target_bp) == (201, 2.02, -13.9, 0.123)
+    assert (policy.requote_bp, cfg.stop_loss_in_force) == (0.303, D("0.00116"))
     cfg = parse_config(["--symbol", "X1", "--weight-ret5", "0.25", "--decay-floor-bp", "-5", "--improve-ticks", "0"])
     assert (cfg.signal.weights.ret5, cfg.quote_policy.floor_bp, cfg.quote_policy.improve_ticks) == (0.25, -5.0, 0)
-    assert parse_config(["--symbol", "X1"]).spread_model == SpreadModel.FIXED  # the default is unchanged
     bad_values = (("--guard-sigma", "inf"), ("--improve-ticks", "1.5"), ("--sigma-window", "5"), ("--weight-imb1", "x"))
     for flag, bad in bad_values:
         with pytest.raises(SystemExit) as exit_:
@@ -203,7 +220,5 @@ def test_what_the_signal_model_reads_and_its_key_with_the_clock_in_position():
     watched = strategy(max_loss_usd=D("5"))  # a loss limit reads the PnL, which moves with every book
     watched.quoter.signal.reading = reading(0.1)
     assert watched.signal_key() == (0, None)
-    plain = Strategy(
-        Config(symbol="X"), StrategyState(), QuoteParams.from_config(Config(symbol="X")), float, lambda: (0, 0), float
-    )
+    plain = Strategy(FIXED, StrategyState(), QuoteParams.from_config(FIXED), float, lambda: (0, 0), float)
     assert (plain.reads.levels, plain.reads.quantities, plain.signal_key()) == (1, False, None)

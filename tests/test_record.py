@@ -18,7 +18,7 @@ from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
-from helpers import DATA_DIR, NO_HOST, PLAIN, ROOT, SYMBOL, free_port
+from helpers import DATA_DIR, FIXED_MODEL, NO_HOST, PLAIN, ROOT, SYMBOL, free_port
 
 from aster_mm.recording.market_csv import HEADERS, DayFiles, WriteError, utc_day
 from aster_mm.recording.reading import complete_bytes
@@ -284,6 +284,7 @@ async def test_a_recorded_session_backtests(exchange, tmp_path):
             str(day_dir(tmp_path)),
             "--symbol",
             SYMBOL,
+            *FIXED_MODEL,
             "--buy-spread",
             "0.001",
             "--sell-spread",

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import RESEARCH_FLAGS
 
 pytest.importorskip("hftbacktest", reason="pip install -r requirements-backtest.txt")
 
@@ -98,7 +99,9 @@ def slices(tmp_path_factory):
 def test_the_fast_loop_decides_as_the_reference_loop_and_as_before(case, slices, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # converted afresh: the book table from its bare pass
     (folder, symbol, _, market_flags), flags, before = CASES[case]
-    argv = ["--data", str(slices[case[:3]]), "--symbol", symbol, *market_flags, *flags]
+    # the signal cases were recorded with the model's settings of then (the research's), given here as flags
+    research = RESEARCH_FLAGS if "signal" in case else []
+    argv = ["--data", str(slices[case[:3]]), "--symbol", symbol, *market_flags, *research, *flags]
     cache: dict = {}
     fast = cli.run_once(*cli.parse(argv), cache)[1]
     reference = cli.run_once(*cli.parse([*argv, "--every-event"]), cache)[1]

@@ -10,9 +10,8 @@ from dataclasses import replace
 from decimal import Decimal as D
 
 import pytest
-from helpers import FAST, SYMBOL, BotRun, assert_invariants, open_orders
+from helpers import FAST, RESEARCH_POLICY, SYMBOL, BotRun, assert_invariants, open_orders
 
-from aster_mm.core.quoting import QuotePolicy
 from aster_mm.core.signals import SignalConfig, SignalWeights
 from aster_mm.ops.metrics import registry_for
 
@@ -63,7 +62,8 @@ def adverse(side: str) -> dict:
 
 
 def signal_run(sim, side: str = "long", signal: SignalConfig = SIGNAL, timings=FAST, **policy) -> BotRun:
-    return BotRun(sim, timings, spread_model="signal", side=side, signal=signal, quote_policy=QuotePolicy(**policy))
+    policy = replace(RESEARCH_POLICY, **policy)  # the prices below are worked out for these settings
+    return BotRun(sim, timings, spread_model="signal", side=side, signal=signal, quote_policy=policy, stop_loss=D(0))
 
 
 def prices_sent(sim, side: str) -> list[D]:

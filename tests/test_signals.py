@@ -61,7 +61,9 @@ def feed(state: SignalState, mids, t0: float = 0.0, dt: float = 1.0, bids_qty=1.
 
 
 def test_no_prediction_until_warm():
-    state = SignalState(SignalConfig(SignalWeights(imb1=1.0, ret5=0.0, ret30=0.0), warmup=10.0))
+    state = SignalState(
+        SignalConfig(SignalWeights(imb1=1.0, imb5=0.148, imb10=0.123, ret5=0.0, ret30=0.0), warmup=10.0)
+    )
     feed(state, [100.0, 101.0] * 5, bids_qty=3.0)  # t = 0 .. 9
     assert state.reading is not None and not state.reading.warm and state.reading.pred == 0.0
     assert state.warmup_left(9.0) == pytest.approx(1.0)

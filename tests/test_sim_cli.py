@@ -13,7 +13,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from helpers import ROOT
+from helpers import FIXED_MODEL, ROOT
 
 from aster_mm.simulator import MarketSetupError, ReplayMarket, SimExchange, symbol_table, synthetic_spec
 from aster_mm.simulator.cli import build_parser
@@ -119,6 +119,7 @@ async def test_bot_sim_trades_any_symbol_from_its_start_price(tmp_path):
         "--symbol",
         "FOOUSDT",
         "--sim",
+        *FIXED_MODEL,  # quotes at once on the synthetic market
         "--start-price",
         "0.05432",
         "--log-file",

@@ -226,7 +226,7 @@ def _assumptions(args: argparse.Namespace, cfg: Config, market, result: RunResul
         f"for > {args.gap_s:g} s, {gaps['total_s']:.0f} s in all): the order is cancelled {args.gap_s:g} s into a "
         "gap, as the live bot pulls it on stale data, and none is placed before the first book row after it",
     ]
-    if cfg.stop_loss is not None or cfg.flatten_on_halt:
+    if cfg.stop_loss_in_force is not None or cfg.flatten_on_halt:
         out.append("a stop order (reduce-only IOC) fills whole at the best price it crosses, whatever the depth there")
     return out
 
@@ -239,10 +239,10 @@ def _limit_settings(cfg: Config) -> dict:
         out.update(adaptive_half_life_s=cfg.adaptive_half_life)
     if cfg.spread_model == SpreadModel.SIGNAL:
         out.update(signal=dataclasses.asdict(cfg.signal), quote_policy=dataclasses.asdict(cfg.quote_policy))
-    for name in ("max_position_usd", "stop_loss", "max_loss_usd", "max_daily_loss_usd"):
-        if getattr(cfg, name) is not None:
-            out[name] = str(getattr(cfg, name))
-    if cfg.stop_loss is not None:
+    limits = {"max_position_usd": cfg.max_position_usd, "stop_loss": cfg.stop_loss_in_force}
+    limits.update(max_loss_usd=cfg.max_loss_usd, max_daily_loss_usd=cfg.max_daily_loss_usd)
+    out.update({name: str(value) for name, value in limits.items() if value is not None})
+    if cfg.stop_loss_in_force is not None:
         out["stop_slippage"] = str(cfg.stop_slippage)
     if cfg.max_loss_usd is not None or cfg.max_daily_loss_usd is not None:
         out.update(halt_cooldown_min=cfg.halt_cooldown, flatten_on_halt=cfg.flatten_on_halt)

@@ -44,6 +44,7 @@ from aster_mm.backtest.bot import (
     Resting,
     Side,
     Situation,
+    SpreadModel,
     Strategy,
     StrategyState,
     SymbolRules,
@@ -99,9 +100,10 @@ def entry_after(position: Decimal, entry: Decimal, signed_qty: Decimal, price: D
 
 
 def default_config(params: QuoteParams, reprice_threshold: Decimal) -> Config:
-    """The bot's configuration with these quote parameters and every other flag at its default."""
+    """The bot's configuration quoting these fixed spreads, every other flag at its default."""
     return Config(
         symbol="BACKTEST",
+        spread_model=SpreadModel.FIXED,
         buy_spread=params.buy_spread,
         sell_spread=params.sell_spread,
         balance_fraction=params.balance_fraction,

@@ -55,6 +55,7 @@ from aster_mm.bench.harness import (
 from aster_mm.bench.report import checks, machine_info, print_table
 from aster_mm.bench.requotes import measure_pairs
 from aster_mm.core.config import Config
+from aster_mm.core.kinds import SpreadModel
 from aster_mm.exchange.client import AsterClient, SymbolRules
 from aster_mm.exchange.signing import Eip712Signer
 from aster_mm.live.bot import MarketMaker
@@ -212,7 +213,7 @@ def make_frames(n: int, top_change_prob: float, seed: int = 3) -> list[str]:
 def frames_per_second(frames: list[str], seconds: float) -> float:
     """bot.on_market_message over `frames`, cyclically, in a tight loop for `seconds`."""
     client = AsterClient("bench-key-000000", "bench-secret-000000", "http://127.0.0.1:9")  # never used
-    bot = MarketMaker(Config(symbol=SYMBOL), client, ws_url="ws://127.0.0.1:9")
+    bot = MarketMaker(Config(symbol=SYMBOL, spread_model=SpreadModel.FIXED), client, ws_url="ws://127.0.0.1:9")
     bot.rules = SymbolRules(SYMBOL, "TRADING", TICK, Decimal("0.001"), Decimal("0.001"), Decimal("5"))
     handle, n = bot.on_market_message, 0
     t0 = time.perf_counter()

@@ -251,6 +251,7 @@ async def running_bot(
         str(ledger),
         "--alert-webhook",
         f"{inbox.url}/hook",
+        *("--spread-model", "fixed"),  # the card's requote on a moving mid, as the floor client quotes
         *([] if modify else ["--no-modify"]),
     ]
     inbox.runs += 1

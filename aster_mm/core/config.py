@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from aster_mm.core.kinds import Bias, SpreadModel
-from aster_mm.core.quoting import QuotePolicy
+from aster_mm.core.quoting import SIGNAL_STOP_LOSS, QuotePolicy
 from aster_mm.core.signals import SignalConfig
 
 
@@ -22,6 +22,13 @@ class MmpConfig:
     qty_limit: int | None = None  # "Maximum cumulative filled quantity (both buy and sell) within the window"
     value_limit: int | None = None  # "Maximum cumulative notional value within the window"
     delta_limit: int | None = None  # "Maximum cumulative net position change (buys minus sells) within the window"
+
+
+def model_stop_loss(given: Decimal | None, model: SpreadModel) -> Decimal | None:
+    """The stop-loss in force: the one given, none for 0, else the quote model's own."""
+    if given is not None:
+        return given or None
+    return SIGNAL_STOP_LOSS if model == SpreadModel.SIGNAL else None
 
 
 @dataclass(frozen=True)
@@ -43,14 +50,16 @@ class Config:
     resume_after_liquidation: bool = False
     modify: bool = True  # V3: move a resting order with Modify Order; False: cancel, then place
     side: Bias = Bias.LONG  # long: BUY to open, SELL to close (the original); short: mirrored
-    spread_model: SpreadModel = SpreadModel.FIXED  # fixed: --buy-spread/--sell-spread; adaptive: GLFT on live estimates
+    spread_model: SpreadModel = SpreadModel.SIGNAL  # docs/trading.md; fixed: --buy-spread/--sell-spread
     risk_aversion: float = 0.1  # GLFT gamma, per basis point per lot
     min_spread: Decimal = Decimal("0.00045")  # adaptive floor: a maker and a taker fee at Aster's base tier
     adaptive_half_life: float = 300.0  # s: in a quiet market the last fit's spreads decay to the fixed ones
     signal: SignalConfig = field(default_factory=SignalConfig)  # --spread-model signal: the signal's weights
     quote_policy: QuotePolicy = field(default_factory=QuotePolicy)  # --spread-model signal: the quote's rules
     max_position_usd: Decimal | None = None  # an opening order never takes the position past this notional
-    stop_loss: Decimal | None = None  # close when the mark is this fraction against the entry price
+    # close when the mark is this fraction against the entry price; None: the model's own (the signal model's
+    # SIGNAL_STOP_LOSS, off for the others), 0: off; what applies is stop_loss_in_force
+    stop_loss: Decimal | None = None
     stop_slippage: Decimal = Decimal("0.002")  # a stop crosses the spread by at most this fraction
     max_loss_usd: Decimal | None = None  # session net PnL (unrealized included) that pauses or halts
     max_daily_loss_usd: Decimal | None = None  # UTC-day net PnL from the ledger that pauses or halts
@@ -73,6 +82,10 @@ class Config:
     send_user: bool = True  # V3: `user` on every signed call besides `signer` (--v3-user)
     stp_mode: str | None = None  # self-trade prevention for our orders and the account (--stp)
     mmp: MmpConfig | None = None  # Market Maker Protection set at start (--mmp-*)
+
+    @property
+    def stop_loss_in_force(self) -> Decimal | None:
+        return model_stop_loss(self.stop_loss, self.spread_model)
 
     @property
     def mode(self) -> str:

@@ -29,20 +29,26 @@ BP = Decimal("0.0001")
 
 @dataclass(frozen=True)
 class QuotePolicy:
-    """Defaults: the research's choice on BTC 2026-01-05/06 (docs/trading.md)."""
+    """Defaults: the walk-forward optimiser's choice on BTC 2026-01-05/06 with --side long, judged on 01-07
+    (docs/trading.md), together with SIGNAL_STOP_LOSS."""
 
-    fair_weight: float = 4.0  # fair = mid * (1 + fair_weight * pred * sigma)
-    guard_sigma: float = 0.4  # open only while the predicted move is at least this (in sigma) our way
+    fair_weight: float = 3.95  # fair = mid * (1 + fair_weight * pred * sigma)
+    guard_sigma: float = 0.405  # open only while the predicted move is at least this (in sigma) our way
     improve_ticks: int = 1  # opening price: the touch improved by up to this many ticks
     open_depth_ticks: int = 0  # ... then this many ticks further from the other side
-    close_offset_sigma: float = 2.0  # closing price: at least fair + this many sigma (long; mirrored short)
-    target_bp: float = -2.0  # breakeven floor over the entry: two maker fees plus this
-    decay_after: float = 15.0  # s held before the floor starts to fall
-    decay_bp_per_min: float = 10.0  # then it falls this fast ...
-    floor_bp: float = -20.0  # ... down to entry plus this (bp; negative: a loss accepted)
+    close_offset_sigma: float = 0.796  # closing price: at least fair + this many sigma (long; mirrored short)
+    target_bp: float = 0.123  # breakeven floor over the entry: two maker fees plus this
+    decay_after: float = 201.0  # s held before the floor starts to fall
+    decay_bp_per_min: float = 2.02  # then it falls this fast ...
+    floor_bp: float = -13.9  # ... down to entry plus this (bp; negative: a loss accepted)
     skew_bp_per_lot: float = 0.0  # the fair-value part of the close moves this far towards the touch per lot
     requote_ticks: int = 20  # the resting order moves when its target moves more than this many ticks ...
-    requote_bp: float = 0.0  # ... and more than this many basis points
+    requote_bp: float = 0.303  # ... and more than this many basis points
+
+
+# The stop-loss the defaults above were chosen with (a fraction of the entry). Without it the floor keeps a
+# losing long open: on 2026-01-07 the same settings without a stop made one fill and lost 218 bp of it.
+SIGNAL_STOP_LOSS = Decimal("0.00116")
 
 
 def guard_passes(reading: Reading, opening: Side, policy: QuotePolicy) -> bool:

@@ -29,15 +29,15 @@ SQRT_60 = math.sqrt(60.0)
 class SignalWeights:
     """pred = imb1*imbalance(1) + imb5*imbalance(5) + imb10*imbalance(10) + micro*microprice_bp/sigma
     + ret5*return_5s_bp/sigma + ret30*return_30s_bp/sigma + flow*trade_flow (no intercept: the two
-    sides stay mirror images). Defaults: the research's fit on BTC 2026-01-05/06 (trade flow and the
-    microprice added nothing there)."""
+    sides stay mirror images). Defaults: the walk-forward optimiser's least-squares fit on BTC 2026-01-05/06,
+    the training days of its last fold (docs/trading.md; trade flow and the microprice added nothing there)."""
 
-    imb1: float = 0.130
-    imb5: float = 0.148
-    imb10: float = 0.123
+    imb1: float = 0.1134
+    imb5: float = 0.1049
+    imb10: float = 0.1194
     micro: float = 0.0
-    ret5: float = 0.193
-    ret30: float = 0.039
+    ret5: float = 0.2215
+    ret30: float = 0.02723
     flow: float = 0.0
 
 

@@ -260,7 +260,7 @@ class Strategy:
         mid = self._mid(book)
         mark = st.mark_price or mid
         if abs(position) >= rules.min_qty and (
-            self.stopping or self._stop_triggered(position, st.entry_price, mark, cfg.stop_loss)
+            self.stopping or self._stop_triggered(position, st.entry_price, mark, cfg.stop_loss_in_force)
         ):
             if not self.stopping:
                 log.warning(

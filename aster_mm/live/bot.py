@@ -394,4 +394,3 @@ class MarketMaker:
         log.info("session summary%s: %s", simulated, self.books.text(self.rules))
         self.books.close()
         self.ops.stopped(line)
-

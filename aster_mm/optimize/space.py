@@ -19,7 +19,7 @@ class Range:
     high: float
     log: bool = False  # sample the logarithm (for scales: spreads, thresholds)
     integer: bool = False
-    optional: bool = False  # the option may also stay off (unset), as a stop-loss may
+    optional: bool = False  # the option may also be off, written 0 (`--stop-loss 0`: not the model's own stop)
     digits: int = 3  # significant digits the value is written with
 
 
@@ -84,13 +84,14 @@ def searched(model: str, fixed: set[str]) -> dict[str, Param]:
 
 
 def suggest(trial: optuna.Trial, space: dict[str, Param]) -> dict[str, str]:
-    """One trial's choice, as option name -> the text the command line would carry (an option left off is absent)."""
+    """One trial's choice, as option name -> the text the command line would carry."""
     out: dict[str, str] = {}
     for name, p in space.items():
         if isinstance(p, Choice):
             out[name] = str(trial.suggest_categorical(name, p.options))
             continue
         if p.optional and not trial.suggest_categorical(f"{name}:on", (True, False)):
+            out[name] = "0"
             continue
         value: Any
         if p.integer:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from aster_mm.core.config import Config
 from aster_mm.core.kinds import Bias, SpreadModel
+from aster_mm.core.quoting import SIGNAL_STOP_LOSS
 from aster_mm.settings import config_file, values
 from aster_mm.settings.exchange_options import add_exchange_options, exchange_settings
 from aster_mm.settings.help import DefaultsOnce
@@ -103,11 +104,11 @@ def _quoting(p: argparse.ArgumentParser) -> None:
 
 
 def _adaptive_spreads(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("adaptive spreads")
+    g = p.add_argument_group("quote model, and adaptive spreads")
     g.add_argument(
         "--spread-model",
         choices=[model.value for model in SpreadModel],
-        default=SpreadModel.FIXED.value,
+        default=SpreadModel.SIGNAL.value,
         help="fixed: quote at --buy-spread/--sell-spread; adaptive: Gueant-Lehalle-Fernandez-Tapia "
         "distances from live volatility and trade intensity (fixed spreads until warm); signal: open at the "
         "touch only while a short-horizon signal (book imbalance, momentum) agrees, close from the entry and a "
@@ -136,7 +137,7 @@ def _adaptive_spreads(p: argparse.ArgumentParser) -> None:
 
 
 def _loss_limits(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("loss limits (off unless given)")
+    g = p.add_argument_group("loss limits (off unless given; the signal model has a stop-loss of its own)")
     g.add_argument(
         "--max-position-usd",
         type=values.decimal_arg("max-position-usd", None),
@@ -145,10 +146,11 @@ def _loss_limits(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--stop-loss",
-        type=values.fraction("stop-loss"),
+        type=values.fraction_or_off("stop-loss"),
         default=None,
         help="when the mark price is this fraction against the entry price, close the position "
-        "with reduce-only IOC orders until flat",
+        "with reduce-only IOC orders until flat; 0 or off: never (default: "
+        f"{SIGNAL_STOP_LOSS} with the signal model, the stop its defaults were chosen with; off with the others)",
     )
     g.add_argument(
         "--stop-slippage",

@@ -30,6 +30,21 @@ def fraction(name: str) -> Callable[[str], Decimal]:
     return decimal_arg(name, Decimal(1))
 
 
+def fraction_or_off(name: str) -> Callable[[str], Decimal]:
+    """A fraction, or 0 / off for none (Decimal 0)."""
+    parse_fraction = fraction(name)
+
+    def parse(text: str) -> Decimal:
+        if text.strip().lower() in ("0", "off"):
+            return Decimal(0)
+        try:
+            return parse_fraction(text)
+        except argparse.ArgumentTypeError as e:
+            raise argparse.ArgumentTypeError(f"{e}, or 0 (off)") from None
+
+    return parse
+
+
 def leverage(text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= 125:
         raise argparse.ArgumentTypeError(f"leverage must be an integer from 1 to 125, got {text!r}")
