@@ -15,6 +15,7 @@ from aioresponses import aioresponses
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from helpers import BASE, DEMO_KEY, DEMO_SIGNER, DEMO_USER, NOW, SYMBOL
+from simclient import typed_message
 
 from aster_mm.exchange.client import AsterClient, ExchangeError, UnknownOutcomeError
 from aster_mm.exchange.signing import MAINNET_CHAIN_ID, Eip712Signer
@@ -22,25 +23,7 @@ from aster_mm.exchange.signing import MAINNET_CHAIN_ID, Eip712Signer
 
 def recover(msg: str, signature: str, chain_id: int = MAINNET_CHAIN_ID) -> str:
     """The signer of `msg`, recovered with eth_account (independent of the code under test)."""
-    typed = {
-        "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
-            "Message": [{"name": "msg", "type": "string"}],
-        },
-        "primaryType": "Message",
-        "domain": {
-            "name": "AsterSignTransaction",
-            "version": "1",
-            "chainId": chain_id,
-            "verifyingContract": "0x0000000000000000000000000000000000000000",
-        },
-        "message": {"msg": msg},
-    }
+    typed = typed_message(msg, chain_id)
     return Account.recover_message(encode_typed_data(full_message=typed), signature=signature)
 
 

@@ -12,6 +12,7 @@ import pytest
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from helpers import DEMO_KEY, DEMO_SIGNER, DEMO_USER
+from simclient import typed_message
 
 from aster_mm.exchange.signing import MAINNET_CHAIN_ID, TESTNET_CHAIN_ID, Eip712Signer, HmacSigner, NonceClock, mask
 
@@ -43,31 +44,8 @@ DEMO_SIG_TESTNET = (
 NOW_MS = 1748310859508.867  # the synced time that gives the demo's nonce 1748310859508867
 
 
-def typed_data(msg: str, chain_id: int = MAINNET_CHAIN_ID) -> dict:
-    """The typed data exactly as the docs' Python demo writes it."""
-    return {
-        "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
-            "Message": [{"name": "msg", "type": "string"}],
-        },
-        "primaryType": "Message",
-        "domain": {
-            "name": "AsterSignTransaction",
-            "version": "1",
-            "chainId": chain_id,
-            "verifyingContract": "0x0000000000000000000000000000000000000000",
-        },
-        "message": {"msg": msg},
-    }
-
-
 def reference_signature(msg: str, key: str | bytes, chain_id: int = MAINNET_CHAIN_ID) -> str:
-    signable = encode_typed_data(full_message=typed_data(msg, chain_id))
+    signable = encode_typed_data(full_message=typed_message(msg, chain_id))
     return Account.sign_message(signable, private_key=key).signature.to_0x_hex()
 
 
@@ -151,7 +129,7 @@ def test_v3_string_signed_is_the_string_sent_and_recovers_to_the_signer():
     params = {"symbol": "BTCUSDT", "newClientOrderId": "a:b/c d+é&x=1", "price": "9000.10"}
     sent = signer.sign(params, NOW_MS).params
     msg, sig = split(sent)
-    assert Account.recover_message(encode_typed_data(full_message=typed_data(msg)), signature=sig) == DEMO_SIGNER
+    assert Account.recover_message(encode_typed_data(full_message=typed_message(msg)), signature=sig) == DEMO_SIGNER
     # what the exchange parses back is what the caller asked for, in order, with the auth fields after
     assert parse_qsl(sent) == [
         *params.items(),
