@@ -6,6 +6,7 @@ sends it nothing but public requests."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import json
 import os
@@ -273,6 +274,36 @@ def test_paper_option_errors_exit_2(args, needle, capsys):
 
 
 # ------------------------------------------------------------------ --sim: throwaway V3 wallets
+async def test_sim_with_only_the_symbol_runs_the_default_signal_model_and_stops_clean(tmp_path):
+    """What a user gets with only --symbol (and --sim): the signal model, its stop-loss in force, and a reason for
+    not quoting yet (its warm-up), said once; Ctrl+C leaves nothing open."""
+    proc = await asyncio.create_subprocess_exec(
+        *(sys.executable, str(ROOT / "market_maker.py"), "--symbol", SYMBOL, "--sim"),
+        *("--log-file", str(tmp_path / "mm.log")),
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        lines: list[str] = []
+        async with asyncio.timeout(20):
+            while not any("not quoting: signal warming up" in line for line in lines):
+                lines.append((await proc.stdout.readline()).decode())
+        # the warm-up's seconds to go change every second: read 2.5 s more of the log, then stop it
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(2.5):
+                while line := (await proc.stdout.readline()).decode():
+                    lines.append(line)
+        proc.send_signal(signal.SIGINT)
+        out, _ = await asyncio.wait_for(proc.communicate(), 10)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+    text = "".join(lines) + out.decode()
+    assert proc.returncode == 0 and ": model=signal long " in text and "left open: nothing" in text, text[-2000:]
+    assert text.count("not quoting: signal warming up") == 1  # a second a line would be 60 lines of warm-up
+
+
 async def test_sim_option_trades_on_v3_end_to_end(tmp_path):
     """`market_maker.py --sim` signs with throwaway V3 wallets and places an order through the simulator."""
     proc = await asyncio.create_subprocess_exec(
