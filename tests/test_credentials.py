@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 
 import pytest
@@ -125,6 +126,13 @@ def test_every_variable_is_documented_in_env_example_and_readme():
     example, readme = (ROOT / ".env.example").read_text(), (ROOT / "README.md").read_text()
     for name in (*V3_VARS, *V1_VARS, "ASTER_REST_URL", "ASTER_WS_URL"):
         assert f"\n{name}=\n" in example and f"`{name}`" in readme
+    # and every variable the code reads, optional ones included (commented out there)
+    read = {
+        m
+        for f in (ROOT / "aster_mm").rglob("*.py")
+        for m in re.findall(r'"((?:ASTER|TELEGRAM)_[A-Z_]+)"', f.read_text())
+    }
+    assert read and not {name for name in read if f"{name}=" not in example}
 
 
 # ---- V1 credentials, a bad REST URL, and .env --------------------------------------------------------------

@@ -16,6 +16,7 @@ from dotenv import load_dotenv
 from aster_mm.core.config import Config
 from aster_mm.exchange.hosts import NETWORKS
 from aster_mm.exchange.signing import Eip712Signer, HmacSigner, Signer
+from aster_mm.ops.alerts import TELEGRAM_API_URL
 
 V3_VARS = ("ASTER_USER", "ASTER_SIGNER", "ASTER_SIGNER_KEY")
 V1_VARS = ("ASTER_API_KEY", "ASTER_API_SECRET")
@@ -37,7 +38,7 @@ def read_telegram() -> tuple[str, str, str] | None:
     if not (token and chat):
         missing = "TELEGRAM_CHAT_ID" if token else "TELEGRAM_BOT_TOKEN"
         raise ValueError(f"{missing} is not set: Telegram alerts need both TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID")
-    api = _env("TELEGRAM_API_URL") or "https://api.telegram.org"
+    api = _env("TELEGRAM_API_URL") or TELEGRAM_API_URL
     if not api.startswith(("http://", "https://")):
         raise ValueError(f"TELEGRAM_API_URL must start with http:// or https://, got {api!r}")
     return token, chat, api
