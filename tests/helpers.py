@@ -33,6 +33,7 @@ from aster_mm.exchange.pacing import RateGate
 from aster_mm.exchange.signing import Eip712Signer, HmacSigner
 from aster_mm.live.bot import MarketMaker
 from aster_mm.ops.unattended import Ops
+from aster_mm.settings.signal import POLICY_OPTIONS, WEIGHT_OPTIONS
 from aster_mm.simulator import SimExchange
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -191,11 +192,11 @@ RESEARCH_POLICY = QuotePolicy(
     fair_weight=4.0, guard_sigma=0.4, improve_ticks=1, open_depth_ticks=0, close_offset_sigma=2.0, target_bp=-2.0,
     decay_after=15.0, decay_bp_per_min=10.0, floor_bp=-20.0, skew_bp_per_lot=0.0, requote_ticks=20, requote_bp=0.0,
 )  # fmt: skip
-RESEARCH_FLAGS = [  # the same as options, with no stop-loss (the research's was given as a flag when used)
-    *("--weight-imb1", "0.130", "--weight-imb5", "0.148", "--weight-imb10", "0.123", "--weight-ret5", "0.193"),
-    *("--weight-ret30", "0.039", "--fair-weight", "4.0", "--guard-sigma", "0.4", "--close-offset-sigma", "2.0"),
-    *("--breakeven-target-bp", "-2.0", "--decay-after", "15", "--decay-bp-per-min", "10", "--decay-floor-bp", "-20"),
-    *("--requote-bp", "0", "--stop-loss", "0"),
+# the same as options, read from the parser's own tables, with no stop-loss (the research's was given as a flag)
+RESEARCH_FLAGS = [
+    *(x for flag, name, _ in WEIGHT_OPTIONS for x in (flag, repr(getattr(RESEARCH_WEIGHTS, name)))),
+    *(x for flag, name, _, _ in POLICY_OPTIONS for x in (flag, repr(getattr(RESEARCH_POLICY, name)))),
+    *("--stop-loss", "0"),
 ]
 
 
