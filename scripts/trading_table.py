@@ -18,6 +18,9 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from aster_mm.backtest.report import FEE_TIERS  # noqa: E402  (base and MM1: the rates every report prices)
+
 BTC_UNITS = ("--tick", "0.01", "--step", "0.0001")  # the data's README: the exchange's increments
 
 # (data set, day folder under the data root, symbol, its role in choosing the defaults, extra backtest flags)
@@ -38,10 +41,7 @@ SETTINGS = [
     ("**defaults**", ()),
     ("defaults, `--side short`", ("--side", "short")),
 ]
-TIERS = {
-    "base": ("--maker-fee", "0.0001", "--taker-fee", "0.00035"),
-    "mm1": ("--maker-fee", "-0.000015", "--taker-fee", "0.00027"),
-}
+TIERS = {tier: ("--maker-fee", f"{maker:f}", "--taker-fee", f"{taker:f}") for tier, (maker, taker) in FEE_TIERS.items()}
 HEADER = (
     "| data | symbol | role | setting | fills | volume USD/day | bp/vol base | bp/vol MM1 | net USD base "
     "| max DD USD | markout 1/10/60 s bp |\n|---|---|---|---|---|---|---|---|---|---|---|"
